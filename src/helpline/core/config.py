@@ -1,0 +1,244 @@
+"""Settings: one pydantic-settings tree, env prefix ``HELPLINE_``, ``.env`` supported.
+
+Each concern is its own settings class with its own prefix so that the flat
+variable names users set (``HELPLINE_DATABASE_URL``, ``HELPLINE_LLM_PROVIDER``)
+map onto a nested tree (``settings.database.url``, ``settings.llm.provider``).
+"""
+
+from __future__ import annotations
+
+import secrets
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_SECRET_PLACEHOLDER = "change-me"
+_ENV_FILE = ".env"
+
+
+def _config(prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(
+        env_prefix=prefix, env_file=_ENV_FILE, extra="ignore", validate_default=True
+    )
+
+
+class Environment(StrEnum):
+    development = "development"
+    production = "production"
+
+
+class DatabaseSettings(BaseSettings):
+    model_config = _config("HELPLINE_DATABASE_")
+
+    # Empty means: run the embedded PostgreSQL (with pgvector) under data_dir/pg.
+    url: str | None = None
+    pool_size: int = Field(default=20, ge=1, le=500)
+    max_overflow: int = Field(default=30, ge=0, le=1000)
+    pool_recycle_seconds: int = Field(default=3600, ge=1)
+    connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    statement_timeout_ms: int = Field(default=30_000, ge=0)
+    echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _normalize_url(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        v = v.strip()
+        for prefix in ("postgres://", "postgresql://", "postgresql+psycopg://"):
+            if v.startswith(prefix):
+                return "postgresql+asyncpg://" + v[len(prefix) :]
+        if not v.startswith("postgresql+asyncpg://"):
+            raise ValueError("must be a PostgreSQL URL such as postgresql://user:pass@host:5432/db")
+        return v
+
+
+class RedisSettings(BaseSettings):
+    model_config = _config("HELPLINE_REDIS_")
+
+    # Empty means in-process stores (one process only). Set it for several instances.
+    url: str | None = None
+    cluster: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        if not v.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return v.strip()
+
+
+class AuthSettings(BaseSettings):
+    model_config = _config("HELPLINE_AUTH_")
+
+    secret_key: str | None = Field(
+        default=None, validation_alias=AliasChoices("HELPLINE_SECRET_KEY", "HELPLINE_AUTH_SECRET_KEY")
+    )
+    algorithm: str = "HS256"
+    access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    refresh_token_days: int = Field(default=14, ge=1, le=365)
+    # bcrypt cost 12 takes about 0.2 s on one core here: slow enough to make offline
+    # guessing expensive, fast enough for a login. Tests lower it.
+    bcrypt_rounds: int = Field(default=12, ge=4, le=16)
+    # Failed logins tolerated per account and per client address in the window.
+    login_max_failures_per_account: int = Field(default=5, ge=1)
+    login_max_failures_per_ip: int = Field(default=30, ge=1)
+    login_failure_window_seconds: int = Field(default=900, ge=1)
+    policy_version: str = "2026-11-01"
+
+    @field_validator("algorithm")
+    @classmethod
+    def _hmac_only(cls, v: str) -> str:
+        if v not in {"HS256", "HS384", "HS512"}:
+            raise ValueError("must be one of HS256, HS384, HS512")
+        return v
+
+
+class LimitsSettings(BaseSettings):
+    model_config = _config("HELPLINE_LIMITS_")
+
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    rate_per_minute: int = Field(default=60, ge=1)
+    rate_per_hour: int = Field(default=1000, ge=1)
+    rate_per_day: int = Field(default=10000, ge=1)
+
+
+class EmbeddingSettings(BaseSettings):
+    model_config = _config("HELPLINE_EMBEDDING_")
+
+    # The vector column width; 384 for the local MiniLM, 1536 for text-embedding-3-small.
+    dimension: int = Field(default=384, ge=8, le=4000)
+
+
+class LLMSettings(BaseSettings):
+    model_config = _config("HELPLINE_LLM_")
+
+    provider: str = "local"
+    base_url: str | None = None
+    api_key: str | None = None
+    model: str = "gpt-4o-mini"
+
+
+class Settings(BaseSettings):
+    model_config = _config("HELPLINE_")
+
+    env: Environment = Environment.development
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    data_dir: Path = Path("./var")
+    log_level: str = "INFO"
+    log_json: bool = True
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["127.0.0.1"])
+    admin_email: str | None = None
+    admin_password: str | None = None
+
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+
+    @field_validator("cors_origins", "trusted_proxies", mode="before")
+    @classmethod
+    def _split_csv(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return [part.strip() for part in v.split(",") if part.strip()]
+        return v
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, v: str) -> str:
+        v = v.upper()
+        if v not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return v
+
+    @model_validator(mode="after")
+    def _production_rules(self) -> Settings:
+        if self.env is Environment.production:
+            key = self.auth.secret_key
+            if not key or key == DEFAULT_SECRET_PLACEHOLDER or len(key) < 32:
+                raise ValueError(
+                    "HELPLINE_SECRET_KEY must be set to a random value of at least 32 characters "
+                    "in production (for example: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+                )
+        return self
+
+    @property
+    def embedded_database(self) -> bool:
+        return self.database.url is None
+
+    @property
+    def pg_data_dir(self) -> Path:
+        return (self.data_dir / "pg").resolve()
+
+    def secret_key(self) -> str:
+        """The JWT signing key: configured, or (development only) generated once per data folder."""
+        if self.auth.secret_key:
+            return self.auth.secret_key
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+
+
+class SettingsError(Exception):
+    """Invalid configuration, described in one line naming the variable."""
+
+
+_SECTIONS: dict[str, type[BaseSettings]] = {
+    "database": DatabaseSettings,
+    "redis": RedisSettings,
+    "auth": AuthSettings,
+    "limits": LimitsSettings,
+    "embedding": EmbeddingSettings,
+    "llm": LLMSettings,
+}
+
+
+def _describe(exc: ValidationError, prefix: str) -> list[str]:
+    lines = []
+    for err in exc.errors():
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        loc = [str(p) for p in err["loc"]]
+        if not loc:
+            lines.append(msg)
+            continue
+        name = loc[0] if loc[0].startswith("HELPLINE_") else prefix + loc[0].upper()
+        lines.append(f"{name}: {msg}")
+    return lines
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from the environment; raise SettingsError with one clear line."""
+    problems: list[str] = []
+    for section, cls in _SECTIONS.items():
+        if section in overrides:
+            continue
+        try:
+            overrides[section] = cls()
+        except ValidationError as exc:
+            problems += _describe(exc, str(cls.model_config.get("env_prefix", "")))
+    if not problems:
+        try:
+            return Settings(**overrides)
+        except ValidationError as exc:
+            problems += _describe(exc, "HELPLINE_")
+    raise SettingsError("invalid configuration: " + "; ".join(problems))
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return load_settings()

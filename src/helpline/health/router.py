@@ -1,0 +1,54 @@
+"""Liveness (/health) and readiness (/health/ready) in the spec's response shape."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from helpline.core.db import ping
+from helpline.core.deps import RuntimeDep
+
+router = APIRouter(tags=["health"])
+CHECK_TIMEOUT_SECONDS = 3.0
+
+
+def _body(status: str, checks: dict[str, str]) -> dict[str, Any]:
+    return {"status": status, "timestamp": datetime.now(UTC).isoformat(), "checks": checks}
+
+
+@router.get("/health")
+async def health() -> dict[str, Any]:
+    """The process is up and serving. Use /health/ready for dependencies."""
+    return _body("healthy", {})
+
+
+async def _check(coro: Awaitable[Any]) -> str:
+    try:
+        await asyncio.wait_for(coro, CHECK_TIMEOUT_SECONDS)
+    except TimeoutError:
+        return f"unhealthy: no answer within {CHECK_TIMEOUT_SECONDS:g}s"
+    except Exception as exc:
+        return f"unhealthy: {type(exc).__name__}: {exc}"[:300]
+    return "healthy"
+
+
+@router.get("/health/ready", responses={503: {"description": "A dependency is unhealthy"}})
+async def ready(runtime: RuntimeDep) -> JSONResponse:
+    """Database, Redis (when configured) and the LLM provider (when configured); 503 if any fails."""
+    names = ["database"]
+    probes: list[Awaitable[Any]] = [ping(runtime.engine)]
+    if runtime.redis is not None:
+        names.append("redis")
+        probes.append(runtime.redis.ping())
+    for name, probe in runtime.extras.get("health_probes", {}).items():  # type: ignore[union-attr]
+        names.append(name)
+        probes.append(probe())
+    results = await asyncio.gather(*(_check(p) for p in probes))
+    checks = dict(zip(names, results, strict=True))
+    healthy = all(r == "healthy" for r in results)
+    return JSONResponse(_body("healthy" if healthy else "unhealthy", checks), status_code=200 if healthy else 503)

@@ -1,0 +1,73 @@
+"""create_app(): routers, middleware, lifespan; nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from asgi_correlation_id import CorrelationIdMiddleware
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+
+from helpline import __version__
+from helpline.auth.router import router as auth_router
+from helpline.core.config import Settings, get_settings
+from helpline.core.embedded_pg import EmbeddedPostgres
+from helpline.core.errors import install_error_handlers
+from helpline.core.logging import configure_logging
+from helpline.core.metrics import metrics_endpoint
+from helpline.core.middleware import AccessLogMiddleware, BodySizeLimitMiddleware, SecurityHeadersMiddleware
+from helpline.core.runtime import Runtime
+from helpline.health.router import router as health_router
+from helpline.users.router import router as users_router
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    """Build the ASGI app. Give ``runtime`` to share one (tests, benchmarks); otherwise the
+    lifespan builds it from settings, starting the embedded PostgreSQL when no URL is set."""
+    settings = settings or (runtime.settings if runtime else get_settings())
+    configure_logging(settings.log_level, settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if runtime is not None:
+            app.state.runtime = runtime
+            yield
+            return
+        embedded = EmbeddedPostgres(settings.pg_data_dir) if settings.embedded_database else None
+        url = embedded.start() if embedded else settings.database.url
+        assert url is not None
+        own = Runtime.build(settings, url)
+        app.state.runtime = own
+        try:
+            yield
+        finally:
+            await own.close()
+            if embedded:
+                embedded.release()
+
+    app = FastAPI(
+        title="Helpline",
+        version=__version__,
+        description="Self-hostable AI support chatbot grounded in your own knowledge base.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for router in (health_router, auth_router, users_router):
+        app.include_router(router)
+    app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
+
+    # Added innermost first: the request id wraps everything, so every log line and error has it.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.limits.max_body_bytes)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_credentials=True,
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=["*"],
+        expose_headers=["X-Request-ID", "Retry-After"],
+    )
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(AccessLogMiddleware)
+    app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
+    return app

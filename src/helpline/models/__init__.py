@@ -1,0 +1,33 @@
+"""All tables; importing this package registers every model on Base.metadata."""
+
+from helpline.models.base import Base
+from helpline.models.chat import Conversation, Message
+from helpline.models.enums import (
+    ConsentType,
+    FAQStatus,
+    MessageStatus,
+    MessageType,
+    UserRole,
+    UserStatus,
+)
+from helpline.models.faqs import FAQ, FAQCategory
+from helpline.models.users import AuditLog, ConsentRecord, RefreshToken, RevokedAccessToken, User
+
+__all__ = [
+    "FAQ",
+    "AuditLog",
+    "Base",
+    "ConsentRecord",
+    "ConsentType",
+    "Conversation",
+    "FAQCategory",
+    "FAQStatus",
+    "Message",
+    "MessageStatus",
+    "MessageType",
+    "RefreshToken",
+    "RevokedAccessToken",
+    "User",
+    "UserRole",
+    "UserStatus",
+]

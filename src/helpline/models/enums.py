@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from enum import StrEnum
+
+from sqlalchemy import Enum
+
+
+class UserRole(StrEnum):
+    user = "user"
+    moderator = "moderator"
+    admin = "admin"
+
+
+class UserStatus(StrEnum):
+    active = "active"
+    inactive = "inactive"
+    suspended = "suspended"
+
+
+class MessageType(StrEnum):
+    user = "user"
+    assistant = "assistant"
+    system = "system"
+
+
+class MessageStatus(StrEnum):
+    pending = "pending"
+    streaming = "streaming"
+    sent = "sent"
+    delivered = "delivered"
+    read = "read"
+    partial = "partial"
+    failed = "failed"
+
+
+class FAQStatus(StrEnum):
+    draft = "draft"
+    published = "published"
+    archived = "archived"
+
+
+class ConsentType(StrEnum):
+    gdpr = "gdpr"
+    data_processing = "data_processing"
+    marketing = "marketing"
+
+
+def pg_enum(enum: type[StrEnum], name: str) -> Enum:
+    """A PostgreSQL enum type storing the members' values (the spec's lowercase names)."""
+    return Enum(enum, name=name, values_callable=lambda e: [m.value for m in e], validate_strings=True)
+
+
+user_role = pg_enum(UserRole, "user_role")
+user_status = pg_enum(UserStatus, "user_status")
+message_type = pg_enum(MessageType, "message_type")
+message_status = pg_enum(MessageStatus, "message_status")
+faq_status = pg_enum(FAQStatus, "faq_status")
+consent_type = pg_enum(ConsentType, "consent_type")

@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    Uuid,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import INET, JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from helpline.models.base import Base, CreatedAt, Timestamps
+from helpline.models.enums import ConsentType, UserRole, UserStatus, consent_type, user_role, user_status
+
+
+class User(Timestamps, Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Stored lowercased, so the spec's UNIQUE is case-insensitive.
+    email: Mapped[str] = mapped_column(String(255), unique=True, nullable=False)
+    username: Mapped[str] = mapped_column(String(100), unique=True, nullable=False)
+    hashed_password: Mapped[str] = mapped_column(String(255), nullable=False)
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    last_name: Mapped[str | None] = mapped_column(String(100))
+    role: Mapped[UserRole] = mapped_column(user_role, server_default=UserRole.user.value, nullable=False)
+    status: Mapped[UserStatus] = mapped_column(
+        user_status, server_default=UserStatus.active.value, nullable=False
+    )
+    avatar_url: Mapped[str | None] = mapped_column(String(500))
+    language: Mapped[str] = mapped_column(String(10), server_default="en", nullable=False)
+    timezone: Mapped[str] = mapped_column(String(50), server_default="UTC", nullable=False)
+    gdpr_consent: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), nullable=False)
+    data_processing_consent: Mapped[bool] = mapped_column(
+        Boolean, server_default=text("false"), nullable=False
+    )
+    marketing_consent: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), nullable=False)
+    last_login: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    password_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("idx_users_email", "email"),
+        Index("idx_users_username", "username"),
+        # Login by username is case-insensitive, so usernames must be unique regardless of case.
+        Index("uq_users_username_lower", func.lower(username), unique=True),
+    )
+
+
+class RefreshToken(CreatedAt, Base):
+    """One issued refresh token. Rotation links tokens of one login into a family."""
+
+    __tablename__ = "refresh_tokens"
+
+    jti: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    family_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False, index=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    replaced_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    ip_address: Mapped[str | None] = mapped_column(INET)
+    user_agent: Mapped[str | None] = mapped_column(String(500))
+
+
+class RevokedAccessToken(Base):
+    """Access tokens revoked before they expire (logout). Rows past expires_at can be purged."""
+
+    __tablename__ = "revoked_access_tokens"
+
+    jti: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)
+
+
+class ConsentRecord(CreatedAt, Base):
+    """Append-only history of what a user consented to, under which policy, when and from where."""
+
+    __tablename__ = "consent_records"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    consent_type: Mapped[ConsentType] = mapped_column(consent_type, nullable=False)
+    granted: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    policy_version: Mapped[str] = mapped_column(String(50), nullable=False)
+    ip_address: Mapped[str | None] = mapped_column(INET)
+    user_agent: Mapped[str | None] = mapped_column(String(500))
+
+
+class AuditLog(CreatedAt, Base):
+    """Append-only (a trigger refuses UPDATE and DELETE). Actor ids are plain values, not
+    foreign keys, so erasing a user never rewrites the trail."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    actor_user_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    action: Mapped[str] = mapped_column(String(100), nullable=False, index=True)
+    target_type: Mapped[str | None] = mapped_column(String(50))
+    target_id: Mapped[str | None] = mapped_column(String(100))
+    ip_address: Mapped[str | None] = mapped_column(INET)
+    user_agent: Mapped[str | None] = mapped_column(String(500))
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    note: Mapped[str | None] = mapped_column(Text)

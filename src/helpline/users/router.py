@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from helpline.auth.dependencies import AdminUser, ClientDep, CurrentUser, StaffUser
+from helpline.auth.schemas import UserRead
+from helpline.core.deps import RuntimeDep, SessionDep
+from helpline.users import service
+from helpline.users.schemas import AdminUserUpdate, PasswordChange, UserPage, UserUpdate
+
+router = APIRouter(prefix="/api/v1/users", tags=["users"])
+
+
+@router.get("/me", response_model=UserRead)
+async def read_me(user: CurrentUser) -> UserRead:
+    return UserRead.model_validate(user)
+
+
+@router.patch("/me", response_model=UserRead)
+async def update_me(
+    body: UserUpdate, user: CurrentUser, session: SessionDep, runtime: RuntimeDep, client: ClientDep
+) -> UserRead:
+    updated = await service.update_me(session, runtime, user, body, client)
+    await session.refresh(updated)
+    return UserRead.model_validate(updated)
+
+
+@router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT)
+async def change_password(
+    body: PasswordChange, user: CurrentUser, session: SessionDep, runtime: RuntimeDep, client: ClientDep
+) -> Response:
+    await service.change_password(session, runtime, user, body, client)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("", response_model=UserPage)
+async def list_users(
+    _: StaffUser,
+    session: SessionDep,
+    q: Annotated[str | None, Query(max_length=100, description="Search email or username")] = None,
+    cursor: Annotated[int | None, Query(ge=0)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> UserPage:
+    users, next_cursor = await service.list_users(session, q=q, cursor=cursor, limit=limit)
+    return UserPage(items=[UserRead.model_validate(u) for u in users], next_cursor=next_cursor)
+
+
+@router.patch("/{user_id}", response_model=UserRead)
+async def admin_update(
+    user_id: int, body: AdminUserUpdate, actor: AdminUser, session: SessionDep, client: ClientDep
+) -> UserRead:
+    user = await service.admin_update(session, actor, user_id, body, client)
+    await session.refresh(user)
+    return UserRead.model_validate(user)

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, Field, HttpUrl, StrictBool, model_validator
+
+from helpline.auth.schemas import Email, Language, Name, Password, StrictModel, Timezone, UserRead, Username
+from helpline.models import UserRole, UserStatus
+
+
+class UserUpdate(StrictModel):
+    """Fields a user may change on their own account. Changing the email needs the current password."""
+
+    first_name: Name = None
+    last_name: Name = None
+    username: Username | None = None
+    email: Email | None = None
+    avatar_url: Annotated[HttpUrl, Field(max_length=500)] | None = None
+    language: Language | None = None
+    timezone: Timezone | None = None
+    marketing_consent: StrictBool | None = None
+    current_password: Annotated[str, Field(max_length=1024)] | None = None
+
+    @model_validator(mode="after")
+    def _email_needs_password(self) -> UserUpdate:
+        if self.email is not None and not self.current_password:
+            raise ValueError("current_password: required to change the email address")
+        return self
+
+
+class PasswordChange(StrictModel):
+    current_password: Annotated[str, Field(min_length=1, max_length=1024)]
+    new_password: Password
+
+
+class AdminUserUpdate(StrictModel):
+    role: UserRole | None = None
+    status: UserStatus | None = None
+
+
+class UserPage(BaseModel):
+    items: list[UserRead]
+    next_cursor: int | None = Field(description="Pass as ?cursor= to get the next page; null at the end")
