@@ -268,6 +268,8 @@ async def refresh(
     )
     if row is None or row.user_id != claims.user_id:
         raise Unauthorized("Invalid token")
+    if row.revoked_at is not None and row.replaced_by is None:
+        raise Unauthorized("This refresh token has been revoked; log in again")
     if row.revoked_at is not None:
         await _revoke_family(session, row.family_id)
         audit.record(

@@ -7,6 +7,7 @@ map onto a nested tree (``settings.database.url``, ``settings.llm.provider``).
 
 from __future__ import annotations
 
+import os
 import secrets
 from enum import StrEnum
 from functools import lru_cache
@@ -17,12 +18,17 @@ from pydantic import AliasChoices, Field, ValidationError, field_validator, mode
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SECRET_PLACEHOLDER = "change-me"
-_ENV_FILE = ".env"
+# HELPLINE_ENV_FILE="" disables the .env file (tests do, so a developer's .env cannot leak in).
+_ENV_FILE = os.environ.get("HELPLINE_ENV_FILE", ".env") or None
 
 
 def _config(prefix: str) -> SettingsConfigDict:
     return SettingsConfigDict(
-        env_prefix=prefix, env_file=_ENV_FILE, extra="ignore", validate_default=True
+        env_prefix=prefix,
+        env_file=_ENV_FILE,
+        extra="ignore",
+        validate_default=True,
+        populate_by_name=True,
     )
 
 

@@ -1,0 +1,1 @@
+"""Benchmarks: standalone scripts, run with ``uv run python bench/<name>.py``."""

@@ -1,0 +1,160 @@
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from tests.conftest import PASSWORD, register
+
+BASE: dict[str, Any] = {
+    "email": "new@example.com",
+    "password": PASSWORD,
+    "data_processing_consent": True,
+    "gdpr_consent": True,
+}
+
+
+async def _user_count(db: asyncpg.Connection) -> int:
+    return int(await db.fetchval("SELECT count(*) FROM users"))
+
+
+async def test_register_stores_user_and_consents(client: httpx.AsyncClient, db: asyncpg.Connection) -> None:
+    r = await register(client, "Mixed.Case@Example.COM", marketing_consent=False, first_name="Ada")
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["email"] == "mixed.case@example.com"
+    assert body["username"] == "mixed.case"
+    assert body["role"] == "user" and body["status"] == "active"
+    assert "hashed_password" not in body and "password" not in body
+    rows = await db.fetch(
+        "SELECT consent_type::text, granted, policy_version, host(ip_address) AS ip_address FROM consent_records "
+        "WHERE user_id = $1 ORDER BY consent_type",
+        body["id"],
+    )
+    assert {(r["consent_type"], r["granted"]) for r in rows} == {
+        ("gdpr", True),
+        ("data_processing", True),
+        ("marketing", False),
+    }
+    assert all(r["policy_version"] and r["ip_address"] == "127.0.0.1" for r in rows)
+    stored = await db.fetchval("SELECT hashed_password FROM users WHERE id = $1", body["id"])
+    assert stored.startswith("$2b$") and PASSWORD not in stored
+    actions = await db.fetch("SELECT action FROM audit_log WHERE target_id = $1", str(body["id"]))
+    assert [a["action"] for a in actions] == ["user.registered"]
+
+
+async def test_email_is_unique_case_insensitively(client: httpx.AsyncClient, db: asyncpg.Connection) -> None:
+    assert (await register(client, "dup@example.com")).status_code == 201
+    r = await register(client, "DUP@example.com")
+    assert r.status_code == 409
+    assert r.json()["error"] == "conflict"
+    assert await _user_count(db) == 1
+
+
+async def test_username_unique_case_insensitively(client: httpx.AsyncClient, db: asyncpg.Connection) -> None:
+    assert (await register(client, "a@example.com", username="Support_Fan")).status_code == 201
+    r = await register(client, "b@example.com", username="support_fan")
+    assert r.status_code == 409
+    assert await _user_count(db) == 1
+
+
+async def test_generated_usernames_do_not_collide(client: httpx.AsyncClient) -> None:
+    r1 = await register(client, "same@example.com")
+    r2 = await register(client, "same@example.org")
+    assert r1.status_code == r2.status_code == 201
+    assert r1.json()["username"] != r2.json()["username"]
+
+
+async def test_data_processing_consent_is_required(client: httpx.AsyncClient, db: asyncpg.Connection) -> None:
+    r = await client.post("/api/v1/auth/register", json={**BASE, "data_processing_consent": False})
+    assert r.status_code == 422
+    assert "consent" in r.json()["detail"]
+    r = await client.post(
+        "/api/v1/auth/register", json={k: v for k, v in BASE.items() if k != "data_processing_consent"}
+    )
+    assert r.status_code == 422
+    assert await _user_count(db) == 0
+
+
+@pytest.mark.parametrize(
+    ("patch", "field"),
+    [
+        ({"email": "not-an-email"}, "email"),
+        ({"email": ""}, "email"),
+        ({"email": "a" * 300 + "@example.com"}, "email"),
+        ({"password": "short"}, "password"),
+        ({"password": "password123"}, "password"),
+        ({"password": "x" * 100}, "password"),
+        ({"password": "new-secret-pass", "email": "new-secret@example.com"}, "password"),
+        ({"password": 12345678901}, "password"),
+        ({"username": "a"}, "username"),
+        ({"username": "bad name!"}, "username"),
+        ({"username": "x" * 51}, "username"),
+        ({"first_name": "x" * 101}, "first_name"),
+        ({"first_name": "bad\x00name"}, "first_name"),
+        ({"language": "english"}, "language"),
+        ({"timezone": "Mars/Olympus"}, "timezone"),
+        ({"gdpr_consent": "yes"}, "gdpr_consent"),
+        ({"data_processing_consent": 1}, "data_processing_consent"),
+        ({"is_admin": True}, "is_admin"),
+        ({"role": "admin"}, "role"),
+    ],
+)
+async def test_bad_input_is_a_clear_422_and_changes_nothing(
+    client: httpx.AsyncClient, db: asyncpg.Connection, patch: dict[str, Any], field: str
+) -> None:
+    r = await client.post("/api/v1/auth/register", json={**BASE, **patch})
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert body["error"] == "validation_error"
+    assert field in body["detail"]
+    assert body["request_id"] == r.headers["x-request-id"]
+    assert await _user_count(db) == 0
+    assert await db.fetchval("SELECT count(*) FROM consent_records") == 0
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"", b"{", b"null", b"[]", b'"text"', b'{"email": }', b"\xff\xfe", b"{" * 5000],
+)
+async def test_malformed_bodies(client: httpx.AsyncClient, db: asyncpg.Connection, raw: bytes) -> None:
+    r = await client.post(
+        "/api/v1/auth/register", content=raw, headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 422
+    assert set(r.json()) >= {"error", "detail", "request_id"}
+    assert await _user_count(db) == 0
+
+
+async def test_missing_fields(client: httpx.AsyncClient) -> None:
+    r = await client.post("/api/v1/auth/register", json={})
+    assert r.status_code == 422
+    fields = {e["field"] for e in r.json()["errors"]}
+    assert {"email", "password", "data_processing_consent"} <= fields
+
+
+async def test_huge_string_is_refused(client: httpx.AsyncClient, db: asyncpg.Connection) -> None:
+    r = await client.post("/api/v1/auth/register", json={**BASE, "last_name": "x" * 200_000})
+    assert r.status_code == 422
+    assert await _user_count(db) == 0
+
+
+async def test_body_over_limit_is_413(client: httpx.AsyncClient, db: asyncpg.Connection) -> None:
+    r = await client.post("/api/v1/auth/register", json={**BASE, "last_name": "x" * 2_000_000})
+    assert r.status_code == 413
+    assert r.json()["error"] == "payload_too_large"
+
+    async def chunks():  # type: ignore[no-untyped-def]
+        yield b'{"email": "c@example.com", "last_name": "'
+        for _ in range(40):
+            yield b"x" * 65536
+        yield b'"}'
+
+    r = await client.post(
+        "/api/v1/auth/register", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 413
+    assert r.json()["error"] == "payload_too_large"
+    assert await _user_count(db) == 0

@@ -1,0 +1,184 @@
+"""Test fixtures on real services: one embedded PostgreSQL (with pgvector) per test session,
+a template database with migrations applied, a fresh database per test cloned from it."""
+
+from __future__ import annotations
+
+import os
+
+# Before helpline is imported: no developer .env or HELPLINE_* variables leak into tests.
+for _name in [n for n in os.environ if n.startswith("HELPLINE_")]:
+    del os.environ[_name]
+os.environ["HELPLINE_ENV_FILE"] = ""
+
+import asyncio
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from sqlalchemy.engine import make_url
+
+from helpline.core.config import AuthSettings, DatabaseSettings, RedisSettings, Settings, load_settings
+from helpline.core.embedded_pg import EmbeddedPostgres
+from helpline.core.runtime import Runtime
+from helpline.main import create_app
+from helpline.migrations import upgrade
+
+TEMPLATE_DB = "helpline_template"
+TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+PASSWORD = "Sup3r-secret-pass"
+REDIS_URL = os.environ.get("HELPLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+class PgServer:
+    def __init__(self, pg: EmbeddedPostgres) -> None:
+        self.pg = pg
+        self.host = str(pg.socket_dir())
+
+    def url(self, database: str) -> str:
+        return self.pg.url(database)
+
+    async def admin(self) -> asyncpg.Connection:
+        return await asyncpg.connect(host=self.host, user="postgres", database="postgres")
+
+    async def create_database(self, template: str | None = TEMPLATE_DB) -> str:
+        name = "t_" + uuid.uuid4().hex[:16]
+        conn = await self.admin()
+        try:
+            clause = f" TEMPLATE {template}" if template else ""
+            await conn.execute(f"CREATE DATABASE {name}{clause}")
+        finally:
+            await conn.close()
+        return name
+
+    async def drop_database(self, name: str) -> None:
+        conn = await self.admin()
+        try:
+            await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        finally:
+            await conn.close()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    root = Path(tempfile.mkdtemp(prefix="helpline-test-"))
+    pg = EmbeddedPostgres(root / "pg")
+    pg.start()
+    server = PgServer(pg)
+
+    async def make_template() -> None:
+        conn = await server.admin()
+        try:
+            await conn.execute(f"DROP DATABASE IF EXISTS {TEMPLATE_DB}")
+            await conn.execute(f"CREATE DATABASE {TEMPLATE_DB}")
+        finally:
+            await conn.close()
+
+    asyncio.run(make_template())
+    upgrade(server.url(TEMPLATE_DB))
+    try:
+        yield server
+    finally:
+        pg.release()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+async def database_url(pg_server: PgServer) -> AsyncIterator[str]:
+    name = await pg_server.create_database()
+    try:
+        yield pg_server.url(name)
+    finally:
+        await pg_server.drop_database(name)
+
+
+def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
+    auth = overrides.pop("auth", None) or AuthSettings(secret_key=TEST_SECRET, bcrypt_rounds=4)
+    return load_settings(
+        database=DatabaseSettings(url=database_url),
+        auth=auth,
+        redis=overrides.pop("redis", None) or RedisSettings(),
+        data_dir=data_dir,
+        log_json=False,
+        log_level="WARNING",
+        **overrides,
+    )
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return make_settings(database_url, tmp_path)
+
+
+@pytest.fixture
+async def runtime(settings: Settings, database_url: str) -> AsyncIterator[Runtime]:
+    rt = Runtime.build(settings, database_url)
+    try:
+        yield rt
+    finally:
+        await rt.close()
+
+
+@pytest.fixture
+async def app(runtime: Runtime) -> AsyncIterator[FastAPI]:
+    application = create_app(runtime=runtime)
+    async with LifespanManager(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        yield c
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A plain connection to the test database, to check what landed (or did not)."""
+    url = make_url(database_url)
+    conn = await asyncpg.connect(host=url.query["host"], user="postgres", database=url.database)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+async def register(
+    client: httpx.AsyncClient, email: str = "user@example.com", password: str = PASSWORD, **extra: Any
+) -> httpx.Response:
+    body = {"email": email, "password": password, "data_processing_consent": True, "gdpr_consent": True}
+    body.update(extra)
+    return await client.post("/api/v1/auth/register", json=body)
+
+
+async def login(
+    client: httpx.AsyncClient, login: str = "user@example.com", password: str = PASSWORD
+) -> httpx.Response:
+    return await client.post("/api/v1/auth/login", json={"login": login, "password": password})
+
+
+async def signed_in(client: httpx.AsyncClient, email: str = "user@example.com") -> dict[str, Any]:
+    """Register and log in; returns the token response."""
+    r = await register(client, email)
+    assert r.status_code == 201, r.text
+    r = await login(client, email)
+    assert r.status_code == 200, r.text
+    tokens: dict[str, Any] = r.json()
+    return tokens
+
+
+def bearer(tokens: dict[str, Any] | str) -> dict[str, str]:
+    token = tokens if isinstance(tokens, str) else tokens["access_token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def make_admin(db: asyncpg.Connection, email: str) -> None:
+    await db.execute("UPDATE users SET role = 'admin' WHERE email = $1", email)

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from helpline.core.config import SettingsError, load_settings
+
+
+def test_defaults() -> None:
+    s = load_settings()
+    assert (s.host, s.port, s.data_dir) == ("127.0.0.1", 8000, Path("./var"))
+    assert s.embedded_database and s.redis.url is None
+    assert s.embedding.dimension == 384
+
+
+def test_flat_variables_fill_the_tree(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HELPLINE_DATABASE_URL", "postgres://u:p@db:5432/helpline")
+    monkeypatch.setenv("HELPLINE_REDIS_URL", "redis://cache:6379/0")
+    monkeypatch.setenv("HELPLINE_SECRET_KEY", "k" * 40)
+    monkeypatch.setenv("HELPLINE_LLM_PROVIDER", "fake")
+    monkeypatch.setenv("HELPLINE_CORS_ORIGINS", "https://a.example, https://b.example")
+    s = load_settings()
+    assert s.database.url == "postgresql+asyncpg://u:p@db:5432/helpline"
+    assert s.redis.url == "redis://cache:6379/0"
+    assert s.auth.secret_key == "k" * 40
+    assert s.llm.provider == "fake"
+    assert s.cors_origins == ["https://a.example", "https://b.example"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("HELPLINE_PORT", "eighty", "HELPLINE_PORT"),
+        ("HELPLINE_PORT", "70000", "HELPLINE_PORT"),
+        ("HELPLINE_DATABASE_URL", "mysql://x/y", "HELPLINE_DATABASE_URL"),
+        ("HELPLINE_REDIS_URL", "http://cache", "HELPLINE_REDIS_URL"),
+        ("HELPLINE_AUTH_BCRYPT_ROUNDS", "99", "HELPLINE_AUTH_BCRYPT_ROUNDS"),
+        ("HELPLINE_LOG_LEVEL", "loud", "HELPLINE_LOG_LEVEL"),
+        ("HELPLINE_ENV", "staging", "HELPLINE_ENV"),
+    ],
+)
+def test_invalid_settings_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    message = str(info.value)
+    assert expected in message and "\n" not in message
+
+
+@pytest.mark.parametrize("secret", [None, "change-me", "short"])
+def test_production_refuses_a_weak_secret(monkeypatch: pytest.MonkeyPatch, secret: str | None) -> None:
+    monkeypatch.setenv("HELPLINE_ENV", "production")
+    if secret:
+        monkeypatch.setenv("HELPLINE_SECRET_KEY", secret)
+    with pytest.raises(SettingsError, match="HELPLINE_SECRET_KEY"):
+        load_settings()
+
+
+def test_development_secret_is_generated_once_per_data_dir(tmp_path: Path) -> None:
+    s = load_settings(data_dir=tmp_path)
+    first = s.secret_key()
+    assert len(first) >= 48
+    assert load_settings(data_dir=tmp_path).secret_key() == first
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600

@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from helpline.core.runtime import Runtime
+from helpline.main import create_app
+from tests.conftest import PASSWORD, bearer, make_settings, register, signed_in
+
+
+async def test_unknown_path_and_method_use_the_error_shape(client: httpx.AsyncClient) -> None:
+    r = await client.get("/api/v1/nope")
+    assert r.status_code == 404
+    assert r.json() == {"error": "not_found", "detail": "Not Found", "request_id": r.headers["x-request-id"]}
+    r = await client.delete("/api/v1/auth/login")
+    assert r.status_code == 405
+    assert r.json()["error"] == "method_not_allowed"
+
+
+async def test_request_id_is_returned_and_a_client_one_is_kept(client: httpx.AsyncClient) -> None:
+    r = await client.get("/health")
+    assert len(r.headers["x-request-id"]) >= 32
+    rid = "0123456789abcdef0123456789abcdef"
+    r = await client.get("/api/v1/users/me", headers={"X-Request-ID": rid})
+    assert r.headers["x-request-id"] == rid
+    assert r.json()["request_id"] == rid
+
+
+async def test_security_headers(client: httpx.AsyncClient) -> None:
+    r = await client.get("/health")
+    assert r.headers["x-frame-options"] == "DENY"
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["x-xss-protection"] == "1; mode=block"
+    assert r.headers["strict-transport-security"] == "max-age=31536000; includeSubDomains"
+
+
+@pytest.fixture
+async def cors_client(database_url: str, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    settings = make_settings(database_url, tmp_path, cors_origins=["https://shop.example"])
+    runtime = Runtime.build(settings, database_url)
+    app = create_app(runtime=runtime)
+    async with LifespanManager(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+            yield c
+    await runtime.close()
+
+
+async def test_cors_allows_only_configured_origins(cors_client: httpx.AsyncClient) -> None:
+    preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
+    r = await cors_client.options(
+        "/api/v1/auth/login", headers={"Origin": "https://shop.example", **preflight}
+    )
+    assert r.status_code == 200
+    assert r.headers["access-control-allow-origin"] == "https://shop.example"
+    r = await cors_client.options("/api/v1/auth/login", headers={"Origin": "https://evil.example", **preflight})
+    assert "access-control-allow-origin" not in r.headers
+
+
+async def test_metrics_use_route_templates(client: httpx.AsyncClient) -> None:
+    await client.get("/health")
+    await client.patch("/api/v1/users/12345", json={})
+    text = (await client.get("/metrics")).text
+    assert 'http_requests_total{endpoint="/health",method="GET",status="200"}' in text
+    assert 'endpoint="/api/v1/users/{user_id}"' in text
+    assert "12345" not in text
+    for name in ("http_request_duration_seconds", "ai_requests_total", "ai_tokens_used_total", "db_connections_active"):
+        assert name in text
+
+
+async def test_logs_carry_request_id_and_never_secrets(
+    runtime: Runtime, capfd: pytest.CaptureFixture[str]
+) -> None:
+    runtime.settings.log_level = "INFO"
+    runtime.settings.log_json = True
+    app = create_app(runtime=runtime)  # configures logging onto the captured stderr
+    async with LifespanManager(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            tokens = await signed_in(client)
+            await client.get("/api/v1/users/me", headers=bearer(tokens))
+    out = capfd.readouterr()
+    logs = out.out + out.err
+    assert "request_id" in logs and "/api/v1/users/me" in logs
+    assert PASSWORD not in logs
+    assert tokens["access_token"] not in logs and tokens["refresh_token"] not in logs
+
+
+async def test_a_failed_commit_is_never_reported_as_success(app: object, db: asyncpg.Connection) -> None:
+    # The session dependency commits before the response is sent, so a commit that fails
+    # turns into a 500, never a 201 for data that was not saved.
+    await db.execute(
+        """
+        CREATE FUNCTION refuse_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'commit refused'; END $$;
+        CREATE CONSTRAINT TRIGGER refuse_commit AFTER INSERT ON users
+            DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_commit();
+        """
+    )
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        r = await register(client)
+    assert r.status_code == 500
+    assert r.json()["error"] == "internal_error"
+    assert "commit refused" not in r.text  # no internals leak to the client
+    assert await db.fetchval("SELECT count(*) FROM users") == 0
