@@ -15,6 +15,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -140,11 +141,26 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
+@asynccontextmanager
+async def serve_app(
+    settings: Settings, database_url: str, *, raise_app_exceptions: bool = True
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An app on its own Runtime built from ``settings``, and a client talking to it."""
+    runtime = Runtime.build(settings, database_url)
+    app = create_app(runtime=runtime)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
+    try:
+        async with LifespanManager(app), httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            yield client
+    finally:
+        await runtime.close()
+
+
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     """A plain connection to the test database, to check what landed (or did not)."""
     url = make_url(database_url)
-    conn = await asyncpg.connect(host=url.query["host"], user="postgres", database=url.database)
+    conn = await asyncpg.connect(host=str(url.query["host"]), user="postgres", database=url.database)
     try:
         yield conn
     finally:
@@ -159,9 +175,7 @@ async def register(
     return await client.post("/api/v1/auth/register", json=body)
 
 
-async def login(
-    client: httpx.AsyncClient, login: str = "user@example.com", password: str = PASSWORD
-) -> httpx.Response:
+async def login(client: httpx.AsyncClient, login: str = "user@example.com", password: str = PASSWORD) -> httpx.Response:
     return await client.post("/api/v1/auth/login", json={"login": login, "password": password})
 
 

@@ -128,10 +128,8 @@ def serve(
         # Worker processes build their settings from the environment: pass the overrides on.
         os.environ["HELPLINE_HOST"] = settings.host
         os.environ["HELPLINE_PORT"] = str(settings.port)
-        typer.echo(
-            f"Helpline on http://{settings.host}:{settings.port}  (API docs: /docs; "
-            f"database: {'embedded at ' + str(settings.pg_data_dir) if settings.embedded_database else describe_url(url)})"
-        )
+        where = f"embedded at {settings.pg_data_dir}" if settings.embedded_database else describe_url(url)
+        typer.echo(f"Helpline on http://{settings.host}:{settings.port}  (API docs: /docs; database: {where})")
         uvicorn.run(
             "helpline.main:create_app",
             factory=True,

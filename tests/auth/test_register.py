@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -26,8 +27,10 @@ async def test_register_stores_user_and_consents(client: httpx.AsyncClient, db: 
     body = r.json()
     assert body["email"] == "mixed.case@example.com"
     assert body["username"] == "mixed.case"
-    assert body["role"] == "user" and body["status"] == "active"
-    assert "hashed_password" not in body and "password" not in body
+    assert body["role"] == "user"
+    assert body["status"] == "active"
+    assert "hashed_password" not in body
+    assert "password" not in body
     rows = await db.fetch(
         "SELECT consent_type::text, granted, policy_version, host(ip_address) AS ip_address FROM consent_records "
         "WHERE user_id = $1 ORDER BY consent_type",
@@ -40,7 +43,8 @@ async def test_register_stores_user_and_consents(client: httpx.AsyncClient, db: 
     }
     assert all(r["policy_version"] and r["ip_address"] == "127.0.0.1" for r in rows)
     stored = await db.fetchval("SELECT hashed_password FROM users WHERE id = $1", body["id"])
-    assert stored.startswith("$2b$") and PASSWORD not in stored
+    assert stored.startswith("$2b$")
+    assert PASSWORD not in stored
     actions = await db.fetch("SELECT action FROM audit_log WHERE target_id = $1", str(body["id"]))
     assert [a["action"] for a in actions] == ["user.registered"]
 
@@ -120,9 +124,7 @@ async def test_bad_input_is_a_clear_422_and_changes_nothing(
     [b"", b"{", b"null", b"[]", b'"text"', b'{"email": }', b"\xff\xfe", b"{" * 5000],
 )
 async def test_malformed_bodies(client: httpx.AsyncClient, db: asyncpg.Connection, raw: bytes) -> None:
-    r = await client.post(
-        "/api/v1/auth/register", content=raw, headers={"content-type": "application/json"}
-    )
+    r = await client.post("/api/v1/auth/register", content=raw, headers={"content-type": "application/json"})
     assert r.status_code == 422
     assert set(r.json()) >= {"error", "detail", "request_id"}
     assert await _user_count(db) == 0
@@ -146,15 +148,13 @@ async def test_body_over_limit_is_413(client: httpx.AsyncClient, db: asyncpg.Con
     assert r.status_code == 413
     assert r.json()["error"] == "payload_too_large"
 
-    async def chunks():  # type: ignore[no-untyped-def]
+    async def chunks() -> AsyncIterator[bytes]:
         yield b'{"email": "c@example.com", "last_name": "'
         for _ in range(40):
             yield b"x" * 65536
         yield b'"}'
 
-    r = await client.post(
-        "/api/v1/auth/register", content=chunks(), headers={"content-type": "application/json"}
-    )
+    r = await client.post("/api/v1/auth/register", content=chunks(), headers={"content-type": "application/json"})
     assert r.status_code == 413
     assert r.json()["error"] == "payload_too_large"
     assert await _user_count(db) == 0

@@ -6,12 +6,9 @@ from pathlib import Path
 import httpx
 import pytest
 import redis.asyncio as aioredis
-from asgi_lifespan import LifespanManager
 
 from helpline.core.config import AuthSettings, RedisSettings
-from helpline.core.runtime import Runtime
-from helpline.main import create_app
-from tests.conftest import REDIS_URL, TEST_SECRET, login, make_settings, register
+from tests.conftest import REDIS_URL, TEST_SECRET, login, make_settings, register, serve_app
 
 LIMITED = AuthSettings(
     secret_key=TEST_SECRET, bcrypt_rounds=4, login_max_failures_per_account=3, login_max_failures_per_ip=6
@@ -28,13 +25,8 @@ async def throttled_client(
         r = aioredis.Redis.from_url(REDIS_URL)
         await r.flushdb()
         await r.aclose()
-    settings = make_settings(database_url, tmp_path, auth=LIMITED, redis=redis)
-    runtime = Runtime.build(settings, database_url)
-    app = create_app(runtime=runtime)
-    async with LifespanManager(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
-            yield c
-    await runtime.close()
+    async with serve_app(make_settings(database_url, tmp_path, auth=LIMITED, redis=redis), database_url) as c:
+        yield c
 
 
 async def test_account_is_locked_after_repeated_failures(throttled_client: httpx.AsyncClient) -> None:
@@ -48,7 +40,9 @@ async def test_account_is_locked_after_repeated_failures(throttled_client: httpx
     assert "Try again" in r.json()["detail"]
 
 
-async def test_lockout_does_not_reveal_whether_the_account_exists(throttled_client: httpx.AsyncClient) -> None:
+async def test_lockout_does_not_reveal_whether_the_account_exists(
+    throttled_client: httpx.AsyncClient,
+) -> None:
     client = throttled_client
     for _ in range(3):
         assert (await login(client, "ghost@example.com", "Wrong-password-1")).status_code == 401
@@ -74,18 +68,12 @@ async def test_one_address_guessing_many_accounts_is_slowed(throttled_client: ht
 
 
 async def test_redis_down_gives_a_clear_503(database_url: str, tmp_path: Path) -> None:
-    settings = make_settings(
-        database_url, tmp_path, auth=LIMITED, redis=RedisSettings(url="redis://127.0.0.1:1/0")
-    )
-    runtime = Runtime.build(settings, database_url)
-    app = create_app(runtime=runtime)
-    async with LifespanManager(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
-            r = await login(c)
-            assert r.status_code == 503
-            assert "rate-limit store" in r.json()["detail"]
-            r = await c.get("/health/ready")
-            assert r.status_code == 503
-            assert r.json()["checks"]["redis"].startswith("unhealthy")
-            assert r.json()["checks"]["database"] == "healthy"
-    await runtime.close()
+    settings = make_settings(database_url, tmp_path, auth=LIMITED, redis=RedisSettings(url="redis://127.0.0.1:1/0"))
+    async with serve_app(settings, database_url) as c:
+        r = await login(c)
+        assert r.status_code == 503
+        assert "rate-limit store" in r.json()["detail"]
+        r = await c.get("/health/ready")
+        assert r.status_code == 503
+        assert r.json()["checks"]["redis"].startswith("unhealthy")
+        assert r.json()["checks"]["database"] == "healthy"

@@ -32,7 +32,8 @@ async def test_token_claims_are_the_spec_ones(client: httpx.AsyncClient) -> None
         assert set(claims) == {"sub", "email", "role", "type", "exp", "iat", "jti"}
         assert claims["type"] == kind
         assert claims["sub"] == str(tokens["user"]["id"])
-        assert claims["email"] == "user@example.com" and claims["role"] == "user"
+        assert claims["email"] == "user@example.com"
+        assert claims["role"] == "user"
     assert tokens["expires_in"] == 15 * 60
 
 
@@ -121,9 +122,7 @@ async def test_forged_tokens_are_rejected(client: httpx.AsyncClient) -> None:
         # another algorithm with our key
         jwt.encode(claims, TEST_SECRET, algorithm="HS512"),
         # payload tampered, signature kept
-        ".".join(
-            [tokens["access_token"].split(".")[0], _b64(admin_claims), tokens["access_token"].split(".")[2]]
-        ),
+        ".".join([tokens["access_token"].split(".")[0], _b64(admin_claims), tokens["access_token"].split(".")[2]]),
         # a claim missing
         jwt.encode({k: v for k, v in claims.items() if k != "jti"}, TEST_SECRET, algorithm="HS256"),
         # expired
@@ -172,7 +171,13 @@ async def test_deleted_user_token_is_refused(client: httpx.AsyncClient, db: asyn
 
 @pytest.mark.parametrize(
     "body",
-    [{}, {"password": "x"}, {"login": "", "password": "x"}, {"login": "a", "password": ""}, {"login": 5, "password": "x"}],
+    [
+        {},
+        {"password": "x"},
+        {"login": "", "password": "x"},
+        {"login": "a", "password": ""},
+        {"login": 5, "password": "x"},
+    ],
 )
 async def test_login_bad_input(client: httpx.AsyncClient, body: dict[str, object]) -> None:
     r = await client.post("/api/v1/auth/login", json=body)

@@ -10,7 +10,8 @@ from helpline.core.config import SettingsError, load_settings
 def test_defaults() -> None:
     s = load_settings()
     assert (s.host, s.port, s.data_dir) == ("127.0.0.1", 8000, Path("./var"))
-    assert s.embedded_database and s.redis.url is None
+    assert s.embedded_database
+    assert s.redis.url is None
     assert s.embedding.dimension == 384
 
 
@@ -47,7 +48,8 @@ def test_invalid_settings_name_the_variable(
     with pytest.raises(SettingsError) as info:
         load_settings()
     message = str(info.value)
-    assert expected in message and "\n" not in message
+    assert expected in message
+    assert "\n" not in message
 
 
 @pytest.mark.parametrize("secret", [None, "change-me", "short"])

@@ -10,7 +10,7 @@ from asgi_lifespan import LifespanManager
 
 from helpline.core.runtime import Runtime
 from helpline.main import create_app
-from tests.conftest import PASSWORD, bearer, make_settings, register, signed_in
+from tests.conftest import PASSWORD, bearer, make_settings, register, serve_app, signed_in
 
 
 async def test_unknown_path_and_method_use_the_error_shape(client: httpx.AsyncClient) -> None:
@@ -42,19 +42,13 @@ async def test_security_headers(client: httpx.AsyncClient) -> None:
 @pytest.fixture
 async def cors_client(database_url: str, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     settings = make_settings(database_url, tmp_path, cors_origins=["https://shop.example"])
-    runtime = Runtime.build(settings, database_url)
-    app = create_app(runtime=runtime)
-    async with LifespanManager(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
-            yield c
-    await runtime.close()
+    async with serve_app(settings, database_url) as c:
+        yield c
 
 
 async def test_cors_allows_only_configured_origins(cors_client: httpx.AsyncClient) -> None:
     preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
-    r = await cors_client.options(
-        "/api/v1/auth/login", headers={"Origin": "https://shop.example", **preflight}
-    )
+    r = await cors_client.options("/api/v1/auth/login", headers={"Origin": "https://shop.example", **preflight})
     assert r.status_code == 200
     assert r.headers["access-control-allow-origin"] == "https://shop.example"
     r = await cors_client.options("/api/v1/auth/login", headers={"Origin": "https://evil.example", **preflight})
@@ -68,25 +62,30 @@ async def test_metrics_use_route_templates(client: httpx.AsyncClient) -> None:
     assert 'http_requests_total{endpoint="/health",method="GET",status="200"}' in text
     assert 'endpoint="/api/v1/users/{user_id}"' in text
     assert "12345" not in text
-    for name in ("http_request_duration_seconds", "ai_requests_total", "ai_tokens_used_total", "db_connections_active"):
+    for name in (
+        "http_request_duration_seconds",
+        "ai_requests_total",
+        "ai_tokens_used_total",
+        "db_connections_active",
+    ):
         assert name in text
 
 
-async def test_logs_carry_request_id_and_never_secrets(
-    runtime: Runtime, capfd: pytest.CaptureFixture[str]
-) -> None:
+async def test_logs_carry_request_id_and_never_secrets(runtime: Runtime, capfd: pytest.CaptureFixture[str]) -> None:
     runtime.settings.log_level = "INFO"
     runtime.settings.log_json = True
     app = create_app(runtime=runtime)  # configures logging onto the captured stderr
-    async with LifespanManager(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
-            tokens = await signed_in(client)
-            await client.get("/api/v1/users/me", headers=bearer(tokens))
+    transport = httpx.ASGITransport(app=app)
+    async with LifespanManager(app), httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        tokens = await signed_in(client)
+        await client.get("/api/v1/users/me", headers=bearer(tokens))
     out = capfd.readouterr()
     logs = out.out + out.err
-    assert "request_id" in logs and "/api/v1/users/me" in logs
+    assert "request_id" in logs
+    assert "/api/v1/users/me" in logs
     assert PASSWORD not in logs
-    assert tokens["access_token"] not in logs and tokens["refresh_token"] not in logs
+    assert tokens["access_token"] not in logs
+    assert tokens["refresh_token"] not in logs
 
 
 async def test_a_failed_commit_is_never_reported_as_success(app: object, db: asyncpg.Connection) -> None:

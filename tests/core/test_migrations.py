@@ -64,9 +64,7 @@ async def test_schema_has_the_spec_tables_and_hnsw(db: asyncpg.Connection) -> No
         "users", "conversations", "messages", "faq_categories", "faqs",
         "refresh_tokens", "revoked_access_tokens", "consent_records", "audit_log",
     } <= tables  # fmt: skip
-    indexes = {
-        r["indexname"]: r["indexdef"] for r in await db.fetch("SELECT indexname, indexdef FROM pg_indexes")
-    }
+    indexes = {r["indexname"]: r["indexdef"] for r in await db.fetch("SELECT indexname, indexdef FROM pg_indexes")}
     assert "USING hnsw (question_embedding vector_cosine_ops)" in indexes["faqs_question_embedding_idx"]
     assert "USING hnsw (answer_embedding vector_cosine_ops)" in indexes["faqs_answer_embedding_idx"]
     for name in (
@@ -95,13 +93,22 @@ async def test_spec_defaults(db: asyncpg.Connection) -> None:
         "INSERT INTO users (email, username, hashed_password) VALUES ('d@example.com', 'd', 'x') RETURNING id"
     )
     row = await db.fetchrow("SELECT * FROM users WHERE id = $1", uid)
+    assert row is not None
     assert (row["role"], row["status"], row["language"], row["timezone"]) == ("user", "active", "en", "UTC")
-    assert row["gdpr_consent"] is False and row["created_at"] is not None
+    assert row["gdpr_consent"] is False
+    assert row["created_at"] is not None
     cid = await db.fetchval("INSERT INTO conversations (user_id) VALUES ($1) RETURNING id", uid)
     conv = await db.fetchrow("SELECT * FROM conversations WHERE id = $1", cid)
-    assert (conv["message_count"], conv["total_tokens"], conv["is_active"], conv["is_archived"]) == (0, 0, True, False)
+    assert conv is not None
+    assert (conv["message_count"], conv["total_tokens"], conv["is_active"], conv["is_archived"]) == (
+        0,
+        0,
+        True,
+        False,
+    )
     mid = await db.fetchval(
-        "INSERT INTO messages (conversation_id, user_id, content, message_type) VALUES ($1, $2, 'hi', 'user') RETURNING id",
+        "INSERT INTO messages (conversation_id, user_id, content, message_type) "
+        "VALUES ($1, $2, 'hi', 'user') RETURNING id",
         cid,
         uid,
     )
@@ -124,7 +131,9 @@ async def test_erasing_a_user_cascades_but_keeps_the_audit_trail(db: asyncpg.Con
     )
     cid = await db.fetchval("INSERT INTO conversations (user_id) VALUES ($1) RETURNING id", uid)
     await db.execute(
-        "INSERT INTO messages (conversation_id, user_id, content, message_type) VALUES ($1, $2, 'hi', 'user')", cid, uid
+        "INSERT INTO messages (conversation_id, user_id, content, message_type) VALUES ($1, $2, 'hi', 'user')",
+        cid,
+        uid,
     )
     await db.execute("INSERT INTO audit_log (action, actor_user_id) VALUES ('x', $1)", uid)
     await db.execute("DELETE FROM users WHERE id = $1", uid)

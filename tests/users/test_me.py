@@ -97,7 +97,9 @@ async def test_password_change_checks_current_and_policy(client: httpx.AsyncClie
     )
     assert r.status_code == 403
     r = await client.post(
-        "/api/v1/users/me/password", headers=bearer(tokens), json={"current_password": PASSWORD, "new_password": "abc"}
+        "/api/v1/users/me/password",
+        headers=bearer(tokens),
+        json={"current_password": PASSWORD, "new_password": "abc"},
     )
     assert r.status_code == 422
 
@@ -128,7 +130,7 @@ async def test_user_listing_paginates_with_a_cursor(client: httpx.AsyncClient, d
     seen: list[str] = []
     cursor = None
     while True:
-        params: dict[str, object] = {"limit": 2} | ({"cursor": cursor} if cursor is not None else {})
+        params: dict[str, int] = {"limit": 2} | ({"cursor": cursor} if cursor is not None else {})
         page = (await client.get("/api/v1/users", headers=bearer(admin), params=params)).json()
         seen += [u["email"] for u in page["items"]]
         cursor = page["next_cursor"]
@@ -143,7 +145,8 @@ async def test_admin_suspends_a_user(client: httpx.AsyncClient, db: asyncpg.Conn
     victim = await signed_in(client, "victim@example.com")
     vid = victim["user"]["id"]
     r = await client.patch(f"/api/v1/users/{vid}", headers=bearer(admin), json={"status": "suspended"})
-    assert r.status_code == 200 and r.json()["status"] == "suspended"
+    assert r.status_code == 200
+    assert r.json()["status"] == "suspended"
     assert (await client.get("/api/v1/users/me", headers=bearer(victim))).status_code == 403
     r = await client.post("/api/v1/auth/refresh", json={"refresh_token": victim["refresh_token"]})
     assert r.status_code == 401

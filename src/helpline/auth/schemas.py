@@ -25,9 +25,7 @@ _COMMON_PASSWORDS = frozenset(
 
 def _check_username(v: str) -> str:
     if not USERNAME_RE.match(v):
-        raise ValueError(
-            "must be 3-50 characters: letters, digits, '.', '_' or '-', starting with a letter or digit"
-        )
+        raise ValueError("must be 3-50 characters: letters, digits, '.', '_' or '-', starting with a letter or digit")
     return v
 
 
@@ -143,7 +141,7 @@ class UserRead(BaseModel):
 class TokenResponse(BaseModel):
     access_token: str
     refresh_token: str
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
     expires_in: int = Field(description="Seconds until the access token expires")
     refresh_expires_in: int = Field(description="Seconds until the refresh token expires")
     user: UserRead

@@ -194,11 +194,21 @@ async def _issue(
     access_ttl = timedelta(minutes=cfg.access_token_minutes)
     refresh_ttl = timedelta(days=cfg.refresh_token_days)
     access, _ = runtime.tokens.encode(
-        user_id=user.id, email=user.email, role=user.role.value, type="access", ttl=access_ttl, jti=uuid.uuid4()
+        user_id=user.id,
+        email=user.email,
+        role=user.role.value,
+        type="access",
+        ttl=access_ttl,
+        jti=uuid.uuid4(),
     )
     refresh_jti = uuid.uuid4()
     refresh, claims = runtime.tokens.encode(
-        user_id=user.id, email=user.email, role=user.role.value, type="refresh", ttl=refresh_ttl, jti=refresh_jti
+        user_id=user.id,
+        email=user.email,
+        role=user.role.value,
+        type="refresh",
+        ttl=refresh_ttl,
+        jti=refresh_jti,
     )
     session.add(
         RefreshToken(
@@ -214,7 +224,12 @@ async def _issue(
 
 
 async def login(
-    session: AsyncSession, runtime: Runtime, throttle: LoginThrottle, identifier: str, password: str, client: Client
+    session: AsyncSession,
+    runtime: Runtime,
+    throttle: LoginThrottle,
+    identifier: str,
+    password: str,
+    client: Client,
 ) -> TokenPair:
     """Check the password (same cost whether or not the account exists) and start a session."""
     await throttle.check(identifier, client.ip)
@@ -256,16 +271,12 @@ async def _revoke_family(session: AsyncSession, family_id: uuid.UUID) -> None:
     )
 
 
-async def refresh(
-    session: AsyncSession, runtime: Runtime, token: str, client: Client
-) -> TokenPair | RefreshReuse:
+async def refresh(session: AsyncSession, runtime: Runtime, token: str, client: Client) -> TokenPair | RefreshReuse:
     """Rotate a refresh token. A token used twice revokes its whole family (theft signal).
 
     Reuse is returned, not raised, so the request still commits the revocation."""
     claims = _decode(runtime, token, "refresh")
-    row = await session.scalar(
-        select(RefreshToken).where(RefreshToken.jti == claims.jti).with_for_update()
-    )
+    row = await session.scalar(select(RefreshToken).where(RefreshToken.jti == claims.jti).with_for_update())
     if row is None or row.user_id != claims.user_id:
         raise Unauthorized("Invalid token")
     if row.revoked_at is not None and row.replaced_by is None:

@@ -38,9 +38,7 @@ class LoginThrottle:
                 if not await self._limiter.test(item, "login", key):
                     stats = await self._limiter.get_window_stats(item, "login", key)
                     wait = int(stats.reset_time - time.time()) + 1
-                    raise RateLimited(
-                        f"Too many failed login attempts. Try again in {wait} seconds.", retry_after=wait
-                    )
+                    raise RateLimited(f"Too many failed login attempts. Try again in {wait} seconds.", retry_after=wait)
         except RateLimited:
             raise
         except Exception as exc:

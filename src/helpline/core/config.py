@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-DEFAULT_SECRET_PLACEHOLDER = "change-me"
+DEFAULT_SECRET_PLACEHOLDER = "change-me"  # noqa: S105 - refused in production
 # HELPLINE_ENV_FILE="" disables the .env file (tests do, so a developer's .env cannot leak in).
 _ENV_FILE = os.environ.get("HELPLINE_ENV_FILE", ".env") or None
 

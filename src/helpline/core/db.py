@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -70,7 +69,7 @@ async def check_database(url: str, timeout: float = 10.0) -> None:
             database=sa_url.database,
             timeout=timeout,
         )
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
         raise DatabaseUnavailable(f"cannot connect to PostgreSQL at {where}: {exc}") from None
     try:
         available = await conn.fetchval("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'")

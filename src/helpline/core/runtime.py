@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import structlog
@@ -22,7 +23,7 @@ def create_redis(settings: Settings) -> Redis | RedisCluster | None:
         return None
     opts = {"socket_timeout": 5.0, "socket_connect_timeout": 5.0, "decode_responses": True}
     if settings.redis.cluster:
-        return RedisCluster.from_url(url, **opts)  # type: ignore[arg-type]
+        return RedisCluster.from_url(url, **opts)
     return Redis.from_url(url, **opts)  # type: ignore[arg-type]
 
 
@@ -32,9 +33,7 @@ def create_limits_storage(settings: Settings) -> Storage:
     if url is None:
         return MemoryStorage()
     if settings.redis.cluster:
-        return RedisClusterStorage(
-            url.replace("redis://", "async+redis+cluster://", 1), implementation="redispy"
-        )
+        return RedisClusterStorage(url.replace("redis://", "async+redis+cluster://", 1), implementation="redispy")
     return RedisStorage("async+" + url, implementation="redispy", key_prefix="helpline:limits")
 
 
@@ -49,6 +48,8 @@ class Runtime:
     limits_storage: Storage
     redis: Redis | RedisCluster | None = None
     extras: dict[str, object] = field(default_factory=dict)
+    # Extra readiness checks (LLM provider, ...) registered by the parts that need them.
+    health_probes: dict[str, Callable[[], Awaitable[object]]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, settings: Settings, database_url: str) -> Runtime:

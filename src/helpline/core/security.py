@@ -66,9 +66,7 @@ class TokenCodec:
         self, *, user_id: int, email: str, role: str, type: TokenType, ttl: timedelta, jti: uuid.UUID
     ) -> tuple[str, TokenClaims]:
         now = datetime.now(UTC).replace(microsecond=0)
-        claims = TokenClaims(
-            sub=str(user_id), email=email, role=role, type=type, exp=now + ttl, iat=now, jti=jti
-        )
+        claims = TokenClaims(sub=str(user_id), email=email, role=role, type=type, exp=now + ttl, iat=now, jti=jti)
         payload = {
             "sub": claims.sub,
             "email": email,

@@ -45,7 +45,7 @@ async def ready(runtime: RuntimeDep) -> JSONResponse:
     if runtime.redis is not None:
         names.append("redis")
         probes.append(runtime.redis.ping())
-    for name, probe in runtime.extras.get("health_probes", {}).items():  # type: ignore[union-attr]
+    for name, probe in runtime.health_probes.items():
         names.append(name)
         probes.append(probe())
     results = await asyncio.gather(*(_check(p) for p in probes))

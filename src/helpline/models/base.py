@@ -20,9 +20,7 @@ class Base(DeclarativeBase):
 
 
 class CreatedAt:
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), nullable=False
-    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
 
 
 class Timestamps(CreatedAt):

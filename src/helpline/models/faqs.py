@@ -23,9 +23,7 @@ class FAQCategory(Timestamps, Base):
     name: Mapped[str] = mapped_column(String(100), nullable=False)
     slug: Mapped[str] = mapped_column(String(120), unique=True, nullable=False)
     description: Mapped[str | None] = mapped_column(Text)
-    parent_id: Mapped[int | None] = mapped_column(
-        ForeignKey("faq_categories.id", ondelete="RESTRICT"), index=True
-    )
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("faq_categories.id", ondelete="RESTRICT"), index=True)
     sort_order: Mapped[int] = mapped_column(Integer, server_default="0", nullable=False)
 
 

@@ -35,16 +35,12 @@ class User(Timestamps, Base):
     first_name: Mapped[str | None] = mapped_column(String(100))
     last_name: Mapped[str | None] = mapped_column(String(100))
     role: Mapped[UserRole] = mapped_column(user_role, server_default=UserRole.user.value, nullable=False)
-    status: Mapped[UserStatus] = mapped_column(
-        user_status, server_default=UserStatus.active.value, nullable=False
-    )
+    status: Mapped[UserStatus] = mapped_column(user_status, server_default=UserStatus.active.value, nullable=False)
     avatar_url: Mapped[str | None] = mapped_column(String(500))
     language: Mapped[str] = mapped_column(String(10), server_default="en", nullable=False)
     timezone: Mapped[str] = mapped_column(String(50), server_default="UTC", nullable=False)
     gdpr_consent: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), nullable=False)
-    data_processing_consent: Mapped[bool] = mapped_column(
-        Boolean, server_default=text("false"), nullable=False
-    )
+    data_processing_consent: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), nullable=False)
     marketing_consent: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), nullable=False)
     last_login: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     password_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -64,9 +60,7 @@ class RefreshToken(CreatedAt, Base):
 
     jti: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     family_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False, index=True)
-    user_id: Mapped[int] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
-    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     replaced_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
@@ -90,9 +84,7 @@ class ConsentRecord(CreatedAt, Base):
     __tablename__ = "consent_records"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    user_id: Mapped[int] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
-    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
     consent_type: Mapped[ConsentType] = mapped_column(consent_type, nullable=False)
     granted: Mapped[bool] = mapped_column(Boolean, nullable=False)
     policy_version: Mapped[str] = mapped_column(String(50), nullable=False)

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, HttpUrl, StrictBool, model_validator
 
-from helpline.auth.schemas import Email, Language, Name, Password, StrictModel, Timezone, UserRead, Username
+from helpline.auth.schemas import Email, Language, Name, Password, StrictModel, Timezone, Username, UserRead
 from helpline.models import UserRole, UserStatus
 
 

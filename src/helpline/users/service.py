@@ -16,9 +16,7 @@ from helpline.models import ConsentType, User, UserRole
 from helpline.users.schemas import AdminUserUpdate, PasswordChange, UserUpdate
 
 
-async def update_me(
-    session: AsyncSession, runtime: Runtime, user: User, data: UserUpdate, client: Client
-) -> User:
+async def update_me(session: AsyncSession, runtime: Runtime, user: User, data: UserUpdate, client: Client) -> User:
     changes = data.model_dump(exclude_unset=True, exclude={"current_password"})
     if "email" in changes:
         if not await runtime.hasher.verify(data.current_password or "", user.hashed_password):
@@ -85,16 +83,12 @@ async def list_users(
     return rows[:limit], next_cursor
 
 
-async def admin_update(
-    session: AsyncSession, actor: User, user_id: int, data: AdminUserUpdate, client: Client
-) -> User:
+async def admin_update(session: AsyncSession, actor: User, user_id: int, data: AdminUserUpdate, client: Client) -> User:
     user = await session.get(User, user_id)
     if user is None:
         raise NotFound("No user with this id")
     changes = data.model_dump(exclude_unset=True, exclude_none=True)
-    if user.id == actor.id and (
-        changes.get("role", UserRole.admin) is not UserRole.admin or "status" in changes
-    ):
+    if user.id == actor.id and (changes.get("role", UserRole.admin) is not UserRole.admin or "status" in changes):
         raise BadRequest("Administrators cannot demote or suspend themselves")
     for key, value in changes.items():
         setattr(user, key, value)
