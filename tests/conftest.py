@@ -26,7 +26,14 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
-from helpline.core.config import AuthSettings, DatabaseSettings, RedisSettings, Settings, load_settings
+from helpline.core.config import (
+    AuthSettings,
+    DatabaseSettings,
+    LLMSettings,
+    RedisSettings,
+    Settings,
+    load_settings,
+)
 from helpline.core.embedded_pg import EmbeddedPostgres
 from helpline.core.runtime import Runtime
 from helpline.main import create_app
@@ -102,6 +109,7 @@ async def database_url(pg_server: PgServer) -> AsyncIterator[str]:
 
 def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
     auth = overrides.pop("auth", None) or AuthSettings(secret_key=TEST_SECRET, bcrypt_rounds=4)
+    overrides.setdefault("llm", LLMSettings(provider="fake", timeout_seconds=5))
     return load_settings(
         database=DatabaseSettings(url=database_url),
         auth=auth,
@@ -119,8 +127,23 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-async def runtime(settings: Settings, database_url: str) -> AsyncIterator[Runtime]:
-    rt = Runtime.build(settings, database_url)
+def llm() -> Any:
+    """The model under the chat tests: instant and deterministic unless a test swaps it."""
+    from tests.chat.fakes import FakeProvider
+
+    return FakeProvider()
+
+
+@pytest.fixture
+def moderator() -> Any:
+    from tests.chat.fakes import KeywordModerator
+
+    return KeywordModerator()
+
+
+@pytest.fixture
+async def runtime(settings: Settings, database_url: str, llm: Any, moderator: Any) -> AsyncIterator[Runtime]:
+    rt = Runtime.build(settings, database_url, llm=llm, moderator=moderator)
     try:
         yield rt
     finally:
@@ -146,7 +169,9 @@ async def serve_app(
     settings: Settings, database_url: str, *, raise_app_exceptions: bool = True
 ) -> AsyncIterator[httpx.AsyncClient]:
     """An app on its own Runtime built from ``settings``, and a client talking to it."""
-    runtime = Runtime.build(settings, database_url)
+    from tests.chat.fakes import FakeProvider, KeywordModerator
+
+    runtime = Runtime.build(settings, database_url, llm=FakeProvider(), moderator=KeywordModerator())
     app = create_app(runtime=runtime)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
     try:
@@ -196,3 +221,28 @@ def bearer(tokens: dict[str, Any] | str) -> dict[str, str]:
 
 async def make_admin(db: asyncpg.Connection, email: str) -> None:
     await db.execute("UPDATE users SET role = 'admin' WHERE email = $1", email)
+
+
+@pytest.fixture
+async def live_server(app: FastAPI) -> AsyncIterator[str]:
+    """The app on a real uvicorn server (HTTP and WebSocket over TCP) on a free port."""
+    import socket
+
+    import uvicorn
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_config=None, ws_ping_interval=None)
+    )
+    task = asyncio.create_task(server.serve())
+    for _ in range(200):
+        if server.started:
+            break
+        await asyncio.sleep(0.02)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)

@@ -11,6 +11,9 @@ from starlette.middleware.cors import CORSMiddleware
 
 from helpline import __version__
 from helpline.auth.router import router as auth_router
+from helpline.chat.router import router as chat_router
+from helpline.chat.ws import router as ws_router
+from helpline.conversations.router import router as conversations_router
 from helpline.core.config import Settings, get_settings
 from helpline.core.embedded_pg import EmbeddedPostgres
 from helpline.core.errors import install_error_handlers
@@ -53,7 +56,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for router in (health_router, auth_router, users_router):
+    for router in (health_router, auth_router, users_router, chat_router, ws_router, conversations_router):
         app.include_router(router)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
 

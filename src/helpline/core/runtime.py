@@ -10,8 +10,11 @@ from limits.aio.storage import MemoryStorage, RedisClusterStorage, RedisStorage,
 from redis.asyncio import Redis, RedisCluster
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from helpline.ai.base import LLMProvider, Moderator
+from helpline.chat.hub import GenerationHub
 from helpline.core.config import Settings
 from helpline.core.db import create_engine, create_sessionmaker
+from helpline.core.ratelimit import UserRateLimiter
 from helpline.core.security import PasswordHasher, TokenCodec
 
 log = structlog.get_logger(__name__)
@@ -46,14 +49,31 @@ class Runtime:
     hasher: PasswordHasher
     tokens: TokenCodec
     limits_storage: Storage
+    llm: LLMProvider
+    moderator: Moderator
+    chat_limiter: UserRateLimiter
+    hub: GenerationHub
     redis: Redis | RedisCluster | None = None
     extras: dict[str, object] = field(default_factory=dict)
     # Extra readiness checks (LLM provider, ...) registered by the parts that need them.
     health_probes: dict[str, Callable[[], Awaitable[object]]] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, settings: Settings, database_url: str) -> Runtime:
+    def build(
+        cls,
+        settings: Settings,
+        database_url: str,
+        *,
+        llm: LLMProvider | None = None,
+        moderator: Moderator | None = None,
+    ) -> Runtime:
+        if llm is None or moderator is None:
+            from helpline.ai.factory import create_moderator, create_provider
+
+            llm = llm or create_provider(settings)
+            moderator = moderator or create_moderator(settings)
         engine = create_engine(settings, database_url)
+        storage = create_limits_storage(settings)
         return cls(
             settings=settings,
             database_url=database_url,
@@ -61,11 +81,19 @@ class Runtime:
             sessionmaker=create_sessionmaker(engine),
             hasher=PasswordHasher(settings.auth.bcrypt_rounds),
             tokens=TokenCodec(settings.secret_key(), settings.auth.algorithm),
-            limits_storage=create_limits_storage(settings),
+            limits_storage=storage,
+            llm=llm,
+            moderator=moderator,
+            chat_limiter=UserRateLimiter(storage, settings.limits),
+            hub=GenerationHub(),
             redis=create_redis(settings),
+            health_probes={"llm": llm.health} if settings.llm.resolved_provider != "fake" else {},
         )
 
     async def close(self) -> None:
+        # Answers being generated are finished and stored before the pool goes away.
+        await self.hub.drain(timeout=self.settings.llm.timeout_seconds)
+        await self.llm.aclose()
         await self.engine.dispose()
         if self.redis is not None:
             await self.redis.aclose()

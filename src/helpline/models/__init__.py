@@ -1,7 +1,7 @@
 """All tables; importing this package registers every model on Base.metadata."""
 
 from helpline.models.base import Base
-from helpline.models.chat import Conversation, Message
+from helpline.models.chat import Conversation, Message, MessageFeedback
 from helpline.models.enums import (
     ConsentType,
     FAQStatus,
@@ -23,6 +23,7 @@ __all__ = [
     "FAQCategory",
     "FAQStatus",
     "Message",
+    "MessageFeedback",
     "MessageStatus",
     "MessageType",
     "RefreshToken",

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -30,6 +30,8 @@ class Conversation(Timestamps, Base):
     __table_args__ = (
         Index("idx_conversations_user_id", "user_id"),
         Index("idx_conversations_created_at", text("created_at DESC")),
+        # Keyset pagination of a user's list, most recent activity first.
+        Index("ix_conversations_user_recent", "user_id", text("last_message_at DESC"), text("id DESC")),
     )
 
 
@@ -56,4 +58,21 @@ class Message(CreatedAt, Base):
         Index("idx_messages_conversation_id", "conversation_id"),
         Index("idx_messages_created_at", text("created_at DESC")),
         Index("idx_messages_user_id", "user_id"),
+        # History tails and keyset pages read (conversation_id, id) in order.
+        Index("ix_messages_conversation_id_id", "conversation_id", "id"),
     )
+
+
+class MessageFeedback(CreatedAt, Base):
+    """A user's verdict on one assistant answer; one per user and message, changeable."""
+
+    __tablename__ = "message_feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), nullable=False)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    helpful: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    comment: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (UniqueConstraint("message_id", "user_id", name="uq_message_feedback_message_user"),)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 
-from helpline.ai.base import ChatMessage, StreamDone, StreamEvent, TextDelta, Usage
+from helpline.ai.base import ChatMessage, StreamDone, StreamEvent, TextDelta, TokenCounter, Usage
 
 
 class WordCounter:
@@ -26,7 +26,7 @@ class FakeProvider:
 
     def __init__(self, model: str = "fake-echo", chunks: int = 8, delay: float = 0.0) -> None:
         self.model = model
-        self.tokens = WordCounter()
+        self.tokens: TokenCounter = WordCounter()
         self.context_window = 8192
         self.chunks = chunks
         self.delay = delay

@@ -1,0 +1,37 @@
+"""Helpful / not-helpful verdicts on answers, for analytics."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from helpline.core.errors import NotFound
+from helpline.models import Conversation, Message, MessageFeedback, MessageType
+
+
+async def record_feedback(
+    session: AsyncSession, user_id: int, message_id: int, helpful: bool, comment: str | None
+) -> MessageFeedback:
+    owned = await session.scalar(
+        select(Message.id)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(
+            Message.id == message_id,
+            Conversation.user_id == user_id,
+            Message.message_type == MessageType.assistant,
+        )
+    )
+    if owned is None:
+        raise NotFound("No such answer")
+    stmt = (
+        insert(MessageFeedback)
+        .values(message_id=message_id, user_id=user_id, helpful=helpful, comment=comment)
+        .on_conflict_do_update(
+            constraint="uq_message_feedback_message_user",
+            set_={"helpful": helpful, "comment": comment, "updated_at": func.now()},
+        )
+        .returning(MessageFeedback)
+    )
+    row: MessageFeedback = (await session.execute(stmt)).scalar_one()
+    return row

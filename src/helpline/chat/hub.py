@@ -1,0 +1,119 @@
+"""In-process fan-out of answers being generated: every answer has an ordered event log that
+any number of listeners follow (the request that started it, an SSE client that reconnects
+with Last-Event-ID, the user's WebSocket connections), and generation never depends on them.
+
+One process only: with several instances, a reconnecting client that lands on another instance
+gets the stored answer once it is finished (see ChatService.follow)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import structlog
+
+log = structlog.get_logger(__name__)
+
+EventKind = Literal["typing", "token", "response", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class TurnEvent:
+    kind: EventKind
+    seq: int
+    message_id: int
+    conversation_id: int
+    data: dict[str, Any]
+
+
+@dataclass
+class Generation:
+    message_id: int
+    conversation_id: int
+    user_id: int
+    events: list[TurnEvent] = field(default_factory=list)
+    finished: bool = False
+    _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    @property
+    def last_seq(self) -> int:
+        return self.events[-1].seq if self.events else 0
+
+    async def follow(self, after_seq: int = 0) -> AsyncIterator[TurnEvent]:
+        """Events with seq > after_seq, live, until the generation has finished."""
+        index = next((i for i, e in enumerate(self.events) if e.seq > after_seq), len(self.events))
+        while True:
+            seen = index
+
+            def ready() -> bool:
+                return seen < len(self.events) or self.finished
+
+            async with self._changed:
+                await self._changed.wait_for(ready)
+            while index < len(self.events):
+                yield self.events[index]
+                index += 1
+            if self.finished and index >= len(self.events):
+                return
+
+
+class GenerationHub:
+    def __init__(self, keep_finished_seconds: float = 300.0) -> None:
+        self._generations: dict[int, Generation] = {}
+        self._listeners: dict[int, set[asyncio.Queue[Any]]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._keep = keep_finished_seconds
+
+    def open(self, message_id: int, conversation_id: int, user_id: int) -> Generation:
+        gen = Generation(message_id, conversation_id, user_id)
+        self._generations[message_id] = gen
+        return gen
+
+    def get(self, message_id: int) -> Generation | None:
+        return self._generations.get(message_id)
+
+    async def publish(self, gen: Generation, kind: EventKind, data: dict[str, Any], *, final: bool = False) -> None:
+        event = TurnEvent(kind, gen.last_seq + 1, gen.message_id, gen.conversation_id, data)
+        async with gen._changed:
+            gen.events.append(event)
+            if final:
+                gen.finished = True
+            gen._changed.notify_all()
+        for queue in self._listeners.get(gen.user_id, ()):
+            queue.put_nowait(event)
+        if final:
+            asyncio.get_running_loop().call_later(self._keep, self._generations.pop, gen.message_id, None)
+
+    def run(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run a generation detached from the request: a client that leaves does not stop it."""
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    @contextlib.contextmanager
+    def listen(self, user_id: int) -> Iterator[asyncio.Queue[Any]]:
+        """A queue receiving every event of this user's generations (for WebSocket fan-out);
+        the socket may put its own frames into it too."""
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._listeners.setdefault(user_id, set()).add(queue)
+        try:
+            yield queue
+        finally:
+            listeners = self._listeners.get(user_id)
+            if listeners is not None:
+                listeners.discard(queue)
+                if not listeners:
+                    del self._listeners[user_id]
+
+    async def drain(self, timeout: float) -> None:
+        """On shutdown: let running generations finish and store their answers."""
+        if self._tasks:
+            log.info("generations.draining", running=len(self._tasks))
+            _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=5)

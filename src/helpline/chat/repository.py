@@ -1,0 +1,180 @@
+"""The SQL of a chat turn, written so one turn costs few statements: one to store the user's
+message and a placeholder answer (updating the conversation's counters), one for the history
+tail, one to store the finished answer. Data-modifying CTEs keep each step a single round trip."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from helpline.models import MessageStatus, MessageType
+
+# Rows are inserted in this order, so the answer's id is always after the question's.
+_INSERT_PAIR = """
+    msgs AS (
+        INSERT INTO messages (conversation_id, user_id, content, message_type, status, metadata, model_used)
+        SELECT conv.id, :user_id, v.content, v.mtype::message_type, v.mstatus::message_status,
+               CAST(v.meta AS jsonb), v.model
+        FROM conv CROSS JOIN (VALUES
+            (1, CAST(:content AS text), 'user', 'sent', CAST(:user_meta AS text), CAST(NULL AS text)),
+            (2, CAST(:answer AS text), 'assistant', CAST(:answer_status AS text),
+                CAST(:answer_meta AS text), CAST(:answer_model AS text))
+        ) AS v(ord, content, mtype, mstatus, meta, model)
+        ORDER BY v.ord
+        RETURNING id, message_type, created_at
+    )
+    SELECT conv.id AS conversation_id, conv.language, conv.message_count, msgs.id, msgs.message_type, msgs.created_at
+    FROM conv, msgs ORDER BY msgs.id
+"""
+
+_NEW_CONVERSATION_HEAD = """
+    WITH conv AS (
+        INSERT INTO conversations (user_id, title, language, message_count, last_message_at)
+        VALUES (:user_id, :title, :language, 2, now())
+        RETURNING id, language, message_count
+    ),"""
+_EXISTING_CONVERSATION_HEAD = """
+    WITH conv AS (
+        UPDATE conversations
+        SET message_count = message_count + 2, last_message_at = now(), updated_at = now(),
+            language = COALESCE(:language, language), is_active = true
+        WHERE id = :conversation_id AND user_id = :user_id AND message_count + 2 <= :max_messages
+        RETURNING id, language, message_count
+    ),"""
+# Constant SQL joined at import time; every value is a bound parameter.
+_NEW_CONVERSATION = text(_NEW_CONVERSATION_HEAD + _INSERT_PAIR)
+_EXISTING_CONVERSATION = text(_EXISTING_CONVERSATION_HEAD + _INSERT_PAIR)
+
+_HISTORY = text(
+    """
+    SELECT message_type, content FROM messages
+    WHERE conversation_id = :conversation_id AND id < :before_id
+      AND status IN ('sent', 'delivered', 'read', 'partial')
+      AND NOT COALESCE((metadata->>'flagged')::boolean, false)
+    ORDER BY id DESC LIMIT :limit
+    """
+)
+
+_FINISH = text(
+    """
+    WITH m AS (
+        UPDATE messages
+        SET content = :content, status = CAST(:status AS message_status), tokens_used = :tokens,
+            model_used = :model, response_time_ms = :response_ms, metadata = CAST(:meta AS jsonb),
+            delivered_at = now()
+        WHERE id = :message_id
+        RETURNING conversation_id, created_at
+    )
+    UPDATE conversations c
+    SET total_tokens = c.total_tokens + :tokens, updated_at = now(), last_message_at = now(),
+        duration_seconds = GREATEST(0, EXTRACT(EPOCH FROM now() - c.created_at))::int
+    FROM m WHERE c.id = m.conversation_id
+    RETURNING m.created_at
+    """
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StartedTurn:
+    conversation_id: int
+    language: str
+    message_count: int
+    user_message_id: int
+    assistant_message_id: int
+    created_at: datetime
+
+
+def _json(value: dict[str, Any] | None) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+async def start_turn(
+    session: AsyncSession,
+    *,
+    user_id: int,
+    conversation_id: int | None,
+    content: str,
+    language: str | None,
+    default_language: str,
+    title: str,
+    max_messages: int,
+    user_meta: dict[str, Any] | None = None,
+    answer: str = "",
+    answer_status: MessageStatus = MessageStatus.streaming,
+    answer_meta: dict[str, Any] | None = None,
+    answer_model: str | None = None,
+) -> StartedTurn | None:
+    """Store the user's message and a placeholder answer. None: no such conversation of this
+    user, or it is full (the caller tells which)."""
+    params: dict[str, Any] = {
+        "user_id": user_id,
+        "content": content,
+        "user_meta": _json(user_meta),
+        "answer": answer,
+        "answer_status": answer_status.value,
+        "answer_meta": _json(answer_meta),
+        "answer_model": answer_model,
+    }
+    if conversation_id is None:
+        stmt = _NEW_CONVERSATION
+        params |= {"title": title, "language": language or default_language}
+    else:
+        stmt = _EXISTING_CONVERSATION
+        params |= {"conversation_id": conversation_id, "language": language, "max_messages": max_messages}
+    rows = (await session.execute(stmt, params)).all()
+    if not rows:
+        return None
+    ids = {MessageType(r.message_type): r.id for r in rows}
+    first = rows[0]
+    return StartedTurn(
+        conversation_id=first.conversation_id,
+        language=first.language,
+        message_count=first.message_count,
+        user_message_id=ids[MessageType.user],
+        assistant_message_id=ids[MessageType.assistant],
+        created_at=first.created_at,
+    )
+
+
+async def history_tail(
+    session: AsyncSession, conversation_id: int, before_id: int, limit: int
+) -> list[tuple[MessageType, str]]:
+    """The last ``limit`` usable messages before ``before_id``, oldest first. Reads only that
+    many rows through the (conversation_id, id) index, however long the conversation is."""
+    rows = (
+        await session.execute(_HISTORY, {"conversation_id": conversation_id, "before_id": before_id, "limit": limit})
+    ).all()
+    return [(MessageType(r.message_type), r.content) for r in reversed(rows)]
+
+
+async def finish_turn(
+    session: AsyncSession,
+    *,
+    message_id: int,
+    content: str,
+    status: MessageStatus,
+    tokens: int,
+    model: str | None,
+    response_ms: int | None,
+    meta: dict[str, Any] | None,
+) -> datetime | None:
+    row = (
+        await session.execute(
+            _FINISH,
+            {
+                "message_id": message_id,
+                "content": content,
+                "status": status.value,
+                "tokens": tokens,
+                "model": model,
+                "response_ms": response_ms,
+                "meta": _json(meta),
+            },
+        )
+    ).first()
+    return None if row is None else row.created_at

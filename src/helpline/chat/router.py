@@ -1,0 +1,163 @@
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request, status
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from helpline.auth.dependencies import CurrentUser
+from helpline.chat import service
+from helpline.chat.hub import EventKind, Generation, TurnEvent
+from helpline.chat.schemas import ChatResponse, FeedbackRead, FeedbackRequest, SendRequest
+from helpline.core.deps import RuntimeDep, SessionDep
+from helpline.core.errors import BadRequest
+from helpline.core.runtime import Runtime
+from helpline.models import MessageStatus
+
+router = APIRouter(prefix="/api/v1", tags=["chat"])
+FINAL_POLL_SECONDS = 0.5
+FINAL_WAIT_SECONDS = 300.0
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such conversation"},
+    409: {"description": "Conversation full"},
+    413: {"description": "Body too large"},
+    422: {"description": "Invalid message"},
+    429: {"description": "Rate limited"},
+}
+
+
+async def _final(gen: Generation) -> dict[str, Any]:
+    async for event in gen.follow():
+        if event.kind in ("response", "error"):
+            return event.data
+    raise RuntimeError("generation ended without a final event")
+
+
+@router.post("/chat/send", response_model=ChatResponse, responses=_ERRORS)
+async def send(body: SendRequest, user: CurrentUser, runtime: RuntimeDep) -> ChatResponse:
+    """Send a message and get the stored answer. A provider failure still returns the stored
+    (failed or partial) answer with `error` set; retry it with `/chat/messages/{id}/retry`."""
+    turn = await service.begin(
+        runtime,
+        user_id=user.id,
+        user_language=user.language,
+        content=body.message,
+        conversation_id=body.conversation_id,
+        language=body.language,
+    )
+    gen = service.launch(runtime, turn)
+    return ChatResponse.model_validate(await _final(gen))
+
+
+def _sse(event: TurnEvent) -> ServerSentEvent:
+    data = {"message_id": event.message_id, "conversation_id": event.conversation_id, **event.data}
+    return ServerSentEvent(data=json.dumps(data), event=event.kind, id=f"{event.message_id}:{event.seq}")
+
+
+def _parse_event_id(value: str | None) -> tuple[int, int] | None:
+    if not value:
+        return None
+    try:
+        message_id, seq = value.split(":", 1)
+        return int(message_id), int(seq)
+    except ValueError:
+        raise BadRequest("Last-Event-ID must look like '<message_id>:<seq>'") from None
+
+
+async def _replay(runtime: Runtime, user_id: int, message_id: int, after_seq: int) -> AsyncIterator[ServerSentEvent]:
+    gen = runtime.hub.get(message_id)
+    if gen is not None and gen.user_id == user_id:
+        async for event in gen.follow(after_seq):
+            yield _sse(event)
+        return
+    # Not generating in this process (finished long ago, or on another instance): wait for the
+    # stored answer to be final, then send it whole.
+    msg, question_id = await service.stored_answer(runtime, user_id, message_id)
+    waited = 0.0
+    while msg.status is MessageStatus.streaming and waited < FINAL_WAIT_SECONDS:
+        await asyncio.sleep(FINAL_POLL_SECONDS)
+        waited += FINAL_POLL_SECONDS
+        msg, question_id = await service.stored_answer(runtime, user_id, message_id)
+    turn = service.Turn(user_id, msg.conversation_id, "en", question_id, msg.id, msg.created_at, "", [])
+    failed = msg.status in (MessageStatus.failed, MessageStatus.partial, MessageStatus.streaming)
+    payload = service.response_payload(
+        turn,
+        content=msg.content,
+        status=msg.status,
+        tokens=msg.tokens_used,
+        model=msg.model_used,
+        response_ms=msg.response_time_ms,
+        timestamp=msg.created_at,
+        error=(msg.meta or {}).get("error", "The answer is not finished") if failed else None,
+    )
+    kind: EventKind = "error" if failed else "response"
+    yield _sse(TurnEvent(kind, after_seq + 1, msg.id, msg.conversation_id, payload))
+
+
+@router.post(
+    "/chat/stream",
+    responses={**_ERRORS, 200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"}},
+)
+async def stream(
+    body: SendRequest,
+    user: CurrentUser,
+    runtime: RuntimeDep,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> EventSourceResponse:
+    """The answer as Server-Sent Events: `typing`, then `token` events, then `response` (the
+    stored message) or `error`. Each event id is `<message_id>:<seq>`; send it back as
+    `Last-Event-ID` (here or on `GET /chat/stream/{message_id}`) to get the rest after a drop."""
+    resume = _parse_event_id(last_event_id)
+    if resume is not None:
+        return EventSourceResponse(_replay(runtime, user.id, *resume), ping=15)
+    turn = await service.begin(
+        runtime,
+        user_id=user.id,
+        user_language=user.language,
+        content=body.message,
+        conversation_id=body.conversation_id,
+        language=body.language,
+    )
+    gen = service.launch(runtime, turn)
+    return EventSourceResponse((_sse(e) async for e in gen.follow()), ping=15)
+
+
+@router.get("/chat/stream/{message_id}", responses={404: {"description": "No such answer"}})
+async def resume_stream(
+    message_id: int,
+    user: CurrentUser,
+    runtime: RuntimeDep,
+    request: Request,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> EventSourceResponse:
+    """Resume (or replay) an answer's event stream after the event id given in `Last-Event-ID`."""
+    resume = _parse_event_id(last_event_id or request.query_params.get("last_event_id"))
+    after = resume[1] if resume and resume[0] == message_id else 0
+    await service.stored_answer(runtime, user.id, message_id)  # 404 before the stream starts
+    return EventSourceResponse(_replay(runtime, user.id, message_id, after), ping=15)
+
+
+@router.post("/chat/messages/{message_id}/retry", response_model=ChatResponse, responses=_ERRORS)
+async def retry(message_id: int, user: CurrentUser, runtime: RuntimeDep) -> ChatResponse:
+    """Regenerate a failed or partial answer."""
+    turn = await service.retry(runtime, user_id=user.id, message_id=message_id)
+    gen = service.launch(runtime, turn)
+    return ChatResponse.model_validate(await _final(gen))
+
+
+@router.post(
+    "/messages/{message_id}/feedback",
+    response_model=FeedbackRead,
+    status_code=status.HTTP_200_OK,
+    responses={404: {"description": "No such answer"}},
+)
+async def feedback(message_id: int, body: FeedbackRequest, user: CurrentUser, session: SessionDep) -> FeedbackRead:
+    """Rate an answer helpful or not (one verdict per user and answer; sending again changes it)."""
+    from helpline.chat.feedback import record_feedback
+
+    row = await record_feedback(session, user.id, message_id, body.helpful, body.comment)
+    return FeedbackRead(message_id=message_id, helpful=row.helpful, comment=row.comment, created_at=row.created_at)

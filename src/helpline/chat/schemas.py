@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
+
+from helpline.auth.schemas import Language, StrictModel
+from helpline.models import MessageStatus, MessageType
+
+
+class SendRequest(StrictModel):
+    model_config = ConfigDict(extra="forbid", str_max_length=100_000)
+
+    message: Annotated[str, Field(min_length=1, description="The user's message")]
+    conversation_id: Annotated[int, Field(ge=1)] | None = None
+    language: Language | None = None
+
+
+class Source(BaseModel):
+    id: int
+    question: str
+    slug: str | None = None
+    score: float
+
+
+class ChatResponse(BaseModel):
+    """The assistant's stored answer (the spec's send response, plus status and sources)."""
+
+    message_id: int
+    conversation_id: int
+    user_message_id: int
+    content: str
+    status: MessageStatus
+    tokens_used: int
+    model_used: str | None
+    response_time_ms: int | None
+    timestamp: datetime
+    flagged: bool = False
+    sources: list[Source] = Field(default_factory=list)
+    error: str | None = None
+
+
+class MessageRead(BaseModel):
+    id: int
+    conversation_id: int
+    message_type: MessageType
+    content: str
+    status: MessageStatus
+    tokens_used: int
+    model_used: str | None
+    response_time_ms: int | None
+    metadata: dict[str, Any] | None = None
+    created_at: datetime
+
+
+class FeedbackRequest(StrictModel):
+    helpful: StrictBool
+    comment: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class FeedbackRead(BaseModel):
+    message_id: int
+    helpful: bool
+    comment: str | None
+    created_at: datetime
+
+
+class WsIncoming(StrictModel):
+    """A frame from the client. ``message`` is the spec's format; ``auth`` and ``ping`` are ours."""
+
+    model_config = ConfigDict(extra="forbid", str_max_length=100_000)
+
+    type: Literal["message", "ping", "auth"]
+    content: str | None = None
+    conversation_id: Annotated[int, Field(ge=1)] | None = None
+    language: Language | None = None
+    token: str | None = None

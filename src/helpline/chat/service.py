@@ -1,0 +1,361 @@
+"""A chat turn: store the question, answer it (from the model, streamed), store the answer.
+
+The user's message is committed before the model is called, and the answer is generated in a
+task of its own, so neither a slow model nor a client that goes away loses anything. The
+request session is not used here: a turn spans several short transactions by design."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import select, text
+
+from helpline.ai.base import ChatMessage, LLMError, ModerationResult, StreamDone, TextDelta
+from helpline.chat import repository as repo
+from helpline.chat.hub import Generation
+from helpline.core.errors import Conflict, NotFound, Unprocessable
+from helpline.core.metrics import AI_REQUEST_COUNT, AI_RESPONSE_TIME, AI_TOKEN_USAGE
+from helpline.core.runtime import Runtime
+from helpline.models import Conversation, Message, MessageStatus, MessageType
+
+log = structlog.get_logger(__name__)
+
+HISTORY_TAIL = 50  # messages read for context; the builder keeps what fits the budget
+TITLE_CHARS = 60
+REFUSALS = {
+    "en": "I'm sorry, but I can't help with that. If you have a question about our product or "
+    "your account, I'm happy to help.",
+    "es": "Lo siento, pero no puedo ayudar con eso. Si tienes una pregunta sobre nuestro producto "
+    "o tu cuenta, con gusto te ayudo.",
+    "fr": "Désolé, je ne peux pas vous aider avec cela. Si vous avez une question sur notre produit "
+    "ou votre compte, je serai ravi de vous aider.",
+    "de": "Das kann ich leider nicht beantworten. Wenn Sie eine Frage zu unserem Produkt oder "
+    "Ihrem Konto haben, helfe ich gern.",
+}
+
+
+def refusal(language: str) -> str:
+    return REFUSALS.get(language.split("-")[0], REFUSALS["en"])
+
+
+def make_title(content: str) -> str:
+    line = " ".join(content.split())
+    if len(line) <= TITLE_CHARS:
+        return line
+    cut = line[:TITLE_CHARS].rsplit(" ", 1)[0] or line[:TITLE_CHARS]
+    return cut.rstrip(",.;:!?") + "…"
+
+
+def _moderation_meta(result: ModerationResult) -> dict[str, Any]:
+    flagged = sorted(k for k, v in result.categories.items() if v)
+    return {"flagged": result.flagged, "categories": flagged, "source": result.source}
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    user_id: int
+    conversation_id: int
+    language: str
+    user_message_id: int
+    message_id: int
+    created_at: datetime
+    content: str
+    history: list[tuple[MessageType, str]]
+    flagged: bool = False
+
+
+def check_length(runtime: Runtime, content: str) -> str:
+    content = content.strip()
+    if not content:
+        raise Unprocessable("message: must not be empty")
+    limit = runtime.settings.limits.message_max_chars
+    if len(content) > limit:
+        raise Unprocessable(f"message: must be at most {limit} characters (this one has {len(content)})")
+    return content
+
+
+async def _missing_or_full(runtime: Runtime, user_id: int, conversation_id: int) -> Exception:
+    async with runtime.sessionmaker() as session:
+        count = await session.scalar(
+            select(Conversation.message_count).where(
+                Conversation.id == conversation_id, Conversation.user_id == user_id
+            )
+        )
+    if count is None:
+        return NotFound("No such conversation")
+    return Conflict(
+        f"This conversation has reached its limit of {runtime.settings.limits.conversation_max_messages} "
+        "messages; start a new conversation."
+    )
+
+
+async def begin(
+    runtime: Runtime,
+    *,
+    user_id: int,
+    user_language: str,
+    content: str,
+    conversation_id: int | None,
+    language: str | None,
+) -> Turn:
+    """Validate, rate-limit and moderate the message, then commit it (and a placeholder answer)."""
+    content = check_length(runtime, content)
+    await runtime.chat_limiter.hit(user_id)
+    verdict = await runtime.moderator.check(content)
+    flagged_meta: dict[str, Any] = {}
+    if verdict.flagged:
+        flagged_meta = {"flagged": True, "moderation": _moderation_meta(verdict)}
+    answer_language = language or user_language
+    async with runtime.sessionmaker() as session, session.begin():
+        started = await repo.start_turn(
+            session,
+            user_id=user_id,
+            conversation_id=conversation_id,
+            content=content,
+            language=language,
+            default_language=user_language,
+            title=make_title(content),
+            max_messages=runtime.settings.limits.conversation_max_messages,
+            user_meta=flagged_meta or None,
+            # A flagged message is answered with a polite refusal, without calling the model.
+            answer=refusal(answer_language) if verdict.flagged else "",
+            answer_status=MessageStatus.sent if verdict.flagged else MessageStatus.streaming,
+            answer_meta={"refusal": True, "flagged": True} if verdict.flagged else None,
+            answer_model="moderation" if verdict.flagged else None,
+        )
+        if started is None:
+            raise await _missing_or_full(runtime, user_id, conversation_id or 0)
+        history: list[tuple[MessageType, str]] = []
+        if conversation_id is not None and not verdict.flagged:
+            history = await repo.history_tail(session, started.conversation_id, started.user_message_id, HISTORY_TAIL)
+    return Turn(
+        user_id=user_id,
+        conversation_id=started.conversation_id,
+        language=started.language,
+        user_message_id=started.user_message_id,
+        message_id=started.assistant_message_id,
+        created_at=started.created_at,
+        content=content,
+        history=history,
+        flagged=verdict.flagged,
+    )
+
+
+def response_payload(
+    turn: Turn,
+    *,
+    content: str,
+    status: MessageStatus,
+    tokens: int = 0,
+    model: str | None = None,
+    response_ms: int | None = None,
+    timestamp: datetime | None = None,
+    flagged: bool = False,
+    error: str | None = None,
+    sources: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    return {
+        "message_id": turn.message_id,
+        "conversation_id": turn.conversation_id,
+        "user_message_id": turn.user_message_id,
+        "content": content,
+        "status": status.value,
+        "tokens_used": tokens,
+        "model_used": model,
+        "response_time_ms": response_ms,
+        "timestamp": (timestamp or datetime.now(UTC)).isoformat(),
+        "flagged": flagged,
+        "sources": sources or [],
+        "error": error,
+    }
+
+
+def launch(runtime: Runtime, turn: Turn) -> Generation:
+    """Open the answer's event log and start generating it (unless moderation already answered)."""
+    gen = runtime.hub.open(turn.message_id, turn.conversation_id, turn.user_id)
+    if turn.flagged:
+        payload = response_payload(
+            turn, content=refusal(turn.language), status=MessageStatus.sent, model="moderation", flagged=True
+        )
+        runtime.hub.run(runtime.hub.publish(gen, "response", payload, final=True))
+    else:
+        runtime.hub.run(generate(runtime, turn, gen))
+    return gen
+
+
+def build_messages(runtime: Runtime, turn: Turn) -> list[ChatMessage]:
+    from helpline.ai.context import build_context
+    from helpline.ai.prompts import system_prompt
+
+    llm = runtime.llm
+    history = [ChatMessage("user" if kind is MessageType.user else "assistant", body) for kind, body in turn.history]
+    built = build_context(
+        system_prompt=system_prompt(turn.language),
+        history=history,
+        current=turn.content,
+        counter=llm.tokens,
+        context_window=llm.context_window,
+        max_answer_tokens=min(runtime.settings.llm.max_tokens, llm.context_window // 2),
+    )
+    return list(built.messages)
+
+
+async def generate(runtime: Runtime, turn: Turn, gen: Generation) -> None:
+    """Stream the model's answer into the event log, then store it, whatever happens."""
+    hub, llm, cfg = runtime.hub, runtime.llm, runtime.settings.llm
+    started = time.perf_counter()
+    await hub.publish(gen, "typing", {"user_message_id": turn.user_message_id, "message_id": turn.message_id})
+    parts: list[str] = []
+    done: StreamDone | None = None
+    error: str | None = None
+    cancelled = False
+    try:
+        messages = build_messages(runtime, turn)
+        max_tokens = min(cfg.max_tokens, llm.context_window // 2)
+        async with asyncio.timeout(cfg.timeout_seconds * 2):
+            async for event in llm.stream(messages, max_tokens=max_tokens, temperature=cfg.temperature):
+                if isinstance(event, TextDelta):
+                    parts.append(event.text)
+                    await hub.publish(gen, "token", {"content": event.text})
+                elif isinstance(event, StreamDone):
+                    done = event
+    except LLMError as exc:
+        error = f"The assistant is unavailable right now: {exc}"
+    except TimeoutError:
+        error = "The assistant took too long to answer."
+    except asyncio.CancelledError:
+        cancelled = True
+        error = "The server stopped while answering."
+    except Exception as exc:  # the answer must be stored whatever went wrong
+        log.exception("generation.failed", message_id=turn.message_id)
+        error = f"The answer failed: {type(exc).__name__}"
+    content = "".join(parts)
+    flagged = False
+    if done is not None and error is None and content:
+        verdict = await runtime.moderator.check(content)
+        if verdict.flagged:
+            flagged, content = True, refusal(turn.language)
+    status = MessageStatus.sent if error is None else (MessageStatus.partial if content else MessageStatus.failed)
+    tokens = done.usage.total_tokens if done else 0
+    model = done.model if done else llm.model
+    elapsed_ms = int((time.perf_counter() - started) * 1000)
+    meta: dict[str, Any] = {"provider": llm.name}
+    if done:
+        meta["usage"] = {"prompt_tokens": done.usage.prompt_tokens, "completion_tokens": done.usage.completion_tokens}
+    if error:
+        meta["error"] = error
+    if flagged:
+        meta["output_flagged"] = True
+    timestamp = None
+    try:
+        async with runtime.sessionmaker() as session, session.begin():
+            timestamp = await repo.finish_turn(
+                session,
+                message_id=turn.message_id,
+                content=content,
+                status=status,
+                tokens=tokens,
+                model=model,
+                response_ms=elapsed_ms,
+                meta=meta,
+            )
+    except Exception as exc:
+        log.exception("generation.store_failed", message_id=turn.message_id)
+        error = error or f"The answer could not be stored: {type(exc).__name__}"
+    AI_REQUEST_COUNT.inc()
+    AI_RESPONSE_TIME.observe(elapsed_ms / 1000)
+    AI_TOKEN_USAGE.inc(tokens)
+    payload = response_payload(
+        turn,
+        content=content,
+        status=status,
+        tokens=tokens,
+        model=model,
+        response_ms=elapsed_ms,
+        timestamp=timestamp,
+        flagged=flagged,
+        error=error,
+    )
+    await hub.publish(gen, "error" if error else "response", payload, final=True)
+    if cancelled:
+        raise asyncio.CancelledError
+
+
+async def retry(runtime: Runtime, *, user_id: int, message_id: int) -> Turn:
+    """Regenerate a failed or partial answer in place."""
+    await runtime.chat_limiter.hit(user_id)
+    async with runtime.sessionmaker() as session, session.begin():
+        row = (
+            await session.execute(
+                text(
+                    """
+                    UPDATE messages m SET status = 'streaming', content = '', metadata = NULL
+                    FROM conversations c
+                    WHERE m.id = :id AND m.conversation_id = c.id AND c.user_id = :uid
+                      AND m.message_type = 'assistant' AND m.status IN ('failed', 'partial')
+                    RETURNING m.conversation_id, c.language, m.created_at
+                    """
+                ),
+                {"id": message_id, "uid": user_id},
+            )
+        ).first()
+        if row is None:
+            owned = await session.scalar(
+                select(Message.id)
+                .join(Conversation, Conversation.id == Message.conversation_id)
+                .where(Message.id == message_id, Conversation.user_id == user_id)
+            )
+            if owned is None:
+                raise NotFound("No such message")
+            raise Conflict("Only a failed or partial answer can be retried")
+        tail = await repo.history_tail(session, row.conversation_id, message_id, HISTORY_TAIL + 1)
+        question_id = await session.scalar(
+            select(Message.id)
+            .where(
+                Message.conversation_id == row.conversation_id,
+                Message.id < message_id,
+                Message.message_type == MessageType.user,
+            )
+            .order_by(Message.id.desc())
+            .limit(1)
+        )
+    if not tail or tail[-1][0] is not MessageType.user or question_id is None:
+        raise Conflict("This answer has no question to answer")
+    return Turn(
+        user_id=user_id,
+        conversation_id=row.conversation_id,
+        language=row.language,
+        user_message_id=question_id,
+        message_id=message_id,
+        created_at=row.created_at,
+        content=tail[-1][1],
+        history=tail[:-1],
+    )
+
+
+async def stored_answer(runtime: Runtime, user_id: int, message_id: int) -> tuple[Message, int]:
+    """An assistant message of this user (and its question's id), or 404."""
+    async with runtime.sessionmaker() as session:
+        msg = await session.scalar(
+            select(Message)
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .where(
+                Message.id == message_id,
+                Conversation.user_id == user_id,
+                Message.message_type == MessageType.assistant,
+            )
+        )
+        if msg is None:
+            raise NotFound("No such answer")
+        question = await session.scalar(
+            select(Message.id)
+            .where(Message.conversation_id == msg.conversation_id, Message.id < message_id)
+            .order_by(Message.id.desc())
+            .limit(1)
+        )
+    return msg, question or 0

@@ -1,0 +1,152 @@
+"""WS /api/v1/chat/ws/{user_id}: the spec's message/response frames, plus typing, token,
+error and ping/pong. Every socket of a user receives that user's answers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import ValidationError
+
+from helpline.auth.dependencies import load_user
+from helpline.chat import service
+from helpline.chat.hub import TurnEvent
+from helpline.chat.schemas import WsIncoming
+from helpline.core.errors import AppError
+from helpline.core.runtime import Runtime
+from helpline.core.security import InvalidToken, TokenClaims
+
+log = structlog.get_logger(__name__)
+router = APIRouter()
+
+AUTH_TIMEOUT_SECONDS = 10.0
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_AUTH_TIMEOUT = 4408
+Outgoing = TurnEvent | dict[str, Any]
+
+
+def frame(event: TurnEvent) -> dict[str, Any]:
+    base = {"message_id": event.message_id, "conversation_id": event.conversation_id, "seq": event.seq}
+    if event.kind == "token":
+        return {"type": "token", "content": event.data["content"], **base}
+    if event.kind == "typing":
+        return {"type": "typing", "user_message_id": event.data.get("user_message_id"), **base}
+    if event.kind == "response":
+        return {"type": "response", **base, **event.data}
+    return {"type": "error", "code": "generation_failed", "detail": event.data.get("error"), **base, **event.data}
+
+
+def error_frame(code: str, detail: str) -> dict[str, Any]:
+    return {"type": "error", "code": code, "detail": detail}
+
+
+async def _authenticate(ws: WebSocket, runtime: Runtime) -> TokenClaims | None:
+    token = ws.query_params.get("token")
+    if token is None:
+        try:
+            first = json.loads(await asyncio.wait_for(ws.receive_text(), AUTH_TIMEOUT_SECONDS))
+            token = first.get("token") if isinstance(first, dict) and first.get("type") == "auth" else None
+        except TimeoutError:
+            await ws.close(CLOSE_AUTH_TIMEOUT, "No auth frame received")
+            return None
+        except (ValueError, AttributeError):
+            token = None
+    if not token:
+        await ws.close(CLOSE_UNAUTHORIZED, "Send ?token=<access token> or a first frame {type: auth, token}")
+        return None
+    try:
+        return runtime.tokens.decode(str(token), "access")
+    except InvalidToken as exc:
+        await ws.close(CLOSE_UNAUTHORIZED, str(exc))
+        return None
+
+
+async def _check_user(runtime: Runtime, claims: TokenClaims) -> tuple[int, str]:
+    """Re-checked on every message: a suspended user or a revoked token stops being served."""
+    async with runtime.sessionmaker() as session:
+        user = await load_user(session, claims)
+        return user.id, user.language
+
+
+@router.websocket("/api/v1/chat/ws/{user_id}")
+async def chat_socket(ws: WebSocket, user_id: int) -> None:
+    runtime: Runtime = ws.app.state.runtime
+    await ws.accept()
+    claims = await _authenticate(ws, runtime)
+    if claims is None:
+        return
+    if claims.user_id != user_id:
+        await ws.close(CLOSE_FORBIDDEN, "This socket's user_id is not the token's user")
+        return
+    try:
+        await _check_user(runtime, claims)
+    except AppError as exc:
+        await ws.close(CLOSE_FORBIDDEN if exc.status_code == 403 else CLOSE_UNAUTHORIZED, exc.detail)
+        return
+
+    with runtime.hub.listen(user_id) as queue:
+        outbox: asyncio.Queue[Outgoing] = queue
+        sender = asyncio.create_task(_send_loop(ws, outbox))
+        try:
+            await _receive_loop(ws, runtime, claims, outbox)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
+
+
+async def _send_loop(ws: WebSocket, outbox: asyncio.Queue[Outgoing]) -> None:
+    while True:
+        item = await outbox.get()
+        await ws.send_json(frame(item) if isinstance(item, TurnEvent) else item)
+
+
+async def _receive_loop(ws: WebSocket, runtime: Runtime, claims: TokenClaims, outbox: asyncio.Queue[Outgoing]) -> None:
+    while True:
+        raw = await ws.receive_text()
+        try:
+            incoming = WsIncoming.model_validate_json(raw)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ()))
+            detail = "Frame is not valid JSON" if first.get("type") == "json_invalid" else f"{where}: {first['msg']}"
+            outbox.put_nowait(error_frame("invalid_frame", detail))
+            continue
+        if incoming.type == "ping":
+            outbox.put_nowait({"type": "pong"})
+            continue
+        if incoming.type == "auth":
+            outbox.put_nowait(error_frame("invalid_frame", "Already authenticated"))
+            continue
+        try:
+            uid, language = await _check_user(runtime, claims)
+            turn = await service.begin(
+                runtime,
+                user_id=uid,
+                user_language=language,
+                content=incoming.content or "",
+                conversation_id=incoming.conversation_id,
+                language=incoming.language,
+            )
+        except AppError as exc:
+            outbox.put_nowait(error_frame(exc.code, exc.detail))
+            if exc.status_code in (401, 403):
+                await ws.close(CLOSE_UNAUTHORIZED if exc.status_code == 401 else CLOSE_FORBIDDEN, exc.detail)
+                return
+            continue
+        outbox.put_nowait(
+            {
+                "type": "ack",
+                "conversation_id": turn.conversation_id,
+                "user_message_id": turn.user_message_id,
+                "message_id": turn.message_id,
+            }
+        )
+        service.launch(runtime, turn)

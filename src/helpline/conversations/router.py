@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from helpline.auth.dependencies import CurrentUser
+from helpline.chat.schemas import MessageRead
+from helpline.conversations import service
+from helpline.conversations.schemas import (
+    ConversationDetail,
+    ConversationPage,
+    ConversationRead,
+    ConversationUpdate,
+)
+from helpline.core.deps import SessionDep
+from helpline.models import Message
+
+router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
+NOT_FOUND: dict[int | str, dict[str, str]] = {404: {"description": "No such conversation (or not yours)"}}
+
+
+def _message(m: Message) -> MessageRead:
+    return MessageRead(
+        id=m.id,
+        conversation_id=m.conversation_id,
+        message_type=m.message_type,
+        content=m.content,
+        status=m.status,
+        tokens_used=m.tokens_used,
+        model_used=m.model_used,
+        response_time_ms=m.response_time_ms,
+        metadata=m.meta,
+        created_at=m.created_at,
+    )
+
+
+@router.get("", response_model=ConversationPage)
+async def list_conversations(
+    user: CurrentUser,
+    session: SessionDep,
+    status_filter: Annotated[service.Status, Query(alias="status")] = "active",
+    q: Annotated[str | None, Query(max_length=200, description="Search titles")] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> ConversationPage:
+    rows, next_cursor = await service.list_conversations(
+        session, user.id, status=status_filter, q=q, cursor=cursor, limit=limit
+    )
+    return ConversationPage(items=[ConversationRead.model_validate(c) for c in rows], next_cursor=next_cursor)
+
+
+@router.get("/{conversation_id}", response_model=ConversationDetail, responses=NOT_FOUND)
+async def get_conversation(
+    conversation_id: int,
+    user: CurrentUser,
+    session: SessionDep,
+    before: Annotated[int | None, Query(ge=1, description="Messages older than this id")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> ConversationDetail:
+    conv = await service.get_owned(session, user.id, conversation_id)
+    messages, next_cursor = await service.messages_page(session, conv.id, before=before, limit=limit)
+    base = ConversationRead.model_validate(conv).model_dump()
+    return ConversationDetail(
+        **base, context=conv.context, messages=[_message(m) for m in messages], messages_next_cursor=next_cursor
+    )
+
+
+@router.put("/{conversation_id}", response_model=ConversationRead, responses=NOT_FOUND)
+async def update_conversation(
+    conversation_id: int, body: ConversationUpdate, user: CurrentUser, session: SessionDep
+) -> ConversationRead:
+    conv = await service.get_owned(session, user.id, conversation_id)
+    return ConversationRead.model_validate(await service.update(session, conv, body))
+
+
+@router.delete("/{conversation_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
+async def delete_conversation(conversation_id: int, user: CurrentUser, session: SessionDep) -> Response:
+    conv = await service.get_owned(session, user.id, conversation_id)
+    await service.remove(session, conv)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from helpline.auth.schemas import StrictModel
+from helpline.chat.schemas import MessageRead
+
+Tag = Annotated[str, Field(min_length=1, max_length=50)]
+
+
+class ConversationRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    title: str | None
+    language: str
+    tags: list[str] | None
+    message_count: int
+    total_tokens: int
+    duration_seconds: int
+    is_active: bool
+    is_archived: bool
+    created_at: datetime
+    updated_at: datetime | None
+    last_message_at: datetime | None
+
+
+class ConversationPage(BaseModel):
+    items: list[ConversationRead]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null at the end")
+
+
+class ConversationDetail(ConversationRead):
+    context: dict[str, Any] | None = None
+    messages: list[MessageRead]
+    messages_next_cursor: int | None = Field(
+        description="Pass as ?before= to get older messages; null when there are none"
+    )
+
+
+class ConversationUpdate(StrictModel):
+    title: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+    is_archived: bool | None = None
+    tags: Annotated[list[Tag], Field(max_length=20)] | None = None

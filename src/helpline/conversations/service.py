@@ -1,0 +1,105 @@
+"""A user's conversations: keyset-paginated lists, messages, rename/archive/tag, delete."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import delete, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from helpline.conversations.schemas import ConversationUpdate
+from helpline.core.errors import BadRequest, NotFound
+from helpline.models import Conversation, Message
+
+Status = Literal["active", "archived", "all"]
+
+
+def _encode(ts: datetime, cid: int) -> str:
+    return base64.urlsafe_b64encode(f"{ts.isoformat()}|{cid}".encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        ts, cid = raw.split("|")
+        return datetime.fromisoformat(ts), int(cid)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("cursor is not valid; use the next_cursor of the previous page") from None
+
+
+def _like(q: str) -> str:
+    return "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+async def list_conversations(
+    session: AsyncSession, user_id: int, *, status: Status, q: str | None, cursor: str | None, limit: int
+) -> tuple[list[Conversation], str | None]:
+    """Most recent activity first; keyset on (last_message_at, id) so deep pages stay cheap."""
+    stmt = (
+        select(Conversation)
+        .where(Conversation.user_id == user_id)
+        .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
+        .limit(limit + 1)
+    )
+    if status != "all":
+        stmt = stmt.where(Conversation.is_archived.is_(status == "archived"))
+    if q:
+        stmt = stmt.where(Conversation.title.ilike(_like(q)))
+    if cursor:
+        ts, cid = _decode(cursor)
+        stmt = stmt.where(tuple_(Conversation.last_message_at, Conversation.id) < tuple_(ts, cid))
+    rows = list((await session.scalars(stmt)).all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    last = rows[-1] if rows else None
+    next_cursor = _encode(last.last_message_at, last.id) if more and last and last.last_message_at else None
+    return rows, next_cursor
+
+
+async def get_owned(session: AsyncSession, user_id: int, conversation_id: int) -> Conversation:
+    """The conversation if it is this user's; otherwise 404 (whether or not it exists)."""
+    conv = await session.scalar(
+        select(Conversation).where(Conversation.id == conversation_id, Conversation.user_id == user_id)
+    )
+    if conv is None:
+        raise NotFound("No such conversation")
+    return conv
+
+
+async def messages_page(
+    session: AsyncSession, conversation_id: int, *, before: int | None, limit: int
+) -> tuple[list[Message], int | None]:
+    """The newest ``limit`` messages before ``before`` (returned oldest first) and the next cursor."""
+    stmt = (
+        select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id.desc()).limit(limit + 1)
+    )
+    if before is not None:
+        stmt = stmt.where(Message.id < before)
+    rows = list((await session.scalars(stmt)).all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    rows.reverse()
+    return rows, (rows[0].id if more and rows else None)
+
+
+async def update(session: AsyncSession, conv: Conversation, data: ConversationUpdate) -> Conversation:
+    changes = data.model_dump(exclude_unset=True)
+    for key in ("title", "is_archived"):
+        if key in changes and changes[key] is None:
+            raise BadRequest(f"{key} cannot be null")
+    if "tags" in changes and changes["tags"] is not None:
+        changes["tags"] = list(dict.fromkeys(t.strip() for t in changes["tags"] if t.strip()))
+    for key, value in changes.items():
+        setattr(conv, key, value)
+    if "is_archived" in changes:
+        conv.is_active = not changes["is_archived"]
+    await session.flush()
+    await session.refresh(conv)
+    return conv
+
+
+async def remove(session: AsyncSession, conv: Conversation) -> None:
+    # Messages and feedback go with it (ON DELETE CASCADE).
+    await session.execute(delete(Conversation).where(Conversation.id == conv.id))

@@ -1,0 +1,249 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy import event, text
+
+from helpline.ai.base import ChatMessage
+from helpline.core.runtime import Runtime
+from tests.chat.conftest import message_rows, send
+from tests.chat.fakes import KeywordModerator, ScriptedProvider
+from tests.conftest import bearer, signed_in
+
+
+async def test_send_creates_a_conversation_and_stores_both_messages(
+    client: httpx.AsyncClient, auth: dict[str, str], db: asyncpg.Connection
+) -> None:
+    r = await send(client, auth, "How do I reset my password? I forgot it yesterday and cannot log in anymore")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    for key in (
+        "message_id",
+        "conversation_id",
+        "content",
+        "tokens_used",
+        "model_used",
+        "response_time_ms",
+        "timestamp",
+    ):
+        assert key in body
+    assert body["status"] == "sent"
+    assert body["content"].startswith("You said: How do I reset my password?")
+    assert body["tokens_used"] > 0
+    assert body["model_used"] == "fake-echo"
+    rows = await message_rows(db)
+    assert [(r["type"], r["status"]) for r in rows] == [("user", "sent"), ("assistant", "sent")]
+    assert rows[1]["content"] == body["content"]
+    conv = await db.fetchrow("SELECT * FROM conversations WHERE id = $1", body["conversation_id"])
+    assert conv is not None
+    assert conv["title"] == "How do I reset my password? I forgot it yesterday and…"
+    assert conv["message_count"] == 2
+    assert conv["total_tokens"] == body["tokens_used"]
+    assert conv["last_message_at"] is not None
+
+
+async def test_history_reaches_the_model_in_order(client: httpx.AsyncClient, auth: dict[str, str]) -> None:
+    first = (await send(client, auth, "first question")).json()
+    second = (await send(client, auth, "second question", conversation_id=first["conversation_id"])).json()
+    assert second["conversation_id"] == first["conversation_id"]
+    assert "I saw 3 messages" in second["content"]  # question, answer, new question
+
+
+async def test_conversation_language_wins_over_the_users(
+    client: httpx.AsyncClient, auth: dict[str, str], llm: object, runtime: Runtime
+) -> None:
+    provider = ScriptedProvider()
+    runtime.llm = provider
+    first = (await send(client, auth, "hola", language="es")).json()
+    await send(client, auth, "otra pregunta", conversation_id=first["conversation_id"])
+    system = provider.calls[-1][0]
+    assert system.role == "system"
+    assert "español" in system.content.lower() or "usted" in system.content.lower() or "eres" in system.content.lower()
+
+
+async def test_user_message_is_committed_before_the_model_is_called(
+    client: httpx.AsyncClient, auth: dict[str, str], runtime: Runtime, database_url: str
+) -> None:
+    seen: list[list[tuple[str, str]]] = []
+
+    async def look(_: Sequence[ChatMessage]) -> None:
+        async with runtime.engine.connect() as conn:
+            result = await conn.execute(
+                text("SELECT message_type::text AS t, status::text AS s FROM messages ORDER BY id")
+            )
+            seen.append([(row.t, row.s) for row in result.all()])
+
+    runtime.llm = ScriptedProvider(before=look)
+    assert (await send(client, auth, "is it saved?")).status_code == 200
+    assert seen == [[("user", "sent"), ("assistant", "streaming")]]
+
+
+async def test_provider_failure_keeps_the_question_and_stores_a_failed_answer(
+    client: httpx.AsyncClient, auth: dict[str, str], runtime: Runtime, db: asyncpg.Connection
+) -> None:
+    runtime.llm = ScriptedProvider(fail_after=0)
+    r = await send(client, auth, "will this work?")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["status"] == "failed"
+    assert "unavailable" in body["error"]
+    rows = await message_rows(db)
+    assert [(r["type"], r["status"]) for r in rows] == [("user", "sent"), ("assistant", "failed")]
+    assert json.loads(rows[1]["metadata"])["error"] == body["error"]
+
+    runtime.llm = ScriptedProvider()
+    r = await client.post(f"/api/v1/chat/messages/{body['message_id']}/retry", headers=auth)
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "sent"
+    assert r.json()["content"] == "Hello there, how can I help?"
+    assert r.json()["message_id"] == body["message_id"]
+    rows = await message_rows(db)
+    assert [(r["type"], r["status"]) for r in rows] == [("user", "sent"), ("assistant", "sent")]
+    # a sent answer cannot be retried
+    r = await client.post(f"/api/v1/chat/messages/{body['message_id']}/retry", headers=auth)
+    assert r.status_code == 409
+
+
+async def test_failure_mid_stream_stores_the_partial_text(
+    client: httpx.AsyncClient, auth: dict[str, str], runtime: Runtime, db: asyncpg.Connection
+) -> None:
+    runtime.llm = ScriptedProvider(fail_after=2)
+    body = (await send(client, auth, "tell me")).json()
+    assert body["status"] == "partial"
+    assert body["content"] == "Hello there"
+    assert (await message_rows(db))[1]["content"] == "Hello there"
+
+
+async def test_a_hanging_provider_times_out_with_a_clear_error(
+    client: httpx.AsyncClient, auth: dict[str, str], runtime: Runtime
+) -> None:
+    runtime.settings.llm.timeout_seconds = 0.2
+    runtime.llm = ScriptedProvider(hang=True)
+    body = (await send(client, auth, "anyone there?")).json()
+    assert body["status"] == "failed"
+    assert "too long" in body["error"]
+
+
+async def test_flagged_input_gets_a_refusal_without_calling_the_model(
+    client: httpx.AsyncClient, auth: dict[str, str], runtime: Runtime, db: asyncpg.Connection
+) -> None:
+    provider = ScriptedProvider()
+    runtime.llm = provider
+    body = (await send(client, auth, "let us talk about the FORBIDDEN-TOPIC")).json()
+    assert body["flagged"] is True
+    assert "can't help with that" in body["content"]
+    assert provider.calls == []
+    rows = await message_rows(db)
+    assert json.loads(rows[0]["metadata"])["flagged"] is True
+    assert rows[1]["model_used"] == "moderation"
+    # the flagged exchange is left out of the next turn's history
+    await send(client, auth, "ok, something else", conversation_id=body["conversation_id"])
+    assert [m.content for m in provider.calls[-1][1:]] == ["ok, something else"]
+
+
+async def test_flagged_output_is_replaced(
+    client: httpx.AsyncClient, auth: dict[str, str], runtime: Runtime, db: asyncpg.Connection
+) -> None:
+    runtime.llm = ScriptedProvider(chunks=["here is the ", "forbidden-topic", " answer"])
+    body = (await send(client, auth, "innocent question")).json()
+    assert body["flagged"] is True
+    assert "forbidden" not in body["content"].lower()
+    assert "forbidden" not in (await message_rows(db))[1]["content"].lower()
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "words"),
+    [
+        ({"message": ""}, 422, "message"),
+        ({"message": "   \n "}, 422, "empty"),
+        ({"message": "x" * 8001}, 422, "at most 8000 characters"),
+        ({"message": "hi", "conversation_id": 0}, 422, "conversation_id"),
+        ({"message": "hi", "conversation_id": "abc"}, 422, "conversation_id"),
+        ({"message": "hi", "language": "english"}, 422, "language"),
+        ({"message": 12}, 422, "message"),
+        ({"text": "hi"}, 422, "message"),
+        ({"message": "x" * 2_000_000}, 413, "limit"),
+    ],
+)
+async def test_bad_messages_are_refused_and_store_nothing(
+    client: httpx.AsyncClient,
+    auth: dict[str, str],
+    db: asyncpg.Connection,
+    body: dict[str, object],
+    status: int,
+    words: str,
+) -> None:
+    r = await client.post("/api/v1/chat/send", headers=auth, json=body)
+    assert r.status_code == status, r.text
+    assert words in r.json()["detail"]
+    assert await db.fetchval("SELECT count(*) FROM messages") == 0
+    assert await db.fetchval("SELECT count(*) FROM conversations") == 0
+
+
+async def test_someone_elses_conversation_is_a_404(client: httpx.AsyncClient, auth: dict[str, str]) -> None:
+    mine = (await send(client, auth, "mine")).json()
+    other = bearer(await signed_in(client, "other@example.com"))
+    r = await send(client, other, "let me in", conversation_id=mine["conversation_id"])
+    assert r.status_code == 404
+    assert (await send(client, other, "nope", conversation_id=999999)).status_code == 404
+
+
+async def test_a_full_conversation_says_so(
+    client: httpx.AsyncClient, auth: dict[str, str], runtime: Runtime, db: asyncpg.Connection
+) -> None:
+    runtime.settings.limits.conversation_max_messages = 4
+    first = (await send(client, auth, "one")).json()
+    assert (await send(client, auth, "two", conversation_id=first["conversation_id"])).status_code == 200
+    r = await send(client, auth, "three", conversation_id=first["conversation_id"])
+    assert r.status_code == 409
+    assert "limit of 4 messages" in r.json()["detail"]
+    assert await db.fetchval("SELECT count(*) FROM messages") == 4
+
+
+async def test_rate_limit_per_user(client: httpx.AsyncClient, auth: dict[str, str], runtime: Runtime) -> None:
+    from helpline.core.ratelimit import UserRateLimiter
+
+    runtime.settings.limits.rate_per_minute = 2
+    runtime.chat_limiter = UserRateLimiter(runtime.limits_storage, runtime.settings.limits)
+    assert (await send(client, auth, "1")).status_code == 200
+    assert (await send(client, auth, "2")).status_code == 200
+    r = await send(client, auth, "3")
+    assert r.status_code == 429
+    assert int(r.headers["retry-after"]) >= 1
+    assert "2 messages per minute" in r.json()["detail"]
+    other = bearer(await signed_in(client, "other@example.com"))
+    assert (await send(client, other, "mine is fine")).status_code == 200
+
+
+async def test_statements_per_chat_turn(client: httpx.AsyncClient, auth: dict[str, str], runtime: Runtime) -> None:
+    first = (await send(client, auth, "warm up")).json()
+    statements: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    event.listen(runtime.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        r = await send(client, auth, "a turn in an existing conversation", conversation_id=first["conversation_id"])
+    finally:
+        event.remove(runtime.engine.sync_engine, "before_cursor_execute", count)
+    assert r.status_code == 200
+    # auth (user + revocation), store question + placeholder, history tail, store answer
+    assert len(statements) <= 4, statements
+
+
+async def test_real_moderation_classifier_flags_abuse(
+    client: httpx.AsyncClient, auth: dict[str, str], runtime: Runtime
+) -> None:
+    from helpline.ai.moderation import LocalModerator
+
+    runtime.moderator = LocalModerator(runtime.settings.moderation)
+    assert (await send(client, auth, "How do I change my billing address?")).json()["flagged"] is False
+    assert (await send(client, auth, "you are a fucking idiot, shut up")).json()["flagged"] is True
+
+
+__all__ = ["KeywordModerator"]
