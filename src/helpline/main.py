@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import structlog
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
@@ -25,6 +26,16 @@ from helpline.health.router import router as health_router
 from helpline.users.router import router as users_router
 
 
+async def sweep_abandoned_answers(runtime: Runtime) -> None:
+    from helpline.chat.repository import sweep_abandoned
+    from helpline.core.db import session_scope
+
+    async for session in session_scope(runtime.sessionmaker):
+        swept = await sweep_abandoned(session, older_than_seconds=runtime.settings.llm.timeout_seconds * 2)
+    if swept:
+        structlog.get_logger(__name__).warning("chat.abandoned_answers_marked_failed", count=swept)
+
+
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
     """Build the ASGI app. Give ``runtime`` to share one (tests, benchmarks); otherwise the
     lifespan builds it from settings, starting the embedded PostgreSQL when no URL is set."""
@@ -42,6 +53,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         assert url is not None
         own = Runtime.build(settings, url)
         app.state.runtime = own
+        await sweep_abandoned_answers(own)
         try:
             yield
         finally:

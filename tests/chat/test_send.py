@@ -73,9 +73,9 @@ async def test_user_message_is_committed_before_the_model_is_called(
     async def look(_: Sequence[ChatMessage]) -> None:
         async with runtime.engine.connect() as conn:
             result = await conn.execute(
-                text("SELECT message_type::text AS t, status::text AS s FROM messages ORDER BY id")
+                text("SELECT message_type::text AS kind, status::text AS state FROM messages ORDER BY id")
             )
-            seen.append([(row.t, row.s) for row in result.all()])
+            seen.append([(row.kind, row.state) for row in result.all()])
 
     runtime.llm = ScriptedProvider(before=look)
     assert (await send(client, auth, "is it saved?")).status_code == 200
@@ -247,3 +247,19 @@ async def test_real_moderation_classifier_flags_abuse(
 
 
 __all__ = ["KeywordModerator"]
+
+
+async def test_answers_abandoned_by_a_dead_process_become_retryable(
+    client: httpx.AsyncClient, auth: dict[str, str], runtime: Runtime, db: asyncpg.Connection
+) -> None:
+    from helpline.main import sweep_abandoned_answers
+
+    sent = (await send(client, auth, "hello")).json()
+    await db.execute(
+        "UPDATE messages SET status = 'streaming', content = '', created_at = now() - interval '1 hour' WHERE id = $1",
+        sent["message_id"],
+    )
+    await sweep_abandoned_answers(runtime)
+    assert await db.fetchval("SELECT status::text FROM messages WHERE id = $1", sent["message_id"]) == "failed"
+    r = await client.post(f"/api/v1/chat/messages/{sent['message_id']}/retry", headers=auth)
+    assert r.json()["status"] == "sent"

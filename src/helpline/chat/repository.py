@@ -178,3 +178,20 @@ async def finish_turn(
         )
     ).first()
     return None if row is None else row.created_at
+
+
+_SWEEP = text(
+    """
+    UPDATE messages
+    SET status = CASE WHEN content = '' THEN 'failed'::message_status ELSE 'partial'::message_status END,
+        metadata = COALESCE(metadata, '{}'::jsonb) || '{"error": "The server stopped while answering."}'::jsonb
+    WHERE status = 'streaming' AND created_at < now() - make_interval(secs => :older_than)
+    """
+)
+
+
+async def sweep_abandoned(session: AsyncSession, older_than_seconds: float) -> int:
+    """Answers left 'streaming' by a process that died: mark them failed (or partial) so the
+    user sees them as retryable. Only old ones, since another instance may be generating."""
+    result = await session.execute(_SWEEP, {"older_than": older_than_seconds})
+    return int(getattr(result, "rowcount", 0) or 0)
