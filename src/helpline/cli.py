@@ -26,9 +26,13 @@ def _fail(message: str, code: int = 1) -> NoReturn:
 
 def _settings(**overrides: object) -> Settings:
     try:
-        return load_settings(**overrides)
+        settings = load_settings(**overrides)
     except SettingsError as exc:
         _fail(str(exc), 2)
+    from helpline.core.logging import configure_logging
+
+    configure_logging(settings.log_level, settings.log_json)
+    return settings
 
 
 @contextmanager

@@ -182,3 +182,17 @@ async def test_deleted_user_token_is_refused(client: httpx.AsyncClient, db: asyn
 async def test_login_bad_input(client: httpx.AsyncClient, body: dict[str, object]) -> None:
     r = await client.post("/api/v1/auth/login", json=body)
     assert r.status_code == 422
+
+
+async def test_login_rehashes_a_password_stored_at_another_cost(
+    client: httpx.AsyncClient, db: asyncpg.Connection, runtime: Runtime
+) -> None:
+    await register(client)
+    import bcrypt
+
+    old = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(5)).decode()
+    await db.execute("UPDATE users SET hashed_password = $1", old)
+    assert (await login(client)).status_code == 200
+    stored = await db.fetchval("SELECT hashed_password FROM users")
+    assert stored.startswith("$2b$04$")
+    assert (await login(client)).status_code == 200

@@ -239,6 +239,10 @@ async def login(
         await throttle.failed(identifier, client.ip)
         raise Unauthorized(INVALID_CREDENTIALS)
     await throttle.succeeded(identifier)
+    if runtime.hasher.needs_rehash(user.hashed_password):
+        # Keep every stored hash at the configured cost, so a change of cost applies to
+        # existing accounts too and known and unknown emails keep costing the same time.
+        user.hashed_password = await runtime.hasher.hash(password)
     problem = status_problem(user)
     if problem:
         raise Forbidden(problem)

@@ -109,6 +109,10 @@ def _field_errors(exc: RequestValidationError) -> tuple[str, list[dict[str, Any]
         msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
         if err.get("type") == "json_invalid":
             msg, loc = "Request body is not valid JSON", []
+        elif not loc and ": " in msg and msg.split(": ", 1)[0].isidentifier():
+            # A whole-body validator names its field as "field: message".
+            field, msg = msg.split(": ", 1)
+            loc = [field]
         fields.append({"field": ".".join(loc) or None, "message": msg, "type": err.get("type")})
     summary = "; ".join(f"{f['field']}: {f['message']}" if f["field"] else f["message"] for f in fields)
     return summary or "Invalid request", fields

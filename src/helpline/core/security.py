@@ -29,6 +29,13 @@ class PasswordHasher:
         # bcrypt is CPU-bound by design: keep it off the event loop.
         return await anyio.to_thread.run_sync(self.hash_sync, password)
 
+    def needs_rehash(self, hashed: str) -> bool:
+        """True when the hash was made with another cost than the configured one."""
+        try:
+            return int(hashed.split("$")[2]) != self.rounds
+        except (IndexError, ValueError):
+            return True
+
     async def verify(self, password: str, hashed: str | None) -> bool:
         target = hashed.encode() if hashed else self._dummy
         try:
