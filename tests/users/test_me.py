@@ -150,7 +150,9 @@ async def test_admin_suspends_a_user(client: httpx.AsyncClient, db: asyncpg.Conn
     assert (await client.get("/api/v1/users/me", headers=bearer(victim))).status_code == 403
     r = await client.post("/api/v1/auth/refresh", json={"refresh_token": victim["refresh_token"]})
     assert r.status_code == 401
-    assert await db.fetchval("SELECT count(*) FROM audit_log WHERE action = 'admin.user_updated'") == 1
+    row = await db.fetchrow("SELECT actor_user_id, target_id FROM audit_log WHERE action = 'admin.user_updated'")
+    assert row is not None
+    assert (row["actor_user_id"], row["target_id"]) == (admin["user"]["id"], str(vid))
     r = await client.patch(f"/api/v1/users/{admin['user']['id']}", headers=bearer(admin), json={"role": "user"})
     assert r.status_code == 400
     assert (await client.patch("/api/v1/users/999999", headers=bearer(admin), json={"role": "user"})).status_code == 404

@@ -9,8 +9,9 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import exists, select
 
-from helpline.auth.service import Client, status_problem
+from helpline.auth.service import status_problem
 from helpline.auth.throttle import LoginThrottle
+from helpline.core.audit import Client
 from helpline.core.deps import RuntimeDep, SessionDep, client_ip, user_agent
 from helpline.core.errors import Forbidden, Unauthorized
 from helpline.core.security import InvalidToken, TokenClaims

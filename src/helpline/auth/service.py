@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from helpline.auth.schemas import RegisterRequest
 from helpline.auth.throttle import LoginThrottle
 from helpline.core import audit
+from helpline.core.audit import Client
 from helpline.core.errors import Conflict, Forbidden, Unauthorized
 from helpline.core.runtime import Runtime
 from helpline.core.security import InvalidToken, TokenClaims
@@ -29,12 +30,6 @@ from helpline.models import (
 )
 
 INVALID_CREDENTIALS = "Invalid email/username or password"
-
-
-@dataclass(frozen=True)
-class Client:
-    ip: str | None
-    user_agent: str | None
 
 
 @dataclass(frozen=True)
@@ -159,10 +154,7 @@ async def register(session: AsyncSession, runtime: Runtime, data: RegisterReques
         session,
         "user.registered",
         actor_user_id=user.id,
-        target_type="user",
-        target_id=user.id,
-        ip_address=client.ip,
-        user_agent=client.user_agent,
+        client=client,
     )
     return user
 
@@ -252,10 +244,7 @@ async def login(
         session,
         "auth.login",
         actor_user_id=user.id,
-        target_type="user",
-        target_id=user.id,
-        ip_address=client.ip,
-        user_agent=client.user_agent,
+        client=client,
     )
     return pair
 
@@ -293,8 +282,7 @@ async def refresh(session: AsyncSession, runtime: Runtime, token: str, client: C
             actor_user_id=row.user_id,
             target_type="refresh_family",
             target_id=row.family_id,
-            ip_address=client.ip,
-            user_agent=client.user_agent,
+            client=client,
         )
         return RefreshReuse()
     user = await session.get(User, row.user_id)
@@ -338,15 +326,7 @@ async def logout(
         raise Unauthorized("Give the access token (Authorization header) or the refresh token to log out")
     # Revoked access tokens matter only until they expire; keep the table small.
     await session.execute(delete(RevokedAccessToken).where(RevokedAccessToken.expires_at < _now()))
-    audit.record(
-        session,
-        "auth.logout",
-        actor_user_id=user_id,
-        target_type="user",
-        target_id=user_id,
-        ip_address=client.ip,
-        user_agent=client.user_agent,
-    )
+    audit.record(session, "auth.logout", actor_user_id=user_id, client=client)
 
 
 async def revoke_all_sessions(session: AsyncSession, user_id: int) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -42,17 +43,15 @@ class Generation:
     def last_seq(self) -> int:
         return self.events[-1].seq if self.events else 0
 
+    def _has_news(self, index: int) -> bool:
+        return index < len(self.events) or self.finished
+
     async def follow(self, after_seq: int = 0) -> AsyncIterator[TurnEvent]:
         """Events with seq > after_seq, live, until the generation has finished."""
         index = next((i for i, e in enumerate(self.events) if e.seq > after_seq), len(self.events))
         while True:
-            seen = index
-
-            def ready() -> bool:
-                return seen < len(self.events) or self.finished
-
             async with self._changed:
-                await self._changed.wait_for(ready)
+                await self._changed.wait_for(functools.partial(self._has_news, index))
             while index < len(self.events):
                 yield self.events[index]
                 index += 1

@@ -8,8 +8,9 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from helpline.auth.service import Client, record_consents, revoke_all_sessions
+from helpline.auth.service import record_consents, revoke_all_sessions
 from helpline.core import audit
+from helpline.core.audit import Client
 from helpline.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from helpline.core.runtime import Runtime
 from helpline.models import ConsentType, User, UserRole
@@ -40,10 +41,7 @@ async def update_me(session: AsyncSession, runtime: Runtime, user: User, data: U
         session,
         "user.updated",
         actor_user_id=user.id,
-        target_type="user",
-        target_id=user.id,
-        ip_address=client.ip,
-        user_agent=client.user_agent,
+        client=client,
         details={"fields": sorted(changes)},
     )
     return user
@@ -62,10 +60,7 @@ async def change_password(
         session,
         "user.password_changed",
         actor_user_id=user.id,
-        target_type="user",
-        target_id=user.id,
-        ip_address=client.ip,
-        user_agent=client.user_agent,
+        client=client,
     )
 
 
@@ -98,10 +93,8 @@ async def admin_update(session: AsyncSession, actor: User, user_id: int, data: A
         session,
         "admin.user_updated",
         actor_user_id=actor.id,
-        target_type="user",
         target_id=user.id,
-        ip_address=client.ip,
-        user_agent=client.user_agent,
+        client=client,
         details={k: str(v) for k, v in changes.items()},
     )
     await session.flush()

@@ -1,0 +1,63 @@
+"""The one place that turns settings into the language model and the moderator."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from helpline.ai.base import LLMProvider, Moderator
+from helpline.core.config import Settings
+
+
+def create_provider(settings: Settings) -> LLMProvider:
+    """The chat model chosen by ``HELPLINE_LLM_PROVIDER`` (``auto``: an OpenAI-compatible server
+    when a key or base URL is set, else the bundled local model). Nothing is loaded or called
+    here: the local model loads on first use, or when /health/ready probes it."""
+    llm = settings.llm
+    provider = llm.resolved_provider
+    if provider == "fake":
+        from helpline.ai.providers.fake import FakeProvider
+
+        return FakeProvider()
+    if provider == "openai":
+        from helpline.ai.providers.openai import OpenAIProvider
+
+        return OpenAIProvider(
+            model=llm.model,
+            api_key=llm.api_key,
+            base_url=llm.base_url,
+            timeout=llm.timeout_seconds,
+            max_retries=llm.max_retries,
+        )
+    from helpline.ai.providers.local import LocalProvider
+
+    return LocalProvider(
+        model_path=llm.local_model_path, context_tokens=llm.local_context_tokens, threads=llm.local_threads
+    )
+
+
+def _talks_to_openai(settings: Settings) -> bool:
+    """An OpenAI key aimed at OpenAI itself: self-hosted compatible servers have no moderation API."""
+    base = settings.llm.base_url
+    return bool(settings.llm.api_key) and (base is None or urlsplit(base).hostname == "api.openai.com")
+
+
+def create_moderator(settings: Settings) -> Moderator:
+    """The moderator chosen by ``HELPLINE_MODERATION_PROVIDER`` (``auto``: OpenAI's endpoint when
+    an OpenAI key is set, else the local classifier)."""
+    from helpline.ai.moderation import LocalModerator, NoModeration, OpenAIModerator
+
+    mod = settings.moderation
+    choice = mod.provider
+    if choice == "auto":
+        choice = "openai" if _talks_to_openai(settings) else "local"
+    if choice == "off":
+        return NoModeration()
+    local = LocalModerator(threshold=mod.threshold)
+    if choice == "local":
+        return local
+    return OpenAIModerator(
+        api_key=settings.llm.api_key,
+        base_url=settings.llm.base_url,
+        timeout=min(settings.llm.timeout_seconds, 10.0),
+        fallback=local,
+    )
