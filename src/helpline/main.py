@@ -36,6 +36,19 @@ async def sweep_abandoned_answers(runtime: Runtime) -> None:
         structlog.get_logger(__name__).warning("chat.abandoned_answers_marked_failed", count=swept)
 
 
+async def warm_up(runtime: Runtime) -> None:
+    """Load the local model and the moderation classifier now, not on the first user's message.
+    A provider that is down does not stop the start: /health/ready reports it."""
+    log = structlog.get_logger(__name__)
+    try:
+        await runtime.llm.health()
+    except Exception as exc:
+        log.warning("llm.not_ready", provider=runtime.llm.name, error=str(exc)[:300])
+    warm = getattr(runtime.moderator, "warm_up", None)
+    if warm is not None:
+        await warm()
+
+
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
     """Build the ASGI app. Give ``runtime`` to share one (tests, benchmarks); otherwise the
     lifespan builds it from settings, starting the embedded PostgreSQL when no URL is set."""
@@ -54,6 +67,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         own = Runtime.build(settings, url)
         app.state.runtime = own
         await sweep_abandoned_answers(own)
+        await warm_up(own)
         try:
             yield
         finally:
