@@ -102,3 +102,22 @@ class ModerationResult:
 
 class Moderator(Protocol):
     async def check(self, text: str) -> ModerationResult: ...
+
+
+class Embedder(Protocol):
+    """Text → unit-length vectors (cosine similarity = dot product)."""
+
+    name: str  # "local" | "openai" | "fake"
+    model: str
+    dimension: int
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """One vector per text, in order, each of length ``dimension`` and L2-normalized.
+        Batches internally; never blocks the event loop; raises EmbeddingError on failure."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+class EmbeddingError(Exception):
+    pass

@@ -1,0 +1,1 @@
+"""Embedders (local MiniLM ONNX, OpenAI-compatible, fake), chosen in ai/factory.py."""
