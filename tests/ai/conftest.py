@@ -6,13 +6,24 @@ interfere: ``ok-<id>`` answers, ``flaky2-<id>`` answers 429 twice then succeeds,
 always fails with 500, ``hang-<id>`` never answers, ``stall-<id>`` stops after one chunk,
 ``break-<id>`` drops the connection after two chunks, ``errorevent-<id>`` sends an error event
 mid-stream, ``truncated-<id>`` ends without a finish reason, ``nousage-<id>`` omits usage,
-``long-<id>`` streams slowly, ``auth-<id>``/``missing-<id>``/``bad-<id>`` answer 401/404/400."""
+``long-<id>`` streams slowly, ``auth-<id>``/``missing-<id>``/``bad-<id>`` answer 401/404/400.
+
+``/v1/embeddings`` answers every text with a deterministic vector that is not unit-length, of the
+requested ``dimensions`` or else ``EMBEDDING_WIDTH``, base64-encoded when asked. Besides the error
+scenarios above (``flaky2``, ``quota``, ``down``, ``auth``, ``missing``, ``bad``, ``hang``), the model
+name can ask for ``floats-<id>`` (plain floats even when base64 was asked, as some compatible
+servers do), ``shuffled-<id>`` (results in reverse order, with their indexes), ``short-<id>`` (one
+embedding too few), ``zero-<id>`` (a zero vector), ``empty-<id>`` (no data at all)."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
+import random
 import socket
+import struct
 import threading
 import time
 import uuid
@@ -28,6 +39,13 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 ANSWER = ["Hello", ", ", "world", "!"]
 PROMPT_TOKENS, COMPLETION_TOKENS = 17, 4
+EMBEDDING_WIDTH = 12  # what the scripted server returns when no `dimensions` is asked for
+
+
+def scripted_embedding(text: str, width: int) -> list[float]:
+    """The scripted server's vector for ``text``: deterministic, never unit-length."""
+    rng = random.Random(hashlib.blake2b(text.encode()).digest())
+    return [rng.uniform(-3.0, 3.0) for _ in range(width)]
 
 
 @dataclass
@@ -38,6 +56,7 @@ class Upstream:
     requests: Counter[str] = field(default_factory=Counter)
     bodies: dict[str, dict[str, Any]] = field(default_factory=dict)
     finished: dict[str, str] = field(default_factory=dict)  # model -> "complete" | "aborted"
+    embedding_inputs: dict[str, list[list[str]]] = field(default_factory=dict)  # model -> each request's texts
 
     def unique(self, scenario: str) -> str:
         return f"{scenario}-{uuid.uuid4().hex[:8]}"
@@ -112,6 +131,60 @@ def build_app(state: Upstream) -> FastAPI:
                         "category_scores": {n: (0.93 if hit and n == "violence" else 0.01) for n in names},
                     }
                 ],
+            }
+        )
+
+    @app.post("/v1/embeddings")
+    async def embeddings(request: Request) -> Response:
+        body = await request.json()
+        model: str = body["model"]
+        scenario = model.split("-", 1)[0]
+        state.requests[model] += 1
+        state.bodies[model] = body
+        seen = state.requests[model]
+        texts = [body["input"]] if isinstance(body["input"], str) else list(body["input"])
+        state.embedding_inputs.setdefault(model, []).append(texts)
+        fast_retry = {"retry-after-ms": "10"}
+        if request.headers.get("authorization") == "Bearer bad-key" or scenario == "auth":
+            return _error(401, "Incorrect API key provided", "invalid_api_key")
+        if scenario == "flaky2" and seen <= 2:
+            return _error(429, "Rate limit reached, slow down", "rate_limit_exceeded", **fast_retry)
+        if scenario == "quota":
+            return _error(429, "You exceeded your current quota", "insufficient_quota", **fast_retry)
+        if scenario == "down":
+            return _error(500, "The server had an error", **fast_retry)
+        if scenario == "missing":
+            return _error(404, f"The model `{model}` does not exist", "model_not_found")
+        if scenario == "bad":
+            return _error(400, "This model's maximum context length is 8192 tokens", "context_length_exceeded")
+        if scenario == "hang":
+            await asyncio.sleep(30)
+        width = int(body.get("dimensions") or EMBEDDING_WIDTH)
+        vectors = [scripted_embedding(text, width) for text in texts]
+        if scenario == "zero":
+            vectors[0] = [0.0] * width
+        if scenario == "short":
+            vectors = vectors[:-1]
+        if scenario == "empty":
+            vectors = []
+        as_base64 = body.get("encoding_format") == "base64" and scenario != "floats"
+        data: list[dict[str, Any]] = [
+            {
+                "object": "embedding",
+                "index": i,
+                "embedding": base64.b64encode(struct.pack(f"<{len(v)}f", *v)).decode() if as_base64 else v,
+            }
+            for i, v in enumerate(vectors)
+        ]
+        if scenario == "shuffled":
+            data.reverse()
+        tokens = sum(len(t.split()) for t in texts)
+        return JSONResponse(
+            {
+                "object": "list",
+                "model": model,
+                "data": data,
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
             }
         )
 

@@ -1,11 +1,11 @@
-"""The one place that turns settings into the language model and the moderator."""
+"""The one place that turns settings into the language model, the moderator and the embedder."""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from helpline.ai.base import LLMProvider, Moderator
-from helpline.core.config import Settings
+from helpline.ai.base import Embedder, LLMProvider, Moderator
+from helpline.core.config import Settings, SettingsError
 
 
 def create_provider(settings: Settings) -> LLMProvider:
@@ -61,4 +61,43 @@ def create_moderator(settings: Settings) -> Moderator:
         base_url=settings.llm.base_url,
         timeout=min(settings.llm.timeout_seconds, 10.0),
         fallback=local,
+    )
+
+
+def create_embedder(settings: Settings) -> Embedder:
+    """The embedder chosen by ``HELPLINE_EMBEDDING_PROVIDER`` (``auto``: OpenAI's when an embedding
+    key or base URL is set or the chat model is OpenAI itself, else the bundled MiniLM). Nothing is
+    loaded or called here: the local model loads on first use or in its ``warm_up()``.
+
+    Raises SettingsError when the model cannot make vectors of ``HELPLINE_EMBEDDING_DIMENSION``."""
+    emb = settings.embedding
+    provider = emb.resolved_provider(settings.llm)
+    if provider == "fake":
+        from helpline.ai.embeddings.fake import FakeEmbedder
+
+        return FakeEmbedder(emb.dimension)
+    if provider == "openai":
+        from helpline.ai.embeddings import openai as remote
+
+        base_url, api_key = emb.endpoint(settings.llm)
+        return remote.OpenAIEmbedder(
+            dimension=emb.dimension,
+            model=emb.model or remote.DEFAULT_MODEL,
+            api_key=api_key,
+            base_url=base_url,
+            timeout=emb.timeout_seconds,
+            max_retries=emb.max_retries,
+            batch_size=emb.batch_size or remote.DEFAULT_BATCH_SIZE,
+        )
+    from helpline.ai.embeddings import local
+
+    if emb.model is not None and emb.model.lower() not in local.MODEL_ALIASES:
+        raise SettingsError(
+            f"invalid configuration: HELPLINE_EMBEDDING_MODEL is {emb.model!r}, but the local embedder runs only "
+            f"the bundled {local.MODEL}; leave it empty, or set HELPLINE_EMBEDDING_PROVIDER=openai for a server"
+        )
+    return local.LocalEmbedder(
+        dimension=emb.dimension,
+        batch_size=emb.batch_size or local.DEFAULT_BATCH_SIZE,
+        threads=emb.local_threads,
     )

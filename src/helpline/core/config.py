@@ -13,6 +13,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -122,6 +123,50 @@ class EmbeddingSettings(BaseSettings):
 
     # The vector column width; 384 for the local MiniLM, 1536 for text-embedding-3-small.
     dimension: int = Field(default=384, ge=8, le=4000)
+    # auto: "openai" when HELPLINE_EMBEDDING_API_KEY or _BASE_URL is set, or when the chat model is
+    # OpenAI itself (an LLM key, no other base URL); else the bundled local MiniLM. Self-hosted chat
+    # servers (vLLM, Ollama, llama.cpp) often serve no embeddings, so they do not switch it.
+    provider: Literal["auto", "local", "openai", "fake"] = "auto"
+    # Empty: text-embedding-3-small for openai, the bundled all-MiniLM-L6-v2 for local.
+    model: str | None = None
+    # Empty: the LLM's (HELPLINE_LLM_BASE_URL / HELPLINE_LLM_API_KEY). The LLM's key is only
+    # reused for the LLM's own server, never sent to a different embedding base URL.
+    base_url: str | None = None
+    api_key: str | None = None
+    # Texts per model run (local) or per request (openai); empty: 32 local, 128 openai.
+    batch_size: int | None = Field(default=None, ge=1, le=2048)
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    max_retries: int = Field(default=3, ge=0, le=10)
+    # CPU threads of the local model; empty: min(2, CPU count).
+    local_threads: int | None = Field(default=None, ge=1, le=64)
+
+    @field_validator("model", "base_url", "api_key")
+    @classmethod
+    def _blank_is_unset(cls, v: str | None) -> str | None:
+        return (v.strip() or None) if v is not None else None
+
+    def resolved_provider(self, llm: LLMSettings) -> str:
+        """The embedder ``auto`` stands for, given the chat model's settings."""
+        if self.provider != "auto":
+            return self.provider
+        if self.api_key or self.base_url:
+            return "openai"
+        base = llm.base_url
+        talks_to_openai = bool(llm.api_key) and (base is None or urlsplit(base).hostname == "api.openai.com")
+        return "openai" if talks_to_openai else "local"
+
+    def endpoint(self, llm: LLMSettings) -> tuple[str | None, str | None]:
+        """(base_url, api_key) of the embeddings server (base_url None: OpenAI). Without
+        embedding-specific values it is the LLM's server; with them, the LLM's key is reused only
+        when the base URL is the LLM's too, so a key never reaches a server it was not meant for."""
+        if self.base_url is None and self.api_key is None:
+            return llm.base_url, llm.api_key
+
+        def where(url: str | None) -> str:
+            return (url or "https://api.openai.com/v1").rstrip("/")
+
+        same_server = where(self.base_url) == where(llm.base_url)
+        return self.base_url, self.api_key or (llm.api_key if same_server else None)
 
 
 class LLMSettings(BaseSettings):
