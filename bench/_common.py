@@ -312,7 +312,10 @@ class LoadGenerator:
         seconds: int,
         warmup: int,
         cpu: CpuWatch | None = None,
+        require_ok: bool = True,
     ) -> LoadResult:
+        """One measurement after a warm-up; ``cpu`` adds the server's CPU use. With ``require_ok``
+        a measurement without a single successful response is an error."""
         if warmup > 0:
             self.run(target, connections, warmup)
         before = cpu.snapshot() if cpu else {}
@@ -326,7 +329,7 @@ class LoadGenerator:
         )  # fmt: skip
         note = f"  ({raw.failed} FAILED)" if raw.failed else ""
         print(f"  {name:<34} {result.rps:>9.1f} req/s  p50 {p50:7.2f} ms  p95 {p95:7.2f} ms{note}", flush=True)
-        if raw.ok == 0:
+        if raw.ok == 0 and require_ok:
             raise BenchError(f"{name}: no successful response (is the endpoint answering 2xx?)")
         return result
 
@@ -459,17 +462,20 @@ def helpline_cmd() -> list[str]:
 
 @contextlib.contextmanager
 def helpline_server(
-    label: str, settings: Mapping[str, str], prefix: str = "helpline-bench-"
+    label: str, settings: Mapping[str, str], prefix: str = "helpline-bench-", data_dir: Path | None = None
 ) -> Iterator[HelplineServer]:
-    """A fresh Helpline (own temp data dir, own embedded PostgreSQL) with these HELPLINE_* settings."""
-    data_dir = Path(tempfile.mkdtemp(prefix=prefix))
+    """A Helpline with these HELPLINE_* settings (a random secret key unless they set one) and its
+    own embedded PostgreSQL: in a fresh temp data dir, deleted afterwards, or in ``data_dir``,
+    which the caller owns (a second server on it reuses the database)."""
+    own_dir = data_dir is None
+    data_dir = Path(tempfile.mkdtemp(prefix=prefix)) if data_dir is None else data_dir
     port = free_port()
     env = clean_env(
         HELPLINE_DATA_DIR=str(data_dir),
         HELPLINE_LOG_LEVEL="WARNING",
         HELPLINE_SECRET_KEY=secrets.token_urlsafe(36),  # 48 characters
-        **settings,
     )
+    env.update(settings)
     cmd = [*helpline_cmd(), "serve", "--port", str(port)]
     try:
         # cwd is the data dir, so no ./var or .env of the checkout is involved.
@@ -482,7 +488,8 @@ def helpline_server(
             subprocess.run(
                 [*helpline_cmd(), "db-stop"], env=env, cwd=data_dir, capture_output=True, timeout=60, check=False
             )
-        shutil.rmtree(data_dir, ignore_errors=True)
+        if own_dir:
+            shutil.rmtree(data_dir, ignore_errors=True)
 
 
 # -- Helpline set-up -----------------------------------------------------------------------
