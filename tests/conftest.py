@@ -110,8 +110,8 @@ async def database_url(pg_server: PgServer) -> AsyncIterator[str]:
 def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
     auth = overrides.pop("auth", None) or AuthSettings(secret_key=TEST_SECRET, bcrypt_rounds=4)
     overrides.setdefault("llm", LLMSettings(provider="fake", timeout_seconds=5))
+    overrides.setdefault("database", DatabaseSettings(url=database_url))
     return load_settings(
-        database=DatabaseSettings(url=database_url),
         auth=auth,
         redis=overrides.pop("redis", None) or RedisSettings(),
         data_dir=data_dir,
@@ -166,12 +166,12 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 @asynccontextmanager
 async def serve_app(
-    settings: Settings, database_url: str, *, raise_app_exceptions: bool = True
+    settings: Settings, database_url: str, *, raise_app_exceptions: bool = True, llm: Any = None
 ) -> AsyncIterator[httpx.AsyncClient]:
     """An app on its own Runtime built from ``settings``, and a client talking to it."""
     from tests.chat.fakes import FakeProvider, KeywordModerator
 
-    runtime = Runtime.build(settings, database_url, llm=FakeProvider(), moderator=KeywordModerator())
+    runtime = Runtime.build(settings, database_url, llm=llm or FakeProvider(), moderator=KeywordModerator())
     app = create_app(runtime=runtime)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
     try:

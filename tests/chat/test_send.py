@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -263,3 +264,24 @@ async def test_answers_abandoned_by_a_dead_process_become_retryable(
     assert await db.fetchval("SELECT status::text FROM messages WHERE id = $1", sent["message_id"]) == "failed"
     r = await client.post(f"/api/v1/chat/messages/{sent['message_id']}/retry", headers=auth)
     assert r.json()["status"] == "sent"
+
+
+async def test_many_concurrent_turns_do_not_starve_a_small_pool(database_url: str, tmp_path: Path) -> None:
+    """Requests waiting for their answer hold no pooled connection, so many more turns than
+    connections complete (each turn needs the pool only for its short transactions)."""
+    import asyncio
+
+    from helpline.core.config import DatabaseSettings, LimitsSettings
+    from tests.conftest import make_settings, serve_app
+
+    settings = make_settings(
+        database_url,
+        tmp_path,
+        database=DatabaseSettings(url=database_url, pool_size=2, max_overflow=0, connect_timeout_seconds=5),
+        limits=LimitsSettings(rate_per_minute=1000),
+    )
+    async with serve_app(settings, database_url, llm=ScriptedProvider(delay=0.05)) as c:
+        headers = bearer(await signed_in(c))
+        results = await asyncio.gather(*(send(c, headers, f"question {i}") for i in range(12)))
+    assert [r.status_code for r in results] == [200] * 12
+    assert all(r.json()["status"] == "sent" for r in results)

@@ -14,6 +14,7 @@ from helpline.auth.throttle import LoginThrottle
 from helpline.core.audit import Client
 from helpline.core.deps import RuntimeDep, SessionDep, client_ip, user_agent
 from helpline.core.errors import Forbidden, Unauthorized
+from helpline.core.runtime import Runtime
 from helpline.core.security import InvalidToken, TokenClaims
 from helpline.models import RevokedAccessToken, User, UserRole
 
@@ -73,6 +74,24 @@ async def current_user(
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
+
+
+async def load_user_detached(runtime: Runtime, claims: TokenClaims) -> User:
+    """``load_user`` in a short session of its own, returning the connection to the pool at once."""
+    async with runtime.sessionmaker() as session:
+        return await load_user(session, claims)
+
+
+async def current_user_detached(
+    runtime: RuntimeDep, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> User:
+    """For requests that last as long as an answer (chat): holding the request's session open
+    meanwhile would pin a pooled connection per request and starve the pool under load."""
+    return await load_user_detached(runtime, access_claims(runtime, creds))
+
+
+# The user of a long-running request; it must not touch lazy attributes (none are needed).
+ChatUser = Annotated[User, Depends(current_user_detached)]
 
 
 def require_role(*roles: UserRole) -> Callable[[User], Awaitable[User]]:

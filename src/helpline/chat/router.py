@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request, status
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from helpline.auth.dependencies import CurrentUser
+from helpline.auth.dependencies import ChatUser, CurrentUser
 from helpline.chat import service
 from helpline.chat.hub import EventKind, Generation, TurnEvent
 from helpline.chat.schemas import ChatResponse, FeedbackRead, FeedbackRequest, SendRequest
@@ -38,7 +38,7 @@ async def _final(gen: Generation) -> dict[str, Any]:
 
 
 @router.post("/chat/send", response_model=ChatResponse, responses=_ERRORS)
-async def send(body: SendRequest, user: CurrentUser, runtime: RuntimeDep) -> ChatResponse:
+async def send(body: SendRequest, user: ChatUser, runtime: RuntimeDep) -> ChatResponse:
     """Send a message and get the stored answer. A provider failure still returns the stored
     (failed or partial) answer with `error` set; retry it with `/chat/messages/{id}/retry`."""
     turn = await service.begin(
@@ -104,7 +104,7 @@ async def _replay(runtime: Runtime, user_id: int, message_id: int, after_seq: in
 )
 async def stream(
     body: SendRequest,
-    user: CurrentUser,
+    user: ChatUser,
     runtime: RuntimeDep,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> EventSourceResponse:
@@ -129,7 +129,7 @@ async def stream(
 @router.get("/chat/stream/{message_id}", responses={404: {"description": "No such answer"}})
 async def resume_stream(
     message_id: int,
-    user: CurrentUser,
+    user: ChatUser,
     runtime: RuntimeDep,
     request: Request,
     last_event_id: Annotated[str | None, Header()] = None,
@@ -142,7 +142,7 @@ async def resume_stream(
 
 
 @router.post("/chat/messages/{message_id}/retry", response_model=ChatResponse, responses=_ERRORS)
-async def retry(message_id: int, user: CurrentUser, runtime: RuntimeDep) -> ChatResponse:
+async def retry(message_id: int, user: ChatUser, runtime: RuntimeDep) -> ChatResponse:
     """Regenerate a failed or partial answer."""
     turn = await service.retry(runtime, user_id=user.id, message_id=message_id)
     gen = service.launch(runtime, turn)

@@ -49,6 +49,7 @@ class DatabaseSettings(BaseSettings):
     connect_timeout_seconds: float = Field(default=10.0, gt=0)
     statement_timeout_ms: int = Field(default=30_000, ge=0)
     echo: bool = False
+    pool_pre_ping: bool = False
 
     @field_validator("url")
     @classmethod

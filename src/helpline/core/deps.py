@@ -12,7 +12,8 @@ from helpline.core.db import session_scope
 from helpline.core.runtime import Runtime
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    # async: FastAPI would run a plain function in a worker thread on every request.
     runtime: Runtime = request.app.state.runtime
     return runtime
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -30,11 +31,27 @@ def create_redis(settings: Settings) -> Redis | RedisCluster | None:
     return Redis.from_url(url, **opts)  # type: ignore[arg-type]
 
 
+class LazyExpiryMemoryStorage(MemoryStorage):
+    """limits' MemoryStorage starts a pass over every key (one thread hop per key) after each
+    hit, which costs most of a core under chat load. Expired entries only waste memory (the
+    moving window checks timestamps itself), so sweep at most once every few seconds."""
+
+    _sweep_every = 5.0
+    _last_sweep = 0.0
+
+    async def _MemoryStorage__schedule_expiry(self) -> None:  # noqa: N802 - overrides a private method
+        now = time.monotonic()
+        if now - self._last_sweep < self._sweep_every:
+            return
+        self._last_sweep = now
+        await super()._MemoryStorage__schedule_expiry()  # type: ignore[misc]
+
+
 def create_limits_storage(settings: Settings) -> Storage:
     """Shared (Redis) counters when Redis is configured, in-process ones otherwise."""
     url = settings.redis.url
     if url is None:
-        return MemoryStorage()
+        return LazyExpiryMemoryStorage()
     if settings.redis.cluster:
         return RedisClusterStorage(url.replace("redis://", "async+redis+cluster://", 1), implementation="redispy")
     return RedisStorage("async+" + url, implementation="redispy", key_prefix="helpline:limits")
