@@ -1,9 +1,11 @@
-"""In-process fan-out of answers being generated: every answer has an ordered event log that
-any number of listeners follow (the request that started it, an SSE client that reconnects
-with Last-Event-ID, the user's WebSocket connections), and generation never depends on them.
+"""Fan-out of answers being generated: every answer has an ordered event log that any number of
+listeners follow (the request that started it, an SSE client that reconnects with Last-Event-ID,
+the user's WebSocket connections), and generation never depends on them.
 
-One process only: with several instances, a reconnecting client that lands on another instance
-gets the stored answer once it is finished (see ChatService.follow)."""
+``GenerationHub`` keeps everything in this process: enough for one instance (and the embedded
+mode, which needs no Redis). With several instances, ``GenerationHub.for_settings`` picks the
+Redis-backed hub (helpline.chat.redis_hub), which has the same interface and also shares the
+logs and the per-user fan-out between instances."""
 
 from __future__ import annotations
 
@@ -12,13 +14,17 @@ import contextlib
 import functools
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import structlog
+
+if TYPE_CHECKING:
+    from helpline.core.config import Settings
 
 log = structlog.get_logger(__name__)
 
 EventKind = Literal["typing", "token", "response", "error"]
+EVENT_KINDS: frozenset[str] = frozenset(get_args(EventKind))
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +59,10 @@ class Generation:
             async with self._changed:
                 await self._changed.wait_for(functools.partial(self._has_news, index))
             while index < len(self.events):
-                yield self.events[index]
+                event = self.events[index]
                 index += 1
+                if event.seq > after_seq:  # a log filled from elsewhere may start before after_seq
+                    yield event
             if self.finished and index >= len(self.events):
                 return
 
@@ -66,6 +74,15 @@ class GenerationHub:
         self._tasks: set[asyncio.Task[None]] = set()
         self._keep = keep_finished_seconds
 
+    @classmethod
+    def for_settings(cls, settings: Settings) -> GenerationHub:
+        """The Redis-backed hub when Redis is configured (several instances), else this one."""
+        if settings.redis.url is None:
+            return GenerationHub()
+        from helpline.chat.redis_hub import RedisGenerationHub
+
+        return RedisGenerationHub.from_settings(settings)
+
     def open(self, message_id: int, conversation_id: int, user_id: int) -> Generation:
         gen = Generation(message_id, conversation_id, user_id)
         self._generations[message_id] = gen
@@ -74,17 +91,35 @@ class GenerationHub:
     def get(self, message_id: int) -> Generation | None:
         return self._generations.get(message_id)
 
+    async def lookup(self, message_id: int) -> Generation | None:
+        """Like get(), and may ask a shared store (the Redis hub does) about generations this
+        process has not heard of."""
+        return self.get(message_id)
+
     async def publish(self, gen: Generation, kind: EventKind, data: dict[str, Any], *, final: bool = False) -> None:
+        await self._record(gen, kind, data, final)
+
+    async def _record(self, gen: Generation, kind: EventKind, data: dict[str, Any], final: bool) -> TurnEvent:
+        """Append to the generation's log, wake its followers, hand the event to local listeners."""
         event = TurnEvent(kind, gen.last_seq + 1, gen.message_id, gen.conversation_id, data)
         async with gen._changed:
             gen.events.append(event)
             if final:
                 gen.finished = True
             gen._changed.notify_all()
-        for queue in self._listeners.get(gen.user_id, ()):
-            queue.put_nowait(event)
+        self._deliver(gen.user_id, event)
         if final:
-            asyncio.get_running_loop().call_later(self._keep, self._generations.pop, gen.message_id, None)
+            asyncio.get_running_loop().call_later(self._keep, self._forget_local, gen)
+        return event
+
+    def _deliver(self, user_id: int, event: TurnEvent) -> None:
+        for queue in self._listeners.get(user_id, ()):
+            queue.put_nowait(event)
+
+    def _forget_local(self, gen: Generation) -> None:
+        # Only this generation: a retry may have opened a new one under the same message id since.
+        if self._generations.get(gen.message_id) is gen:
+            del self._generations[gen.message_id]
 
     def run(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run a generation detached from the request: a client that leaves does not stop it."""
@@ -97,15 +132,24 @@ class GenerationHub:
         """A queue receiving every event of this user's generations (for WebSocket fan-out);
         the socket may put its own frames into it too."""
         queue: asyncio.Queue[Any] = asyncio.Queue()
-        self._listeners.setdefault(user_id, set()).add(queue)
+        listeners = self._listeners.setdefault(user_id, set())
+        listeners.add(queue)
+        if len(listeners) == 1:
+            self._first_listener(user_id)
         try:
             yield queue
         finally:
-            listeners = self._listeners.get(user_id)
-            if listeners is not None:
-                listeners.discard(queue)
-                if not listeners:
-                    del self._listeners[user_id]
+            listeners = self._listeners.get(user_id, set())
+            listeners.discard(queue)
+            if not listeners:
+                self._listeners.pop(user_id, None)
+                self._last_listener_gone(user_id)
+
+    def _first_listener(self, user_id: int) -> None:
+        """Hook: this process has started listening to the user."""
+
+    def _last_listener_gone(self, user_id: int) -> None:
+        """Hook: this process no longer listens to the user."""
 
     async def drain(self, timeout: float) -> None:
         """On shutdown: let running generations finish and store their answers."""

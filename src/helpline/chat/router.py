@@ -69,7 +69,7 @@ def _parse_event_id(value: str | None) -> tuple[int, int] | None:
 
 
 async def _replay(runtime: Runtime, user_id: int, message_id: int, after_seq: int) -> AsyncIterator[ServerSentEvent]:
-    gen = runtime.hub.get(message_id)
+    gen = await runtime.hub.lookup(message_id)
     if gen is not None and gen.user_id == user_id:
         async for event in gen.follow(after_seq):
             yield _sse(event)

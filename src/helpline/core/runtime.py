@@ -102,7 +102,7 @@ class Runtime:
             llm=llm,
             moderator=moderator,
             chat_limiter=UserRateLimiter(storage, settings.limits),
-            hub=GenerationHub(),
+            hub=GenerationHub.for_settings(settings),
             redis=create_redis(settings),
             health_probes={"llm": llm.health} if settings.llm.resolved_provider != "fake" else {},
         )
