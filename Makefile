@@ -61,6 +61,7 @@ format: install ## Apply ruff's fixes and formatting
 
 bench: install ## Run the benchmarks in bench/ (prints figures)
 	@$(UV) run --frozen python bench/bench_auth.py
+	@$(UV) run --frozen python bench/bench_chat.py
 
 db-shell: install ## Open psql on Helpline's database
 	@$(UV) run --frozen helpline db-shell

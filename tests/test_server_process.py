@@ -200,3 +200,16 @@ def test_help_for_every_command(tmp_path: Path) -> None:
         r = run_cli(cmd, "--help", env=base_env(tmp_path))
         assert r.returncode == 0
         assert "Usage" in r.stdout
+
+
+def test_create_admin_then_log_in(data_dir: Path) -> None:
+    r = run_cli("create-admin", "--email", "ops@example.com", "--password", "Ops-pass-12345", env=base_env(data_dir))
+    assert r.returncode == 0, r.stderr
+    assert "created" in r.stdout
+    server = Server(data_dir)
+    login = httpx.post(
+        server.url + "/api/v1/auth/login", json={"login": "ops@example.com", "password": "Ops-pass-12345"}
+    )
+    assert login.status_code == 200
+    assert login.json()["user"]["role"] == "admin"
+    server.stop()

@@ -1,4 +1,4 @@
-"""`helpline serve | migrate | create-admin | db-shell | db-stop`."""
+"""`helpline serve | migrate | create-admin | db-shell | db-stop | reindex | faqs ...`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, NoReturn
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -16,7 +17,12 @@ from helpline.core.config import Settings, SettingsError, load_settings
 from helpline.core.db import DatabaseUnavailable, check_database, describe_url
 from helpline.core.embedded_pg import EmbeddedPostgres, EmbeddedPostgresError
 
+if TYPE_CHECKING:
+    from helpline.faqs.formats import Format
+
 app = typer.Typer(help="Helpline: a self-hostable AI support chatbot.", no_args_is_help=True)
+faqs_app = typer.Typer(help="The knowledge base: import and export FAQs, load the demo.", no_args_is_help=True)
+app.add_typer(faqs_app, name="faqs")
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
@@ -108,6 +114,21 @@ def _bootstrap_admin(settings: Settings, url: str) -> None:
         _fail(exc.detail)
 
 
+def _load_demo(settings: Settings, url: str) -> None:
+    from helpline.core.errors import AppError
+    from helpline.faqs.commands import load_demo
+
+    try:
+        report = asyncio.run(load_demo(settings, url))
+    except AppError as exc:
+        _fail(exc.detail)
+    if report is not None:
+        typer.echo(
+            f"Loaded the demo knowledge base: {report.created} FAQs in {report.categories_created} categories "
+            "(HELPLINE_DEMO_DATA=false skips it)."
+        )
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address [default: HELPLINE_HOST]")] = None,
@@ -129,6 +150,8 @@ def serve(
         if migrate:
             _migrate(url)
         _bootstrap_admin(settings, url)
+        if settings.demo_data:
+            _load_demo(settings, url)
         # Worker processes build their settings from the environment: pass the overrides on.
         os.environ["HELPLINE_HOST"] = settings.host
         os.environ["HELPLINE_PORT"] = str(settings.port)
@@ -192,7 +215,9 @@ def create_admin(
         from helpline.models import User, UserRole
 
         runtime = Runtime.build(settings, url)
+        outcome = "unchanged"
         try:
+            # No return inside the loop: leaving session_scope early would roll the change back.
             async for session in session_scope(runtime.sessionmaker):
                 user = await session.scalar(select(User).where(User.email == email))
                 if user is None:
@@ -200,13 +225,14 @@ def create_admin(
                         session, runtime, email=email, password=password, role=UserRole.admin,
                         gdpr_consent=True, data_processing_consent=True,
                     )  # fmt: skip
-                    return "created"
-                user.role = UserRole.admin
-                user.hashed_password = await runtime.hasher.hash(password)
-                return "updated"
+                    outcome = "created"
+                else:
+                    user.role = UserRole.admin
+                    user.hashed_password = await runtime.hasher.hash(password)
+                    outcome = "updated"
         finally:
             await runtime.close()
-        return "unchanged"
+        return outcome
 
     with _database(settings) as url:
         _migrate(url)
@@ -239,6 +265,118 @@ def db_stop() -> None:
         _fail("HELPLINE_DATABASE_URL is set: that server is not Helpline's to stop")
     EmbeddedPostgres(settings.pg_data_dir).stop()
     typer.echo("Embedded PostgreSQL stopped.")
+
+
+def _format(value: str | None) -> Format | None:
+    from helpline.faqs.formats import FORMATS
+
+    for fmt in FORMATS:
+        if value == fmt:
+            return fmt
+    if value is not None:
+        _fail(f"--format must be one of {', '.join(FORMATS)}", 2)
+    return None
+
+
+@faqs_app.command("import")
+def faqs_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="JSON, CSV or Markdown")],
+    fmt: Annotated[str | None, typer.Option("--format", help="json, csv or md [default: from the file name]")] = None,
+    status: Annotated[str, typer.Option(help="Status of new FAQs whose row names none")] = "draft",
+    dry_run: Annotated[bool, typer.Option(help="Check and count, write nothing")] = False,
+) -> None:
+    """Create or update FAQs from a file, matched by slug. Exits 1 if any row was rejected."""
+    from helpline.core.errors import AppError
+    from helpline.faqs import formats
+    from helpline.faqs.commands import import_file
+    from helpline.models import FAQStatus
+
+    chosen = _format(fmt) or formats.guess_format(file.name, None)
+    if chosen is None:
+        _fail(f"cannot tell the format of {file.name}: name it .json, .csv or .md, or pass --format", 2)
+    if status not in {s.value for s in FAQStatus}:
+        _fail("--status must be draft, published or archived", 2)
+    data = file.read_bytes()
+    settings = _settings()
+    with _database(settings) as url:
+        _migrate(url)
+        try:
+            report = asyncio.run(import_file(settings, url, data, chosen, FAQStatus(status), dry_run))
+        except AppError as exc:
+            _fail(exc.detail)
+    prefix = "Would import" if report.dry_run else "Imported"
+    typer.echo(
+        f"{prefix}: {report.created} created, {report.updated} updated, {report.unchanged} unchanged, "
+        f"{len(report.rejected)} rejected; {report.categories_created} new categories."
+    )
+    for row in report.rejected:
+        typer.secho(f"  {row.kind} {row.row}: {row.reason}", fg=typer.colors.RED, err=True)
+    if report.rejected:
+        raise typer.Exit(1)
+
+
+@faqs_app.command("export")
+def faqs_export(
+    fmt: Annotated[str, typer.Option("--format", help="json, csv or md")] = "json",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write [default: stdout]")] = None,
+    status: Annotated[str | None, typer.Option(help="Only FAQs with this status")] = None,
+    language: Annotated[str | None, typer.Option(help="Only FAQs in this language")] = None,
+) -> None:
+    """Write every FAQ to a file that `helpline faqs import` reads back."""
+    from helpline.faqs.commands import export_file
+    from helpline.models import FAQStatus
+
+    chosen = _format(fmt) or "json"
+    if status is not None and status not in {s.value for s in FAQStatus}:
+        _fail("--status must be draft, published or archived", 2)
+    settings = _settings()
+    with _database(settings) as url:
+        data = asyncio.run(export_file(settings, url, chosen, FAQStatus(status) if status else None, language))
+    if output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        output.write_bytes(data)
+        typer.echo(f"Wrote {output}", err=True)
+
+
+@faqs_app.command("demo")
+def faqs_demo() -> None:
+    """Load the demo knowledge base now, if there are no FAQs yet."""
+    settings = _settings()
+    with _database(settings) as url:
+        _migrate(url)
+        _load_demo(settings, url)
+
+
+@app.command()
+def reindex(
+    force: Annotated[bool, typer.Option("--all", help="Re-embed every FAQ, not only missing or stale ones")] = False,
+    batch_size: Annotated[int, typer.Option(min=1, max=1000, help="FAQs per transaction")] = 64,
+) -> None:
+    """Embed FAQs whose vectors are missing or stale (text edited, or another embedding model), and
+    resize the vector columns and rebuild their HNSW indexes if HELPLINE_EMBEDDING_DIMENSION changed."""
+    from helpline.ai.base import EmbeddingError
+    from helpline.core.config import SettingsError
+    from helpline.faqs.commands import reindex_all
+
+    settings = _settings()
+    with _database(settings) as url:
+        _migrate(url)
+        try:
+            report = asyncio.run(
+                reindex_all(
+                    settings, url, force=force, batch_size=batch_size, progress=lambda m: typer.echo(m, err=True)
+                )
+            )
+        except (EmbeddingError, SettingsError) as exc:
+            _fail(str(exc))
+    resized = f" (resized from {report.resized_from})" if report.resized_from is not None else ""
+    typer.echo(
+        f"Reindexed with {report.model}, {report.dimension} dimensions{resized}: {report.faqs_updated} FAQs "
+        f"re-embedded ({report.texts_embedded} texts), {report.faqs_current} already current, "
+        f"{report.unanswered_embedded} unanswered questions embedded."
+    )
 
 
 if __name__ == "__main__":

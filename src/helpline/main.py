@@ -22,6 +22,7 @@ from helpline.core.logging import configure_logging
 from helpline.core.metrics import metrics_endpoint
 from helpline.core.middleware import AccessLogMiddleware, BodySizeLimitMiddleware, SecurityHeadersMiddleware
 from helpline.core.runtime import Runtime
+from helpline.faqs.router import router as faqs_router
 from helpline.health.router import router as health_router
 from helpline.users.router import router as users_router
 
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     install_error_handlers(app)
     for router in (health_router, auth_router, users_router, chat_router, ws_router, conversations_router):
         app.include_router(router)
+    app.include_router(faqs_router)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
 
     # Added innermost first: the request id wraps everything, so every log line and error has it.

@@ -217,6 +217,8 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["127.0.0.1"])
     admin_email: str | None = None
     admin_password: str | None = None
+    # Load the demo knowledge base (Parcelo) on the first start of an empty database.
+    demo_data: bool = True
 
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)

@@ -10,7 +10,7 @@ from helpline.models.enums import (
     UserRole,
     UserStatus,
 )
-from helpline.models.faqs import FAQ, FAQCategory
+from helpline.models.faqs import FAQ, FAQCategory, FAQSearchVersion, FAQVote, UnansweredQuestion
 from helpline.models.users import AuditLog, ConsentRecord, RefreshToken, RevokedAccessToken, User
 
 __all__ = [
@@ -21,13 +21,16 @@ __all__ = [
     "ConsentType",
     "Conversation",
     "FAQCategory",
+    "FAQSearchVersion",
     "FAQStatus",
+    "FAQVote",
     "Message",
     "MessageFeedback",
     "MessageStatus",
     "MessageType",
     "RefreshToken",
     "RevokedAccessToken",
+    "UnansweredQuestion",
     "User",
     "UserRole",
     "UserStatus",

@@ -4,16 +4,41 @@ from datetime import datetime
 from typing import Any
 
 from pgvector.sqlalchemy import Vector
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Computed,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy import text as sql_text
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from helpline.core.config import get_settings
-from helpline.models.base import Base, Timestamps
+from helpline.models.base import Base, CreatedAt, Timestamps
 from helpline.models.enums import FAQStatus, faq_status
 
 # The width is a deployment choice (384 local MiniLM, 1536 OpenAI); migrations read the same setting.
 EMBEDDING_DIM = get_settings().embedding.dimension
+
+# Full-text document of a FAQ, in its language's text-search configuration (helpline_ts_config(),
+# created by the 0003 migration, maps en/es/fr/de/pt/it to theirs and anything else to 'simple'):
+# the question weighs most, then the keywords, then the answer.
+SEARCH_VECTOR_SQL = (
+    "setweight(to_tsvector(helpline_ts_config(language), question), 'A') || "
+    "setweight(jsonb_to_tsvector(helpline_ts_config(language), coalesce(keywords, '[]'::jsonb), "
+    "'[\"string\"]'::jsonb), 'B') || "
+    "setweight(to_tsvector(helpline_ts_config(language), answer), 'C')"
+)
 
 
 class FAQCategory(Timestamps, Base):
@@ -34,9 +59,15 @@ class FAQ(Timestamps, Base):
     category_id: Mapped[int | None] = mapped_column(ForeignKey("faq_categories.id", ondelete="SET NULL"))
     question: Mapped[str] = mapped_column(Text, nullable=False)
     answer: Mapped[str] = mapped_column(Text, nullable=False)
-    keywords: Mapped[list[str] | None] = mapped_column(JSONB)
-    question_embedding: Mapped[Any] = mapped_column(Vector(EMBEDDING_DIM), nullable=True)
-    answer_embedding: Mapped[Any] = mapped_column(Vector(EMBEDDING_DIM), nullable=True)
+    # none_as_null: no keywords is SQL NULL, not the JSON value null.
+    keywords: Mapped[list[str] | None] = mapped_column(JSONB(none_as_null=True))
+    # Vectors are large and rarely needed in Python: loaded only when asked for, never by accident.
+    question_embedding: Mapped[Any] = mapped_column(
+        Vector(EMBEDDING_DIM), nullable=True, deferred=True, deferred_raiseload=True
+    )
+    answer_embedding: Mapped[Any] = mapped_column(
+        Vector(EMBEDDING_DIM), nullable=True, deferred=True, deferred_raiseload=True
+    )
     status: Mapped[FAQStatus] = mapped_column(faq_status, server_default=FAQStatus.draft.value, nullable=False)
     priority: Mapped[int] = mapped_column(Integer, server_default="0", nullable=False)
     language: Mapped[str] = mapped_column(String(10), server_default="en", nullable=False)
@@ -47,6 +78,14 @@ class FAQ(Timestamps, Base):
     meta_title: Mapped[str | None] = mapped_column(String(255))
     meta_description: Mapped[str | None] = mapped_column(Text)
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # What the stored vectors were made from: sha256 of the embedded text and the embedder's model.
+    # An unchanged text is never embedded twice; a different model marks the vectors stale.
+    question_hash: Mapped[str | None] = mapped_column(String(64))
+    answer_hash: Mapped[str | None] = mapped_column(String(64))
+    embedding_model: Mapped[str | None] = mapped_column(String(200))
+    search_vector: Mapped[Any] = mapped_column(
+        TSVECTOR, Computed(SEARCH_VECTOR_SQL, persisted=True), deferred=True, deferred_raiseload=True
+    )
 
     __table_args__ = (
         # HNSW instead of the spec's IVFFlat: it needs no training data, so it is
@@ -65,4 +104,61 @@ class FAQ(Timestamps, Base):
         ),
         Index("idx_faqs_status_language", "status", "language"),
         Index("idx_faqs_category_id", "category_id"),
+        Index("ix_faqs_search_vector", "search_vector", postgresql_using="gin"),
+        # Search filters on the primary language ("pt" for "pt-BR"); this index gives the planner
+        # that expression's statistics, without which it guesses the filter is rare and scans
+        # the table instead of walking the HNSW index.
+        Index("ix_faqs_primary_language", func.split_part(func.lower(language), "-", 1)),
+        Index("ix_faqs_keywords", "keywords", postgresql_using="gin", postgresql_ops={"keywords": "jsonb_path_ops"}),
+        # Keyset pages of a listing: (priority DESC, id DESC) within a status.
+        Index("ix_faqs_status_priority_id", "status", "priority", "id"),
     )
+
+
+class FAQVote(CreatedAt, Base):
+    """One user's helpful / not-helpful verdict on one FAQ, changeable. A trigger (migration 0003)
+    keeps faqs.helpful_count / not_helpful_count equal to the votes, whatever runs concurrently."""
+
+    __tablename__ = "faq_votes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    faq_id: Mapped[int] = mapped_column(ForeignKey("faqs.id", ondelete="CASCADE"), nullable=False)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    helpful: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (UniqueConstraint("faq_id", "user_id", name="uq_faq_votes_faq_user"),)
+
+
+class UnansweredQuestion(CreatedAt, Base):
+    """A question the knowledge base could not answer, kept so staff can write the missing FAQ.
+    The user's own text: it goes when their account or conversation goes (CASCADE)."""
+
+    __tablename__ = "unanswered_questions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    language: Mapped[str] = mapped_column(String(10), server_default="en", nullable=False)
+    embedding: Mapped[Any] = mapped_column(Vector(EMBEDDING_DIM), nullable=True, deferred=True)
+    embedding_model: Mapped[str | None] = mapped_column(String(200))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
+    # The FAQ drafted from it; set means handled. Deleting that FAQ reopens the question.
+    faq_id: Mapped[int | None] = mapped_column(ForeignKey("faqs.id", ondelete="SET NULL"), index=True)
+
+    __table_args__ = (
+        Index("ix_unanswered_questions_open", sql_text("created_at DESC"), postgresql_where=sql_text("faq_id IS NULL")),
+    )
+
+
+class FAQSearchVersion(Base):
+    """One row: a counter that database triggers (migration 0003) bump in the same transaction as
+    any change to FAQs or categories that search results depend on. Cached results are keyed by
+    it, so a committed change is never served stale, by any instance, Redis or not."""
+
+    __tablename__ = "faq_search_version"
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, server_default="0", nullable=False)
+
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)

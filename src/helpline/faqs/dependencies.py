@@ -1,0 +1,43 @@
+"""Who is asking (maybe nobody) and what FAQ operations need."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+from fastapi.security import HTTPAuthorizationCredentials
+
+from helpline.auth.dependencies import ClientDep, access_claims, bearer, load_user
+from helpline.core.deps import RuntimeDep, SessionDep
+from helpline.faqs.backends import FAQDeps, resolve_deps
+from helpline.faqs.throttle import SearchThrottle
+from helpline.models import User
+
+
+async def optional_user(
+    runtime: RuntimeDep,
+    session: SessionDep,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> User | None:
+    """The signed-in user, or None for an anonymous caller. A token that is sent but invalid is
+    still a 401: a client with an expired token should refresh it, not silently see less."""
+    if creds is None:
+        return None
+    return await load_user(session, access_claims(runtime, creds))
+
+
+OptionalUser = Annotated[User | None, Depends(optional_user)]
+
+
+async def faq_deps(runtime: RuntimeDep, session: SessionDep) -> FAQDeps:
+    return await resolve_deps(runtime, session)
+
+
+FAQDepsDep = Annotated[FAQDeps, Depends(faq_deps)]
+
+
+async def search_allowed(runtime: RuntimeDep, viewer: OptionalUser, client: ClientDep) -> None:
+    throttle = runtime.extras.get("faq_search_throttle")
+    if not isinstance(throttle, SearchThrottle):
+        throttle = runtime.extras["faq_search_throttle"] = SearchThrottle(runtime.limits_storage)
+    await throttle.hit(viewer.id if viewer is not None else None, client.ip)

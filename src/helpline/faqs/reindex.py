@@ -1,0 +1,158 @@
+"""`helpline reindex`: make every FAQ (and unanswered question) vector current.
+
+Re-embeds what is missing or stale: text changed since its vector was made, or made by another
+model. When HELPLINE_EMBEDDING_DIMENSION (the embedder's width) differs from the vector
+columns', the columns are first resized (their vectors dropped: another width means another
+model) and the HNSW indexes rebuilt after the new vectors are in, which is faster than
+maintaining them row by row. Works in batches, each its own short transaction, so the app keeps
+serving (with full-text search for rows not done yet) and an interrupted run resumes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from helpline.ai.base import Embedder
+from helpline.core.db import session_scope
+from helpline.faqs.backends import FAQDeps, vector_column_dimension
+from helpline.faqs.cache import FAQCache
+from helpline.faqs.embeddings import refresh_embeddings
+from helpline.faqs.views import ViewCounter
+from helpline.models import FAQ, UnansweredQuestion
+
+log = structlog.get_logger(__name__)
+
+# pgvector's HNSW indexes take `vector` columns of at most 2000 dimensions; wider ones are
+# searched exactly (a sequential scan), which is fine for a knowledge base of a few thousand FAQs.
+HNSW_MAX_DIMENSIONS = 2000
+HNSW_INDEXES = {
+    "faqs_question_embedding_idx": "CREATE INDEX IF NOT EXISTS faqs_question_embedding_idx ON faqs "
+    "USING hnsw (question_embedding vector_cosine_ops)",
+    "faqs_answer_embedding_idx": "CREATE INDEX IF NOT EXISTS faqs_answer_embedding_idx ON faqs "
+    "USING hnsw (answer_embedding vector_cosine_ops)",
+}
+
+
+@dataclass
+class ReindexReport:
+    model: str
+    dimension: int
+    resized_from: int | None = None
+    faqs_updated: int = 0
+    texts_embedded: int = 0
+    faqs_current: int = 0
+    unanswered_embedded: int = 0
+    indexes_built: bool = False
+
+
+async def resize_vectors(session: AsyncSession, dimension: int) -> None:
+    """Change the vector columns to ``dimension`` (dropping their vectors and the HNSW indexes)."""
+    for name in HNSW_INDEXES:
+        await session.execute(text(f"DROP INDEX IF EXISTS {name}"))
+    await session.execute(
+        text(
+            f"ALTER TABLE faqs ALTER COLUMN question_embedding TYPE vector({dimension}) USING NULL, "
+            f"ALTER COLUMN answer_embedding TYPE vector({dimension}) USING NULL"
+        )
+    )
+    await session.execute(text("UPDATE faqs SET question_hash = NULL, answer_hash = NULL, embedding_model = NULL"))
+    await session.execute(
+        text(f"ALTER TABLE unanswered_questions ALTER COLUMN embedding TYPE vector({dimension}) USING NULL")
+    )
+    await session.execute(text("UPDATE unanswered_questions SET embedding_model = NULL"))
+
+
+async def reindex(
+    maker: async_sessionmaker[AsyncSession],
+    embedder: Embedder,
+    *,
+    force: bool = False,
+    batch_size: int = 64,
+    progress: Callable[[str], None] | None = None,
+) -> ReindexReport:
+    say = progress or (lambda _: None)
+    report = ReindexReport(model=embedder.model, dimension=embedder.dimension)
+    async for session in session_scope(maker):
+        current = await vector_column_dimension(session)
+        if current != embedder.dimension:
+            say(f"Resizing the vector columns from {current} to {embedder.dimension} dimensions")
+            await resize_vectors(session, embedder.dimension)
+            report.resized_from = current
+    deps = FAQDeps(embedder=embedder, cache=FAQCache(None), views=ViewCounter(), sessionmaker=maker)
+    last_id = 0
+    while True:
+        done = False
+        async for session in session_scope(maker):
+            stmt = (
+                select(FAQ, FAQ.question_embedding.is_(None), FAQ.answer_embedding.is_(None))
+                .where(FAQ.id > last_id)
+                .order_by(FAQ.id)
+                .limit(batch_size)
+            )
+            rows = (await session.execute(stmt)).all()
+            if not rows:
+                done = True
+                continue
+            last_id = rows[-1][0].id
+            faqs = []
+            for faq, no_question, no_answer in rows:
+                # A hash without its vector (vectors dropped by hand) must not pass for current.
+                if no_question:
+                    faq.question_hash = None
+                if no_answer:
+                    faq.answer_hash = None
+                faqs.append(faq)
+            before = {f.id: (f.question_hash, f.answer_hash, f.embedding_model) for f in faqs}
+            report.texts_embedded += await refresh_embeddings(deps, faqs, force=force, strict=True)
+            changed = sum(1 for f in faqs if before[f.id] != (f.question_hash, f.answer_hash, f.embedding_model))
+            report.faqs_updated += changed
+            report.faqs_current += len(faqs) - changed
+            say(f"FAQs up to #{last_id}: {report.texts_embedded} texts embedded so far")
+        if done:
+            break
+    report.unanswered_embedded = await _unanswered(maker, embedder, batch_size)
+    if embedder.dimension <= HNSW_MAX_DIMENSIONS:
+        async for session in session_scope(maker):
+            existing = set(
+                (await session.scalars(text("SELECT indexname FROM pg_indexes WHERE tablename = 'faqs'"))).all()
+            )
+            for name, ddl in HNSW_INDEXES.items():
+                if name not in existing:
+                    say(f"Building the HNSW index {name}")
+                    await session.execute(text(ddl))
+                    report.indexes_built = True
+    else:
+        log.warning("faq.hnsw_skipped", dimension=embedder.dimension, max=HNSW_MAX_DIMENSIONS)
+    return report
+
+
+async def _unanswered(maker: async_sessionmaker[AsyncSession], embedder: Embedder, batch_size: int) -> int:
+    total = 0
+    last_id = 0
+    while True:
+        batch: list[UnansweredQuestion] = []
+        async for session in session_scope(maker):
+            stmt = (
+                select(UnansweredQuestion)
+                .where(
+                    UnansweredQuestion.id > last_id,
+                    UnansweredQuestion.embedding_model.is_distinct_from(embedder.model)
+                    | UnansweredQuestion.embedding.is_(None),
+                )
+                .order_by(UnansweredQuestion.id)
+                .limit(batch_size)
+            )
+            batch = list((await session.scalars(stmt)).all())
+            if not batch:
+                continue
+            last_id = batch[-1].id
+            vectors = await embedder.embed([q.text for q in batch])
+            for q, v in zip(batch, vectors, strict=True):
+                q.embedding, q.embedding_model = v, embedder.model
+            total += len(batch)
+        if not batch:
+            return total

@@ -1,0 +1,369 @@
+"""Knowledge-base endpoints: /api/v1/faq-categories and /api/v1/faqs (including search, votes,
+import/export and the unanswered questions)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from pydantic import AfterValidator
+
+from helpline.auth.dependencies import ClientDep, CurrentUser, StaffUser
+from helpline.auth.schemas import Language
+from helpline.core.deps import SessionDep
+from helpline.core.errors import AppError
+from helpline.faqs import categories, formats, importer, search, service, unanswered
+from helpline.faqs.dependencies import FAQDepsDep, OptionalUser, search_allowed
+from helpline.faqs.schemas import (
+    MAX_QUERY_CHARS,
+    CategoryCreate,
+    CategoryList,
+    CategoryRead,
+    CategoryTree,
+    CategoryUpdate,
+    DraftFromUnanswered,
+    FAQCreate,
+    FAQPage,
+    FAQRead,
+    FAQUpdate,
+    ImportReport,
+    SearchHit,
+    SearchRequest,
+    SearchResponse,
+    UnansweredExample,
+    UnansweredGroup,
+    UnansweredGroups,
+    VoteRead,
+    VoteRequest,
+    check_query,
+)
+from helpline.models import FAQ, FAQStatus, User
+
+router = APIRouter(prefix="/api/v1")
+NOT_FOUND: dict[int | str, dict[str, str]] = {404: {"description": "No such FAQ (or not visible to you)"}}
+CategoryRef = Annotated[str | None, Query(max_length=120, description="Category id or slug (with subcategories)")]
+
+
+class UnsupportedMediaType(AppError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
+def _read(faq: FAQ) -> FAQRead:
+    return FAQRead(
+        id=faq.id,
+        category_id=faq.category_id,
+        question=faq.question,
+        answer=faq.answer,
+        keywords=faq.keywords or [],
+        status=faq.status,
+        priority=faq.priority,
+        language=faq.language,
+        slug=faq.slug,
+        meta_title=faq.meta_title,
+        meta_description=faq.meta_description,
+        view_count=faq.view_count,
+        helpful_count=faq.helpful_count,
+        not_helpful_count=faq.not_helpful_count,
+        created_at=faq.created_at,
+        updated_at=faq.updated_at,
+        published_at=faq.published_at,
+        embedded=service.is_embedded(faq),
+    )
+
+
+# Categories
+
+
+@router.get("/faq-categories", response_model=CategoryList, tags=["faq-categories"])
+async def list_categories(session: SessionDep) -> CategoryList:
+    rows = await categories.list_categories(session)
+    tops = [CategoryTree.model_validate(c) for c in rows if c.parent_id is None]
+    by_id = {t.id: t for t in tops}
+    for c in rows:
+        if c.parent_id is not None and c.parent_id in by_id:
+            by_id[c.parent_id].children.append(CategoryRead.model_validate(c))
+    return CategoryList(items=tops)
+
+
+@router.post(
+    "/faq-categories", response_model=CategoryRead, status_code=status.HTTP_201_CREATED, tags=["faq-categories"]
+)
+async def create_category(
+    body: CategoryCreate, actor: StaffUser, session: SessionDep, client: ClientDep
+) -> CategoryRead:
+    category = await categories.create_category(session, body, actor_id=actor.id, client=client)
+    return CategoryRead.model_validate(category)
+
+
+@router.get("/faq-categories/{category_id}", response_model=CategoryTree, tags=["faq-categories"])
+async def get_category(category_id: int, session: SessionDep) -> CategoryTree:
+    category = await categories.get_category(session, category_id)
+    children = await categories.children_of(session, category_id)
+    return CategoryTree(
+        **CategoryRead.model_validate(category).model_dump(),
+        children=[CategoryRead.model_validate(c) for c in children],
+    )
+
+
+@router.put("/faq-categories/{category_id}", response_model=CategoryRead, tags=["faq-categories"])
+async def update_category(
+    category_id: int, body: CategoryUpdate, actor: StaffUser, session: SessionDep, client: ClientDep
+) -> CategoryRead:
+    category = await categories.get_category(session, category_id)
+    category = await categories.update_category(session, category, body, actor_id=actor.id, client=client)
+    return CategoryRead.model_validate(category)
+
+
+@router.delete("/faq-categories/{category_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["faq-categories"])
+async def delete_category(category_id: int, actor: StaffUser, session: SessionDep, client: ClientDep) -> Response:
+    category = await categories.get_category(session, category_id)
+    await categories.delete_category(session, category, actor_id=actor.id, client=client)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# FAQs: fixed paths first, so "search" or "export" is never read as an id.
+
+
+@router.get("/faqs", response_model=FAQPage, tags=["faqs"])
+async def list_faqs(
+    viewer: OptionalUser,
+    session: SessionDep,
+    category: CategoryRef = None,
+    language: Annotated[Language | None, Query()] = None,
+    status_filter: Annotated[FAQStatus | None, Query(alias="status", description="Staff only")] = None,
+    tag: Annotated[str | None, Query(max_length=50, description="A keyword")] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> FAQPage:
+    category_ids = await categories.category_filter(session, category) if category else None
+    rows, next_cursor = await service.list_faqs(
+        session, viewer, category_ids=category_ids, language=language, status=status_filter,
+        tag=tag, cursor=cursor, limit=limit,
+    )  # fmt: skip
+    return FAQPage(items=[_read(f) for f in rows], next_cursor=next_cursor)
+
+
+@router.post("/faqs", response_model=FAQRead, status_code=status.HTTP_201_CREATED, tags=["faqs"])
+async def create_faq(
+    body: FAQCreate, actor: StaffUser, session: SessionDep, deps: FAQDepsDep, client: ClientDep
+) -> FAQRead:
+    return _read(await service.create_faq(session, deps, body, actor_id=actor.id, client=client))
+
+
+async def _search(
+    session: SessionDep, deps: FAQDepsDep, viewer: User | None, body: SearchRequest, response: Response
+) -> SearchResponse:
+    statuses = service.visible_statuses(viewer, body.status)
+    category_ids = await categories.category_filter(session, body.category) if body.category is not None else None
+    found = await search.search(
+        session,
+        deps,
+        search.SearchQuery(
+            q=body.q,
+            language=body.language,
+            category_ids=category_ids,
+            statuses=statuses,
+            limit=body.limit,
+        ),
+    )
+    response.headers["X-Cache"] = "hit" if found.cached else "miss"
+    return SearchResponse(query=body.q, items=[SearchHit(**asdict(h)) for h in found.hits])
+
+
+SEARCH_DOC = (
+    "Hybrid search: vector similarity on questions and answers plus full-text search in each "
+    "FAQ's language, fused by reciprocal rank fusion. Each hit says which signals found it."
+)
+
+
+SEARCH_LIMITED: dict[int | str, dict[str, str]] = {429: {"description": "Too many searches from this client"}}
+
+
+@router.get(
+    "/faqs/search",
+    response_model=SearchResponse,
+    tags=["faqs"],
+    description=SEARCH_DOC,
+    dependencies=[Depends(search_allowed)],
+    responses=SEARCH_LIMITED,
+)
+async def search_get(
+    viewer: OptionalUser,
+    session: SessionDep,
+    deps: FAQDepsDep,
+    response: Response,
+    q: Annotated[str, Query(max_length=MAX_QUERY_CHARS * 4), AfterValidator(check_query)],
+    language: Annotated[Language | None, Query()] = None,
+    category: CategoryRef = None,
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+    status_filter: Annotated[FAQStatus | None, Query(alias="status", description="Staff only")] = None,
+) -> SearchResponse:
+    body = SearchRequest(q=q, language=language, category=category, limit=limit, status=status_filter)
+    return await _search(session, deps, viewer, body, response)
+
+
+@router.post(
+    "/faqs/search",
+    response_model=SearchResponse,
+    tags=["faqs"],
+    description=SEARCH_DOC,
+    dependencies=[Depends(search_allowed)],
+    responses=SEARCH_LIMITED,
+)
+async def search_post(
+    body: SearchRequest, viewer: OptionalUser, session: SessionDep, deps: FAQDepsDep, response: Response
+) -> SearchResponse:
+    return await _search(session, deps, viewer, body, response)
+
+
+@router.get(
+    "/faqs/export",
+    tags=["faqs"],
+    response_class=Response,
+    responses={200: {"content": {t: {} for t in formats.MEDIA_TYPES.values()}, "description": "The file"}},
+)
+async def export_faqs(
+    _: StaffUser,
+    session: SessionDep,
+    fmt: Annotated[formats.Format, Query(alias="format")] = "json",
+    status_filter: Annotated[FAQStatus | None, Query(alias="status")] = None,
+    language: Annotated[Language | None, Query()] = None,
+    category: CategoryRef = None,
+) -> Response:
+    category_ids = await categories.category_filter(session, category) if category else None
+    data = await importer.export_faqs(
+        session, fmt, statuses=(status_filter,) if status_filter else tuple(FAQStatus),
+        language=language, category_ids=category_ids,
+    )  # fmt: skip
+    return Response(
+        data,
+        media_type=formats.MEDIA_TYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="faqs.{fmt}"'},
+    )
+
+
+IMPORT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "description": "The file as the body (JSON, CSV or Markdown), or multipart/form-data with a 'file' field",
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "text/csv": {"schema": {"type": "string"}},
+            "text/markdown": {"schema": {"type": "string"}},
+            "multipart/form-data": {
+                "schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}
+            },
+        },
+        "required": True,
+    }
+}
+
+
+@router.post("/faqs/import", response_model=ImportReport, tags=["faqs"], openapi_extra=IMPORT_BODY)
+async def import_faqs(
+    request: Request,
+    actor: StaffUser,
+    session: SessionDep,
+    deps: FAQDepsDep,
+    client: ClientDep,
+    fmt: Annotated[formats.Format | None, Query(alias="format", description="Default: from the content type")] = None,
+    default_status: Annotated[
+        FAQStatus, Query(alias="status", description="Status of new FAQs whose row names none")
+    ] = FAQStatus.draft,
+    dry_run: Annotated[bool, Query(description="Check and count, write nothing")] = False,
+) -> ImportReport:
+    content_type: str | None = request.headers.get("content-type", "")
+    data, filename = await request.body(), None
+    if content_type and content_type.lower().startswith("multipart/form-data"):
+        try:
+            data, filename, content_type = formats.file_from_multipart(data, content_type)
+        except formats.FileError as exc:
+            raise UnsupportedMediaType(str(exc)) from None
+    fmt = fmt or formats.guess_format(filename, content_type)
+    if fmt is None:
+        raise UnsupportedMediaType(
+            "Send the file as application/json, text/csv or text/markdown (or say ?format=json|csv|md)"
+        )
+    return await importer.import_faqs(
+        session, deps, data, fmt, actor_id=actor.id, default_status=default_status, dry_run=dry_run, client=client
+    )
+
+
+@router.get("/faqs/unanswered", response_model=UnansweredGroups, tags=["faqs"])
+async def list_unanswered(
+    _: StaffUser,
+    session: SessionDep,
+    deps: FAQDepsDep,
+    language: Annotated[Language | None, Query()] = None,
+    window: Annotated[int, Query(ge=1, le=2000, description="How many recent open questions to group")] = 500,
+    threshold: Annotated[float, Query(ge=0.3, le=0.99, description="Cosine similarity to join a group")] = 0.75,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> UnansweredGroups:
+    groups, considered = await unanswered.group_unanswered(
+        session, deps, language=language, window=window, threshold=threshold, limit=limit
+    )
+    return UnansweredGroups(
+        items=[
+            UnansweredGroup(
+                ids=[q.id for q in g.members],
+                count=len(g.members),
+                representative=g.representative.text,
+                language=g.language,
+                examples=[UnansweredExample(**asdict(q)) for q in g.members[:5]],
+                first_seen=g.members[-1].created_at,
+                last_seen=g.members[0].created_at,
+            )
+            for g in groups
+        ],
+        considered=considered,
+    )
+
+
+@router.post("/faqs/unanswered/draft", response_model=FAQRead, status_code=status.HTTP_201_CREATED, tags=["faqs"])
+async def draft_from_unanswered(
+    body: DraftFromUnanswered, actor: StaffUser, session: SessionDep, deps: FAQDepsDep, client: ClientDep
+) -> FAQRead:
+    return _read(await unanswered.draft_from_unanswered(session, deps, body, actor_id=actor.id, client=client))
+
+
+@router.get("/faqs/by-slug/{slug}", response_model=FAQRead, tags=["faqs"], responses=NOT_FOUND)
+async def get_faq_by_slug(slug: str, viewer: OptionalUser, session: SessionDep, deps: FAQDepsDep) -> FAQRead:
+    faq = await service.get_visible(session, viewer, slug=slug)
+    await service.count_view(deps, viewer, faq)
+    return _read(faq)
+
+
+@router.get("/faqs/{faq_id}", response_model=FAQRead, tags=["faqs"], responses=NOT_FOUND)
+async def get_faq(faq_id: int, viewer: OptionalUser, session: SessionDep, deps: FAQDepsDep) -> FAQRead:
+    faq = await service.get_visible(session, viewer, faq_id=faq_id)
+    await service.count_view(deps, viewer, faq)
+    return _read(faq)
+
+
+@router.put("/faqs/{faq_id}", response_model=FAQRead, tags=["faqs"], responses=NOT_FOUND)
+async def update_faq(
+    faq_id: int, body: FAQUpdate, actor: StaffUser, session: SessionDep, deps: FAQDepsDep, client: ClientDep
+) -> FAQRead:
+    faq = await service.get_visible(session, actor, faq_id=faq_id)
+    return _read(await service.update_faq(session, deps, faq, body, actor_id=actor.id, client=client))
+
+
+@router.delete("/faqs/{faq_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["faqs"], responses=NOT_FOUND)
+async def delete_faq(
+    faq_id: int,
+    actor: StaffUser,
+    session: SessionDep,
+    client: ClientDep,
+    hard: Annotated[bool, Query(description="Admins: delete for good instead of archiving")] = False,
+) -> Response:
+    faq = await service.get_visible(session, actor, faq_id=faq_id)
+    await service.delete_faq(session, faq, hard=hard, actor=actor, client=client)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/faqs/{faq_id}/vote", response_model=VoteRead, tags=["faqs"], responses=NOT_FOUND)
+async def vote(faq_id: int, body: VoteRequest, user: CurrentUser, session: SessionDep) -> VoteRead:
+    faq = await service.get_visible(session, user, faq_id=faq_id)
+    helpful, not_helpful = await service.vote(session, faq, user, body.helpful)
+    return VoteRead(faq_id=faq.id, helpful=body.helpful, helpful_count=helpful, not_helpful_count=not_helpful)

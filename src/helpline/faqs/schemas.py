@@ -1,0 +1,248 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
+
+from helpline.auth.schemas import Language
+from helpline.faqs.slugs import SLUG_RE
+from helpline.models import FAQStatus
+
+MAX_QUERY_CHARS = 500
+MAX_QUESTION_CHARS = 2000
+MAX_ANSWER_CHARS = 20_000
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_max_length=MAX_ANSWER_CHARS)
+
+
+def _clean_text(v: str) -> str:
+    v = v.strip()
+    if not v:
+        raise ValueError("must not be empty")
+    return v
+
+
+def _clean_keyword(v: str) -> str:
+    v = " ".join(v.split()).lower()
+    if not v:
+        raise ValueError("must not be empty")
+    return v
+
+
+def _dedupe(v: list[str]) -> list[str]:
+    return list(dict.fromkeys(v))
+
+
+def check_query(v: str) -> str:
+    v = " ".join(v.split())
+    if not v:
+        raise ValueError("must not be empty: give a few words to search for")
+    if len(v) > MAX_QUERY_CHARS:
+        raise ValueError(f"must be at most {MAX_QUERY_CHARS} characters; shorten the question")
+    return v
+
+
+Question = Annotated[str, Field(max_length=MAX_QUESTION_CHARS), AfterValidator(_clean_text)]
+Answer = Annotated[str, Field(max_length=MAX_ANSWER_CHARS), AfterValidator(_clean_text)]
+Slug = Annotated[str, Field(min_length=1, max_length=255, pattern=SLUG_RE)]
+CategorySlug = Annotated[str, Field(min_length=1, max_length=120, pattern=SLUG_RE)]
+Keyword = Annotated[str, Field(max_length=50), AfterValidator(_clean_keyword)]
+Keywords = Annotated[list[Keyword], Field(max_length=30), AfterValidator(_dedupe)]
+Priority = Annotated[int, Field(ge=-1000, le=1000)]
+SortOrder = Annotated[int, Field(ge=-100_000, le=100_000)]
+MetaTitle = Annotated[str, Field(max_length=255)]
+MetaDescription = Annotated[str, Field(max_length=1000)]
+SearchText = Annotated[str, Field(max_length=MAX_QUERY_CHARS * 4), AfterValidator(check_query)]
+SignalName = Literal["vector_question", "vector_answer", "text"]
+
+
+# Categories
+
+
+class CategoryCreate(Model):
+    name: Annotated[str, Field(max_length=100), AfterValidator(_clean_text)]
+    slug: CategorySlug | None = Field(default=None, description="Made from the name when omitted; never changes")
+    description: Annotated[str, Field(max_length=2000)] | None = None
+    parent_id: int | None = Field(default=None, description="A top-level category (one level of nesting)")
+    sort_order: SortOrder = 0
+
+
+class CategoryUpdate(Model):
+    name: Annotated[str, Field(max_length=100), AfterValidator(_clean_text)] | None = None
+    slug: CategorySlug | None = None
+    description: Annotated[str, Field(max_length=2000)] | None = None
+    parent_id: int | None = None
+    sort_order: SortOrder | None = None
+
+
+class CategoryRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    slug: str
+    description: str | None
+    parent_id: int | None
+    sort_order: int
+    created_at: datetime
+    updated_at: datetime | None
+
+
+class CategoryTree(CategoryRead):
+    children: list[CategoryRead] = Field(default_factory=list)
+
+
+class CategoryList(BaseModel):
+    items: list[CategoryTree] = Field(description="Top-level categories in order, each with its subcategories")
+
+
+# FAQs
+
+
+class FAQCreate(Model):
+    question: Question
+    answer: Answer
+    category_id: int | None = None
+    keywords: Keywords | None = None
+    status: FAQStatus = FAQStatus.draft
+    priority: Priority = 0
+    language: Language = "en"
+    slug: Slug | None = Field(default=None, description="Made from the question when omitted; stable across edits")
+    meta_title: MetaTitle | None = None
+    meta_description: MetaDescription | None = None
+
+
+class FAQUpdate(Model):
+    """Only the fields sent change; ``null`` clears the optional ones."""
+
+    question: Question | None = None
+    answer: Answer | None = None
+    category_id: int | None = None
+    keywords: Keywords | None = None
+    status: FAQStatus | None = None
+    priority: Priority | None = None
+    language: Language | None = None
+    slug: Slug | None = None
+    meta_title: MetaTitle | None = None
+    meta_description: MetaDescription | None = None
+
+
+class FAQRead(BaseModel):
+    id: int
+    category_id: int | None
+    question: str
+    answer: str
+    keywords: list[str]
+    status: FAQStatus
+    priority: int
+    language: str
+    slug: str | None
+    meta_title: str | None
+    meta_description: str | None
+    view_count: int
+    helpful_count: int
+    not_helpful_count: int
+    created_at: datetime
+    updated_at: datetime | None
+    published_at: datetime | None
+    embedded: bool = Field(description="Vectors exist for the current question and answer")
+
+
+class FAQPage(BaseModel):
+    items: list[FAQRead]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null at the end")
+
+
+class VoteRequest(Model):
+    helpful: StrictBool
+
+
+class VoteRead(BaseModel):
+    faq_id: int
+    helpful: bool = Field(description="Your vote")
+    helpful_count: int
+    not_helpful_count: int
+
+
+# Search
+
+
+class SearchRequest(Model):
+    q: SearchText
+    language: Language | None = Field(default=None, description="Only FAQs in this language")
+    category: Annotated[str, Field(max_length=120)] | int | None = Field(
+        default=None, description="Category id or slug; includes its subcategories"
+    )
+    limit: Annotated[int, Field(ge=1, le=50)] = 10
+    status: FAQStatus | None = Field(default=None, description="Staff only; others see published FAQs")
+
+
+class SearchHit(BaseModel):
+    id: int
+    question: str
+    answer: str
+    slug: str | None
+    language: str
+    category_id: int | None
+    score: float = Field(description="Reciprocal rank fusion score: higher is better")
+    signals: list[SignalName] = Field(description="Which searches found it")
+    similarity: float | None = Field(description="Best cosine similarity of the question or answer vector")
+
+
+class SearchResponse(BaseModel):
+    query: str
+    items: list[SearchHit]
+
+
+# Import / export
+
+
+class RejectedRow(BaseModel):
+    row: int = Field(description="1-based position of the item in the file (CSV: data row, header excluded)")
+    reason: str
+    kind: Literal["faq", "category"] = "faq"
+
+
+class ImportReport(BaseModel):
+    created: int
+    updated: int
+    unchanged: int
+    categories_created: int
+    rejected: list[RejectedRow]
+    dry_run: bool = False
+
+
+# Unanswered questions
+
+
+class UnansweredExample(BaseModel):
+    id: int
+    text: str
+    language: str
+    created_at: datetime
+
+
+class UnansweredGroup(BaseModel):
+    ids: list[int]
+    count: int
+    representative: str = Field(description="The question closest to the group's centre")
+    language: str = Field(description="The group's most common language")
+    examples: list[UnansweredExample]
+    first_seen: datetime
+    last_seen: datetime
+
+
+class UnansweredGroups(BaseModel):
+    items: list[UnansweredGroup]
+    considered: int = Field(description="Open questions looked at (the most recent ones)")
+
+
+class DraftFromUnanswered(Model):
+    ids: Annotated[list[int], Field(min_length=1, max_length=500)]
+    question: Question | None = Field(default=None, description="Default: the group's representative question")
+    answer: Annotated[str, Field(max_length=MAX_ANSWER_CHARS)] = ""
+    category_id: int | None = None
+    language: Language | None = None

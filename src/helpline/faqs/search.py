@@ -1,0 +1,268 @@
+"""Hybrid search over FAQs: HNSW cosine search on the question and answer embeddings plus
+PostgreSQL full-text search in each FAQ's language, fused by reciprocal rank fusion, in one SQL
+statement. ``retrieve()`` is what the chat calls.
+
+Reciprocal rank fusion: every signal ranks its candidates 1, 2, 3...; a FAQ scores
+``sum(1 / (RRF_K + rank))`` over the signals that found it. RRF_K = 60 (Cormack et al., 2009)
+damps the head of each list so that agreeing signals beat one signal's top hit, and needs no
+calibration between cosine distances and text ranks, which are not comparable."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Literal
+
+from pgvector.sqlalchemy import Vector
+from sqlalchemy import bindparam, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from helpline.core.runtime import Runtime
+from helpline.faqs.backends import FAQDeps, resolve_deps
+from helpline.faqs.embeddings import embed_query, text_hash
+from helpline.models import FAQStatus
+
+RRF_K = 60
+# Vector candidates farther than this (cosine similarity below it) are not matches.
+DEFAULT_MIN_SIMILARITY = 0.3
+MAX_QUERY_CHARS = 500
+RESULT_TTL_SECONDS = 600
+# Full-text terms kept from a query; a chat message can be long.
+_MAX_TERMS = 48
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+Signal = str  # "vector_question" | "vector_answer" | "text"
+# One tag per configuration helpline_ts_config() knows (migration 0003), "" for 'simple'.
+_CONFIG_TAGS = ("en", "es", "fr", "de", "pt", "it", "")
+ANY_CONFIG_QUERY = " || ".join(f"websearch_to_tsquery(helpline_ts_config('{t}'), :qtext)" for t in _CONFIG_TAGS)
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    id: int
+    question: str
+    answer: str
+    slug: str | None
+    score: float
+    signals: tuple[Signal, ...]
+    language: str
+    category_id: int | None = None
+    # Best cosine similarity of the question or answer vector; None when only text matched.
+    similarity: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    q: str
+    language: str | None = None  # primary subtag ("en"), or None for every language
+    category_ids: tuple[int, ...] | None = None
+    statuses: tuple[FAQStatus, ...] = (FAQStatus.published,)
+    limit: int = 10
+    # "strict": only `language`; "prefer": `language`, else every language.
+    language_mode: Literal["strict", "prefer"] = "strict"
+    min_similarity: float = DEFAULT_MIN_SIMILARITY
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    hits: list[Hit]
+    cached: bool
+
+
+def normalize_query(q: str) -> str:
+    return " ".join(q.split())
+
+
+def primary_language(tag: str | None) -> str | None:
+    if not tag or not tag.strip():
+        return None
+    return tag.strip().lower().replace("_", "-").split("-", 1)[0] or None
+
+
+def text_query(q: str) -> str:
+    """A websearch_to_tsquery() input that ORs the query's words: questions are phrased freely,
+    so requiring every word (the default AND) would miss most paraphrases. Documents matching
+    more (and rarer, weightier) words still rank first. Stop words drop out in the parser."""
+    words = [w for w in _WORD.findall(q) if w.lower() != "or"][:_MAX_TERMS]
+    return " or ".join(words)
+
+
+def _candidates(prefix: str, *, vectors: bool, language: bool, per_row_config: bool, category: bool) -> list[str]:
+    # S608: only fixed names from this module are interpolated; every value is a bound parameter.
+    where = "f.status = ANY(CAST(:statuses AS faq_status[]))"
+    if language:
+        where += " AND split_part(lower(f.language), '-', 1) = :lang"
+    if category:
+        where += " AND f.category_id = ANY(CAST(:category_ids AS int[]))"
+    ctes = []
+    if vectors:
+        # Nearest first, in the shape the HNSW index serves (ORDER BY distance LIMIT k); the
+        # similarity floor applies to those k afterwards, so it never turns the index walk into
+        # a search for rows that pass it.
+        for column in ("question_embedding", "answer_embedding"):
+            ctes.append(
+                f"{prefix}_{column} AS (SELECT f.id, f.{column} <=> CAST(:qvec AS vector) AS dist FROM faqs f "  # noqa: S608
+                f"WHERE {where} AND f.embedding_model = :model AND f.{column} IS NOT NULL "
+                f"ORDER BY f.{column} <=> CAST(:qvec AS vector) LIMIT :k)"
+            )
+    # With one language the query is parsed once, in its configuration, and the GIN index
+    # answers it. Across languages each FAQ is matched in its own language's configuration; the
+    # query parsed in every configuration, OR-ed, is what the GIN index narrows the rows with.
+    if per_row_config:
+        config = "helpline_ts_config(f.language)"
+        match = f"f.search_vector @@ ({ANY_CONFIG_QUERY}) AND f.search_vector @@ websearch_to_tsquery({config}, :qtext)"
+    else:
+        config = "helpline_ts_config(:lang)"
+        match = f"f.search_vector @@ websearch_to_tsquery({config}, :qtext)"
+    ctes.append(
+        f"{prefix}_text AS (SELECT f.id, ts_rank_cd(f.search_vector, websearch_to_tsquery({config}, :qtext)) "  # noqa: S608
+        f"AS rank FROM faqs f WHERE {where} AND {match} ORDER BY rank DESC, f.id LIMIT :k)"
+    )
+    ranked = []
+    if vectors:
+        for column, signal in (("question_embedding", "vector_question"), ("answer_embedding", "vector_answer")):
+            ranked.append(
+                f"SELECT id, row_number() OVER (ORDER BY dist, id) AS rn, '{signal}' AS signal, "  # noqa: S608
+                f"1 - dist AS similarity FROM {prefix}_{column} WHERE dist <= :max_dist"
+            )
+    ranked.append(
+        f"SELECT id, row_number() OVER (ORDER BY rank DESC, id) AS rn, 'text' AS signal, "  # noqa: S608
+        f"CAST(NULL AS float8) AS similarity FROM {prefix}_text"
+    )
+    ctes.append(
+        f"{prefix} AS (SELECT id, sum(1.0 / (:rrf_k + rn)) AS score, array_agg(signal ORDER BY signal) AS signals, "  # noqa: S608
+        f"max(similarity) AS similarity FROM ({' UNION ALL '.join(ranked)}) s GROUP BY id)"
+    )
+    return ctes
+
+
+def hybrid_sql(*, vectors: bool, mode: Literal["strict", "all", "prefer"], category: bool) -> str:
+    """The whole search as one statement. ``mode``: "strict" (one language), "all" (every
+    language) or "prefer" (one language; every language only when it finds nothing, evaluated
+    in the same statement and skipped by the planner when not needed)."""
+    ctes: list[str] = []
+    if mode in ("strict", "prefer"):
+        ctes += _candidates("pref", vectors=vectors, language=True, per_row_config=False, category=category)
+    if mode in ("all", "prefer"):
+        ctes += _candidates("anylang", vectors=vectors, language=False, per_row_config=True, category=category)
+    if mode == "strict":
+        fused = "pref"
+    elif mode == "all":
+        fused = "anylang"
+    else:
+        ctes.append(
+            "fused AS (SELECT * FROM pref UNION ALL SELECT * FROM anylang WHERE NOT EXISTS (SELECT 1 FROM pref))"
+        )
+        fused = "fused"
+    return (
+        "WITH "
+        + ",\n".join(ctes)
+        + f"\nSELECT f.id, f.question, f.answer, f.slug, f.language, f.category_id, r.score, r.signals, "
+        f"r.similarity FROM {fused} r JOIN faqs f ON f.id = r.id "
+        "ORDER BY r.score DESC, f.priority DESC, f.id LIMIT :limit"
+    )
+
+
+async def search_version(session: AsyncSession) -> int:
+    """The counter the database bumps with every change to FAQs or categories (see the 0003
+    migration): cached results are keyed by it."""
+    version = await session.scalar(text("SELECT version FROM faq_search_version WHERE id = 1"))
+    return int(version or 0)
+
+
+def _cache_key(query: SearchQuery, version: int, model: str | None) -> str:
+    params = asdict(query)
+    params["q"] = text_hash(query.q)
+    params["model"] = model
+    return f"search:{version}:{text_hash(json.dumps(params, sort_keys=True, default=str))}"
+
+
+async def search(session: AsyncSession, deps: FAQDeps, query: SearchQuery) -> SearchResult:
+    """The best ``query.limit`` FAQs for ``query.q``, fused from the vector and text signals.
+    Results are cached until the next change to the knowledge base."""
+    query = replace(query, q=normalize_query(query.q))
+    version = await search_version(session)
+    key = _cache_key(query, version, deps.model)
+    raw = await deps.cache.get(key)
+    if raw is not None:
+        return SearchResult([_hit_from_json(h) for h in json.loads(raw)], cached=True)
+    hits = await _run(session, deps, query)
+    await deps.cache.set(key, json.dumps([asdict(h) for h in hits]), RESULT_TTL_SECONDS)
+    return SearchResult(hits, cached=False)
+
+
+async def _run(session: AsyncSession, deps: FAQDeps, query: SearchQuery) -> list[Hit]:
+    qtext = text_query(query.q)
+    vector = await embed_query(deps, query.q) if deps.embedder is not None else None
+    if vector is None and not qtext:
+        return []
+    lang = primary_language(query.language)
+    mode: Literal["strict", "all", "prefer"] = "all" if lang is None else query.language_mode
+    category = query.category_ids is not None
+    sql = text(hybrid_sql(vectors=vector is not None, mode=mode, category=category))
+    params: dict[str, object] = {
+        "statuses": [s.value for s in query.statuses],
+        "qtext": qtext,
+        "k": max(20, min(100, query.limit * 4)),
+        "rrf_k": RRF_K,
+        "limit": query.limit,
+    }
+    if lang is not None:
+        params["lang"] = lang
+    if category:
+        params["category_ids"] = list(query.category_ids or ())
+    if vector is not None and deps.embedder is not None:
+        dim = deps.embedder.dimension
+        sql = sql.bindparams(bindparam("qvec", type_=Vector(dim)))
+        params |= {"qvec": vector, "model": deps.embedder.model, "max_dist": 1.0 - query.min_similarity}
+    rows = (await session.execute(sql, params)).all()
+    return [
+        Hit(
+            id=r.id,
+            question=r.question,
+            answer=r.answer,
+            slug=r.slug,
+            score=round(float(r.score), 6),
+            signals=tuple(r.signals),
+            language=r.language,
+            category_id=r.category_id,
+            similarity=None if r.similarity is None else round(float(r.similarity), 4),
+        )
+        for r in rows
+    ]
+
+
+def _hit_from_json(data: dict[str, Any]) -> Hit:
+    return Hit(**{**data, "signals": tuple(data["signals"])})
+
+
+async def retrieve(
+    session: AsyncSession,
+    deps: FAQDeps | Runtime,
+    query: str,
+    language: str | None,
+    limit: int = 5,
+    *,
+    min_similarity: float = DEFAULT_MIN_SIMILARITY,
+) -> list[Hit]:
+    """Published FAQs for a chat message, best first: in the conversation's ``language`` when any
+    match there, else in any language (one SQL statement either way). The message is cut to its
+    first MAX_QUERY_CHARS * 4 characters; an empty one finds nothing. Cached like ``search``."""
+    if isinstance(deps, Runtime):
+        deps = await resolve_deps(deps, session)
+    q = normalize_query(query)[: MAX_QUERY_CHARS * 4]
+    if not q or limit < 1:
+        return []
+    found = await search(
+        session,
+        deps,
+        SearchQuery(
+            q=q,
+            language=primary_language(language),
+            limit=min(limit, 50),
+            language_mode="prefer",
+            min_similarity=min_similarity,
+        ),
+    )
+    return found.hits

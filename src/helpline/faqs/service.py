@@ -1,0 +1,254 @@
+"""FAQs: visibility, keyset lists, create/update/archive/delete, votes and views.
+
+Anonymous callers and users see published FAQs only; staff (moderators, admins) see and manage
+every status. Slugs are made once from the question and never follow later edits."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from helpline.core import audit
+from helpline.core.audit import Client
+from helpline.core.errors import BadRequest, Forbidden, NotFound
+from helpline.faqs.backends import FAQDeps
+from helpline.faqs.categories import category_exists
+from helpline.faqs.embeddings import refresh_embeddings, text_hash
+from helpline.faqs.repository import flush_with_unique_slug, taken_slugs
+from helpline.faqs.schemas import FAQCreate, FAQUpdate
+from helpline.faqs.search import primary_language
+from helpline.faqs.slugs import next_free, slugify
+from helpline.models import FAQ, FAQStatus, FAQVote, User, UserRole
+
+SLUG_MAX = 255
+_STAFF = frozenset({UserRole.moderator, UserRole.admin})
+_REQUIRED = ("question", "answer", "status", "priority", "language", "slug")
+
+
+def is_staff(user: User | None) -> bool:
+    return user is not None and user.role in _STAFF
+
+
+def visible_statuses(user: User | None, wanted: FAQStatus | None = None) -> tuple[FAQStatus, ...]:
+    """The statuses ``user`` may see, or just ``wanted`` if they may see it (else 403)."""
+    if wanted is None:
+        return tuple(FAQStatus) if is_staff(user) else (FAQStatus.published,)
+    if wanted is not FAQStatus.published and not is_staff(user):
+        raise Forbidden("Only staff can see draft or archived FAQs")
+    return (wanted,)
+
+
+def is_embedded(faq: FAQ) -> bool:
+    """Vectors exist for the FAQ's current question and answer (an empty draft answer has none)."""
+    answer_ok = faq.answer_hash == text_hash(faq.answer) if faq.answer.strip() else True
+    return faq.question_hash == text_hash(faq.question) and answer_ok
+
+
+# Reading
+
+
+def _encode(priority: int, faq_id: int) -> str:
+    return base64.urlsafe_b64encode(f"{priority}|{faq_id}".encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> tuple[int, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        priority, faq_id = raw.split("|")
+        return int(priority), int(faq_id)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("cursor is not valid; use the next_cursor of the previous page") from None
+
+
+async def list_faqs(
+    session: AsyncSession,
+    viewer: User | None,
+    *,
+    category_ids: tuple[int, ...] | None = None,
+    language: str | None = None,
+    status: FAQStatus | None = None,
+    tag: str | None = None,
+    cursor: str | None = None,
+    limit: int = 20,
+) -> tuple[list[FAQ], str | None]:
+    """Highest priority first, then newest; keyset on (priority, id) so deep pages stay cheap."""
+    statuses = visible_statuses(viewer, status)
+    stmt = select(FAQ).where(FAQ.status.in_(statuses)).order_by(FAQ.priority.desc(), FAQ.id.desc()).limit(limit + 1)
+    if category_ids is not None:
+        stmt = stmt.where(FAQ.category_id.in_(category_ids))
+    lang = primary_language(language)
+    if lang is not None:
+        stmt = stmt.where(func.split_part(func.lower(FAQ.language), "-", 1) == lang)
+    if tag:
+        stmt = stmt.where(FAQ.keywords.contains([" ".join(tag.split()).lower()]))
+    if cursor:
+        stmt = stmt.where(tuple_(FAQ.priority, FAQ.id) < tuple_(*_decode(cursor)))
+    rows = list((await session.scalars(stmt)).all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (_encode(rows[-1].priority, rows[-1].id) if more and rows else None)
+
+
+async def get_visible(
+    session: AsyncSession, viewer: User | None, *, faq_id: int | None = None, slug: str | None = None
+) -> FAQ:
+    """The FAQ by id or slug if the viewer may see it; otherwise 404 (whether or not it exists)."""
+    stmt = select(FAQ).where(FAQ.status.in_(visible_statuses(viewer)))
+    stmt = stmt.where(FAQ.id == faq_id) if faq_id is not None else stmt.where(FAQ.slug == slug)
+    faq = await session.scalar(stmt)
+    if faq is None:
+        raise NotFound("No such FAQ")
+    return faq
+
+
+async def count_view(deps: FAQDeps, viewer: User | None, faq: FAQ) -> None:
+    """A reader's view of a published FAQ (staff reviewing it do not count)."""
+    if faq.status is FAQStatus.published and not is_staff(viewer) and deps.views.add(faq.id):
+        await deps.views.flush(deps.sessionmaker)
+
+
+# Writing
+
+
+async def _allocate_slug(session: AsyncSession, faq: FAQ, explicit: str | None) -> None:
+    async def generated() -> str:
+        base = slugify(faq.question, 80)
+        return next_free(base, await taken_slugs(session, FAQ.slug, base), SLUG_MAX)
+
+    await flush_with_unique_slug(session, faq, slug=explicit, make=generated, constraint="uq_faqs_slug")
+
+
+def _check_publishable(faq: FAQ) -> None:
+    if faq.status is FAQStatus.published:
+        if not faq.answer.strip():
+            raise BadRequest("answer: write an answer before publishing this FAQ")
+        if faq.published_at is None:
+            faq.published_at = datetime.now(UTC)
+
+
+async def create_faq(
+    session: AsyncSession,
+    deps: FAQDeps,
+    data: FAQCreate,
+    *,
+    actor_id: int | None,
+    client: Client = audit.NO_CLIENT,
+) -> FAQ:
+    """Create a FAQ with its vectors (made before anything is written, so no lock waits on the
+    embedder) and a slug from its question unless one is given."""
+    if data.category_id is not None:
+        await category_exists(session, data.category_id)
+    faq = FAQ(
+        question=data.question,
+        answer=data.answer,
+        category_id=data.category_id,
+        keywords=data.keywords or None,
+        status=data.status,
+        priority=data.priority,
+        language=data.language,
+        meta_title=data.meta_title,
+        meta_description=data.meta_description,
+    )
+    _check_publishable(faq)
+    await refresh_embeddings(deps, [faq])
+    await _allocate_slug(session, faq, data.slug)
+    await session.refresh(faq)
+    audit.record(
+        session, "faq.created", actor_user_id=actor_id, target_type="faq", target_id=faq.id,
+        client=client, details={"slug": faq.slug, "status": faq.status.value},
+    )  # fmt: skip
+    return faq
+
+
+def apply_changes(faq: FAQ, changes: dict[str, Any]) -> dict[str, Any]:
+    """Set the fields that differ; returns them. Status rules: published needs an answer, and
+    published_at is the first publication's time."""
+    for key in _REQUIRED:
+        if key in changes and changes[key] is None:
+            raise BadRequest(f"{key} cannot be null")
+    if "keywords" in changes:
+        changes["keywords"] = changes["keywords"] or None
+    changed = {k: v for k, v in changes.items() if getattr(faq, k) != v}
+    for key, value in changed.items():
+        setattr(faq, key, value)
+    _check_publishable(faq)
+    return changed
+
+
+async def update_faq(
+    session: AsyncSession,
+    deps: FAQDeps,
+    faq: FAQ,
+    data: FAQUpdate,
+    *,
+    actor_id: int | None,
+    client: Client = audit.NO_CLIENT,
+) -> FAQ:
+    changes = data.model_dump(exclude_unset=True)
+    if changes.get("category_id") is not None:
+        await category_exists(session, changes["category_id"])
+    if "slug" in changes and changes["slug"] is None:
+        raise BadRequest("slug cannot be null; it never changes unless you choose another")
+    slug = changes.pop("slug", None)
+    changed = apply_changes(faq, changes)
+    if slug is not None and slug != faq.slug:
+        changed["slug"] = slug
+    if not changed:
+        return faq
+    if "question" in changed or "answer" in changed:
+        await refresh_embeddings(deps, [faq])
+    if "slug" in changed:
+        await flush_with_unique_slug(session, faq, slug=slug, make=_never, constraint="uq_faqs_slug")
+    else:
+        await session.flush()
+    await session.refresh(faq)
+    audit.record(
+        session, "faq.updated", actor_user_id=actor_id, target_type="faq", target_id=faq.id,
+        client=client, details={"fields": sorted(changed)},
+    )  # fmt: skip
+    return faq
+
+
+async def _never() -> str:
+    raise AssertionError("an explicit slug is never generated")
+
+
+async def delete_faq(
+    session: AsyncSession, faq: FAQ, *, hard: bool, actor: User, client: Client = audit.NO_CLIENT
+) -> None:
+    """Archive the FAQ (it leaves search and public lists, keeps its votes); ``hard`` deletes it
+    for good and is for admins only."""
+    if hard:
+        if actor.role is not UserRole.admin:
+            raise Forbidden("Only admins can delete a FAQ for good; without hard=true it is archived")
+        await session.execute(delete(FAQ).where(FAQ.id == faq.id))
+        action = "faq.deleted"
+    elif faq.status is not FAQStatus.archived:
+        faq.status = FAQStatus.archived
+        await session.flush()
+        action = "faq.archived"
+    else:
+        return
+    audit.record(
+        session, action, actor_user_id=actor.id, target_type="faq", target_id=faq.id,
+        client=client, details={"slug": faq.slug},
+    )  # fmt: skip
+
+
+async def vote(session: AsyncSession, faq: FAQ, user: User, helpful: bool) -> tuple[int, int]:
+    """Record or change the user's vote; returns (helpful_count, not_helpful_count). The counts
+    are kept by a trigger on faq_votes, exact under concurrent votes."""
+    stmt = insert(FAQVote).values(faq_id=faq.id, user_id=user.id, helpful=helpful)
+    stmt = stmt.on_conflict_do_update(
+        constraint="uq_faq_votes_faq_user",
+        set_={"helpful": stmt.excluded.helpful, "updated_at": func.now()},
+        where=FAQVote.helpful.is_distinct_from(stmt.excluded.helpful),
+    )
+    await session.execute(stmt)
+    row = (await session.execute(select(FAQ.helpful_count, FAQ.not_helpful_count).where(FAQ.id == faq.id))).one()
+    return int(row.helpful_count), int(row.not_helpful_count)
