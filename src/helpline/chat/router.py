@@ -15,7 +15,7 @@ from helpline.chat.schemas import ChatResponse, FeedbackRead, FeedbackRequest, S
 from helpline.core.deps import RuntimeDep, SessionDep
 from helpline.core.errors import BadRequest
 from helpline.core.runtime import Runtime
-from helpline.models import MessageStatus
+from helpline.models import MessageStatus, User
 
 router = APIRouter(prefix="/api/v1", tags=["chat"])
 FINAL_POLL_SECONDS = 0.5
@@ -37,11 +37,8 @@ async def _final(gen: Generation) -> dict[str, Any]:
     raise RuntimeError("generation ended without a final event")
 
 
-@router.post("/chat/send", response_model=ChatResponse, responses=_ERRORS)
-async def send(body: SendRequest, user: ChatUser, runtime: RuntimeDep) -> ChatResponse:
-    """Send a message and get the stored answer. A provider failure still returns the stored
-    (failed or partial) answer with `error` set; retry it with `/chat/messages/{id}/retry`."""
-    turn = await service.begin(
+async def _begin(runtime: Runtime, user: User, body: SendRequest) -> service.Turn:
+    return await service.begin(
         runtime,
         user_id=user.id,
         user_language=user.language,
@@ -49,6 +46,13 @@ async def send(body: SendRequest, user: ChatUser, runtime: RuntimeDep) -> ChatRe
         conversation_id=body.conversation_id,
         language=body.language,
     )
+
+
+@router.post("/chat/send", response_model=ChatResponse, responses=_ERRORS)
+async def send(body: SendRequest, user: ChatUser, runtime: RuntimeDep) -> ChatResponse:
+    """Send a message and get the stored answer. A provider failure still returns the stored
+    (failed or partial) answer with `error` set; retry it with `/chat/messages/{id}/retry`."""
+    turn = await _begin(runtime, user, body)
     gen = service.launch(runtime, turn)
     return ChatResponse.model_validate(await _final(gen))
 
@@ -114,14 +118,7 @@ async def stream(
     resume = _parse_event_id(last_event_id)
     if resume is not None:
         return EventSourceResponse(_replay(runtime, user.id, *resume), ping=15)
-    turn = await service.begin(
-        runtime,
-        user_id=user.id,
-        user_language=user.language,
-        content=body.message,
-        conversation_id=body.conversation_id,
-        language=body.language,
-    )
+    turn = await _begin(runtime, user, body)
     gen = service.launch(runtime, turn)
     return EventSourceResponse((_sse(e) async for e in gen.follow()), ping=15)
 
