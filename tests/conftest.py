@@ -143,7 +143,10 @@ def moderator() -> Any:
 
 @pytest.fixture
 async def runtime(settings: Settings, database_url: str, llm: Any, moderator: Any) -> AsyncIterator[Runtime]:
+    from helpline.ai.embeddings.fake import FakeEmbedder
+
     rt = Runtime.build(settings, database_url, llm=llm, moderator=moderator)
+    rt.extras["embedder"] = FakeEmbedder()  # deterministic bag-of-words vectors
     try:
         yield rt
     finally:

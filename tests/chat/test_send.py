@@ -221,6 +221,8 @@ async def test_rate_limit_per_user(client: httpx.AsyncClient, auth: dict[str, st
 
 
 async def test_statements_per_chat_turn(client: httpx.AsyncClient, auth: dict[str, str], runtime: Runtime) -> None:
+    # The turn itself; knowledge-base retrieval (measured in tests/chat/test_grounding.py) is off.
+    runtime.settings.retrieval.enabled = False
     first = (await send(client, auth, "warm up")).json()
     statements: list[str] = []
 

@@ -97,6 +97,7 @@ async def _replay(runtime: Runtime, user_id: int, message_id: int, after_seq: in
         response_ms=msg.response_time_ms,
         timestamp=msg.created_at,
         error=(msg.meta or {}).get("error", "The answer is not finished") if failed else None,
+        sources=(msg.meta or {}).get("sources"),
     )
     kind: EventKind = "error" if failed else "response"
     yield _sse(TurnEvent(kind, after_seq + 1, msg.id, msg.conversation_id, payload))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -15,8 +16,9 @@ from typing import Any
 import structlog
 from sqlalchemy import select, text
 
-from helpline.ai.base import ChatMessage, LLMError, ModerationResult, StreamDone, TextDelta
+from helpline.ai.base import ChatMessage, LLMError, ModerationResult, StreamDone, TextDelta, Usage
 from helpline.chat import repository as repo
+from helpline.chat.grounding import Grounding, Source, ground
 from helpline.chat.hub import Generation
 from helpline.core.errors import Conflict, NotFound, Unprocessable
 from helpline.core.metrics import AI_REQUEST_COUNT, AI_RESPONSE_TIME, AI_TOKEN_USAGE
@@ -25,6 +27,7 @@ from helpline.models import Conversation, Message, MessageStatus, MessageType
 
 log = structlog.get_logger(__name__)
 
+DIRECT_MODEL = "faq"  # model_used of an answer taken straight from a FAQ
 HISTORY_TAIL = 50  # messages read for context; the builder keeps what fits the budget
 TITLE_CHARS = 60
 REFUSALS = {
@@ -188,11 +191,15 @@ def launch(runtime: Runtime, turn: Turn) -> Generation:
     return gen
 
 
-def build_messages(runtime: Runtime, turn: Turn) -> list[ChatMessage]:
+def build_messages(
+    runtime: Runtime, turn: Turn, sources: Sequence[Source] = ()
+) -> tuple[list[ChatMessage], list[Source]]:
+    """The prompt, and the knowledge-base sources that made it in (citation [n] = sources[n-1])."""
     from helpline.ai.context import build_context
     from helpline.ai.prompts import system_prompt
 
     llm = runtime.llm
+    max_answer = min(runtime.settings.llm.max_tokens, llm.context_window // 2)
     history = [ChatMessage("user" if kind is MessageType.user else "assistant", body) for kind, body in turn.history]
     built = build_context(
         system_prompt=system_prompt(turn.language),
@@ -200,9 +207,14 @@ def build_messages(runtime: Runtime, turn: Turn) -> list[ChatMessage]:
         current=turn.content,
         counter=llm.tokens,
         context_window=llm.context_window,
-        max_answer_tokens=min(runtime.settings.llm.max_tokens, llm.context_window // 2),
+        max_answer_tokens=max_answer,
+        knowledge=[s.article() for s in sources],
+        knowledge_budget=int((llm.context_window - max_answer) * runtime.settings.retrieval.knowledge_share),
+        language=turn.language,
     )
-    return list(built.messages)
+    by_ref = {str(s.id): s for s in sources}
+    used = [by_ref[a.ref] for a in built.articles_used if a.ref in by_ref]
+    return list(built.messages), used
 
 
 async def generate(runtime: Runtime, turn: Turn, gen: Generation) -> None:
@@ -214,16 +226,32 @@ async def generate(runtime: Runtime, turn: Turn, gen: Generation) -> None:
     done: StreamDone | None = None
     error: str | None = None
     cancelled = False
+    sources: list[Source] = []
+    grounding = Grounding()
     try:
-        messages = build_messages(runtime, turn)
-        max_tokens = min(cfg.max_tokens, llm.context_window // 2)
-        async with asyncio.timeout(cfg.timeout_seconds * 2):
-            async for event in llm.stream(messages, max_tokens=max_tokens, temperature=cfg.temperature):
-                if isinstance(event, TextDelta):
-                    parts.append(event.text)
-                    await hub.publish(gen, "token", {"content": event.text})
-                elif isinstance(event, StreamDone):
-                    done = event
+        grounding = await ground(
+            runtime,
+            question=turn.content,
+            language=turn.language,
+            user_id=turn.user_id,
+            conversation_id=turn.conversation_id,
+        )
+        if grounding.direct is not None:
+            # A confident match: the FAQ's own answer, without calling the model.
+            sources = [grounding.direct]
+            parts.append(grounding.direct.answer)
+            await hub.publish(gen, "token", {"content": grounding.direct.answer})
+            done = StreamDone(model=DIRECT_MODEL, usage=Usage(0, 0))
+        else:
+            messages, sources = build_messages(runtime, turn, grounding.sources)
+            max_tokens = min(cfg.max_tokens, llm.context_window // 2)
+            async with asyncio.timeout(cfg.timeout_seconds * 2):
+                async for event in llm.stream(messages, max_tokens=max_tokens, temperature=cfg.temperature):
+                    if isinstance(event, TextDelta):
+                        parts.append(event.text)
+                        await hub.publish(gen, "token", {"content": event.text})
+                    elif isinstance(event, StreamDone):
+                        done = event
     except LLMError as exc:
         error = f"The assistant is unavailable right now: {exc}"
     except TimeoutError:
@@ -244,7 +272,11 @@ async def generate(runtime: Runtime, turn: Turn, gen: Generation) -> None:
     tokens = done.usage.total_tokens if done else 0
     model = done.model if done else llm.model
     elapsed_ms = int((time.perf_counter() - started) * 1000)
-    meta: dict[str, Any] = {"provider": llm.name}
+    meta: dict[str, Any] = {"provider": DIRECT_MODEL if grounding.direct else llm.name}
+    if sources:
+        meta["sources"] = [s.public() for s in sources]
+    if grounding.direct is not None:
+        meta["answered_from_faq"] = grounding.direct.id
     if done:
         meta["usage"] = {"prompt_tokens": done.usage.prompt_tokens, "completion_tokens": done.usage.completion_tokens}
     if error:
@@ -280,6 +312,7 @@ async def generate(runtime: Runtime, turn: Turn, gen: Generation) -> None:
         timestamp=timestamp,
         flagged=flagged,
         error=error,
+        sources=[s.public() for s in sources],
     )
     await hub.publish(gen, "error" if error else "response", payload, final=True)
     if cancelled:

@@ -196,6 +196,22 @@ class LLMSettings(BaseSettings):
         return "openai" if (self.api_key or self.base_url) else "local"
 
 
+class RetrievalSettings(BaseSettings):
+    """How chat answers are grounded in the FAQ knowledge base."""
+
+    model_config = _config("HELPLINE_RETRIEVAL_")
+
+    enabled: bool = True
+    top_k: int = Field(default=3, ge=1, le=10)
+    # Below this cosine similarity a FAQ is not put in the prompt (and the question is
+    # recorded as unanswered when nothing clears it).
+    min_similarity: float = Field(default=0.35, ge=0.0, le=1.0)
+    # At or above it, the FAQ's answer is the reply: no model call (fast, free, exact).
+    direct_threshold: float = Field(default=0.85, ge=0.0, le=1.0)
+    # Share of the prompt budget retrieved articles may take.
+    knowledge_share: float = Field(default=0.4, gt=0.0, lt=1.0)
+
+
 class ModerationSettings(BaseSettings):
     model_config = _config("HELPLINE_MODERATION_")
 
@@ -227,6 +243,7 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     moderation: ModerationSettings = Field(default_factory=ModerationSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
 
     @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
@@ -288,6 +305,7 @@ _SECTIONS: dict[str, type[BaseSettings]] = {
     "embedding": EmbeddingSettings,
     "llm": LLMSettings,
     "moderation": ModerationSettings,
+    "retrieval": RetrievalSettings,
 }
 
 

@@ -108,7 +108,9 @@ class EmbeddedPostgres:
             subprocess.run(args, check=True, capture_output=True, text=True, timeout=60, user=self._user, cwd="/")
         except subprocess.CalledProcessError as exc:
             detail = (exc.stderr or exc.stdout or "").strip().splitlines()
-            tail = detail[-1] if detail else str(exc)
+            # The first error line says why; later ones are the tool's cleanup.
+            errors = [ln for ln in detail if "error" in ln.lower() or "fatal" in ln.lower()]
+            tail = (errors or detail or [str(exc)])[0]
             raise EmbeddedPostgresError(
                 f"embedded PostgreSQL: {Path(args[0]).name} failed: {tail} (log: {self.logfile})"
             ) from None
@@ -156,6 +158,9 @@ class EmbeddedPostgres:
             first = pidfile.read_text().splitlines()[0]
             pid = int(first)
         except (OSError, IndexError, ValueError):
+            return None
+        if pid <= 0:
+            # A negative pid is a standalone backend (initdb's bootstrap), not a server.
             return None
         try:
             proc = psutil.Process(pid)

@@ -1,0 +1,74 @@
+"""Grounding a chat answer in the FAQ knowledge base: find the FAQs for the question, answer
+directly from one when the match is confident, otherwise give the best ones to the model to
+cite, and record questions nothing matched. It never fails a turn: without the knowledge base
+(embedder down, database hiccup) the model answers on its own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from helpline.ai.prompts import Article
+from helpline.core.runtime import Runtime
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Source:
+    id: int
+    question: str
+    answer: str
+    slug: str | None
+    score: float
+
+    def public(self) -> dict[str, Any]:
+        return {"id": self.id, "question": self.question, "slug": self.slug, "score": round(self.score, 4)}
+
+    def article(self) -> Article:
+        return Article(title=self.question, body=self.answer, ref=str(self.id))
+
+
+@dataclass(frozen=True)
+class Grounding:
+    sources: list[Source] = field(default_factory=list)
+    direct: Source | None = None
+
+
+async def ground(runtime: Runtime, *, question: str, language: str, user_id: int, conversation_id: int) -> Grounding:
+    cfg = runtime.settings.retrieval
+    if not cfg.enabled:
+        return Grounding()
+    from helpline.faqs.backends import resolve_deps
+    from helpline.faqs.embeddings import embed_query
+    from helpline.faqs.search import retrieve
+    from helpline.faqs.unanswered import record_unanswered
+
+    try:
+        async with runtime.sessionmaker() as session, session.begin():
+            deps = await resolve_deps(runtime, session)
+            hits = await retrieve(session, deps, question, language, limit=cfg.top_k)
+            sources = [
+                Source(h.id, h.question, h.answer, h.slug, h.similarity)
+                for h in hits
+                if h.similarity is not None and h.similarity >= cfg.min_similarity
+            ]
+            if not sources:
+                vector = await embed_query(deps, question)
+                await record_unanswered(
+                    session,
+                    question,
+                    language,
+                    vector,
+                    model=deps.model,
+                    user_id=user_id,
+                    conversation_id=conversation_id,
+                )
+    except Exception as exc:
+        log.warning("grounding.unavailable", error=f"{type(exc).__name__}: {exc}"[:300])
+        return Grounding()
+    best = sources[0] if sources else None
+    direct = best if best is not None and best.score >= cfg.direct_threshold else None
+    return Grounding(sources=sources, direct=direct)

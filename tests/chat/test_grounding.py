@@ -1,0 +1,113 @@
+"""Answers grounded in the FAQ knowledge base (fake embedder: bag-of-words vectors)."""
+
+from __future__ import annotations
+
+import json
+
+import asyncpg
+import httpx
+from sqlalchemy import event
+
+from helpline.core.runtime import Runtime
+from tests.chat.conftest import send
+from tests.chat.fakes import ScriptedProvider
+from tests.conftest import bearer, make_admin, signed_in
+
+FAQ = {
+    "question": "How do I reset my password?",
+    "answer": "Open Settings, choose Security, then click Reset password and follow the email link.",
+    "status": "published",
+}
+
+
+async def publish(client: httpx.AsyncClient, db: asyncpg.Connection, **fields: object) -> dict[str, object]:
+    admin = bearer(await signed_in(client, "kb-admin@example.com"))
+    await make_admin(db, "kb-admin@example.com")
+    r = await client.post("/api/v1/faqs", headers=admin, json={**FAQ, **fields})
+    assert r.status_code == 201, r.text
+    body: dict[str, object] = r.json()
+    return body
+
+
+async def test_a_confident_match_is_answered_from_the_faq_without_the_model(
+    client: httpx.AsyncClient, auth: dict[str, str], db: asyncpg.Connection, runtime: Runtime
+) -> None:
+    faq = await publish(client, db)
+    provider = ScriptedProvider()
+    runtime.llm = provider
+    body = (await send(client, auth, "How do I reset my password?")).json()
+    assert body["content"] == FAQ["answer"]
+    assert body["model_used"] == "faq"
+    assert [s["id"] for s in body["sources"]] == [faq["id"]]
+    assert body["sources"][0]["slug"] == faq["slug"]
+    assert provider.calls == []
+    meta = json.loads(await db.fetchval("SELECT metadata FROM messages WHERE id = $1", body["message_id"]))
+    assert meta["answered_from_faq"] == faq["id"]
+
+
+async def test_a_partial_match_goes_into_the_prompt_and_is_cited(
+    client: httpx.AsyncClient, auth: dict[str, str], db: asyncpg.Connection, runtime: Runtime
+) -> None:
+    faq = await publish(client, db)
+    provider = ScriptedProvider(chunks=["Follow the email link [1]."])
+    runtime.llm = provider
+    body = (await send(client, auth, "my password reset email link never arrived, what now?")).json()
+    assert body["model_used"] == "scripted-1"
+    assert [s["id"] for s in body["sources"]] == [faq["id"]]
+    system = provider.calls[0][0].content
+    assert FAQ["answer"] in system
+    assert "[1]" in system
+
+
+async def test_unmatched_questions_are_recorded_for_staff(
+    client: httpx.AsyncClient, auth: dict[str, str], db: asyncpg.Connection
+) -> None:
+    await publish(client, db)
+    body = (await send(client, auth, "Do you ship parcels to Antarctica by penguin?")).json()
+    assert body["sources"] == []
+    rows = await db.fetch("SELECT text, conversation_id FROM unanswered_questions")
+    assert [(r["text"], r["conversation_id"]) for r in rows] == [
+        ("Do you ship parcels to Antarctica by penguin?", body["conversation_id"])
+    ]
+
+
+async def test_drafts_are_never_used(client: httpx.AsyncClient, auth: dict[str, str], db: asyncpg.Connection) -> None:
+    await publish(client, db, status="draft")
+    body = (await send(client, auth, "How do I reset my password?")).json()
+    assert body["sources"] == []
+    assert body["model_used"] != "faq"
+
+
+async def test_knowledge_base_trouble_does_not_fail_the_turn(
+    client: httpx.AsyncClient, auth: dict[str, str], runtime: Runtime
+) -> None:
+    class Broken:
+        name = "broken"
+        model = "broken"
+        dimension = 384
+
+        async def embed(self, texts: object) -> list[list[float]]:
+            raise RuntimeError("embedder down")
+
+        async def aclose(self) -> None:
+            return None
+
+    runtime.extras["embedder"] = Broken()
+    body = (await send(client, auth, "How do I reset my password?")).json()
+    assert body["status"] == "sent"
+
+
+async def test_statements_with_retrieval(client: httpx.AsyncClient, auth: dict[str, str], runtime: Runtime) -> None:
+    first = (await send(client, auth, "warm up")).json()
+    statements: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    event.listen(runtime.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        await send(client, auth, "a second question", conversation_id=first["conversation_id"])
+    finally:
+        event.remove(runtime.engine.sync_engine, "before_cursor_execute", count)
+    # the 4 of the turn, plus the search version and the hybrid query (and an unanswered row here)
+    assert len(statements) <= 7, statements
