@@ -45,9 +45,12 @@ async def warm_up(runtime: Runtime) -> None:
         await runtime.llm.health()
     except Exception as exc:
         log.warning("llm.not_ready", provider=runtime.llm.name, error=str(exc)[:300])
-    warm = getattr(runtime.moderator, "warm_up", None)
-    if warm is not None:
-        await warm()
+    from helpline.faqs.backends import embedder_for
+
+    for part in (runtime.moderator, embedder_for(runtime)):
+        warm = getattr(part, "warm_up", None)
+        if warm is not None:
+            await warm()
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
@@ -72,7 +75,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         try:
             yield
         finally:
+            from helpline.faqs.backends import close_embedder
+
             await own.close()
+            await close_embedder(own)
             if embedded:
                 embedded.release()
 

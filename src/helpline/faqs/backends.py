@@ -104,6 +104,11 @@ async def resolve_deps(runtime: Runtime, session: AsyncSession) -> FAQDeps:
     return FAQDeps(embedder=embedder, cache=cache, views=views, sessionmaker=runtime.sessionmaker)
 
 
+def embedder_for(runtime: Runtime) -> Embedder | None:
+    """The knowledge base's embedder (created on first use; None when it cannot be made)."""
+    return _embedder(runtime)
+
+
 async def close_embedder(runtime: Runtime) -> None:
     """Release the embedder this package created (the runtime does not know about it)."""
     embedder = runtime.extras.pop(EMBEDDER_KEY, None)
