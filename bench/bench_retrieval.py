@@ -1,0 +1,251 @@
+"""Retrieval quality of the FAQ search on the Parcelo demo knowledge base.
+
+Starts a real Helpline (``helpline serve``, fake LLM, the bundled local MiniLM embedder) on a
+temp data dir, which loads the demo FAQs, then runs every query of ``retrieval_queries.json``:
+
+- hybrid: ``GET /api/v1/faqs/search?q=...&language=...&limit=5`` as a signed-in admin (the
+  anonymous rate limit would throttle the run); exactly what users get.
+- vector-only and text-only: the API has no switch for them, so they run against the same
+  database with the app's own statement (``helpline.faqs.search.hybrid_sql``, strict language
+  mode, published FAQs, the same k, RRF constant and similarity floor). Text-only is the
+  statement the app runs when it has no embedder; vector-only is the same statement with the
+  vectors and an empty full-text query (which matches nothing), so only the question and answer
+  vector signals are fused. The query vector comes from the same local embedder, in-process.
+
+Prints top-1 and recall@5 per signal, p50 latency (hybrid: HTTP round trip, with the server's
+result cache cold; the others: the SQL statement alone, the embedding excluded), and the hybrid
+misses. Run: ``uv run python bench/bench_retrieval.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+# Run as a script, this file's folder is on sys.path, not the checkout that holds "bench".
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._common import REQUEST_TIMEOUT_S, BenchError, HelplineServer, helpline_server, install_signal_handlers
+
+QUERIES_FILE = Path(__file__).resolve().parent / "retrieval_queries.json"
+LIMIT = 5
+TARGET_TOP1 = 0.90
+ADMIN_EMAIL = "admin@example.com"
+ADMIN_PASSWORD = "Retrieval-eval-pass-9"
+# Signed-in users may search 240 times a minute: stay under it whatever the server's speed.
+MIN_INTERVAL_S = 60.0 / 230
+
+
+@dataclass(frozen=True)
+class Query:
+    q: str
+    language: str
+    expected: str
+
+
+@dataclass
+class SignalResult:
+    name: str
+    ranked: list[list[str]] = field(default_factory=list)  # slugs, best first, per query
+    latencies_s: list[float] = field(default_factory=list)
+
+    def top1(self, queries: Sequence[Query]) -> float:
+        hits = sum(1 for q, r in zip(queries, self.ranked, strict=True) if r[:1] == [q.expected])
+        return hits / len(queries)
+
+    def recall(self, queries: Sequence[Query], k: int = LIMIT) -> float:
+        hits = sum(1 for q, r in zip(queries, self.ranked, strict=True) if q.expected in r[:k])
+        return hits / len(queries)
+
+    def p50_ms(self) -> float:
+        return statistics.median(self.latencies_s) * 1000 if self.latencies_s else float("nan")
+
+
+def load_queries(path: Path) -> list[Query]:
+    data = json.loads(path.read_text())
+    return [Query(str(d["q"]), str(d["language"]), str(d["expected"])) for d in data["queries"]]
+
+
+# -- hybrid, through the API ---------------------------------------------------------------
+
+
+def login(client: httpx.Client) -> str:
+    r = client.post("/api/v1/auth/login", json={"login": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
+    if r.status_code != 200:
+        raise BenchError(f"admin login answered {r.status_code}: {r.text[:300]}")
+    token = r.json().get("access_token")
+    if not isinstance(token, str):
+        raise BenchError("login answered 200 without an access_token")
+    return token
+
+
+def run_hybrid(server: HelplineServer, queries: Sequence[Query]) -> SignalResult:
+    result = SignalResult("hybrid (API)")
+    with httpx.Client(base_url=server.base, timeout=REQUEST_TIMEOUT_S, trust_env=False) as client:
+        headers = {"Authorization": f"Bearer {login(client)}"}
+        last = 0.0
+        for query in queries:
+            wait = last + MIN_INTERVAL_S - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+            last = time.perf_counter()
+            params: dict[str, str | int] = {"q": query.q, "language": query.language, "limit": LIMIT}
+            r = client.get("/api/v1/faqs/search", params=params, headers=headers)
+            elapsed = time.perf_counter() - last
+            if r.status_code != 200:
+                raise BenchError(f"search {query.q!r} answered {r.status_code}: {r.text[:300]}")
+            if r.headers.get("X-Cache") == "miss":
+                result.latencies_s.append(elapsed)
+            result.ranked.append([str(item.get("slug")) for item in r.json()["items"]])
+    return result
+
+
+# -- vector-only and text-only, with the app's SQL -----------------------------------------
+
+
+async def run_direct(
+    server: HelplineServer, queries: Sequence[Query]
+) -> tuple[SignalResult, SignalResult, SignalResult]:
+    from pgvector.sqlalchemy import Vector
+    from sqlalchemy import bindparam, text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from helpline.ai.embeddings.local import LocalEmbedder
+    from helpline.core.embedded_pg import EmbeddedPostgres
+    from helpline.faqs import search
+    from helpline.models import FAQStatus
+
+    embedder = LocalEmbedder()
+    started = time.perf_counter()
+    vectors = await embedder.embed([search.normalize_query(q.q) for q in queries])
+    print(f"  embedded {len(queries)} queries in-process in {time.perf_counter() - started:.1f} s", flush=True)
+
+    engine = create_async_engine(EmbeddedPostgres(server.data_dir / "pg").url())
+    vector_sql = text(search.hybrid_sql(vectors=True, mode="strict", category=False)).bindparams(
+        bindparam("qvec", type_=Vector(embedder.dimension))
+    )
+    text_sql = text(search.hybrid_sql(vectors=False, mode="strict", category=False))
+    vec_result, text_result = SignalResult("vector-only (SQL)"), SignalResult("text-only (SQL)")
+    # Both signals through the same path: it must rank like the API, or this path is not the app's.
+    both_result = SignalResult("hybrid (SQL)")
+    try:
+        async with engine.connect() as conn:
+            models = (await conn.execute(text("SELECT DISTINCT embedding_model FROM faqs"))).scalars().all()
+            if list(models) != [embedder.model]:
+                raise BenchError(f"FAQ vectors made by {models}, not by the local embedder ({embedder.model})")
+            slugs = set((await conn.execute(text("SELECT slug FROM faqs"))).scalars().all())
+            unknown = sorted({q.expected for q in queries} - slugs)
+            if unknown:
+                raise BenchError(f"expected slugs not in the knowledge base: {unknown}")
+            for query, vector in zip(queries, vectors, strict=True):
+                base: dict[str, Any] = {
+                    "statuses": [FAQStatus.published.value],
+                    "k": max(20, min(100, LIMIT * 4)),
+                    "rrf_k": search.RRF_K,
+                    "limit": LIMIT,
+                    "lang": search.primary_language(query.language),
+                }
+                q = search.normalize_query(query.q)
+                vec_params = {
+                    "qvec": vector,
+                    "model": embedder.model,
+                    "max_dist": 1.0 - search.DEFAULT_MIN_SIMILARITY,
+                }
+                for res, sql, params in (
+                    # websearch_to_tsquery('') matches nothing: the vector signals alone.
+                    (vec_result, vector_sql, base | vec_params | {"qtext": ""}),
+                    (text_result, text_sql, base | {"qtext": search.text_query(q)}),
+                    (both_result, vector_sql, base | vec_params | {"qtext": search.text_query(q)}),
+                ):
+                    t0 = time.perf_counter()
+                    rows = (await conn.execute(sql, params)).all()
+                    res.latencies_s.append(time.perf_counter() - t0)
+                    res.ranked.append([str(r.slug) for r in rows])
+    finally:
+        await engine.dispose()
+    return vec_result, text_result, both_result
+
+
+# -- report --------------------------------------------------------------------------------
+
+
+def _rank(expected: str, ranked: list[str]) -> str:
+    return str(ranked.index(expected) + 1) if expected in ranked else "-"
+
+
+def report(queries: Sequence[Query], results: Sequence[SignalResult], hybrid: SignalResult) -> None:
+    print()
+    print(f"{len(queries)} queries, {len({q.expected for q in queries})} FAQs, limit {LIMIT}")
+    print(f"{'signal':<20} {'top-1':>7} {'recall@5':>9} {'p50 ms':>8}")
+    for res in results:
+        print(f"{res.name:<20} {res.top1(queries):>7.3f} {res.recall(queries):>9.3f} {res.p50_ms():>8.1f}")
+    for lang in sorted({q.language for q in queries}):
+        idx = [i for i, q in enumerate(queries) if q.language == lang]
+        sub = [queries[i] for i in idx]
+        parts = []
+        for res in results:
+            picked = SignalResult(res.name, [res.ranked[i] for i in idx])
+            parts.append(f"{res.name.split()[0]} {picked.top1(sub):.3f}/{picked.recall(sub):.3f}")
+        print(f"  {lang} ({len(sub)} queries) top-1/recall@5: " + ", ".join(parts))
+    top1 = hybrid.top1(queries)
+    verdict = "meets" if top1 >= TARGET_TOP1 else "MISSES"
+    print(f"\nhybrid top-1 {top1:.3f} {verdict} the target of {TARGET_TOP1:.2f}")
+
+    others = [res for res in results if res is not hybrid]
+    missed = [i for i, (q, r) in enumerate(zip(queries, hybrid.ranked, strict=True)) if r[:1] != [q.expected]]
+    print(f"\nhybrid misses ({len(missed)}): query [lang], got, expected (its rank per signal; -: not in top {LIMIT})")
+    for i in missed:
+        q, r = queries[i], hybrid.ranked[i]
+        ranks = ", ".join(f"{res.name.split()[0]} {_rank(q.expected, res.ranked[i])}" for res in (hybrid, *others))
+        got = r[0] if r else "(nothing)"
+        print(f"  {q.q!r} [{q.language}]\n      got      {got}\n      expected {q.expected} ({ranks})")
+    for res in others:
+        right = sum(1 for i in missed if res.ranked[i][:1] == [queries[i].expected])
+        print(f"  {res.name} had {right} of these {len(missed)} misses at rank 1")
+    confused = Counter((queries[i].expected, hybrid.ranked[i][0] if hybrid.ranked[i] else "") for i in missed)
+    repeated = [(pair, n) for pair, n in confused.most_common() if n > 1]
+    if repeated:
+        print("\nrepeated confusions (expected -> got): " + "; ".join(f"{a} -> {b} x{n}" for (a, b), n in repeated))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--queries", type=Path, default=QUERIES_FILE, help="queries file (JSON)")
+    args = parser.parse_args(argv)
+    install_signal_handlers()
+    queries = load_queries(args.queries)
+    settings = {
+        "HELPLINE_LLM_PROVIDER": "fake",
+        "HELPLINE_EMBEDDING_PROVIDER": "local",
+        "HELPLINE_ADMIN_EMAIL": ADMIN_EMAIL,
+        "HELPLINE_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "HELPLINE_DEMO_DATA": "true",
+    }
+    try:
+        with helpline_server("Helpline (demo KB, local embedder)", settings, prefix="helpline-retrieval-") as server:
+            hybrid = run_hybrid(server, queries)
+            vector, text_only, hybrid_sql = asyncio.run(run_direct(server, queries))
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    report(queries, [hybrid, vector, text_only], hybrid)
+    same = sum(1 for a, b in zip(hybrid.ranked, hybrid_sql.ranked, strict=True) if a == b)
+    print(f"\ncheck: the direct SQL path with both signals ranks {same}/{len(queries)} queries as the API does")
+    if same != len(queries):
+        print("  (differences mean the vector-only and text-only figures do not mirror the app exactly)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
