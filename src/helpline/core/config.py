@@ -235,6 +235,8 @@ class Settings(BaseSettings):
     admin_password: str | None = None
     # Load the demo knowledge base (Parcelo) on the first start of an empty database.
     demo_data: bool = True
+    # The built web app (`make web`); None: web/dist of this checkout. Missing: the API still runs.
+    web_dir: Path | None = None
 
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
@@ -274,6 +276,10 @@ class Settings(BaseSettings):
     @property
     def embedded_database(self) -> bool:
         return self.database.url is None
+
+    @property
+    def web_dist(self) -> Path:
+        return (self.web_dir or Path(__file__).resolve().parents[3] / "web" / "dist").resolve()
 
     @property
     def pg_data_dir(self) -> Path:

@@ -1,0 +1,79 @@
+"""The built web app as FastAPI serves it: caching headers, SPA fallback, API paths kept JSON,
+and help pages with their FAQ's own title and description for search engines."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+
+from helpline.core.config import Settings
+from tests.conftest import bearer, make_admin, signed_in
+
+pytestmark = pytest.mark.usefixtures("built")
+
+
+@pytest.fixture
+def built() -> Path:
+    dist = Settings().web_dist
+    if not (dist / "index.html").is_file():
+        pytest.fail("the web app is not built: run `make web` first (make test does)")
+    return dist
+
+
+async def test_pages_get_the_shell_revalidated(client: httpx.AsyncClient) -> None:
+    for path in ("/", "/chat", "/chat/12", "/admin/faqs", "/account"):
+        r = await client.get(path)
+        assert r.status_code == 200, path
+        assert '<div id="root">' in r.text
+        assert r.headers["cache-control"] == "no-cache"
+        assert "default-src 'self'" in r.headers["content-security-policy"]
+
+
+async def test_hashed_assets_are_cached_for_a_year(client: httpx.AsyncClient, built: Path) -> None:
+    asset = next((built / "assets").glob("index-*.js"))
+    r = await client.get(f"/assets/{asset.name}")
+    assert r.status_code == 200
+    assert r.headers["cache-control"] == "public, max-age=31536000, immutable"
+    again = await client.get(f"/assets/{asset.name}", headers={"If-None-Match": r.headers["etag"]})
+    assert again.status_code == 304
+
+
+async def test_service_worker_and_manifest_are_revalidated(client: httpx.AsyncClient) -> None:
+    for path in ("/sw.js", "/manifest.webmanifest", "/widget.js"):
+        r = await client.get(path)
+        assert r.status_code == 200, path
+        assert r.headers["cache-control"] == "no-cache", path
+
+
+async def test_api_paths_and_missing_files_are_404_not_the_shell(client: httpx.AsyncClient) -> None:
+    for path in ("/api/v1/nope", "/assets/missing-abc.js", "/ws/x", "/../pyproject.toml", "/%2e%2e/pyproject.toml"):
+        r = await client.get(path)
+        assert r.status_code == 404, path
+        assert "<div id=" not in r.text
+
+
+async def test_help_page_carries_the_faq_meta(client: httpx.AsyncClient, db: object) -> None:
+    tokens = await signed_in(client, "admin@example.com")
+    await make_admin(db, "admin@example.com")  # type: ignore[arg-type]
+    r = await client.post(
+        "/api/v1/faqs",
+        headers=bearer(tokens),
+        json={
+            "question": "How do I <reset> my password?",
+            "answer": "Open **Account** and choose *Change password*.",
+            "status": "published",
+            "slug": "reset-password",
+        },
+    )
+    assert r.status_code == 201, r.text
+    page = await client.get("/help/reset-password")
+    assert page.status_code == 200
+    assert "<title>How do I &lt;reset&gt; my password? · Help center</title>" in page.text
+    assert re.search(r'<meta name="description" content="Open Account and choose Change password\." />', page.text)
+    assert '<link rel="canonical" href="http://test/help/reset-password" />' in page.text
+    assert (await client.get("/help/no-such-faq")).status_code == 404
+    sitemap = await client.get("/sitemap.xml")
+    assert "<loc>http://test/help/reset-password</loc>" in sitemap.text

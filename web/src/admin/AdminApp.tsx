@@ -1,0 +1,34 @@
+import { Suspense } from "react";
+import { useTranslation } from "react-i18next";
+import { Navigate, NavLink, Route, Routes } from "react-router-dom";
+import { useAuth } from "../auth/AuthProvider";
+import { ADMIN_SCREENS } from "./routes";
+
+export default function AdminApp() {
+  const { t } = useTranslation(["admin", "common"]);
+  const { user } = useAuth();
+  const screens = ADMIN_SCREENS.filter((s) => user && s.roles.includes(user.role));
+  return (
+    <div className="admin">
+      <nav aria-label={t("menu.title")} className="admin-menu">
+        <ul>
+          {screens.map((s) => (
+            <li key={s.path}>
+              <NavLink to={`/admin/${s.path}`}>{t(s.label)}</NavLink>
+            </li>
+          ))}
+        </ul>
+      </nav>
+      <section className="admin-content">
+        <Suspense fallback={<p role="status">{t("common:loading")}</p>}>
+          <Routes>
+            <Route index element={<Navigate to={screens[0]?.path ?? "/"} replace />} />
+            {screens.map((s) => (
+              <Route key={s.path} path={`${s.path}/*`} element={<s.page />} />
+            ))}
+          </Routes>
+        </Suspense>
+      </section>
+    </div>
+  );
+}

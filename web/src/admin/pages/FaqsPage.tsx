@@ -1,0 +1,3 @@
+export default function FaqsPage() {
+  return <h2>FAQs</h2>;
+}

@@ -1,0 +1,75 @@
+import type { ReactNode } from "react";
+import { useTranslation } from "react-i18next";
+import { Link, NavLink, useNavigate } from "react-router-dom";
+import { useAuth } from "../auth/AuthProvider";
+import { LANGUAGES, setLanguage, type LanguageCode } from "../i18n";
+
+export function LanguageSwitch() {
+  const { t, i18n } = useTranslation();
+  return (
+    <label className="language-switch">
+      <span className="visually-hidden">{t("language")}</span>
+      <select value={i18n.language} onChange={(e) => setLanguage(e.target.value as LanguageCode)} aria-label={t("language")}>
+        {LANGUAGES.map((l) => (
+          <option key={l.code} value={l.code} lang={l.code}>
+            {l.label}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
+export function Layout({ children }: { children: ReactNode }) {
+  const { t } = useTranslation();
+  const { user, signOut } = useAuth();
+  const navigate = useNavigate();
+  const staff = user?.role === "admin" || user?.role === "moderator";
+  return (
+    <>
+      <a className="skip-link" href="#main">
+        {t("skipToContent")}
+      </a>
+      <header className="app-header">
+        <Link to="/" className="brand">
+          {t("appName")}
+        </Link>
+        <nav aria-label={t("nav.mainMenu")}>
+          <ul>
+            {user && (
+              <li>
+                <NavLink to="/chat">{t("nav.chat")}</NavLink>
+              </li>
+            )}
+            <li>
+              <NavLink to="/help">{t("nav.help")}</NavLink>
+            </li>
+            {user && (
+              <li>
+                <NavLink to="/account">{t("nav.account")}</NavLink>
+              </li>
+            )}
+            {staff && (
+              <li>
+                <NavLink to="/admin">{t("nav.admin")}</NavLink>
+              </li>
+            )}
+          </ul>
+        </nav>
+        <div className="header-actions">
+          <LanguageSwitch />
+          {user ? (
+            <button type="button" onClick={() => void signOut().then(() => navigate("/login"))}>
+              {t("nav.signOut")}
+            </button>
+          ) : (
+            <Link to="/login">{t("nav.signIn")}</Link>
+          )}
+        </div>
+      </header>
+      <main id="main" tabIndex={-1}>
+        {children}
+      </main>
+    </>
+  );
+}

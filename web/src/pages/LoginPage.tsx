@@ -1,0 +1,59 @@
+import { useState, type FormEvent } from "react";
+import { useTranslation } from "react-i18next";
+import { Link, Navigate, useLocation, useNavigate } from "react-router-dom";
+import { api, errorMessage } from "../api/client";
+import { useAuth } from "../auth/AuthProvider";
+
+export function LoginPage() {
+  const { t } = useTranslation(["auth", "common"]);
+  const { user, signIn, expired } = useAuth();
+  const navigate = useNavigate();
+  const from = (useLocation().state as { from?: string } | null)?.from ?? "/chat";
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  if (user) return <Navigate to={from} replace />;
+
+  async function submit(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget);
+    setBusy(true);
+    setError(null);
+    try {
+      const { data, error } = await api.POST("/api/v1/auth/login", {
+        body: { login: String(form.get("login")), password: String(form.get("password")) },
+      });
+      if (error || !data) return setError(errorMessage(error));
+      await signIn(data);
+      navigate(from, { replace: true });
+    } catch (e) {
+      setError(errorMessage(e));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <section className="auth-page">
+      <h1>{t("signInTitle")}</h1>
+      {expired && <p role="status" className="notice">{t("common:sessionExpired")}</p>}
+      <form onSubmit={(e) => void submit(e)} noValidate={false}>
+        <label>
+          {t("login")}
+          <input name="login" autoComplete="username" required />
+        </label>
+        <label>
+          {t("password")}
+          <input name="password" type="password" autoComplete="current-password" required />
+        </label>
+        {error && <p role="alert" className="error">{error}</p>}
+        <button type="submit" disabled={busy}>
+          {t("submitSignIn")}
+        </button>
+      </form>
+      <p>
+        {t("noAccount")} <Link to="/register" state={{ from }}>{t("common:nav.register")}</Link>
+      </p>
+    </section>
+  );
+}

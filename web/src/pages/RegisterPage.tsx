@@ -1,0 +1,106 @@
+import { useState, type FormEvent } from "react";
+import { Trans, useTranslation } from "react-i18next";
+import { Link, Navigate, useNavigate } from "react-router-dom";
+import { api, errorMessage } from "../api/client";
+import { useAuth } from "../auth/AuthProvider";
+import type { LanguageCode } from "../i18n";
+
+export function RegisterPage() {
+  const { t, i18n } = useTranslation(["auth", "common"]);
+  const { user, signIn } = useAuth();
+  const navigate = useNavigate();
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  if (user) return <Navigate to="/chat" replace />;
+
+  async function submit(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget);
+    const text = (name: string) => String(form.get(name) ?? "").trim() || undefined;
+    setBusy(true);
+    setError(null);
+    try {
+      const { error } = await api.POST("/api/v1/auth/register", {
+        body: {
+          email: String(form.get("email")),
+          username: text("username"),
+          password: String(form.get("password")),
+          first_name: text("first_name"),
+          last_name: text("last_name"),
+          language: i18n.language as LanguageCode,
+          timezone: Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC",
+          data_processing_consent: form.get("data_processing_consent") === "on",
+          gdpr_consent: form.get("gdpr_consent") === "on",
+          marketing_consent: form.get("marketing_consent") === "on",
+        },
+      });
+      if (error) return setError(errorMessage(error));
+      const login = await api.POST("/api/v1/auth/login", {
+        body: { email: String(form.get("email")), password: String(form.get("password")) },
+      });
+      if (login.error || !login.data) return setError(errorMessage(login.error));
+      await signIn(login.data);
+      navigate("/chat", { replace: true });
+    } catch (e) {
+      setError(errorMessage(e));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  const policy = <Link to="/privacy" target="_blank" />;
+  return (
+    <section className="auth-page">
+      <h1>{t("registerTitle")}</h1>
+      <form onSubmit={(e) => void submit(e)}>
+        <label>
+          {t("email")}
+          <input name="email" type="email" autoComplete="email" required />
+        </label>
+        <label>
+          {t("username")}
+          <input name="username" autoComplete="username" minLength={3} maxLength={50} />
+        </label>
+        <div className="row">
+          <label>
+            {t("firstName")}
+            <input name="first_name" autoComplete="given-name" maxLength={100} />
+          </label>
+          <label>
+            {t("lastName")}
+            <input name="last_name" autoComplete="family-name" maxLength={100} />
+          </label>
+        </div>
+        <label>
+          {t("password")}
+          <input name="password" type="password" autoComplete="new-password" required minLength={8} aria-describedby="password-hint" />
+          <small id="password-hint">{t("passwordHint")}</small>
+        </label>
+        <label className="check">
+          <input name="data_processing_consent" type="checkbox" required />
+          <span>
+            <Trans t={t} i18nKey="dataConsent" components={{ 1: policy }} />
+          </span>
+        </label>
+        <label className="check">
+          <input name="gdpr_consent" type="checkbox" />
+          <span>
+            <Trans t={t} i18nKey="gdprConsent" components={{ 1: policy }} />
+          </span>
+        </label>
+        <label className="check">
+          <input name="marketing_consent" type="checkbox" />
+          <span>{t("marketingConsent")}</span>
+        </label>
+        {error && <p role="alert" className="error">{error}</p>}
+        <button type="submit" disabled={busy}>
+          {t("submitRegister")}
+        </button>
+      </form>
+      <p>
+        {t("haveAccount")} <Link to="/login">{t("common:nav.signIn")}</Link>
+      </p>
+    </section>
+  );
+}

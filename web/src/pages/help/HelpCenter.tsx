@@ -1,0 +1,3 @@
+export default function HelpCenter() {
+  return <h1>HelpCenter</h1>;
+}
