@@ -28,6 +28,8 @@ RRF_K = 60
 DEFAULT_MIN_SIMILARITY = 0.3
 MAX_QUERY_CHARS = 500
 RESULT_TTL_SECONDS = 600
+# Full-text matches ranked per query (see _candidates); far above any demo or test knowledge base.
+TEXT_CANDIDATES = 2000
 # Full-text terms kept from a query; a chat message can be long.
 _MAX_TERMS = 48
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -115,9 +117,13 @@ def _candidates(prefix: str, *, vectors: bool, language: bool, per_row_config: b
     else:
         config = "helpline_ts_config(:lang)"
         match = f"f.search_vector @@ websearch_to_tsquery({config}, :qtext)"
+    # Ranking is the costly part of full-text search (ts_rank_cd reads every match's vector), and
+    # an OR of a chat message's words can match most of a large knowledge base: only the first
+    # :text_cap matches the GIN index yields are ranked, which bounds the cost at any size.
     ctes.append(
         f"{prefix}_text AS (SELECT f.id, ts_rank_cd(f.search_vector, websearch_to_tsquery({config}, :qtext)) "  # noqa: S608
-        f"AS rank FROM faqs f WHERE {where} AND {match} ORDER BY rank DESC, f.id LIMIT :k)"
+        f"AS rank FROM (SELECT f.id, f.search_vector, f.language FROM faqs f WHERE {where} AND {match} "
+        f"LIMIT :text_cap) f ORDER BY rank DESC, f.id LIMIT :k)"
     )
     ranked = []
     if vectors:
@@ -205,6 +211,7 @@ async def _run(session: AsyncSession, deps: FAQDeps, query: SearchQuery) -> list
         "statuses": [s.value for s in query.statuses],
         "qtext": qtext,
         "k": max(20, min(100, query.limit * 4)),
+        "text_cap": TEXT_CANDIDATES,
         "rrf_k": RRF_K,
         "limit": query.limit,
     }
