@@ -1,4 +1,4 @@
-"""`helpline serve | migrate | create-admin | db-shell | db-stop | reindex | faqs ...`."""
+"""`helpline serve | migrate | create-admin | db-shell | db-stop | reindex | purge-guests | faqs ...`."""
 
 from __future__ import annotations
 
@@ -364,6 +364,31 @@ def faqs_demo() -> None:
     with _database(settings) as url:
         _migrate(url)
         _load_demo(settings, url)
+
+
+@app.command("purge-guests")
+def purge_guests() -> None:
+    """Delete widget guests idle for longer than HELPLINE_WIDGET_GUEST_RETENTION_DAYS, with their
+    conversations (the server also does this at start and every hour)."""
+    settings = _settings()
+
+    async def run(url: str) -> int:
+        from helpline.auth.guest import purge_guests as purge
+        from helpline.core.runtime import Runtime
+
+        runtime = Runtime.build(settings, url)
+        try:
+            return await purge(runtime)
+        finally:
+            await runtime.close()
+
+    with _database(settings) as url:
+        _migrate(url)
+        removed = asyncio.run(run(url))
+    days = settings.widget.guest_retention_days
+    typer.echo(
+        f"Removed {removed} guest{'' if removed == 1 else 's'} idle for more than {days} day{'' if days == 1 else 's'}."
+    )
 
 
 @app.command()

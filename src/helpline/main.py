@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -26,6 +28,9 @@ from helpline.faqs.router import router as faqs_router
 from helpline.health.router import router as health_router
 from helpline.users.router import router as users_router
 from helpline.web.router import router as web_router
+from helpline.widget.router import router as widget_router
+
+GUEST_PURGE_INTERVAL_SECONDS = 3600.0
 
 
 async def sweep_abandoned_answers(runtime: Runtime) -> None:
@@ -73,11 +78,18 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.state.runtime = own
         await sweep_abandoned_answers(own)
         await warm_up(own)
+        from helpline.auth.guest import guest_cleanup_loop
+
+        # Purges idle widget guests now and every hour; safe with several instances doing the same.
+        guest_cleanup = asyncio.create_task(guest_cleanup_loop(own, GUEST_PURGE_INTERVAL_SECONDS))
         try:
             yield
         finally:
             from helpline.faqs.backends import close_embedder
 
+            guest_cleanup.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await guest_cleanup
             await own.close()
             await close_embedder(own)
             if embedded:
@@ -93,6 +105,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     for router in (health_router, auth_router, users_router, chat_router, ws_router, conversations_router):
         app.include_router(router)
     app.include_router(faqs_router)
+    app.include_router(widget_router)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     # Last: its catch-all answers page paths with the web app.
     app.include_router(web_router)

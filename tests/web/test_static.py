@@ -77,3 +77,9 @@ async def test_help_page_carries_the_faq_meta(client: httpx.AsyncClient, db: obj
     assert (await client.get("/help/no-such-faq")).status_code == 404
     sitemap = await client.get("/sitemap.xml")
     assert "<loc>http://test/help/reset-password</loc>" in sitemap.text
+
+
+async def test_other_methods_keep_api_status_codes(client: httpx.AsyncClient) -> None:
+    assert (await client.post("/api/v1/nope", json={})).status_code == 404
+    assert (await client.delete("/api/v1/auth/login")).status_code == 405
+    assert (await client.post("/chat")).status_code == 404

@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import exists, select
 
 from helpline.auth.service import status_problem
-from helpline.auth.throttle import LoginThrottle
+from helpline.auth.throttle import GuestThrottle, LoginThrottle
 from helpline.core.audit import Client
 from helpline.core.deps import RuntimeDep, SessionDep, client_ip, user_agent
 from helpline.core.errors import Forbidden, Unauthorized
@@ -37,6 +37,17 @@ def get_throttle(runtime: RuntimeDep) -> LoginThrottle:
 
 
 ThrottleDep = Annotated[LoginThrottle, Depends(get_throttle)]
+
+
+def get_guest_throttle(runtime: RuntimeDep) -> GuestThrottle:
+    throttle = runtime.extras.get("guest_throttle")
+    if not isinstance(throttle, GuestThrottle):
+        throttle = GuestThrottle(runtime.limits_storage, runtime.settings.widget.guest_create_limit)
+        runtime.extras["guest_throttle"] = throttle
+    return throttle
+
+
+GuestThrottleDep = Annotated[GuestThrottle, Depends(get_guest_throttle)]
 
 
 def access_claims(runtime: RuntimeDep, creds: HTTPAuthorizationCredentials | None) -> TokenClaims:

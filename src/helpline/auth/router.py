@@ -6,9 +6,10 @@ from fastapi import APIRouter, Depends, Response, status
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
-from helpline.auth import service
-from helpline.auth.dependencies import ClientDep, ThrottleDep, bearer
+from helpline.auth import guest, service
+from helpline.auth.dependencies import ClientDep, GuestThrottleDep, ThrottleDep, bearer
 from helpline.auth.schemas import (
+    GuestRequest,
     LoginRequest,
     LogoutRequest,
     RefreshRequest,
@@ -38,16 +39,53 @@ def _tokens(pair: service.TokenPair) -> TokenResponse:
     )
 
 
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
 @router.post(
     "/register",
     status_code=status.HTTP_201_CREATED,
     response_model=UserRead,
-    responses={409: {"description": "Email or username taken"}},
+    responses={
+        401: {"description": "The guest access token sent has expired: refresh it and retry"},
+        409: {"description": "Email or username taken"},
+    },
 )
-async def register(body: RegisterRequest, session: SessionDep, runtime: RuntimeDep, client: ClientDep) -> UserRead:
-    user = await service.register(session, runtime, body, client)
+async def register(
+    body: RegisterRequest, session: SessionDep, runtime: RuntimeDep, client: ClientDep, creds: BearerDep
+) -> UserRead:
+    """Create an account. Sent with a guest's access token (the widget), it turns that guest into
+    the account instead, keeping its id and conversations; the guest's tokens stop working, so
+    log in with the new password, as after any registration."""
+    guest_claims = await guest.guest_to_register(session, runtime, creds.credentials if creds else None)
+    if guest_claims is not None:
+        user = await guest.register_guest(session, runtime, guest_claims, body, client)
+    else:
+        user = await service.register(session, runtime, body, client)
     await session.refresh(user)
     return UserRead.model_validate(user)
+
+
+@router.post(
+    "/guest",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TokenResponse,
+    responses={
+        403: {"description": "Guests are not allowed, or the site key is wrong"},
+        404: {"description": "The widget is disabled"},
+        429: {"description": "Too many guest sessions from this address"},
+    },
+)
+async def start_guest(
+    body: GuestRequest, session: SessionDep, runtime: RuntimeDep, throttle: GuestThrottleDep, client: ClientDep
+) -> TokenResponse:
+    """Start a guest session for a visitor of the embeddable widget: a short-lived identity that
+    can chat without an account (its refresh token lasts HELPLINE_WIDGET_GUEST_SESSION_HOURS)."""
+    pair = await guest.create_guest(
+        session, runtime, throttle, site_key=body.site_key, language=body.language, client=client
+    )
+    await session.refresh(pair.user)
+    return _tokens(pair)
 
 
 @router.post("/login", response_model=TokenResponse, responses=_ERRORS)
@@ -74,7 +112,7 @@ async def logout(
     session: SessionDep,
     runtime: RuntimeDep,
     client: ClientDep,
-    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    creds: BearerDep,
     body: LogoutRequest | None = None,
 ) -> Response:
     await service.logout(

@@ -117,6 +117,13 @@ class LogoutRequest(StrictModel):
     refresh_token: Annotated[str, Field(min_length=1, max_length=4096)] | None = None
 
 
+class GuestRequest(StrictModel):
+    """Start a guest session from the embeddable widget."""
+
+    site_key: Annotated[str, Field(max_length=200)] | None = None
+    language: Language = "en"
+
+
 class UserRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -136,6 +143,7 @@ class UserRead(BaseModel):
     created_at: datetime
     updated_at: datetime | None
     last_login: datetime | None
+    is_guest: bool = Field(description="A widget visitor who has not registered (no password, deleted when idle)")
 
 
 class TokenResponse(BaseModel):

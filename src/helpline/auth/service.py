@@ -69,7 +69,7 @@ async def find_by_login(session: AsyncSession, identifier: str) -> User | None:
     return (await session.execute(stmt)).scalars().first()
 
 
-async def _username_for(session: AsyncSession, email: str) -> str:
+async def username_for(session: AsyncSession, email: str) -> str:
     base = "".join(ch for ch in email.split("@", 1)[0] if ch.isalnum() or ch in "._-")[:40]
     base = base.lstrip("._-") or "user"
     if len(base) < 3:
@@ -105,7 +105,7 @@ async def create_user(
         if taken:
             raise Conflict("This username is taken.")
     else:
-        username = await _username_for(session, email)
+        username = await username_for(session, email)
     user = User(
         email=email,
         username=username,
@@ -179,12 +179,17 @@ def record_consents(
         )
 
 
-async def _issue(
+async def issue_tokens(
     session: AsyncSession, runtime: Runtime, user: User, family_id: uuid.UUID, client: Client
 ) -> tuple[TokenPair, uuid.UUID]:
     cfg = runtime.settings.auth
     access_ttl = timedelta(minutes=cfg.access_token_minutes)
-    refresh_ttl = timedelta(days=cfg.refresh_token_days)
+    # A guest's session is short: an idle widget visitor is signed out after guest_session_hours.
+    refresh_ttl = (
+        timedelta(hours=runtime.settings.widget.guest_session_hours)
+        if user.is_guest
+        else timedelta(days=cfg.refresh_token_days)
+    )
     access, _ = runtime.tokens.encode(
         user_id=user.id,
         email=user.email,
@@ -239,7 +244,7 @@ async def login(
     if problem:
         raise Forbidden(problem)
     user.last_login = _now()
-    pair, _ = await _issue(session, runtime, user, uuid.uuid4(), client)
+    pair, _ = await issue_tokens(session, runtime, user, uuid.uuid4(), client)
     audit.record(
         session,
         "auth.login",
@@ -291,7 +296,7 @@ async def refresh(session: AsyncSession, runtime: Runtime, token: str, client: C
     problem = status_problem(user)
     if problem:
         raise Forbidden(problem)
-    pair, new_jti = await _issue(session, runtime, user, row.family_id, client)
+    pair, new_jti = await issue_tokens(session, runtime, user, row.family_id, client)
     row.revoked_at = _now()
     row.replaced_by = new_jti
     return pair

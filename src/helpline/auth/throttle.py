@@ -1,4 +1,5 @@
-"""Failed-login throttling per account and per client address (``limits`` moving windows)."""
+"""Failed-login throttling per account and per client address, and guest sign-ins per address
+(``limits`` moving windows)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import hashlib
 import time
 
 import structlog
-from limits import RateLimitItemPerSecond
+from limits import RateLimitItemPerSecond, parse
 from limits.aio.storage import Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
@@ -52,3 +53,29 @@ class LoginThrottle:
 
     async def succeeded(self, identifier: str) -> None:
         await self._limiter.clear(self._per_account, "login", _key("acct", identifier))
+
+
+class GuestThrottle:
+    """Guest identities created per client address (HELPLINE_WIDGET_GUEST_CREATE_LIMIT), in the same
+    ``limits`` store as the login throttle, so several instances share one count."""
+
+    def __init__(self, storage: Storage, limit: str) -> None:
+        self._limiter = MovingWindowRateLimiter(storage)
+        self._item = parse(limit)
+
+    async def hit(self, ip: str | None) -> None:
+        """Count one guest sign-in from ``ip``; 429 with Retry-After once the window is full."""
+        key = _key("ip", ip or "unknown")
+        try:
+            if not await self._limiter.hit(self._item, "guest", key):
+                stats = await self._limiter.get_window_stats(self._item, "guest", key)
+                wait = int(stats.reset_time - time.time()) + 1
+                raise RateLimited(
+                    f"Too many guest sessions started from this address. Try again in {wait} seconds.",
+                    retry_after=wait,
+                )
+        except RateLimited:
+            raise
+        except Exception as exc:
+            log.error("guest_throttle.unavailable", error=str(exc))
+            raise ServiceUnavailable("The rate-limit store is unavailable; try again shortly.") from None

@@ -220,6 +220,50 @@ class ModerationSettings(BaseSettings):
     threshold: float = Field(default=0.8, gt=0.0, le=1.0)
 
 
+class WidgetSettings(BaseSettings):
+    """The embeddable chat widget and its guest visitors."""
+
+    model_config = _config("HELPLINE_WIDGET_")
+
+    enabled: bool = True
+    allow_guests: bool = True
+    # Public key the embedding page passes (?key=); when set, widget config and guest sign-in require it.
+    site_key: str | None = None
+    title: str = Field(default="Help", min_length=1, max_length=100)
+    greeting: str = Field(default="Hi! Ask me anything about our service.", max_length=500)
+    accent_color: str = "#1d4ed8"
+    # Lifetime of a guest's refresh token (access tokens keep HELPLINE_AUTH_ACCESS_TOKEN_MINUTES).
+    guest_session_hours: int = Field(default=24, ge=1, le=24 * 365)
+    # Guests inactive this long are deleted with their conversations.
+    guest_retention_days: int = Field(default=30, ge=1, le=3650)
+    # Guest identities one client address may create, in `limits` notation ("20/hour", "5 per minute").
+    guest_create_limit: str = "20/hour"
+
+    @field_validator("site_key")
+    @classmethod
+    def _blank_is_unset(cls, v: str | None) -> str | None:
+        return (v.strip() or None) if v is not None else None
+
+    @field_validator("accent_color")
+    @classmethod
+    def _hex_color(cls, v: str) -> str:
+        v = v.strip().lower()
+        if len(v) != 7 or v[0] != "#" or any(ch not in "0123456789abcdef" for ch in v[1:]):
+            raise ValueError("must be a colour written #rrggbb, such as #1d4ed8")
+        return v
+
+    @field_validator("guest_create_limit")
+    @classmethod
+    def _limit(cls, v: str) -> str:
+        from limits import parse
+
+        try:
+            parse(v)
+        except ValueError:
+            raise ValueError("must be a rate such as '20/hour' or '5 per minute'") from None
+        return v
+
+
 class Settings(BaseSettings):
     model_config = _config("HELPLINE_")
 
@@ -246,6 +290,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     moderation: ModerationSettings = Field(default_factory=ModerationSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    widget: WidgetSettings = Field(default_factory=WidgetSettings)
 
     @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
@@ -312,6 +357,7 @@ _SECTIONS: dict[str, type[BaseSettings]] = {
     "llm": LLMSettings,
     "moderation": ModerationSettings,
     "retrieval": RetrievalSettings,
+    "widget": WidgetSettings,
 }
 
 

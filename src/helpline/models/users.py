@@ -44,12 +44,16 @@ class User(Timestamps, Base):
     marketing_consent: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), nullable=False)
     last_login: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     password_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A visitor of the embeddable widget who has not registered: no password, deleted when idle.
+    is_guest: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), nullable=False)
 
     __table_args__ = (
         Index("idx_users_email", "email"),
         Index("idx_users_username", "username"),
         # Login by username is case-insensitive, so usernames must be unique regardless of case.
         Index("uq_users_username_lower", func.lower(username), unique=True),
+        # The guest purge scans idle guests only; registered accounts stay out of the index.
+        Index("ix_users_guest_created_at", "created_at", postgresql_where=text("is_guest")),
     )
 
 

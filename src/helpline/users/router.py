@@ -47,7 +47,9 @@ async def list_users(
     return UserPage(items=[UserRead.model_validate(u) for u in users], next_cursor=next_cursor)
 
 
-@router.patch("/{user_id}", response_model=UserRead)
+@router.patch(
+    "/{user_id}", response_model=UserRead, responses={409: {"description": "A guest cannot be given a staff role"}}
+)
 async def admin_update(
     user_id: int, body: AdminUserUpdate, actor: AdminUser, session: SessionDep, client: ClientDep
 ) -> UserRead:

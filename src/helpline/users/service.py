@@ -16,9 +16,15 @@ from helpline.core.runtime import Runtime
 from helpline.models import ConsentType, User, UserRole
 from helpline.users.schemas import AdminUserUpdate, PasswordChange, UserUpdate
 
+GUEST_REGISTER_FIRST = (
+    "Guests have no password, email or username of their own: register (POST /api/v1/auth/register) first."
+)
+
 
 async def update_me(session: AsyncSession, runtime: Runtime, user: User, data: UserUpdate, client: Client) -> User:
     changes = data.model_dump(exclude_unset=True, exclude={"current_password"})
+    if user.is_guest and {"email", "username"} & changes.keys():
+        raise Forbidden(GUEST_REGISTER_FIRST)
     if "email" in changes:
         if not await runtime.hasher.verify(data.current_password or "", user.hashed_password):
             raise Forbidden("current_password is not correct")
@@ -51,6 +57,8 @@ async def change_password(
     session: AsyncSession, runtime: Runtime, user: User, data: PasswordChange, client: Client
 ) -> None:
     """Set a new password and sign out every session (tokens issued before now stop working)."""
+    if user.is_guest:
+        raise Forbidden(GUEST_REGISTER_FIRST)
     if not await runtime.hasher.verify(data.current_password, user.hashed_password):
         raise Forbidden("current_password is not correct")
     user.hashed_password = await runtime.hasher.hash(data.new_password)
@@ -85,6 +93,8 @@ async def admin_update(session: AsyncSession, actor: User, user_id: int, data: A
     changes = data.model_dump(exclude_unset=True, exclude_none=True)
     if user.id == actor.id and (changes.get("role", UserRole.admin) is not UserRole.admin or "status" in changes):
         raise BadRequest("Administrators cannot demote or suspend themselves")
+    if user.is_guest and changes.get("role", UserRole.user) is not UserRole.user:
+        raise Conflict("A guest cannot be given a staff role: they must register an account first.")
     for key, value in changes.items():
         setattr(user, key, value)
     if "status" in changes:

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from sqlalchemy import select
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.staticfiles import StaticFiles
 
 from helpline.core.deps import RuntimeDep, SessionDep
@@ -129,10 +130,17 @@ def _static(dist: Path) -> StaticFiles:
     return StaticFiles(directory=dist)
 
 
-@router.get("/{path:path}")
-async def app_files(path: str, request: Request, dist: DistDep) -> Response:
+# Every method: a POST to a path nothing serves is a 404, as it was before this catch-all, not a 405.
+@router.api_route("/{path:path}", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
+async def app_files(path: str, request: Request) -> Response:
+    if request.method not in ("GET", "HEAD"):
+        # Routing reached this catch-all; a route with this path but other methods is a 405.
+        if any(r.matches(request.scope)[0] is Match.PARTIAL for r in request.app.router.routes):
+            raise StarletteHTTPException(405)
+        raise StarletteHTTPException(404)
     if path.startswith(_API_PREFIXES):
-        raise NotFound("No such endpoint")
+        raise StarletteHTTPException(404)
+    dist = _dist(request.app.state.runtime)
     if path:
         try:
             response = await _static(dist).get_response(path, request.scope)

@@ -1,0 +1,1 @@
+"""The embeddable chat widget: its public settings and who may use it."""
