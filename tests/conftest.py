@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import os
 
-# Before helpline is imported: no developer .env or HELPLINE_* variables leak into tests.
-for _name in [n for n in os.environ if n.startswith("HELPLINE_")]:
+# Before helpline is imported: no developer .env or HELPLINE_* variables leak into tests, except
+# HELPLINE_WEB_DIR: the browser tests may serve a web build made elsewhere.
+for _name in [n for n in os.environ if n.startswith("HELPLINE_") and n != "HELPLINE_WEB_DIR"]:
     del os.environ[_name]
 os.environ["HELPLINE_ENV_FILE"] = ""
 
