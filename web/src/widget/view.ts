@@ -1,0 +1,264 @@
+// The widget's DOM: a bubble button and a chat panel inside a shadow root, and the pieces the
+// controller (widget.ts) fills in. No logic about the API lives here.
+import type { Source } from "./api";
+import type { Strings } from "./i18n";
+import { externalLink, renderMarkdown } from "./markdown";
+import type { Palette } from "./colors";
+import css from "./widget.css?inline";
+
+const CHAT_ICON = "M21 12a8 8 0 0 1-11.6 7.1L4 20l1-4.6A8 8 0 1 1 21 12z";
+const CLOSE_ICON = "M6 6l12 12M18 6L6 18";
+
+/** A line icon, built node by node: no innerHTML, so pages enforcing Trusted Types are fine. */
+function icon(d: string): SVGSVGElement {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  const path = document.createElementNS(ns, "path");
+  const attrs = {
+    viewBox: "0 0 24 24",
+    fill: "none",
+    stroke: "currentColor",
+    "stroke-width": "2",
+    "stroke-linecap": "round",
+    "stroke-linejoin": "round",
+    "aria-hidden": "true",
+    focusable: "false",
+  };
+  for (const [name, value] of Object.entries(attrs)) svg.setAttribute(name, value);
+  path.setAttribute("d", d);
+  svg.appendChild(path);
+  return svg;
+}
+
+/** The stylesheet, adopted where supported: unlike a <style> element, a page's CSP
+ * (style-src without 'unsafe-inline') does not block it. */
+function styles(root: ShadowRoot): void {
+  try {
+    const sheet = new CSSStyleSheet();
+    sheet.replaceSync(css);
+    root.adoptedStyleSheets = [sheet];
+  } catch {
+    const style = document.createElement("style");
+    style.textContent = css;
+    root.append(style);
+  }
+}
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, className = "", text = ""): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text) node.textContent = text;
+  return node;
+}
+
+/** One answer in the log: typing dots until the first words, then Markdown, then its sources. */
+export class BotMessage {
+  readonly node = el("div", "msg bot");
+  private readonly body = el("div", "body");
+
+  constructor(
+    private readonly t: Strings,
+    private readonly base: string,
+  ) {
+    this.node.append(el("span", "sr-only", t.assistant), this.body);
+  }
+
+  typing(): void {
+    this.node.setAttribute("aria-busy", "true");
+    const dots = el("span", "dots");
+    dots.append(el("span"), el("span"), el("span"), el("span", "sr-only", this.t.typing));
+    this.body.replaceChildren(dots);
+  }
+
+  text(markdown: string): void {
+    this.body.replaceChildren(renderMarkdown(markdown, this.base));
+  }
+
+  done(sources: Source[] | null | undefined): void {
+    this.node.removeAttribute("aria-busy");
+    this.node.querySelector(".sources")?.remove();
+    if (!sources?.length) return;
+    const box = el("div", "sources");
+    const list = el("ul");
+    for (const source of sources) {
+      const li = el("li");
+      if (source.slug) {
+        const a = externalLink(`${this.base}/help/${encodeURIComponent(source.slug)}`, source.question);
+        a.append(" ", el("span", "sr-only", this.t.newTab));
+        li.append(a);
+      } else {
+        li.textContent = source.question;
+      }
+      list.append(li);
+    }
+    box.append(el("h3", "", this.t.sources), list);
+    this.node.append(box);
+  }
+
+  /** Mark the answer failed; `retry` (when given) adds a "Try again" button. */
+  failed(message: string, retry?: () => void): void {
+    this.node.removeAttribute("aria-busy");
+    this.node.classList.add("error");
+    if (!this.body.textContent?.trim()) this.body.replaceChildren();
+    this.body.append(el("p", "", message));
+    if (retry) {
+      const button = el("button", "retry", this.t.retry);
+      button.type = "button";
+      button.addEventListener("click", () => {
+        this.node.classList.remove("error");
+        retry();
+      });
+      this.body.append(button);
+    }
+  }
+}
+
+export class View {
+  readonly host = el("div");
+  readonly bubble = el("button", "bubble");
+  readonly panel = el("section", "panel");
+  readonly title = el("h2");
+  readonly closeButton = el("button", "close");
+  readonly log = el("div", "log");
+  readonly form = el("form", "composer");
+  readonly input = el("textarea");
+  readonly send = el("button", "send");
+  private notice: HTMLElement | null = null;
+
+  constructor(
+    private readonly t: Strings,
+    readonly base: string,
+    lang: string,
+  ) {
+    this.host.setAttribute("data-helpline-widget", "");
+    const root = this.host.attachShadow({ mode: "open" });
+    styles(root);
+    const wrap = el("div", "hl");
+    wrap.lang = lang;
+
+    this.bubble.type = "button";
+    this.bubble.append(icon(CHAT_ICON));
+    this.bubble.setAttribute("aria-label", t.open);
+    this.bubble.setAttribute("aria-expanded", "false");
+    this.bubble.setAttribute("aria-controls", "hl-panel");
+
+    this.panel.id = "hl-panel";
+    this.panel.hidden = true;
+    this.panel.setAttribute("role", "dialog");
+    const head = el("div", "head");
+    this.closeButton.type = "button";
+    this.closeButton.append(icon(CLOSE_ICON));
+    this.closeButton.setAttribute("aria-label", t.close);
+    head.append(this.title, this.closeButton);
+
+    this.log.setAttribute("role", "log");
+    this.log.setAttribute("aria-live", "polite");
+    this.log.tabIndex = 0; // scrollable with the keyboard
+    this.log.setAttribute("aria-label", t.title);
+
+    const label = el("label", "sr-only", t.message);
+    label.htmlFor = "hl-input";
+    this.input.id = "hl-input";
+    this.input.rows = 1;
+    this.input.placeholder = t.placeholder;
+    this.input.maxLength = 4000;
+    this.send.type = "submit";
+    this.send.textContent = t.send;
+    this.form.append(label, this.input, this.send);
+
+    this.panel.append(head, this.log, this.form);
+    wrap.append(this.panel, this.bubble);
+    root.append(wrap);
+  }
+
+  setTheme(title: string, colors: Palette): void {
+    this.title.textContent = title;
+    this.panel.setAttribute("aria-label", title);
+    this.log.setAttribute("aria-label", title);
+    const wrap = this.panel.parentElement as HTMLElement;
+    wrap.style.setProperty("--accent", colors.accent);
+    wrap.style.setProperty("--on-accent", colors.onAccent);
+    wrap.style.setProperty("--link", colors.link);
+  }
+
+  setOpen(open: boolean): void {
+    this.panel.hidden = !open;
+    this.bubble.hidden = open;
+    this.bubble.setAttribute("aria-expanded", String(open));
+  }
+
+  composer(enabled: boolean): void {
+    this.form.hidden = !enabled;
+    this.panel.classList.toggle("compact", !enabled);
+  }
+
+  busy(busy: boolean): void {
+    this.send.disabled = busy;
+  }
+
+  private scroll(): void {
+    this.log.scrollTop = this.log.scrollHeight;
+  }
+
+  clear(): void {
+    this.log.replaceChildren();
+    this.notice = null;
+  }
+
+  greeting(text: string): void {
+    if (!text) return;
+    const msg = new BotMessage(this.t, this.base);
+    msg.text(text);
+    msg.node.classList.add("greeting");
+    this.log.append(msg.node);
+  }
+
+  user(text: string): HTMLElement {
+    const node = el("div", "msg user");
+    node.append(el("span", "sr-only", this.t.you), document.createTextNode(text));
+    this.log.append(node);
+    this.scroll();
+    return node;
+  }
+
+  bot(): BotMessage {
+    const msg = new BotMessage(this.t, this.base);
+    this.log.append(msg.node);
+    this.scroll();
+    return msg;
+  }
+
+  follow(): void {
+    // Keep the newest words in view unless the reader scrolled up to read something older.
+    const gap = this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight;
+    if (gap < 120) this.scroll();
+  }
+
+  /** A notice at the end of the log (replacing the previous one), with an optional link inside
+   * its text and an optional button after it; null removes it. */
+  say(text: string | null, link?: { href: string; label: string }, action?: { label: string; run(): void }): void {
+    this.notice?.remove();
+    this.notice = null;
+    if (text === null) return;
+    const p = el("p", "notice");
+    if (link) {
+      const [before, after] = text.split(link.label) as [string, string | undefined];
+      const a = el("a", "", link.label);
+      a.href = link.href;
+      a.target = "_blank";
+      a.rel = "noopener";
+      p.append(before, a, after ?? "");
+    } else {
+      p.textContent = text;
+    }
+    if (action) {
+      const button = el("button", "retry", action.label);
+      button.type = "button";
+      button.addEventListener("click", () => action.run());
+      p.append(el("br"), button);
+    }
+    this.notice = p;
+    this.log.append(p);
+    this.scroll();
+  }
+}
