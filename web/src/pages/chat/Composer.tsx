@@ -1,0 +1,105 @@
+import { useEffect, useId, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
+import { useTranslation } from "react-i18next";
+import { clearDraft, loadDraft, saveDraft, type DraftId } from "./drafts";
+
+interface Props {
+  draftId: DraftId;
+  /** Resolves true once the server accepted the message; false keeps the text in the box. */
+  onSend(text: string): Promise<boolean>;
+  onStop(): void;
+  streaming: boolean;
+  maxLength?: number;
+}
+
+export function Composer({ draftId, onSend, onStop, streaming, maxLength = 8000 }: Props) {
+  const { t } = useTranslation("chat");
+  const id = useId();
+  const [text, setText] = useState(() => loadDraft(draftId));
+  const [sending, setSending] = useState(false);
+  const box = useRef<HTMLTextAreaElement>(null);
+  const shown = useRef(draftId);
+  // Set while a message from a new conversation is on its way: when that conversation gets its id,
+  // whatever the user typed meanwhile moves with it.
+  const adopt = useRef(false);
+
+  useEffect(() => {
+    if (shown.current === draftId) return;
+    const previous = shown.current;
+    shown.current = draftId;
+    if (previous === "new" && adopt.current) {
+      adopt.current = false;
+      saveDraft(draftId, box.current?.value ?? "");
+      saveDraft("new", "");
+      return;
+    }
+    setText(loadDraft(draftId));
+  }, [draftId]);
+
+  function change(value: string) {
+    setText(value);
+    saveDraft(draftId, value);
+  }
+
+  async function submit(event?: FormEvent) {
+    event?.preventDefault();
+    const message = text.trim();
+    if (!message || sending || streaming) return;
+    const from = draftId;
+    setSending(true);
+    setText("");
+    adopt.current = from === "new";
+    try {
+      const accepted = await onSend(message);
+      if (accepted) clearDraft(shown.current === from ? from : shown.current, text);
+      else {
+        adopt.current = false;
+        // Not sent: give the text back (unless the user already typed something new).
+        setText((current) => current || text);
+        box.current?.focus();
+      }
+    } finally {
+      setSending(false);
+    }
+  }
+
+  function keyDown(event: KeyboardEvent<HTMLTextAreaElement>) {
+    if (event.key === "Enter" && !event.shiftKey && !event.nativeEvent.isComposing) {
+      event.preventDefault();
+      void submit();
+    }
+  }
+
+  const tooLong = text.length > maxLength;
+  return (
+    <form className="composer" onSubmit={(e) => void submit(e)}>
+      <label htmlFor={id} className="visually-hidden">
+        {t("message")}
+      </label>
+      <textarea
+        id={id}
+        ref={box}
+        rows={2}
+        value={text}
+        placeholder={t("placeholder")}
+        aria-describedby={`${id}-hint`}
+        aria-invalid={tooLong || undefined}
+        onChange={(e) => change(e.target.value)}
+        onKeyDown={keyDown}
+      />
+      <div className="composer-actions">
+        <small id={`${id}-hint`} className={tooLong ? "error" : undefined}>
+          {tooLong ? t("tooLong", { max: maxLength }) : t("hint")}
+        </small>
+        {streaming ? (
+          <button type="button" className="danger" onClick={onStop}>
+            {t("stop")}
+          </button>
+        ) : (
+          <button type="submit" disabled={sending || !text.trim() || tooLong}>
+            {t("send")}
+          </button>
+        )}
+      </div>
+    </form>
+  );
+}

@@ -1,0 +1,125 @@
+import { useTranslation } from "react-i18next";
+import { Markdown } from "../../components/Markdown";
+import { Feedback, Sources, type Source } from "./AnswerExtras";
+import type { Message } from "./queries";
+import { isActive, type LiveTurn } from "./useChat";
+
+/** One bubble's worth, from the stored history or the live turn. */
+export interface Bubble {
+  key: string;
+  role: "user" | "assistant";
+  id?: number;
+  content: string;
+  createdAt: string;
+  sources: Source[];
+  error?: string | null;
+  failed?: boolean;
+  refusal?: boolean;
+  live?: LiveTurn["phase"];
+}
+
+function fromStored(m: Message): Bubble {
+  const meta = (m.metadata ?? {}) as { sources?: Source[]; error?: string; refusal?: boolean };
+  return {
+    key: `m${m.id}`,
+    role: m.message_type === "user" ? "user" : "assistant",
+    id: m.id,
+    content: m.content,
+    createdAt: m.created_at,
+    sources: meta.sources ?? [],
+    error: meta.error,
+    failed: m.status === "failed" || m.status === "partial",
+    refusal: meta.refusal,
+  };
+}
+
+function fromLive(l: LiveTurn): Bubble {
+  return {
+    key: `live${l.messageId ?? "-new"}`,
+    role: "assistant",
+    id: l.messageId,
+    content: l.content,
+    createdAt: l.final?.timestamp ?? l.createdAt,
+    sources: l.final?.sources ?? [],
+    error: l.final?.error,
+    failed: l.phase === "failed" || l.final?.status === "failed" || l.final?.status === "partial",
+    refusal: l.final?.flagged,
+    live: l.phase,
+  };
+}
+
+/** Stored messages, with the live turn laid over (or after) them. */
+export function mergeMessages(stored: Message[], live: LiveTurn | null): Bubble[] {
+  const out: Bubble[] = [];
+  let placed = false;
+  for (const m of stored) {
+    if (live && m.id === live.messageId) {
+      out.push(fromLive(live));
+      placed = true;
+    } else out.push(fromStored(m));
+  }
+  if (live && !placed) {
+    const hasUser = live.userMessageId !== undefined && stored.some((m) => m.id === live.userMessageId);
+    if (live.userText !== undefined && !hasUser)
+      out.push({ key: "live-user", role: "user", content: live.userText, createdAt: live.createdAt, sources: [] });
+    out.push(fromLive(live));
+  }
+  return out;
+}
+
+function Time({ iso }: { iso: string }) {
+  const { i18n } = useTranslation();
+  const date = new Date(iso);
+  const sameDay = date.toDateString() === new Date().toDateString();
+  const text = new Intl.DateTimeFormat(i18n.language, sameDay ? { timeStyle: "short" } : { dateStyle: "medium", timeStyle: "short" }).format(date);
+  return <time dateTime={iso}>{text}</time>;
+}
+
+interface Props {
+  bubbles: Bubble[];
+  onRetry(messageId: number): void;
+  busy: boolean;
+}
+
+export function MessageList({ bubbles, onRetry, busy }: Props) {
+  const { t } = useTranslation("chat");
+  return (
+    <ol className="messages">
+      {bubbles.map((b) => (
+        <li key={b.key} className={`bubble ${b.role}${b.failed ? " failed" : ""}${b.refusal ? " refusal" : ""}`}>
+          <span className="visually-hidden">{b.role === "user" ? t("you") : t("assistant")}</span>
+          {b.role === "user" ? (
+            <p className="user-text">{b.content}</p>
+          ) : b.content ? (
+            <Markdown>{b.content}</Markdown>
+          ) : isActive(b.live) ? (
+            <span className="typing-dots" aria-hidden="true">
+              <span />
+              <span />
+              <span />
+            </span>
+          ) : null}
+          {b.live === "reconnecting" && <p className="bubble-note">{t("reconnecting")}</p>}
+          {b.live === "stopped" && <p className="bubble-note">{t("stopped")}</p>}
+          {b.failed && b.role === "assistant" && (
+            <div className="bubble-error">
+              <p role={b.live ? "alert" : undefined}>{b.error || t("answerFailed")}</p>
+              {b.id !== undefined && (
+                <button type="button" className="secondary" disabled={busy} onClick={() => onRetry(b.id!)}>
+                  {t("retry")}
+                </button>
+              )}
+            </div>
+          )}
+          {b.role === "assistant" && !isActive(b.live) && <Sources sources={b.sources} />}
+          <div className="bubble-meta">
+            <Time iso={b.createdAt} />
+            {b.role === "assistant" && b.id !== undefined && b.content && !isActive(b.live) && !b.failed && (
+              <Feedback messageId={b.id} />
+            )}
+          </div>
+        </li>
+      ))}
+    </ol>
+  );
+}
