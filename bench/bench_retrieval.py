@@ -115,23 +115,37 @@ def run_hybrid(server: HelplineServer, queries: Sequence[Query]) -> SignalResult
 
 
 async def run_direct(
-    server: HelplineServer, queries: Sequence[Query]
+    server: HelplineServer, queries: Sequence[Query], model: str | None
 ) -> tuple[SignalResult, SignalResult, SignalResult]:
     from pgvector.sqlalchemy import Vector
     from sqlalchemy import bindparam, text
-    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-    from helpline.ai.embeddings.local import LocalEmbedder
+    from helpline.ai.factory import create_embedder
+    from helpline.core.config import EmbeddingSettings, load_settings
     from helpline.core.embedded_pg import EmbeddedPostgres
     from helpline.faqs import search
+    from helpline.faqs.backends import FAQDeps
+    from helpline.faqs.cache import FAQCache
+    from helpline.faqs.embeddings import embed_queries
+    from helpline.faqs.views import ViewCounter
     from helpline.models import FAQStatus
 
-    embedder = LocalEmbedder()
+    # The server's embedder, through the app's own query-embedding call (whatever input type it
+    # passes), so the SQL runs search with the vectors the API searched with.
+    embedder = create_embedder(load_settings(embedding=EmbeddingSettings(provider="local", model=model)))
+    engine = create_async_engine(EmbeddedPostgres(server.data_dir / "pg").url())
+    deps = FAQDeps(
+        embedder=embedder, cache=FAQCache(None), views=ViewCounter(), sessionmaker=async_sessionmaker(engine)
+    )
     started = time.perf_counter()
-    vectors = await embedder.embed([search.normalize_query(q.q) for q in queries])
+    found = await embed_queries(deps, [search.normalize_query(q.q) for q in queries])
+    await embedder.aclose()
+    if found is None:
+        raise BenchError("the local embedder failed to embed the queries (see the log above)")
+    vectors = found
     print(f"  embedded {len(queries)} queries in-process in {time.perf_counter() - started:.1f} s", flush=True)
 
-    engine = create_async_engine(EmbeddedPostgres(server.data_dir / "pg").url())
     vector_sql = text(search.hybrid_sql(vectors=True, mode="strict", category=False)).bindparams(
         bindparam("qvec", type_=Vector(embedder.dimension))
     )
@@ -153,6 +167,7 @@ async def run_direct(
                     "statuses": [FAQStatus.published.value],
                     "k": max(20, min(100, LIMIT * 4)),
                     "rrf_k": search.RRF_K,
+                    "text_cap": search.TEXT_CANDIDATES,
                     "limit": LIMIT,
                     "lang": search.primary_language(query.language),
                 }
@@ -222,6 +237,12 @@ def report(queries: Sequence[Query], results: Sequence[SignalResult], hybrid: Si
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--queries", type=Path, default=QUERIES_FILE, help="queries file (JSON)")
+    parser.add_argument(
+        "--embedding-model",
+        default=None,
+        help="HELPLINE_EMBEDDING_MODEL of the local embedder (default: the bundled MiniLM; "
+        "multilingual-e5-small for the multilingual one)",
+    )
     args = parser.parse_args(argv)
     install_signal_handlers()
     queries = load_queries(args.queries)
@@ -232,10 +253,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "HELPLINE_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "HELPLINE_DEMO_DATA": "true",
     }
+    if args.embedding_model:
+        settings["HELPLINE_EMBEDDING_MODEL"] = args.embedding_model
+    label = f"Helpline (demo KB, local embedder {args.embedding_model or 'all-MiniLM-L6-v2'})"
     try:
-        with helpline_server("Helpline (demo KB, local embedder)", settings, prefix="helpline-retrieval-") as server:
+        with helpline_server(label, settings, prefix="helpline-retrieval-") as server:
             hybrid = run_hybrid(server, queries)
-            vector, text_only, hybrid_sql = asyncio.run(run_direct(server, queries))
+            vector, text_only, hybrid_sql = asyncio.run(run_direct(server, queries, args.embedding_model))
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

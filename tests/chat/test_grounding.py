@@ -86,7 +86,7 @@ async def test_knowledge_base_trouble_does_not_fail_the_turn(
         model = "broken"
         dimension = 384
 
-        async def embed(self, texts: object) -> list[list[float]]:
+        async def embed(self, texts: object, **_: object) -> list[list[float]]:
             raise RuntimeError("embedder down")
 
         async def aclose(self) -> None:

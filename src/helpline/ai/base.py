@@ -111,8 +111,12 @@ class Embedder(Protocol):
     model: str
     dimension: int
 
-    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+    async def embed(
+        self, texts: Sequence[str], *, input_type: Literal["query", "document"] = "document"
+    ) -> list[list[float]]:
         """One vector per text, in order, each of length ``dimension`` and L2-normalized.
+        ``input_type``: "query" for what a user asks, "document" for what is searched (models
+        trained with prefixes, like e5, embed them differently; others ignore it).
         Batches internally; never blocks the event loop; raises EmbeddingError on failure."""
         ...
 

@@ -66,7 +66,8 @@ def create_moderator(settings: Settings) -> Moderator:
 
 def create_embedder(settings: Settings) -> Embedder:
     """The embedder chosen by ``HELPLINE_EMBEDDING_PROVIDER`` (``auto``: OpenAI's when an embedding
-    key or base URL is set or the chat model is OpenAI itself, else the bundled MiniLM). Nothing is
+    key or base URL is set or the chat model is OpenAI itself, else the bundled MiniLM, or the bundled
+    multilingual-e5-small when ``HELPLINE_EMBEDDING_MODEL`` names it). Nothing is
     loaded or called here: the local model loads on first use or in its ``warm_up()``.
 
     Raises SettingsError when the model cannot make vectors of ``HELPLINE_EMBEDDING_DIMENSION``."""
@@ -89,12 +90,19 @@ def create_embedder(settings: Settings) -> Embedder:
             max_retries=emb.max_retries,
             batch_size=emb.batch_size or remote.DEFAULT_BATCH_SIZE,
         )
-    from helpline.ai.embeddings import local
+    from helpline.ai.embeddings import e5, local
 
+    if emb.model is not None and emb.model.lower() in e5.MODEL_ALIASES:
+        return e5.E5Embedder(
+            dimension=emb.dimension,
+            batch_size=emb.batch_size or e5.DEFAULT_BATCH_SIZE,
+            threads=emb.local_threads,
+        )
     if emb.model is not None and emb.model.lower() not in local.MODEL_ALIASES:
         raise SettingsError(
             f"invalid configuration: HELPLINE_EMBEDDING_MODEL is {emb.model!r}, but the local embedder runs only "
-            f"the bundled {local.MODEL}; leave it empty, or set HELPLINE_EMBEDDING_PROVIDER=openai for a server"
+            f"the bundled {local.MODEL} (default) or {e5.MODEL} (multilingual-e5-small); leave it empty, "
+            "or set HELPLINE_EMBEDDING_PROVIDER=openai for a server"
         )
     return local.LocalEmbedder(
         dimension=emb.dimension,

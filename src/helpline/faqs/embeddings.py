@@ -39,13 +39,14 @@ async def embed_queries(deps: FAQDeps, texts: Sequence[str]) -> list[list[float]
     embedder = deps.embedder
     if embedder is None:
         return None
-    keys = [f"qemb:{embedder.model}:{embedder.dimension}:{text_hash(t)}" for t in texts]
+    # "qemb2": query vectors are embedded as queries (input_type), not as documents any more.
+    keys = [f"qemb2:{embedder.model}:{embedder.dimension}:{text_hash(t)}" for t in texts]
     found = await deps.cache.get_many(keys)
     vectors: list[list[float] | None] = [_unpack(raw) if raw else None for raw in found]
     todo = list(dict.fromkeys(texts[i] for i, v in enumerate(vectors) if v is None))
     if todo:
         try:
-            made = dict(zip(todo, await embedder.embed(todo), strict=True))
+            made = dict(zip(todo, await embedder.embed(todo, input_type="query"), strict=True))
         except EmbeddingError as exc:
             log.warning("faq.query_embedding_failed", error=str(exc)[:300])
             return None

@@ -150,7 +150,7 @@ async def _unanswered(maker: async_sessionmaker[AsyncSession], embedder: Embedde
             if not batch:
                 continue
             last_id = batch[-1].id
-            vectors = await embedder.embed([q.text for q in batch])
+            vectors = await embedder.embed([q.text for q in batch], input_type="query")
             for q, v in zip(batch, vectors, strict=True):
                 q.embedding, q.embedding_model = v, embedder.model
             total += len(batch)

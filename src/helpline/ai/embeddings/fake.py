@@ -8,6 +8,8 @@ import math
 import re
 from collections.abc import Sequence
 
+from helpline.ai.embeddings import InputType
+
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -30,7 +32,8 @@ class FakeEmbedder:
             return vec
         return [v / norm for v in vec]
 
-    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+    async def embed(self, texts: Sequence[str], *, input_type: InputType = "document") -> list[list[float]]:
+        # input_type (query or document) makes no difference to this model.
         return [self._vector(t) for t in texts]
 
     async def aclose(self) -> None:

@@ -28,6 +28,7 @@ import numpy as np
 import structlog
 
 from helpline.ai.base import EmbeddingError
+from helpline.ai.embeddings import InputType
 from helpline.core.config import SettingsError
 
 if TYPE_CHECKING:
@@ -205,7 +206,8 @@ class LocalEmbedder:
                 raise EmbeddingError("the local embedder was shut down before embedding") from None
             raise
 
-    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+    async def embed(self, texts: Sequence[str], *, input_type: InputType = "document") -> list[list[float]]:
+        # input_type (query or document) makes no difference to this model.
         if isinstance(texts, str):
             raise TypeError("embed() takes a sequence of texts, not one string")
         if not texts:

@@ -13,6 +13,7 @@ from openai import AsyncOpenAI
 from openai.types import CreateEmbeddingResponse
 
 from helpline.ai.base import EmbeddingError
+from helpline.ai.embeddings import InputType
 from helpline.core.config import SettingsError
 
 DEFAULT_MODEL = "text-embedding-3-small"
@@ -67,7 +68,8 @@ class OpenAIEmbedder:
             max_retries=max_retries,
         )
 
-    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+    async def embed(self, texts: Sequence[str], *, input_type: InputType = "document") -> list[list[float]]:
+        # input_type (query or document) makes no difference to this model.
         if isinstance(texts, str):
             raise TypeError("embed() takes a sequence of texts, not one string")
         if not texts:
