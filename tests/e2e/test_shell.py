@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncpg
 import httpx
 from playwright.async_api import Page, expect
 
-from tests.conftest import PASSWORD, register
-from tests.e2e.conftest import axe_violations, screenshot
+from tests.chat.conftest import eventually
+from tests.conftest import PASSWORD, register, signed_in
+from tests.e2e.conftest import axe_violations, screenshot, sign_in_page
 
 
 async def test_login_page_loads_and_is_accessible(page: Page) -> None:
@@ -43,3 +45,18 @@ async def test_language_switch_translates_the_interface(page: Page) -> None:
     await page.get_by_label("Language").select_option("es")
     await expect(page.get_by_role("heading", name="Iniciar sesión")).to_be_visible()
     assert await page.evaluate("document.documentElement.lang") == "es"
+
+
+async def test_the_header_language_switch_is_saved_to_the_account(page: Page, web: str, db: asyncpg.Connection) -> None:
+
+    async with httpx.AsyncClient(base_url=web) as client:
+        tokens = await signed_in(client, "lang@example.com")
+    await sign_in_page(page, tokens)
+    await page.goto("/help")
+    await page.get_by_label("Language").select_option("fr")
+    await expect(page.get_by_role("link", name="Centre d'aide")).to_be_visible()
+
+    async def saved() -> bool:
+        return bool(await db.fetchval("SELECT language FROM users WHERE email = 'lang@example.com'") == "fr")
+
+    await eventually(saved)

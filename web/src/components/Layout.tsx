@@ -1,15 +1,27 @@
+import { useQueryClient } from "@tanstack/react-query";
 import type { ReactNode } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, NavLink, useNavigate } from "react-router-dom";
+import { api } from "../api/client";
 import { useAuth } from "../auth/AuthProvider";
 import { LANGUAGES, setLanguage, type LanguageCode } from "../i18n";
 
 export function LanguageSwitch() {
   const { t, i18n } = useTranslation();
+  const { user } = useAuth();
+  const queryClient = useQueryClient();
+  async function choose(code: LanguageCode) {
+    setLanguage(code);
+    // Signed in: the account keeps the choice (other devices, and the answers' language).
+    if (user && user.language !== code) {
+      const { data } = await api.PATCH("/api/v1/users/me", { body: { language: code } });
+      if (data) queryClient.setQueryData(["me"], data);
+    }
+  }
   return (
     <label className="language-switch">
       <span className="visually-hidden">{t("language")}</span>
-      <select value={i18n.language} onChange={(e) => setLanguage(e.target.value as LanguageCode)} aria-label={t("language")}>
+      <select value={i18n.language} onChange={(e) => void choose(e.target.value as LanguageCode)} aria-label={t("language")}>
         {LANGUAGES.map((l) => (
           <option key={l.code} value={l.code} lang={l.code}>
             {l.label}
