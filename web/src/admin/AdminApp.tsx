@@ -3,11 +3,13 @@ import { useTranslation } from "react-i18next";
 import { Navigate, NavLink, Route, Routes } from "react-router-dom";
 import { useAuth } from "../auth/AuthProvider";
 import { ADMIN_SCREENS } from "./routes";
+import "./admin.css";
 
 export default function AdminApp() {
   const { t } = useTranslation(["admin", "common"]);
   const { user } = useAuth();
   const screens = ADMIN_SCREENS.filter((s) => user && s.roles.includes(user.role));
+  const start = screens[0] ? `/admin/${screens[0].path}` : "/";
   return (
     <div className="admin">
       <nav aria-label={t("menu.title")} className="admin-menu">
@@ -19,16 +21,18 @@ export default function AdminApp() {
           ))}
         </ul>
       </nav>
-      <section className="admin-content">
+      <div className="admin-content">
         <Suspense fallback={<p role="status">{t("common:loading")}</p>}>
           <Routes>
-            <Route index element={<Navigate to={screens[0]?.path ?? "/"} replace />} />
+            <Route index element={<Navigate to={start} replace />} />
             {screens.map((s) => (
               <Route key={s.path} path={`${s.path}/*`} element={<s.page />} />
             ))}
+            {/* An unknown screen, or one this role may not use: the start page. */}
+            <Route path="*" element={<Navigate to={start} replace />} />
           </Routes>
         </Suspense>
-      </section>
+      </div>
     </div>
   );
 }

@@ -3,14 +3,22 @@ import { lazy, type ComponentType, type LazyExoticComponent } from "react";
 import type { User } from "../auth/AuthProvider";
 
 export interface AdminScreen {
-  /** Path under /admin ("" is the panel's start page). */
+  /** Path under /admin (the first screen the user may see is the panel's start page). */
   path: string;
-  /** i18n key in the "admin" namespace for the menu entry and the page title. */
+  /** i18n key in the "admin" namespace for the menu entry. */
   label: string;
+  /** Who sees it: the menu and the routes leave out what a role cannot use. */
   roles: User["role"][];
   page: LazyExoticComponent<ComponentType>;
 }
 
+const STAFF: User["role"][] = ["admin", "moderator"];
+
 export const ADMIN_SCREENS: AdminScreen[] = [
-  { path: "faqs", label: "menu.faqs", roles: ["admin", "moderator"], page: lazy(() => import("./pages/FaqsPage")) },
+  { path: "faqs", label: "menu.faqs", roles: STAFF, page: lazy(() => import("./pages/FaqsPage")) },
+  { path: "categories", label: "menu.categories", roles: STAFF, page: lazy(() => import("./pages/CategoriesPage")) },
+  { path: "import", label: "menu.import", roles: STAFF, page: lazy(() => import("./pages/ImportExportPage")) },
+  { path: "unanswered", label: "menu.unanswered", roles: STAFF, page: lazy(() => import("./pages/UnansweredPage")) },
+  // Moderators may list users but only admins may change them: the screen is for admins.
+  { path: "users", label: "menu.users", roles: ["admin"], page: lazy(() => import("./pages/UsersPage")) },
 ];
