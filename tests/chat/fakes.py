@@ -22,7 +22,8 @@ from helpline.ai.providers.fake import FakeProvider, WordCounter
 
 @dataclass
 class ScriptedProvider:
-    """Streams ``chunks``; can wait between chunks, fail after N chunks, hang, or run a hook first."""
+    """Streams ``chunks``; can wait between chunks, fail after N chunks, hang, or run a hook first.
+    Counts the chunks it has given (``yielded``) and notes when its stream was closed."""
 
     chunks: list[str] = field(default_factory=lambda: ["Hello", " there", ", how", " can I", " help?"])
     delay: float = 0.0
@@ -35,25 +36,31 @@ class ScriptedProvider:
     tokens: TokenCounter = field(default_factory=WordCounter)
     calls: list[list[ChatMessage]] = field(default_factory=list)
     gate: asyncio.Event | None = None
+    yielded: int = 0
+    closed: bool = False
 
     async def stream(
         self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float
     ) -> AsyncIterator[StreamEvent]:
         self.calls.append(list(messages))
-        if self.before is not None:
-            await self.before(messages)
-        if self.hang:
-            await asyncio.sleep(3600)
-        for i, chunk in enumerate(self.chunks):
-            if self.fail_after is not None and i == self.fail_after:
-                raise LLMError("upstream returned 503", retryable=True)
-            if self.gate is not None and i == 1:
-                await self.gate.wait()
-            if self.delay:
-                await asyncio.sleep(self.delay)
-            yield TextDelta(chunk)
-        text = "".join(self.chunks)
-        yield StreamDone(self.model, Usage(self.tokens.count_messages(messages), self.tokens.count(text)))
+        try:
+            if self.before is not None:
+                await self.before(messages)
+            if self.hang:
+                await asyncio.sleep(3600)
+            for i, chunk in enumerate(self.chunks):
+                if self.fail_after is not None and i == self.fail_after:
+                    raise LLMError("upstream returned 503", retryable=True)
+                if self.gate is not None and i == 1:
+                    await self.gate.wait()
+                if self.delay:
+                    await asyncio.sleep(self.delay)
+                self.yielded += 1
+                yield TextDelta(chunk)
+            text = "".join(self.chunks)
+            yield StreamDone(self.model, Usage(self.tokens.count_messages(messages), self.tokens.count(text)))
+        finally:
+            self.closed = True
 
     async def health(self) -> None:
         return None

@@ -5,7 +5,10 @@ the user's WebSocket connections), and generation never depends on them.
 ``GenerationHub`` keeps everything in this process: enough for one instance (and the embedded
 mode, which needs no Redis). With several instances, ``GenerationHub.for_settings`` picks the
 Redis-backed hub (helpline.chat.redis_hub), which has the same interface and also shares the
-logs and the per-user fan-out between instances."""
+logs and the per-user fan-out between instances.
+
+``stop()`` cuts an answer short (the user's Stop button): the generating task is cancelled while
+the model answers, and stores and publishes what it has, as a finished answer marked stopped."""
 
 from __future__ import annotations
 
@@ -44,6 +47,11 @@ class Generation:
     events: list[TurnEvent] = field(default_factory=list)
     finished: bool = False
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    # Stopping (the user's Stop button): the task generating here, whether it is still in the
+    # part that may be cut short (the model answering), and whether a stop was asked for.
+    task: asyncio.Task[None] | None = field(default=None, repr=False)
+    stoppable: bool = False
+    stop_requested: bool = False
 
     @property
     def last_seq(self) -> int:
@@ -51,6 +59,17 @@ class Generation:
 
     def _has_news(self, index: int) -> bool:
         return index < len(self.events) or self.finished
+
+    def request_stop(self) -> None:
+        """Cut the model's answer short, if it is being generated in this process. The generation
+        stores what it has so far and publishes its final event (``stopped`` set) as usual. Once
+        the model has finished, a stop changes nothing: the answer is being stored whole."""
+        if self.finished:
+            return
+        self.stop_requested = True
+        # Only while the model answers: a cancellation must never interrupt storing the answer.
+        if self.stoppable and self.task is not None and not self.task.done():
+            self.task.cancel()
 
     async def follow(self, after_seq: int = 0) -> AsyncIterator[TurnEvent]:
         """Events with seq > after_seq, live, until the generation has finished."""
@@ -121,11 +140,23 @@ class GenerationHub:
         if self._generations.get(gen.message_id) is gen:
             del self._generations[gen.message_id]
 
-    def run(self, coro: Coroutine[Any, Any, None]) -> None:
-        """Run a generation detached from the request: a client that leaves does not stop it."""
+    def run(self, coro: Coroutine[Any, Any, None], gen: Generation | None = None) -> None:
+        """Run a generation detached from the request: a client that leaves does not stop it
+        (``stop()`` does, when ``gen`` is given)."""
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        if gen is not None:
+            gen.task = task
+
+    async def stop(self, message_id: int) -> Generation | None:
+        """Ask the answer's generation to stop, wherever it runs. Returns the generation to follow
+        for its final event, or None when no instance is generating it (it died). Asking again is
+        harmless."""
+        gen = self._generations.get(message_id)
+        if gen is not None:
+            gen.request_stop()
+        return gen
 
     @contextlib.contextmanager
     def listen(self, user_id: int) -> Iterator[asyncio.Queue[Any]]:

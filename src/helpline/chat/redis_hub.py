@@ -19,6 +19,10 @@ Same interface as the in-process ``GenerationHub``, which it extends:
 - Each event is also PUBLISHed to ``{prefix}:user:<user_id>``. One pub/sub connection per process
   subscribes to the channels of the users that have listeners here and dispatches to their
   queues; messages this instance published itself are skipped (its listeners already have them).
+- Stopping an answer (the user's Stop button) may reach any instance: ``stop()`` on an instance
+  that does not generate it PUBLISHes ``{"t": "stop", ...}`` on ``{prefix}:generations``, which
+  every instance listens to; the one generating that attempt stops it, and its final event
+  reaches the followers as usual.
 - Writes go through one background writer that pipelines whatever has queued up, so publishing
   never waits for Redis and never fails: with Redis slow or down, events are dropped for the
   other instances (logged), and the answer is still generated, served locally and stored.
@@ -361,6 +365,29 @@ class RedisGenerationHub(GenerationHub):
         except Exception:  # the generation goes on whatever happens to the copy for Redis
             log.exception("hub.publish_failed", message_id=gen.message_id)
 
+    async def stop(self, message_id: int) -> Generation | None:
+        local = self._generations.get(message_id)
+        if local is not None:
+            local.request_stop()
+            return local
+        gen = await self.lookup(message_id)
+        if isinstance(gen, RemoteGeneration) and not gen.finished:
+            signal = {
+                "t": "stop",
+                "o": self.origin,
+                "m": message_id,
+                "c": gen.conversation_id,
+                "u": gen.user_id,
+                "a": gen.attempt,
+            }
+            try:
+                async with asyncio.timeout(5):
+                    await self._bus.publish(self._announce_channel, json.dumps(signal, separators=(",", ":")))
+            except Exception as exc:  # the caller asks again while it waits, then falls back
+                _checkpoint()
+                log.warning("hub.stop_not_sent", message_id=message_id, error=repr(exc)[:200])
+        return gen
+
     def _first_listener(self, user_id: int) -> None:
         self._start()
         self._wanted.add(self._user_channel(user_id))
@@ -619,6 +646,11 @@ class RedisGenerationHub(GenerationHub):
         now = self._now()
         message_id, attempt = int(body["m"]), str(body["a"])
         known = self._directory.get(message_id)
+        if body["t"] == "stop":
+            local = self._generations.get(message_id)
+            if isinstance(local, SharedGeneration) and local.attempt == attempt:
+                local.request_stop()
+            return
         if body["t"] == "open":
             self._directory[message_id] = _Known(
                 int(body["c"]), int(body["u"]), attempt, now + self._running_ttl_ms / 1000

@@ -54,7 +54,7 @@ _HISTORY = text(
     """
     SELECT message_type, content FROM messages
     WHERE conversation_id = :conversation_id AND id < :before_id
-      AND status IN ('sent', 'delivered', 'read', 'partial')
+      AND status IN ('sent', 'delivered', 'read', 'partial') AND content <> ''
       AND NOT COALESCE((metadata->>'flagged')::boolean, false)
     ORDER BY id DESC LIMIT :limit
     """
@@ -180,18 +180,27 @@ async def finish_turn(
     return None if row is None else row.created_at
 
 
-_SWEEP = text(
-    """
+ABANDONED_ERROR = "The server stopped while answering."
+# An answer nobody is generating any more: failed, or partial if some of it was stored.
+_ABANDON = """
     UPDATE messages
     SET status = CASE WHEN content = '' THEN 'failed'::message_status ELSE 'partial'::message_status END,
-        metadata = COALESCE(metadata, '{}'::jsonb) || '{"error": "The server stopped while answering."}'::jsonb
-    WHERE status = 'streaming' AND created_at < now() - make_interval(secs => :older_than)
-    """
-)
+        metadata = COALESCE(metadata, '{}'::jsonb) || CAST(:meta AS jsonb)
+    WHERE status = 'streaming' AND """
+_SWEEP = text(_ABANDON + "created_at < now() - make_interval(secs => :older_than)")
+_ABANDON_ONE = text(_ABANDON + "id = :message_id RETURNING id")
 
 
 async def sweep_abandoned(session: AsyncSession, older_than_seconds: float) -> int:
     """Answers left 'streaming' by a process that died: mark them failed (or partial) so the
     user sees them as retryable. Only old ones, since another instance may be generating."""
-    result = await session.execute(_SWEEP, {"older_than": older_than_seconds})
+    meta = json.dumps({"error": ABANDONED_ERROR})
+    result = await session.execute(_SWEEP, {"older_than": older_than_seconds, "meta": meta})
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def abandon(session: AsyncSession, message_id: int, meta: dict[str, Any]) -> bool:
+    """Mark one answer abandoned (as the sweep does), adding ``meta``; False if it is no longer
+    being generated."""
+    params = {"message_id": message_id, "meta": json.dumps({"error": ABANDONED_ERROR} | meta)}
+    return (await session.execute(_ABANDON_ONE, params)).first() is not None

@@ -10,8 +10,9 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from helpline.auth.dependencies import ChatUser, CurrentUser
 from helpline.chat import service
-from helpline.chat.hub import EventKind, Generation, TurnEvent
+from helpline.chat.hub import Generation, TurnEvent
 from helpline.chat.schemas import ChatResponse, FeedbackRead, FeedbackRequest, SendRequest
+from helpline.chat.stop import stop as stop_answer
 from helpline.core.deps import RuntimeDep, SessionDep
 from helpline.core.errors import BadRequest
 from helpline.core.runtime import Runtime
@@ -86,20 +87,7 @@ async def _replay(runtime: Runtime, user_id: int, message_id: int, after_seq: in
         await asyncio.sleep(FINAL_POLL_SECONDS)
         waited += FINAL_POLL_SECONDS
         msg, question_id = await service.stored_answer(runtime, user_id, message_id)
-    turn = service.Turn(user_id, msg.conversation_id, "en", question_id, msg.id, msg.created_at, "", [])
-    failed = msg.status in (MessageStatus.failed, MessageStatus.partial, MessageStatus.streaming)
-    payload = service.response_payload(
-        turn,
-        content=msg.content,
-        status=msg.status,
-        tokens=msg.tokens_used,
-        model=msg.model_used,
-        response_ms=msg.response_time_ms,
-        timestamp=msg.created_at,
-        error=(msg.meta or {}).get("error", "The answer is not finished") if failed else None,
-        sources=(msg.meta or {}).get("sources"),
-    )
-    kind: EventKind = "error" if failed else "response"
+    kind, payload = service.stored_payload(msg, question_id)
     yield _sse(TurnEvent(kind, after_seq + 1, msg.id, msg.conversation_id, payload))
 
 
@@ -114,8 +102,9 @@ async def stream(
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> EventSourceResponse:
     """The answer as Server-Sent Events: `typing`, then `token` events, then `response` (the
-    stored message) or `error`. Each event id is `<message_id>:<seq>`; send it back as
-    `Last-Event-ID` (here or on `GET /chat/stream/{message_id}`) to get the rest after a drop."""
+    stored message; `stopped` is true when the user stopped it) or `error`. Each event id is
+    `<message_id>:<seq>`; send it back as `Last-Event-ID` (here or on
+    `GET /chat/stream/{message_id}`) to get the rest after a drop."""
     resume = _parse_event_id(last_event_id)
     if resume is not None:
         return EventSourceResponse(_replay(runtime, user.id, *resume), ping=15)
@@ -141,10 +130,26 @@ async def resume_stream(
 
 @router.post("/chat/messages/{message_id}/retry", response_model=ChatResponse, responses=_ERRORS)
 async def retry(message_id: int, user: ChatUser, runtime: RuntimeDep) -> ChatResponse:
-    """Regenerate a failed or partial answer."""
+    """Regenerate a failed, partial or stopped answer."""
     turn = await service.retry(runtime, user_id=user.id, message_id=message_id)
     gen = service.launch(runtime, turn)
     return ChatResponse.model_validate(await _final(gen))
+
+
+@router.post(
+    "/chat/messages/{message_id}/stop",
+    response_model=ChatResponse,
+    responses={404: {"description": "No such answer"}, 409: {"description": "The answer has already finished"}},
+)
+async def stop(message_id: int, user: ChatUser, runtime: RuntimeDep) -> ChatResponse:
+    """Stop an answer while it is being generated (on whichever instance): the model stops, the
+    text so far is stored as the answer (status `sent`, `stopped` true, tokens counted) and every
+    follower of its stream gets a final `response` event with `stopped` true. Returns that answer.
+    409 once it has finished. If no instance is generating it any more (one died), it is marked
+    failed, as abandoned answers are. Not rate-limited: it ends work rather than starting any. A
+    stopped answer can be retried."""
+    stopped = await stop_answer(runtime, user_id=user.id, message_id=message_id)
+    return ChatResponse.model_validate(stopped.payload)
 
 
 @router.post(

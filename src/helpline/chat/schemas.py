@@ -39,6 +39,7 @@ class ChatResponse(BaseModel):
     flagged: bool = False
     sources: list[Source] = Field(default_factory=list)
     error: str | None = None
+    stopped: bool = Field(default=False, description="The user stopped it: `content` is what was written until then")
 
 
 class MessageRead(BaseModel):
@@ -67,12 +68,14 @@ class FeedbackRead(BaseModel):
 
 
 class WsIncoming(StrictModel):
-    """A frame from the client. ``message`` is the spec's format; ``auth`` and ``ping`` are ours."""
+    """A frame from the client. ``message`` is the spec's format; ``auth``, ``ping`` and ``stop``
+    (with ``message_id``: the answer to stop) are ours."""
 
     model_config = ConfigDict(extra="forbid", str_max_length=100_000)
 
-    type: Literal["message", "ping", "auth"]
+    type: Literal["message", "ping", "auth", "stop"]
     content: str | None = None
+    message_id: Annotated[int, Field(ge=1)] | None = None
     conversation_id: Annotated[int, Field(ge=1)] | None = None
     language: Language | None = None
     token: str | None = None

@@ -7,16 +7,17 @@ request session is not used here: a turn spans several short transactions by des
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 from sqlalchemy import select, text
 
-from helpline.ai.base import ChatMessage, LLMError, ModerationResult, StreamDone, TextDelta, Usage
+from helpline.ai.base import ChatMessage, LLMError, ModerationResult, StreamDone, StreamEvent, TextDelta, Usage
 from helpline.chat import repository as repo
 from helpline.chat.grounding import Grounding, Source, ground
 from helpline.chat.hub import Generation
@@ -161,6 +162,7 @@ def response_payload(
     flagged: bool = False,
     error: str | None = None,
     sources: list[dict[str, Any]] | None = None,
+    stopped: bool = False,
 ) -> dict[str, Any]:
     return {
         "message_id": turn.message_id,
@@ -175,6 +177,7 @@ def response_payload(
         "flagged": flagged,
         "sources": sources or [],
         "error": error,
+        "stopped": stopped,
     }
 
 
@@ -187,7 +190,7 @@ def launch(runtime: Runtime, turn: Turn) -> Generation:
         )
         runtime.hub.run(runtime.hub.publish(gen, "response", payload, final=True))
     else:
-        runtime.hub.run(generate(runtime, turn, gen))
+        runtime.hub.run(generate(runtime, turn, gen), gen)
     return gen
 
 
@@ -217,6 +220,18 @@ def build_messages(
     return list(built.messages), used
 
 
+@contextlib.asynccontextmanager
+async def _closing(stream: AsyncIterator[StreamEvent]) -> AsyncIterator[AsyncIterator[StreamEvent]]:
+    """Close the model's stream on the way out: a stop (or a timeout) between two chunks then
+    still stops a local model generating, or disconnects from an HTTP upstream."""
+    try:
+        yield stream
+    finally:
+        aclose = getattr(stream, "aclose", None)  # the providers' streams are async generators
+        if aclose is not None:
+            await aclose()
+
+
 async def generate(runtime: Runtime, turn: Turn, gen: Generation) -> None:
     """Stream the model's answer into the event log, then store it, whatever happens."""
     hub, llm, cfg = runtime.hub, runtime.llm, runtime.settings.llm
@@ -225,10 +240,15 @@ async def generate(runtime: Runtime, turn: Turn, gen: Generation) -> None:
     parts: list[str] = []
     done: StreamDone | None = None
     error: str | None = None
-    cancelled = False
+    cancelled = stopped = False
     sources: list[Source] = []
     grounding = Grounding()
+    prompt: list[ChatMessage] = []
+    # From here until the model is done, the user's Stop cancels this task (Generation.request_stop).
+    gen.stoppable = True
     try:
+        if gen.stop_requested:
+            raise asyncio.CancelledError  # stopped before it started: handled as any stop
         grounding = await ground(
             runtime,
             question=turn.content,
@@ -243,10 +263,13 @@ async def generate(runtime: Runtime, turn: Turn, gen: Generation) -> None:
             await hub.publish(gen, "token", {"content": grounding.direct.answer})
             done = StreamDone(model=DIRECT_MODEL, usage=Usage(0, 0))
         else:
-            messages, sources = build_messages(runtime, turn, grounding.sources)
+            prompt, sources = build_messages(runtime, turn, grounding.sources)
             max_tokens = min(cfg.max_tokens, llm.context_window // 2)
-            async with asyncio.timeout(cfg.timeout_seconds * 2):
-                async for event in llm.stream(messages, max_tokens=max_tokens, temperature=cfg.temperature):
+            async with (
+                asyncio.timeout(cfg.timeout_seconds * 2),
+                _closing(llm.stream(prompt, max_tokens=max_tokens, temperature=cfg.temperature)) as stream,
+            ):
+                async for event in stream:
                     if isinstance(event, TextDelta):
                         parts.append(event.text)
                         await hub.publish(gen, "token", {"content": event.text})
@@ -257,12 +280,30 @@ async def generate(runtime: Runtime, turn: Turn, gen: Generation) -> None:
     except TimeoutError:
         error = "The assistant took too long to answer."
     except asyncio.CancelledError:
-        cancelled = True
-        error = "The server stopped while answering."
+        task = asyncio.current_task()
+        if gen.stop_requested and task is not None and task.uncancel() == 0:
+            stopped = True  # the user's stop, and nothing else (a shutdown) cancelled the task
+        else:
+            cancelled = True
+            error = "The server stopped while answering."
     except Exception as exc:  # the answer must be stored whatever went wrong
-        log.exception("generation.failed", message_id=turn.message_id)
+        if not gen.stop_requested:
+            log.exception("generation.failed", message_id=turn.message_id)
         error = f"The answer failed: {type(exc).__name__}"
+    gen.stoppable = False
+    if gen.stop_requested and not cancelled and error is not None:
+        stopped, error = True, None  # a provider that turned the cancellation into an error of its own
+    if done is not None:
+        stopped = False  # the model had finished: the answer is whole
     content = "".join(parts)
+    if stopped:
+        # A stopped answer is kept as given so far, and counted as a finished one: the provider
+        # sends no usage when cut off, so it is counted with the model's own tokenizer.
+        done = StreamDone(
+            model=DIRECT_MODEL if grounding.direct else llm.model,
+            usage=Usage(llm.tokens.count_messages(prompt) if prompt else 0, llm.tokens.count(content)),
+            finish_reason="stopped",
+        )
     flagged = False
     if done is not None and error is None and content:
         verdict = await runtime.moderator.check(content)
@@ -283,6 +324,8 @@ async def generate(runtime: Runtime, turn: Turn, gen: Generation) -> None:
         meta["error"] = error
     if flagged:
         meta["output_flagged"] = True
+    if stopped:
+        meta["stopped"] = True
     timestamp = None
     try:
         async with runtime.sessionmaker() as session, session.begin():
@@ -313,6 +356,7 @@ async def generate(runtime: Runtime, turn: Turn, gen: Generation) -> None:
         flagged=flagged,
         error=error,
         sources=[s.public() for s in sources],
+        stopped=stopped,
     )
     await hub.publish(gen, "error" if error else "response", payload, final=True)
     if cancelled:
@@ -320,7 +364,7 @@ async def generate(runtime: Runtime, turn: Turn, gen: Generation) -> None:
 
 
 async def retry(runtime: Runtime, *, user_id: int, message_id: int) -> Turn:
-    """Regenerate a failed or partial answer in place."""
+    """Regenerate a failed, partial or stopped answer in place."""
     await runtime.chat_limiter.hit(user_id)
     async with runtime.sessionmaker() as session, session.begin():
         row = (
@@ -330,7 +374,8 @@ async def retry(runtime: Runtime, *, user_id: int, message_id: int) -> Turn:
                     UPDATE messages m SET status = 'streaming', content = '', metadata = NULL
                     FROM conversations c
                     WHERE m.id = :id AND m.conversation_id = c.id AND c.user_id = :uid
-                      AND m.message_type = 'assistant' AND m.status IN ('failed', 'partial')
+                      AND m.message_type = 'assistant'
+                      AND (m.status IN ('failed', 'partial') OR COALESCE((m.metadata->>'stopped')::boolean, false))
                     RETURNING m.conversation_id, c.language, m.created_at
                     """
                 ),
@@ -345,7 +390,7 @@ async def retry(runtime: Runtime, *, user_id: int, message_id: int) -> Turn:
             )
             if owned is None:
                 raise NotFound("No such message")
-            raise Conflict("Only a failed or partial answer can be retried")
+            raise Conflict("Only a failed, partial or stopped answer can be retried")
         tail = await repo.history_tail(session, row.conversation_id, message_id, HISTORY_TAIL + 1)
         question_id = await session.scalar(
             select(Message.id)
@@ -369,6 +414,27 @@ async def retry(runtime: Runtime, *, user_id: int, message_id: int) -> Turn:
         content=tail[-1][1],
         history=tail[:-1],
     )
+
+
+def stored_payload(msg: Message, question_id: int) -> tuple[Literal["response", "error"], dict[str, Any]]:
+    """A stored answer as the final event of its stream (for a follower the live log cannot serve):
+    ``error`` for an answer that failed or is not finished, else ``response``."""
+    meta = msg.meta or {}
+    turn = Turn(msg.user_id or 0, msg.conversation_id, "en", question_id, msg.id, msg.created_at, "", [])
+    failed = msg.status in (MessageStatus.failed, MessageStatus.partial, MessageStatus.streaming)
+    payload = response_payload(
+        turn,
+        content=msg.content,
+        status=msg.status,
+        tokens=msg.tokens_used,
+        model=msg.model_used,
+        response_ms=msg.response_time_ms,
+        timestamp=msg.created_at,
+        error=meta.get("error", "The answer is not finished") if failed else None,
+        sources=meta.get("sources"),
+        stopped=bool(meta.get("stopped")),
+    )
+    return ("error" if failed else "response"), payload
 
 
 async def stored_answer(runtime: Runtime, user_id: int, message_id: int) -> tuple[Message, int]:

@@ -1,10 +1,16 @@
 """WS /api/v1/chat/ws/{user_id}: the spec's message/response frames, plus typing, token,
-error and ping/pong. Every socket of a user receives that user's answers."""
+error and ping/pong. Every socket of a user receives that user's answers.
+
+Stopping an answer: the client sends ``{"type": "stop", "message_id": <the answer's id, from the
+ack>}``; like ``POST /chat/messages/{id}/stop``, the model stops and what it wrote so far is
+stored. Every socket of the user then gets the answer's final ``response`` frame with
+``"stopped": true`` (or, if no instance was generating it any more, this socket gets the stored
+answer as a ``response``/``error`` frame). A stop that cannot be done gets an ``error`` frame
+(``not_found``; ``conflict`` once the answer has finished)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from typing import Any
 
@@ -16,6 +22,7 @@ from helpline.auth.dependencies import load_user_detached
 from helpline.chat import service
 from helpline.chat.hub import TurnEvent
 from helpline.chat.schemas import WsIncoming
+from helpline.chat.stop import stop as stop_answer
 from helpline.core.errors import AppError
 from helpline.core.runtime import Runtime
 from helpline.core.security import InvalidToken, TokenClaims
@@ -91,14 +98,15 @@ async def chat_socket(ws: WebSocket, user_id: int) -> None:
     with runtime.hub.listen(user_id) as queue:
         outbox: asyncio.Queue[Outgoing] = queue
         sender = asyncio.create_task(_send_loop(ws, outbox))
+        stops: set[asyncio.Task[None]] = set()
         try:
-            await _receive_loop(ws, runtime, claims, outbox)
+            await _receive_loop(ws, runtime, claims, outbox, stops)
         except WebSocketDisconnect:
             pass
         finally:
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sender
+            for task in (sender, *stops):
+                task.cancel()
+            await asyncio.wait({sender, *stops})
 
 
 async def _send_loop(ws: WebSocket, outbox: asyncio.Queue[Outgoing]) -> None:
@@ -107,7 +115,34 @@ async def _send_loop(ws: WebSocket, outbox: asyncio.Queue[Outgoing]) -> None:
         await ws.send_json(frame(item) if isinstance(item, TurnEvent) else item)
 
 
-async def _receive_loop(ws: WebSocket, runtime: Runtime, claims: TokenClaims, outbox: asyncio.Queue[Outgoing]) -> None:
+async def _stop(runtime: Runtime, user_id: int, message_id: int, outbox: asyncio.Queue[Outgoing]) -> None:
+    """Stop an answer; its final frame reaches the sockets through the hub, unless it was only
+    stored (nobody was generating it), when this socket is told here."""
+    try:
+        stopped = await stop_answer(runtime, user_id=user_id, message_id=message_id)
+    except AppError as exc:
+        outbox.put_nowait({**error_frame(exc.code, exc.detail), "message_id": message_id})
+        return
+    except Exception:
+        log.exception("ws.stop_failed", message_id=message_id)
+        failure = error_frame("internal_error", "The answer could not be stopped")
+        outbox.put_nowait({**failure, "message_id": message_id})
+        return
+    if not stopped.published:
+        payload = stopped.payload
+        if stopped.kind == "response":
+            outbox.put_nowait({"type": "response", **payload})
+        else:
+            outbox.put_nowait({"type": "error", "code": "generation_failed", "detail": payload.get("error"), **payload})
+
+
+async def _receive_loop(
+    ws: WebSocket,
+    runtime: Runtime,
+    claims: TokenClaims,
+    outbox: asyncio.Queue[Outgoing],
+    stops: set[asyncio.Task[None]],
+) -> None:
     while True:
         raw = await ws.receive_text()
         try:
@@ -124,8 +159,18 @@ async def _receive_loop(ws: WebSocket, runtime: Runtime, claims: TokenClaims, ou
         if incoming.type == "auth":
             outbox.put_nowait(error_frame("invalid_frame", "Already authenticated"))
             continue
+        if incoming.type == "stop" and incoming.message_id is None:
+            outbox.put_nowait(error_frame("invalid_frame", "message_id: the answer to stop is required"))
+            continue
         try:
             uid, language = await _check_user(runtime, claims)
+            if incoming.type == "stop":
+                assert incoming.message_id is not None
+                # In a task: the socket keeps answering while the stop waits for the final event.
+                task = asyncio.create_task(_stop(runtime, uid, incoming.message_id, outbox))
+                stops.add(task)
+                task.add_done_callback(stops.discard)
+                continue
             turn = await service.begin(
                 runtime,
                 user_id=uid,
