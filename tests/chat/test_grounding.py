@@ -6,6 +6,7 @@ import json
 
 import asyncpg
 import httpx
+import pytest
 from sqlalchemy import event
 
 from helpline.core.runtime import Runtime
@@ -111,3 +112,17 @@ async def test_statements_with_retrieval(client: httpx.AsyncClient, auth: dict[s
         event.remove(runtime.engine.sync_engine, "before_cursor_execute", count)
     # the 4 of the turn, plus the search version and the hybrid query (and an unanswered row here)
     assert len(statements) <= 7, statements
+
+
+def test_thresholds_follow_the_embedder_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    from helpline.chat.grounding import thresholds
+    from helpline.core.config import RetrievalSettings
+
+    class E5Like:
+        min_similarity = 0.82
+        direct_threshold = 0.93
+
+    assert thresholds(RetrievalSettings(), object()) == (0.35, 0.85)
+    assert thresholds(RetrievalSettings(), E5Like()) == (0.82, 0.93)
+    monkeypatch.setenv("HELPLINE_RETRIEVAL_DIRECT_THRESHOLD", "0.97")
+    assert thresholds(RetrievalSettings(), E5Like()) == (0.82, 0.97)

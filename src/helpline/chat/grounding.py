@@ -11,6 +11,7 @@ from typing import Any
 import structlog
 
 from helpline.ai.prompts import Article
+from helpline.core.config import RetrievalSettings
 from helpline.core.runtime import Runtime
 
 log = structlog.get_logger(__name__)
@@ -37,6 +38,20 @@ class Grounding:
     direct: Source | None = None
 
 
+def thresholds(cfg: RetrievalSettings, embedder: object) -> tuple[float, float]:
+    """(min_similarity, direct_threshold): the settings when set explicitly, else the embedder's
+    own values when it has them. Cosine scales differ by model: multilingual-e5 puts unrelated
+    texts at 0.75-0.85, where MiniLM's 0.35/0.85 would let everything in and answer directly."""
+    chosen = cfg.model_fields_set
+    min_similarity = cfg.min_similarity
+    direct = cfg.direct_threshold
+    if "min_similarity" not in chosen:
+        min_similarity = float(getattr(embedder, "min_similarity", min_similarity))
+    if "direct_threshold" not in chosen:
+        direct = float(getattr(embedder, "direct_threshold", direct))
+    return min_similarity, direct
+
+
 async def ground(runtime: Runtime, *, question: str, language: str, user_id: int, conversation_id: int) -> Grounding:
     cfg = runtime.settings.retrieval
     if not cfg.enabled:
@@ -50,10 +65,11 @@ async def ground(runtime: Runtime, *, question: str, language: str, user_id: int
         async with runtime.sessionmaker() as session, session.begin():
             deps = await resolve_deps(runtime, session)
             hits = await retrieve(session, deps, question, language, limit=cfg.top_k)
+            min_similarity, direct_threshold = thresholds(cfg, deps.embedder)
             sources = [
                 Source(h.id, h.question, h.answer, h.slug, h.similarity)
                 for h in hits
-                if h.similarity is not None and h.similarity >= cfg.min_similarity
+                if h.similarity is not None and h.similarity >= min_similarity
             ]
             if not sources:
                 vector = await embed_query(deps, question)
@@ -70,5 +86,5 @@ async def ground(runtime: Runtime, *, question: str, language: str, user_id: int
         log.warning("grounding.unavailable", error=f"{type(exc).__name__}: {exc}"[:300])
         return Grounding()
     best = sources[0] if sources else None
-    direct = best if best is not None and best.score >= cfg.direct_threshold else None
+    direct = best if best is not None and best.score >= direct_threshold else None
     return Grounding(sources=sources, direct=direct)
