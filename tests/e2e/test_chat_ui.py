@@ -12,7 +12,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from helpline.core.runtime import Runtime
-from tests.conftest import bearer, make_admin, signed_in
+from tests.conftest import PASSWORD, bearer, make_admin, signed_in
 from tests.e2e.conftest import axe_violations, phone_page, screenshot, sign_in_page
 
 FAQ = {
@@ -236,3 +236,25 @@ async def test_stop_keeps_the_partial_answer_and_retry_regenerates_a_failed_one(
     await failed.get_by_role("button", name="Retry").click()
     await expect(failed).to_contain_text("You said: This one breaks")
     await expect(failed.get_by_role("button", name="Retry")).to_have_count(0)
+
+
+async def test_an_ended_session_sends_to_login_and_keeps_the_unsent_message(page: Page, web: str) -> None:
+    tokens = await user_session(web, "ended@example.com")
+    await open_chat(page, tokens)
+    # The session ends elsewhere (logout on another device revokes this refresh token too).
+    async with httpx.AsyncClient(base_url=web) as client:
+        r = await client.post(
+            "/api/v1/auth/logout", headers=bearer(tokens), json={"refresh_token": tokens["refresh_token"]}
+        )
+        assert r.status_code == 204
+    box = page.get_by_role("textbox", name="Message")
+    await box.fill("Where is my parcel 123?")
+    await box.press("Enter")
+    # The 401, a refused refresh, then the login page saying why; nothing typed is lost.
+    await expect(page).to_have_url(f"{web}/login")
+    await expect(page.get_by_role("status").filter(has_text="session has ended")).to_be_visible()
+    await page.get_by_label("Email or username").fill("ended@example.com")
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page).to_have_url(re.compile(f"{re.escape(web)}/chat"))
+    await expect(page.get_by_role("textbox", name="Message")).to_have_value("Where is my parcel 123?")
