@@ -3,7 +3,7 @@ import { useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { api, errorMessage } from "../../api/client";
 import { useAuth } from "../../auth/AuthProvider";
-import { ConfirmDialog } from "../ConfirmDialog";
+import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { isLoss, needsConfirmation, UserRow, type Change, type User } from "./users/UserRow";
 
 const USERS_KEY = ["admin", "users"] as const;

@@ -2,7 +2,7 @@ import { useEffect, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { useNavigate } from "react-router-dom";
 import { errorMessage } from "../../api/client";
-import { ConfirmDialog } from "./ConfirmDialog";
+import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { ConversationItem } from "./ConversationItem";
 import { useConversationList, useDeleteConversation, useUpdateConversation, type Conversation, type StatusFilter } from "./queries";
 

@@ -3,7 +3,7 @@ import { useState, type FormEvent, type ReactNode } from "react";
 import { useTranslation } from "react-i18next";
 import { api, errorMessage } from "../../../api/client";
 import { CATEGORIES_KEY, type Category } from "../../api";
-import { ConfirmDialog } from "../../ConfirmDialog";
+import { ConfirmDialog } from "../../../components/ConfirmDialog";
 
 interface Props {
   category: Category;

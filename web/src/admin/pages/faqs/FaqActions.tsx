@@ -4,7 +4,7 @@ import { useTranslation } from "react-i18next";
 import { useNavigate } from "react-router-dom";
 import { api, errorMessage } from "../../../api/client";
 import type { Faq, FaqStatus } from "../../api";
-import { ConfirmDialog } from "../../ConfirmDialog";
+import { ConfirmDialog } from "../../../components/ConfirmDialog";
 import { FAQS_KEY } from "./queries";
 
 // The moves each status offers: draft → published → archived, and back to draft from either.

@@ -6,14 +6,17 @@ interface Props {
   title: string;
   children: ReactNode;
   confirmLabel: string;
+  /** "danger" for what cannot be undone (delete, suspend, demote). */
+  tone?: "danger" | "normal";
   busy?: boolean;
+  error?: string | null;
   onConfirm(): void;
   onCancel(): void;
 }
 
-/** A modal <dialog>: the browser traps focus and closes it on Escape; focus goes back to where
- * it was when it closes. The safe choice (Cancel) has the focus first. */
-export function ConfirmDialog({ open, title, children, confirmLabel, busy, onConfirm, onCancel }: Props) {
+/** A modal <dialog>: the browser traps focus and closes it on Escape, and focus returns to the
+ * button that opened it. The safe choice (Cancel) has the focus first. */
+export function ConfirmDialog({ open, title, children, confirmLabel, tone = "danger", busy, error, onConfirm, onCancel }: Props) {
   const { t } = useTranslation();
   const ref = useRef<HTMLDialogElement>(null);
   const cancel = useRef<HTMLButtonElement>(null);
@@ -49,11 +52,16 @@ export function ConfirmDialog({ open, title, children, confirmLabel, busy, onCon
         <>
           <h2 id="confirm-dialog-title">{title}</h2>
           <div>{children}</div>
+          {error && (
+            <p className="error" role="alert">
+              {error}
+            </p>
+          )}
           <div className="dialog-actions">
             <button ref={cancel} type="button" className="secondary" onClick={onCancel}>
               {t("cancel")}
             </button>
-            <button type="button" className="danger" disabled={busy} onClick={onConfirm}>
+            <button type="button" className={tone === "danger" ? "danger" : undefined} disabled={busy} onClick={onConfirm}>
               {confirmLabel}
             </button>
           </div>
