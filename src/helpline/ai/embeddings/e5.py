@@ -36,7 +36,7 @@ import structlog
 
 from helpline.ai.base import EmbeddingError
 from helpline.ai.embeddings import InputType
-from helpline.ai.embeddings.local import default_threads
+from helpline.ai.embeddings.local import default_threads, run_on_worker
 from helpline.core.config import SettingsError
 
 log = structlog.get_logger(__name__)
@@ -128,17 +128,7 @@ class E5Embedder:
         return unit
 
     async def _call(self, fn: Callable[..., _T], *args: Any) -> _T:
-        try:
-            future = self._worker.submit(fn, *args)
-        except RuntimeError as exc:  # submit after shutdown
-            raise EmbeddingError("the local embedder has been shut down") from exc
-        try:
-            return await asyncio.wrap_future(future)
-        except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if future.cancelled() and not (task and task.cancelling()):
-                raise EmbeddingError("the local embedder was shut down before embedding") from None
-            raise
+        return await run_on_worker(self._worker, fn, *args)
 
     async def embed(self, texts: Sequence[str], *, input_type: InputType = "document") -> list[list[float]]:
         if isinstance(texts, str):

@@ -110,6 +110,22 @@ class _Model:
         return unit
 
 
+async def run_on_worker(worker: ThreadPoolExecutor, fn: Callable[..., _T], *args: Any) -> _T:
+    """``fn(*args)`` on a local model's worker thread, awaited without blocking the event loop."""
+    try:
+        future = worker.submit(fn, *args)
+    except RuntimeError as exc:  # submit after shutdown
+        raise EmbeddingError("the local embedder has been shut down") from exc
+    try:
+        return await asyncio.wrap_future(future)
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if future.cancelled() and not (task and task.cancelling()):
+            # Dropped from the queue by aclose(), not a cancellation of the caller.
+            raise EmbeddingError("the local embedder was shut down before embedding") from None
+        raise
+
+
 class LocalEmbedder:
     name = "local"
     model = MODEL
@@ -192,19 +208,7 @@ class LocalEmbedder:
             raise EmbeddingError(f"the local embedding model failed: {type(exc).__name__}: {exc}") from exc
 
     async def _call(self, fn: Callable[..., _T], *args: Any) -> _T:
-        """``fn(*args)`` on the worker thread, awaited without blocking the event loop."""
-        try:
-            future = self._worker.submit(fn, *args)
-        except RuntimeError as exc:  # submit after shutdown
-            raise EmbeddingError("the local embedder has been shut down") from exc
-        try:
-            return await asyncio.wrap_future(future)
-        except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if future.cancelled() and not (task and task.cancelling()):
-                # Dropped from the queue by aclose(), not a cancellation of the caller.
-                raise EmbeddingError("the local embedder was shut down before embedding") from None
-            raise
+        return await run_on_worker(self._worker, fn, *args)
 
     async def embed(self, texts: Sequence[str], *, input_type: InputType = "document") -> list[list[float]]:
         # input_type (query or document) makes no difference to this model.
