@@ -114,3 +114,15 @@ async def test_feedback_on_an_answer(client: httpx.AsyncClient, auth: dict[str, 
     other = bearer(await signed_in(client, "other@example.com"))
     assert (await client.post(url, headers=other, json={"helpful": True})).status_code == 404
     assert (await client.post(url, headers=auth, json={"helpful": "yes"})).status_code == 422
+
+
+async def test_the_history_carries_the_callers_feedback(client: httpx.AsyncClient, auth: dict[str, str]) -> None:
+    first = (await send(client, auth, "one")).json()
+    second = (await send(client, auth, "two", conversation_id=first["conversation_id"])).json()
+    url = f"/api/v1/messages/{second['message_id']}/feedback"
+    assert (await client.post(url, headers=auth, json={"helpful": False})).status_code == 200
+    detail = (await client.get(f"/api/v1/conversations/{first['conversation_id']}", headers=auth)).json()
+    verdicts = {m["id"]: m["feedback"] for m in detail["messages"]}
+    assert verdicts[second["message_id"]] is False
+    assert verdicts[first["message_id"]] is None
+    assert verdicts[first["user_message_id"]] is None

@@ -3,6 +3,7 @@ answer, FAQ citations, feedback, the conversation sidebar, drafts, offline sendi
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -92,10 +93,19 @@ async def test_a_streamed_answer_with_citations_and_feedback(page: Page, web: st
     await screenshot(page, "chat")
     assert await axe_violations(page) == []
 
-    # A reload shows the stored conversation, citations included.
-    await page.reload()
-    await expect(page.get_by_role("list", name="Sources")).to_have_count(1)
-    await expect(page.locator(".bubble")).to_have_count(4)
+    # A reload (here in a fresh browser context: another device) shows the stored conversation,
+    # citations and the verdict included.
+    url = page.url
+    other = await page.context.browser.new_context(base_url=web)  # type: ignore[union-attr]
+    try:
+        again = await other.new_page()
+        await sign_in_page(again, json.loads(await page.evaluate("localStorage.getItem('helpline.session')")))
+        await again.goto(url)
+        await expect(again.get_by_role("list", name="Sources")).to_have_count(1)
+        await expect(again.locator(".bubble")).to_have_count(4)
+        await expect(again.get_by_role("button", name="Not helpful").last).to_have_attribute("aria-pressed", "true")
+    finally:
+        await other.close()
 
 
 async def test_rename_archive_and_delete_a_conversation(page: Page, web: str) -> None:

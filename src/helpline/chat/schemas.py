@@ -53,6 +53,8 @@ class MessageRead(BaseModel):
     response_time_ms: int | None
     metadata: dict[str, Any] | None = None
     created_at: datetime
+    # The caller's own verdict on this answer (POST /messages/{id}/feedback): None when not given.
+    feedback: bool | None = None
 
 
 class FeedbackRequest(StrictModel):

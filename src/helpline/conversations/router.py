@@ -20,7 +20,7 @@ router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
 NOT_FOUND: dict[int | str, dict[str, str]] = {404: {"description": "No such conversation (or not yours)"}}
 
 
-def _message(m: Message) -> MessageRead:
+def _message(m: Message, feedback: bool | None) -> MessageRead:
     return MessageRead(
         id=m.id,
         conversation_id=m.conversation_id,
@@ -32,6 +32,7 @@ def _message(m: Message) -> MessageRead:
         response_time_ms=m.response_time_ms,
         metadata=m.meta,
         created_at=m.created_at,
+        feedback=feedback,
     )
 
 
@@ -59,10 +60,13 @@ async def get_conversation(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ConversationDetail:
     conv = await service.get_owned(session, user.id, conversation_id)
-    messages, next_cursor = await service.messages_page(session, conv.id, before=before, limit=limit)
+    messages, next_cursor = await service.messages_page(session, conv.id, user.id, before=before, limit=limit)
     base = ConversationRead.model_validate(conv).model_dump()
     return ConversationDetail(
-        **base, context=conv.context, messages=[_message(m) for m in messages], messages_next_cursor=next_cursor
+        **base,
+        context=conv.context,
+        messages=[_message(m, helpful) for m, helpful in messages],
+        messages_next_cursor=next_cursor,
     )
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.conversations.schemas import ConversationUpdate
 from helpline.core.errors import BadRequest, NotFound
-from helpline.models import Conversation, Message
+from helpline.models import Conversation, Message, MessageFeedback
 
 Status = Literal["active", "archived", "all"]
 
@@ -69,19 +69,24 @@ async def get_owned(session: AsyncSession, user_id: int, conversation_id: int) -
 
 
 async def messages_page(
-    session: AsyncSession, conversation_id: int, *, before: int | None, limit: int
-) -> tuple[list[Message], int | None]:
-    """The newest ``limit`` messages before ``before`` (returned oldest first) and the next cursor."""
+    session: AsyncSession, conversation_id: int, user_id: int, *, before: int | None, limit: int
+) -> tuple[list[tuple[Message, bool | None]], int | None]:
+    """The newest ``limit`` messages before ``before`` (returned oldest first), each with
+    ``user_id``'s feedback on it (None: none given), and the next cursor."""
     stmt = (
-        select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id.desc()).limit(limit + 1)
+        select(Message, MessageFeedback.helpful)
+        .outerjoin(MessageFeedback, (MessageFeedback.message_id == Message.id) & (MessageFeedback.user_id == user_id))
+        .where(Message.conversation_id == conversation_id)
+        .order_by(Message.id.desc())
+        .limit(limit + 1)
     )
     if before is not None:
         stmt = stmt.where(Message.id < before)
-    rows = list((await session.scalars(stmt)).all())
+    rows: list[tuple[Message, bool | None]] = [(m, helpful) for m, helpful in (await session.execute(stmt)).all()]
     more = len(rows) > limit
     rows = rows[:limit]
     rows.reverse()
-    return rows, (rows[0].id if more and rows else None)
+    return rows, (rows[0][0].id if more and rows else None)
 
 
 async def update(session: AsyncSession, conv: Conversation, data: ConversationUpdate) -> Conversation:

@@ -40,9 +40,9 @@ function Thumb({ down }: { down?: boolean }) {
   );
 }
 
-export function Feedback({ messageId }: { messageId: number }) {
+export function Feedback({ messageId, initial }: { messageId: number; initial?: boolean | null }) {
   const { t } = useTranslation("chat");
-  const { chosen, send, pending, failed } = useFeedback(messageId);
+  const { chosen, send, pending, failed } = useFeedback(messageId, initial);
   return (
     <div className="feedback" role="group" aria-label={t("feedbackLabel")}>
       <button type="button" className="secondary" aria-pressed={chosen === true} disabled={pending} onClick={() => send(true)}>

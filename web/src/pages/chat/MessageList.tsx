@@ -12,6 +12,8 @@ export interface Bubble {
   content: string;
   createdAt: string;
   sources: Source[];
+  /** The user's own verdict as the server has it (stored messages). */
+  feedback?: boolean | null;
   error?: string | null;
   failed?: boolean;
   refusal?: boolean;
@@ -27,6 +29,7 @@ function fromStored(m: Message): Bubble {
     content: m.content,
     createdAt: m.created_at,
     sources: meta.sources ?? [],
+    feedback: m.feedback,
     error: meta.error,
     failed: m.status === "failed" || m.status === "partial",
     refusal: meta.refusal,
@@ -115,7 +118,7 @@ export function MessageList({ bubbles, onRetry, busy }: Props) {
           <div className="bubble-meta">
             <Time iso={b.createdAt} />
             {b.role === "assistant" && b.id !== undefined && b.content && !isActive(b.live) && !b.failed && (
-              <Feedback messageId={b.id} />
+              <Feedback messageId={b.id} initial={b.feedback} />
             )}
           </div>
         </li>

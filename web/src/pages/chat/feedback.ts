@@ -1,33 +1,11 @@
-// Helpful / not-helpful on an answer. The API stores the verdict but does not return it with the
-// history, so this device remembers the choice too, to show it again after a reload.
+// Helpful / not-helpful on an answer. The history carries the user's verdict (MessageRead.feedback),
+// so the choice shows again after a reload, on any device.
 import { useMutation } from "@tanstack/react-query";
 import { useState } from "react";
 import { api } from "../../api/client";
 
-const KEY = "helpline.feedback";
-
-function readAll(): Record<string, boolean> {
-  try {
-    return JSON.parse(localStorage.getItem(KEY) ?? "{}") as Record<string, boolean>;
-  } catch {
-    return {};
-  }
-}
-
-function remember(messageId: number, helpful: boolean): void {
-  try {
-    const all = readAll();
-    all[messageId] = helpful;
-    const keys = Object.keys(all);
-    for (const k of keys.slice(0, Math.max(0, keys.length - 500))) delete all[k]; // keep it small
-    localStorage.setItem(KEY, JSON.stringify(all));
-  } catch {
-    // not remembered on this device; the server has it
-  }
-}
-
-export function useFeedback(messageId: number) {
-  const [chosen, setChosen] = useState<boolean | undefined>(() => readAll()[messageId]);
+export function useFeedback(messageId: number, initial?: boolean | null) {
+  const [chosen, setChosen] = useState<boolean | undefined>(initial ?? undefined);
   const mutation = useMutation({
     mutationFn: async (helpful: boolean) => {
       const { data, error } = await api.POST("/api/v1/messages/{message_id}/feedback", {
@@ -37,10 +15,7 @@ export function useFeedback(messageId: number) {
       if (error || !data) throw error ?? new Error("empty response");
       return data;
     },
-    onSuccess: (data) => {
-      setChosen(data.helpful);
-      remember(messageId, data.helpful);
-    },
+    onSuccess: (data) => setChosen(data.helpful),
   });
   return { chosen, send: (helpful: boolean) => mutation.mutate(helpful), pending: mutation.isPending, failed: mutation.isError };
 }
