@@ -18,7 +18,7 @@ import pytest
 from playwright.async_api import Browser, ConsoleMessage, Page, expect
 
 from helpline.core.config import Settings, WidgetSettings
-from tests.conftest import bearer, login, make_admin, make_settings, register
+from tests.conftest import PASSWORD, bearer, login, make_admin, make_settings, register
 from tests.e2e.conftest import ROOT, axe_violations, phone_page, screenshot
 
 TEST_PAGE = ROOT / "web" / "widget-test" / "index.html"
@@ -281,3 +281,31 @@ async def test_a_disabled_widget_shows_nothing(page: Page, shop: str) -> None:
     await expect(page.get_by_role("heading", name="Northwind Parcels")).to_be_visible()
     assert await page.get_by_role("button", name="Open chat").count() == 0
     assert errors == []
+
+
+async def test_a_guest_who_creates_an_account_keeps_the_conversation(
+    page: Page, shop: str, web: str, db: asyncpg.Connection
+) -> None:
+    await page.goto(shop)
+    await open_widget(page)
+    await ask(page, "Can I change the delivery address?")
+    dialog = page.get_by_role("dialog", name="Northwind help")
+    await expect(dialog.locator(".msg.bot").last).to_contain_text("(I saw 1 messages of this conversation.)")
+    keep = dialog.get_by_role("link", name="Create an account to keep this conversation")
+    async with page.context.expect_page() as opened:
+        await keep.click()
+    signup = await opened.value
+    await expect(signup.get_by_role("status")).to_contain_text("will be kept in your new account")
+    assert "#guest=" not in signup.url  # the session left the address bar at once
+    await signup.get_by_label("Email").fill("former-guest@example.com")
+    await signup.get_by_label("Password").fill(PASSWORD)
+    await signup.get_by_label("I agree to the processing").check()
+    await signup.get_by_role("button", name="Create account").click()
+    await expect(signup).to_have_url(f"{web}/chat")
+    await expect(signup.get_by_role("complementary", name="Conversations")).to_contain_text(
+        "Can I change the delivery address?"
+    )
+    row = await db.fetchrow("SELECT is_guest, email FROM users WHERE email = 'former-guest@example.com'")
+    assert row is not None
+    assert row["is_guest"] is False
+    assert await db.fetchval("SELECT count(*) FROM users WHERE is_guest") == 0

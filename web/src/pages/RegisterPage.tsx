@@ -1,9 +1,23 @@
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { Trans, useTranslation } from "react-i18next";
 import { Link, Navigate, useNavigate } from "react-router-dom";
 import { api, errorMessage } from "../api/client";
 import { useAuth } from "../auth/AuthProvider";
 import type { LanguageCode } from "../i18n";
+
+/** The widget's "create an account" link hands over the guest's session in the fragment
+ * (#guest=<refresh token>), which no server or Referer sees; it is taken out of the address at once. */
+function readGuestToken(): string | null {
+  const match = /^#guest=([^&]+)$/.exec(globalThis.location?.hash ?? "");
+  return match?.[1] ? decodeURIComponent(match[1]) : null;
+}
+
+/** The guest's access token (registering with it turns that guest into the account, keeping its
+ * conversations), or null when its session has ended. */
+async function guestAccess(refresh_token: string): Promise<string | null> {
+  const { data } = await api.POST("/api/v1/auth/refresh", { body: { refresh_token } });
+  return data?.access_token ?? null;
+}
 
 export function RegisterPage() {
   const { t, i18n } = useTranslation(["auth", "common"]);
@@ -11,6 +25,10 @@ export function RegisterPage() {
   const navigate = useNavigate();
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [guest] = useState(readGuestToken);
+  useEffect(() => {
+    if (guest) history.replaceState(history.state, "", location.pathname + location.search);
+  }, [guest]);
 
   if (user) return <Navigate to="/chat" replace />;
 
@@ -21,7 +39,9 @@ export function RegisterPage() {
     setBusy(true);
     setError(null);
     try {
+      const guestToken = guest ? await guestAccess(guest) : null;
       const { error } = await api.POST("/api/v1/auth/register", {
+        headers: guestToken ? { Authorization: `Bearer ${guestToken}` } : {},
         body: {
           email: String(form.get("email")),
           username: text("username"),
@@ -53,6 +73,11 @@ export function RegisterPage() {
   return (
     <section className="auth-page">
       <h1>{t("registerTitle")}</h1>
+      {guest && (
+        <p role="status" className="notice">
+          {t("guestKept")}
+        </p>
+      )}
       <form onSubmit={(e) => void submit(e)}>
         <label>
           {t("email")}

@@ -89,6 +89,14 @@ export class HelplineClient {
     }
   }
 
+  /** Helpline's sign-up page, handed this guest's session (in the fragment, which never reaches a
+   * server or a Referer) so the new account keeps the conversation; null without a guest session. */
+  get accountUrl(): string | null {
+    const token = this.stored.refresh_token;
+    if (!token || this.conversationId === null) return null;
+    return `${this.base}/register#guest=${encodeURIComponent(token)}`;
+  }
+
   get conversationId(): number | null {
     return this.stored.conversation_id ?? null;
   }

@@ -123,6 +123,8 @@ export class View {
   readonly form = el("form", "composer");
   readonly input = el("textarea");
   readonly send = el("button", "send");
+  /** "Create an account to keep this conversation": shown once a guest has one. */
+  readonly keep = el("a", "keep");
   private notice: HTMLElement | null = null;
 
   constructor(
@@ -166,7 +168,12 @@ export class View {
     this.send.textContent = t.send;
     this.form.append(label, this.input, this.send);
 
-    this.panel.append(head, this.log, this.form);
+    this.keep.target = "_blank";
+    this.keep.rel = "noopener";
+    this.keep.textContent = t.keep;
+    this.keep.hidden = true;
+
+    this.panel.append(head, this.log, this.form, this.keep);
     wrap.append(this.panel, this.bubble);
     root.append(wrap);
   }
@@ -185,6 +192,12 @@ export class View {
     this.panel.hidden = !open;
     this.bubble.hidden = open;
     this.bubble.setAttribute("aria-expanded", String(open));
+  }
+
+  /** Offer the account page that adopts this guest's conversation; null hides the offer. */
+  offerAccount(href: string | null): void {
+    this.keep.hidden = href === null;
+    if (href !== null) this.keep.href = href;
   }
 
   composer(enabled: boolean): void {

@@ -108,6 +108,7 @@ export class Widget {
     try {
       const messages = await this.client.history();
       v.say(null);
+      v.offerAccount(this.client.accountUrl);
       for (const m of messages) {
         if (m.message_type === "user") v.user(m.content);
         else if (m.message_type === "assistant" && m.status === "streaming") {
@@ -225,6 +226,7 @@ export class Widget {
   }
 
   private finish(bot: BotMessage, final: ChatResponse): void {
+    this.view.offerAccount(this.client.accountUrl);
     if (final.content) bot.text(final.content);
     bot.done(final.sources);
     if (final.error) bot.failed(this.t.failed, () => void this.retry(bot, final.message_id));
