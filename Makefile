@@ -59,8 +59,9 @@ dev: install web-deps ## Vite dev server on :5173 proxying the API to `helpline 
 	@cd web && npm run gen && npm run dev
 
 # Debian's Chromium for the browser tests (Playwright never downloads a browser here).
-browser:
-	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+browser: ## Install Debian's Chromium for the browser tests if it is missing (apt; sudo when not root)
+	@command -v chromium >/dev/null 2>&1 || { sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium >/dev/null; }
 
 run: install web ## Set up everything and serve on http://127.0.0.1:8000 (HELPLINE_* settings apply)
 	@$(UV) run --frozen helpline serve
