@@ -26,12 +26,18 @@ async def tab_to(page: Page, label: str, presses: int = 80) -> None:
     """Press Tab until the focused element is the one labelled ``label`` (keyboard only)."""
     for _ in range(presses):
         await page.keyboard.press("Tab")
+        # The focused control's accessible name: its aria-label, its <label>, or a link's or
+        # button's text. The page body (focus between controls) has none.
         focused = await page.evaluate(
-            "() => { const e = document.activeElement; if (!e) return '';"
-            " return e.getAttribute('aria-label') || (e.labels && e.labels[0] ? e.labels[0].textContent : '')"
-            " || e.textContent || ''; }"
+            """() => {
+                const e = document.activeElement;
+                if (!e || e === document.body) return "";
+                if (e.getAttribute("aria-label")) return e.getAttribute("aria-label");
+                if (e.labels && e.labels[0]) return e.labels[0].textContent;
+                return ["A", "BUTTON"].includes(e.tagName) ? e.textContent : "";
+            }"""
         )
-        if label.lower() in str(focused).lower():
+        if str(focused).strip().lower() == label.lower():
             return
     raise AssertionError(f"Tab never reached {label!r}")
 
