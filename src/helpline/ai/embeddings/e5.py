@@ -36,7 +36,7 @@ import structlog
 
 from helpline.ai.base import EmbeddingError
 from helpline.ai.embeddings import InputType
-from helpline.ai.embeddings.local import default_threads, run_on_worker
+from helpline.ai.embeddings.local import default_threads, embed_by_length, run_on_worker
 from helpline.core.config import SettingsError
 
 log = structlog.get_logger(__name__)
@@ -138,14 +138,9 @@ class E5Embedder:
         if not texts:
             return []
         is_query = input_type == "query"
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        vectors: list[list[float]] = [[] for _ in texts]
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start : start + self.batch_size]
-            batch = await self._call(self._embed_batch, [texts[i] for i in chunk], is_query)
-            for i, vector in zip(chunk, batch.tolist(), strict=True):
-                vectors[i] = vector
-        return vectors
+        return await embed_by_length(
+            texts, self.batch_size, lambda batch: self._call(self._embed_batch, batch, is_query)
+        )
 
     async def warm_up(self) -> None:
         await self._call(self._load)

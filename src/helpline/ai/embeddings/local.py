@@ -19,7 +19,7 @@ import importlib.util
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -108,6 +108,23 @@ class _Model:
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         unit: np.ndarray[Any, np.dtype[np.float32]] = (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
         return unit
+
+
+async def embed_by_length(
+    texts: Sequence[str],
+    batch_size: int,
+    embed_batch: Callable[[list[str]], Awaitable[np.ndarray[Any, np.dtype[np.float32]]]],
+) -> list[list[float]]:
+    """Embed ``texts`` in batches of similar length (as sentence-transformers does: short texts
+    are not padded to a long one's length); the vectors come back in the callers' order."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    vectors: list[list[float]] = [[] for _ in texts]
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        batch = await embed_batch([texts[i] for i in chunk])
+        for i, vector in zip(chunk, batch.tolist(), strict=True):
+            vectors[i] = vector
+    return vectors
 
 
 async def run_on_worker(worker: ThreadPoolExecutor, fn: Callable[..., _T], *args: Any) -> _T:
@@ -216,16 +233,7 @@ class LocalEmbedder:
             raise TypeError("embed() takes a sequence of texts, not one string")
         if not texts:
             return []
-        # Texts of similar length share a batch (as sentence-transformers does), so short texts
-        # are not padded to the length of a long one; results go back in the callers' order.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        vectors: list[list[float]] = [[] for _ in texts]
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start : start + self.batch_size]
-            batch = await self._call(self._embed_batch, [texts[i] for i in chunk])
-            for i, vector in zip(chunk, batch.tolist(), strict=True):
-                vectors[i] = vector
-        return vectors
+        return await embed_by_length(texts, self.batch_size, lambda batch: self._call(self._embed_batch, batch))
 
     async def warm_up(self) -> None:
         """Load the model now (off the event loop) rather than on the first request."""
