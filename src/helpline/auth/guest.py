@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.auth.dependencies import load_user
 from helpline.auth.schemas import RegisterRequest
-from helpline.auth.service import TokenPair, issue_tokens, record_consents, revoke_all_sessions, username_for
+from helpline.auth.service import TokenPair, issue_tokens, record_registration, revoke_all_sessions, username_for
 from helpline.auth.throttle import GuestThrottle
 from helpline.core import audit
 from helpline.core.audit import Client
@@ -27,7 +27,7 @@ from helpline.core.db import session_scope
 from helpline.core.errors import AppError, Conflict, Unauthorized
 from helpline.core.runtime import Runtime
 from helpline.core.security import InvalidToken, TokenClaims
-from helpline.models import ConsentType, Conversation, RefreshToken, RevokedAccessToken, User, UserRole
+from helpline.models import Conversation, RefreshToken, RevokedAccessToken, User, UserRole
 from helpline.widget.access import check_widget
 
 log = structlog.get_logger(__name__)
@@ -150,18 +150,7 @@ async def register_guest(
     except IntegrityError:
         # Lost a race with a concurrent registration of the same email or username.
         raise Conflict("An account with this email or username already exists.") from None
-    record_consents(
-        session,
-        runtime,
-        user.id,
-        {
-            ConsentType.gdpr: data.gdpr_consent,
-            ConsentType.data_processing: data.data_processing_consent,
-            ConsentType.marketing: data.marketing_consent,
-        },
-        client,
-    )
-    audit.record(session, "user.registered", actor_user_id=user.id, client=client, details={"from_guest": True})
+    record_registration(session, runtime, user.id, data, client, from_guest=True)
     return user
 
 

@@ -139,10 +139,24 @@ async def register(session: AsyncSession, runtime: Runtime, data: RegisterReques
         data_processing_consent=data.data_processing_consent,
         marketing_consent=data.marketing_consent,
     )
+    record_registration(session, runtime, user.id, data, client)
+    return user
+
+
+def record_registration(
+    session: AsyncSession,
+    runtime: Runtime,
+    user_id: int,
+    data: RegisterRequest,
+    client: Client,
+    *,
+    from_guest: bool = False,
+) -> None:
+    """The consents a registration gave and its audit entry (a new account, or a guest's)."""
     record_consents(
         session,
         runtime,
-        user.id,
+        user_id,
         {
             ConsentType.gdpr: data.gdpr_consent,
             ConsentType.data_processing: data.data_processing_consent,
@@ -150,13 +164,8 @@ async def register(session: AsyncSession, runtime: Runtime, data: RegisterReques
         },
         client,
     )
-    audit.record(
-        session,
-        "user.registered",
-        actor_user_id=user.id,
-        client=client,
-    )
-    return user
+    details = {"from_guest": True} if from_guest else None
+    audit.record(session, "user.registered", actor_user_id=user_id, client=client, details=details)
 
 
 def record_consents(
