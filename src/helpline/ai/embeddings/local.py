@@ -22,7 +22,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import numpy as np
 import structlog
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 _T = TypeVar("_T")
+_M = TypeVar("_M")
 
 MODEL = "all-MiniLM-L6-v2-onnx-int8"
 # Names under which a user may ask for this model (HELPLINE_EMBEDDING_MODEL).
@@ -143,7 +144,40 @@ async def run_on_worker(worker: ThreadPoolExecutor, fn: Callable[..., _T], *args
         raise
 
 
-class LocalEmbedder:
+class WorkerThreadModel(Generic[_M]):
+    """A local model on a worker thread of its own: loaded once (on first use, or by warm_up(),
+    off the event loop), its batches queued on that thread, and closed by aclose(), which lets a
+    batch in progress finish and drops the queued ones (their callers get an EmbeddingError)."""
+
+    def __init__(self, *, batch_size: int, threads: int | None, thread_name: str) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self.batch_size = batch_size
+        self.threads = threads or default_threads()
+        self.load_seconds: float | None = None  # how long loading took, once loaded
+        self._loaded: _M | None = None
+        self._load_lock = threading.Lock()
+        self._closed = False
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=thread_name)
+
+    def _load(self) -> _M:
+        raise NotImplementedError
+
+    async def _call(self, fn: Callable[..., _T], *args: Any) -> _T:
+        return await run_on_worker(self._worker, fn, *args)
+
+    async def warm_up(self) -> None:
+        """Load the model now (off the event loop) rather than on the first request."""
+        await self._call(self._load)
+
+    async def aclose(self) -> None:
+        self._closed = True
+        await asyncio.to_thread(self._worker.shutdown, wait=True, cancel_futures=True)
+        with self._load_lock:
+            self._loaded = None
+
+
+class LocalEmbedder(WorkerThreadModel[_Model]):
     name = "local"
     model = MODEL
 
@@ -162,18 +196,10 @@ class LocalEmbedder:
                 f"({MODEL}) makes {DIMENSION}-dimensional vectors; set HELPLINE_EMBEDDING_DIMENSION={DIMENSION} "
                 "or use HELPLINE_EMBEDDING_PROVIDER=openai"
             )
-        if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
+        super().__init__(batch_size=batch_size, threads=threads, thread_name="helpline-embed")
         self.dimension = DIMENSION
-        self.batch_size = batch_size
-        self.threads = threads or default_threads()
         self.model_path = Path(model_path) if model_path else bundled_model_path()
         self.tokenizer_path = Path(tokenizer_path) if tokenizer_path else bundled_tokenizer_path()
-        self.load_seconds: float | None = None  # how long loading took, once loaded
-        self._loaded: _Model | None = None
-        self._load_lock = threading.Lock()
-        self._closed = False
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="helpline-embed")
 
     # -- the model, loaded once on first use or by warm_up() (about 0.2 s) --
 
@@ -224,9 +250,6 @@ class LocalEmbedder:
         except Exception as exc:
             raise EmbeddingError(f"the local embedding model failed: {type(exc).__name__}: {exc}") from exc
 
-    async def _call(self, fn: Callable[..., _T], *args: Any) -> _T:
-        return await run_on_worker(self._worker, fn, *args)
-
     async def embed(self, texts: Sequence[str], *, input_type: InputType = "document") -> list[list[float]]:
         # input_type (query or document) makes no difference to this model.
         if isinstance(texts, str):
@@ -234,15 +257,3 @@ class LocalEmbedder:
         if not texts:
             return []
         return await embed_by_length(texts, self.batch_size, lambda batch: self._call(self._embed_batch, batch))
-
-    async def warm_up(self) -> None:
-        """Load the model now (off the event loop) rather than on the first request."""
-        await self._call(self._load)
-
-    async def aclose(self) -> None:
-        self._closed = True
-        # Lets a batch in progress finish; batches not started yet are dropped (their callers get
-        # an EmbeddingError).
-        await asyncio.to_thread(self._worker.shutdown, wait=True, cancel_futures=True)
-        with self._load_lock:
-            self._loaded = None
