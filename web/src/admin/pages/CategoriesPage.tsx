@@ -1,3 +1,4 @@
+import { QueryState } from "../QueryState";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
@@ -130,23 +131,14 @@ export default function CategoriesPage() {
           {errorMessage(move.error)}
         </p>
       )}
-      {categories.isPending ? (
-        <p role="status">{t("common:loading")}</p>
-      ) : categories.isError ? (
-        <div role="alert" className="admin-error">
-          <p>{errorMessage(categories.error, t("categories.loadFailed"))}</p>
-          <button type="button" onClick={() => void categories.refetch()}>
-            {t("common:retry")}
-          </button>
-        </div>
-      ) : tops.length === 0 ? (
-        <p className="admin-empty">{t("categories.empty")}</p>
-      ) : (
-        <section aria-labelledby="category-list">
-          <h2 id="category-list">{t("categories.list")}</h2>
-          {list(tops, 0)}
-        </section>
-      )}
+      <QueryState query={categories} failed={t("categories.loadFailed")} empty={tops.length === 0} emptyText={t("categories.empty")}>
+        {() => (
+          <section aria-labelledby="category-list">
+            <h2 id="category-list">{t("categories.list")}</h2>
+            {list(tops, 0)}
+          </section>
+        )}
+      </QueryState>
     </>
   );
 }

@@ -1,3 +1,4 @@
+import { QueryState } from "../QueryState";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
@@ -60,48 +61,39 @@ export default function UnansweredPage() {
           {errorMessage(draft.error, t("unanswered.draftFailed"))}
         </p>
       )}
-      {groups.isPending ? (
-        <p role="status">{t("common:loading")}</p>
-      ) : groups.isError ? (
-        <div role="alert" className="admin-error">
-          <p>{errorMessage(groups.error, t("unanswered.loadFailed"))}</p>
-          <button type="button" onClick={() => void groups.refetch()}>
-            {t("common:retry")}
-          </button>
-        </div>
-      ) : groups.data.items.length === 0 ? (
-        <p className="admin-empty">{t("unanswered.empty")}</p>
-      ) : (
-        <>
-          <p className="admin-muted">{t("unanswered.considered", { count: groups.data.considered })}</p>
-          <ul className="unanswered-list">
-            {groups.data.items.map((g) => (
-              <li key={g.ids[0]} className="admin-panel">
-                <h2>{g.representative}</h2>
-                <p className="admin-muted">
-                  {t("unanswered.asked", { count: g.count })} · {g.language} · {t("unanswered.lastSeen", { date: date(g.last_seen) })}
-                </p>
-                {g.examples.length > 1 && (
-                  <details>
-                    <summary>{t("unanswered.examples", { count: g.examples.length })}</summary>
-                    <ul>
-                      {g.examples.map((ex) => (
-                        <li key={ex.id}>
-                          “{ex.text}” <small>{date(ex.created_at)}</small>
-                        </li>
-                      ))}
-                    </ul>
-                  </details>
-                )}
-                <button type="button" disabled={draft.isPending} onClick={() => draft.mutate(g)}>
-                  {t("unanswered.createFaq")}
-                  <span className="visually-hidden">: {g.representative}</span>
-                </button>
-              </li>
-            ))}
-          </ul>
-        </>
-      )}
+      <QueryState query={groups} failed={t("unanswered.loadFailed")} empty={groups.data?.items.length === 0} emptyText={t("unanswered.empty")}>
+        {(data) => (
+          <>
+            <p className="admin-muted">{t("unanswered.considered", { count: data.considered })}</p>
+            <ul className="unanswered-list">
+              {data.items.map((g) => (
+                <li key={g.ids[0]} className="admin-panel">
+                  <h2>{g.representative}</h2>
+                  <p className="admin-muted">
+                    {t("unanswered.asked", { count: g.count })} · {g.language} · {t("unanswered.lastSeen", { date: date(g.last_seen) })}
+                  </p>
+                  {g.examples.length > 1 && (
+                    <details>
+                      <summary>{t("unanswered.examples", { count: g.examples.length })}</summary>
+                      <ul>
+                        {g.examples.map((ex) => (
+                          <li key={ex.id}>
+                            “{ex.text}” <small>{date(ex.created_at)}</small>
+                          </li>
+                        ))}
+                      </ul>
+                    </details>
+                  )}
+                  <button type="button" disabled={draft.isPending} onClick={() => draft.mutate(g)}>
+                    {t("unanswered.createFaq")}
+                    <span className="visually-hidden">: {g.representative}</span>
+                  </button>
+                </li>
+              ))}
+            </ul>
+          </>
+        )}
+      </QueryState>
     </>
   );
 }

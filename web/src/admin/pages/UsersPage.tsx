@@ -1,3 +1,4 @@
+import { QueryState } from "../QueryState";
 import { useInfiniteQuery, useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
@@ -78,38 +79,29 @@ export default function UsersPage() {
           {errorMessage(update.error)}
         </p>
       )}
-      {users.isPending ? (
-        <p role="status">{t("common:loading")}</p>
-      ) : users.isError ? (
-        <div role="alert" className="admin-error">
-          <p>{errorMessage(users.error, t("users.loadFailed"))}</p>
-          <button type="button" onClick={() => void users.refetch()}>
-            {t("common:retry")}
-          </button>
-        </div>
-      ) : rows.length === 0 ? (
-        <p className="admin-empty">{q ? t("users.noMatch", { q }) : t("users.empty")}</p>
-      ) : (
-        <div className="admin-table-wrap">
-          <table className="admin-table users-table">
-            <thead>
-              <tr>
-                <th scope="col">{t("users.user")}</th>
-                <th scope="col">{t("users.role")}</th>
-                <th scope="col">{t("users.status")}</th>
-                <th scope="col" className="wide-only">
-                  {t("users.joined")}
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map((u) => (
-                <UserRow key={u.id} user={u} self={u.id === me?.id} busy={update.isPending} onChange={(c) => propose(u, c)} />
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <QueryState query={users} failed={t("users.loadFailed")} empty={rows.length === 0} emptyText={q ? t("users.noMatch", { q }) : t("users.empty")}>
+        {() => (
+          <div className="admin-table-wrap">
+            <table className="admin-table users-table">
+              <thead>
+                <tr>
+                  <th scope="col">{t("users.user")}</th>
+                  <th scope="col">{t("users.role")}</th>
+                  <th scope="col">{t("users.status")}</th>
+                  <th scope="col" className="wide-only">
+                    {t("users.joined")}
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {rows.map((u) => (
+                  <UserRow key={u.id} user={u} self={u.id === me?.id} busy={update.isPending} onChange={(c) => propose(u, c)} />
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </QueryState>
       {users.hasNextPage && (
         <button type="button" className="secondary load-more" disabled={users.isFetchingNextPage} onClick={() => void users.fetchNextPage()}>
           {users.isFetchingNextPage ? t("common:loading") : t("faqs.loadMore")}

@@ -1,7 +1,7 @@
+import { QueryState } from "../../QueryState";
 import { useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useSearchParams } from "react-router-dom";
-import { errorMessage } from "../../../api/client";
 import { FAQ_LANGUAGES, FAQ_STATUSES, flattenCategories, useCategories, type FaqStatus } from "../../api";
 import { StatusBadge } from "./StatusBadge";
 import { useFaqList, type FaqFilters } from "./queries";
@@ -109,53 +109,44 @@ export function FaqList() {
         </p>
       )}
 
-      {list.isPending ? (
-        <p role="status">{t("common:loading")}</p>
-      ) : list.isError ? (
-        <div role="alert" className="admin-error">
-          <p>{errorMessage(list.error, t("faqs.loadFailed"))}</p>
-          <button type="button" onClick={() => void list.refetch()}>
-            {t("common:retry")}
-          </button>
-        </div>
-      ) : rows.length === 0 ? (
-        <p className="admin-empty">{filters.q || filters.status || filters.category || filters.language ? t("faqs.noMatch") : t("faqs.empty")}</p>
-      ) : (
-        <div className="admin-table-wrap">
-          <table className="admin-table">
-            <thead>
-              <tr>
-                <th scope="col">{t("faqs.question")}</th>
-                <th scope="col">{t("faqs.status")}</th>
-                <th scope="col">{t("faqs.category")}</th>
-                <th scope="col" className="wide-only">
-                  {t("faqs.language")}
-                </th>
-                <th scope="col" className="wide-only">
-                  {t("faqs.updated")}
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map((f) => (
-                <tr key={f.id}>
-                  <td>
-                    <Link to={`/admin/faqs/${f.id}`}>{f.question}</Link>
-                  </td>
-                  <td>{f.status ? <StatusBadge status={f.status} /> : "—"}</td>
-                  <td>{f.category_id ? (names.get(f.category_id) ?? "—") : t("faqs.uncategorised")}</td>
-                  <td className="wide-only">{f.language}</td>
-                  <td className="wide-only">
-                    {f.updated_at || f.created_at
-                      ? new Date((f.updated_at ?? f.created_at)!).toLocaleDateString(i18n.language, { dateStyle: "medium" })
-                      : "—"}
-                  </td>
+      <QueryState query={list} failed={t("faqs.loadFailed")} empty={rows.length === 0} emptyText={filters.q || filters.status || filters.category || filters.language ? t("faqs.noMatch") : t("faqs.empty")}>
+        {() => (
+          <div className="admin-table-wrap">
+            <table className="admin-table">
+              <thead>
+                <tr>
+                  <th scope="col">{t("faqs.question")}</th>
+                  <th scope="col">{t("faqs.status")}</th>
+                  <th scope="col">{t("faqs.category")}</th>
+                  <th scope="col" className="wide-only">
+                    {t("faqs.language")}
+                  </th>
+                  <th scope="col" className="wide-only">
+                    {t("faqs.updated")}
+                  </th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+              </thead>
+              <tbody>
+                {rows.map((f) => (
+                  <tr key={f.id}>
+                    <td>
+                      <Link to={`/admin/faqs/${f.id}`}>{f.question}</Link>
+                    </td>
+                    <td>{f.status ? <StatusBadge status={f.status} /> : "—"}</td>
+                    <td>{f.category_id ? (names.get(f.category_id) ?? "—") : t("faqs.uncategorised")}</td>
+                    <td className="wide-only">{f.language}</td>
+                    <td className="wide-only">
+                      {f.updated_at || f.created_at
+                        ? new Date((f.updated_at ?? f.created_at)!).toLocaleDateString(i18n.language, { dateStyle: "medium" })
+                        : "—"}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </QueryState>
       {list.hasNextPage && (
         <button type="button" className="secondary load-more" disabled={list.isFetchingNextPage} onClick={() => void list.fetchNextPage()}>
           {list.isFetchingNextPage ? t("common:loading") : t("faqs.loadMore")}
