@@ -179,9 +179,9 @@ async def run_direct(
                 }
                 for res, sql, params in (
                     # websearch_to_tsquery('') matches nothing: the vector signals alone.
-                    (vec_result, vector_sql, base | vec_params | {"qtext": ""}),
-                    (text_result, text_sql, base | {"qtext": search.text_query(q)}),
-                    (both_result, vector_sql, base | vec_params | {"qtext": search.text_query(q)}),
+                    (vec_result, vector_sql, base | vec_params | search.text_params("")),
+                    (text_result, text_sql, base | search.text_params(q)),
+                    (both_result, vector_sql, base | vec_params | search.text_params(q)),
                 ):
                     t0 = time.perf_counter()
                     rows = (await conn.execute(sql, params)).all()

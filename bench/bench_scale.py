@@ -32,9 +32,11 @@ import httpx
 import numpy as np
 import numpy.typing as npt
 from pgvector.asyncpg import register_vector
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from helpline.ai.embeddings.local import MODEL as EMBED_MODEL  # the server's embedder (local)
-from helpline.faqs.search import ANY_CONFIG_QUERY, text_query
+from helpline.faqs.search import COMMON_SQL, COMMON_TERM_ROWS, RRF_K, TEXT_CANDIDATES, hybrid_sql, text_params
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -248,11 +250,13 @@ def p50_ms(samples: list[float]) -> float:
     return statistics.median(samples) * 1000 if samples else float("nan")
 
 
+def pg_port(server: HelplineServer) -> int:
+    return int((server.data_dir / "pg" / "postmaster.pid").read_text().splitlines()[3])
+
+
 async def pg_connect(server: HelplineServer) -> asyncpg.Connection:
-    lines = (server.data_dir / "pg" / "postmaster.pid").read_text().splitlines()
-    port = int(lines[3])
     conn: asyncpg.Connection = await asyncpg.connect(
-        host=str(server.socket_dir()), port=port, user="postgres", database="postgres"
+        host=str(server.socket_dir()), port=pg_port(server), user="postgres", database="postgres"
     )
     await register_vector(conn)
     return conn
@@ -414,18 +418,6 @@ async def bump_version(server: HelplineServer) -> None:
         await conn.close()
 
 
-TEXT_ALL_SQL = (
-    "SELECT f.id, ts_rank_cd(f.search_vector, websearch_to_tsquery(helpline_ts_config(f.language), $1)) AS rank "
-    "FROM faqs f WHERE f.status = 'published' AND f.search_vector @@ ("
-    + ANY_CONFIG_QUERY.replace(":qtext", "$1")
-    + ") AND f.search_vector @@ websearch_to_tsquery(helpline_ts_config(f.language), $1) "
-    "ORDER BY rank DESC, f.id LIMIT 40"
-)
-TEXT_EN_SQL = (
-    "SELECT f.id, ts_rank_cd(f.search_vector, websearch_to_tsquery(helpline_ts_config('en'), $1)) AS rank "
-    "FROM faqs f WHERE f.status = 'published' AND split_part(lower(f.language), '-', 1) = 'en' "
-    "AND f.search_vector @@ websearch_to_tsquery(helpline_ts_config('en'), $1) ORDER BY rank DESC, f.id LIMIT 40"
-)
 VECTOR_SQL = (
     "SELECT f.id FROM faqs f WHERE f.status = 'published' AND f.embedding_model = $2 "
     "AND f.question_embedding IS NOT NULL ORDER BY f.question_embedding <=> $1 LIMIT 40"
@@ -433,31 +425,50 @@ VECTOR_SQL = (
 
 
 async def attribute_sql(server: HelplineServer, texts: list[str], vecs: F32, out: list[Row]) -> None:
-    """The parts of the search statement on their own, to see where its time goes."""
+    """The parts of the search statement on their own, to see where its time goes: the app's own
+    full-text statement (``hybrid_sql`` without vectors) across languages and in English, and the
+    question-vector k-NN with the search's filters."""
+    engine = create_async_engine(
+        f"postgresql+asyncpg://postgres@/postgres?host={server.socket_dir()}&port={pg_port(server)}"
+    )
     conn = await pg_connect(server)
     try:
-        parts: dict[str, list[float]] = {"text, every language": [], "text, en": [], "vector (filters, k=40)": []}
-        matches: list[int] = []
-        for i, t in enumerate(texts):
-            qtext = text_query(t)
-            t0 = time.perf_counter()
-            await conn.fetch(TEXT_ALL_SQL, qtext)
-            parts["text, every language"].append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            await conn.fetch(TEXT_EN_SQL, qtext)
-            parts["text, en"].append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            await conn.fetch(VECTOR_SQL, vecs[i % len(vecs)], EMBED_MODEL)
-            parts["vector (filters, k=40)"].append(time.perf_counter() - t0)
-            if i < 20:
-                matches.append(await conn.fetchval(
-                    "SELECT count(*) FROM faqs WHERE search_vector @@ websearch_to_tsquery('english', $1)", qtext
-                ))  # fmt: skip
+        async with engine.connect() as sa:
+            common = list(await sa.scalar(text(COMMON_SQL), {"rows": COMMON_TERM_ROWS}) or [])
+            statements = {
+                "text, every language": text(hybrid_sql(vectors=False, mode="all", category=False)),
+                "text, en": text(hybrid_sql(vectors=False, mode="strict", category=False)),
+            }
+            base: dict[str, object] = {
+                "statuses": ["published"],
+                "k": 40,
+                "text_cap": TEXT_CANDIDATES,
+                "rrf_k": RRF_K,
+                "limit": 40,
+            }
+            parts: dict[str, list[float]] = {name: [] for name in [*statements, "vector (filters, k=40)"]}
+            matches: list[int] = []
+            for i, t in enumerate(texts):
+                params = base | text_params(t, common) | {"lang": "en"}
+                for name, statement in statements.items():
+                    t0 = time.perf_counter()
+                    await sa.execute(statement, params)
+                    parts[name].append(time.perf_counter() - t0)
+                t0 = time.perf_counter()
+                await conn.fetch(VECTOR_SQL, vecs[i % len(vecs)], EMBED_MODEL)
+                parts["vector (filters, k=40)"].append(time.perf_counter() - t0)
+                if i < 20:
+                    matches.append(await conn.fetchval(
+                        "SELECT count(*) FROM faqs WHERE search_vector @@ websearch_to_tsquery('english', $1)",
+                        params["qtext"],
+                    ))  # fmt: skip
         for name, lat in parts.items():
             out.append(Row(f"  SQL part p50: {name}", f"{p50_ms(lat):.2f} ms"))
-        out.append(Row("  rows matching a query's words (median)", f"{statistics.median(matches):,.0f}"))
+        out.append(Row("  rows matching any of a query's words (median)", f"{statistics.median(matches):,.0f}"))
+        out.append(Row("  common lexemes (in > 1,000 FAQs)", f"{len(common)}"))
     finally:
         await conn.close()
+        await engine.dispose()
 
 
 def measure_api(server: HelplineServer, seed: int, out: list[Row]) -> list[str]:

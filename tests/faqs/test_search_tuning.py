@@ -1,11 +1,19 @@
-"""Search tuning that lives outside the SQL text: HNSW's candidate list on every connection."""
+"""Search tuning: HNSW's candidate list on every connection, and full text's common terms."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import pytest
 from sqlalchemy import text
 
 from helpline.core.db import HNSW_EF_SEARCH
 from helpline.core.runtime import Runtime
+from helpline.faqs import search
+from helpline.faqs.backends import resolve_deps
+from helpline.faqs.cache import FAQCache
+from helpline.faqs.search import RRF_K, TEXT_CANDIDATES, hybrid_sql, text_params
+from tests.faqs.test_search import load_demo
 
 
 async def test_every_connection_searches_hnsw_with_ef_search_100(runtime: Runtime) -> None:
@@ -13,3 +21,58 @@ async def test_every_connection_searches_hnsw_with_ef_search_100(runtime: Runtim
         # Loading pgvector (a vector cast) must keep the value set at connect time.
         await session.execute(text("SELECT CAST('[1,2,3]' AS vector) <=> CAST('[1,2,4]' AS vector)"))
         assert await session.scalar(text("SHOW hnsw.ef_search")) == str(HNSW_EF_SEARCH) == "100"
+
+
+async def _text_hits(runtime: Runtime, q: str, common: list[str]) -> list[set[str]]:
+    """The lexemes of each FAQ the full-text part finds for ``q`` in English, given ``common``."""
+    sql = text(
+        f"WITH hits AS ({hybrid_sql(vectors=False, mode='strict', category=False)}) "  # noqa: S608
+        "SELECT tsvector_to_array(f.search_vector) AS lexemes FROM hits JOIN faqs f USING (id)"
+    )
+    params = {"statuses": ["published"], "lang": "en", "k": 40, "text_cap": TEXT_CANDIDATES, "rrf_k": RRF_K}
+    async with runtime.sessionmaker() as session:
+        rows = (await session.execute(sql, params | {"limit": 40} | text_params(q, common))).all()
+    return [set(r.lexemes) for r in rows]
+
+
+async def test_common_words_rank_but_do_not_pick_candidates(runtime: Runtime) -> None:
+    await load_demo(runtime)
+    # Without common words, an OR of the words: FAQs that only mention tracking are found.
+    found = await _text_hits(runtime, "track my parcel refund", [])
+    assert any("track" in lex and "refund" not in lex for lex in found)
+    # "track" and "parcel" common: the rare word picks the candidates.
+    found = await _text_hits(runtime, "track my parcel refund", ["track", "parcel"])
+    assert found
+    assert all("refund" in lex for lex in found)
+    # Common words only: each of them must match.
+    found = await _text_hits(runtime, "track parcel", ["track", "parcel"])
+    assert found
+    assert all({"track", "parcel"} <= lex for lex in found)
+    # Stop words only: nothing to match, no error.
+    assert await _text_hits(runtime, "how do I", []) == []
+
+
+async def test_common_lexemes_come_from_the_column_statistics(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await load_demo(runtime)
+    async with runtime.sessionmaker() as session:
+        await session.execute(text("ANALYZE faqs"))
+        deps = await resolve_deps(runtime, session)
+        # 61 FAQs: no lexeme is in more than COMMON_TERM_ROWS of them, so every word picks.
+        assert (await search.search_state(session, deps))[1] == []
+        deps = replace(deps, cache=FAQCache(None))  # an empty cache
+        monkeypatch.setattr(search, "COMMON_TERM_ROWS", 10)
+        version, common = await search.search_state(session, deps)
+        assert version == await session.scalar(text("SELECT version FROM faq_search_version"))
+        assert common, "the demo knowledge base has words in more than 10 FAQs"
+        for lexeme in common:
+            count = await session.scalar(
+                text("SELECT count(*) FROM faqs WHERE search_vector @@ CAST(quote_literal(:l) AS tsquery)"),
+                {"l": lexeme},
+            )
+            assert count is not None
+            assert count > 5, lexeme  # statistics are estimates, from a sample
+        # Cached: the next call reads the version only.
+        monkeypatch.setattr(search, "COMMON_TERM_ROWS", 10_000)
+        assert (await search.search_state(session, deps))[1] == common

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
@@ -28,8 +29,11 @@ RRF_K = 60
 DEFAULT_MIN_SIMILARITY = 0.3
 MAX_QUERY_CHARS = 500
 RESULT_TTL_SECONDS = 600
-# Full-text matches ranked per query (see _candidates); far above any demo or test knowledge base.
+# Full-text candidates ranked per query (see _candidates); far above any demo or test knowledge base.
 TEXT_CANDIDATES = 2000
+# A lexeme in more FAQs than this is a common term: it ranks candidates but does not pick them.
+COMMON_TERM_ROWS = 1000
+COMMON_TTL_SECONDS = 600
 # Full-text terms kept from a query; a chat message can be long.
 _MAX_TERMS = 48
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -37,7 +41,6 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 Signal = str  # "vector_question" | "vector_answer" | "text"
 # One tag per configuration helpline_ts_config() knows (migration 0003), "" for 'simple'.
 _CONFIG_TAGS = ("en", "es", "fr", "de", "pt", "it", "")
-ANY_CONFIG_QUERY = " || ".join(f"websearch_to_tsquery(helpline_ts_config('{t}'), :qtext)" for t in _CONFIG_TAGS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +89,50 @@ def text_query(q: str) -> str:
     """A websearch_to_tsquery() input that ORs the query's words: questions are phrased freely,
     so requiring every word (the default AND) would miss most paraphrases. Documents matching
     more (and rarer, weightier) words still rank first. Stop words drop out in the parser."""
-    words = [w for w in _WORD.findall(q) if w.lower() != "or"][:_MAX_TERMS]
-    return " or ".join(words)
+    return query_words(q).replace(" ", " or ")
+
+
+def query_words(q: str) -> str:
+    """The query's words, space-separated, for to_tsvector() and the AND form of websearch."""
+    return " ".join([w for w in _WORD.findall(q) if w.lower() != "or"][:_MAX_TERMS])
+
+
+def text_params(q: str, common: Sequence[str] = ()) -> dict[str, object]:
+    """The full-text parameters of ``hybrid_sql`` for query ``q``; ``common``: see common_lexemes."""
+    return {"qtext": text_query(q), "qwords": query_words(q), "common": list(common)}
+
+
+# The planner's statistics of the search_vector column (ANALYZE keeps up to 1,000 most common
+# lexemes with their frequencies): those in more than :rows FAQs.
+COMMON_SQL = (
+    "SELECT coalesce(array_agg(u.lexeme ORDER BY u.lexeme), '{}') FROM pg_stats s "
+    "JOIN pg_class c ON c.oid = CAST('faqs' AS regclass) "
+    "CROSS JOIN LATERAL unnest(CAST(CAST(s.most_common_elems AS text) AS text[]), s.most_common_elem_freqs) "
+    "AS u(lexeme, freq) WHERE s.schemaname = current_schema() AND s.tablename = 'faqs' "
+    "AND s.attname = 'search_vector' AND u.lexeme IS NOT NULL AND u.freq * c.reltuples > :rows"
+)
+_VERSION_SQL = "SELECT version FROM faq_search_version WHERE id = 1"
+COMMON_KEY = "search:common"
+
+
+async def search_state(session: AsyncSession, deps: FAQDeps) -> tuple[int, list[str]]:
+    """The search version (the counter the database bumps with every change to FAQs or categories,
+    see the 0003 migration: cached results are keyed by it) and the common lexemes: those in more
+    than COMMON_TERM_ROWS FAQs, from PostgreSQL's own column statistics (none before the first
+    ANALYZE, none in a smaller knowledge base). ANALYZE, not a change, renews statistics, so they
+    are cached for COMMON_TTL_SECONDS and read with the version when the cache has none: one
+    statement either way."""
+    raw = await deps.cache.get(COMMON_KEY)
+    if raw is not None:
+        return int(await session.scalar(text(_VERSION_SQL)) or 0), list(json.loads(raw))
+    row = (
+        await session.execute(
+            text(f"SELECT ({_VERSION_SQL}) AS version, ({COMMON_SQL}) AS common"), {"rows": COMMON_TERM_ROWS}
+        )
+    ).one()
+    common = list(row.common or [])
+    await deps.cache.set(COMMON_KEY, json.dumps(common), COMMON_TTL_SECONDS)
+    return int(row.version or 0), common
 
 
 def _candidates(prefix: str, *, vectors: bool, language: bool, per_row_config: bool, category: bool) -> list[str]:
@@ -108,22 +153,39 @@ def _candidates(prefix: str, *, vectors: bool, language: bool, per_row_config: b
                 f"WHERE {where} AND f.embedding_model = :model AND f.{column} IS NOT NULL "
                 f"ORDER BY f.{column} <=> CAST(:qvec AS vector) LIMIT :k)"
             )
-    # With one language the query is parsed once, in its configuration, and the GIN index
-    # answers it. Across languages each FAQ is matched in its own language's configuration; the
-    # query parsed in every configuration, OR-ed, is what the GIN index narrows the rows with.
+    # Full text, in the shape of a "common terms" query (Lucene's CommonTermsQuery): the query's
+    # rare words pick the candidate rows through the GIN index, and every word ranks them. A word
+    # found in more than COMMON_TERM_ROWS FAQs (the planner's own statistics, see common_lexemes)
+    # would drag tens of thousands of rows into ranking at scale while telling little apart; a
+    # query of common words only must contain all of them. Each FAQ is matched and ranked in its
+    # own language's configuration: with one language that is one parse of the query; across
+    # languages, one per configuration. The parses are made once per statement (MATERIALIZED),
+    # never per row, whatever plan a prepared statement gets.
     if per_row_config:
-        config = "helpline_ts_config(f.language)"
-        match = f"f.search_vector @@ ({ANY_CONFIG_QUERY}) AND f.search_vector @@ websearch_to_tsquery({config}, :qtext)"
+        configs = f"SELECT DISTINCT helpline_ts_config(t) AS cfg FROM unnest(ARRAY{list(_CONFIG_TAGS)}) t"  # noqa: S608
     else:
-        config = "helpline_ts_config(:lang)"
-        match = f"f.search_vector @@ websearch_to_tsquery({config}, :qtext)"
-    # Ranking is the costly part of full-text search (ts_rank_cd reads every match's vector), and
-    # an OR of a chat message's words can match most of a large knowledge base: only the first
-    # :text_cap matches the GIN index yields are ranked, which bounds the cost at any size.
+        configs = "SELECT helpline_ts_config(:lang) AS cfg"
     ctes.append(
-        f"{prefix}_text AS (SELECT f.id, ts_rank_cd(f.search_vector, websearch_to_tsquery({config}, :qtext)) "  # noqa: S608
-        f"AS rank FROM (SELECT f.id, f.search_vector, f.language FROM faqs f WHERE {where} AND {match} "
-        f"LIMIT :text_cap) f ORDER BY rank DESC, f.id LIMIT :k)"
+        f"{prefix}_tsq AS MATERIALIZED (SELECT c.cfg, websearch_to_tsquery(c.cfg, :qtext) AS q "  # noqa: S608
+        f"FROM ({configs}) c)"
+    )
+    # Per configuration: its parse's rare lexemes, OR-ed, or all of its (common) words when it
+    # has no rare one; OR-ed across configurations. Lexemes of \w+ words hold no quote or
+    # backslash, so quote_literal() gives tsquery syntax. No lexeme at all: NULL, no match.
+    ctes.append(
+        f"{prefix}_pick AS MATERIALIZED (SELECT CAST(string_agg('(' || CAST(p.q AS text) || ')', ' | ') AS tsquery) "  # noqa: S608
+        f"AS q FROM (SELECT coalesce((SELECT CAST(string_agg(DISTINCT quote_literal(l), ' | ') AS tsquery) "
+        f"FROM unnest(tsvector_to_array(to_tsvector(t.cfg, :qwords))) l WHERE l <> ALL(CAST(:common AS text[]))), "
+        f"websearch_to_tsquery(t.cfg, :qwords)) AS q FROM {prefix}_tsq t) p WHERE numnode(p.q) > 0)"
+    )
+    # Ranking is the costly part of full-text search (ts_rank_cd reads every match's vector):
+    # only the first :text_cap candidates the index yields are ranked, which bounds the cost.
+    ctes.append(
+        f"{prefix}_text AS (SELECT f.id, ts_rank(f.search_vector, t.q) AS rank "  # noqa: S608
+        f"FROM (SELECT f.id, f.search_vector, f.language FROM faqs f WHERE {where} "
+        f"AND f.search_vector @@ (SELECT q FROM {prefix}_pick) LIMIT :text_cap) f "
+        f"JOIN {prefix}_tsq t ON t.cfg = helpline_ts_config(f.language) "
+        f"WHERE f.search_vector @@ t.q ORDER BY rank DESC, f.id LIMIT :k)"
     )
     ranked = []
     if vectors:
@@ -170,13 +232,6 @@ def hybrid_sql(*, vectors: bool, mode: Literal["strict", "all", "prefer"], categ
     )
 
 
-async def search_version(session: AsyncSession) -> int:
-    """The counter the database bumps with every change to FAQs or categories (see the 0003
-    migration): cached results are keyed by it."""
-    version = await session.scalar(text("SELECT version FROM faq_search_version WHERE id = 1"))
-    return int(version or 0)
-
-
 def _cache_key(query: SearchQuery, version: int, model: str | None) -> str:
     params = asdict(query)
     params["q"] = text_hash(query.q)
@@ -188,20 +243,20 @@ async def search(session: AsyncSession, deps: FAQDeps, query: SearchQuery) -> Se
     """The best ``query.limit`` FAQs for ``query.q``, fused from the vector and text signals.
     Results are cached until the next change to the knowledge base."""
     query = replace(query, q=normalize_query(query.q))
-    version = await search_version(session)
+    version, common = await search_state(session, deps)
     key = _cache_key(query, version, deps.model)
     raw = await deps.cache.get(key)
     if raw is not None:
         return SearchResult([_hit_from_json(h) for h in json.loads(raw)], cached=True)
-    hits = await _run(session, deps, query)
+    hits = await _run(session, deps, query, common)
     await deps.cache.set(key, json.dumps([asdict(h) for h in hits]), RESULT_TTL_SECONDS)
     return SearchResult(hits, cached=False)
 
 
-async def _run(session: AsyncSession, deps: FAQDeps, query: SearchQuery) -> list[Hit]:
-    qtext = text_query(query.q)
+async def _run(session: AsyncSession, deps: FAQDeps, query: SearchQuery, common: Sequence[str]) -> list[Hit]:
+    words = text_params(query.q, common)
     vector = await embed_query(deps, query.q) if deps.embedder is not None else None
-    if vector is None and not qtext:
+    if vector is None and not words["qwords"]:
         return []
     lang = primary_language(query.language)
     mode: Literal["strict", "all", "prefer"] = "all" if lang is None else query.language_mode
@@ -209,7 +264,7 @@ async def _run(session: AsyncSession, deps: FAQDeps, query: SearchQuery) -> list
     sql = text(hybrid_sql(vectors=vector is not None, mode=mode, category=category))
     params: dict[str, object] = {
         "statuses": [s.value for s in query.statuses],
-        "qtext": qtext,
+        **words,
         "k": max(20, min(100, query.limit * 4)),
         "text_cap": TEXT_CANDIDATES,
         "rrf_k": RRF_K,
