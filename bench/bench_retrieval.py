@@ -7,7 +7,7 @@ temp data dir, which loads the demo FAQs, then runs every query of ``retrieval_q
   anonymous rate limit would throttle the run); exactly what users get.
 - vector-only and text-only: the API has no switch for them, so they run against the same
   database with the app's own statement (``helpline.faqs.search.hybrid_sql``, strict language
-  mode, published FAQs, the same k, RRF constant and similarity floor). Text-only is the
+  mode, published FAQs, the same k, fusion weights and similarity floor). Text-only is the
   statement the app runs when it has no embedder; vector-only is the same statement with the
   vectors and an empty full-text query (which matches nothing), so only the question and answer
   vector signals are fused. The query vector comes from the same local embedder, in-process.
@@ -166,7 +166,7 @@ async def run_direct(
                 base: dict[str, Any] = {
                     "statuses": [FAQStatus.published.value],
                     "k": max(20, min(100, LIMIT * 4)),
-                    "rrf_k": search.RRF_K,
+                    **search.FUSION_PARAMS,
                     "text_cap": search.TEXT_CANDIDATES,
                     "limit": LIMIT,
                     "lang": search.primary_language(query.language),
@@ -179,7 +179,7 @@ async def run_direct(
                 }
                 for res, sql, params in (
                     # websearch_to_tsquery('') matches nothing: the vector signals alone.
-                    (vec_result, vector_sql, base | vec_params | search.text_params("")),
+                    (vec_result, vector_sql, base | vec_params | search.text_params("") | {"w_text": 0.0}),
                     (text_result, text_sql, base | search.text_params(q)),
                     (both_result, vector_sql, base | vec_params | search.text_params(q)),
                 ):

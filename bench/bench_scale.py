@@ -36,7 +36,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from helpline.ai.embeddings.local import MODEL as EMBED_MODEL  # the server's embedder (local)
-from helpline.faqs.search import COMMON_SQL, COMMON_TERM_ROWS, RRF_K, TEXT_CANDIDATES, hybrid_sql, text_params
+from helpline.faqs.search import COMMON_SQL, COMMON_TERM_ROWS, FUSION_PARAMS, TEXT_CANDIDATES, hybrid_sql, text_params
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -443,7 +443,7 @@ async def attribute_sql(server: HelplineServer, texts: list[str], vecs: F32, out
                 "statuses": ["published"],
                 "k": 40,
                 "text_cap": TEXT_CANDIDATES,
-                "rrf_k": RRF_K,
+                **FUSION_PARAMS,
                 "limit": 40,
             }
             parts: dict[str, list[float]] = {name: [] for name in [*statements, "vector (filters, k=40)"]}

@@ -23,6 +23,15 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def question_text(faq: FAQ) -> str:
+    """What the question vector is made of: the question and its keywords, "Question? (kw, kw)".
+    Keywords are the words an admin expects users to ask with; embedded with the question they
+    bring its vector closer to those phrasings (bench/bench_retrieval.py: top-1 0.79 to 0.87 with
+    MiniLM). Its hash, in ``question_hash``, makes a changed keyword re-embed the question."""
+    keywords = [k.strip() for k in faq.keywords or [] if isinstance(k, str) and k.strip()]
+    return f"{faq.question} ({', '.join(keywords)})" if keywords else faq.question
+
+
 def _pack(vector: Sequence[float]) -> str:
     return base64.b64encode(array("f", vector).tobytes()).decode()
 
@@ -73,8 +82,9 @@ async def refresh_embeddings(deps: FAQDeps, faqs: Sequence[FAQ], *, force: bool 
     jobs: list[tuple[FAQ, bool, str]] = []  # (faq, is_question, text)
     for faq in faqs:
         model_changed = embedder is not None and faq.embedding_model != embedder.model
-        if force or model_changed or faq.question_hash != text_hash(faq.question):
-            jobs.append((faq, True, faq.question))
+        question = question_text(faq)
+        if force or model_changed or faq.question_hash != text_hash(question):
+            jobs.append((faq, True, question))
         if not faq.answer.strip():
             if faq.answer_hash is not None:
                 faq.answer_embedding, faq.answer_hash = None, None

@@ -1,11 +1,14 @@
 """Hybrid search over FAQs: HNSW cosine search on the question and answer embeddings plus
-PostgreSQL full-text search in each FAQ's language, fused by reciprocal rank fusion, in one SQL
+PostgreSQL full-text search in each FAQ's language, fused by a weighted score, in one SQL
 statement. ``retrieve()`` is what the chat calls.
 
-Reciprocal rank fusion: every signal ranks its candidates 1, 2, 3...; a FAQ scores
-``sum(1 / (RRF_K + rank))`` over the signals that found it. RRF_K = 60 (Cormack et al., 2009)
-damps the head of each list so that agreeing signals beat one signal's top hit, and needs no
-calibration between cosine distances and text ranks, which are not comparable."""
+Fusion: the three signals each find their candidates; every candidate is then scored on all
+three, ``cos(query, question) + ANSWER_WEIGHT * cos(query, answer) + TEXT_WEIGHT * ts_rank``.
+Unlike reciprocal rank fusion, which we used before, a score keeps how close each match is: a
+near-exact question match is not outvoted by two lists that rank another FAQ first by a hair.
+The weights were chosen on bench/bench_retrieval.py's evaluation set (see bench/README.md): the
+question (embedded with its keywords) is the strongest signal, the answer helps with queries
+phrased like its text, and ts_rank (0 to about 1) breaks ties toward FAQs sharing the words."""
 
 from __future__ import annotations
 
@@ -24,7 +27,9 @@ from helpline.faqs.backends import FAQDeps, resolve_deps
 from helpline.faqs.embeddings import embed_query, text_hash
 from helpline.models import FAQStatus
 
-RRF_K = 60
+ANSWER_WEIGHT = 0.5
+TEXT_WEIGHT = 0.3
+FUSION_PARAMS = {"w_answer": ANSWER_WEIGHT, "w_text": TEXT_WEIGHT}
 # Vector candidates farther than this (cosine similarity below it) are not matches.
 DEFAULT_MIN_SIMILARITY = 0.3
 MAX_QUERY_CHARS = 500
@@ -187,20 +192,28 @@ def _candidates(prefix: str, *, vectors: bool, language: bool, per_row_config: b
         f"JOIN {prefix}_tsq t ON t.cfg = helpline_ts_config(f.language) "
         f"WHERE f.search_vector @@ t.q ORDER BY rank DESC, f.id LIMIT :k)"
     )
-    ranked = []
+    found = []
     if vectors:
         for column, signal in (("question_embedding", "vector_question"), ("answer_embedding", "vector_answer")):
-            ranked.append(
-                f"SELECT id, row_number() OVER (ORDER BY dist, id) AS rn, '{signal}' AS signal, "  # noqa: S608
-                f"1 - dist AS similarity FROM {prefix}_{column} WHERE dist <= :max_dist"
+            found.append(
+                f"SELECT id, '{signal}' AS signal, 1 - dist AS similarity "  # noqa: S608
+                f"FROM {prefix}_{column} WHERE dist <= :max_dist"
             )
-    ranked.append(
-        f"SELECT id, row_number() OVER (ORDER BY rank DESC, id) AS rn, 'text' AS signal, "  # noqa: S608
-        f"CAST(NULL AS float8) AS similarity FROM {prefix}_text"
-    )
+    found.append(f"SELECT id, 'text' AS signal, CAST(NULL AS float8) AS similarity FROM {prefix}_text")  # noqa: S608
+    # Every candidate is scored on every signal, exactly: its two cosine similarities (vectors of
+    # another model count 0) and its text rank (0 when no word matches).
+    score = ":w_text * ts_rank(f.search_vector, t.q)"
+    if vectors:
+        sims = [
+            f"coalesce(CASE WHEN f.embedding_model = :model THEN 1 - (f.{column} <=> CAST(:qvec AS vector)) END, 0)"
+            for column in ("question_embedding", "answer_embedding")
+        ]
+        score = f"{sims[0]} + :w_answer * {sims[1]} + {score}"
     ctes.append(
-        f"{prefix} AS (SELECT id, sum(1.0 / (:rrf_k + rn)) AS score, array_agg(signal ORDER BY signal) AS signals, "  # noqa: S608
-        f"max(similarity) AS similarity FROM ({' UNION ALL '.join(ranked)}) s GROUP BY id)"
+        f"{prefix} AS (SELECT c.id, {score} AS score, c.signals, c.similarity FROM "  # noqa: S608
+        f"(SELECT id, array_agg(signal ORDER BY signal) AS signals, max(similarity) AS similarity "
+        f"FROM ({' UNION ALL '.join(found)}) s GROUP BY id) c JOIN faqs f ON f.id = c.id "
+        f"JOIN {prefix}_tsq t ON t.cfg = helpline_ts_config(f.language))"
     )
     return ctes
 
@@ -267,7 +280,7 @@ async def _run(session: AsyncSession, deps: FAQDeps, query: SearchQuery, common:
         **words,
         "k": max(20, min(100, query.limit * 4)),
         "text_cap": TEXT_CANDIDATES,
-        "rrf_k": RRF_K,
+        **FUSION_PARAMS,
         "limit": query.limit,
     }
     if lang is not None:
