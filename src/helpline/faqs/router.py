@@ -174,7 +174,7 @@ async def _search(
 
 SEARCH_DOC = (
     "Hybrid search: vector similarity on questions and answers plus full-text search in each "
-    "FAQ's language, fused by reciprocal rank fusion. Each hit says which signals found it."
+    "FAQ's language, fused by a weighted score. Each hit says which signals found it."
 )
 
 
