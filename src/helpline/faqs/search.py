@@ -103,7 +103,7 @@ def query_words(q: str) -> str:
 
 
 def text_params(q: str, common: Sequence[str] = ()) -> dict[str, object]:
-    """The full-text parameters of ``hybrid_sql`` for query ``q``; ``common``: see common_lexemes."""
+    """The full-text parameters of ``hybrid_sql`` for query ``q``; ``common``: see search_state."""
     return {"qtext": text_query(q), "qwords": query_words(q), "common": list(common)}
 
 
@@ -160,7 +160,7 @@ def _candidates(prefix: str, *, vectors: bool, language: bool, per_row_config: b
             )
     # Full text, in the shape of a "common terms" query (Lucene's CommonTermsQuery): the query's
     # rare words pick the candidate rows through the GIN index, and every word ranks them. A word
-    # found in more than COMMON_TERM_ROWS FAQs (the planner's own statistics, see common_lexemes)
+    # found in more than COMMON_TERM_ROWS FAQs (the planner's own statistics, see search_state)
     # would drag tens of thousands of rows into ranking at scale while telling little apart; a
     # query of common words only must contain all of them. Each FAQ is matched and ranked in its
     # own language's configuration: with one language that is one parse of the query; across
@@ -183,7 +183,7 @@ def _candidates(prefix: str, *, vectors: bool, language: bool, per_row_config: b
         f"FROM unnest(tsvector_to_array(to_tsvector(t.cfg, :qwords))) l WHERE l <> ALL(CAST(:common AS text[]))), "
         f"websearch_to_tsquery(t.cfg, :qwords)) AS q FROM {prefix}_tsq t) p WHERE numnode(p.q) > 0)"
     )
-    # Ranking is the costly part of full-text search (ts_rank_cd reads every match's vector):
+    # Ranking is the costly part of full-text search (ts_rank reads every match's vector):
     # only the first :text_cap candidates the index yields are ranked, which bounds the cost.
     ctes.append(
         f"{prefix}_text AS (SELECT f.id, ts_rank(f.search_vector, t.q) AS rank "  # noqa: S608
