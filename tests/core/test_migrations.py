@@ -67,6 +67,10 @@ async def test_schema_has_the_spec_tables_and_hnsw(db: asyncpg.Connection) -> No
     indexes = {r["indexname"]: r["indexdef"] for r in await db.fetch("SELECT indexname, indexdef FROM pg_indexes")}
     assert "USING hnsw (question_embedding vector_cosine_ops)" in indexes["faqs_question_embedding_idx"]
     assert "USING hnsw (answer_embedding vector_cosine_ops)" in indexes["faqs_answer_embedding_idx"]
+    # No GIN pending list for searches to read through (migration 0005).
+    for gin in ("ix_faqs_search_vector", "ix_faqs_keywords"):
+        assert "USING gin" in indexes[gin]
+        assert "WITH (fastupdate=off)" in indexes[gin], indexes[gin]
     for name in (
         "idx_users_email", "idx_users_username", "idx_conversations_user_id", "idx_conversations_created_at",
         "idx_messages_conversation_id", "idx_messages_created_at", "idx_faqs_status_language", "idx_faqs_category_id",

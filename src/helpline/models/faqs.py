@@ -40,6 +40,8 @@ SEARCH_VECTOR_SQL = (
     "setweight(to_tsvector(helpline_ts_config(language), answer), 'C')"
 )
 
+GIN_NO_PENDING = {"fastupdate": "off"}
+
 
 class FAQCategory(Timestamps, Base):
     __tablename__ = "faq_categories"
@@ -104,12 +106,20 @@ class FAQ(Timestamps, Base):
         ),
         Index("idx_faqs_status_language", "status", "language"),
         Index("idx_faqs_category_id", "category_id"),
-        Index("ix_faqs_search_vector", "search_vector", postgresql_using="gin"),
+        # GIN without a pending list: every search would read that list in full until a vacuum
+        # (see migration 0005); FAQs are written rarely and searched constantly.
+        Index("ix_faqs_search_vector", "search_vector", postgresql_using="gin", postgresql_with=GIN_NO_PENDING),
         # Search filters on the primary language ("pt" for "pt-BR"); this index gives the planner
         # that expression's statistics, without which it guesses the filter is rare and scans
         # the table instead of walking the HNSW index.
         Index("ix_faqs_primary_language", func.split_part(func.lower(language), "-", 1)),
-        Index("ix_faqs_keywords", "keywords", postgresql_using="gin", postgresql_ops={"keywords": "jsonb_path_ops"}),
+        Index(
+            "ix_faqs_keywords",
+            "keywords",
+            postgresql_using="gin",
+            postgresql_ops={"keywords": "jsonb_path_ops"},
+            postgresql_with=GIN_NO_PENDING,
+        ),
         # Keyset pages of a listing: (priority DESC, id DESC) within a status.
         Index("ix_faqs_status_priority_id", "status", "priority", "id"),
     )
