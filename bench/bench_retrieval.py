@@ -163,13 +163,14 @@ async def run_direct(
             if unknown:
                 raise BenchError(f"expected slugs not in the knowledge base: {unknown}")
             for query, vector in zip(queries, vectors, strict=True):
+                lang = search.primary_language(query.language)
                 base: dict[str, Any] = {
                     "statuses": [FAQStatus.published.value],
                     "k": max(20, min(100, LIMIT * 4)),
-                    **search.FUSION_PARAMS,
+                    **search.fusion_params(embedder, lang),
                     "text_cap": search.TEXT_CANDIDATES,
                     "limit": LIMIT,
-                    "lang": search.primary_language(query.language),
+                    "lang": lang,
                 }
                 q = search.normalize_query(query.q)
                 vec_params = {

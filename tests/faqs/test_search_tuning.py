@@ -76,3 +76,18 @@ async def test_common_lexemes_come_from_the_column_statistics(
         # Cached: the next call reads the version only.
         monkeypatch.setattr(search, "COMMON_TERM_ROWS", 10_000)
         assert (await search.search_state(session, deps))[1] == common
+
+
+def test_words_weigh_more_in_a_language_the_embedder_does_not_know() -> None:
+    from helpline.ai.embeddings.fake import FakeEmbedder
+    from helpline.ai.embeddings.local import LocalEmbedder
+
+    minilm = LocalEmbedder()  # the model loads on first use, not here
+    assert minilm.languages == frozenset({"en"})
+    assert search.fusion_params(minilm, "en") == FUSION_PARAMS
+    assert search.fusion_params(minilm, None) == FUSION_PARAMS  # every language: no one weight fits
+    assert search.fusion_params(minilm, "es") == {**FUSION_PARAMS, "w_text": search.FOREIGN_TEXT_WEIGHT}
+    assert search.FOREIGN_TEXT_WEIGHT > FUSION_PARAMS["w_text"]
+    # Embedders that name no languages (multilingual ones, OpenAI's) weigh every language alike.
+    assert search.fusion_params(FakeEmbedder(), "es") == FUSION_PARAMS
+    assert search.fusion_params(None, "es") == FUSION_PARAMS

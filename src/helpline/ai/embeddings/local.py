@@ -180,6 +180,8 @@ class WorkerThreadModel(Generic[_M]):
 class LocalEmbedder(WorkerThreadModel[_Model]):
     name = "local"
     model = MODEL
+    # all-MiniLM-L6-v2 was trained on English text: search leans on the words in other languages.
+    languages = frozenset({"en"})
 
     def __init__(
         self,
