@@ -70,8 +70,14 @@ from bench._common import (
     percentiles_ms,
     register_and_login,
 )
+from helpline.chat.service import DIRECT_MODEL
 
-QUESTION = "How do I change the e-mail address of my account?"
+# Every phase asks this. It must reach the model: a question that matches a demo FAQ closely
+# (cosine >= HELPLINE_RETRIEVAL_DIRECT_THRESHOLD, 0.85) is answered with that FAQ's text and
+# model_used "faq", the fake model is never called and a stream carries one token event. This one
+# finds the lost-or-damaged FAQ at about 0.5 (all-MiniLM-L6-v2): grounded with sources, as most
+# turns are, and far from both thresholds. check_answer() fails the run if it is ever "faq".
+QUESTION = "I think my neighbour took my parcel, can you help?"
 JSON_HEADERS = {"Content-Type": "application/json"}
 BARE_ITEM: dict[str, object] = {"name": "widget", "quantity": 3, "tags": ["red", "small"]}
 HUGE = "100000000"
@@ -260,13 +266,23 @@ def _auth(account: Account) -> dict[str, str]:
     return {"Authorization": f"Bearer {account.token}", **JSON_HEADERS}
 
 
+def check_answer(data: Mapping[str, Any], where: str = "chat/send") -> None:
+    """The answer was sent and came from the model, not straight from a FAQ."""
+    if data.get("status") != "sent":
+        raise BenchError(f"{where} gave a {data.get('status')!r} answer: {data.get('error')}")
+    if data.get("model_used") == DIRECT_MODEL:
+        raise BenchError(
+            f"{where} was answered straight from a FAQ (model_used {DIRECT_MODEL!r}), so the model was "
+            f"never called: the question must match no FAQ at the direct-answer threshold"
+        )
+
+
 def new_conversation(client: httpx.Client, account: Account, message: str = QUESTION) -> int:
     r = client.post("/api/v1/chat/send", headers=_auth(account), content=_body(message))
     if r.status_code != 200:
         raise BenchError(f"chat/send answered {r.status_code}: {r.text[:300]}")
     data = r.json()
-    if data.get("status") != "sent":
-        raise BenchError(f"chat/send gave a {data.get('status')!r} answer: {data.get('error')}")
+    check_answer(data)
     return int(data["conversation_id"])
 
 
@@ -377,8 +393,10 @@ async def first_event_times(
 
 
 def probe_stream(base: str, path: str, headers: Mapping[str, str], body: bytes) -> dict[str, int]:
-    """Event counts by type of one stream."""
+    """Event counts by type of one stream, whose answer must come from the model (check_answer)."""
     counts: dict[str, int] = {}
+    kind = ""
+    final: dict[str, Any] | None = None
     with (
         httpx.Client(base_url=base, timeout=REQUEST_TIMEOUT_S, trust_env=False) as client,
         client.stream("POST", path, headers={**JSON_HEADERS, **headers}, content=body) as r,
@@ -390,6 +408,11 @@ def probe_stream(base: str, path: str, headers: Mapping[str, str], body: bytes) 
             if line.startswith("event:"):
                 kind = line.split(":", 1)[1].strip()
                 counts[kind] = counts.get(kind, 0) + 1
+            elif line.startswith("data:") and kind == "response":
+                final = json.loads(line.split(":", 1)[1])
+    if final is None:
+        raise BenchError(f"POST {path}: the stream had no response event ({counts})")
+    check_answer(final, f"POST {path}")
     return counts
 
 
@@ -545,6 +568,7 @@ async def alternate_sends(base: str, plans: Sequence[tuple[Mapping[str, str], by
                 elapsed = time.perf_counter() - t0
                 if r.status_code != 200:
                     raise BenchError(f"chat/send answered {r.status_code}: {r.text[:300]}")
+                check_answer(r.json())
                 if i >= 3:
                     out[j].append(elapsed)
     return out
@@ -783,6 +807,7 @@ def run_helpline_moderated(
             first = client.post("/api/v1/chat/send", headers=_auth(acc), content=_body(QUESTION, cid))
             if first.status_code != 200:
                 raise BenchError(f"chat/send answered {first.status_code}: {first.text[:300]}")
+            check_answer(first.json())
         res.moderation_note = f"first moderated send: {time.perf_counter() - t0:.2f} s"
         print(f"  {res.moderation_note}", flush=True)
         send = Target(
