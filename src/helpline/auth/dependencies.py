@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import exists, select
+from sqlalchemy import bindparam, exists, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from helpline.auth.service import status_problem
 from helpline.auth.throttle import GuestThrottle, LoginThrottle
@@ -16,7 +19,7 @@ from helpline.core.deps import RuntimeDep, SessionDep, client_ip, user_agent
 from helpline.core.errors import Forbidden, Unauthorized
 from helpline.core.runtime import Runtime
 from helpline.core.security import InvalidToken, TokenClaims
-from helpline.models import RevokedAccessToken, User, UserRole
+from helpline.models import RevokedAccessToken, User, UserRole, UserStatus
 
 bearer = HTTPBearer(auto_error=False, description="Access token from /api/v1/auth/login")
 
@@ -59,20 +62,30 @@ def access_claims(runtime: RuntimeDep, creds: HTTPAuthorizationCredentials | Non
         raise Unauthorized(str(exc)) from None
 
 
+ACCOUNT_GONE = "This account no longer exists"
+
+
+def check_access(
+    claims: TokenClaims, *, revoked: bool, password_changed_at: datetime | None, status: UserStatus
+) -> None:
+    """The checks every request's token and account pass, once its account row is found."""
+    if revoked:
+        raise Unauthorized("Token has been revoked; log in again")
+    if password_changed_at and claims.iat < password_changed_at.replace(microsecond=0):
+        raise Unauthorized("Password changed since this token was issued; log in again")
+    problem = status_problem(status)
+    if problem:
+        raise Forbidden(problem)
+
+
 async def load_user(session: SessionDep, claims: TokenClaims) -> User:
     """The token's user, checked on every request: exists, not revoked, active, password unchanged."""
     revoked = exists().where(RevokedAccessToken.jti == claims.jti)
     row = (await session.execute(select(User, revoked).where(User.id == claims.user_id))).first()
     if row is None:
-        raise Unauthorized("This account no longer exists")
+        raise Unauthorized(ACCOUNT_GONE)
     user, is_revoked = row
-    if is_revoked:
-        raise Unauthorized("Token has been revoked; log in again")
-    if user.password_changed_at and claims.iat < user.password_changed_at.replace(microsecond=0):
-        raise Unauthorized("Password changed since this token was issued; log in again")
-    problem = status_problem(user)
-    if problem:
-        raise Forbidden(problem)
+    check_access(claims, revoked=is_revoked, password_changed_at=user.password_changed_at, status=user.status)
     return user
 
 
@@ -87,22 +100,55 @@ async def current_user(
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
-async def load_user_detached(runtime: Runtime, claims: TokenClaims) -> User:
-    """``load_user`` in a short session of its own, returning the connection to the pool at once."""
-    async with runtime.sessionmaker() as session:
-        return await load_user(session, claims)
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The checked caller of a chat request: what chat uses of the user, without an ORM entity."""
+
+    id: int
+    language: str
+    role: UserRole
 
 
-async def current_user_detached(
+_users = User.__table__.c
+# Built once: Core columns (no ORM entity, identity map or session), bound per call. Chat checks
+# the caller on every turn and every WebSocket message, so this is on the hot path.
+_CALLER = select(
+    _users.id,
+    _users.language,
+    _users.role,
+    _users.status,
+    _users.password_changed_at,
+    exists().where(RevokedAccessToken.__table__.c.jti == bindparam("jti")),
+).where(_users.id == bindparam("user_id"))
+
+
+async def fetch_caller(db: AsyncSession | AsyncConnection, claims: TokenClaims) -> Caller:
+    """``load_user``'s checks (same errors) in one statement of only the columns the checks and
+    their callers need, through the request's session or a connection."""
+    row = (await db.execute(_CALLER, {"user_id": claims.user_id, "jti": claims.jti})).first()
+    if row is None:
+        raise Unauthorized(ACCOUNT_GONE)
+    user_id, language, role, status, password_changed_at, revoked = row
+    check_access(claims, revoked=revoked, password_changed_at=password_changed_at, status=status)
+    return Caller(id=user_id, language=language, role=role)
+
+
+async def load_caller(runtime: Runtime, claims: TokenClaims) -> Caller:
+    """``fetch_caller`` on a short connection of its own, returned to the pool at once."""
+    async with runtime.engine.connect() as conn:
+        return await fetch_caller(conn, claims)
+
+
+async def current_caller(
     runtime: RuntimeDep, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-) -> User:
+) -> Caller:
     """For requests that last as long as an answer (chat): holding the request's session open
     meanwhile would pin a pooled connection per request and starve the pool under load."""
-    return await load_user_detached(runtime, access_claims(runtime, creds))
+    return await load_caller(runtime, access_claims(runtime, creds))
 
 
-# The user of a long-running request; it must not touch lazy attributes (none are needed).
-ChatUser = Annotated[User, Depends(current_user_detached)]
+# The caller of a long-running request (chat).
+ChatUser = Annotated[Caller, Depends(current_caller)]
 
 
 def require_role(*roles: UserRole) -> Callable[[User], Awaitable[User]]:

@@ -55,10 +55,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def status_problem(user: User) -> str | None:
-    if user.status is UserStatus.suspended:
+def status_problem(status: UserStatus) -> str | None:
+    """Why an account with this status may not be served, or None when it may."""
+    if status is UserStatus.suspended:
         return "This account is suspended. Contact an administrator."
-    if user.status is UserStatus.inactive:
+    if status is UserStatus.inactive:
         return "This account is inactive."
     return None
 
@@ -249,7 +250,7 @@ async def login(
         # Keep every stored hash at the configured cost, so a change of cost applies to
         # existing accounts too and known and unknown emails keep costing the same time.
         user.hashed_password = await runtime.hasher.hash(password)
-    problem = status_problem(user)
+    problem = status_problem(user.status)
     if problem:
         raise Forbidden(problem)
     user.last_login = _now()
@@ -302,7 +303,7 @@ async def refresh(session: AsyncSession, runtime: Runtime, token: str, client: C
     user = await session.get(User, row.user_id)
     if user is None:
         raise Unauthorized("Invalid token")
-    problem = status_problem(user)
+    problem = status_problem(user.status)
     if problem:
         raise Forbidden(problem)
     pair, new_jti = await issue_tokens(session, runtime, user, row.family_id, client)

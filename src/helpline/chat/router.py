@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request, status
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from helpline.auth.dependencies import ChatUser, CurrentUser
+from helpline.auth.dependencies import Caller, ChatUser, CurrentUser
 from helpline.chat import service
 from helpline.chat.hub import Generation, TurnEvent
 from helpline.chat.schemas import ChatResponse, FeedbackRead, FeedbackRequest, SendRequest
@@ -16,7 +16,7 @@ from helpline.chat.stop import stop as stop_answer
 from helpline.core.deps import RuntimeDep, SessionDep
 from helpline.core.errors import BadRequest
 from helpline.core.runtime import Runtime
-from helpline.models import MessageStatus, User
+from helpline.models import MessageStatus
 
 router = APIRouter(prefix="/api/v1", tags=["chat"])
 FINAL_POLL_SECONDS = 0.5
@@ -38,7 +38,7 @@ async def _final(gen: Generation) -> dict[str, Any]:
     raise RuntimeError("generation ended without a final event")
 
 
-async def _begin(runtime: Runtime, user: User, body: SendRequest) -> service.Turn:
+async def _begin(runtime: Runtime, user: Caller, body: SendRequest) -> service.Turn:
     return await service.begin(
         runtime,
         user_id=user.id,

@@ -18,7 +18,7 @@ import structlog
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
-from helpline.auth.dependencies import load_user_detached
+from helpline.auth.dependencies import load_caller
 from helpline.chat import service
 from helpline.chat.hub import TurnEvent
 from helpline.chat.schemas import WsIncoming
@@ -75,8 +75,8 @@ async def _authenticate(ws: WebSocket, runtime: Runtime) -> TokenClaims | None:
 
 async def _check_user(runtime: Runtime, claims: TokenClaims) -> tuple[int, str]:
     """Re-checked on every message: a suspended user or a revoked token stops being served."""
-    user = await load_user_detached(runtime, claims)
-    return user.id, user.language
+    caller = await load_caller(runtime, claims)
+    return caller.id, caller.language
 
 
 @router.websocket("/api/v1/chat/ws/{user_id}")

@@ -1,0 +1,95 @@
+"""The chat endpoints' own user check (load_caller): the same answers as every other endpoint's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+import websockets
+from sqlalchemy import event
+from websockets.exceptions import ConnectionClosed
+
+from helpline.auth.dependencies import Caller, load_caller
+from helpline.core.runtime import Runtime
+from helpline.models import UserRole
+from tests.conftest import bearer, signed_in
+
+# How each case is brought about, after the token was issued and used once.
+SPOIL = {
+    "account_gone": "DELETE FROM users WHERE id = $1",
+    "password_changed": "UPDATE users SET password_changed_at = now() + interval '1 minute' WHERE id = $1",
+    "suspended": "UPDATE users SET status = 'suspended' WHERE id = $1",
+    "inactive": "UPDATE users SET status = 'inactive' WHERE id = $1",
+}
+EXPECTED = {
+    "account_gone": (401, "This account no longer exists"),
+    "revoked": (401, "Token has been revoked; log in again"),
+    "password_changed": (401, "Password changed since this token was issued; log in again"),
+    "suspended": (403, "This account is suspended. Contact an administrator."),
+    "inactive": (403, "This account is inactive."),
+}
+
+
+async def spoil(case: str, client: httpx.AsyncClient, db: asyncpg.Connection, tokens: dict[str, Any]) -> None:
+    if case == "revoked":
+        r = await client.post(
+            "/api/v1/auth/logout", headers=bearer(tokens), json={"refresh_token": tokens["refresh_token"]}
+        )
+        assert r.status_code == 204
+    else:
+        await db.execute(SPOIL[case], tokens["user"]["id"])
+
+
+def answer(r: httpx.Response) -> tuple[int, str, str]:
+    body = r.json()
+    return r.status_code, body["error"], body["detail"]
+
+
+@pytest.mark.parametrize("case", list(EXPECTED))
+async def test_chat_refuses_a_caller_as_every_endpoint_does(
+    case: str, client: httpx.AsyncClient, db: asyncpg.Connection, live_server: str
+) -> None:
+    tokens = await signed_in(client)
+    auth, uid = bearer(tokens), tokens["user"]["id"]
+    first = await client.post("/api/v1/chat/send", headers=auth, json={"message": "hello"})
+    assert first.status_code == 200
+    await spoil(case, client, db, tokens)
+
+    status, detail = EXPECTED[case]
+    error = "unauthorized" if status == 401 else "forbidden"
+    me = await client.get("/api/v1/users/me", headers=auth)  # the full-user check (load_user)
+    assert answer(me) == (status, error, detail)
+    conversation = first.json()["conversation_id"]
+    for path, body in [
+        ("/api/v1/chat/send", {"message": "again", "conversation_id": conversation}),
+        ("/api/v1/chat/stream", {"message": "again", "conversation_id": conversation}),
+        (f"/api/v1/chat/messages/{first.json()['message_id']}/retry", None),
+    ]:
+        r = await client.post(path, headers=auth, json=body)
+        assert answer(r) == answer(me), path
+
+    url = f"ws://{live_server}/api/v1/chat/ws/{uid}?token={tokens['access_token']}"
+    async with websockets.connect(url, proxy=None) as ws:  # the socket checks the caller on connecting
+        with pytest.raises(ConnectionClosed) as info:
+            await ws.recv()
+    assert info.value.rcvd is not None
+    assert (info.value.rcvd.code, info.value.rcvd.reason) == (4401 if status == 401 else 4403, detail)
+
+
+async def test_load_caller_is_one_statement(client: httpx.AsyncClient, runtime: Runtime) -> None:
+    tokens = await signed_in(client)
+    claims = runtime.tokens.decode(tokens["access_token"], "access")
+    statements: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    event.listen(runtime.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        caller = await load_caller(runtime, claims)
+    finally:
+        event.remove(runtime.engine.sync_engine, "before_cursor_execute", count)
+    assert caller == Caller(id=tokens["user"]["id"], language="en", role=UserRole.user)
+    assert len(statements) == 1, statements
