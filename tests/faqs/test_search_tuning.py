@@ -87,7 +87,7 @@ def test_words_weigh_more_in_a_language_the_embedder_does_not_know() -> None:
     assert search.fusion_params(minilm, "en") == FUSION_PARAMS
     assert search.fusion_params(minilm, None) == FUSION_PARAMS  # every language: no one weight fits
     assert search.fusion_params(minilm, "es") == {**FUSION_PARAMS, "w_text": search.FOREIGN_TEXT_WEIGHT}
-    assert search.FOREIGN_TEXT_WEIGHT > FUSION_PARAMS["w_text"]
+    assert FUSION_PARAMS["w_text"] < search.FOREIGN_TEXT_WEIGHT
     # Embedders that name no languages (multilingual ones, OpenAI's) weigh every language alike.
     assert search.fusion_params(FakeEmbedder(), "es") == FUSION_PARAMS
     assert search.fusion_params(None, "es") == FUSION_PARAMS

@@ -7,26 +7,26 @@ from typing import Annotated
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials
 
-from helpline.auth.dependencies import ClientDep, access_claims, bearer, load_user
+from helpline.auth.dependencies import Caller, ClientDep, access_claims, bearer, fetch_caller
 from helpline.core.deps import RuntimeDep, SessionDep
 from helpline.faqs.backends import FAQDeps, resolve_deps
 from helpline.faqs.throttle import SearchThrottle
-from helpline.models import User
 
 
 async def optional_user(
     runtime: RuntimeDep,
     session: SessionDep,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> User | None:
-    """The signed-in user, or None for an anonymous caller. A token that is sent but invalid is
-    still a 401: a client with an expired token should refresh it, not silently see less."""
+) -> Caller | None:
+    """The signed-in caller, or None for an anonymous one. A token that is sent but invalid is
+    still a 401: a client with an expired token should refresh it, not silently see less. Only
+    the id and role are needed (search is hot): no ORM user is loaded."""
     if creds is None:
         return None
-    return await load_user(session, access_claims(runtime, creds))
+    return await fetch_caller(session, access_claims(runtime, creds))
 
 
-OptionalUser = Annotated[User | None, Depends(optional_user)]
+OptionalUser = Annotated[Caller | None, Depends(optional_user)]
 
 
 async def faq_deps(runtime: RuntimeDep, session: SessionDep) -> FAQDeps:

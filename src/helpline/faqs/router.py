@@ -38,7 +38,7 @@ from helpline.faqs.schemas import (
     VoteRequest,
     check_query,
 )
-from helpline.models import FAQ, FAQStatus, User
+from helpline.models import FAQ, FAQStatus
 
 router = APIRouter(prefix="/api/v1")
 NOT_FOUND: dict[int | str, dict[str, str]] = {404: {"description": "No such FAQ (or not visible to you)"}}
@@ -153,7 +153,7 @@ async def create_faq(
 
 
 async def _search(
-    session: SessionDep, deps: FAQDepsDep, viewer: User | None, body: SearchRequest, response: Response
+    session: SessionDep, deps: FAQDepsDep, viewer: service.Viewer, body: SearchRequest, response: Response
 ) -> SearchResponse:
     statuses = service.visible_statuses(viewer, body.status)
     category_ids = await categories.category_filter(session, body.category) if body.category is not None else None

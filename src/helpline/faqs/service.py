@@ -13,6 +13,7 @@ from sqlalchemy import delete, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from helpline.auth.dependencies import Caller
 from helpline.core import audit
 from helpline.core.audit import Client
 from helpline.core.errors import BadRequest, Forbidden, NotFound
@@ -25,16 +26,19 @@ from helpline.faqs.search import primary_language
 from helpline.faqs.slugs import next_free, slugify
 from helpline.models import FAQ, FAQStatus, FAQVote, User, UserRole
 
+# Who reads the knowledge base: a signed-in caller (only the id and role are used) or nobody.
+Viewer = User | Caller | None
+
 SLUG_MAX = 255
 _STAFF = frozenset({UserRole.moderator, UserRole.admin})
 _REQUIRED = ("question", "answer", "status", "priority", "language", "slug")
 
 
-def is_staff(user: User | None) -> bool:
+def is_staff(user: Viewer) -> bool:
     return user is not None and user.role in _STAFF
 
 
-def visible_statuses(user: User | None, wanted: FAQStatus | None = None) -> tuple[FAQStatus, ...]:
+def visible_statuses(user: Viewer, wanted: FAQStatus | None = None) -> tuple[FAQStatus, ...]:
     """The statuses ``user`` may see, or just ``wanted`` if they may see it (else 403)."""
     if wanted is None:
         return tuple(FAQStatus) if is_staff(user) else (FAQStatus.published,)
@@ -67,7 +71,7 @@ def _decode(cursor: str) -> tuple[int, int]:
 
 async def list_faqs(
     session: AsyncSession,
-    viewer: User | None,
+    viewer: Viewer,
     *,
     category_ids: tuple[int, ...] | None = None,
     language: str | None = None,
@@ -95,7 +99,7 @@ async def list_faqs(
 
 
 async def get_visible(
-    session: AsyncSession, viewer: User | None, *, faq_id: int | None = None, slug: str | None = None
+    session: AsyncSession, viewer: Viewer, *, faq_id: int | None = None, slug: str | None = None
 ) -> FAQ:
     """The FAQ by id or slug if the viewer may see it; otherwise 404 (whether or not it exists)."""
     stmt = select(FAQ).where(FAQ.status.in_(visible_statuses(viewer)))
@@ -106,7 +110,7 @@ async def get_visible(
     return faq
 
 
-async def count_view(deps: FAQDeps, viewer: User | None, faq: FAQ) -> None:
+async def count_view(deps: FAQDeps, viewer: Viewer, faq: FAQ) -> None:
     """A reader's view of a published FAQ (staff reviewing it do not count)."""
     if faq.status is FAQStatus.published and not is_staff(viewer) and deps.views.add(faq.id):
         await deps.views.flush(deps.sessionmaker)
