@@ -71,6 +71,7 @@ from bench._common import (
     register_and_login,
 )
 from helpline.chat.service import DIRECT_MODEL
+from helpline.core.config import LLMSettings
 
 # Every phase asks this. It must reach the model: a question that matches a demo FAQ closely
 # (cosine >= HELPLINE_RETRIEVAL_DIRECT_THRESHOLD, 0.85) is answered with that FAQ's text and
@@ -619,7 +620,11 @@ class DirectLlama:
         first = last = None
         parts: list[str] = []
         for chunk in self.llama.create_chat_completion(
-            messages=messages, stream=True, max_tokens=max_tokens, temperature=0.0
+            messages=messages,
+            stream=True,
+            max_tokens=max_tokens,
+            temperature=0.0,
+            repeat_penalty=LLMSettings().local_repeat_penalty,  # as Helpline's local provider
         ):
             text = chunk["choices"][0]["delta"].get("content")
             if text:
@@ -1012,7 +1017,10 @@ def report(res: Results, opts: Options, total_s: float) -> None:
     ):
         print(f"  {_fmt(ms, '7.2f') if ms is not None else ' ' * 7} {'ms' if ms is not None else '  '}  {label}")
 
-    print("\nLocal model: tokens/s through Helpline's SSE vs llama_cpp.Llama directly (same GGUF, prompt, max_tokens)")
+    print(
+        "\nLocal model: tokens/s through Helpline's SSE vs llama_cpp.Llama directly "
+        "(same GGUF, prompt, max_tokens, repeat penalty)"
+    )
     if res.local_note:
         print(f"  {res.local_note}")
         print(f"\nTotal wall time: {total_s:.0f} s")

@@ -42,10 +42,14 @@ def test_openai_provider_gets_its_settings() -> None:
 
 
 def test_local_provider_gets_its_settings() -> None:
-    provider = create_provider(settings(provider="local", local_context_tokens=4096, local_model_path="/m/x.gguf"))
+    provider = create_provider(
+        settings(provider="local", local_context_tokens=4096, local_model_path="/m/x.gguf", local_repeat_penalty=1.3)
+    )
 
     assert isinstance(provider, LocalProvider)
     assert (provider.context_window, str(provider.model_path), provider.model) == (4096, "/m/x.gguf", "x")
+    assert provider.repeat_penalty == 1.3
+    assert create_provider(settings(provider="local")).repeat_penalty == 1.1  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(

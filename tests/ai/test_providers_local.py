@@ -7,7 +7,7 @@ import importlib.util
 import time
 from collections.abc import AsyncGenerator, Iterator
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import pytest
 
@@ -83,6 +83,23 @@ async def test_a_reader_that_leaves_stops_the_generation(local: LocalProvider) -
     assert time.monotonic() - left_at < 3
     text, _ = await answer(local, "Say hi.", max_tokens=8)  # and the model is free and intact
     assert text
+
+
+@needs_llama
+async def test_generation_uses_the_repeat_penalty(local: LocalProvider, monkeypatch: pytest.MonkeyPatch) -> None:
+    llama = local._load()
+    real = llama.create_chat_completion
+    seen: list[dict[str, Any]] = []
+
+    def spy(**kwargs: Any) -> Any:
+        seen.append(kwargs)
+        return real(**kwargs)
+
+    monkeypatch.setattr(llama, "create_chat_completion", spy)
+    text, _ = await answer(local, "Say hi.", max_tokens=8)
+
+    assert text
+    assert [call["repeat_penalty"] for call in seen] == [1.1]
 
 
 @needs_llama

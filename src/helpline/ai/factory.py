@@ -32,7 +32,10 @@ def create_provider(settings: Settings) -> LLMProvider:
     from helpline.ai.providers.local import LocalProvider
 
     return LocalProvider(
-        model_path=llm.local_model_path, context_tokens=llm.local_context_tokens, threads=llm.local_threads
+        model_path=llm.local_model_path,
+        context_tokens=llm.local_context_tokens,
+        threads=llm.local_threads,
+        repeat_penalty=llm.local_repeat_penalty,
     )
 
 

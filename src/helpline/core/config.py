@@ -188,6 +188,9 @@ class LLMSettings(BaseSettings):
     local_model_path: str | None = None
     local_context_tokens: int = Field(default=2048, ge=256, le=32_768)
     local_threads: int | None = Field(default=None, ge=1)
+    # Penalizes tokens the local model just produced: without it (llama-cpp-python's default, 1.0)
+    # SmolLM2-135M often repeats one sentence until max_tokens, a 20-30 s answer of loops.
+    local_repeat_penalty: float = Field(default=1.1, ge=1.0, le=2.0)
 
     @property
     def resolved_provider(self) -> str:

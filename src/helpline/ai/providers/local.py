@@ -69,13 +69,19 @@ class LocalProvider:
     name = "local"
 
     def __init__(
-        self, *, model_path: str | Path | None = None, context_tokens: int = 2048, threads: int | None = None
+        self,
+        *,
+        model_path: str | Path | None = None,
+        context_tokens: int = 2048,
+        threads: int | None = None,
+        repeat_penalty: float = 1.1,
     ) -> None:
         path = Path(model_path) if model_path else bundled_model_path()
         self.model_path = path
         self.model = path.stem if path else BUNDLED_MODEL_FILE.removesuffix(".gguf")
         self.context_window = context_tokens
         self._threads = threads
+        self.repeat_penalty = repeat_penalty
         self._llama: Llama | None = None
         self._formatter: Any = None
         self._load_lock = threading.Lock()
@@ -164,6 +170,7 @@ class LocalProvider:
                     stream=True,
                     max_tokens=max_tokens,
                     temperature=temperature,
+                    repeat_penalty=self.repeat_penalty,
                 )
                 try:
                     for chunk in chunks:
