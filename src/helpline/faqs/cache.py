@@ -7,9 +7,11 @@ Invalidation is not done here: result keys carry the search version kept by the 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Any
 
 import structlog
 from redis.asyncio import Redis, RedisCluster
@@ -33,6 +35,8 @@ class FAQCache:
         self._clock = clock
         # key -> (expires at, value); most recently used last.
         self._local: OrderedDict[str, tuple[float, str]] = OrderedDict()
+        # key -> the task filling it right now, in this process (see faqs.embeddings._fill).
+        self.inflight: dict[str, asyncio.Task[Any]] = {}
 
     async def get(self, key: str) -> str | None:
         if self.redis is not None:

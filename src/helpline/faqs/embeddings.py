@@ -3,6 +3,7 @@ and of queries (cached by model + text hash)."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 from array import array
@@ -10,7 +11,7 @@ from collections.abc import Sequence
 
 import structlog
 
-from helpline.ai.base import EmbeddingError
+from helpline.ai.base import Embedder, EmbeddingError
 from helpline.faqs.backends import FAQDeps
 from helpline.models import FAQ
 
@@ -44,7 +45,8 @@ def _unpack(raw: str) -> list[float]:
 
 async def embed_queries(deps: FAQDeps, texts: Sequence[str]) -> list[list[float]] | None:
     """One vector per text, from the cache when this model embedded the same text before; None
-    when embeddings are unavailable (search then runs on full text alone)."""
+    when embeddings are unavailable (search then runs on full text alone). A text that another
+    caller is embedding right now is waited for, not embedded again (see ``_fill``)."""
     embedder = deps.embedder
     if embedder is None:
         return None
@@ -52,18 +54,59 @@ async def embed_queries(deps: FAQDeps, texts: Sequence[str]) -> list[list[float]
     keys = [f"qemb2:{embedder.model}:{embedder.dimension}:{text_hash(t)}" for t in texts]
     found = await deps.cache.get_many(keys)
     vectors: list[list[float] | None] = [_unpack(raw) if raw else None for raw in found]
-    todo = list(dict.fromkeys(texts[i] for i, v in enumerate(vectors) if v is None))
-    if todo:
-        try:
-            made = dict(zip(todo, await embedder.embed(todo, input_type="query"), strict=True))
-        except EmbeddingError as exc:
-            log.warning("faq.query_embedding_failed", error=str(exc)[:300])
+    missing = {keys[i]: texts[i] for i, v in enumerate(vectors) if v is None}
+    if missing:
+        made = await _fill(deps, embedder, missing)
+        if made is None:
             return None
-        for i, v in enumerate(vectors):
-            if v is None:
-                vectors[i] = made[texts[i]]
-                await deps.cache.set(keys[i], _pack(made[texts[i]]), QUERY_EMBEDDING_TTL)
+        vectors = [made[keys[i]] if v is None else v for i, v in enumerate(vectors)]
     return [v for v in vectors if v is not None]
+
+
+_Made = dict[str, list[float]] | None
+
+
+async def _fill(deps: FAQDeps, embedder: Embedder, missing: dict[str, str]) -> _Made:
+    """The vectors of ``missing`` (cache key -> text), embedded once per process however many
+    callers ask at the same moment: the chat starts embedding a message while the turn is still
+    being checked and stored, and its retrieval then waits for that embedding; concurrent
+    searches for the same text share one. Written here rather than with a memoizing library
+    because the cache behind it is Redis (shared by instances), and only the fill in progress
+    needs sharing: a dict of running tasks, each removed when done."""
+    inflight = deps.cache.inflight
+    mine = {k: t for k, t in missing.items() if k not in inflight}
+    if mine:
+        task = asyncio.create_task(_embed_and_store(deps, embedder, mine))
+        for key in mine:
+            inflight[key] = task
+
+        def done(finished: asyncio.Task[_Made], keys: tuple[str, ...] = tuple(mine)) -> None:
+            for key in keys:
+                if inflight.get(key) is finished:
+                    del inflight[key]
+
+        task.add_done_callback(done)
+    made: dict[str, list[float]] = {}
+    # shield(): a caller that goes away (a client disconnecting) does not cancel the others' embedding.
+    for task in {inflight[k] for k in missing}:
+        got = await asyncio.shield(task)
+        if got is None:
+            return None
+        made.update(got)
+    return made
+
+
+async def _embed_and_store(deps: FAQDeps, embedder: Embedder, todo: dict[str, str]) -> _Made:
+    texts = list(dict.fromkeys(todo.values()))
+    try:
+        by_text = dict(zip(texts, await embedder.embed(texts, input_type="query"), strict=True))
+    except EmbeddingError as exc:
+        log.warning("faq.query_embedding_failed", error=str(exc)[:300])
+        return None
+    made = {key: by_text[text] for key, text in todo.items()}
+    for key, vector in made.items():
+        await deps.cache.set(key, _pack(vector), QUERY_EMBEDDING_TTL)
+    return made
 
 
 async def embed_query(deps: FAQDeps, text: str) -> list[float] | None:

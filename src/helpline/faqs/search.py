@@ -12,6 +12,7 @@ phrased like its text, and ts_rank (0 to about 1) breaks ties toward FAQs sharin
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import re
@@ -278,19 +279,30 @@ async def search(session: AsyncSession, deps: FAQDeps, query: SearchQuery) -> Se
     """The best ``query.limit`` FAQs for ``query.q``, fused from the vector and text signals.
     Results are cached until the next change to the knowledge base."""
     query = replace(query, q=normalize_query(query.q))
-    version, common = await search_state(session, deps)
-    key = _cache_key(query, version, deps.model)
-    raw = await deps.cache.get(key)
-    if raw is not None:
-        return SearchResult([_hit_from_json(h) for h in json.loads(raw)], cached=True)
-    hits = await _run(session, deps, query, common)
+    # The query's vector is made (on the embedder's thread) or read from its cache while the
+    # search version and the result cache are read: a new query waits for the longer of the two,
+    # not for both.
+    vector = asyncio.ensure_future(embed_query(deps, query.q)) if deps.embedder is not None and query.q else None
+    try:
+        version, common = await search_state(session, deps)
+        key = _cache_key(query, version, deps.model)
+        raw = await deps.cache.get(key)
+        if raw is not None:
+            return SearchResult([_hit_from_json(h) for h in json.loads(raw)], cached=True)
+        hits = await _run(session, deps, query, common, await vector if vector is not None else None)
+    finally:
+        if vector is not None and not vector.done():
+            vector.cancel()  # only this wait: the embedding itself is shared (faqs.embeddings._fill)
+        elif vector is not None and not vector.cancelled():
+            vector.exception()  # not needed after all (a cached result): its failure is moot
     await deps.cache.set(key, json.dumps([asdict(h) for h in hits]), RESULT_TTL_SECONDS)
     return SearchResult(hits, cached=False)
 
 
-async def _run(session: AsyncSession, deps: FAQDeps, query: SearchQuery, common: Sequence[str]) -> list[Hit]:
+async def _run(
+    session: AsyncSession, deps: FAQDeps, query: SearchQuery, common: Sequence[str], vector: list[float] | None
+) -> list[Hit]:
     words = text_params(query.q, common)
-    vector = await embed_query(deps, query.q) if deps.embedder is not None else None
     if vector is None and not words["qwords"]:
         return []
     lang = primary_language(query.language)
@@ -333,6 +345,11 @@ def _hit_from_json(data: dict[str, Any]) -> Hit:
     return Hit(**{**data, "signals": tuple(data["signals"])})
 
 
+def retrieval_text(message: str) -> str:
+    """What ``retrieve`` searches (and embeds) for a chat message."""
+    return normalize_query(message)[: MAX_QUERY_CHARS * 4]
+
+
 async def retrieve(
     session: AsyncSession,
     deps: FAQDeps | Runtime,
@@ -347,7 +364,7 @@ async def retrieve(
     first MAX_QUERY_CHARS * 4 characters; an empty one finds nothing. Cached like ``search``."""
     if isinstance(deps, Runtime):
         deps = await resolve_deps(deps, session)
-    q = normalize_query(query)[: MAX_QUERY_CHARS * 4]
+    q = retrieval_text(query)
     if not q or limit < 1:
         return []
     found = await search(
