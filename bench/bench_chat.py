@@ -80,6 +80,7 @@ from helpline.core.config import LLMSettings
 # turns are, and far from both thresholds. check_answer() fails the run if it is ever "faq".
 QUESTION = "I think my neighbour took my parcel, can you help?"
 JSON_HEADERS = {"Content-Type": "application/json"}
+NEW_QUESTIONS = "first token event, new questions"
 BARE_ITEM: dict[str, object] = {"name": "widget", "quantity": 3, "tags": ["red", "small"]}
 HUGE = "100000000"
 # The fake model, no moderation, limits out of the way. Accounts are made with bcrypt cost 4:
@@ -775,6 +776,18 @@ def measure_latencies(opts: Options, res: Results, base: str, fixture: Fixture, 
     firsts, totals = run_async(first_event_times(base, "/api/v1/chat/stream", mine, opts.samples))
     res.add_latency(Latency("first token event", server, firsts))
     res.add_latency(Latency("whole stream (to response)", server, totals))
+    # The same question made new each time, as users' questions are: its embedding and search
+    # are not cached, so this includes retrieval (the question's embedding and the hybrid search).
+    new = [(h, _body(f"{QUESTION} (ref {secrets.token_hex(4)})", cid)) for h, cid in _owned(fixture, acc, opts.samples)]
+    res.add_latency(
+        Latency(NEW_QUESTIONS, server, run_async(first_event_times(base, "/api/v1/chat/stream", new, opts.samples))[0])
+    )
+
+
+def _owned(fixture: Fixture, acc: Account, n: int) -> list[tuple[dict[str, str], int]]:
+    """n + 5 (headers, conversation id) pairs over ``acc``'s conversations (5 are warm-up)."""
+    cids = [cid for cid, owner in fixture.conversations if owner == acc]
+    return [({"Authorization": f"Bearer {acc.token}"}, cids[i % len(cids)]) for i in range(n + 5)]
 
 
 def measure_long_conversation(opts: Options, res: Results, hl: HelplineServer, fixture: Fixture) -> None:
@@ -1002,6 +1015,12 @@ def report(res: Results, opts: Options, total_s: float) -> None:
     print(f"  time to first token added by moderation, p50: {_fmt(mod_added, '.2f')} ms")
     if res.moderation_note:
         print(f"  {res.moderation_note}")
+
+    print("\nA new question each time (query embedding and search not cached), time to first token p50")
+    for server in ("helpline", "helpline+mod"):
+        fresh = p50(server, NEW_QUESTIONS)
+        extra = _diff(fresh, p50(server, "first token event"))
+        print(f"  {server:<13} {_fmt(fresh, '7.2f')} ms: {_fmt(extra, '.2f')} ms more than the same question again")
 
     print("\nWhere Helpline's time to first token goes (differences of one-at-a-time p50s, approximate)")
     ping = p50("bare", "GET /ping")

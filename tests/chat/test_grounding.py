@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Sequence
 
 import asyncpg
 import httpx
 import pytest
 from sqlalchemy import event
 
+from helpline.ai.base import ModerationResult
+from helpline.ai.embeddings import InputType
+from helpline.ai.embeddings.fake import FakeEmbedder
 from helpline.core.runtime import Runtime
 from tests.chat.conftest import send
-from tests.chat.fakes import ScriptedProvider
+from tests.chat.fakes import KeywordModerator, ScriptedProvider
 from tests.conftest import bearer, make_admin, signed_in
 
 FAQ = {
@@ -126,3 +131,34 @@ def test_thresholds_follow_the_embedder_unless_set(monkeypatch: pytest.MonkeyPat
     assert thresholds(RetrievalSettings(), E5Like()) == (0.82, 0.93)
     monkeypatch.setenv("HELPLINE_RETRIEVAL_DIRECT_THRESHOLD", "0.97")
     assert thresholds(RetrievalSettings(), E5Like()) == (0.82, 0.97)
+
+
+async def test_the_question_is_embedded_while_the_turn_is_moderated_and_stored(
+    client: httpx.AsyncClient, auth: dict[str, str], db: asyncpg.Connection, runtime: Runtime
+) -> None:
+    await publish(client, db)
+    question = "my password reset email link never arrived, what now?"
+    events: list[str] = []
+
+    class RecordingEmbedder(FakeEmbedder):
+        async def embed(self, texts: Sequence[str], *, input_type: InputType = "document") -> list[list[float]]:
+            events.extend(f"embed {t}" for t in texts)
+            return await super().embed(texts, input_type=input_type)
+
+    class SlowModerator(KeywordModerator):
+        async def check(self, text: str) -> ModerationResult:
+            if text == question:
+                events.append("moderation starts")
+                await asyncio.sleep(0.2)  # a remote moderation API, say
+                events.append("moderation ends")
+            return await super().check(text)
+
+    runtime.extras["embedder"] = RecordingEmbedder()
+    runtime.moderator = SlowModerator()
+    runtime.llm = ScriptedProvider(chunks=["Follow the email link [1]."])
+
+    body = (await send(client, auth, question)).json()
+
+    assert body["sources"], body  # retrieval found the FAQ with that embedding
+    assert events.count(f"embed {question}") == 1  # made once: the turn's retrieval waited for it
+    assert events.index(f"embed {question}") < events.index("moderation ends")

@@ -5,6 +5,7 @@ cite, and record questions nothing matched. It never fails a turn: without the k
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,13 +53,41 @@ def thresholds(cfg: RetrievalSettings, embedder: object) -> tuple[float, float]:
     return min_similarity, direct
 
 
+# Prefetches running: the event loop keeps only weak references to tasks.
+_prefetching: set[asyncio.Task[None]] = set()
+
+
+def prefetch(runtime: Runtime, question: str) -> None:
+    """Start embedding ``question`` for ``ground`` now, in the background: the turn's moderation
+    and its transaction then run while the embedder works, and ground() finds the vector made or
+    waits for the embedding in progress (faqs.embeddings: one embedding per text at a time)."""
+    if not runtime.settings.retrieval.enabled or not question.strip():
+        return
+    task = asyncio.create_task(_prefetch(runtime, question))
+    _prefetching.add(task)
+    task.add_done_callback(_prefetching.discard)
+
+
+async def _prefetch(runtime: Runtime, question: str) -> None:
+    from helpline.faqs.backends import resolve_deps
+    from helpline.faqs.embeddings import embed_query
+    from helpline.faqs.search import retrieval_text
+
+    try:
+        async with runtime.sessionmaker() as session:  # no connection unless the deps are new
+            deps = await resolve_deps(runtime, session)
+        await embed_query(deps, retrieval_text(question))
+    except Exception as exc:  # ground() embeds again, and reports what fails then
+        log.warning("grounding.prefetch_failed", error=f"{type(exc).__name__}: {exc}"[:300])
+
+
 async def ground(runtime: Runtime, *, question: str, language: str, user_id: int, conversation_id: int) -> Grounding:
     cfg = runtime.settings.retrieval
     if not cfg.enabled:
         return Grounding()
     from helpline.faqs.backends import resolve_deps
     from helpline.faqs.embeddings import embed_query
-    from helpline.faqs.search import retrieve
+    from helpline.faqs.search import retrieval_text, retrieve
     from helpline.faqs.unanswered import record_unanswered
 
     try:
@@ -72,7 +101,7 @@ async def ground(runtime: Runtime, *, question: str, language: str, user_id: int
                 if h.similarity is not None and h.similarity >= min_similarity
             ]
             if not sources:
-                vector = await embed_query(deps, question)
+                vector = await embed_query(deps, retrieval_text(question))  # retrieve's, cached
                 await record_unanswered(
                     session,
                     question,

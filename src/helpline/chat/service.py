@@ -19,7 +19,7 @@ from sqlalchemy import select, text
 
 from helpline.ai.base import ChatMessage, LLMError, ModerationResult, StreamDone, StreamEvent, TextDelta, Usage
 from helpline.chat import repository as repo
-from helpline.chat.grounding import Grounding, Source, ground
+from helpline.chat.grounding import Grounding, Source, ground, prefetch
 from helpline.chat.hub import Generation
 from helpline.core.errors import Conflict, NotFound, Unprocessable
 from helpline.core.metrics import AI_REQUEST_COUNT, AI_RESPONSE_TIME, AI_TOKEN_USAGE
@@ -110,6 +110,7 @@ async def begin(
     """Validate, rate-limit and moderate the message, then commit it (and a placeholder answer)."""
     content = check_length(runtime, content)
     await runtime.chat_limiter.hit(user_id)
+    prefetch(runtime, content)  # the question's embedding for retrieval, while the rest runs
     verdict = await runtime.moderator.check(content)
     flagged_meta: dict[str, Any] = {}
     if verdict.flagged:
