@@ -8,7 +8,7 @@ import { LANGUAGES, setLanguage, type LanguageCode } from "../i18n";
 
 export function LanguageSwitch() {
   const { t, i18n } = useTranslation();
-  const { user } = useAuth();
+  const { user, loading } = useAuth();
   const queryClient = useQueryClient();
   async function choose(code: LanguageCode) {
     setLanguage(code);
@@ -21,7 +21,14 @@ export function LanguageSwitch() {
   return (
     <label className="language-switch">
       <span className="visually-hidden">{t("language")}</span>
-      <select value={i18n.language} onChange={(e) => void choose(e.target.value as LanguageCode)} aria-label={t("language")}>
+      {/* Disabled while the account loads: the account's language, arriving, would undo a choice
+          made meanwhile, and the choice could not be saved to an account not yet known. */}
+      <select
+        value={i18n.language}
+        onChange={(e) => void choose(e.target.value as LanguageCode)}
+        aria-label={t("language")}
+        disabled={loading}
+      >
         {LANGUAGES.map((l) => (
           <option key={l.code} value={l.code} lang={l.code}>
             {l.label}
