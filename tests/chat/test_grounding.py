@@ -17,7 +17,7 @@ from helpline.ai.embeddings.fake import FakeEmbedder
 from helpline.core.runtime import Runtime
 from tests.chat.conftest import send
 from tests.chat.fakes import KeywordModerator, ScriptedProvider
-from tests.conftest import bearer, make_admin, signed_in
+from tests.conftest import bearer, login, make_admin, signed_in
 
 FAQ = {
     "question": "How do I reset my password?",
@@ -115,8 +115,40 @@ async def test_statements_with_retrieval(client: httpx.AsyncClient, auth: dict[s
         await send(client, auth, "a second question", conversation_id=first["conversation_id"])
     finally:
         event.remove(runtime.engine.sync_engine, "before_cursor_execute", count)
-    # the 4 of the turn, plus the search version and the hybrid query (and an unanswered row here)
-    assert len(statements) <= 7, statements
+    # the 4 of the turn (which reads the search version too), the hybrid query, an unanswered row
+    assert len(statements) <= 6, statements
+    assert not any("faq_search_version" in s and "INSERT" not in s for s in statements), statements
+
+
+async def test_a_cached_retrieval_costs_the_turn_no_statement(
+    client: httpx.AsyncClient, auth: dict[str, str], db: asyncpg.Connection, runtime: Runtime
+) -> None:
+    faq = await publish(client, db)
+    provider = ScriptedProvider(chunks=["Follow the email link [1]."])
+    runtime.llm = provider
+    question = "my password reset email link never arrived, what now?"
+    first = (await send(client, auth, question)).json()
+    statements: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    event.listen(runtime.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        again = (await send(client, auth, question, conversation_id=first["conversation_id"])).json()
+    finally:
+        event.remove(runtime.engine.sync_engine, "before_cursor_execute", count)
+    assert again["sources"] == first["sources"]
+    # auth, question + placeholder (with the search version), history, answer: retrieval itself
+    # came from the cache, under the version the turn's own statement read
+    assert len(statements) <= 4, statements
+
+    # An edit bumps the version: the next turn reads the new one and retrieves the edited FAQ.
+    admin = bearer((await login(client, "kb-admin@example.com")).json())
+    edited = "Check your spam folder, then ask for a new link from the sign-in page."
+    assert (await client.put(f"/api/v1/faqs/{faq['id']}", headers=admin, json={"answer": edited})).status_code == 200
+    await send(client, auth, question, conversation_id=first["conversation_id"])
+    assert edited in provider.calls[-1][0].content
 
 
 def test_thresholds_follow_the_embedder_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:

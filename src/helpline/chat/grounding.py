@@ -81,7 +81,18 @@ async def _prefetch(runtime: Runtime, question: str) -> None:
         log.warning("grounding.prefetch_failed", error=f"{type(exc).__name__}: {exc}"[:300])
 
 
-async def ground(runtime: Runtime, *, question: str, language: str, user_id: int, conversation_id: int) -> Grounding:
+async def ground(
+    runtime: Runtime,
+    *,
+    question: str,
+    language: str,
+    user_id: int,
+    conversation_id: int,
+    search_version: int | None = None,
+) -> Grounding:
+    """The FAQs for ``question``. ``search_version``: the knowledge base's version as the turn's
+    own transaction read it; with it, a cached result costs no database round trip (the session
+    below connects only when a statement runs)."""
     cfg = runtime.settings.retrieval
     if not cfg.enabled:
         return Grounding()
@@ -93,7 +104,7 @@ async def ground(runtime: Runtime, *, question: str, language: str, user_id: int
     try:
         async with runtime.sessionmaker() as session, session.begin():
             deps = await resolve_deps(runtime, session)
-            hits = await retrieve(session, deps, question, language, limit=cfg.top_k)
+            hits = await retrieve(session, deps, question, language, limit=cfg.top_k, version=search_version)
             min_similarity, direct_threshold = thresholds(cfg, deps.embedder)
             sources = [
                 Source(h.id, h.question, h.answer, h.slug, h.similarity)

@@ -28,7 +28,8 @@ _INSERT_PAIR = """
         ORDER BY v.ord
         RETURNING id, message_type, created_at
     )
-    SELECT conv.id AS conversation_id, conv.language, conv.message_count, msgs.id, msgs.message_type, msgs.created_at
+    SELECT conv.id AS conversation_id, conv.language, conv.message_count, msgs.id, msgs.message_type, msgs.created_at,
+           (SELECT version FROM faq_search_version WHERE id = 1) AS search_version
     FROM conv, msgs ORDER BY msgs.id
 """
 
@@ -87,6 +88,9 @@ class StartedTurn:
     user_message_id: int
     assistant_message_id: int
     created_at: datetime
+    # The knowledge base's search version as of this turn (faqs.search.search_state), read in the
+    # same statement: the turn's retrieval then needs no transaction of its own when cached.
+    search_version: int | None = None
 
 
 def _json(value: dict[str, Any] | None) -> str | None:
@@ -138,6 +142,7 @@ async def start_turn(
         user_message_id=ids[MessageType.user],
         assistant_message_id=ids[MessageType.assistant],
         created_at=first.created_at,
+        search_version=first.search_version,
     )
 
 

@@ -71,6 +71,7 @@ class Turn:
     content: str
     history: list[tuple[MessageType, str]]
     flagged: bool = False
+    search_version: int | None = None  # see repository.StartedTurn
 
 
 def check_length(runtime: Runtime, content: str) -> str:
@@ -148,6 +149,7 @@ async def begin(
         content=content,
         history=history,
         flagged=verdict.flagged,
+        search_version=started.search_version,
     )
 
 
@@ -256,6 +258,7 @@ async def generate(runtime: Runtime, turn: Turn, gen: Generation) -> None:
             language=turn.language,
             user_id=turn.user_id,
             conversation_id=turn.conversation_id,
+            search_version=turn.search_version,
         )
         if grounding.direct is not None:
             # A confident match: the FAQ's own answer, without calling the model.

@@ -127,16 +127,19 @@ _VERSION_SQL = "SELECT version FROM faq_search_version WHERE id = 1"
 COMMON_KEY = "search:common"
 
 
-async def search_state(session: AsyncSession, deps: FAQDeps) -> tuple[int, list[str]]:
+async def search_state(session: AsyncSession, deps: FAQDeps, version: int | None = None) -> tuple[int, list[str]]:
     """The search version (the counter the database bumps with every change to FAQs or categories,
     see the 0003 migration: cached results are keyed by it) and the common lexemes: those in more
     than COMMON_TERM_ROWS FAQs, from PostgreSQL's own column statistics (none before the first
     ANALYZE, none in a smaller knowledge base). ANALYZE, not a change, renews statistics, so they
     are cached for COMMON_TTL_SECONDS and read with the version when the cache has none: one
-    statement either way."""
+    statement either way. A ``version`` the caller read in its own transaction is used as is (no
+    statement at all when the common lexemes are cached)."""
     raw = await deps.cache.get(COMMON_KEY)
     if raw is not None:
-        return int(await session.scalar(text(_VERSION_SQL)) or 0), list(json.loads(raw))
+        if version is None:
+            version = int(await session.scalar(text(_VERSION_SQL)) or 0)
+        return version, list(json.loads(raw))
     row = (
         await session.execute(
             text(f"SELECT ({_VERSION_SQL}) AS version, ({COMMON_SQL}) AS common"), {"rows": COMMON_TERM_ROWS}
@@ -144,7 +147,7 @@ async def search_state(session: AsyncSession, deps: FAQDeps) -> tuple[int, list[
     ).one()
     common = list(row.common or [])
     await deps.cache.set(COMMON_KEY, json.dumps(common), COMMON_TTL_SECONDS)
-    return int(row.version or 0), common
+    return int(row.version or 0) if version is None else version, common
 
 
 def fusion_params(embedder: Embedder | None, language: str | None) -> dict[str, float]:
@@ -275,16 +278,18 @@ def _cache_key(query: SearchQuery, version: int, model: str | None) -> str:
     return f"search:{version}:{text_hash(json.dumps(params, sort_keys=True, default=str))}"
 
 
-async def search(session: AsyncSession, deps: FAQDeps, query: SearchQuery) -> SearchResult:
+async def search(
+    session: AsyncSession, deps: FAQDeps, query: SearchQuery, *, version: int | None = None
+) -> SearchResult:
     """The best ``query.limit`` FAQs for ``query.q``, fused from the vector and text signals.
-    Results are cached until the next change to the knowledge base."""
+    Results are cached until the next change to the knowledge base. ``version``: see search_state."""
     query = replace(query, q=normalize_query(query.q))
     # The query's vector is made (on the embedder's thread) or read from its cache while the
     # search version and the result cache are read: a new query waits for the longer of the two,
     # not for both.
     vector = asyncio.ensure_future(embed_query(deps, query.q)) if deps.embedder is not None and query.q else None
     try:
-        version, common = await search_state(session, deps)
+        version, common = await search_state(session, deps, version)
         key = _cache_key(query, version, deps.model)
         raw = await deps.cache.get(key)
         if raw is not None:
@@ -358,10 +363,12 @@ async def retrieve(
     limit: int = 5,
     *,
     min_similarity: float = DEFAULT_MIN_SIMILARITY,
+    version: int | None = None,
 ) -> list[Hit]:
     """Published FAQs for a chat message, best first: in the conversation's ``language`` when any
     match there, else in any language (one SQL statement either way). The message is cut to its
-    first MAX_QUERY_CHARS * 4 characters; an empty one finds nothing. Cached like ``search``."""
+    first MAX_QUERY_CHARS * 4 characters; an empty one finds nothing. Cached like ``search``;
+    ``version``: see search_state."""
     if isinstance(deps, Runtime):
         deps = await resolve_deps(deps, session)
     q = retrieval_text(query)
@@ -377,5 +384,6 @@ async def retrieve(
             language_mode="prefer",
             min_similarity=min_similarity,
         ),
+        version=version,
     )
     return found.hits
