@@ -4,7 +4,7 @@ SHELL := /bin/bash
 # uv is the installer; bootstrap it with pip when the machine lacks it.
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: help install web web-deps dev browser run serve test check lint format typecheck bench db-shell db-stop clean
+.PHONY: wrk help install web web-deps dev browser run serve test check lint format typecheck bench db-shell db-stop clean
 
 help: ## List the tasks
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
@@ -79,9 +79,17 @@ format: install ## Apply ruff's fixes and formatting
 	@$(UV) run --frozen ruff check --fix .
 	@$(UV) run --frozen ruff format .
 
-bench: install ## Run the benchmarks in bench/ (prints figures)
+# wrk drives the HTTP load of the benchmarks; without it they fall back to a Python client that
+# saturates before the servers do (bench/README.md).
+wrk: ## Install Debian's wrk for the benchmarks if it is missing (apt; sudo when not root)
+	@command -v wrk >/dev/null 2>&1 || { sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq wrk >/dev/null; }
+
+bench: install wrk ## Run the benchmarks in bench/ (prints figures; about 10 minutes)
 	@$(UV) run --frozen python bench/bench_auth.py
 	@$(UV) run --frozen python bench/bench_chat.py
+	@$(UV) run --frozen python bench/bench_retrieval.py
+	@$(UV) run --frozen python bench/bench_scale.py
 
 db-shell: install ## Open psql on Helpline's database
 	@$(UV) run --frozen helpline db-shell
