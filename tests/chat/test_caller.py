@@ -8,13 +8,12 @@ import asyncpg
 import httpx
 import pytest
 import websockets
-from sqlalchemy import event
 from websockets.exceptions import ConnectionClosed
 
 from helpline.auth.dependencies import Caller, load_caller
 from helpline.core.runtime import Runtime
 from helpline.models import UserRole
-from tests.conftest import bearer, signed_in
+from tests.conftest import bearer, signed_in, sql_statements
 
 # How each case is brought about, after the token was issued and used once.
 SPOIL = {
@@ -81,15 +80,7 @@ async def test_chat_refuses_a_caller_as_every_endpoint_does(
 async def test_load_caller_is_one_statement(client: httpx.AsyncClient, runtime: Runtime) -> None:
     tokens = await signed_in(client)
     claims = runtime.tokens.decode(tokens["access_token"], "access")
-    statements: list[str] = []
-
-    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
-        statements.append(statement)
-
-    event.listen(runtime.engine.sync_engine, "before_cursor_execute", count)
-    try:
+    with sql_statements(runtime) as statements:
         caller = await load_caller(runtime, claims)
-    finally:
-        event.remove(runtime.engine.sync_engine, "before_cursor_execute", count)
     assert caller == Caller(id=tokens["user"]["id"], language="en", role=UserRole.user)
     assert len(statements) == 1, statements

@@ -9,7 +9,6 @@ from collections.abc import Sequence
 import asyncpg
 import httpx
 import pytest
-from sqlalchemy import event
 
 from helpline.ai.base import ModerationResult
 from helpline.ai.embeddings import InputType
@@ -17,7 +16,7 @@ from helpline.ai.embeddings.fake import FakeEmbedder
 from helpline.core.runtime import Runtime
 from tests.chat.conftest import send
 from tests.chat.fakes import KeywordModerator, ScriptedProvider
-from tests.conftest import bearer, login, make_admin, signed_in
+from tests.conftest import bearer, login, make_admin, signed_in, sql_statements
 
 FAQ = {
     "question": "How do I reset my password?",
@@ -105,16 +104,8 @@ async def test_knowledge_base_trouble_does_not_fail_the_turn(
 
 async def test_statements_with_retrieval(client: httpx.AsyncClient, auth: dict[str, str], runtime: Runtime) -> None:
     first = (await send(client, auth, "warm up")).json()
-    statements: list[str] = []
-
-    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
-        statements.append(statement)
-
-    event.listen(runtime.engine.sync_engine, "before_cursor_execute", count)
-    try:
+    with sql_statements(runtime) as statements:
         await send(client, auth, "a second question", conversation_id=first["conversation_id"])
-    finally:
-        event.remove(runtime.engine.sync_engine, "before_cursor_execute", count)
     # the 4 of the turn (which reads the search version too), the hybrid query, an unanswered row
     assert len(statements) <= 6, statements
     assert not any("faq_search_version" in s and "INSERT" not in s for s in statements), statements
@@ -128,16 +119,8 @@ async def test_a_cached_retrieval_costs_the_turn_no_statement(
     runtime.llm = provider
     question = "my password reset email link never arrived, what now?"
     first = (await send(client, auth, question)).json()
-    statements: list[str] = []
-
-    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
-        statements.append(statement)
-
-    event.listen(runtime.engine.sync_engine, "before_cursor_execute", count)
-    try:
+    with sql_statements(runtime) as statements:
         again = (await send(client, auth, question, conversation_id=first["conversation_id"])).json()
-    finally:
-        event.remove(runtime.engine.sync_engine, "before_cursor_execute", count)
     assert again["sources"] == first["sources"]
     # auth, question + placeholder (with the search version), history, answer: retrieval itself
     # came from the cache, under the version the turn's own statement read

@@ -7,13 +7,13 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from helpline.ai.base import ChatMessage
 from helpline.core.runtime import Runtime
 from tests.chat.conftest import message_rows, send
 from tests.chat.fakes import KeywordModerator, ScriptedProvider
-from tests.conftest import bearer, signed_in
+from tests.conftest import bearer, signed_in, sql_statements
 
 
 async def test_send_creates_a_conversation_and_stores_both_messages(
@@ -224,16 +224,8 @@ async def test_statements_per_chat_turn(client: httpx.AsyncClient, auth: dict[st
     # The turn itself; knowledge-base retrieval (measured in tests/chat/test_grounding.py) is off.
     runtime.settings.retrieval.enabled = False
     first = (await send(client, auth, "warm up")).json()
-    statements: list[str] = []
-
-    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
-        statements.append(statement)
-
-    event.listen(runtime.engine.sync_engine, "before_cursor_execute", count)
-    try:
+    with sql_statements(runtime) as statements:
         r = await send(client, auth, "a turn in an existing conversation", conversation_id=first["conversation_id"])
-    finally:
-        event.remove(runtime.engine.sync_engine, "before_cursor_execute", count)
     assert r.status_code == 200
     # auth (user + revocation), store question + placeholder, history tail, store answer
     assert len(statements) <= 4, statements

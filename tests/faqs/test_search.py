@@ -5,7 +5,6 @@ from typing import Any
 
 import asyncpg
 import httpx
-from sqlalchemy import event
 
 from helpline.ai.embeddings.fake import FakeEmbedder
 from helpline.core.db import session_scope
@@ -15,6 +14,7 @@ from helpline.faqs.demo import load_demo_if_empty
 from helpline.faqs.reindex import reindex
 from helpline.faqs.search import retrieve
 from helpline.faqs.throttle import SearchThrottle
+from tests.conftest import sql_statements
 from tests.faqs.conftest import create_faq
 
 SEARCH = "/api/v1/faqs/search"
@@ -152,13 +152,7 @@ async def test_bad_search_requests_are_clear_422s(client: httpx.AsyncClient) -> 
 
 async def test_retrieve_prefers_the_conversation_language_in_one_statement(runtime: Runtime) -> None:
     await load_demo(runtime)
-    statements: list[str] = []
-
-    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
-        statements.append(statement)
-
-    event.listen(runtime.engine.sync_engine, "before_cursor_execute", count)
-    try:
+    with sql_statements(runtime) as statements:
         async for session in session_scope(runtime.sessionmaker):
             deps = await resolve_deps(runtime, session)
             statements.clear()
@@ -167,8 +161,6 @@ async def test_retrieve_prefers_the_conversation_language_in_one_statement(runti
             english = await retrieve(session, runtime, "I forgot my password", "en-GB", 3)
             fallback = await retrieve(session, deps, "I forgot my password", "fr", 3)
             assert await retrieve(session, deps, "   ", "en", 3) == []
-    finally:
-        event.remove(runtime.engine.sync_engine, "before_cursor_execute", count)
     assert spanish[0].slug == "como-restablezco-mi-contrasena"
     assert {h.language for h in spanish} == {"es"}
     assert english[0].slug == "how-do-i-reset-my-password"
