@@ -33,6 +33,16 @@ def question_text(faq: FAQ) -> str:
     return f"{faq.question} ({', '.join(keywords)})" if keywords else faq.question
 
 
+def question_current(faq: FAQ) -> bool:
+    """The question vector was made from the current question and keywords."""
+    return faq.question_hash == text_hash(question_text(faq))
+
+
+def answer_current(faq: FAQ) -> bool:
+    """The answer vector was made from the current answer (an empty answer needs none)."""
+    return not faq.answer.strip() or faq.answer_hash == text_hash(faq.answer)
+
+
 def _pack(vector: Sequence[float]) -> str:
     return base64.b64encode(array("f", vector).tobytes()).decode()
 
@@ -125,13 +135,12 @@ async def refresh_embeddings(deps: FAQDeps, faqs: Sequence[FAQ], *, force: bool 
     jobs: list[tuple[FAQ, bool, str]] = []  # (faq, is_question, text)
     for faq in faqs:
         model_changed = embedder is not None and faq.embedding_model != embedder.model
-        question = question_text(faq)
-        if force or model_changed or faq.question_hash != text_hash(question):
-            jobs.append((faq, True, question))
+        if force or model_changed or not question_current(faq):
+            jobs.append((faq, True, question_text(faq)))
         if not faq.answer.strip():
             if faq.answer_hash is not None:
                 faq.answer_embedding, faq.answer_hash = None, None
-        elif force or model_changed or faq.answer_hash != text_hash(faq.answer):
+        elif force or model_changed or not answer_current(faq):
             jobs.append((faq, False, faq.answer))
     if not jobs:
         return 0

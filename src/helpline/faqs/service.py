@@ -19,7 +19,7 @@ from helpline.core.audit import Client
 from helpline.core.errors import BadRequest, Forbidden, NotFound
 from helpline.faqs.backends import FAQDeps
 from helpline.faqs.categories import category_exists
-from helpline.faqs.embeddings import question_text, refresh_embeddings, text_hash
+from helpline.faqs.embeddings import answer_current, question_current, refresh_embeddings
 from helpline.faqs.repository import flush_with_unique_slug, taken_slugs
 from helpline.faqs.schemas import FAQCreate, FAQUpdate
 from helpline.faqs.search import primary_language
@@ -49,8 +49,7 @@ def visible_statuses(user: Viewer, wanted: FAQStatus | None = None) -> tuple[FAQ
 
 def is_embedded(faq: FAQ) -> bool:
     """Vectors exist for the FAQ's current question and answer (an empty draft answer has none)."""
-    answer_ok = faq.answer_hash == text_hash(faq.answer) if faq.answer.strip() else True
-    return faq.question_hash == text_hash(question_text(faq)) and answer_ok
+    return question_current(faq) and answer_current(faq)
 
 
 # Reading
