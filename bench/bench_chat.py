@@ -768,7 +768,9 @@ def run_helpline_fake(opts: Options, gen: LoadGenerator, res: Results, data_dir:
 
 def measure_latencies(opts: Options, res: Results, base: str, fixture: Fixture, server: str) -> None:
     acc = fixture.accounts[0]
-    mine = [(h, b) for (h, b), (_, a) in zip(fixture.send_variants(), fixture.conversations, strict=True) if a == acc]
+    headers = {"Authorization": f"Bearer {acc.token}"}
+    cids = [cid for cid, owner in fixture.conversations if owner == acc]
+    mine = [(headers, _body(QUESTION, cid)) for cid in cids]
     if server == "helpline":
         res.add_latency(Latency("GET /health", server, run_async(sequential(base, "GET", "/health", opts.samples))))
         me = run_async(sequential(base, "GET", "/api/v1/users/me", opts.samples, _auth(acc)))
@@ -778,16 +780,14 @@ def measure_latencies(opts: Options, res: Results, base: str, fixture: Fixture, 
     res.add_latency(Latency("whole stream (to response)", server, totals))
     # The same question made new each time, as users' questions are: its embedding and search
     # are not cached, so this includes retrieval (the question's embedding and the hybrid search).
-    new = [(h, _body(f"{QUESTION} (ref {secrets.token_hex(4)})", cid)) for h, cid in _owned(fixture, acc, opts.samples)]
+    # n + 5 requests (5 are warm-up), one new text each, over the same conversations.
+    new = [
+        (headers, _body(f"{QUESTION} (ref {secrets.token_hex(4)})", cids[i % len(cids)]))
+        for i in range(opts.samples + 5)
+    ]
     res.add_latency(
         Latency(NEW_QUESTIONS, server, run_async(first_event_times(base, "/api/v1/chat/stream", new, opts.samples))[0])
     )
-
-
-def _owned(fixture: Fixture, acc: Account, n: int) -> list[tuple[dict[str, str], int]]:
-    """n + 5 (headers, conversation id) pairs over ``acc``'s conversations (5 are warm-up)."""
-    cids = [cid for cid, owner in fixture.conversations if owner == acc]
-    return [({"Authorization": f"Bearer {acc.token}"}, cids[i % len(cids)]) for i in range(n + 5)]
 
 
 def measure_long_conversation(opts: Options, res: Results, hl: HelplineServer, fixture: Fixture) -> None:
