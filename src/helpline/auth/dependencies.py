@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
@@ -12,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import bindparam, exists, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from helpline.auth.service import status_problem
+from helpline.auth.service import Caller, status_problem
 from helpline.auth.throttle import GuestThrottle, LoginThrottle
 from helpline.core.audit import Client
 from helpline.core.deps import RuntimeDep, SessionDep, client_ip, user_agent
@@ -98,15 +97,6 @@ async def current_user(
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
-
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """The checked caller of a chat request: what chat uses of the user, without an ORM entity."""
-
-    id: int
-    language: str
-    role: UserRole
 
 
 _users = User.__table__.c

@@ -55,6 +55,16 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """A checked caller (auth.dependencies.fetch_caller): what chat and knowledge-base reads use of
+    the user, without an ORM entity."""
+
+    id: int
+    language: str
+    role: UserRole
+
+
 def status_problem(status: UserStatus) -> str | None:
     """Why an account with this status may not be served, or None when it may."""
     if status is UserStatus.suspended:

@@ -8,7 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request, status
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from helpline.auth.dependencies import Caller, ChatUser, CurrentUser
+from helpline.auth.dependencies import ChatUser, CurrentUser
+from helpline.auth.service import Caller
 from helpline.chat import service
 from helpline.chat.hub import Generation, TurnEvent
 from helpline.chat.schemas import ChatResponse, FeedbackRead, FeedbackRequest, SendRequest

@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials
 
-from helpline.auth.dependencies import Caller, ClientDep, access_claims, bearer, fetch_caller
+from helpline.auth.dependencies import ClientDep, access_claims, bearer, fetch_caller
+from helpline.auth.service import Caller
 from helpline.core.deps import RuntimeDep, SessionDep
 from helpline.faqs.backends import FAQDeps, resolve_deps
 from helpline.faqs.throttle import SearchThrottle

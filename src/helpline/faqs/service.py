@@ -13,7 +13,7 @@ from sqlalchemy import delete, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from helpline.auth.dependencies import Caller
+from helpline.auth.service import Caller
 from helpline.core import audit
 from helpline.core.audit import Client
 from helpline.core.errors import BadRequest, Forbidden, NotFound
