@@ -25,6 +25,17 @@ FAQ = {
 }
 
 
+# Close to FAQ, not close enough to be answered with it: the model is called, with FAQ as a source.
+PARTIAL = "my password reset email link never arrived, what now?"
+
+
+def citing_model(runtime: Runtime) -> ScriptedProvider:
+    """A scripted model, now the runtime's, whose answer cites source [1]."""
+    provider = ScriptedProvider(chunks=["Follow the email link [1]."])
+    runtime.llm = provider
+    return provider
+
+
 async def publish(client: httpx.AsyncClient, db: asyncpg.Connection, **fields: object) -> dict[str, object]:
     admin = bearer(await signed_in(client, "kb-admin@example.com"))
     await make_admin(db, "kb-admin@example.com")
@@ -54,9 +65,8 @@ async def test_a_partial_match_goes_into_the_prompt_and_is_cited(
     client: httpx.AsyncClient, auth: dict[str, str], db: asyncpg.Connection, runtime: Runtime
 ) -> None:
     faq = await publish(client, db)
-    provider = ScriptedProvider(chunks=["Follow the email link [1]."])
-    runtime.llm = provider
-    body = (await send(client, auth, "my password reset email link never arrived, what now?")).json()
+    provider = citing_model(runtime)
+    body = (await send(client, auth, PARTIAL)).json()
     assert body["model_used"] == "scripted-1"
     assert [s["id"] for s in body["sources"]] == [faq["id"]]
     system = provider.calls[0][0].content
@@ -115,9 +125,8 @@ async def test_a_cached_retrieval_costs_the_turn_no_statement(
     client: httpx.AsyncClient, auth: dict[str, str], db: asyncpg.Connection, runtime: Runtime
 ) -> None:
     faq = await publish(client, db)
-    provider = ScriptedProvider(chunks=["Follow the email link [1]."])
-    runtime.llm = provider
-    question = "my password reset email link never arrived, what now?"
+    provider = citing_model(runtime)
+    question = PARTIAL
     first = (await send(client, auth, question)).json()
     with sql_statements(runtime) as statements:
         again = (await send(client, auth, question, conversation_id=first["conversation_id"])).json()
@@ -152,7 +161,7 @@ async def test_the_question_is_embedded_while_the_turn_is_moderated_and_stored(
     client: httpx.AsyncClient, auth: dict[str, str], db: asyncpg.Connection, runtime: Runtime
 ) -> None:
     await publish(client, db)
-    question = "my password reset email link never arrived, what now?"
+    question = PARTIAL
     events: list[str] = []
 
     class RecordingEmbedder(FakeEmbedder):
@@ -170,7 +179,7 @@ async def test_the_question_is_embedded_while_the_turn_is_moderated_and_stored(
 
     runtime.extras["embedder"] = RecordingEmbedder()
     runtime.moderator = SlowModerator()
-    runtime.llm = ScriptedProvider(chunks=["Follow the email link [1]."])
+    citing_model(runtime)
 
     body = (await send(client, auth, question)).json()
 
