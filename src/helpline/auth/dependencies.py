@@ -124,8 +124,10 @@ async def fetch_caller(db: AsyncSession | AsyncConnection, claims: TokenClaims) 
 
 
 async def load_caller(runtime: Runtime, claims: TokenClaims) -> Caller:
-    """``fetch_caller`` on a short connection of its own, returned to the pool at once."""
+    """``fetch_caller`` on a short connection of its own, returned to the pool at once. One
+    SELECT needs no transaction: autocommit saves asyncpg's BEGIN and ROLLBACK round trips."""
     async with runtime.engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
         return await fetch_caller(conn, claims)
 
 
