@@ -54,6 +54,24 @@ async def test_history_reaches_the_model_in_order(client: httpx.AsyncClient, aut
     assert "I saw 3 messages" in second["content"]  # question, answer, new question
 
 
+async def test_history_is_the_conversations_own_in_order(
+    client: httpx.AsyncClient, auth: dict[str, str], runtime: Runtime
+) -> None:
+    provider = ScriptedProvider(chunks=["an answer"])
+    runtime.llm = provider
+    first = (await send(client, auth, "first question")).json()
+    await send(client, auth, "elsewhere")  # another conversation of the same user
+    await send(client, auth, "second question", conversation_id=first["conversation_id"])
+    await send(client, auth, "third question", conversation_id=first["conversation_id"])
+    assert [(m.role, m.content) for m in provider.calls[-1][1:]] == [
+        ("user", "first question"),
+        ("assistant", "an answer"),
+        ("user", "second question"),
+        ("assistant", "an answer"),
+        ("user", "third question"),
+    ]
+
+
 async def test_conversation_language_wins_over_the_users(
     client: httpx.AsyncClient, auth: dict[str, str], llm: object, runtime: Runtime
 ) -> None:
@@ -227,8 +245,8 @@ async def test_statements_per_chat_turn(client: httpx.AsyncClient, auth: dict[st
     with sql_statements(runtime) as statements:
         r = await send(client, auth, "a turn in an existing conversation", conversation_id=first["conversation_id"])
     assert r.status_code == 200
-    # auth (user + revocation), store question + placeholder, history tail, store answer
-    assert len(statements) <= 4, statements
+    # auth (user + revocation), store question + placeholder and read the history, store answer
+    assert len(statements) <= 3, statements
 
 
 async def test_real_moderation_classifier_flags_abuse(

@@ -1,11 +1,11 @@
 """The SQL of a chat turn, written so one turn costs few statements: one to store the user's
-message and a placeholder answer (updating the conversation's counters), one for the history
+message and a placeholder answer (updating the conversation's counters) and read the history
 tail, one to store the finished answer. Data-modifying CTEs keep each step a single round trip."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -29,8 +29,8 @@ _INSERT_PAIR = """
         RETURNING id, message_type, created_at
     )
     SELECT conv.id AS conversation_id, conv.language, conv.message_count, msgs.id, msgs.message_type, msgs.created_at,
-           (SELECT version FROM faq_search_version WHERE id = 1) AS search_version
-    FROM conv, msgs ORDER BY msgs.id
+           (SELECT version FROM faq_search_version WHERE id = 1) AS search_version, {history_columns}
+    FROM conv, msgs{history_from} ORDER BY msgs.id
 """
 
 _NEW_CONVERSATION_HEAD = """
@@ -47,18 +47,36 @@ _EXISTING_CONVERSATION_HEAD = """
         WHERE id = :conversation_id AND user_id = :user_id AND message_count + 2 <= :max_messages
         RETURNING id, language, message_count
     ),"""
+# Messages a model is shown again as history: answered, not empty, not flagged by moderation.
+_USABLE = """status IN ('sent', 'delivered', 'read', 'partial') AND content <> ''
+      AND NOT COALESCE((metadata->>'flagged')::boolean, false)"""
+# The last :history usable messages of an existing conversation, oldest first, read in the
+# statement that stores the new ones. Its snapshot is taken before the insert, so the new
+# question is not among them (and a turn racing in the same conversation may miss the other's
+# question, which has no answer yet either).
+_HISTORY_CTE = f"""
+    hist AS (
+        SELECT array_agg(CAST(h.message_type AS text) ORDER BY h.id) AS kinds,
+               array_agg(h.content ORDER BY h.id) AS bodies
+        FROM (SELECT id, message_type, content FROM messages
+              WHERE conversation_id = :conversation_id AND {_USABLE}
+              ORDER BY id DESC LIMIT :history) h
+    ),"""  # noqa: S608 (constant text)
 # Constant SQL joined at import time; every value is a bound parameter.
-_NEW_CONVERSATION = text(_NEW_CONVERSATION_HEAD + _INSERT_PAIR)
-_EXISTING_CONVERSATION = text(_EXISTING_CONVERSATION_HEAD + _INSERT_PAIR)
+_NO_HISTORY = "CAST(NULL AS text[]) AS kinds, CAST(NULL AS text[]) AS bodies"
+_NEW_CONVERSATION = text(_NEW_CONVERSATION_HEAD + _INSERT_PAIR.format(history_columns=_NO_HISTORY, history_from=""))
+_EXISTING_CONVERSATION = text(
+    _EXISTING_CONVERSATION_HEAD
+    + _HISTORY_CTE
+    + _INSERT_PAIR.format(history_columns="hist.kinds, hist.bodies", history_from=", hist")
+)
 
 _HISTORY = text(
-    """
+    f"""
     SELECT message_type, content FROM messages
-    WHERE conversation_id = :conversation_id AND id < :before_id
-      AND status IN ('sent', 'delivered', 'read', 'partial') AND content <> ''
-      AND NOT COALESCE((metadata->>'flagged')::boolean, false)
+    WHERE conversation_id = :conversation_id AND id < :before_id AND {_USABLE}
     ORDER BY id DESC LIMIT :limit
-    """
+    """  # noqa: S608 (constant text)
 )
 
 _FINISH = text(
@@ -91,6 +109,8 @@ class StartedTurn:
     # The knowledge base's search version as of this turn (faqs.search.search_state), read in the
     # same statement: the turn's retrieval then needs no transaction of its own when cached.
     search_version: int | None = None
+    # The conversation's last usable messages before this turn, oldest first (start_turn's ``history``).
+    history: list[tuple[MessageType, str]] = field(default_factory=list)
 
 
 def _json(value: dict[str, Any] | None) -> str | None:
@@ -112,9 +132,11 @@ async def start_turn(
     answer_status: MessageStatus = MessageStatus.streaming,
     answer_meta: dict[str, Any] | None = None,
     answer_model: str | None = None,
+    history: int = 0,
 ) -> StartedTurn | None:
-    """Store the user's message and a placeholder answer. None: no such conversation of this
-    user, or it is full (the caller tells which)."""
+    """Store the user's message and a placeholder answer, and read up to ``history`` earlier
+    messages of an existing conversation. None: no such conversation of this user, or it is full
+    (the caller tells which)."""
     params: dict[str, Any] = {
         "user_id": user_id,
         "content": content,
@@ -129,7 +151,12 @@ async def start_turn(
         params |= {"title": title, "language": language or default_language}
     else:
         stmt = _EXISTING_CONVERSATION
-        params |= {"conversation_id": conversation_id, "language": language, "max_messages": max_messages}
+        params |= {
+            "conversation_id": conversation_id,
+            "language": language,
+            "max_messages": max_messages,
+            "history": history,
+        }
     rows = (await session.execute(stmt, params)).all()
     if not rows:
         return None
@@ -143,6 +170,7 @@ async def start_turn(
         assistant_message_id=ids[MessageType.assistant],
         created_at=first.created_at,
         search_version=first.search_version,
+        history=[(MessageType(k), b) for k, b in zip(first.kinds or (), first.bodies or (), strict=True)],
     )
 
 

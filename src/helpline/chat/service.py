@@ -133,12 +133,10 @@ async def begin(
             answer_status=MessageStatus.sent if verdict.flagged else MessageStatus.streaming,
             answer_meta={"refusal": True, "flagged": True} if verdict.flagged else None,
             answer_model="moderation" if verdict.flagged else None,
+            history=0 if verdict.flagged else HISTORY_TAIL,
         )
         if started is None:
             raise await _missing_or_full(runtime, user_id, conversation_id or 0)
-        history: list[tuple[MessageType, str]] = []
-        if conversation_id is not None and not verdict.flagged:
-            history = await repo.history_tail(session, started.conversation_id, started.user_message_id, HISTORY_TAIL)
     return Turn(
         user_id=user_id,
         conversation_id=started.conversation_id,
@@ -147,7 +145,7 @@ async def begin(
         message_id=started.assistant_message_id,
         created_at=started.created_at,
         content=content,
-        history=history,
+        history=started.history,
         flagged=verdict.flagged,
         search_version=started.search_version,
     )
