@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import asyncpg
@@ -55,22 +56,42 @@ async def test_chat_refuses_a_caller_as_every_endpoint_does(
     auth, uid = bearer(tokens), tokens["user"]["id"]
     first = await client.post("/api/v1/chat/send", headers=auth, json={"message": "hello"})
     assert first.status_code == 200
-    await spoil(case, client, db, tokens)
-
-    status, detail = EXPECTED[case]
-    error = "unauthorized" if status == 401 else "forbidden"
-    me = await client.get("/api/v1/users/me", headers=auth)  # the full-user check (load_user)
-    assert answer(me) == (status, error, detail)
     conversation = first.json()["conversation_id"]
-    for path, body in [
-        ("/api/v1/chat/send", {"message": "again", "conversation_id": conversation}),
-        ("/api/v1/chat/stream", {"message": "again", "conversation_id": conversation}),
-        (f"/api/v1/chat/messages/{first.json()['message_id']}/retry", None),
-    ]:
-        r = await client.post(path, headers=auth, json=body)
-        assert answer(r) == answer(me), path
-
     url = f"ws://{live_server}/api/v1/chat/ws/{uid}?token={tokens['access_token']}"
+    async with websockets.connect(url, proxy=None) as ws:  # opened while the account was fine
+        await ws.send(json.dumps({"type": "ping"}))
+        assert json.loads(await ws.recv()) == {"type": "pong"}  # past its own check on connecting
+        await spoil(case, client, db, tokens)
+        stored = (
+            await db.fetchval("SELECT count(*) FROM messages"),
+            await db.fetchval("SELECT count(*) FROM conversations"),
+        )
+
+        status, detail = EXPECTED[case]
+        error = "unauthorized" if status == 401 else "forbidden"
+        me = await client.get("/api/v1/users/me", headers=auth)  # the full-user check (load_user)
+        assert answer(me) == (status, error, detail)
+        for path, body in [
+            ("/api/v1/chat/send", {"message": "again", "conversation_id": conversation}),
+            ("/api/v1/chat/send", {"message": "a new conversation"}),
+            ("/api/v1/chat/stream", {"message": "again", "conversation_id": conversation}),
+            (f"/api/v1/chat/messages/{first.json()['message_id']}/retry", None),
+        ]:
+            r = await client.post(path, headers=auth, json=body)
+            assert answer(r) == answer(me), path
+
+        # A message on the open socket: an error frame, then the socket is closed.
+        await ws.send(json.dumps({"type": "message", "content": "again", "conversation_id": conversation}))
+        frame = json.loads(await ws.recv())
+        assert (frame["type"], frame["code"], frame["detail"]) == ("error", error, detail)
+        with pytest.raises(ConnectionClosed) as closed:
+            await ws.recv()
+        assert closed.value.rcvd is not None
+        assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4401 if status == 401 else 4403, detail)
+    # None of it was stored: a turn checks the account before it commits.
+    after = await db.fetchval("SELECT count(*) FROM messages"), await db.fetchval("SELECT count(*) FROM conversations")
+    assert after == stored
+
     async with websockets.connect(url, proxy=None) as ws:  # the socket checks the caller on connecting
         with pytest.raises(ConnectionClosed) as info:
             await ws.recv()

@@ -164,6 +164,17 @@ async def test_flagged_input_gets_a_refusal_without_calling_the_model(
     assert [m.content for m in provider.calls[-1][1:]] == ["ok, something else"]
 
 
+async def test_a_refusal_is_stored_as_sent_in_the_conversations_language(
+    client: httpx.AsyncClient, auth: dict[str, str], db: asyncpg.Connection
+) -> None:
+    first = (await send(client, auth, "hola", language="es")).json()  # an English user, a Spanish conversation
+    body = (await send(client, auth, "hablemos del FORBIDDEN-TOPIC", conversation_id=first["conversation_id"])).json()
+    assert body["flagged"] is True
+    assert body["content"].startswith("Lo siento")
+    stored = await db.fetchval("SELECT content FROM messages WHERE id = $1", body["message_id"])
+    assert stored == body["content"]
+
+
 async def test_flagged_output_is_replaced(
     client: httpx.AsyncClient, auth: dict[str, str], runtime: Runtime, db: asyncpg.Connection
 ) -> None:
@@ -245,8 +256,9 @@ async def test_statements_per_chat_turn(client: httpx.AsyncClient, auth: dict[st
     with sql_statements(runtime) as statements:
         r = await send(client, auth, "a turn in an existing conversation", conversation_id=first["conversation_id"])
     assert r.status_code == 200
-    # auth (user + revocation), store question + placeholder and read the history, store answer
-    assert len(statements) <= 3, statements
+    # store the question + placeholder, reading the history and the caller's account (user +
+    # revocation) in the same statement; store the answer
+    assert len(statements) <= 2, statements
 
 
 async def test_real_moderation_classifier_flags_abuse(

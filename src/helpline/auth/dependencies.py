@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -11,14 +10,14 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import bindparam, exists, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from helpline.auth.service import Caller, status_problem
+from helpline.auth.service import ACCOUNT_GONE, Caller, check_access
 from helpline.auth.throttle import GuestThrottle, LoginThrottle
 from helpline.core.audit import Client
 from helpline.core.deps import RuntimeDep, SessionDep, client_ip, user_agent
 from helpline.core.errors import Forbidden, Unauthorized
 from helpline.core.runtime import Runtime
 from helpline.core.security import InvalidToken, TokenClaims
-from helpline.models import RevokedAccessToken, User, UserRole, UserStatus
+from helpline.models import RevokedAccessToken, User, UserRole
 
 bearer = HTTPBearer(auto_error=False, description="Access token from /api/v1/auth/login")
 
@@ -59,22 +58,6 @@ def access_claims(runtime: RuntimeDep, creds: HTTPAuthorizationCredentials | Non
         return runtime.tokens.decode(creds.credentials, "access")
     except InvalidToken as exc:
         raise Unauthorized(str(exc)) from None
-
-
-ACCOUNT_GONE = "This account no longer exists"
-
-
-def check_access(
-    claims: TokenClaims, *, revoked: bool, password_changed_at: datetime | None, status: UserStatus
-) -> None:
-    """The checks every request's token and account pass, once its account row is found."""
-    if revoked:
-        raise Unauthorized("Token has been revoked; log in again")
-    if password_changed_at and claims.iat < password_changed_at.replace(microsecond=0):
-        raise Unauthorized("Password changed since this token was issued; log in again")
-    problem = status_problem(status)
-    if problem:
-        raise Forbidden(problem)
 
 
 async def load_user(session: SessionDep, claims: TokenClaims) -> User:
@@ -141,6 +124,17 @@ async def current_caller(
 
 # The caller of a long-running request (chat).
 ChatUser = Annotated[Caller, Depends(current_caller)]
+
+
+async def turn_claims(
+    runtime: RuntimeDep, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> TokenClaims:
+    """A valid access token's claims, its account not checked yet: for a chat turn, which reads
+    and checks the account in the statement that stores the message (chat.service.begin)."""
+    return access_claims(runtime, creds)
+
+
+TurnClaims = Annotated[TokenClaims, Depends(turn_claims)]
 
 
 def require_role(*roles: UserRole) -> Callable[[User], Awaitable[User]]:

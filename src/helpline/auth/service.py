@@ -74,6 +74,22 @@ def status_problem(status: UserStatus) -> str | None:
     return None
 
 
+ACCOUNT_GONE = "This account no longer exists"
+
+
+def check_access(
+    claims: TokenClaims, *, revoked: bool, password_changed_at: datetime | None, status: UserStatus
+) -> None:
+    """The checks every request's token and account pass, once its account row is found."""
+    if revoked:
+        raise Unauthorized("Token has been revoked; log in again")
+    if password_changed_at and claims.iat < password_changed_at.replace(microsecond=0):
+        raise Unauthorized("Password changed since this token was issued; log in again")
+    problem = status_problem(status)
+    if problem:
+        raise Forbidden(problem)
+
+
 async def find_by_login(session: AsyncSession, identifier: str) -> User | None:
     ident = identifier.strip().lower()
     stmt = select(User).where(or_(User.email == ident, func.lower(User.username) == ident))

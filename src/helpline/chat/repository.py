@@ -5,6 +5,7 @@ tail, one to store the finished answer. Data-modifying CTEs keep each step a sin
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from helpline.models import MessageStatus, MessageType
+from helpline.models import MessageStatus, MessageType, UserStatus
 
 # Rows are inserted in this order, so the answer's id is always after the question's.
 _INSERT_PAIR = """
@@ -28,19 +29,32 @@ _INSERT_PAIR = """
         ORDER BY v.ord
         RETURNING id, message_type, created_at
     )
-    SELECT conv.id AS conversation_id, conv.language, conv.message_count, msgs.id, msgs.message_type, msgs.created_at,
-           (SELECT version FROM faq_search_version WHERE id = 1) AS search_version, {history_columns}
-    FROM conv, msgs{history_from} ORDER BY msgs.id
+    SELECT caller.language AS user_language, caller.status, caller.password_changed_at, caller.revoked,
+           (SELECT version FROM faq_search_version WHERE id = 1) AS search_version, t.*
+    FROM caller LEFT JOIN (
+        SELECT conv.id AS conversation_id, conv.language, conv.message_count,
+               msgs.id, msgs.message_type, msgs.created_at, {history_columns}
+        FROM conv, msgs{history_from}
+    ) t ON true
+    ORDER BY t.id
 """
 
+# The account behind the token, read in the turn's own statement (the same columns as
+# auth.dependencies.fetch_caller): the service checks it before the transaction commits.
+_CALLER = """
+    WITH caller AS (
+        SELECT u.language, CAST(u.status AS text) AS status, u.password_changed_at,
+               EXISTS (SELECT 1 FROM revoked_access_tokens r WHERE r.jti = :jti) AS revoked
+        FROM users u WHERE u.id = :user_id
+    ),"""
 _NEW_CONVERSATION_HEAD = """
-    WITH conv AS (
+    conv AS (
         INSERT INTO conversations (user_id, title, language, message_count, last_message_at)
-        VALUES (:user_id, :title, :language, 2, now())
+        SELECT :user_id, :title, COALESCE(:language, caller.language), 2, now() FROM caller
         RETURNING id, language, message_count
     ),"""
 _EXISTING_CONVERSATION_HEAD = """
-    WITH conv AS (
+    conv AS (
         UPDATE conversations
         SET message_count = message_count + 2, last_message_at = now(), updated_at = now(),
             language = COALESCE(:language, language), is_active = true
@@ -64,9 +78,12 @@ _HISTORY_CTE = f"""
     ),"""  # noqa: S608 (constant text)
 # Constant SQL joined at import time; every value is a bound parameter.
 _NO_HISTORY = "CAST(NULL AS text[]) AS kinds, CAST(NULL AS text[]) AS bodies"
-_NEW_CONVERSATION = text(_NEW_CONVERSATION_HEAD + _INSERT_PAIR.format(history_columns=_NO_HISTORY, history_from=""))
+_NEW_CONVERSATION = text(
+    _CALLER + _NEW_CONVERSATION_HEAD + _INSERT_PAIR.format(history_columns=_NO_HISTORY, history_from="")
+)
 _EXISTING_CONVERSATION = text(
-    _EXISTING_CONVERSATION_HEAD
+    _CALLER
+    + _EXISTING_CONVERSATION_HEAD
     + _HISTORY_CTE
     + _INSERT_PAIR.format(history_columns="hist.kinds, hist.bodies", history_from=", hist")
 )
@@ -99,6 +116,16 @@ _FINISH = text(
 
 
 @dataclass(frozen=True, slots=True)
+class Account:
+    """The caller's account as the turn's statement read it (for auth.dependencies.check_access)."""
+
+    language: str
+    status: UserStatus
+    password_changed_at: datetime | None
+    revoked: bool
+
+
+@dataclass(frozen=True, slots=True)
 class StartedTurn:
     conversation_id: int
     language: str
@@ -121,48 +148,54 @@ async def start_turn(
     session: AsyncSession,
     *,
     user_id: int,
+    jti: uuid.UUID,
     conversation_id: int | None,
     content: str,
     language: str | None,
-    default_language: str,
     title: str,
     max_messages: int,
     user_meta: dict[str, Any] | None = None,
-    answer: str = "",
     answer_status: MessageStatus = MessageStatus.streaming,
     answer_meta: dict[str, Any] | None = None,
     answer_model: str | None = None,
     history: int = 0,
-) -> StartedTurn | None:
-    """Store the user's message and a placeholder answer, and read up to ``history`` earlier
-    messages of an existing conversation. None: no such conversation of this user, or it is full
-    (the caller tells which)."""
+) -> tuple[Account | None, StartedTurn | None]:
+    """Store the user's message and an empty placeholder answer, and read up to ``history``
+    earlier messages of an existing conversation, in one statement that also reads the account of
+    the token (``jti``) for the caller to check before committing. A new conversation's language
+    is ``language``, else the user's. (None, None): no such user; (account, None): no such
+    conversation of this user, or it is full (the caller tells which)."""
     params: dict[str, Any] = {
         "user_id": user_id,
+        "jti": jti,
         "content": content,
         "user_meta": _json(user_meta),
-        "answer": answer,
+        "answer": "",
         "answer_status": answer_status.value,
         "answer_meta": _json(answer_meta),
         "answer_model": answer_model,
+        "language": language,
     }
     if conversation_id is None:
         stmt = _NEW_CONVERSATION
-        params |= {"title": title, "language": language or default_language}
+        params |= {"title": title}
     else:
         stmt = _EXISTING_CONVERSATION
-        params |= {
-            "conversation_id": conversation_id,
-            "language": language,
-            "max_messages": max_messages,
-            "history": history,
-        }
+        params |= {"conversation_id": conversation_id, "max_messages": max_messages, "history": history}
     rows = (await session.execute(stmt, params)).all()
     if not rows:
-        return None
-    ids = {MessageType(r.message_type): r.id for r in rows}
+        return None, None
     first = rows[0]
-    return StartedTurn(
+    account = Account(
+        language=first.user_language,
+        status=UserStatus(first.status),
+        password_changed_at=first.password_changed_at,
+        revoked=first.revoked,
+    )
+    if first.id is None:
+        return account, None
+    ids = {MessageType(r.message_type): r.id for r in rows}
+    return account, StartedTurn(
         conversation_id=first.conversation_id,
         language=first.language,
         message_count=first.message_count,
@@ -172,6 +205,13 @@ async def start_turn(
         search_version=first.search_version,
         history=[(MessageType(k), b) for k, b in zip(first.kinds or (), first.bodies or (), strict=True)],
     )
+
+
+_SET_CONTENT = text("UPDATE messages SET content = :content WHERE id = :message_id")
+
+
+async def set_content(session: AsyncSession, message_id: int, content: str) -> None:
+    await session.execute(_SET_CONTENT, {"message_id": message_id, "content": content})
 
 
 async def history_tail(

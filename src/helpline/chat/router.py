@@ -8,8 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request, status
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from helpline.auth.dependencies import ChatUser, CurrentUser
-from helpline.auth.service import Caller
+from helpline.auth.dependencies import ChatUser, CurrentUser, TurnClaims, load_caller
 from helpline.chat import service
 from helpline.chat.hub import Generation, TurnEvent
 from helpline.chat.schemas import ChatResponse, FeedbackRead, FeedbackRequest, SendRequest
@@ -17,6 +16,7 @@ from helpline.chat.stop import stop as stop_answer
 from helpline.core.deps import RuntimeDep, SessionDep
 from helpline.core.errors import BadRequest
 from helpline.core.runtime import Runtime
+from helpline.core.security import TokenClaims
 from helpline.models import MessageStatus
 
 router = APIRouter(prefix="/api/v1", tags=["chat"])
@@ -39,11 +39,10 @@ async def _final(gen: Generation) -> dict[str, Any]:
     raise RuntimeError("generation ended without a final event")
 
 
-async def _begin(runtime: Runtime, user: Caller, body: SendRequest) -> service.Turn:
+async def _begin(runtime: Runtime, claims: TokenClaims, body: SendRequest) -> service.Turn:
     return await service.begin(
         runtime,
-        user_id=user.id,
-        user_language=user.language,
+        claims=claims,
         content=body.message,
         conversation_id=body.conversation_id,
         language=body.language,
@@ -51,10 +50,10 @@ async def _begin(runtime: Runtime, user: Caller, body: SendRequest) -> service.T
 
 
 @router.post("/chat/send", response_model=ChatResponse, responses=_ERRORS)
-async def send(body: SendRequest, user: ChatUser, runtime: RuntimeDep) -> ChatResponse:
+async def send(body: SendRequest, claims: TurnClaims, runtime: RuntimeDep) -> ChatResponse:
     """Send a message and get the stored answer. A provider failure still returns the stored
     (failed or partial) answer with `error` set; retry it with `/chat/messages/{id}/retry`."""
-    turn = await _begin(runtime, user, body)
+    turn = await _begin(runtime, claims, body)
     gen = service.launch(runtime, turn)
     return ChatResponse.model_validate(await _final(gen))
 
@@ -98,7 +97,7 @@ async def _replay(runtime: Runtime, user_id: int, message_id: int, after_seq: in
 )
 async def stream(
     body: SendRequest,
-    user: ChatUser,
+    claims: TurnClaims,
     runtime: RuntimeDep,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> EventSourceResponse:
@@ -108,8 +107,9 @@ async def stream(
     `GET /chat/stream/{message_id}`) to get the rest after a drop."""
     resume = _parse_event_id(last_event_id)
     if resume is not None:
+        user = await load_caller(runtime, claims)
         return EventSourceResponse(_replay(runtime, user.id, *resume), ping=15)
-    turn = await _begin(runtime, user, body)
+    turn = await _begin(runtime, claims, body)
     gen = service.launch(runtime, turn)
     return EventSourceResponse((_sse(e) async for e in gen.follow()), ping=15)
 

@@ -18,12 +18,14 @@ import structlog
 from sqlalchemy import select, text
 
 from helpline.ai.base import ChatMessage, LLMError, ModerationResult, StreamDone, StreamEvent, TextDelta, Usage
+from helpline.auth.service import ACCOUNT_GONE, check_access
 from helpline.chat import repository as repo
 from helpline.chat.grounding import Grounding, Source, ground, prefetch
 from helpline.chat.hub import Generation
-from helpline.core.errors import Conflict, NotFound, Unprocessable
+from helpline.core.errors import Conflict, NotFound, Unauthorized, Unprocessable
 from helpline.core.metrics import AI_REQUEST_COUNT, AI_RESPONSE_TIME, AI_TOKEN_USAGE
 from helpline.core.runtime import Runtime
+from helpline.core.security import TokenClaims
 from helpline.models import Conversation, Message, MessageStatus, MessageType
 
 log = structlog.get_logger(__name__)
@@ -102,41 +104,51 @@ async def _missing_or_full(runtime: Runtime, user_id: int, conversation_id: int)
 async def begin(
     runtime: Runtime,
     *,
-    user_id: int,
-    user_language: str,
+    claims: TokenClaims,
     content: str,
     conversation_id: int | None,
     language: str | None,
 ) -> Turn:
-    """Validate, rate-limit and moderate the message, then commit it (and a placeholder answer)."""
+    """Validate, rate-limit and moderate the message, then commit it (and a placeholder answer).
+    The token's account is read in the statement that stores the message and checked as every
+    request's is (auth.dependencies.check_access) before the transaction commits: a turn costs no
+    statement of its own for it. So the length, rate limit and moderation come first, as for any
+    signed token, and a revoked or suspended account's message is rolled back, never stored."""
     content = check_length(runtime, content)
+    user_id = claims.user_id
     await runtime.chat_limiter.hit(user_id)
     prefetch(runtime, content)  # the question's embedding for retrieval, while the rest runs
     verdict = await runtime.moderator.check(content)
     flagged_meta: dict[str, Any] = {}
     if verdict.flagged:
         flagged_meta = {"flagged": True, "moderation": _moderation_meta(verdict)}
-    answer_language = language or user_language
     async with runtime.sessionmaker() as session, session.begin():
-        started = await repo.start_turn(
+        account, started = await repo.start_turn(
             session,
             user_id=user_id,
+            jti=claims.jti,
             conversation_id=conversation_id,
             content=content,
             language=language,
-            default_language=user_language,
             title=make_title(content),
             max_messages=runtime.settings.limits.conversation_max_messages,
             user_meta=flagged_meta or None,
             # A flagged message is answered with a polite refusal, without calling the model.
-            answer=refusal(answer_language) if verdict.flagged else "",
             answer_status=MessageStatus.sent if verdict.flagged else MessageStatus.streaming,
             answer_meta={"refusal": True, "flagged": True} if verdict.flagged else None,
             answer_model="moderation" if verdict.flagged else None,
             history=0 if verdict.flagged else HISTORY_TAIL,
         )
+        if account is None:
+            raise Unauthorized(ACCOUNT_GONE)
+        check_access(
+            claims, revoked=account.revoked, password_changed_at=account.password_changed_at, status=account.status
+        )
         if started is None:
             raise await _missing_or_full(runtime, user_id, conversation_id or 0)
+        if verdict.flagged:
+            # In the conversation's language, as launch() publishes it.
+            await repo.set_content(session, started.assistant_message_id, refusal(started.language))
     return Turn(
         user_id=user_id,
         conversation_id=started.conversation_id,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -34,7 +35,18 @@ AUTH_TIMEOUT_SECONDS = 10.0
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_AUTH_TIMEOUT = 4408
-Outgoing = TurnEvent | dict[str, Any]
+CLOSE_FLUSH_SECONDS = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """Close the socket once the frames queued before it are sent (an error frame saying why)."""
+
+    code: int
+    reason: str
+
+
+Outgoing = TurnEvent | dict[str, Any] | Close
 
 
 def frame(event: TurnEvent) -> dict[str, Any]:
@@ -73,12 +85,6 @@ async def _authenticate(ws: WebSocket, runtime: Runtime) -> TokenClaims | None:
         return None
 
 
-async def _check_user(runtime: Runtime, claims: TokenClaims) -> tuple[int, str]:
-    """Re-checked on every message: a suspended user or a revoked token stops being served."""
-    caller = await load_caller(runtime, claims)
-    return caller.id, caller.language
-
-
 @router.websocket("/api/v1/chat/ws/{user_id}")
 async def chat_socket(ws: WebSocket, user_id: int) -> None:
     runtime: Runtime = ws.app.state.runtime
@@ -90,7 +96,7 @@ async def chat_socket(ws: WebSocket, user_id: int) -> None:
         await ws.close(CLOSE_FORBIDDEN, "This socket's user_id is not the token's user")
         return
     try:
-        await _check_user(runtime, claims)
+        await load_caller(runtime, claims)
     except AppError as exc:
         await ws.close(CLOSE_FORBIDDEN if exc.status_code == 403 else CLOSE_UNAUTHORIZED, exc.detail)
         return
@@ -101,6 +107,7 @@ async def chat_socket(ws: WebSocket, user_id: int) -> None:
         stops: set[asyncio.Task[None]] = set()
         try:
             await _receive_loop(ws, runtime, claims, outbox, stops)
+            await asyncio.wait({sender}, timeout=CLOSE_FLUSH_SECONDS)  # it returns to close: let it
         except WebSocketDisconnect:
             pass
         finally:
@@ -112,6 +119,9 @@ async def chat_socket(ws: WebSocket, user_id: int) -> None:
 async def _send_loop(ws: WebSocket, outbox: asyncio.Queue[Outgoing]) -> None:
     while True:
         item = await outbox.get()
+        if isinstance(item, Close):
+            await ws.close(item.code, item.reason)
+            return
         await ws.send_json(frame(item) if isinstance(item, TurnEvent) else item)
 
 
@@ -163,18 +173,18 @@ async def _receive_loop(
             outbox.put_nowait(error_frame("invalid_frame", "message_id: the answer to stop is required"))
             continue
         try:
-            uid, language = await _check_user(runtime, claims)
             if incoming.type == "stop":
                 assert incoming.message_id is not None
+                await load_caller(runtime, claims)
                 # In a task: the socket keeps answering while the stop waits for the final event.
-                task = asyncio.create_task(_stop(runtime, uid, incoming.message_id, outbox))
+                task = asyncio.create_task(_stop(runtime, claims.user_id, incoming.message_id, outbox))
                 stops.add(task)
                 task.add_done_callback(stops.discard)
                 continue
+            # The turn checks the account (a suspended user or a revoked token is not served).
             turn = await service.begin(
                 runtime,
-                user_id=uid,
-                user_language=language,
+                claims=claims,
                 content=incoming.content or "",
                 conversation_id=incoming.conversation_id,
                 language=incoming.language,
@@ -182,7 +192,7 @@ async def _receive_loop(
         except AppError as exc:
             outbox.put_nowait(error_frame(exc.code, exc.detail))
             if exc.status_code in (401, 403):
-                await ws.close(CLOSE_UNAUTHORIZED if exc.status_code == 401 else CLOSE_FORBIDDEN, exc.detail)
+                outbox.put_nowait(Close(CLOSE_UNAUTHORIZED if exc.status_code == 401 else CLOSE_FORBIDDEN, exc.detail))
                 return
             continue
         outbox.put_nowait(
