@@ -102,7 +102,9 @@ async def ground(
     from helpline.faqs.unanswered import record_unanswered
 
     try:
-        async with runtime.sessionmaker() as session, session.begin():
+        # No explicit transaction: a cached result runs no statement, and then has nothing to
+        # commit (committing an empty session transaction still costs about 0.3 ms).
+        async with runtime.sessionmaker() as session:
             deps = await resolve_deps(runtime, session)
             hits = await retrieve(session, deps, question, language, limit=cfg.top_k, version=search_version)
             min_similarity, direct_threshold = thresholds(cfg, deps.embedder)
@@ -122,6 +124,7 @@ async def ground(
                     user_id=user_id,
                     conversation_id=conversation_id,
                 )
+                await session.commit()
     except Exception as exc:
         log.warning("grounding.unavailable", error=f"{type(exc).__name__}: {exc}"[:300])
         return Grounding()
