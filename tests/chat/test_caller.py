@@ -106,3 +106,25 @@ async def test_load_caller_is_one_statement(client: httpx.AsyncClient, runtime: 
         caller = await load_caller(runtime, claims)
     assert caller == Caller(id=tokens["user"]["id"], language="en", role=UserRole.user)
     assert len(statements) == 1, statements
+
+
+@pytest.mark.parametrize("offset_s", [-1.0, 0.0, 0.5, 1.0])
+async def test_a_turn_and_every_endpoint_agree_on_a_password_change_near_the_token(
+    offset_s: float, client: httpx.AsyncClient, db: asyncpg.Connection, runtime: Runtime
+) -> None:
+    # The turn's statement checks the account in SQL (chat/repository._CALLER), every other
+    # endpoint in Python (check_access): at the second's boundary too, the answers are the same.
+    tokens = await signed_in(client)
+    auth = bearer(tokens)
+    iat = runtime.tokens.decode(tokens["access_token"], "access").iat
+    await db.execute(
+        "UPDATE users SET password_changed_at = CAST($2 AS timestamptz) + make_interval(secs => $3) WHERE id = $1",
+        tokens["user"]["id"],
+        iat,
+        offset_s,
+    )
+    me = await client.get("/api/v1/users/me", headers=auth)
+    before = await db.fetchval("SELECT count(*) FROM messages")
+    r = await client.post("/api/v1/chat/send", headers=auth, json={"message": "still me?"})
+    assert r.status_code == me.status_code == (401 if offset_s >= 1 else 200)
+    assert await db.fetchval("SELECT count(*) FROM messages") == before + (2 if r.status_code == 200 else 0)

@@ -5,22 +5,25 @@ tail, one to store the finished answer. Data-modifying CTEs keep each step a sin
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from helpline.core.security import TokenClaims
 from helpline.models import MessageStatus, MessageType, UserStatus
 
 # Rows are inserted in this order, so the answer's id is always after the question's.
 _INSERT_PAIR = """
     msgs AS (
         INSERT INTO messages (conversation_id, user_id, content, message_type, status, metadata, model_used)
-        SELECT conv.id, :user_id, v.content, v.mtype::message_type, v.mstatus::message_status,
-               CAST(v.meta AS jsonb), v.model
+        SELECT conv.id, :user_id,
+               CASE WHEN v.ord = 2
+                    THEN COALESCE(CAST(:answers AS jsonb) ->> split_part(conv.language, '-', 1), v.content)
+                    ELSE v.content END,
+               v.mtype::message_type, v.mstatus::message_status, CAST(v.meta AS jsonb), v.model
         FROM conv CROSS JOIN (VALUES
             (1, CAST(:content AS text), 'user', 'sent', CAST(:user_meta AS text), CAST(NULL AS text)),
             (2, CAST(:answer AS text), 'assistant', CAST(:answer_status AS text),
@@ -30,6 +33,7 @@ _INSERT_PAIR = """
         RETURNING id, message_type, created_at
     )
     SELECT caller.language AS user_language, caller.status, caller.password_changed_at, caller.revoked,
+           EXISTS (SELECT 1 FROM allowed) AS allowed,
            (SELECT version FROM faq_search_version WHERE id = 1) AS search_version, t.*
     FROM caller LEFT JOIN (
         SELECT conv.id AS conversation_id, conv.language, conv.message_count,
@@ -39,18 +43,26 @@ _INSERT_PAIR = """
     ORDER BY t.id
 """
 
-# The account behind the token, read in the turn's own statement (the same columns as
-# auth.dependencies.fetch_caller): the service checks it before the transaction commits.
+# The account behind the token, read in the turn's own statement (the columns of
+# auth.dependencies.fetch_caller), and whether it may be served: auth.service.check_access's rule
+# in SQL (token not revoked, password not changed since it was issued, to the second, account
+# active). Nothing is stored for an account that may not; the service then tells why with
+# check_access itself. tests/chat/test_caller.py holds the two to the same answers, case by case.
 _CALLER = """
     WITH caller AS (
         SELECT u.language, CAST(u.status AS text) AS status, u.password_changed_at,
                EXISTS (SELECT 1 FROM revoked_access_tokens r WHERE r.jti = :jti) AS revoked
         FROM users u WHERE u.id = :user_id
+    ),
+    allowed AS (
+        SELECT language FROM caller
+        WHERE NOT revoked AND status = 'active'
+          AND (password_changed_at IS NULL OR date_trunc('second', password_changed_at) <= :issued_at)
     ),"""
 _NEW_CONVERSATION_HEAD = """
     conv AS (
         INSERT INTO conversations (user_id, title, language, message_count, last_message_at)
-        SELECT :user_id, :title, COALESCE(:language, caller.language), 2, now() FROM caller
+        SELECT :user_id, :title, COALESCE(:language, allowed.language), 2, now() FROM allowed
         RETURNING id, language, message_count
     ),"""
 _EXISTING_CONVERSATION_HEAD = """
@@ -59,6 +71,7 @@ _EXISTING_CONVERSATION_HEAD = """
         SET message_count = message_count + 2, last_message_at = now(), updated_at = now(),
             language = COALESCE(:language, language), is_active = true
         WHERE id = :conversation_id AND user_id = :user_id AND message_count + 2 <= :max_messages
+          AND EXISTS (SELECT 1 FROM allowed)
         RETURNING id, language, message_count
     ),"""
 # Messages a model is shown again as history: answered, not empty, not flagged by moderation.
@@ -117,12 +130,13 @@ _FINISH = text(
 
 @dataclass(frozen=True, slots=True)
 class Account:
-    """The caller's account as the turn's statement read it (for auth.dependencies.check_access)."""
+    """The caller's account as the turn's statement read it (for auth.service.check_access)."""
 
     language: str
     status: UserStatus
     password_changed_at: datetime | None
     revoked: bool
+    allowed: bool  # the statement's own check_access: False, and nothing was stored
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,10 +159,9 @@ def _json(value: dict[str, Any] | None) -> str | None:
 
 
 async def start_turn(
-    session: AsyncSession,
+    db: AsyncSession | AsyncConnection,
     *,
-    user_id: int,
-    jti: uuid.UUID,
+    claims: TokenClaims,
     conversation_id: int | None,
     content: str,
     language: str | None,
@@ -156,21 +169,28 @@ async def start_turn(
     max_messages: int,
     user_meta: dict[str, Any] | None = None,
     answer_status: MessageStatus = MessageStatus.streaming,
+    answers: dict[str, str] | None = None,
     answer_meta: dict[str, Any] | None = None,
     answer_model: str | None = None,
     history: int = 0,
 ) -> tuple[Account | None, StartedTurn | None]:
-    """Store the user's message and an empty placeholder answer, and read up to ``history``
-    earlier messages of an existing conversation, in one statement that also reads the account of
-    the token (``jti``) for the caller to check before committing. A new conversation's language
-    is ``language``, else the user's. (None, None): no such user; (account, None): no such
-    conversation of this user, or it is full (the caller tells which)."""
+    """If the token's account may be served (see _CALLER), store the user's message and a
+    placeholder answer, and read up to ``history`` earlier messages of an existing conversation:
+    one statement, atomic on its own (the caller need not open a transaction). The placeholder is
+    empty, or ``answers``' text for the conversation's primary language ("en" when it has none).
+    A new conversation's language is ``language``, else the user's.
+
+    Returns (None, None): no such user; (account, None): nothing stored, because the account may
+    not be served (``account.allowed`` is False) or there is no such conversation of this user or
+    it is full (the caller tells which)."""
     params: dict[str, Any] = {
-        "user_id": user_id,
-        "jti": jti,
+        "user_id": claims.user_id,
+        "jti": claims.jti,
+        "issued_at": claims.iat,
         "content": content,
         "user_meta": _json(user_meta),
-        "answer": "",
+        "answer": (answers or {}).get("en", ""),
+        "answers": None if answers is None else json.dumps(answers),
         "answer_status": answer_status.value,
         "answer_meta": _json(answer_meta),
         "answer_model": answer_model,
@@ -182,7 +202,7 @@ async def start_turn(
     else:
         stmt = _EXISTING_CONVERSATION
         params |= {"conversation_id": conversation_id, "max_messages": max_messages, "history": history}
-    rows = (await session.execute(stmt, params)).all()
+    rows = (await db.execute(stmt, params)).all()
     if not rows:
         return None, None
     first = rows[0]
@@ -191,6 +211,7 @@ async def start_turn(
         status=UserStatus(first.status),
         password_changed_at=first.password_changed_at,
         revoked=first.revoked,
+        allowed=first.allowed,
     )
     if first.id is None:
         return account, None
@@ -205,13 +226,6 @@ async def start_turn(
         search_version=first.search_version,
         history=[(MessageType(k), b) for k, b in zip(first.kinds or (), first.bodies or (), strict=True)],
     )
-
-
-_SET_CONTENT = text("UPDATE messages SET content = :content WHERE id = :message_id")
-
-
-async def set_content(session: AsyncSession, message_id: int, content: str) -> None:
-    await session.execute(_SET_CONTENT, {"message_id": message_id, "content": content})
 
 
 async def history_tail(

@@ -109,11 +109,11 @@ async def begin(
     conversation_id: int | None,
     language: str | None,
 ) -> Turn:
-    """Validate, rate-limit and moderate the message, then commit it (and a placeholder answer).
-    The token's account is read in the statement that stores the message and checked as every
-    request's is (auth.dependencies.check_access) before the transaction commits: a turn costs no
-    statement of its own for it. So the length, rate limit and moderation come first, as for any
-    signed token, and a revoked or suspended account's message is rolled back, never stored."""
+    """Validate, rate-limit and moderate the message, then store it (and a placeholder answer).
+    The token's account is checked as every request's is (auth.service.check_access) by the
+    statement that stores the message, which stores nothing for an account that may not be
+    served: a turn costs no statement of its own for it. So the length, rate limit and moderation
+    come first, as for any signed token."""
     content = check_length(runtime, content)
     user_id = claims.user_id
     await runtime.chat_limiter.hit(user_id)
@@ -122,33 +122,36 @@ async def begin(
     flagged_meta: dict[str, Any] = {}
     if verdict.flagged:
         flagged_meta = {"flagged": True, "moderation": _moderation_meta(verdict)}
-    async with runtime.sessionmaker() as session, session.begin():
+    # One statement, atomic by itself: no BEGIN and COMMIT round trips around it (0.6 ms).
+    async with runtime.engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
         account, started = await repo.start_turn(
-            session,
-            user_id=user_id,
-            jti=claims.jti,
+            conn,
+            claims=claims,
             conversation_id=conversation_id,
             content=content,
             language=language,
             title=make_title(content),
             max_messages=runtime.settings.limits.conversation_max_messages,
             user_meta=flagged_meta or None,
-            # A flagged message is answered with a polite refusal, without calling the model.
+            # A flagged message is answered with a polite refusal (in the conversation's language,
+            # as launch() publishes it), without calling the model.
             answer_status=MessageStatus.sent if verdict.flagged else MessageStatus.streaming,
+            answers=REFUSALS if verdict.flagged else None,
             answer_meta={"refusal": True, "flagged": True} if verdict.flagged else None,
             answer_model="moderation" if verdict.flagged else None,
             history=0 if verdict.flagged else HISTORY_TAIL,
         )
-        if account is None:
-            raise Unauthorized(ACCOUNT_GONE)
+    if account is None:
+        raise Unauthorized(ACCOUNT_GONE)
+    if not account.allowed:
         check_access(
             claims, revoked=account.revoked, password_changed_at=account.password_changed_at, status=account.status
         )
-        if started is None:
-            raise await _missing_or_full(runtime, user_id, conversation_id or 0)
-        if verdict.flagged:
-            # In the conversation's language, as launch() publishes it.
-            await repo.set_content(session, started.assistant_message_id, refusal(started.language))
+        log.error("chat.access_rules_disagree", user_id=user_id)  # see repository._CALLER
+        raise Unauthorized("This token may not be used; log in again")
+    if started is None:
+        raise await _missing_or_full(runtime, user_id, conversation_id or 0)
     return Turn(
         user_id=user_id,
         conversation_id=started.conversation_id,
