@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from helpline.auth.service import ACCOUNT_GONE, Caller, check_access
 from helpline.auth.throttle import GuestThrottle, LoginThrottle
 from helpline.core.audit import Client
+from helpline.core.db import single_statement
 from helpline.core.deps import RuntimeDep, SessionDep, client_ip, user_agent
 from helpline.core.errors import Forbidden, Unauthorized
 from helpline.core.runtime import Runtime
@@ -107,10 +108,8 @@ async def fetch_caller(db: AsyncSession | AsyncConnection, claims: TokenClaims) 
 
 
 async def load_caller(runtime: Runtime, claims: TokenClaims) -> Caller:
-    """``fetch_caller`` on a short connection of its own, returned to the pool at once. One
-    SELECT needs no transaction: autocommit saves asyncpg's BEGIN and ROLLBACK round trips."""
-    async with runtime.engine.connect() as conn:
-        await conn.execution_options(isolation_level="AUTOCOMMIT")
+    """``fetch_caller`` on a short connection of its own, returned to the pool at once."""
+    async with single_statement(runtime.engine) as conn:
         return await fetch_caller(conn, claims)
 
 

@@ -240,7 +240,7 @@ async def history_tail(
 
 
 async def finish_turn(
-    session: AsyncSession,
+    db: AsyncSession | AsyncConnection,
     *,
     message_id: int,
     content: str,
@@ -251,7 +251,7 @@ async def finish_turn(
     meta: dict[str, Any] | None,
 ) -> datetime | None:
     row = (
-        await session.execute(
+        await db.execute(
             _FINISH,
             {
                 "message_id": message_id,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 
 import asyncpg
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from helpline.core.config import Settings
 
@@ -58,6 +59,16 @@ async def session_scope(maker: async_sessionmaker[AsyncSession]) -> AsyncIterato
         except BaseException:
             await session.rollback()
             raise
+
+
+@contextlib.asynccontextmanager
+async def single_statement(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A pooled connection in autocommit, for one statement (atomic by itself): no BEGIN and
+    COMMIT or ROLLBACK round trips around it, which asyncpg otherwise sends (about 0.25 ms each
+    way through SQLAlchemy). A chat turn runs all of its statements like this."""
+    async with engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        yield conn
 
 
 def describe_url(url: str) -> str:
