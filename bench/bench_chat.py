@@ -1025,14 +1025,15 @@ def report(res: Results, opts: Options, total_s: float) -> None:
     print("\nWhere Helpline's time to first token goes (differences of one-at-a-time p50s, approximate)")
     ping = p50("bare", "GET /ping")
     health, me = p50("helpline", "GET /health"), p50("helpline", "GET /api/v1/users/me")
-    turn = _diff(_diff(hl_first, me), _diff(bare_first, ping))
+    turn = _diff(_diff(hl_first, health), _diff(bare_first, ping))
     for ms, label in (
         (bare_first, "bare: transport, FastAPI, sse-starlette, first event (bare first event)"),
         (_diff(health, ping), "Helpline middleware (GET /health - bare GET /ping)"),
-        (_diff(me, health), "auth: JWT decode + user/revocation query (users/me - /health)"),
-        (turn, "the turn: body, rate limit, moderation (off), transaction storing the question and"),
-        (None, "  reading the history, generation task, typing event, first chunk"),
-        (None, "  (first token - users/me - (bare first event - bare /ping))"),
+        (turn, "the turn: JWT decode, body, rate limit, moderation (off), the one statement that checks"),
+        (None, "  the account and stores the question (reading the history and the search version),"),
+        (None, "  generation task, typing event, retrieval (cached), prompt, first chunk"),
+        (None, "  (first token - /health - (bare first event - bare /ping))"),
+        (_diff(me, health), "for comparison, users/me: JWT decode + the full account row (users/me - /health)"),
     ):
         print(f"  {_fmt(ms, '7.2f') if ms is not None else ' ' * 7} {'ms' if ms is not None else '  '}  {label}")
 
