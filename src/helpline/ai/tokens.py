@@ -96,6 +96,15 @@ def get_encoding(name: str) -> tiktoken.Encoding:
     )
 
 
+@functools.lru_cache(maxsize=2048)
+def _count_ordinary(encoding: str, text: str) -> int:
+    """Memoized: every turn counts the conversation's history again, the same texts (and the same
+    system prompt) each time; 50 messages cost about 0.6 ms to encode, a cache hit microseconds.
+    2,048 texts: the histories of about 40 busy conversations; a few MB for typical messages, at
+    most about 16 million characters at the default 8,000-character message cap."""
+    return len(get_encoding(encoding).encode_ordinary(text))
+
+
 class TiktokenCounter:
     """Tokens as OpenAI bills them. User text is counted as text: a special-token string such as
     ``<|endoftext|>`` typed by a user counts as the ordinary tokens it is made of."""
@@ -108,7 +117,7 @@ class TiktokenCounter:
         return get_encoding(self.encoding_name)
 
     def count(self, text: str) -> int:
-        return len(self.encoding.encode_ordinary(text))
+        return _count_ordinary(self.encoding_name, text)
 
     def count_messages(self, messages: Sequence[ChatMessage]) -> int:
         return TOKENS_PER_REPLY + sum(TOKENS_PER_MESSAGE + self.count(m.role) + self.count(m.content) for m in messages)
