@@ -85,7 +85,8 @@ CurrentUser = Annotated[User, Depends(current_user)]
 
 _users = User.__table__.c
 # Built once: Core columns (no ORM entity, identity map or session), bound per call. Chat checks
-# the caller on every turn and every WebSocket message, so this is on the hot path.
+# its caller with it on WebSocket connect, stop, retry and stream resumes (a turn checks the
+# account in its own statement: chat/repository._CALLER).
 _CALLER = select(
     _users.id,
     _users.language,

@@ -91,7 +91,7 @@ async def ground(
     search_version: int | None = None,
 ) -> Grounding:
     """The FAQs for ``question``. ``search_version``: the knowledge base's version as the turn's
-    own transaction read it; with it, a cached result costs no database round trip (the session
+    own statement read it; with it, a cached result costs no database round trip (the session
     below connects only when a statement runs)."""
     cfg = runtime.settings.retrieval
     if not cfg.enabled:

@@ -32,7 +32,7 @@ _INSERT_PAIR = """
         ORDER BY v.ord
         RETURNING id, message_type, created_at
     )
-    SELECT caller.language AS user_language, caller.status, caller.password_changed_at, caller.revoked,
+    SELECT caller.status, caller.password_changed_at, caller.revoked,
            EXISTS (SELECT 1 FROM allowed) AS allowed,
            (SELECT version FROM faq_search_version WHERE id = 1) AS search_version, t.*
     FROM caller LEFT JOIN (
@@ -132,7 +132,6 @@ _FINISH = text(
 class Account:
     """The caller's account as the turn's statement read it (for auth.service.check_access)."""
 
-    language: str
     status: UserStatus
     password_changed_at: datetime | None
     revoked: bool
@@ -207,7 +206,6 @@ async def start_turn(
         return None, None
     first = rows[0]
     account = Account(
-        language=first.user_language,
         status=UserStatus(first.status),
         password_changed_at=first.password_changed_at,
         revoked=first.revoked,

@@ -65,7 +65,7 @@ async def session_scope(maker: async_sessionmaker[AsyncSession]) -> AsyncIterato
 async def single_statement(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A pooled connection in autocommit, for one statement (atomic by itself): no BEGIN and
     COMMIT or ROLLBACK round trips around it, which asyncpg otherwise sends (about 0.25 ms each
-    way through SQLAlchemy). A chat turn runs all of its statements like this."""
+    way through SQLAlchemy). A chat turn's two statements and the chat caller check use it."""
     async with engine.connect() as conn:
         await conn.execution_options(isolation_level="AUTOCOMMIT")
         yield conn
