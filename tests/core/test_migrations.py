@@ -9,6 +9,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from helpline.core.db import check_database
 from helpline.migrations import downgrade, upgrade
 from helpline.models import Base
 from tests.conftest import PgServer
@@ -143,3 +144,10 @@ async def test_erasing_a_user_cascades_but_keeps_the_audit_trail(db: asyncpg.Con
     await db.execute("DELETE FROM users WHERE id = $1", uid)
     assert await db.fetchval("SELECT count(*) FROM messages") == 0
     assert await db.fetchval("SELECT count(*) FROM audit_log WHERE actor_user_id = $1", uid) == 1
+
+
+def test_the_database_check_finds_the_extensions_the_migrations_need(empty_db: str) -> None:
+    # The embedded server has pgvector and unaccent: the start-up check passes, and the
+    # migrations that create both extensions then succeed.
+    asyncio.run(check_database(empty_db, timeout=10))
+    upgrade(empty_db)

@@ -110,6 +110,44 @@ async def test_search_is_cached_until_the_knowledge_base_changes(
     assert (await client.get(SEARCH, params=params)).json()["items"] == []
 
 
+async def test_words_typed_without_accents_find_the_faq_that_has_them(
+    client: httpx.AsyncClient, staff: dict[str, str], db: asyncpg.Connection
+) -> None:
+    faq = await create_faq(
+        client, staff, question="¿Cómo cambio la contraseña?", answer="En Ajustes.", language="es", status="published"
+    )
+    other = await create_faq(
+        client, staff, question="¿Dónde veo mis facturas?", answer="En Cuenta.", language="es", status="published"
+    )
+    # The fake embedder's vectors only match identical words: these hits come from full text.
+    for q, params in [
+        ("cambiar contraseña", {"language": "es"}),
+        ("cambiar contrasena", {"language": "es"}),
+        ("CONTRASENA", {}),
+    ]:
+        found = await hits(client, q, params)
+        assert [h["id"] for h in found][:1] == [faq["id"]], q
+        assert "text" in found[0]["signals"], q
+    # An update's new words count (keywords included); so do rows inserted by one bulk statement.
+    assert await hits(client, "facturacion electronica") == []
+    r = await client.put(f"/api/v1/faqs/{other['id']}", headers=staff, json={"keywords": ["facturación electrónica"]})
+    assert r.status_code == 200, r.text
+    assert [h["id"] for h in await hits(client, "facturacion electronica")] == [other["id"]]
+    await db.execute(
+        "INSERT INTO faqs (question, answer, language, status) VALUES "
+        "('Où est mon colis ?', 'Suivez-le en ligne.', 'fr', 'published'), "
+        "('Wie ändere ich die Größe?', 'Im Menü.', 'de', 'published')"
+    )
+    terms = await db.fetch("SELECT folded, term FROM faq_accented_terms ORDER BY folded, term")
+    assert [(t["folded"], t["term"]) for t in terms] == [
+        ("andere", "ändere"), ("como", "cómo"), ("contrasena", "contraseña"), ("donde", "dónde"),
+        ("electronica", "electrónica"), ("facturacion", "facturación"), ("grosse", "größe"),
+        ("menu", "menü"), ("ou", "où"),
+    ]  # fmt: skip
+    # A word no FAQ writes with accents is searched as typed.
+    assert [h["id"] for h in await hits(client, "facturas")] == [other["id"]]
+
+
 async def test_drafts_are_searchable_by_staff_only(
     client: httpx.AsyncClient, staff: dict[str, str], reader: dict[str, str]
 ) -> None:

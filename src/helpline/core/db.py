@@ -77,7 +77,8 @@ def describe_url(url: str) -> str:
 
 
 async def check_database(url: str, timeout: float = 10.0) -> None:
-    """Connect once and verify pgvector is available; raise DatabaseUnavailable with one clear line."""
+    """Connect once and verify pgvector and unaccent are available; raise DatabaseUnavailable with one
+    clear line."""
     sa_url = make_url(url)
     where = describe_url(url)
     try:
@@ -99,6 +100,12 @@ async def check_database(url: str, timeout: float = 10.0) -> None:
                 f"the PostgreSQL server at {where} (version {version}) does not have the pgvector "
                 "extension ('vector'); install pgvector there, or unset HELPLINE_DATABASE_URL to use "
                 "the embedded PostgreSQL"
+            )
+        # Accent-insensitive search (migration 0006); part of PostgreSQL's contrib modules.
+        if not await conn.fetchval("SELECT 1 FROM pg_available_extensions WHERE name = 'unaccent'"):
+            raise DatabaseUnavailable(
+                f"the PostgreSQL server at {where} does not have the 'unaccent' extension; install "
+                "PostgreSQL's contrib modules there (for example the postgresql-contrib package)"
             )
     finally:
         await conn.close()

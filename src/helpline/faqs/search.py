@@ -124,6 +124,14 @@ COMMON_SQL = (
     "AND s.attname = 'search_vector' AND u.lexeme IS NOT NULL AND u.freq * c.reltuples > :rows"
 )
 _VERSION_SQL = "SELECT version FROM faq_search_version WHERE id = 1"
+# Accent-insensitive full text: the accented forms FAQs use of the query's plain words
+# (faq_accented_terms, filled by triggers, migration 0006), space-separated, "" for none. A user
+# who types "contrasena" also searches "contraseña"; a word typed with its accents, or one no
+# FAQ writes with accents, adds nothing. One index probe per statement.
+ACCENTS_CTE = (
+    "accents AS MATERIALIZED (SELECT coalesce(string_agg(a.term, ' ' ORDER BY a.term), '') AS words "
+    "FROM faq_accented_terms a WHERE a.folded = ANY(tsvector_to_array(to_tsvector('simple', CAST(:qwords AS text)))))"
+)
 COMMON_KEY = "search:common"
 
 
@@ -188,9 +196,11 @@ def _candidates(prefix: str, *, vectors: bool, language: bool, per_row_config: b
         configs = f"SELECT DISTINCT helpline_ts_config(t) AS cfg FROM unnest(ARRAY{list(_CONFIG_TAGS)}) t"  # noqa: S608
     else:
         configs = "SELECT helpline_ts_config(:lang) AS cfg"
+    # The query's words OR-ed, and the accented forms of its plain words (see ACCENTS_CTE).
     ctes.append(
-        f"{prefix}_tsq AS MATERIALIZED (SELECT c.cfg, websearch_to_tsquery(c.cfg, :qtext) AS q "  # noqa: S608
-        f"FROM ({configs}) c)"
+        f"{prefix}_tsq AS MATERIALIZED (SELECT c.cfg, websearch_to_tsquery(c.cfg, concat_ws(' or ', "  # noqa: S608
+        f"nullif(CAST(:qtext AS text), ''), nullif(replace(a.words, ' ', ' or '), ''))) AS q "
+        f"FROM ({configs}) c CROSS JOIN accents a)"
     )
     # Per configuration: its parse's rare lexemes, OR-ed, or all of its (common) words when it
     # has no rare one; OR-ed across configurations. Lexemes of \w+ words hold no quote or
@@ -198,8 +208,9 @@ def _candidates(prefix: str, *, vectors: bool, language: bool, per_row_config: b
     ctes.append(
         f"{prefix}_pick AS MATERIALIZED (SELECT CAST(string_agg('(' || CAST(p.q AS text) || ')', ' | ') AS tsquery) "  # noqa: S608
         f"AS q FROM (SELECT coalesce((SELECT CAST(string_agg(DISTINCT quote_literal(l), ' | ') AS tsquery) "
-        f"FROM unnest(tsvector_to_array(to_tsvector(t.cfg, :qwords))) l WHERE l <> ALL(CAST(:common AS text[]))), "
-        f"websearch_to_tsquery(t.cfg, :qwords)) AS q FROM {prefix}_tsq t) p WHERE numnode(p.q) > 0)"
+        f"FROM unnest(tsvector_to_array(to_tsvector(t.cfg, concat_ws(' ', CAST(:qwords AS text), a.words)))) l "
+        f"WHERE l <> ALL(CAST(:common AS text[]))), websearch_to_tsquery(t.cfg, :qwords)) AS q "
+        f"FROM {prefix}_tsq t CROSS JOIN accents a) p WHERE numnode(p.q) > 0)"
     )
     # Ranking is the costly part of full-text search (ts_rank reads every match's vector):
     # only the first :text_cap candidates the index yields are ranked, which bounds the cost.
@@ -240,7 +251,7 @@ def hybrid_sql(*, vectors: bool, mode: Literal["strict", "all", "prefer"], categ
     """The whole search as one statement. ``mode``: "strict" (one language), "all" (every
     language) or "prefer" (one language; every language only when it finds nothing, evaluated
     in the same statement and skipped by the planner when not needed)."""
-    ctes: list[str] = []
+    ctes: list[str] = [ACCENTS_CTE]
     if mode in ("strict", "prefer"):
         ctes += _candidates("pref", vectors=vectors, language=True, per_row_config=False, category=category)
     if mode in ("all", "prefer"):

@@ -10,7 +10,7 @@ from helpline.models.enums import (
     UserRole,
     UserStatus,
 )
-from helpline.models.faqs import FAQ, FAQCategory, FAQSearchVersion, FAQVote, UnansweredQuestion
+from helpline.models.faqs import FAQ, FAQAccentedTerm, FAQCategory, FAQSearchVersion, FAQVote, UnansweredQuestion
 from helpline.models.users import AuditLog, ConsentRecord, RefreshToken, RevokedAccessToken, User
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "ConsentRecord",
     "ConsentType",
     "Conversation",
+    "FAQAccentedTerm",
     "FAQCategory",
     "FAQSearchVersion",
     "FAQStatus",

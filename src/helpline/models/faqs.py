@@ -172,3 +172,14 @@ class FAQSearchVersion(Base):
     version: Mapped[int] = mapped_column(BigInteger, server_default="0", nullable=False)
 
     __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+
+class FAQAccentedTerm(Base):
+    """An accented word some FAQ uses ("contraseña") under its plain form ("contrasena"), for
+    accent-insensitive full-text search (faqs/search.py ACCENTS_CTE). Filled by triggers on faqs
+    (migration 0006), never by the app; rows are not removed when FAQs change."""
+
+    __tablename__ = "faq_accented_terms"
+
+    folded: Mapped[str] = mapped_column(Text, primary_key=True)
+    term: Mapped[str] = mapped_column(Text, primary_key=True)
