@@ -144,6 +144,10 @@ async def test_words_typed_without_accents_find_the_faq_that_has_them(
         ("electronica", "electrónica"), ("facturacion", "facturación"), ("grosse", "größe"),
         ("menu", "menü"), ("ou", "où"),
     ]  # fmt: skip
+    # Across languages, the query is parsed in the configuration of every language FAQs use, a
+    # language that just arrived included.
+    found = await hits(client, "andere grosse")
+    assert [(h["question"], h["signals"]) for h in found] == [("Wie ändere ich die Größe?", ["text"])]
     # A word no FAQ writes with accents is searched as typed.
     assert [h["id"] for h in await hits(client, "facturas")] == [other["id"]]
 
