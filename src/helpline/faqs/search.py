@@ -122,10 +122,6 @@ COMMON_SQL = (
     "AND s.attname = 'search_vector' AND u.lexeme IS NOT NULL AND u.freq * c.reltuples > :rows"
 )
 _VERSION_SQL = "SELECT version FROM faq_search_version WHERE id = 1"
-# Accent-insensitive full text: the accented forms FAQs use of the query's plain words
-# (faq_accented_terms, filled by triggers, migration 0006), space-separated, "" for none. A user
-# who types "contrasena" also searches "contraseña"; a word typed with its accents, or one no
-# FAQ writes with accents, adds nothing. One index probe per statement.
 # The primary language subtags of the knowledge base's FAQs (any status), by a skip scan of
 # ix_faqs_primary_language: one index probe per language, however many FAQs. A search across
 # languages parses the query once per configuration these use, not in all seven (at 100,000
@@ -135,6 +131,10 @@ KB_LANGUAGES_CTE = (
     "UNION ALL SELECT (SELECT min(split_part(lower(f.language), '-', 1)) FROM faqs f "
     "WHERE split_part(lower(f.language), '-', 1) > k.tag) FROM kb_languages k WHERE k.tag IS NOT NULL)"
 )
+# Accent-insensitive full text: the accented forms FAQs use of the query's plain words
+# (faq_accented_terms, filled by triggers, migration 0006), space-separated, "" for none. A user
+# who types "contrasena" also searches "contraseña"; a word typed with its accents, or one no
+# FAQ writes with accents, adds nothing. One index probe per statement.
 ACCENTS_CTE = (
     "accents AS MATERIALIZED (SELECT coalesce(string_agg(a.term, ' ' ORDER BY a.term), '') AS words "
     "FROM faq_accented_terms a WHERE a.folded = ANY(tsvector_to_array(to_tsvector('simple', CAST(:qwords AS text)))))"
