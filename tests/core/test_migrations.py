@@ -9,7 +9,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from helpline.core.db import check_database
+from helpline.core.db import MIN_PGVECTOR, _version, check_database
 from helpline.migrations import downgrade, upgrade
 from helpline.models import Base
 from tests.conftest import PgServer
@@ -151,3 +151,6 @@ def test_the_database_check_finds_the_extensions_the_migrations_need(empty_db: s
     # migrations that create both extensions then succeed.
     asyncio.run(check_database(empty_db, timeout=10))
     upgrade(empty_db)
+    # pgvector 0.8 brought the iterative index scans every connection asks for.
+    assert _version("0.8.0") >= MIN_PGVECTOR > _version("0.7.4")
+    assert _version("0.10.1") > _version("0.8.6")
