@@ -5,6 +5,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+from sqlalchemy import Connection, event, text
 
 from helpline.ai.embeddings.fake import FakeEmbedder
 from helpline.core.db import session_scope
@@ -150,6 +151,35 @@ async def test_words_typed_without_accents_find_the_faq_that_has_them(
     assert [(h["question"], h["signals"]) for h in found] == [("Wie ändere ich die Größe?", ["text"])]
     # A word no FAQ writes with accents is searched as typed.
     assert [h["id"] for h in await hits(client, "facturas")] == [other["id"]]
+
+
+async def test_search_only_reads_and_sends_no_begin_or_commit(
+    client: httpx.AsyncClient, reader: dict[str, str], runtime: Runtime
+) -> None:
+    await load_demo(runtime)
+    levels: list[object] = []
+
+    def seen(conn: Connection, *_: object) -> None:
+        levels.append(conn.get_execution_options().get("isolation_level"))
+
+    event.listen(runtime.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        found = await hits(client, "reset my password", headers=reader)
+    finally:
+        event.remove(runtime.engine.sync_engine, "before_cursor_execute", seen)
+    assert found[0]["slug"] == "how-do-i-reset-my-password"
+    # The caller's account, the search version and the search: all in autocommit.
+    assert len(levels) >= 3
+    assert set(levels) == {"AUTOCOMMIT"}
+    # In autocommit each statement is its own transaction, started with it; in the ordinary
+    # session one transaction spans the statements (here, one that took 50 ms).
+    started = text(
+        "SELECT query_start - xact_start < interval '40 ms' FROM pg_stat_activity WHERE pid = pg_backend_pid()"
+    )
+    for maker, alone in ((runtime.read_sessionmaker, True), (runtime.sessionmaker, False)):
+        async for session in session_scope(maker):
+            await session.execute(text("SELECT pg_sleep(0.05)"))
+            assert await session.scalar(started) is alone
 
 
 async def test_drafts_are_searchable_by_staff_only(

@@ -32,6 +32,16 @@ async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
+async def get_read_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
+    """A session for a request that only reads: its statements run in autocommit
+    (``Runtime.read_sessionmaker``), so no BEGIN or COMMIT round trips. Never write through it."""
+    async for session in session_scope(runtime.read_sessionmaker):
+        yield session
+
+
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
+
+
 def client_ip(request: Request) -> str | None:
     # uvicorn's proxy-headers support (forwarded_allow_ips) already rewrote client.host
     # for trusted proxies, so this is the real client address.

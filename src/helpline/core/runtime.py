@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -106,6 +107,13 @@ class Runtime:
             redis=create_redis(settings),
             health_probes={"llm": llm.health} if settings.llm.resolved_provider != "fake" else {},
         )
+
+    @functools.cached_property
+    def read_sessionmaker(self) -> async_sessionmaker[AsyncSession]:
+        """Sessions whose connections run in autocommit, for requests that only read (search): each
+        statement stands alone, as in a READ COMMITTED transaction, but without the BEGIN and
+        COMMIT round trips around them (about 0.3 ms each). Same pool as ``sessionmaker``."""
+        return create_sessionmaker(self.engine.execution_options(isolation_level="AUTOCOMMIT"))
 
     async def close(self) -> None:
         # Answers being generated are finished and stored before the pool goes away.

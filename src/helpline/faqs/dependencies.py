@@ -9,7 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 
 from helpline.auth.dependencies import ClientDep, access_claims, bearer, fetch_caller
 from helpline.auth.service import Caller
-from helpline.core.deps import RuntimeDep, SessionDep
+from helpline.core.deps import ReadSessionDep, RuntimeDep, SessionDep
 from helpline.faqs.backends import FAQDeps, resolve_deps
 from helpline.faqs.throttle import SearchThrottle
 
@@ -27,17 +27,32 @@ async def optional_user(
     return await fetch_caller(session, access_claims(runtime, creds))
 
 
+async def optional_reader(
+    runtime: RuntimeDep,
+    session: ReadSessionDep,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Caller | None:
+    """``optional_user`` through the request's read-only session (search)."""
+    return await optional_user(runtime, session, creds)
+
+
 OptionalUser = Annotated[Caller | None, Depends(optional_user)]
+OptionalReader = Annotated[Caller | None, Depends(optional_reader)]
 
 
 async def faq_deps(runtime: RuntimeDep, session: SessionDep) -> FAQDeps:
     return await resolve_deps(runtime, session)
 
 
+async def faq_read_deps(runtime: RuntimeDep, session: ReadSessionDep) -> FAQDeps:
+    return await resolve_deps(runtime, session)
+
+
 FAQDepsDep = Annotated[FAQDeps, Depends(faq_deps)]
+FAQReadDepsDep = Annotated[FAQDeps, Depends(faq_read_deps)]
 
 
-async def search_allowed(runtime: RuntimeDep, viewer: OptionalUser, client: ClientDep) -> None:
+async def search_allowed(runtime: RuntimeDep, viewer: OptionalReader, client: ClientDep) -> None:
     throttle = runtime.extras.get("faq_search_throttle")
     if not isinstance(throttle, SearchThrottle):
         throttle = runtime.extras["faq_search_throttle"] = SearchThrottle(runtime.limits_storage)

@@ -8,13 +8,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import AfterValidator
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.auth.dependencies import ClientDep, CurrentUser, StaffUser
 from helpline.auth.schemas import Language
-from helpline.core.deps import SessionDep
+from helpline.core.deps import ReadSessionDep, SessionDep
 from helpline.core.errors import AppError
 from helpline.faqs import categories, formats, importer, search, service, unanswered
-from helpline.faqs.dependencies import FAQDepsDep, OptionalUser, search_allowed
+from helpline.faqs.backends import FAQDeps
+from helpline.faqs.dependencies import FAQDepsDep, FAQReadDepsDep, OptionalReader, OptionalUser, search_allowed
 from helpline.faqs.schemas import (
     MAX_QUERY_CHARS,
     CategoryCreate,
@@ -153,7 +155,7 @@ async def create_faq(
 
 
 async def _search(
-    session: SessionDep, deps: FAQDepsDep, viewer: service.Viewer, body: SearchRequest, response: Response
+    session: AsyncSession, deps: FAQDeps, viewer: service.Viewer, body: SearchRequest, response: Response
 ) -> SearchResponse:
     statuses = service.visible_statuses(viewer, body.status)
     category_ids = await categories.category_filter(session, body.category) if body.category is not None else None
@@ -190,9 +192,9 @@ SEARCH_LIMITED: dict[int | str, dict[str, str]] = {429: {"description": "Too man
     responses=SEARCH_LIMITED,
 )
 async def search_get(
-    viewer: OptionalUser,
-    session: SessionDep,
-    deps: FAQDepsDep,
+    viewer: OptionalReader,
+    session: ReadSessionDep,
+    deps: FAQReadDepsDep,
     response: Response,
     q: Annotated[str, Query(max_length=MAX_QUERY_CHARS * 4), AfterValidator(check_query)],
     language: Annotated[Language | None, Query()] = None,
@@ -213,7 +215,7 @@ async def search_get(
     responses=SEARCH_LIMITED,
 )
 async def search_post(
-    body: SearchRequest, viewer: OptionalUser, session: SessionDep, deps: FAQDepsDep, response: Response
+    body: SearchRequest, viewer: OptionalReader, session: ReadSessionDep, deps: FAQReadDepsDep, response: Response
 ) -> SearchResponse:
     return await _search(session, deps, viewer, body, response)
 
