@@ -14,7 +14,9 @@ temp data dir, which loads the demo FAQs, then runs every query of ``retrieval_q
 
 Prints top-1 and recall@5 per signal, p50 latency (hybrid: HTTP round trip, with the server's
 result cache cold; the others: the SQL statement alone, the embedding excluded), and the hybrid
-misses. Run: ``uv run python bench/bench_retrieval.py``.
+misses. Run: ``uv run python bench/bench_retrieval.py``. ``--sweep`` also tries other full-text
+weights through the SQL path and checks, on held-out halves of the queries, whether picking one
+on this set would beat the app's.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import statistics
 import sys
 import time
@@ -114,9 +117,14 @@ def run_hybrid(server: HelplineServer, queries: Sequence[Query]) -> SignalResult
 # -- vector-only and text-only, with the app's SQL -----------------------------------------
 
 
+# Full-text weights tried by --sweep (the app's: search.fusion_params).
+SWEEP = (0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0)
+Sweep = dict[tuple[int, float], bool]  # (query index, full-text weight) -> top-1 right
+
+
 async def run_direct(
-    server: HelplineServer, queries: Sequence[Query], model: str | None
-) -> tuple[SignalResult, SignalResult, SignalResult]:
+    server: HelplineServer, queries: Sequence[Query], model: str | None, sweep: Sequence[float] = ()
+) -> tuple[SignalResult, SignalResult, SignalResult, Sweep]:
     from pgvector.sqlalchemy import Vector
     from sqlalchemy import bindparam, text
     from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
@@ -153,6 +161,7 @@ async def run_direct(
     vec_result, text_result = SignalResult("vector-only (SQL)"), SignalResult("text-only (SQL)")
     # Both signals through the same path: it must rank like the API, or this path is not the app's.
     both_result = SignalResult("hybrid (SQL)")
+    swept: Sweep = {}
     try:
         async with engine.connect() as conn:
             models = (await conn.execute(text("SELECT DISTINCT embedding_model FROM faqs"))).scalars().all()
@@ -188,9 +197,46 @@ async def run_direct(
                     rows = (await conn.execute(sql, params)).all()
                     res.latencies_s.append(time.perf_counter() - t0)
                     res.ranked.append([str(r.slug) for r in rows])
+                for weight in sweep:
+                    params = base | vec_params | search.text_params(q) | {"w_text": weight}
+                    rows = (await conn.execute(vector_sql, params)).all()
+                    swept[(len(swept) // len(sweep), weight)] = bool(rows) and rows[0].slug == query.expected
     finally:
         await engine.dispose()
-    return vec_result, text_result, both_result
+    return vec_result, text_result, both_result, swept
+
+
+def report_sweep(queries: Sequence[Query], swept: Sweep, weights: Sequence[float], model: str | None) -> None:
+    """Hybrid top-1 per full-text weight and language, then whether picking the weight on one half
+    of a language's queries beats the app's weight on the other half (1,000 random halves): a
+    weight that only wins on this set is fitted to it, not better."""
+    from helpline.ai.factory import create_embedder
+    from helpline.core.config import EmbeddingSettings, load_settings
+    from helpline.faqs import search
+
+    embedder = create_embedder(load_settings(embedding=EmbeddingSettings(provider="local", model=model)))
+    print("\nfull-text weight sweep (hybrid top-1, the SQL path):")
+    rng = random.Random(0)
+    for lang in sorted({q.language for q in queries}):
+        idx = [i for i, q in enumerate(queries) if q.language == lang]
+        app = search.fusion_params(embedder, search.primary_language(lang))["w_text"]
+        counts = ", ".join(f"{w:g}: {sum(swept[(i, w)] for i in idx)}" for w in weights)
+        print(f"  {lang} ({len(idx)} queries; the app uses {app:g}): {counts}")
+        if app not in weights:
+            continue
+        picked, fixed = [], []
+        for _ in range(1000):
+            order = rng.sample(idx, len(idx))
+            train, test = order[: len(idx) // 2], order[len(idx) // 2 :]
+            score = {w: sum(swept[(i, w)] for i in train) for w in weights}
+            best = max(score.values())
+            w = min((w for w in weights if score[w] == best), key=lambda x: abs(x - app))
+            picked.append(sum(swept[(i, w)] for i in test) / len(test))
+            fixed.append(sum(swept[(i, app)] for i in test) / len(test))
+        print(
+            f"    held out: weight picked on the other half {statistics.mean(picked):.3f}, "
+            f"the app's {statistics.mean(fixed):.3f}"
+        )
 
 
 # -- report --------------------------------------------------------------------------------
@@ -244,6 +290,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="HELPLINE_EMBEDDING_MODEL of the local embedder (default: the bundled MiniLM; "
         "multilingual-e5-small for the multilingual one)",
     )
+    parser.add_argument(
+        "--sweep", action="store_true", help="also try other full-text weights and check them on held-out halves"
+    )
     args = parser.parse_args(argv)
     install_signal_handlers()
     queries = load_queries(args.queries)
@@ -260,7 +309,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with helpline_server(label, settings, prefix="helpline-retrieval-") as server:
             hybrid = run_hybrid(server, queries)
-            vector, text_only, hybrid_sql = asyncio.run(run_direct(server, queries, args.embedding_model))
+            weights = SWEEP if args.sweep else ()
+            vector, text_only, hybrid_sql, swept = asyncio.run(
+                run_direct(server, queries, args.embedding_model, weights)
+            )
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -269,6 +321,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\ncheck: the direct SQL path with both signals ranks {same}/{len(queries)} queries as the API does")
     if same != len(queries):
         print("  (differences mean the vector-only and text-only figures do not mirror the app exactly)")
+    if swept:
+        report_sweep(queries, swept, SWEEP, args.embedding_model)
     return 0
 
 
