@@ -176,7 +176,9 @@ async def _search(
 
 SEARCH_DOC = (
     "Hybrid search: vector similarity on questions and answers plus full-text search in each "
-    "FAQ's language, fused by a weighted score. Each hit says which signals found it."
+    "FAQ's language, fused by a weighted score. Each hit says which signals found it. Words "
+    'typed without their accents also find the accented words FAQs use ("contrasena" finds '
+    '"contraseña").'
 )
 
 
