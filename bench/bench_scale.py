@@ -179,10 +179,13 @@ def unit(x: F32) -> F32:
     return out
 
 
-def make_vectors(n: int, clusters: int, rng: np.random.Generator) -> tuple[F32, F32, F32]:
-    """(question vectors, answer vectors, cluster centres): unit vectors around random centres, so
-    nearest neighbours are meaningful (a uniform cloud in 384-d has almost equidistant points)."""
-    centres = unit(rng.standard_normal((clusters, DIM), dtype=np.float32))
+def make_vectors(n: int, clusters: int, rng: np.random.Generator, centres: F32 | None = None) -> tuple[F32, F32, F32]:
+    """(question vectors, answer vectors, cluster centres): unit vectors around random centres (or
+    the given ones), so nearest neighbours are meaningful (a uniform cloud in 384-d has almost
+    equidistant points)."""
+    if centres is None:
+        centres = unit(rng.standard_normal((clusters, DIM), dtype=np.float32))
+    clusters = len(centres)
     which = rng.integers(0, clusters, n)
     q = unit(centres[which] + 0.06 * rng.standard_normal((n, DIM), dtype=np.float32))
     a = unit(q + 0.04 * rng.standard_normal((n, DIM), dtype=np.float32))
@@ -471,13 +474,17 @@ async def attribute_sql(server: HelplineServer, texts: list[str], vecs: F32, out
         await engine.dispose()
 
 
-def measure_api(server: HelplineServer, seed: int, out: list[Row]) -> list[str]:
+def measure_api(server: HelplineServer, seed: int, out: list[Row], topics: list[str] | None = None) -> list[str]:
     admin = login(server.base)
     user = register_and_login(server.base)
     user2 = register_and_login(server.base, email="scale-two@example.com")
     rng = random.Random(seed + 1)
     warm = [f"{sentence(rng, 4)} warm {i}" for i in range(API_WARMUP)]
-    texts = [f"how do i {sentence(rng, 4)} {i}" for i in range(API_QUERIES)]
+    if topics:
+        # Four of a topic's six words: the query's vector lies near that topic's FAQs.
+        texts = [f"how do i {' '.join(rng.sample(rng.choice(topics).split(), 4))} {i}" for i in range(API_QUERIES)]
+    else:
+        texts = [f"how do i {sentence(rng, 4)} {i}" for i in range(API_QUERIES)]
     with httpx.Client(base_url=server.base, timeout=REQUEST_TIMEOUT_S, trust_env=False) as client:
         api_pass(client, admin, warm)
         # 1: new text: embed the query (local model) + SQL; the result is cached by text + version.
@@ -532,10 +539,17 @@ async def alt_build(conn: asyncpg.Connection, q: F32, queries: F32, alt: tuple[i
 
 
 async def db_phase(
-    server: HelplineServer, rows: int, queries: int, exact: int, seed: int, out: list[Row], alt: tuple[int, int] | None
+    server: HelplineServer,
+    rows: int,
+    queries: int,
+    exact: int,
+    seed: int,
+    out: list[Row],
+    alt: tuple[int, int] | None,
+    centres: F32 | None = None,
 ) -> None:
     rng = np.random.default_rng(seed)
-    q, a, centres = make_vectors(rows, max(20, rows // 500), rng)
+    q, a, centres = make_vectors(rows, max(20, rows // 500), rng, centres)
     query_vecs = make_queries(centres, queries, rng)
     conn = await pg_connect(server)
     try:
@@ -547,6 +561,21 @@ async def db_phase(
             await alt_build(conn, q, query_vecs, alt, out)
     finally:
         await conn.close()
+
+
+async def topic_centres(clusters: int, seed: int) -> tuple[list[str], F32]:
+    """``clusters`` six-word topic sentences and the local embedder's vectors of them: FAQs are
+    generated around these, and API queries are built from the sentences (--near)."""
+    from helpline.ai.embeddings.local import LocalEmbedder
+
+    rng = random.Random(seed + 2)
+    topics = [sentence(rng, 6) for _ in range(clusters)]
+    embedder = LocalEmbedder()
+    try:
+        vectors = await embedder.embed(topics)
+    finally:
+        await embedder.aclose()
+    return topics, unit(np.asarray(vectors, dtype=np.float32))
 
 
 async def embed_timing(texts: list[str], out: list[Row]) -> None:
@@ -618,6 +647,13 @@ def main() -> int:
         metavar="M,EF_CONSTRUCTION",
         help="also measure recall with this build (e.g. 24,128)",
     )
+    parser.add_argument(
+        "--near",
+        action="store_true",
+        help="cluster centres are the local embedder's vectors of topic sentences and API queries are "
+        "built from those sentences, so queries land near FAQs (default: random centres, so every API "
+        "query is far from every FAQ, HNSW's slowest case)",
+    )
     args = parser.parse_args()
     rows = args.rows or (20_000 if args.quick else 100_000)
     queries = args.queries or (100 if args.quick else 200)
@@ -635,10 +671,14 @@ def main() -> int:
     }
     started = time.perf_counter()
     print(f"bench_scale: {rows:,} FAQs, {queries} recall queries", flush=True)
+    alt_build = (alt[0], alt[1]) if alt else None
+    topics, centres = asyncio.run(topic_centres(max(20, rows // 500), args.seed)) if args.near else (None, None)
+    if args.near:
+        out.append(Row("cluster centres", "embedder vectors of topic sentences (--near)"))
     try:
         with helpline_server("Helpline", settings, prefix="helpline-scale-") as server:
-            asyncio.run(db_phase(server, rows, queries, exact, args.seed, out, (alt[0], alt[1]) if alt else None))
-            texts = measure_api(server, args.seed, out)
+            asyncio.run(db_phase(server, rows, queries, exact, args.seed, out, alt_build, centres))
+            texts = measure_api(server, args.seed, out, topics)
             asyncio.run(filtered_candidates(server, args.seed, out))
         asyncio.run(embed_timing(texts, out))
     except BenchError as exc:
