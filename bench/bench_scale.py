@@ -595,11 +595,8 @@ async def embed_timing(texts: list[str], out: list[Row]) -> None:
     out.append(Row("query embedding p50 (local MiniLM, in-process)", f"{p50_ms(lat):.2f} ms"))
 
 
-FILTERED_SQL = (
-    "SELECT f.id FROM faqs f WHERE f.status = 'published' AND split_part(lower(f.language), '-', 1) = $2 "
-    "AND f.embedding_model = $3 AND f.question_embedding IS NOT NULL "
-    "ORDER BY f.question_embedding <=> $1 LIMIT 40"
-)
+# VECTOR_SQL in one language ($3), as a search with `language=` asks for its candidates.
+FILTERED_SQL = VECTOR_SQL.replace("WHERE ", "WHERE split_part(lower(f.language), '-', 1) = $3 AND ", 1)
 
 
 async def filtered_candidates(server: HelplineServer, seed: int, out: list[Row]) -> None:
@@ -623,7 +620,7 @@ async def filtered_candidates(server: HelplineServer, seed: int, out: list[Row])
             counts, lat = [], []
             for v in vecs:
                 t0 = time.perf_counter()
-                counts.append(len(await conn.fetch(FILTERED_SQL, v, "es", model)))
+                counts.append(len(await conn.fetch(FILTERED_SQL, v, model, "es")))
                 lat.append(time.perf_counter() - t0)
             out.append(
                 Row(
