@@ -119,7 +119,12 @@ def run_hybrid(server: HelplineServer, queries: Sequence[Query]) -> SignalResult
 
 # Full-text weights tried by --sweep (the app's: search.fusion_params).
 SWEEP = (0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0)
-Sweep = dict[tuple[int, float], bool]  # (query index, full-text weight) -> top-1 right
+
+
+@dataclass
+class Sweep:
+    right: dict[tuple[int, float], bool] = field(default_factory=dict)  # (query index, weight) -> top-1 right
+    app_weight: dict[str, float] = field(default_factory=dict)  # the app's weight per query language
 
 
 async def run_direct(
@@ -161,7 +166,7 @@ async def run_direct(
     vec_result, text_result = SignalResult("vector-only (SQL)"), SignalResult("text-only (SQL)")
     # Both signals through the same path: it must rank like the API, or this path is not the app's.
     both_result = SignalResult("hybrid (SQL)")
-    swept: Sweep = {}
+    swept = Sweep()
     try:
         async with engine.connect() as conn:
             models = (await conn.execute(text("SELECT DISTINCT embedding_model FROM faqs"))).scalars().all()
@@ -171,7 +176,7 @@ async def run_direct(
             unknown = sorted({q.expected for q in queries} - slugs)
             if unknown:
                 raise BenchError(f"expected slugs not in the knowledge base: {unknown}")
-            for query, vector in zip(queries, vectors, strict=True):
+            for index, (query, vector) in enumerate(zip(queries, vectors, strict=True)):
                 lang = search.primary_language(query.language)
                 base: dict[str, Any] = {
                     "statuses": [FAQStatus.published.value],
@@ -200,27 +205,23 @@ async def run_direct(
                 for weight in sweep:
                     params = base | vec_params | search.text_params(q) | {"w_text": weight}
                     rows = (await conn.execute(vector_sql, params)).all()
-                    swept[(len(swept) // len(sweep), weight)] = bool(rows) and rows[0].slug == query.expected
+                    swept.right[(index, weight)] = bool(rows) and rows[0].slug == query.expected
+                swept.app_weight[query.language] = base["w_text"]
     finally:
         await engine.dispose()
     return vec_result, text_result, both_result, swept
 
 
-def report_sweep(queries: Sequence[Query], swept: Sweep, weights: Sequence[float], model: str | None) -> None:
+def report_sweep(queries: Sequence[Query], swept: Sweep, weights: Sequence[float]) -> None:
     """Hybrid top-1 per full-text weight and language, then whether picking the weight on one half
     of a language's queries beats the app's weight on the other half (1,000 random halves): a
     weight that only wins on this set is fitted to it, not better."""
-    from helpline.ai.factory import create_embedder
-    from helpline.core.config import EmbeddingSettings, load_settings
-    from helpline.faqs import search
-
-    embedder = create_embedder(load_settings(embedding=EmbeddingSettings(provider="local", model=model)))
     print("\nfull-text weight sweep (hybrid top-1, the SQL path):")
     rng = random.Random(0)
     for lang in sorted({q.language for q in queries}):
         idx = [i for i, q in enumerate(queries) if q.language == lang]
-        app = search.fusion_params(embedder, search.primary_language(lang))["w_text"]
-        counts = ", ".join(f"{w:g}: {sum(swept[(i, w)] for i in idx)}" for w in weights)
+        app = swept.app_weight[lang]
+        counts = ", ".join(f"{w:g}: {sum(swept.right[(i, w)] for i in idx)}" for w in weights)
         print(f"  {lang} ({len(idx)} queries; the app uses {app:g}): {counts}")
         if app not in weights:
             continue
@@ -228,11 +229,11 @@ def report_sweep(queries: Sequence[Query], swept: Sweep, weights: Sequence[float
         for _ in range(1000):
             order = rng.sample(idx, len(idx))
             train, test = order[: len(idx) // 2], order[len(idx) // 2 :]
-            score = {w: sum(swept[(i, w)] for i in train) for w in weights}
+            score = {w: sum(swept.right[(i, w)] for i in train) for w in weights}
             best = max(score.values())
             w = min((w for w in weights if score[w] == best), key=lambda x: abs(x - app))
-            picked.append(sum(swept[(i, w)] for i in test) / len(test))
-            fixed.append(sum(swept[(i, app)] for i in test) / len(test))
+            picked.append(sum(swept.right[(i, w)] for i in test) / len(test))
+            fixed.append(sum(swept.right[(i, app)] for i in test) / len(test))
         print(
             f"    held out: weight picked on the other half {statistics.mean(picked):.3f}, "
             f"the app's {statistics.mean(fixed):.3f}"
@@ -321,8 +322,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\ncheck: the direct SQL path with both signals ranks {same}/{len(queries)} queries as the API does")
     if same != len(queries):
         print("  (differences mean the vector-only and text-only figures do not mirror the app exactly)")
-    if swept:
-        report_sweep(queries, swept, SWEEP, args.embedding_model)
+    if swept.right:
+        report_sweep(queries, swept, SWEEP)
     return 0
 
 
