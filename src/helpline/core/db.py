@@ -108,7 +108,11 @@ async def check_database(url: str, timeout: float = 10.0) -> None:
     except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
         raise DatabaseUnavailable(f"cannot connect to PostgreSQL at {where}: {exc}") from None
     try:
-        available = await conn.fetchval("SELECT default_version FROM pg_available_extensions WHERE name = 'vector'")
+        rows = await conn.fetch(
+            "SELECT name, default_version FROM pg_available_extensions WHERE name IN ('vector', 'unaccent')"
+        )
+        extensions = {r["name"]: r["default_version"] for r in rows}
+        available = extensions.get("vector")
         if not available:
             version = await conn.fetchval("SHOW server_version")
             raise DatabaseUnavailable(
@@ -122,7 +126,7 @@ async def check_database(url: str, timeout: float = 10.0) -> None:
                 f"{'.'.join(map(str, MIN_PGVECTOR))} or later (iterative HNSW scans)"
             )
         # Accent-insensitive search (migration 0006); part of PostgreSQL's contrib modules.
-        if not await conn.fetchval("SELECT 1 FROM pg_available_extensions WHERE name = 'unaccent'"):
+        if "unaccent" not in extensions:
             raise DatabaseUnavailable(
                 f"the PostgreSQL server at {where} does not have the 'unaccent' extension; install "
                 "PostgreSQL's contrib modules there (for example the postgresql-contrib package)"
