@@ -437,9 +437,14 @@ def running_server(
 
 
 def bare_server(
-    workdir: Path, app: str = "bench._bare_app:app", label: str = "bare FastAPI", ready_path: str = "/ping"
+    workdir: Path,
+    app: str = "bench._bare_app:app",
+    label: str = "bare FastAPI",
+    ready_path: str = "/ping",
+    env: Mapping[str, str] | None = None,
 ) -> contextlib.AbstractContextManager[Server]:
-    """A bare app (``module:attribute`` importable from the checkout) under uvicorn."""
+    """A bare app (``module:attribute`` importable from the checkout) under uvicorn, with ``env``
+    added to its environment."""
     port = free_port()
     # Helpline's uvicorn settings: one worker, default (auto) loop and http, no server header,
     # proxy headers from 127.0.0.1, uvicorn's access log off (Helpline disables it too).
@@ -449,7 +454,7 @@ def bare_server(
         "--proxy-headers", "--forwarded-allow-ips", HOST,
     ]  # fmt: skip
     log_name = app.split(":")[0].rsplit(".", 1)[-1].lstrip("_") + ".log"
-    return running_server(label, cmd, clean_env(), ROOT, workdir / log_name, port, ready_path)
+    return running_server(label, cmd, clean_env(**(env or {})), ROOT, workdir / log_name, port, ready_path)
 
 
 def helpline_cmd() -> list[str]:

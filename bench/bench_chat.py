@@ -8,7 +8,10 @@ a 2-core box):
    (``HELPLINE_LLM_PROVIDER=fake``: an instant, deterministic answer in about 8 chunks) and
    moderation off: ``POST /api/v1/chat/send``, ``POST /api/v1/chat/stream`` (token events/s),
    WebSocket round trips, the time to the first token, and the send latency in a conversation of
-   5,000 messages against one of 50 (rows inserted with SQL);
+   5,000 messages against one of 50 (rows inserted with SQL). While that Helpline idles, the
+   floor (bench/_floor_chat_app.py: the bare app plus the two commits a stored turn cannot skip,
+   plain asyncpg on the same PostgreSQL) takes the same three loads: the most any turn that keeps
+   its messages reaches here, so whether targets 1-3 can be met at all;
 2. a bare FastAPI app (bench/_bare_chat_app.py) under uvicorn: ``POST /items`` (a small Pydantic
    body), ``POST /sse`` (sse-starlette streaming as many small events as Helpline streamed token
    events), ``WS /ws`` (echo), and the time to its first SSE event, one request at a time;
@@ -714,7 +717,9 @@ def run_bare(opts: Options, gen: LoadGenerator, workdir: Path, res: Results, tok
         res.add_latency(Latency("first SSE event", "bare", firsts))
 
 
-def run_helpline_fake(opts: Options, gen: LoadGenerator, res: Results, data_dir: Path, secret: str) -> Fixture:
+def run_helpline_fake(
+    opts: Options, gen: LoadGenerator, res: Results, workdir: Path, data_dir: Path, secret: str
+) -> Fixture:
     print("Helpline, fake model, moderation off", flush=True)
     conns, secs, warm = opts.connections, opts.duration, opts.warmup
     with chat_server("Helpline (fake model)", FAKE_SETTINGS, data_dir, secret) as hl:
@@ -760,10 +765,48 @@ def run_helpline_fake(opts: Options, gen: LoadGenerator, res: Results, data_dir:
         )
         res.loads.append(ws_measure("WS message → response", "helpline", plan, opts, cpu))
         settle(base, fixture.accounts[0])
-
+        run_floor(opts, gen, res, hl, workdir)
         measure_latencies(opts, res, base, fixture, "helpline")
         measure_long_conversation(opts, res, hl, fixture)
     return fixture
+
+
+async def _floor_database(hl: HelplineServer) -> str:
+    """A database of its own for the floor app on Helpline's PostgreSQL; its DSN."""
+    conn = await asyncpg.connect(host=str(hl.socket_dir()), user="postgres", database="postgres", timeout=10)
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = 'bench_floor'"):
+            await conn.execute("CREATE DATABASE bench_floor")
+    finally:
+        await conn.close()
+    return f"postgresql://postgres@/bench_floor?host={hl.socket_dir()}"
+
+
+def run_floor(opts: Options, gen: LoadGenerator, res: Results, hl: HelplineServer, workdir: Path) -> None:
+    """The floor app (bench/_floor_chat_app.py) on Helpline's PostgreSQL, while Helpline idles:
+    the same three loads with nothing but a turn's two commits."""
+    dsn = run_async(_floor_database(hl))
+    label = "floor FastAPI (two commits a turn)"
+    with bare_server(workdir, "bench._floor_chat_app:app", label, env={"BENCH_FLOOR_DSN": dsn}) as floor:
+        base, pg = floor.base, hl.postmaster_pid()
+        cpu = CpuWatch({"server": [floor.pid], **({"db": [pg]} if pg else {})})
+        conns, secs, warm = opts.connections, opts.duration, opts.warmup
+        body = _body(QUESTION, 1)
+        turn = Target(base + "/turn", "POST", JSON_HEADERS, body)
+        res.loads.append(gen.measure("POST /turn", "floor", turn, conns, secs, warm, cpu))
+        events = res.token_events_per_stream
+        sse = Target(f"{base}/sse-turn?events={events}", "POST", JSON_HEADERS, body, count="event: token")
+        r = gen.measure(f"POST /sse-turn ({events} events)", "floor", sse, opts.streams, secs, warm, cpu)
+        res.loads.append(r)
+        print(f"  {'':<34} {r.counted_per_s:>9.1f} events/s", flush=True)
+        frame = json.dumps({"type": "message", "content": QUESTION, "conversation_id": 1})
+        plan = WsPlan(
+            urls=[base.replace("http://", "ws://") + "/ws-turn"] * opts.sockets,
+            messages=[frame] * opts.sockets,
+            is_final=lambda text: text.startswith('{"type": "response"'),
+            is_failure=lambda _text: False,
+        )
+        res.loads.append(ws_measure("WS turn", "floor", plan, opts, cpu))
 
 
 def measure_latencies(opts: Options, res: Results, base: str, fixture: Fixture, server: str) -> None:
@@ -894,7 +937,7 @@ def run(opts: Options) -> Results:
     secret = secrets.token_urlsafe(36)
     gen = LoadGenerator(opts.tool, workdir)
     try:
-        fixture = run_helpline_fake(opts, gen, res, data_dir, secret)
+        fixture = run_helpline_fake(opts, gen, res, workdir, data_dir, secret)
         run_bare(opts, gen, workdir, res, res.token_events_per_stream)
         run_helpline_moderated(opts, gen, res, data_dir, secret, fixture)
         if opts.skip_local:
@@ -1005,6 +1048,35 @@ def report(res: Results, opts: Options, total_s: float) -> None:
     )
     for label, value, target, ok in rows:
         print(f"  {label:<40} {value:>22}  target {target:<6} {_verdict(ok)}")
+
+    print(
+        "\nThe floor (bench/_floor_chat_app.py: a turn that only commits its two messages, on the same "
+        "PostgreSQL): the most any stored turn reaches here"
+    )
+    floors = [
+        ("1 send", send, rps("floor", "POST /turn"), rps("bare", "POST /items (pydantic body)"), TARGETS["send"]),
+        (
+            "2 SSE token events",
+            per_s("helpline", "POST /api/v1/chat/stream"),
+            per_s("floor", f"POST /sse-turn ({res.token_events_per_stream} events)"),
+            per_s("bare", f"POST /sse ({res.token_events_per_stream} events)"),
+            TARGETS["sse"],
+        ),
+        (
+            "3 WS round trips",
+            rps("helpline", "WS message → response"),
+            rps("floor", "WS turn"),
+            rps("bare", "WS echo"),
+            TARGETS["ws"],
+        ),
+    ]
+    for label, ours, floor, bare, goal in floors:
+        ceiling = _ratio(floor, bare)
+        print(
+            f"  {label:<20} floor / bare {_fmt(ceiling)} (target {goal}: "
+            f"{'reachable' if ceiling is not None and ceiling >= goal else 'out of reach for any stored turn'}); "
+            f"Helpline / floor {_fmt(_ratio(ours, floor))}"
+        )
 
     print("\nModeration (the default: local classifier) against none")
     print(
