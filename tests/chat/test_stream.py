@@ -175,7 +175,10 @@ async def test_websocket_invalid_frames_keep_the_socket_usable(live_server: str,
     tokens = await signed_in(http)
     async with await ws_connect(live_server, tokens["user"]["id"], tokens["access_token"]) as ws:
         for bad in ("not json", json.dumps({"type": "dance"}), json.dumps({"type": "message", "content": ""}),
-                    json.dumps({"type": "message", "content": "x", "conversation_id": 424242})):  # fmt: skip
+                    json.dumps({"type": "message", "content": "x", "conversation_id": 424242}),
+                    json.dumps({"type": "message", "content": "x", "conversation_id": 2**31}),
+                    # valid JSON, but PostgreSQL cannot store a NUL: the turn fails, the socket stays
+                    json.dumps({"type": "message", "content": "a\u0000b"})):  # fmt: skip
             await ws.send(bad)
             frame = await recv(ws)
             assert frame["type"] == "error", frame

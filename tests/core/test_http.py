@@ -108,3 +108,55 @@ async def test_a_failed_commit_is_never_reported_as_success(app: object, db: asy
     assert r.json()["error"] == "internal_error"
     assert "commit refused" not in r.text  # no internals leak to the client
     assert await db.fetchval("SELECT count(*) FROM users") == 0
+
+
+# Every key is a PostgreSQL integer: a larger id is a 422 naming the bound, never a 500.
+TOO_BIG = 2**31
+OUT_OF_RANGE_IDS = [
+    ("GET", f"/api/v1/conversations/{TOO_BIG}", None),
+    ("DELETE", f"/api/v1/conversations/{TOO_BIG}", None),
+    ("GET", f"/api/v1/faqs/{10**17}", None),
+    ("POST", f"/api/v1/faqs/{TOO_BIG}/vote", {"helpful": True}),
+    ("GET", f"/api/v1/faq-categories/{TOO_BIG}", None),
+    ("GET", f"/api/v1/chat/stream/{TOO_BIG}", None),
+    ("POST", f"/api/v1/messages/{TOO_BIG}/feedback", {"helpful": True}),
+    ("PATCH", f"/api/v1/users/{TOO_BIG}", {"role": "user"}),
+    ("POST", "/api/v1/chat/send", {"message": "hello", "conversation_id": 1612295806359217408}),
+    ("POST", "/api/v1/faqs", {"question": "A question?", "answer": "An answer.", "category_id": TOO_BIG}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), OUT_OF_RANGE_IDS)
+async def test_ids_beyond_the_integer_columns_are_a_clear_422(
+    client: httpx.AsyncClient, db: asyncpg.Connection, method: str, path: str, body: dict[str, object] | None
+) -> None:
+    tokens = await signed_in(client, "admin@example.com")
+    await db.execute("UPDATE users SET role = 'admin' WHERE email = 'admin@example.com'")
+    r = await client.request(method, path, json=body, headers=bearer(tokens))
+    assert r.status_code == 422, r.text
+    assert "2147483647" in r.json()["detail"]
+
+
+async def test_a_category_id_beyond_the_integer_column_is_not_found(client: httpx.AsyncClient) -> None:
+    for path, params in (("/api/v1/faqs", {}), ("/api/v1/faqs/search", {"q": "parcel"})):
+        r = await client.get(path, params={**params, "category": str(TOO_BIG)})
+        assert r.status_code == 404, r.text
+        assert r.json()["detail"] == f"No such category: {TOO_BIG}"
+
+
+async def test_text_the_database_cannot_store_is_a_422_and_nothing_is_stored(
+    client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    # PostgreSQL text cannot hold NUL (U+0000): the statement fails, so nothing was written.
+    tokens = await signed_in(client)
+    r = await client.post("/api/v1/chat/send", json={"message": "hi \u0000 there"}, headers=bearer(tokens))
+    assert r.status_code == 422, r.text
+    assert r.json()["error"] == "invalid_value"
+    assert "NUL" in r.json()["detail"]
+    assert await db.fetchval("SELECT count(*) FROM messages") == 0
+    assert await db.fetchval("SELECT count(*) FROM conversations") == 0
+    r = await client.post("/api/v1/auth/login", json={"login": "a\u0000b@example.com", "password": PASSWORD})
+    assert r.status_code == 422, r.text
+    assert r.json()["error"] == "invalid_value"
+    # the service goes on
+    assert (await client.get("/api/v1/users/me", headers=bearer(tokens))).status_code == 200

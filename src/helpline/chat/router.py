@@ -15,6 +15,7 @@ from helpline.chat.schemas import ChatResponse, FeedbackRead, FeedbackRequest, S
 from helpline.chat.stop import stop as stop_answer
 from helpline.core.deps import RuntimeDep, SessionDep
 from helpline.core.errors import BadRequest
+from helpline.core.ids import PathId
 from helpline.core.runtime import Runtime
 from helpline.core.security import TokenClaims
 from helpline.models import MessageStatus
@@ -116,7 +117,7 @@ async def stream(
 
 @router.get("/chat/stream/{message_id}", responses={404: {"description": "No such answer"}})
 async def resume_stream(
-    message_id: int,
+    message_id: PathId,
     user: ChatUser,
     runtime: RuntimeDep,
     request: Request,
@@ -130,7 +131,7 @@ async def resume_stream(
 
 
 @router.post("/chat/messages/{message_id}/retry", response_model=ChatResponse, responses=_ERRORS)
-async def retry(message_id: int, user: ChatUser, runtime: RuntimeDep) -> ChatResponse:
+async def retry(message_id: PathId, user: ChatUser, runtime: RuntimeDep) -> ChatResponse:
     """Regenerate a failed, partial or stopped answer."""
     turn = await service.retry(runtime, user_id=user.id, message_id=message_id)
     gen = service.launch(runtime, turn)
@@ -142,7 +143,7 @@ async def retry(message_id: int, user: ChatUser, runtime: RuntimeDep) -> ChatRes
     response_model=ChatResponse,
     responses={404: {"description": "No such answer"}, 409: {"description": "The answer has already finished"}},
 )
-async def stop(message_id: int, user: ChatUser, runtime: RuntimeDep) -> ChatResponse:
+async def stop(message_id: PathId, user: ChatUser, runtime: RuntimeDep) -> ChatResponse:
     """Stop an answer while it is being generated (on whichever instance): the model stops, the
     text so far is stored as the answer (status `sent`, `stopped` true, tokens counted) and every
     follower of its stream gets a final `response` event with `stopped` true. Returns that answer.
@@ -159,7 +160,7 @@ async def stop(message_id: int, user: ChatUser, runtime: RuntimeDep) -> ChatResp
     status_code=status.HTTP_200_OK,
     responses={404: {"description": "No such answer"}},
 )
-async def feedback(message_id: int, body: FeedbackRequest, user: CurrentUser, session: SessionDep) -> FeedbackRead:
+async def feedback(message_id: PathId, body: FeedbackRequest, user: CurrentUser, session: SessionDep) -> FeedbackRead:
     """Rate an answer helpful or not (one verdict per user and answer; sending again changes it)."""
     from helpline.chat.feedback import record_feedback
 

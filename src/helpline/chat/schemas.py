@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from helpline.auth.schemas import Language, StrictModel
+from helpline.core.ids import Id
 from helpline.models import MessageStatus, MessageType
 
 
@@ -13,7 +14,7 @@ class SendRequest(StrictModel):
     model_config = ConfigDict(extra="forbid", str_max_length=100_000)
 
     message: Annotated[str, Field(min_length=1, description="The user's message")]
-    conversation_id: Annotated[int, Field(ge=1)] | None = None
+    conversation_id: Id | None = None
     language: Language | None = None
 
 
@@ -77,7 +78,7 @@ class WsIncoming(StrictModel):
 
     type: Literal["message", "ping", "auth", "stop"]
     content: str | None = None
-    message_id: Annotated[int, Field(ge=1)] | None = None
-    conversation_id: Annotated[int, Field(ge=1)] | None = None
+    message_id: Id | None = None
+    conversation_id: Id | None = None
     language: Language | None = None
     token: str | None = None

@@ -14,6 +14,7 @@ from helpline.conversations.schemas import (
     ConversationUpdate,
 )
 from helpline.core.deps import SessionDep
+from helpline.core.ids import MAX_ID, PathId
 from helpline.models import Message
 
 router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
@@ -53,10 +54,10 @@ async def list_conversations(
 
 @router.get("/{conversation_id}", response_model=ConversationDetail, responses=NOT_FOUND)
 async def get_conversation(
-    conversation_id: int,
+    conversation_id: PathId,
     user: CurrentUser,
     session: SessionDep,
-    before: Annotated[int | None, Query(ge=1, description="Messages older than this id")] = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Messages older than this id")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ConversationDetail:
     conv = await service.get_owned(session, user.id, conversation_id)
@@ -72,14 +73,14 @@ async def get_conversation(
 
 @router.put("/{conversation_id}", response_model=ConversationRead, responses=NOT_FOUND)
 async def update_conversation(
-    conversation_id: int, body: ConversationUpdate, user: CurrentUser, session: SessionDep
+    conversation_id: PathId, body: ConversationUpdate, user: CurrentUser, session: SessionDep
 ) -> ConversationRead:
     conv = await service.get_owned(session, user.id, conversation_id)
     return ConversationRead.model_validate(await service.update(session, conv, body))
 
 
 @router.delete("/{conversation_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
-async def delete_conversation(conversation_id: int, user: CurrentUser, session: SessionDep) -> Response:
+async def delete_conversation(conversation_id: PathId, user: CurrentUser, session: SessionDep) -> Response:
     conv = await service.get_owned(session, user.id, conversation_id)
     await service.remove(session, conv)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

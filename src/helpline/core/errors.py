@@ -118,6 +118,33 @@ def _field_errors(exc: RequestValidationError) -> tuple[str, list[dict[str, Any]
     return summary or "Invalid request", fields
 
 
+# PostgreSQL data exceptions a request's own values cause (SQLSTATE class 22), and what to say.
+# 22000 is also what asyncpg raises when it cannot encode a parameter, such as an id beyond the
+# 32-bit integer columns. Other class-22 errors (division by zero, ...) would be Helpline's own
+# bugs: they stay 500s.
+_BAD_VALUES = {
+    "22000": "A value in the request is out of range (ids are at most 2147483647).",
+    "22001": "A value in the request is too long.",
+    "22003": "A number in the request is out of range.",
+    "22021": "Text in the request contains a character that cannot be stored (such as NUL, \\u0000).",
+    "22P05": "Text in the request contains a character that cannot be stored (such as NUL, \\u0000).",
+}
+
+
+# A dependency (database, Redis) that is down or unreachable.
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
+    OSError,
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,
+)
+
+
+def bad_value(exc: sa_exc.DBAPIError) -> str | None:
+    """What to tell the client when the database refused one of its values, or None."""
+    return _BAD_VALUES.get(str(getattr(exc.orig, "sqlstate", "") or ""))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(_: Request, exc: AppError) -> JSONResponse:
@@ -133,10 +160,6 @@ def install_error_handlers(app: FastAPI) -> None:
         code = _STATUS_CODES.get(exc.status_code, "error")
         return error_response(exc.status_code, code, exc.detail, getattr(exc, "headers", None))
 
-    @app.exception_handler(OSError)
-    @app.exception_handler(sa_exc.OperationalError)
-    @app.exception_handler(sa_exc.InterfaceError)
-    @app.exception_handler(sa_exc.TimeoutError)
     async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
         # A dependency (database, Redis) that is down or unreachable: say so, do not hang or 500.
         log.error("dependency_unavailable", path=request.url.path, error=f"{type(exc).__name__}: {exc}"[:300])
@@ -145,7 +168,20 @@ def install_error_handlers(app: FastAPI) -> None:
             {"Retry-After": "5"},
         )  # fmt: skip
 
+    for error in UNAVAILABLE_ERRORS:
+        app.add_exception_handler(error, _unavailable)
+
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled_error", path=request.url.path)
         return error_response(500, "internal_error", "An unexpected error occurred; it has been logged.")
+
+    @app.exception_handler(sa_exc.DBAPIError)
+    async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+        # A value the request sent that PostgreSQL cannot store (nothing was written: the
+        # statement failed and its transaction is rolled back) is the client's error, not ours.
+        detail = bad_value(exc) if isinstance(exc, sa_exc.DBAPIError) else None
+        if detail is None:
+            return await _unhandled(request, exc)
+        log.warning("request_value_rejected", path=request.url.path, error=str(getattr(exc, "orig", exc))[:300])
+        return error_response(422, "invalid_value", detail)

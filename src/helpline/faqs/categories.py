@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from helpline.core import audit
 from helpline.core.audit import Client
 from helpline.core.errors import BadRequest, Conflict, NotFound
+from helpline.core.ids import MAX_ID
 from helpline.faqs.repository import flush_with_unique_slug, taken_slugs
 from helpline.faqs.schemas import CategoryCreate, CategoryUpdate
 from helpline.faqs.slugs import next_free, slugify
@@ -40,6 +41,8 @@ async def children_of(session: AsyncSession, category_id: int) -> list[FAQCatego
 async def category_filter(session: AsyncSession, ref: str | int) -> tuple[int, ...]:
     """The ids a filter on a category (id or slug) matches: it and its subcategories."""
     if isinstance(ref, int) or ref.isdigit():
+        if not 1 <= int(ref) <= MAX_ID:
+            raise NotFound(f"No such category: {ref}")
         match = FAQCategory.id == int(ref)
     else:
         match = FAQCategory.slug == ref.strip().lower()

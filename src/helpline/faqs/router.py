@@ -14,6 +14,7 @@ from helpline.auth.dependencies import ClientDep, CurrentUser, StaffUser
 from helpline.auth.schemas import Language
 from helpline.core.deps import ReadSessionDep, SessionDep
 from helpline.core.errors import AppError
+from helpline.core.ids import PathId
 from helpline.faqs import categories, formats, importer, search, service, unanswered
 from helpline.faqs.backends import FAQDeps
 from helpline.faqs.dependencies import FAQDepsDep, FAQReadDepsDep, OptionalReader, OptionalUser, search_allowed
@@ -100,7 +101,7 @@ async def create_category(
 
 
 @router.get("/faq-categories/{category_id}", response_model=CategoryTree, tags=["faq-categories"])
-async def get_category(category_id: int, session: SessionDep) -> CategoryTree:
+async def get_category(category_id: PathId, session: SessionDep) -> CategoryTree:
     category = await categories.get_category(session, category_id)
     children = await categories.children_of(session, category_id)
     return CategoryTree(
@@ -111,7 +112,7 @@ async def get_category(category_id: int, session: SessionDep) -> CategoryTree:
 
 @router.put("/faq-categories/{category_id}", response_model=CategoryRead, tags=["faq-categories"])
 async def update_category(
-    category_id: int, body: CategoryUpdate, actor: StaffUser, session: SessionDep, client: ClientDep
+    category_id: PathId, body: CategoryUpdate, actor: StaffUser, session: SessionDep, client: ClientDep
 ) -> CategoryRead:
     category = await categories.get_category(session, category_id)
     category = await categories.update_category(session, category, body, actor_id=actor.id, client=client)
@@ -119,7 +120,7 @@ async def update_category(
 
 
 @router.delete("/faq-categories/{category_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["faq-categories"])
-async def delete_category(category_id: int, actor: StaffUser, session: SessionDep, client: ClientDep) -> Response:
+async def delete_category(category_id: PathId, actor: StaffUser, session: SessionDep, client: ClientDep) -> Response:
     category = await categories.get_category(session, category_id)
     await categories.delete_category(session, category, actor_id=actor.id, client=client)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -339,7 +340,7 @@ async def get_faq_by_slug(slug: str, viewer: OptionalUser, session: SessionDep, 
 
 
 @router.get("/faqs/{faq_id}", response_model=FAQRead, tags=["faqs"], responses=NOT_FOUND)
-async def get_faq(faq_id: int, viewer: OptionalUser, session: SessionDep, deps: FAQDepsDep) -> FAQRead:
+async def get_faq(faq_id: PathId, viewer: OptionalUser, session: SessionDep, deps: FAQDepsDep) -> FAQRead:
     faq = await service.get_visible(session, viewer, faq_id=faq_id)
     await service.count_view(deps, viewer, faq)
     return _read(faq)
@@ -347,7 +348,7 @@ async def get_faq(faq_id: int, viewer: OptionalUser, session: SessionDep, deps: 
 
 @router.put("/faqs/{faq_id}", response_model=FAQRead, tags=["faqs"], responses=NOT_FOUND)
 async def update_faq(
-    faq_id: int, body: FAQUpdate, actor: StaffUser, session: SessionDep, deps: FAQDepsDep, client: ClientDep
+    faq_id: PathId, body: FAQUpdate, actor: StaffUser, session: SessionDep, deps: FAQDepsDep, client: ClientDep
 ) -> FAQRead:
     faq = await service.get_visible(session, actor, faq_id=faq_id)
     return _read(await service.update_faq(session, deps, faq, body, actor_id=actor.id, client=client))
@@ -355,7 +356,7 @@ async def update_faq(
 
 @router.delete("/faqs/{faq_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["faqs"], responses=NOT_FOUND)
 async def delete_faq(
-    faq_id: int,
+    faq_id: PathId,
     actor: StaffUser,
     session: SessionDep,
     client: ClientDep,
@@ -367,7 +368,7 @@ async def delete_faq(
 
 
 @router.post("/faqs/{faq_id}/vote", response_model=VoteRead, tags=["faqs"], responses=NOT_FOUND)
-async def vote(faq_id: int, body: VoteRequest, user: CurrentUser, session: SessionDep) -> VoteRead:
+async def vote(faq_id: PathId, body: VoteRequest, user: CurrentUser, session: SessionDep) -> VoteRead:
     faq = await service.get_visible(session, user, faq_id=faq_id)
     helpful, not_helpful = await service.vote(session, faq, user, body.helpful)
     return VoteRead(faq_id=faq.id, helpful=body.helpful, helpful_count=helpful, not_helpful_count=not_helpful)

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 
 from helpline.auth.schemas import Language
+from helpline.core.ids import Id
 from helpline.faqs.slugs import SLUG_RE
 from helpline.models import FAQStatus
 
@@ -66,7 +67,7 @@ class CategoryCreate(Model):
     name: Annotated[str, Field(max_length=100), AfterValidator(_clean_text)]
     slug: CategorySlug | None = Field(default=None, description="Made from the name when omitted; never changes")
     description: Annotated[str, Field(max_length=2000)] | None = None
-    parent_id: int | None = Field(default=None, description="A top-level category (one level of nesting)")
+    parent_id: Id | None = Field(default=None, description="A top-level category (one level of nesting)")
     sort_order: SortOrder = 0
 
 
@@ -74,7 +75,7 @@ class CategoryUpdate(Model):
     name: Annotated[str, Field(max_length=100), AfterValidator(_clean_text)] | None = None
     slug: CategorySlug | None = None
     description: Annotated[str, Field(max_length=2000)] | None = None
-    parent_id: int | None = None
+    parent_id: Id | None = None
     sort_order: SortOrder | None = None
 
 
@@ -105,7 +106,7 @@ class CategoryList(BaseModel):
 class FAQCreate(Model):
     question: Question
     answer: Answer
-    category_id: int | None = None
+    category_id: Id | None = None
     keywords: Keywords | None = None
     status: FAQStatus = FAQStatus.draft
     priority: Priority = 0
@@ -120,7 +121,7 @@ class FAQUpdate(Model):
 
     question: Question | None = None
     answer: Answer | None = None
-    category_id: int | None = None
+    category_id: Id | None = None
     keywords: Keywords | None = None
     status: FAQStatus | None = None
     priority: Priority | None = None
@@ -241,8 +242,8 @@ class UnansweredGroups(BaseModel):
 
 
 class DraftFromUnanswered(Model):
-    ids: Annotated[list[int], Field(min_length=1, max_length=500)]
+    ids: Annotated[list[Id], Field(min_length=1, max_length=500)]
     question: Question | None = Field(default=None, description="Default: the group's representative question")
     answer: Annotated[str, Field(max_length=MAX_ANSWER_CHARS)] = ""
-    category_id: int | None = None
+    category_id: Id | None = None
     language: Language | None = None

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, Response, status
 from helpline.auth.dependencies import AdminUser, ClientDep, CurrentUser, StaffUser
 from helpline.auth.schemas import UserRead
 from helpline.core.deps import RuntimeDep, SessionDep
+from helpline.core.ids import PathId
 from helpline.users import service
 from helpline.users.schemas import AdminUserUpdate, PasswordChange, UserPage, UserUpdate
 
@@ -51,7 +52,7 @@ async def list_users(
     "/{user_id}", response_model=UserRead, responses={409: {"description": "A guest cannot be given a staff role"}}
 )
 async def admin_update(
-    user_id: int, body: AdminUserUpdate, actor: AdminUser, session: SessionDep, client: ClientDep
+    user_id: PathId, body: AdminUserUpdate, actor: AdminUser, session: SessionDep, client: ClientDep
 ) -> UserRead:
     user = await service.admin_update(session, actor, user_id, body, client)
     await session.refresh(user)
