@@ -129,6 +129,19 @@ async def test_finished_answer_replays_from_the_database(
     assert r.status_code == 404
     r = await http.get(f"/api/v1/chat/stream/{sent['message_id']}", headers={**auth, "Last-Event-ID": "garbage"})
     assert r.status_code == 400
+    # POST with Last-Event-ID resumes: someone else's answer, or one that cannot exist, is a
+    # plain 404 or 400 before any event, not a stream that breaks after its 200
+    other_auth = {"Authorization": f"Bearer {other['access_token']}"}
+    for headers, last_id, status in (
+        (other_auth, f"{sent['message_id']}:1", 404),
+        (auth, "424242:1", 404),
+        (auth, f"{2**31}:1", 400),
+        (auth, f"{sent['message_id']}:-1", 400),
+    ):
+        r = await http.post(
+            "/api/v1/chat/stream", headers={**headers, "Last-Event-ID": last_id}, json={"message": "hi"}
+        )
+        assert r.status_code == status, (last_id, r.text)
 
 
 async def ws_connect(server: str, user_id: int, token: str | None) -> Any:

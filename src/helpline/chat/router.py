@@ -15,7 +15,7 @@ from helpline.chat.schemas import ChatResponse, FeedbackRead, FeedbackRequest, S
 from helpline.chat.stop import stop as stop_answer
 from helpline.core.deps import RuntimeDep, SessionDep
 from helpline.core.errors import BadRequest
-from helpline.core.ids import PathId
+from helpline.core.ids import MAX_ID, PathId
 from helpline.core.runtime import Runtime
 from helpline.core.security import TokenClaims
 from helpline.models import MessageStatus
@@ -68,10 +68,12 @@ def _parse_event_id(value: str | None) -> tuple[int, int] | None:
     if not value:
         return None
     try:
-        message_id, seq = value.split(":", 1)
-        return int(message_id), int(seq)
+        message_id, seq = (int(part) for part in value.split(":", 1))
     except ValueError:
         raise BadRequest("Last-Event-ID must look like '<message_id>:<seq>'") from None
+    if not (1 <= message_id <= MAX_ID and 0 <= seq <= MAX_ID):
+        raise BadRequest(f"Last-Event-ID: the message id and sequence must be between 1 and {MAX_ID}")
+    return message_id, seq
 
 
 async def _replay(runtime: Runtime, user_id: int, message_id: int, after_seq: int) -> AsyncIterator[ServerSentEvent]:
@@ -109,6 +111,7 @@ async def stream(
     resume = _parse_event_id(last_event_id)
     if resume is not None:
         user = await load_caller(runtime, claims)
+        await service.stored_answer(runtime, user.id, resume[0])  # 404 before the stream starts
         return EventSourceResponse(_replay(runtime, user.id, *resume), ping=15)
     turn = await _begin(runtime, claims, body)
     gen = service.launch(runtime, turn)
