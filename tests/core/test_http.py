@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -160,3 +161,21 @@ async def test_text_the_database_cannot_store_is_a_422_and_nothing_is_stored(
     assert r.json()["error"] == "invalid_value"
     # the service goes on
     assert (await client.get("/api/v1/users/me", headers=bearer(tokens))).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "raw"),
+    [
+        ("/api/v1/conversations", f"2026-12-01T00:00:00+00:00|{TOO_BIG}"),
+        ("/api/v1/conversations", "2026-12-01T00:00:00+00:00"),
+        ("/api/v1/faqs", f"0|{TOO_BIG}"),
+        ("/api/v1/faqs", f"{-TOO_BIG - 1}|5"),
+        ("/api/v1/faqs", "1|2|3"),
+    ],
+)
+async def test_a_cursor_that_no_page_could_have_made_is_a_400(client: httpx.AsyncClient, path: str, raw: str) -> None:
+    tokens = await signed_in(client)
+    cursor = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    r = await client.get(path, params={"cursor": cursor}, headers=bearer(tokens))
+    assert r.status_code == 400, r.text
+    assert "next_cursor" in r.json()["detail"]

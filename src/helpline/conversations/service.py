@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import datetime
 from typing import Literal
 
@@ -10,23 +9,11 @@ from sqlalchemy import delete, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.conversations.schemas import ConversationUpdate
+from helpline.core.cursors import decode_cursor, encode_cursor, int4
 from helpline.core.errors import BadRequest, NotFound
 from helpline.models import Conversation, Message, MessageFeedback
 
 Status = Literal["active", "archived", "all"]
-
-
-def _encode(ts: datetime, cid: int) -> str:
-    return base64.urlsafe_b64encode(f"{ts.isoformat()}|{cid}".encode()).decode().rstrip("=")
-
-
-def _decode(cursor: str) -> tuple[datetime, int]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        ts, cid = raw.split("|")
-        return datetime.fromisoformat(ts), int(cid)
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("cursor is not valid; use the next_cursor of the previous page") from None
 
 
 def _like(q: str) -> str:
@@ -48,13 +35,15 @@ async def list_conversations(
     if q:
         stmt = stmt.where(Conversation.title.ilike(_like(q)))
     if cursor:
-        ts, cid = _decode(cursor)
+        ts, cid = decode_cursor(cursor, datetime.fromisoformat, int4)
         stmt = stmt.where(tuple_(Conversation.last_message_at, Conversation.id) < tuple_(ts, cid))
     rows = list((await session.scalars(stmt)).all())
     more = len(rows) > limit
     rows = rows[:limit]
     last = rows[-1] if rows else None
-    next_cursor = _encode(last.last_message_at, last.id) if more and last and last.last_message_at else None
+    next_cursor = (
+        encode_cursor(last.last_message_at.isoformat(), last.id) if more and last and last.last_message_at else None
+    )
     return rows, next_cursor
 
 

@@ -5,7 +5,6 @@ every status. Slugs are made once from the question and never follow later edits
 
 from __future__ import annotations
 
-import base64
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from helpline.auth.service import Caller
 from helpline.core import audit
 from helpline.core.audit import Client
+from helpline.core.cursors import decode_cursor, encode_cursor, int4
 from helpline.core.errors import BadRequest, Forbidden, NotFound
 from helpline.faqs.backends import FAQDeps
 from helpline.faqs.categories import category_exists
@@ -55,19 +55,6 @@ def is_embedded(faq: FAQ) -> bool:
 # Reading
 
 
-def _encode(priority: int, faq_id: int) -> str:
-    return base64.urlsafe_b64encode(f"{priority}|{faq_id}".encode()).decode().rstrip("=")
-
-
-def _decode(cursor: str) -> tuple[int, int]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        priority, faq_id = raw.split("|")
-        return int(priority), int(faq_id)
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("cursor is not valid; use the next_cursor of the previous page") from None
-
-
 async def list_faqs(
     session: AsyncSession,
     viewer: Viewer,
@@ -90,11 +77,11 @@ async def list_faqs(
     if tag:
         stmt = stmt.where(FAQ.keywords.contains([" ".join(tag.split()).lower()]))
     if cursor:
-        stmt = stmt.where(tuple_(FAQ.priority, FAQ.id) < tuple_(*_decode(cursor)))
+        stmt = stmt.where(tuple_(FAQ.priority, FAQ.id) < tuple_(*decode_cursor(cursor, int4, int4)))
     rows = list((await session.scalars(stmt)).all())
     more = len(rows) > limit
     rows = rows[:limit]
-    return rows, (_encode(rows[-1].priority, rows[-1].id) if more and rows else None)
+    return rows, (encode_cursor(rows[-1].priority, rows[-1].id) if more and rows else None)
 
 
 async def get_visible(
