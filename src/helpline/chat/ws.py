@@ -18,14 +18,13 @@ from typing import Any
 import structlog
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
-from sqlalchemy import exc as sa_exc
 
 from helpline.auth.dependencies import load_caller
 from helpline.chat import service
 from helpline.chat.hub import TurnEvent
 from helpline.chat.schemas import WsIncoming
 from helpline.chat.stop import stop as stop_answer
-from helpline.core.errors import UNAVAILABLE_ERRORS, AppError, bad_value
+from helpline.core.errors import AppError, failure
 from helpline.core.runtime import Runtime
 from helpline.core.security import InvalidToken, TokenClaims
 
@@ -147,18 +146,6 @@ async def _stop(runtime: Runtime, user_id: int, message_id: int, outbox: asyncio
             outbox.put_nowait({"type": "error", "code": "generation_failed", "detail": payload.get("error"), **payload})
 
 
-def _failure_frame(exc: Exception) -> dict[str, Any]:
-    """The error frame for a turn that failed with something other than an AppError."""
-    if isinstance(exc, sa_exc.DBAPIError) and (detail := bad_value(exc)) is not None:
-        log.warning("ws.value_rejected", error=str(exc.orig)[:300])
-        return error_frame("invalid_value", detail)
-    if isinstance(exc, UNAVAILABLE_ERRORS):
-        log.error("ws.dependency_unavailable", error=f"{type(exc).__name__}: {exc}"[:300])
-        return error_frame("service_unavailable", "A backing service is unavailable; try again shortly.")
-    log.exception("ws.turn_failed")
-    return error_frame("internal_error", "An unexpected error occurred; it has been logged.")
-
-
 async def _receive_loop(
     ws: WebSocket,
     runtime: Runtime,
@@ -209,9 +196,9 @@ async def _receive_loop(
                 return
             continue
         except Exception as exc:
-            # The socket outlives a failed turn, as HTTP outlives a failed request: a value the
-            # database refused (a NUL character) is the frame's error; anything else is logged.
-            outbox.put_nowait(_failure_frame(exc))
+            # The socket outlives a failed turn, answered as HTTP answers a failed request.
+            _, code, detail = failure(exc, ws.url.path)
+            outbox.put_nowait(error_frame(code, detail))
             continue
         outbox.put_nowait(
             {

@@ -12,6 +12,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from helpline.core.ids import MAX_ID
+
 log = structlog.get_logger(__name__)
 
 
@@ -122,14 +124,14 @@ def _field_errors(exc: RequestValidationError) -> tuple[str, list[dict[str, Any]
 # 22000 is also what asyncpg raises when it cannot encode a parameter, such as an id beyond the
 # 32-bit integer columns. Other class-22 errors (division by zero, ...) would be Helpline's own
 # bugs: they stay 500s.
+_UNSTORABLE_TEXT = "Text in the request contains a character that cannot be stored (such as NUL, \\u0000)."
 _BAD_VALUES = {
-    "22000": "A value in the request is out of range (ids are at most 2147483647).",
+    "22000": f"A value in the request is out of range (ids are at most {MAX_ID}).",
     "22001": "A value in the request is too long.",
     "22003": "A number in the request is out of range.",
-    "22021": "Text in the request contains a character that cannot be stored (such as NUL, \\u0000).",
-    "22P05": "Text in the request contains a character that cannot be stored (such as NUL, \\u0000).",
+    "22021": _UNSTORABLE_TEXT,
+    "22P05": _UNSTORABLE_TEXT,
 }
-
 
 # A dependency (database, Redis) that is down or unreachable.
 UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
@@ -140,9 +142,24 @@ UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
-def bad_value(exc: sa_exc.DBAPIError) -> str | None:
-    """What to tell the client when the database refused one of its values, or None."""
-    return _BAD_VALUES.get(str(getattr(exc.orig, "sqlstate", "") or ""))
+def failure(exc: Exception, path: str) -> tuple[int, str, str]:
+    """How a request (or WebSocket frame) that failed with ``exc``, not an AppError, is answered:
+    status, code and detail. It is logged here, once.
+
+    - a value PostgreSQL refused to store: 422. The statement failed and its transaction is rolled
+      back, so nothing was written; the client's error, not ours;
+    - a dependency that is down or unreachable: 503, said plainly rather than a hang or a 500;
+    - anything else: 500, with the traceback in the log and no internals in the answer."""
+    if isinstance(exc, sa_exc.DBAPIError):
+        detail = _BAD_VALUES.get(str(getattr(exc.orig, "sqlstate", "") or ""))
+        if detail is not None:
+            log.warning("request_value_rejected", path=path, error=str(exc.orig)[:300])
+            return 422, "invalid_value", detail
+    if isinstance(exc, UNAVAILABLE_ERRORS):
+        log.error("dependency_unavailable", path=path, error=f"{type(exc).__name__}: {exc}"[:300])
+        return 503, "service_unavailable", "A backing service is unavailable; try again shortly."
+    log.error("unhandled_error", path=path, exc_info=exc)
+    return 500, "internal_error", "An unexpected error occurred; it has been logged."
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -160,28 +177,11 @@ def install_error_handlers(app: FastAPI) -> None:
         code = _STATUS_CODES.get(exc.status_code, "error")
         return error_response(exc.status_code, code, exc.detail, getattr(exc, "headers", None))
 
-    async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
-        # A dependency (database, Redis) that is down or unreachable: say so, do not hang or 500.
-        log.error("dependency_unavailable", path=request.url.path, error=f"{type(exc).__name__}: {exc}"[:300])
-        return error_response(
-            503, "service_unavailable", "A backing service is unavailable; try again shortly.",
-            {"Retry-After": "5"},
-        )  # fmt: skip
+    async def _failed(request: Request, exc: Exception) -> JSONResponse:
+        status, code, detail = failure(exc, request.url.path)
+        return error_response(status, code, detail, {"Retry-After": "5"} if status == 503 else None)
 
-    for error in UNAVAILABLE_ERRORS:
-        app.add_exception_handler(error, _unavailable)
-
-    @app.exception_handler(Exception)
-    async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled_error", path=request.url.path)
-        return error_response(500, "internal_error", "An unexpected error occurred; it has been logged.")
-
-    @app.exception_handler(sa_exc.DBAPIError)
-    async def _database_error(request: Request, exc: Exception) -> JSONResponse:
-        # A value the request sent that PostgreSQL cannot store (nothing was written: the
-        # statement failed and its transaction is rolled back) is the client's error, not ours.
-        detail = bad_value(exc) if isinstance(exc, sa_exc.DBAPIError) else None
-        if detail is None:
-            return await _unhandled(request, exc)
-        log.warning("request_value_rejected", path=request.url.path, error=str(getattr(exc, "orig", exc))[:300])
-        return error_response(422, "invalid_value", detail)
+    # Exception is Starlette's last resort (it answers, then re-raises for the server's log);
+    # the others are answered here.
+    for error in (*UNAVAILABLE_ERRORS, sa_exc.DBAPIError, Exception):
+        app.add_exception_handler(error, _failed)

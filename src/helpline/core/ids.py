@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Path, Query
+from fastapi import Path
 from pydantic import Field
 
 MAX_ID = 2**31 - 1
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
-QueryId = Annotated[int, Query(ge=1, le=MAX_ID)]
