@@ -72,7 +72,7 @@ def _parse_event_id(value: str | None) -> tuple[int, int] | None:
     except ValueError:
         raise BadRequest("Last-Event-ID must look like '<message_id>:<seq>'") from None
     if not (1 <= message_id <= MAX_ID and 0 <= seq <= MAX_ID):
-        raise BadRequest(f"Last-Event-ID: the message id and sequence must be between 1 and {MAX_ID}")
+        raise BadRequest(f"Last-Event-ID: the message id must be 1 to {MAX_ID} and the sequence 0 to {MAX_ID}")
     return message_id, seq
 
 

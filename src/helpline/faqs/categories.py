@@ -41,9 +41,10 @@ async def children_of(session: AsyncSession, category_id: int) -> list[FAQCatego
 async def category_filter(session: AsyncSession, ref: str | int) -> tuple[int, ...]:
     """The ids a filter on a category (id or slug) matches: it and its subcategories."""
     if isinstance(ref, int) or ref.isdigit():
-        if not 1 <= int(ref) <= MAX_ID:
+        category_id = int(ref)
+        if not 1 <= category_id <= MAX_ID:
             raise NotFound(f"No such category: {ref}")
-        match = FAQCategory.id == int(ref)
+        match = FAQCategory.id == category_id
     else:
         match = FAQCategory.slug == ref.strip().lower()
     root = await session.scalar(select(FAQCategory.id).where(match))
