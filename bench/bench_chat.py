@@ -964,6 +964,13 @@ def _verdict(ok: bool | None) -> str:
     return "n/a" if ok is None else ("met" if ok else "MISSED")
 
 
+def _cpu_ms(r: LoadResult | None) -> float | None:
+    """The server process's CPU per request (or stream, or round trip), in ms."""
+    if r is None or r.server_cpu is None or not r.rps:
+        return None
+    return 1000 * r.server_cpu / r.rps
+
+
 def _diff(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else a - b
 
@@ -1053,29 +1060,38 @@ def report(res: Results, opts: Options, total_s: float) -> None:
         "\nThe floor (bench/_floor_chat_app.py: a turn that only commits its two messages, on the same "
         "PostgreSQL): the most any stored turn reaches here"
     )
-    floors = [
-        ("1 send", send, rps("floor", "POST /turn"), rps("bare", "POST /items (pydantic body)"), TARGETS["send"]),
-        (
-            "2 SSE token events",
-            per_s("helpline", "POST /api/v1/chat/stream"),
-            per_s("floor", f"POST /sse-turn ({res.token_events_per_stream} events)"),
-            per_s("bare", f"POST /sse ({res.token_events_per_stream} events)"),
-            TARGETS["sse"],
+    sse_events = res.token_events_per_stream
+    loads = {
+        "1 send": ("POST /api/v1/chat/send", "POST /turn", "POST /items (pydantic body)"),
+        "2 SSE token events": (
+            "POST /api/v1/chat/stream",
+            f"POST /sse-turn ({sse_events} events)",
+            f"POST /sse ({sse_events} events)",
         ),
-        (
-            "3 WS round trips",
-            rps("helpline", "WS message → response"),
-            rps("floor", "WS turn"),
-            rps("bare", "WS echo"),
-            TARGETS["ws"],
-        ),
-    ]
-    for label, ours, floor, bare, goal in floors:
-        ceiling = _ratio(floor, bare)
+        "3 WS round trips": ("WS message → response", "WS turn", "WS echo"),
+    }
+    goals = {"1 send": TARGETS["send"], "2 SSE token events": TARGETS["sse"], "3 WS round trips": TARGETS["ws"]}
+    per_unit = {"2 SSE token events": per_s}
+    for label, (ours_name, floor_name, bare_name) in loads.items():
+        rate = per_unit.get(label, rps)
+        ceiling = _ratio(rate("floor", floor_name), rate("bare", bare_name))
+        goal = goals[label]
         print(
             f"  {label:<20} floor / bare {_fmt(ceiling)} (target {goal}: "
             f"{'reachable' if ceiling is not None and ceiling >= goal else 'out of reach for any stored turn'}); "
-            f"Helpline / floor {_fmt(_ratio(ours, floor))}"
+            f"Helpline / floor {_fmt(_ratio(rate('helpline', ours_name), rate('floor', floor_name)))}"
+        )
+    print(
+        "  The app process's own CPU per request, stream or round trip (ms; the database's not counted), and the\n"
+        "  ratio to bare it allows when the app process is the only limit (PostgreSQL on cores of its own):"
+    )
+    for label, (ours_name, floor_name, bare_name) in loads.items():
+        names = {"helpline": ours_name, "floor": floor_name, "bare": bare_name}
+        cost = {who: _cpu_ms(load(who, name)) for who, name in names.items()}
+        print(
+            f"  {label:<20} Helpline {_fmt(cost['helpline'], '.3f')}, floor {_fmt(cost['floor'], '.3f')}, "
+            f"bare {_fmt(cost['bare'], '.3f')}: at most {_fmt(_ratio(cost['bare'], cost['floor']))} for the floor, "
+            f"{_fmt(_ratio(cost['bare'], cost['helpline']))} for Helpline (target {goals[label]})"
         )
 
     print("\nModeration (the default: local classifier) against none")
