@@ -224,11 +224,13 @@ def report_sweep(queries: Sequence[Query], swept: Sweep, weights: Sequence[float
     weight that only wins on this set is fitted to it, not better."""
     print("\nfull-text weight sweep (hybrid top-1, the SQL path):")
     rng = random.Random(0)
-    for lang in sorted({q.language for q in queries}):
-        idx = [i for i, q in enumerate(queries) if q.language == lang]
+    # Per language and queries file: the held-out file's row shows, without choosing anything on
+    # it, whether a weight that wins on the first file also wins there.
+    for source, lang in sorted({(q.source, q.language) for q in queries}):
+        idx = [i for i, q in enumerate(queries) if q.language == lang and q.source == source]
         app = swept.app_weight[lang]
         counts = ", ".join(f"{w:g}: {sum(swept.right[(i, w)] for i in idx)}" for w in weights)
-        print(f"  {lang} ({len(idx)} queries; the app uses {app:g}): {counts}")
+        print(f"  {source}, {lang} ({len(idx)} queries; the app uses {app:g}): {counts}")
         if app not in weights:
             continue
         picked, fixed = [], []
@@ -279,11 +281,6 @@ def report(queries: Sequence[Query], results: Sequence[SignalResult], hybrid: Si
         f"\nhybrid top-1 {top1:.3f} ({round(top1 * len(queries))} of {len(queries)}) {verdict} "
         f"the target of {TARGET_TOP1:.2f}"
     )
-    for source in sources if len(sources) > 1 else ():
-        sub_idx = [i for i, q in enumerate(queries) if q.source == source]
-        picked = SignalResult(hybrid.name, [hybrid.ranked[i] for i in sub_idx])
-        right = round(picked.top1([queries[i] for i in sub_idx]) * len(sub_idx))
-        print(f"  {source}: {right} of {len(sub_idx)} ({right / len(sub_idx):.3f})")
 
     others = [res for res in results if res is not hybrid]
     missed = [i for i, (q, r) in enumerate(zip(queries, hybrid.ranked, strict=True)) if r[:1] != [q.expected]]
