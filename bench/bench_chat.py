@@ -1061,37 +1061,36 @@ def report(res: Results, opts: Options, total_s: float) -> None:
         "PostgreSQL): the most any stored turn reaches here"
     )
     sse_events = res.token_events_per_stream
-    loads = {
-        "1 send": ("POST /api/v1/chat/send", "POST /turn", "POST /items (pydantic body)"),
-        "2 SSE token events": (
-            "POST /api/v1/chat/stream",
-            f"POST /sse-turn ({sse_events} events)",
-            f"POST /sse ({sse_events} events)",
+    # label, how it is counted, then the Helpline, floor and bare measurements, and the target
+    compared = [
+        ("1 send", rps, ("POST /api/v1/chat/send", "POST /turn", "POST /items (pydantic body)"), TARGETS["send"]),
+        (
+            "2 SSE token events",
+            per_s,
+            ("POST /api/v1/chat/stream", f"POST /sse-turn ({sse_events} events)", f"POST /sse ({sse_events} events)"),
+            TARGETS["sse"],
         ),
-        "3 WS round trips": ("WS message → response", "WS turn", "WS echo"),
-    }
-    goals = {"1 send": TARGETS["send"], "2 SSE token events": TARGETS["sse"], "3 WS round trips": TARGETS["ws"]}
-    per_unit = {"2 SSE token events": per_s}
-    for label, (ours_name, floor_name, bare_name) in loads.items():
-        rate = per_unit.get(label, rps)
-        ceiling = _ratio(rate("floor", floor_name), rate("bare", bare_name))
-        goal = goals[label]
+        ("3 WS round trips", rps, ("WS message → response", "WS turn", "WS echo"), TARGETS["ws"]),
+    ]
+    servers = ("helpline", "floor", "bare")
+    for label, rate, names, goal in compared:
+        ours, floor, bare = (rate(server, name) for server, name in zip(servers, names, strict=True))
+        ceiling = _ratio(floor, bare)
         print(
             f"  {label:<20} floor / bare {_fmt(ceiling)} (target {goal}: "
             f"{'reachable' if ceiling is not None and ceiling >= goal else 'out of reach for any stored turn'}); "
-            f"Helpline / floor {_fmt(_ratio(rate('helpline', ours_name), rate('floor', floor_name)))}"
+            f"Helpline / floor {_fmt(_ratio(ours, floor))}"
         )
     print(
         "  The app process's own CPU per request, stream or round trip (ms; the database's not counted), and the\n"
         "  ratio to bare it allows when the app process is the only limit (PostgreSQL on cores of its own):"
     )
-    for label, (ours_name, floor_name, bare_name) in loads.items():
-        names = {"helpline": ours_name, "floor": floor_name, "bare": bare_name}
-        cost = {who: _cpu_ms(load(who, name)) for who, name in names.items()}
+    for label, _, names, goal in compared:
+        ours, floor, bare = (_cpu_ms(load(server, name)) for server, name in zip(servers, names, strict=True))
         print(
-            f"  {label:<20} Helpline {_fmt(cost['helpline'], '.3f')}, floor {_fmt(cost['floor'], '.3f')}, "
-            f"bare {_fmt(cost['bare'], '.3f')}: at most {_fmt(_ratio(cost['bare'], cost['floor']))} for the floor, "
-            f"{_fmt(_ratio(cost['bare'], cost['helpline']))} for Helpline (target {goals[label]})"
+            f"  {label:<20} Helpline {_fmt(ours, '.3f')}, floor {_fmt(floor, '.3f')}, bare {_fmt(bare, '.3f')}: "
+            f"at most {_fmt(_ratio(bare, floor))} for the floor, {_fmt(_ratio(bare, ours))} for Helpline "
+            f"(target {goal})"
         )
 
     print("\nModeration (the default: local classifier) against none")
