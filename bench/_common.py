@@ -23,9 +23,13 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
+import asyncpg
 import httpx
+
+if TYPE_CHECKING:
+    from helpline.core.embedded_pg import EmbeddedPostgres
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -356,14 +360,29 @@ class HelplineServer:
         except (OSError, ValueError, IndexError):
             return None
 
-    def cpu_watch(self) -> CpuWatch:
+    def cpu_watch(self, server_pid: int | None = None) -> CpuWatch:
+        """The CPU of ``server_pid`` (default: this Helpline) and of this embedded PostgreSQL."""
         pg = self.postmaster_pid()
-        return CpuWatch({"server": [self.pid], **({"db": [pg]} if pg else {})})
+        return CpuWatch({"server": [server_pid or self.pid], **({"db": [pg]} if pg else {})})
 
-    def socket_dir(self) -> Path:
+    def _pg(self) -> EmbeddedPostgres:
         from helpline.core.embedded_pg import EmbeddedPostgres
 
-        return EmbeddedPostgres(self.data_dir / "pg").socket_dir()
+        return EmbeddedPostgres(self.data_dir / "pg")
+
+    def socket_dir(self) -> Path:
+        return self._pg().socket_dir()
+
+    def url(self, database: str = "postgres") -> str:
+        """This embedded PostgreSQL's SQLAlchemy URL, as the app makes it (Unix socket, superuser)."""
+        return self._pg().url(database)
+
+    def dsn(self, database: str = "postgres") -> str:
+        """The same for asyncpg and libpq (no SQLAlchemy driver name)."""
+        return self.url(database).replace("postgresql+asyncpg://", "postgresql://", 1)
+
+    async def connect(self, database: str = "postgres") -> asyncpg.Connection:
+        return await asyncpg.connect(self.dsn(database), timeout=10)
 
 
 def free_port() -> int:

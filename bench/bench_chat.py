@@ -48,7 +48,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import asyncpg
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -547,7 +546,7 @@ _RECOUNT = """
 async def fill_conversations(server: HelplineServer, user_id: int, sizes: Mapping[int, int]) -> dict[int, int]:
     """Add messages with SQL until each conversation (id → wanted size) has its size; keep
     message_count right. Returns id → message_count."""
-    conn = await asyncpg.connect(host=str(server.socket_dir()), user="postgres", database="postgres", timeout=10)
+    conn = await server.connect()
     try:
         out: dict[int, int] = {}
         async with conn.transaction():
@@ -773,13 +772,13 @@ def run_helpline_fake(
 
 async def _floor_database(hl: HelplineServer) -> str:
     """A database of its own for the floor app on Helpline's PostgreSQL; its DSN."""
-    conn = await asyncpg.connect(host=str(hl.socket_dir()), user="postgres", database="postgres", timeout=10)
+    conn = await hl.connect()
     try:
         if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = 'bench_floor'"):
             await conn.execute("CREATE DATABASE bench_floor")
     finally:
         await conn.close()
-    return f"postgresql://postgres@/bench_floor?host={hl.socket_dir()}"
+    return hl.dsn("bench_floor")
 
 
 def run_floor(opts: Options, gen: LoadGenerator, res: Results, hl: HelplineServer, workdir: Path) -> None:
@@ -788,8 +787,7 @@ def run_floor(opts: Options, gen: LoadGenerator, res: Results, hl: HelplineServe
     dsn = run_async(_floor_database(hl))
     label = "floor FastAPI (two commits a turn)"
     with bare_server(workdir, "bench._floor_chat_app:app", label, env={"BENCH_FLOOR_DSN": dsn}) as floor:
-        base, pg = floor.base, hl.postmaster_pid()
-        cpu = CpuWatch({"server": [floor.pid], **({"db": [pg]} if pg else {})})
+        base, cpu = floor.base, hl.cpu_watch(floor.pid)
         conns, secs, warm = opts.connections, opts.duration, opts.warmup
         body = _body(QUESTION, 1)
         turn = Target(base + "/turn", "POST", JSON_HEADERS, body)

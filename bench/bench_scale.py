@@ -253,14 +253,8 @@ def p50_ms(samples: list[float]) -> float:
     return statistics.median(samples) * 1000 if samples else float("nan")
 
 
-def pg_port(server: HelplineServer) -> int:
-    return int((server.data_dir / "pg" / "postmaster.pid").read_text().splitlines()[3])
-
-
 async def pg_connect(server: HelplineServer) -> asyncpg.Connection:
-    conn: asyncpg.Connection = await asyncpg.connect(
-        host=str(server.socket_dir()), port=pg_port(server), user="postgres", database="postgres"
-    )
+    conn = await server.connect()
     await register_vector(conn)
     return conn
 
@@ -431,9 +425,7 @@ async def attribute_sql(server: HelplineServer, texts: list[str], vecs: F32, out
     """The parts of the search statement on their own, to see where its time goes: the app's own
     full-text statement (``hybrid_sql`` without vectors) across languages and in English, and the
     question-vector k-NN with the search's filters."""
-    engine = create_async_engine(
-        f"postgresql+asyncpg://postgres@/postgres?host={server.socket_dir()}&port={pg_port(server)}"
-    )
+    engine = create_async_engine(server.url())
     conn = await pg_connect(server)
     try:
         async with engine.connect() as sa:
