@@ -5,7 +5,8 @@ bulk-loads N published FAQs with clustered random unit vectors over COPY (HNSW i
 first, re-built after, timed), then measures:
 
 1. HNSW recall@10 of ``ORDER BY question_embedding <=> q LIMIT 10`` against exact k-NN computed in
-   numpy, for several ``hnsw.ef_search`` values;
+   numpy, for several ``hnsw.ef_search`` values (the app's among them), the indexes built as the
+   app builds them (``models.faqs.HNSW_BUILD``);
 2. SQL k-NN p50 latency with the index and with an exact scan (index scans off), same queries;
 3. p50 latency of ``GET /api/v1/faqs/search`` (signed in): uncached (embedding + SQL), with the
    query embedding cached but not the result (search version bumped), and fully cached.
@@ -36,7 +37,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from helpline.ai.embeddings.local import MODEL as EMBED_MODEL  # the server's embedder (local)
+from helpline.core.db import HNSW_EF_SEARCH
 from helpline.faqs.search import COMMON_SQL, COMMON_TERM_ROWS, FUSION_PARAMS, TEXT_CANDIDATES, hybrid_sql, text_params
+from helpline.models.faqs import HNSW_BUILD, HNSW_INDEXES, hnsw_ddl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -51,13 +54,9 @@ from bench._common import (
 
 DIM = 384
 K = 10
-EF_SEARCH = (40, 80, 100, 200)
+EF_SEARCH = tuple(sorted({40, HNSW_EF_SEARCH, 80, 100, 200}))
 ADMIN_EMAIL = "scale-admin@example.com"
 ADMIN_PASSWORD = "Vector-scale-Pass-9371"
-HNSW_INDEXES = {
-    "faqs_question_embedding_idx": "question_embedding",
-    "faqs_answer_embedding_idx": "answer_embedding",
-}
 # Signed-in search is limited to 240 a minute per user (faqs/throttle.py): stay below it.
 API_QUERIES = 100
 API_WARMUP = 10
@@ -292,11 +291,12 @@ async def load(conn: asyncpg.Connection, q: F32, a: F32, seed: int, out: list[Ro
     await conn.execute("SET max_parallel_maintenance_workers = 2")
     for name, column in HNSW_INDEXES.items():
         t0 = time.perf_counter()
-        await conn.execute(f"CREATE INDEX {name} ON faqs USING hnsw ({column} vector_cosine_ops)")
+        await conn.execute(hnsw_ddl(name, column))
         build_s = time.perf_counter() - t0
         size = await conn.fetchval("SELECT pg_relation_size($1::regclass)", name)
         print(f"  built {name} in {build_s:.1f} s ({size / 2**20:.0f} MiB)", flush=True)
-        out.append(Row(f"HNSW build {column} (m=16, ef_c=64)", f"{build_s:.1f} s, {size / 2**20:.0f} MiB"))
+        build = f"m={HNSW_BUILD['m']}, ef_c={HNSW_BUILD['ef_construction']}"
+        out.append(Row(f"HNSW build {column} ({build})", f"{build_s:.1f} s, {size / 2**20:.0f} MiB"))
     table = await conn.fetchval("SELECT pg_relation_size('faqs')")
     total = await conn.fetchval("SELECT pg_total_relation_size('faqs')")
     out.append(Row("faqs heap / total with TOAST+indexes", f"{table / 2**20:.0f} / {total / 2**20:.0f} MiB"))
@@ -344,7 +344,7 @@ async def measure_sql(
         recalls[ef] = hit / (K * len(queries))
         index_lat[ef] = lat
         flag = "ok" if recalls[ef] >= 0.95 else "BELOW"
-        label = f"recall@10 ef_search={ef}{build}"
+        label = f"recall@10 ef_search={ef}{' (app)' if ef == HNSW_EF_SEARCH else ''}{build}"
         if build:
             out.append(Row(label, f"{recalls[ef]:.3f}, p50 {p50_ms(lat):.2f} ms", f">= 0.95 {flag}"))
             print(f"  {build.strip()} ef_search={ef:<4} recall@10 {recalls[ef]:.3f}  p50 {p50_ms(lat):.2f} ms")
@@ -527,7 +527,7 @@ async def alt_build(conn: asyncpg.Connection, q: F32, queries: F32, alt: tuple[i
     out.append(Row(f"HNSW build {column} (m={m}, ef_c={efc})", f"{build_s:.1f} s, {size / 2**20:.0f} MiB"))
     await measure_sql(conn, q, queries, 0, out, build=f" m={m} ef_c={efc}")
     await conn.execute(f"DROP INDEX {name}")
-    await conn.execute(f"CREATE INDEX {name} ON faqs USING hnsw ({column} vector_cosine_ops)")
+    await conn.execute(hnsw_ddl(name, column))
 
 
 async def db_phase(
@@ -606,7 +606,7 @@ async def filtered_candidates(server: HelplineServer, seed: int, out: list[Row])
             unit(np.asarray(r[0].to_numpy(), dtype=np.float32) + 0.04 * rng.standard_normal(DIM, dtype=np.float32))
             for r in rows[::5]
         ]
-        await conn.execute("SET hnsw.ef_search = 100")
+        await conn.execute(f"SET hnsw.ef_search = {HNSW_EF_SEARCH}")
         for mode in ("off", "relaxed_order"):
             await conn.execute(f"SET hnsw.iterative_scan = {mode}")
             counts, lat = [], []

@@ -86,8 +86,10 @@ def test_import_export_demo_and_reindex_from_the_command_line(cli_db: str, tmp_p
         cli_db, "SELECT atttypmod FROM pg_attribute WHERE attrelid = 'faqs'::regclass AND attname LIKE '%_embedding'"
     )
     assert [r["atttypmod"] for r in dims] == [16, 16]
-    indexes = {r["indexname"] for r in fetch(cli_db, "SELECT indexname FROM pg_indexes WHERE tablename = 'faqs'")}
-    assert {"faqs_question_embedding_idx", "faqs_answer_embedding_idx"} <= indexes
+    rows = fetch(cli_db, "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'faqs'")
+    indexes = {r["indexname"]: r["indexdef"] for r in rows}
+    for name in ("faqs_question_embedding_idx", "faqs_answer_embedding_idx"):
+        assert indexes[name].endswith("WITH (m='16', ef_construction='128')"), indexes[name]
     assert fetch(cli_db, "SELECT vector_dims(question_embedding) d FROM faqs")[0]["d"] == 16
     code, out, _ = run(cli_db, tmp_path, "reindex", HELPLINE_EMBEDDING_DIMENSION="16")
     assert "0 FAQs re-embedded (0 texts), 1 already current" in out

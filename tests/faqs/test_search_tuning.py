@@ -16,11 +16,11 @@ from helpline.faqs.search import FUSION_PARAMS, TEXT_CANDIDATES, hybrid_sql, tex
 from tests.faqs.test_search import load_demo
 
 
-async def test_every_connection_searches_hnsw_with_ef_search_100_and_iterative_scans(runtime: Runtime) -> None:
+async def test_every_connection_searches_hnsw_with_ef_search_40_and_iterative_scans(runtime: Runtime) -> None:
     async with runtime.sessionmaker() as session:
         # Loading pgvector (a vector cast) must keep the value set at connect time.
         await session.execute(text("SELECT CAST('[1,2,3]' AS vector) <=> CAST('[1,2,4]' AS vector)"))
-        assert await session.scalar(text("SHOW hnsw.ef_search")) == str(HNSW_EF_SEARCH) == "100"
+        assert await session.scalar(text("SHOW hnsw.ef_search")) == str(HNSW_EF_SEARCH) == "40"
         assert await session.scalar(text("SHOW hnsw.iterative_scan")) == HNSW_ITERATIVE_SCAN == "relaxed_order"
 
 

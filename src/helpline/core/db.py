@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 
 from helpline.core.config import Settings
 
-HNSW_EF_SEARCH = 100
+HNSW_EF_SEARCH = 40
 HNSW_ITERATIVE_SCAN = "relaxed_order"
 # hnsw.iterative_scan (set on every connection) came with pgvector 0.8.0.
 MIN_PGVECTOR = (0, 8)
@@ -45,9 +45,13 @@ def create_engine(settings: Settings, url: str) -> AsyncEngine:
             "server_settings": {
                 "statement_timeout": str(db.statement_timeout_ms),
                 "application_name": "helpline",
-                # HNSW candidates per search (pgvector's default is 40). At 100k FAQs, recall@10
-                # against exact search is 0.915 at 40 and 0.991 at 100 (bench/bench_scale.py), for
-                # about 1 ms more; it must also be at least the k that search.py asks for (<= 100).
+                # HNSW candidates per search: pgvector's default, set here so that it is stated.
+                # At 100k FAQs, with the indexes built with ef_construction 128
+                # (models/faqs.HNSW_BUILD), recall@10 against exact search is 0.972-0.986 at 40
+                # (bench/bench_scale.py; 0.907 with the default build), and the search statement
+                # takes 2-3 ms less than at 100. A search asking for more candidates than this (k
+                # up to 100 in search.py) gets them from the iterative scan below, which walks on
+                # in steps of ef_search.
                 "hnsw.ef_search": str(HNSW_EF_SEARCH),
                 # A search filtered by language, category or status walks HNSW and filters
                 # afterwards: without iterative scans it got only the ef_search nearest rows, so at

@@ -23,18 +23,14 @@ from helpline.faqs.cache import FAQCache
 from helpline.faqs.embeddings import refresh_embeddings
 from helpline.faqs.views import ViewCounter
 from helpline.models import FAQ, UnansweredQuestion
+from helpline.models.faqs import HNSW_INDEXES, hnsw_ddl
 
 log = structlog.get_logger(__name__)
 
 # pgvector's HNSW indexes take `vector` columns of at most 2000 dimensions; wider ones are
 # searched exactly (a sequential scan), which is fine for a knowledge base of a few thousand FAQs.
 HNSW_MAX_DIMENSIONS = 2000
-HNSW_INDEXES = {
-    "faqs_question_embedding_idx": "CREATE INDEX IF NOT EXISTS faqs_question_embedding_idx ON faqs "
-    "USING hnsw (question_embedding vector_cosine_ops)",
-    "faqs_answer_embedding_idx": "CREATE INDEX IF NOT EXISTS faqs_answer_embedding_idx ON faqs "
-    "USING hnsw (answer_embedding vector_cosine_ops)",
-}
+HNSW_DDL = {name: hnsw_ddl(name, column) for name, column in HNSW_INDEXES.items()}
 
 
 @dataclass
@@ -120,7 +116,7 @@ async def reindex(
             existing = set(
                 (await session.scalars(text("SELECT indexname FROM pg_indexes WHERE tablename = 'faqs'"))).all()
             )
-            for name, ddl in HNSW_INDEXES.items():
+            for name, ddl in HNSW_DDL.items():
                 if name not in existing:
                     say(f"Building the HNSW index {name}")
                     await session.execute(text(ddl))

@@ -30,6 +30,24 @@ from helpline.models.enums import FAQStatus, faq_status
 # The width is a deployment choice (384 local MiniLM, 1536 OpenAI); migrations read the same setting.
 EMBEDDING_DIM = get_settings().embedding.dimension
 
+# How the HNSW indexes are built (migration 0007 rebuilt the first ones so). m is pgvector's
+# default; ef_construction is twice its default 64. At 100,000 FAQs (bench/bench_scale.py) that
+# gives recall@10 0.972-0.986 at ef_search 40 (pgvector's default), against 0.907 with 64, for an
+# index of the same size built about 1.5 times slower (27-29 s instead of 16-20 s per index with
+# two parallel workers). So a search needs no more than 40 candidates (core/db.HNSW_EF_SEARCH).
+HNSW_BUILD = {"m": 16, "ef_construction": 128}
+# The index of each vector column, and its DDL (also used by `helpline reindex` and the benchmarks).
+HNSW_INDEXES = {
+    "faqs_question_embedding_idx": "question_embedding",
+    "faqs_answer_embedding_idx": "answer_embedding",
+}
+
+
+def hnsw_ddl(name: str, column: str) -> str:
+    options = ", ".join(f"{k} = {v}" for k, v in HNSW_BUILD.items())
+    return f"CREATE INDEX IF NOT EXISTS {name} ON faqs USING hnsw ({column} vector_cosine_ops) WITH ({options})"
+
+
 # Full-text document of a FAQ, in its language's text-search configuration (helpline_ts_config(),
 # created by the 0003 migration, maps en/es/fr/de/pt/it to theirs and anything else to 'simple'):
 # the question weighs most, then the keywords, then the answer.
@@ -97,12 +115,14 @@ class FAQ(Timestamps, Base):
             "question_embedding",
             postgresql_using="hnsw",
             postgresql_ops={"question_embedding": "vector_cosine_ops"},
+            postgresql_with=HNSW_BUILD,
         ),
         Index(
             "faqs_answer_embedding_idx",
             "answer_embedding",
             postgresql_using="hnsw",
             postgresql_ops={"answer_embedding": "vector_cosine_ops"},
+            postgresql_with=HNSW_BUILD,
         ),
         Index("idx_faqs_status_language", "status", "language"),
         Index("idx_faqs_category_id", "category_id"),
