@@ -186,7 +186,7 @@ async def run_direct(
                 lang = search.primary_language(query.language)
                 base: dict[str, Any] = {
                     "statuses": [FAQStatus.published.value],
-                    "k": max(20, min(100, LIMIT * 4)),
+                    "k": search.candidate_count(LIMIT),
                     **search.fusion_params(embedder, lang),
                     "text_cap": search.TEXT_CANDIDATES,
                     "limit": LIMIT,

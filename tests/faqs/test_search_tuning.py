@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from helpline.core.db import HNSW_EF_SEARCH, HNSW_ITERATIVE_SCAN
 from helpline.core.runtime import Runtime
@@ -92,3 +92,59 @@ def test_words_weigh_more_in_a_language_the_embedder_does_not_know() -> None:
     # Embedders that name no languages (multilingual ones, OpenAI's) weigh every language alike.
     assert search.fusion_params(FakeEmbedder(), "es") == FUSION_PARAMS
     assert search.fusion_params(None, "es") == FUSION_PARAMS
+
+
+async def test_a_connection_plans_each_search_shape_once(runtime: Runtime) -> None:
+    """The language and candidate counts are written into the statement (search._LITERALS), so
+    PostgreSQL's plan cache switches to a generic plan after five executions instead of planning
+    every search (at 100,000 FAQs it did not while they were parameters: bench/bench_scale.py);
+    the hits are those a custom plan finds."""
+    await load_demo(runtime)
+    queries = [f"how do I track parcel {n}" for n in range(8)]
+    sent: list[str] = []
+
+    def capture(conn: object, cursor: object, statement: str, *args: object) -> None:
+        sent.append(statement)
+
+    # One session: one connection, whose prepared statements pg_prepared_statements lists.
+    async with runtime.sessionmaker() as session:
+        deps = replace(await resolve_deps(runtime, session), cache=FAQCache(None))
+        planned = []
+        event.listen(runtime.engine.sync_engine, "before_cursor_execute", capture)
+        try:
+            for q in queries:
+                found = await search.search(session, deps, search.SearchQuery(q=q, language="en"))
+                planned.append([h.id for h in found.hits])
+        finally:
+            event.remove(runtime.engine.sync_engine, "before_cursor_execute", capture)
+        statements = {s for s in sent if "pref_question_embedding AS" in s}
+        assert len(statements) == 1
+        statement = statements.pop()
+        assert "LIMIT 40)" in statement
+        assert f"LIMIT {search.TEXT_CANDIDATES})" in statement
+        assert "= 'en'" in statement
+        assert "helpline_ts_config('en')" in statement
+        plans = (
+            await session.execute(
+                text(
+                    "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+                    "WHERE statement LIKE 'WITH%pref_question_embedding AS%'"
+                )
+            )
+        ).all()
+        assert [(p.generic_plans, p.custom_plans) for p in plans] == [(3, 5)]
+        await session.execute(text("SET plan_cache_mode = force_custom_plan"))
+        for q, ids in zip(queries, planned, strict=True):
+            found = await search.search(session, deps, search.SearchQuery(q=q, language="en"))
+            assert [h.id for h in found.hits] == ids
+        assert planned[0], "the demo knowledge base answers about tracking"
+
+
+async def test_a_language_written_into_the_statement_is_quoted(runtime: Runtime) -> None:
+    await load_demo(runtime)
+    async with runtime.sessionmaker() as session:
+        deps = replace(await resolve_deps(runtime, session), cache=FAQCache(None))
+        for language in ("e'n", "en'); DELETE FROM faqs; --", "x\\"):
+            found = await search.search(session, deps, search.SearchQuery(q="track my parcel", language=language))
+            assert found.hits == []  # no FAQ is in that language, and nothing broke
+        assert await session.scalar(text("SELECT count(*) FROM faqs")) == 61

@@ -21,8 +21,9 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 from pgvector.sqlalchemy import Vector
-from sqlalchemy import TextClause, bindparam, text
+from sqlalchemy import BindParameter, Integer, String, TextClause, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import TypeEngine
 
 from helpline.ai.base import Embedder
 from helpline.core.runtime import Runtime
@@ -284,12 +285,36 @@ def hybrid_sql(*, vectors: bool, mode: Literal["strict", "all", "prefer"], categ
     )
 
 
+def candidate_count(limit: int) -> int:
+    """Candidates each signal finds for a search of ``limit`` hits (at least 4 per hit, in three
+    steps: each step is a statement of its own, see _statement)."""
+    return 20 if limit <= 5 else 40 if limit <= 10 else 100
+
+
+# Written into the statement's text (SQLAlchemy's literal_execute, quoted by the dialect) instead
+# of sent as parameters: the language and the candidate counts are what its plan depends on, and
+# the rest (the query's vector and words, the fusion weights) is not. So PostgreSQL's plan cache
+# finds the generic plan of a statement as cheap as a custom one and, after its first five
+# executions on a connection, stops planning it: 0.8-1 ms of a 6 ms statement at 100,000 FAQs
+# (bench/bench_scale.py). With them as parameters, the generic plan's guesses (an unknown LIMIT,
+# an average language) cost more, so every execution was planned anew. A language gets a plan of
+# its own: a rare one is best read through its B-tree, a common one through HNSW.
+_LITERALS: dict[str, TypeEngine[Any]] = {"k": Integer(), "text_cap": Integer(), "lang": String()}
+
+
 @functools.cache
 def _statement(vectors: bool, mode: Literal["strict", "all", "prefer"], category: bool, dim: int) -> TextClause:
     """The search statement, built once per shape: parsing its text for bind parameters costs
     about as much CPU as running it through the driver."""
-    sql = text(hybrid_sql(vectors=vectors, mode=mode, category=category))
-    return sql.bindparams(bindparam("qvec", type_=Vector(dim))) if vectors else sql
+    sql = hybrid_sql(vectors=vectors, mode=mode, category=category)
+    binds: list[BindParameter[Any]] = [
+        bindparam(name, type_=type_, literal_execute=True)
+        for name, type_ in _LITERALS.items()
+        if re.search(rf":{name}\b", sql)
+    ]
+    if vectors:
+        binds.append(bindparam("qvec", type_=Vector(dim)))
+    return text(sql).bindparams(*binds)
 
 
 def _cache_key(query: SearchQuery, version: int, model: str | None) -> str:
@@ -339,7 +364,7 @@ async def _run(
     params: dict[str, object] = {
         "statuses": [s.value for s in query.statuses],
         **words,
-        "k": max(20, min(100, query.limit * 4)),
+        "k": candidate_count(query.limit),
         "text_cap": TEXT_CANDIDATES,
         **fusion_params(deps.embedder, lang),
         "limit": query.limit,
