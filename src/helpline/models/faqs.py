@@ -110,19 +110,15 @@ class FAQ(Timestamps, Base):
     __table_args__ = (
         # HNSW instead of the spec's IVFFlat: it needs no training data, so it is
         # correct on an empty table and stays good as rows are added.
-        Index(
-            "faqs_question_embedding_idx",
-            "question_embedding",
-            postgresql_using="hnsw",
-            postgresql_ops={"question_embedding": "vector_cosine_ops"},
-            postgresql_with=HNSW_BUILD,
-        ),
-        Index(
-            "faqs_answer_embedding_idx",
-            "answer_embedding",
-            postgresql_using="hnsw",
-            postgresql_ops={"answer_embedding": "vector_cosine_ops"},
-            postgresql_with=HNSW_BUILD,
+        *(
+            Index(
+                name,
+                column,
+                postgresql_using="hnsw",
+                postgresql_ops={column: "vector_cosine_ops"},
+                postgresql_with=HNSW_BUILD,
+            )
+            for name, column in HNSW_INDEXES.items()
         ),
         Index("idx_faqs_status_language", "status", "language"),
         Index("idx_faqs_category_id", "category_id"),
