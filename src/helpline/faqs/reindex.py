@@ -23,7 +23,7 @@ from helpline.faqs.cache import FAQCache
 from helpline.faqs.embeddings import refresh_embeddings
 from helpline.faqs.views import ViewCounter
 from helpline.models import FAQ, UnansweredQuestion
-from helpline.models.faqs import HNSW_INDEXES, hnsw_ddl
+from helpline.models.faqs import HNSW_BUILD_MEMORY, HNSW_INDEXES, hnsw_ddl
 
 log = structlog.get_logger(__name__)
 
@@ -119,6 +119,7 @@ async def reindex(
             for name, ddl in HNSW_DDL.items():
                 if name not in existing:
                     say(f"Building the HNSW index {name}")
+                    await session.execute(text(f"SET LOCAL maintenance_work_mem = '{HNSW_BUILD_MEMORY}'"))
                     await session.execute(text(ddl))
                     report.indexes_built = True
     else:
