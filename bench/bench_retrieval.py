@@ -188,7 +188,6 @@ async def run_direct(
                     "statuses": [FAQStatus.published.value],
                     "k": search.candidate_count(LIMIT),
                     **search.fusion_params(embedder, lang),
-                    "text_cap": search.TEXT_CANDIDATES,
                     "limit": LIMIT,
                     "lang": lang,
                 }

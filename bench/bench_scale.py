@@ -38,7 +38,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from helpline.ai.embeddings.local import MODEL as EMBED_MODEL  # the server's embedder (local)
 from helpline.core.db import HNSW_EF_SEARCH
-from helpline.faqs.search import COMMON_SQL, COMMON_TERM_ROWS, FUSION_PARAMS, TEXT_CANDIDATES, hybrid_sql, text_params
+from helpline.faqs.search import COMMON_SQL, COMMON_TERM_ROWS, FUSION_PARAMS, hybrid_sql, text_params
 from helpline.models.faqs import HNSW_BUILD, HNSW_INDEXES, hnsw_ddl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -437,7 +437,6 @@ async def attribute_sql(server: HelplineServer, texts: list[str], vecs: F32, out
             base: dict[str, object] = {
                 "statuses": ["published"],
                 "k": 40,
-                "text_cap": TEXT_CANDIDATES,
                 **FUSION_PARAMS,
                 "limit": 40,
             }

@@ -12,7 +12,7 @@ from helpline.core.runtime import Runtime
 from helpline.faqs import search
 from helpline.faqs.backends import resolve_deps
 from helpline.faqs.cache import FAQCache
-from helpline.faqs.search import FUSION_PARAMS, TEXT_CANDIDATES, hybrid_sql, text_params
+from helpline.faqs.search import FUSION_PARAMS, hybrid_sql, text_params
 from tests.faqs.test_search import load_demo
 
 
@@ -30,7 +30,7 @@ async def _text_hits(runtime: Runtime, q: str, common: list[str]) -> list[set[st
         f"WITH hits AS ({hybrid_sql(vectors=False, mode='strict', category=False)}) "  # noqa: S608
         "SELECT tsvector_to_array(f.search_vector) AS lexemes FROM hits JOIN faqs f USING (id)"
     )
-    params = {"statuses": ["published"], "lang": "en", "k": 40, "text_cap": TEXT_CANDIDATES, **FUSION_PARAMS}
+    params = {"statuses": ["published"], "lang": "en", "k": 40, **FUSION_PARAMS}
     async with runtime.sessionmaker() as session:
         rows = (await session.execute(sql, params | {"limit": 40} | text_params(q, common))).all()
     return [set(r.lexemes) for r in rows]

@@ -30,7 +30,6 @@ log = structlog.get_logger(__name__)
 # pgvector's HNSW indexes take `vector` columns of at most 2000 dimensions; wider ones are
 # searched exactly (a sequential scan), which is fine for a knowledge base of a few thousand FAQs.
 HNSW_MAX_DIMENSIONS = 2000
-HNSW_DDL = {name: hnsw_ddl(name, column) for name, column in HNSW_INDEXES.items()}
 
 
 @dataclass
@@ -116,11 +115,11 @@ async def reindex(
             existing = set(
                 (await session.scalars(text("SELECT indexname FROM pg_indexes WHERE tablename = 'faqs'"))).all()
             )
-            for name, ddl in HNSW_DDL.items():
+            for name, column in HNSW_INDEXES.items():
                 if name not in existing:
                     say(f"Building the HNSW index {name}")
                     await session.execute(text(f"SET LOCAL maintenance_work_mem = '{HNSW_BUILD_MEMORY}'"))
-                    await session.execute(text(ddl))
+                    await session.execute(text(hnsw_ddl(name, column)))
                     report.indexes_built = True
     else:
         log.warning("faq.hnsw_skipped", dimension=embedder.dimension, max=HNSW_MAX_DIMENSIONS)

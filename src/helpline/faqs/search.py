@@ -222,11 +222,11 @@ def _candidates(prefix: str, *, vectors: bool, language: bool, per_row_config: b
         f"FROM {prefix}_tsq t CROSS JOIN accents a) p WHERE numnode(p.q) > 0)"
     )
     # Ranking is the costly part of full-text search (ts_rank reads every match's vector):
-    # only the first :text_cap candidates the index yields are ranked, which bounds the cost.
+    # only the first TEXT_CANDIDATES the index yields are ranked, which bounds the cost.
     ctes.append(
         f"{prefix}_text AS (SELECT f.id, ts_rank(f.search_vector, t.q) AS rank "  # noqa: S608
         f"FROM (SELECT f.id, f.search_vector, f.language FROM faqs f WHERE {where} "
-        f"AND f.search_vector @@ (SELECT q FROM {prefix}_pick) LIMIT :text_cap) f "
+        f"AND f.search_vector @@ (SELECT q FROM {prefix}_pick) LIMIT {TEXT_CANDIDATES}) f "
         f"JOIN {prefix}_tsq t ON t.cfg = helpline_ts_config(f.language) "
         f"WHERE f.search_vector @@ t.q ORDER BY rank DESC, f.id LIMIT :k)"
     )
@@ -292,14 +292,15 @@ def candidate_count(limit: int) -> int:
 
 
 # Written into the statement's text (SQLAlchemy's literal_execute, quoted by the dialect) instead
-# of sent as parameters: the language and the candidate counts are what its plan depends on, and
-# the rest (the query's vector and words, the fusion weights) is not. So PostgreSQL's plan cache
+# of sent as parameters: the language and the candidate count are what its plan depends on (with
+# TEXT_CANDIDATES, a constant of the text), and the rest (the query's vector and words, the
+# fusion weights) is not. So PostgreSQL's plan cache
 # finds the generic plan of a statement as cheap as a custom one and, after its first five
 # executions on a connection, stops planning it: 0.8-1 ms of a 6 ms statement at 100,000 FAQs
 # (bench/bench_scale.py). With them as parameters, the generic plan's guesses (an unknown LIMIT,
 # an average language) cost more, so every execution was planned anew. A language gets a plan of
 # its own: a rare one is best read through its B-tree, a common one through HNSW.
-_LITERALS: dict[str, TypeEngine[Any]] = {"k": Integer(), "text_cap": Integer(), "lang": String()}
+_LITERALS: dict[str, TypeEngine[Any]] = {"k": Integer(), "lang": String()}
 
 
 @functools.cache
@@ -365,7 +366,6 @@ async def _run(
         "statuses": [s.value for s in query.statuses],
         **words,
         "k": candidate_count(query.limit),
-        "text_cap": TEXT_CANDIDATES,
         **fusion_params(deps.embedder, lang),
         "limit": query.limit,
     }
