@@ -27,13 +27,17 @@ async def test_login_by_email_or_username_any_case(client: httpx.AsyncClient) ->
 async def test_token_claims_are_the_spec_ones(client: httpx.AsyncClient) -> None:
     tokens = await signed_in(client)
     assert tokens["token_type"] == "bearer"
+    sids = set()
     for kind in ("access", "refresh"):
         claims = jwt.decode(tokens[f"{kind}_token"], TEST_SECRET, algorithms=["HS256"])
-        assert set(claims) == {"sub", "email", "role", "type", "exp", "iat", "jti"}
+        # The spec's claims, plus jti and sid (the login both tokens belong to).
+        assert set(claims) == {"sub", "email", "role", "type", "exp", "iat", "jti", "sid"}
+        sids.add(claims["sid"])
         assert claims["type"] == kind
         assert claims["sub"] == str(tokens["user"]["id"])
         assert claims["email"] == "user@example.com"
         assert claims["role"] == "user"
+    assert len(sids) == 1
     assert tokens["expires_in"] == 15 * 60
 
 

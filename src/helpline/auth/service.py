@@ -233,6 +233,7 @@ async def issue_tokens(
         type="access",
         ttl=access_ttl,
         jti=uuid.uuid4(),
+        sid=family_id,
     )
     refresh_jti = uuid.uuid4()
     refresh, claims = runtime.tokens.encode(
@@ -242,6 +243,7 @@ async def issue_tokens(
         type="refresh",
         ttl=refresh_ttl,
         jti=refresh_jti,
+        sid=family_id,
     )
     session.add(
         RefreshToken(

@@ -54,6 +54,9 @@ class TokenClaims:
     exp: datetime
     iat: datetime
     jti: uuid.UUID
+    # The login (refresh-token family) the token belongs to: logout revokes every token of it.
+    # Optional so tokens issued before the claim existed stay valid until they expire.
+    sid: uuid.UUID | None = None
 
     @property
     def user_id(self) -> int:
@@ -70,11 +73,21 @@ class TokenCodec:
         self._algorithm = algorithm
 
     def encode(
-        self, *, user_id: int, email: str, role: str, type: TokenType, ttl: timedelta, jti: uuid.UUID
+        self,
+        *,
+        user_id: int,
+        email: str,
+        role: str,
+        type: TokenType,
+        ttl: timedelta,
+        jti: uuid.UUID,
+        sid: uuid.UUID | None = None,
     ) -> tuple[str, TokenClaims]:
         now = datetime.now(UTC).replace(microsecond=0)
-        claims = TokenClaims(sub=str(user_id), email=email, role=role, type=type, exp=now + ttl, iat=now, jti=jti)
-        payload = {
+        claims = TokenClaims(
+            sub=str(user_id), email=email, role=role, type=type, exp=now + ttl, iat=now, jti=jti, sid=sid
+        )
+        payload: dict[str, str | int] = {
             "sub": claims.sub,
             "email": email,
             "role": role,
@@ -83,6 +96,8 @@ class TokenCodec:
             "iat": int(now.timestamp()),
             "jti": str(jti),
         }
+        if sid is not None:
+            payload["sid"] = str(sid)
         return jwt.encode(payload, self._secret, algorithm=self._algorithm), claims
 
     def decode(self, token: str, expected_type: TokenType) -> TokenClaims:
@@ -108,6 +123,7 @@ class TokenCodec:
                 exp=datetime.fromtimestamp(payload["exp"], UTC),
                 iat=datetime.fromtimestamp(payload["iat"], UTC),
                 jti=uuid.UUID(str(payload["jti"])),
+                sid=uuid.UUID(str(payload["sid"])) if "sid" in payload else None,
             )
         except (TypeError, ValueError):
             raise InvalidToken("Invalid token") from None
