@@ -167,6 +167,7 @@ def serve(
             forwarded_allow_ips=",".join(settings.trusted_proxies),
             log_config=None,
             server_header=False,
+            ws_max_size=settings.limits.max_body_bytes,
         )
 
 

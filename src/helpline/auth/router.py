@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Response, status
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
@@ -17,6 +17,7 @@ from helpline.auth.schemas import (
     TokenResponse,
     UserRead,
 )
+from helpline.chat.sockets import close_login
 from helpline.core.deps import RuntimeDep, SessionDep
 from helpline.core.errors import error_response
 
@@ -113,13 +114,13 @@ async def logout(
     runtime: RuntimeDep,
     client: ClientDep,
     creds: BearerDep,
+    background: BackgroundTasks,
     body: LogoutRequest | None = None,
 ) -> Response:
-    await service.logout(
-        session,
-        runtime,
-        creds.credentials if creds else None,
-        body.refresh_token if body else None,
-        client,
-    )
+    """Revoke the login; its open chat WebSockets are closed (4401) on every instance."""
+    access, refresh = creds.credentials if creds else None, body.refresh_token if body else None
+    await service.logout(session, runtime, access, refresh, client)
+    # After the commit (background tasks run once the response is sent): a socket closed sooner
+    # could reconnect with a token not revoked yet.
+    background.add_task(close_login, runtime, access, refresh)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

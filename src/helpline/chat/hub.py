@@ -8,13 +8,18 @@ Redis-backed hub (helpline.chat.redis_hub), which has the same interface and als
 logs and the per-user fan-out between instances.
 
 ``stop()`` cuts an answer short (the user's Stop button): the generating task is cancelled while
-the model answers, and stores and publishes what it has, as a finished answer marked stopped."""
+the model answers, and stores and publishes what it has, as a finished answer marked stopped.
+
+Each WebSocket listens through a ``Listener``: a bounded queue that the fan-out never waits on.
+A socket whose queue is full (its client does not read) is shut instead, and so are the
+sockets ``disconnect()`` names (a logout, a password change, a suspension)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import functools
+import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -28,6 +33,55 @@ log = structlog.get_logger(__name__)
 
 EventKind = Literal["typing", "token", "response", "error"]
 EVENT_KINDS: frozenset[str] = frozenset(get_args(EventKind))
+CLOSE_SLOW_CONSUMER = 1008  # policy violation: the client lets frames pile up unread
+
+
+@dataclass(frozen=True, slots=True)
+class Shutdown:
+    """Why a listener's socket must close: the WebSocket close code and reason, and a short
+    cause for logs and metrics."""
+
+    code: int
+    reason: str
+    cause: str
+
+
+class Listener(asyncio.Queue[Any]):
+    """One socket's share of a user's fan-out: the frames to send it (bounded), which login it
+    belongs to (``sid``, and ``jti`` for tokens from before sids), and a shutdown request that
+    never waits behind queued frames. Nothing that feeds it ever blocks: ``offer()`` on a full
+    queue shuts the listener instead of waiting for a client that does not read."""
+
+    def __init__(self, maxsize: int = 0) -> None:
+        super().__init__(maxsize)
+        self.sid: uuid.UUID | None = None
+        self.jti: uuid.UUID | None = None
+        self.shutdown: Shutdown | None = None
+        self.shut_down = asyncio.Event()
+
+    def offer(self, item: Any) -> bool:
+        """Queue a frame; False (and the listener shut) when the queue is full."""
+        if self.shutdown is not None:
+            return False
+        try:
+            self.put_nowait(item)
+        except asyncio.QueueFull:
+            self.shut(Shutdown(CLOSE_SLOW_CONSUMER, "Too many frames left unread", "slow_consumer"))
+            return False
+        return True
+
+    def shut(self, shutdown: Shutdown) -> None:
+        """Ask the socket to close (the first request wins); queued frames are dropped."""
+        if self.shutdown is None:
+            self.shutdown = shutdown
+            self.shut_down.set()
+
+    def belongs_to(self, sid: uuid.UUID | None, jti: uuid.UUID | None) -> bool:
+        """Whether a disconnect for this login (sid) or token (jti) concerns this socket; with
+        neither, every socket of the user is concerned."""
+        if sid is None and jti is None:
+            return True
+        return (sid is not None and self.sid == sid) or (jti is not None and self.jti == jti)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +143,7 @@ class Generation:
 class GenerationHub:
     def __init__(self, keep_finished_seconds: float = 300.0) -> None:
         self._generations: dict[int, Generation] = {}
-        self._listeners: dict[int, set[asyncio.Queue[Any]]] = {}
+        self._listeners: dict[int, set[Listener]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._keep = keep_finished_seconds
 
@@ -132,8 +186,8 @@ class GenerationHub:
         return event
 
     def _deliver(self, user_id: int, event: TurnEvent) -> None:
-        for queue in self._listeners.get(user_id, ()):
-            queue.put_nowait(event)
+        for listener in self._listeners.get(user_id, ()):
+            listener.offer(event)  # never waits: a socket that does not read is shut instead
 
     def _forget_local(self, gen: Generation) -> None:
         # Only this generation: a retry may have opened a new one under the same message id since.
@@ -158,11 +212,27 @@ class GenerationHub:
             gen.request_stop()
         return gen
 
+    def listener_count(self, user_id: int) -> int:
+        """The user's listeners (open WebSockets) in this process."""
+        return len(self._listeners.get(user_id, ()))
+
+    async def disconnect(
+        self, user_id: int, shutdown: Shutdown, *, sid: uuid.UUID | None = None, jti: uuid.UUID | None = None
+    ) -> None:
+        """Shut the user's sockets of one login (``sid``), or using one token (``jti``), or all of
+        them when neither is given: here, and on every instance with the Redis hub. Never raises."""
+        self._disconnect_local(user_id, shutdown, sid, jti)
+
+    def _disconnect_local(self, user_id: int, shutdown: Shutdown, sid: uuid.UUID | None, jti: uuid.UUID | None) -> None:
+        for listener in list(self._listeners.get(user_id, ())):
+            if listener.belongs_to(sid, jti):
+                listener.shut(shutdown)
+
     @contextlib.contextmanager
-    def listen(self, user_id: int) -> Iterator[asyncio.Queue[Any]]:
+    def listen(self, user_id: int, maxsize: int = 0) -> Iterator[Listener]:
         """A queue receiving every event of this user's generations (for WebSocket fan-out);
-        the socket may put its own frames into it too."""
-        queue: asyncio.Queue[Any] = asyncio.Queue()
+        the socket may put its own frames into it too (``offer``). ``maxsize`` bounds it."""
+        queue = Listener(maxsize)
         listeners = self._listeners.setdefault(user_id, set())
         listeners.add(queue)
         if len(listeners) == 1:

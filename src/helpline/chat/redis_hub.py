@@ -23,6 +23,9 @@ Same interface as the in-process ``GenerationHub``, which it extends:
   that does not generate it PUBLISHes ``{"t": "stop", ...}`` on ``{prefix}:generations``, which
   every instance listens to; the one generating that attempt stops it, and its final event
   reaches the followers as usual.
+- ``disconnect()`` (a logout, a password change, a suspension) PUBLISHes
+  ``{"t": "disconnect", ...}`` on the user's channel: every instance with a socket of that user
+  is subscribed to it and shuts the sockets it names.
 - Writes go through one background writer that pipelines whatever has queued up, so publishing
   never waits for Redis and never fails: with Redis slow or down, events are dropped for the
   other instances (logged), and the answer is still generated, served locally and stored.
@@ -49,7 +52,7 @@ from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from helpline.chat.hub import EVENT_KINDS, EventKind, Generation, GenerationHub, TurnEvent
+from helpline.chat.hub import EVENT_KINDS, EventKind, Generation, GenerationHub, Shutdown, TurnEvent
 
 if TYPE_CHECKING:
     from helpline.core.config import Settings
@@ -388,6 +391,27 @@ class RedisGenerationHub(GenerationHub):
                 log.warning("hub.stop_not_sent", message_id=message_id, error=repr(exc)[:200])
         return gen
 
+    async def disconnect(
+        self, user_id: int, shutdown: Shutdown, *, sid: uuid.UUID | None = None, jti: uuid.UUID | None = None
+    ) -> None:
+        self._disconnect_local(user_id, shutdown, sid, jti)
+        signal = {
+            "t": "disconnect",
+            "o": self.origin,
+            "u": user_id,
+            "sid": str(sid) if sid else None,
+            "jti": str(jti) if jti else None,
+            "code": shutdown.code,
+            "reason": shutdown.reason,
+            "cause": shutdown.cause,
+        }
+        try:
+            async with asyncio.timeout(5):
+                await self._bus.publish(self._user_channel(user_id), json.dumps(signal, separators=(",", ":")))
+        except Exception as exc:  # the other instances' sockets still close when their token expires
+            _checkpoint()
+            log.warning("hub.disconnect_not_sent", user_id=user_id, error=repr(exc)[:200])
+
     def _first_listener(self, user_id: int) -> None:
         self._start()
         self._wanted.add(self._user_channel(user_id))
@@ -636,6 +660,14 @@ class RedisGenerationHub(GenerationHub):
                 return  # published here: local listeners already have it
             if channel == self._announce_channel:
                 await self._on_announcement(body)
+            elif body.get("t") == "disconnect":
+                sid, jti = body.get("sid"), body.get("jti")
+                self._disconnect_local(
+                    int(body["u"]),
+                    Shutdown(int(body["code"]), str(body["reason"]), str(body["cause"])),
+                    uuid.UUID(sid) if sid else None,
+                    uuid.UUID(jti) if jti else None,
+                )
             elif body["k"] in EVENT_KINDS:
                 event = TurnEvent(body["k"], int(body["s"]), int(body["m"]), int(body["c"]), body["d"])
                 self._deliver(int(body["u"]), event)

@@ -119,6 +119,23 @@ class LimitsSettings(BaseSettings):
     conversation_max_messages: int = Field(default=20_000, ge=2)
 
 
+class WebSocketSettings(BaseSettings):
+    """Caps on the chat WebSocket (WS /api/v1/chat/ws/{user_id}). All are per process: each
+    instance (or uvicorn worker) counts its own sockets."""
+
+    model_config = _config("HELPLINE_WS_")
+
+    # Frames waiting to be sent to one socket (answer tokens, pongs, errors). A client that lets
+    # this many pile up does not read: it is disconnected (close code 1008).
+    max_queued_frames: int = Field(default=1024, ge=8, le=1_000_000)
+    # Open sockets of one user in one process; more are refused (close code 4429).
+    max_sockets_per_user: int = Field(default=20, ge=1, le=10_000)
+    # Sockets accepted but not authenticated yet (they have AUTH_TIMEOUT_SECONDS to send a token),
+    # in all and per client address; more are refused (close code 4429).
+    max_unauthenticated: int = Field(default=500, ge=1, le=1_000_000)
+    max_unauthenticated_per_ip: int = Field(default=20, ge=1, le=1_000_000)
+
+
 class EmbeddingSettings(BaseSettings):
     model_config = _config("HELPLINE_EMBEDDING_")
 
@@ -289,6 +306,7 @@ class Settings(BaseSettings):
     redis: RedisSettings = Field(default_factory=RedisSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    ws: WebSocketSettings = Field(default_factory=WebSocketSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     moderation: ModerationSettings = Field(default_factory=ModerationSettings)
@@ -356,6 +374,7 @@ _SECTIONS: dict[str, type[BaseSettings]] = {
     "redis": RedisSettings,
     "auth": AuthSettings,
     "limits": LimitsSettings,
+    "ws": WebSocketSettings,
     "embedding": EmbeddingSettings,
     "llm": LLMSettings,
     "moderation": ModerationSettings,

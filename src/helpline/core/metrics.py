@@ -12,6 +12,9 @@ AI_REQUEST_COUNT = Counter("ai_requests_total", "Total AI requests")
 AI_RESPONSE_TIME = Histogram("ai_response_time_seconds", "AI response time")
 AI_TOKEN_USAGE = Counter("ai_tokens_used_total", "Total tokens used")
 DB_CONNECTION_GAUGE = Gauge("db_connections_active", "Active database connections")
+# Sockets the server closed or refused, by cause (slow_consumer, too_many_sockets,
+# too_many_unauthenticated, frame_too_large, token_expired, signed_out, password_changed, ...).
+WS_CLOSED = Counter("websocket_closed_total", "WebSocket connections closed by the server", ["cause"])
 
 
 async def metrics_endpoint(request: Request) -> Response:

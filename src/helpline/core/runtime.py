@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from helpline.ai.base import LLMProvider, Moderator
 from helpline.chat.hub import GenerationHub
+from helpline.chat.sockets import PendingSockets
 from helpline.core.config import Settings
 from helpline.core.db import create_engine, create_sessionmaker
 from helpline.core.ratelimit import UserRateLimiter
@@ -72,6 +73,8 @@ class Runtime:
     chat_limiter: UserRateLimiter
     hub: GenerationHub
     redis: Redis | RedisCluster | None = None
+    # Chat WebSockets accepted but not authenticated yet (capped by settings.ws).
+    pending_sockets: PendingSockets = field(default_factory=PendingSockets)
     extras: dict[str, object] = field(default_factory=dict)
     # Extra readiness checks (LLM provider, ...) registered by the parts that need them.
     health_probes: dict[str, Callable[[], Awaitable[object]]] = field(default_factory=dict)

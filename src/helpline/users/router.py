@@ -2,10 +2,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, BackgroundTasks, Query, Response, status
 
 from helpline.auth.dependencies import AdminUser, ClientDep, CurrentUser, StaffUser
 from helpline.auth.schemas import UserRead
+from helpline.auth.service import status_problem
+from helpline.chat.hub import Shutdown
+from helpline.chat.sockets import CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED, close_all
 from helpline.core.deps import RuntimeDep, SessionDep
 from helpline.core.ids import PathId
 from helpline.users import service
@@ -30,9 +33,18 @@ async def update_me(
 
 @router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT)
 async def change_password(
-    body: PasswordChange, user: CurrentUser, session: SessionDep, runtime: RuntimeDep, client: ClientDep
+    body: PasswordChange,
+    user: CurrentUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    client: ClientDep,
+    background: BackgroundTasks,
 ) -> Response:
+    """Every session is revoked: the user's open chat WebSockets are closed (4401) too."""
     await service.change_password(session, runtime, user, body, client)
+    # After the commit (once the response is sent), as the revocation is then in force.
+    shutdown = Shutdown(CLOSE_UNAUTHORIZED, "Password changed: sign in again", "password_changed")
+    background.add_task(close_all, runtime, user.id, shutdown)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -52,8 +64,19 @@ async def list_users(
     "/{user_id}", response_model=UserRead, responses={409: {"description": "A guest cannot be given a staff role"}}
 )
 async def admin_update(
-    user_id: PathId, body: AdminUserUpdate, actor: AdminUser, session: SessionDep, client: ClientDep
+    user_id: PathId,
+    body: AdminUserUpdate,
+    actor: AdminUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    client: ClientDep,
+    background: BackgroundTasks,
 ) -> UserRead:
+    """A user suspended or made inactive loses their open chat WebSockets (4403) too."""
     user = await service.admin_update(session, actor, user_id, body, client)
     await session.refresh(user)
+    problem = status_problem(user.status)
+    if body.status is not None and problem is not None:
+        shutdown = Shutdown(CLOSE_FORBIDDEN, problem, f"account_{user.status.value}")
+        background.add_task(close_all, runtime, user.id, shutdown)
     return UserRead.model_validate(user)

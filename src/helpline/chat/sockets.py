@@ -1,0 +1,80 @@
+"""What the rest of the app knows of the chat WebSockets: the sockets still waiting to
+authenticate (capped per process and per client address), and closing a user's sockets when
+their login ends (logout, password change, suspension), through the hub so that every instance
+closes its own."""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from helpline.chat.hub import Shutdown
+from helpline.core.security import InvalidToken, TokenClaims
+
+if TYPE_CHECKING:
+    from helpline.core.config import WebSocketSettings
+    from helpline.core.runtime import Runtime
+
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN = 4403
+
+
+class PendingSockets:
+    """Sockets accepted and not authenticated yet, in this process: in all and per address."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.by_address: collections.Counter[str] = collections.Counter()
+
+    @contextlib.contextmanager
+    def admit(self, address: str, limits: WebSocketSettings) -> Iterator[str | None]:
+        """Count the socket while the block runs; yields why it is refused (None: admitted)."""
+        if self.total >= limits.max_unauthenticated:
+            yield "Too many connections are waiting to authenticate: try again later"
+            return
+        if self.by_address[address] >= limits.max_unauthenticated_per_ip:
+            yield "Too many connections from this address are waiting to authenticate"
+            return
+        self.total += 1
+        self.by_address[address] += 1
+        try:
+            yield None
+        finally:
+            self.total -= 1
+            self.by_address[address] -= 1
+            if self.by_address[address] <= 0:
+                del self.by_address[address]
+
+
+def _claims(runtime: Runtime, token: str | None, kind: str) -> TokenClaims | None:
+    if not token:
+        return None
+    try:
+        return runtime.tokens.decode(token, "access" if kind == "access" else "refresh")
+    except InvalidToken:
+        return None
+
+
+async def close_login(runtime: Runtime, access_token: str | None, refresh_token: str | None) -> None:
+    """After a logout: close the sockets of that login (its tokens' ``sid``). A token from before
+    sids existed names no login: the sockets using that very access token (``jti``) are closed;
+    the others of its login close when their token expires."""
+    access = _claims(runtime, access_token, "access")
+    refresh = _claims(runtime, refresh_token, "refresh")
+    known = access or refresh
+    if known is None:
+        return
+    sid = (access.sid if access else None) or (refresh.sid if refresh else None)
+    jti = access.jti if access is not None and sid is None else None
+    if sid is None and jti is None:
+        return
+    await runtime.hub.disconnect(
+        known.user_id, Shutdown(CLOSE_UNAUTHORIZED, "Signed out", "signed_out"), sid=sid, jti=jti
+    )
+
+
+async def close_all(runtime: Runtime, user_id: int, shutdown: Shutdown) -> None:
+    """Close every socket of the user (its sessions were all revoked, or it may not be served)."""
+    await runtime.hub.disconnect(user_id, shutdown)
