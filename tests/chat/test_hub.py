@@ -22,8 +22,9 @@ import websockets
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from redis.asyncio import Redis
+from websockets.exceptions import ConnectionClosed
 
-from helpline.chat.hub import Generation, GenerationHub, TurnEvent
+from helpline.chat.hub import Generation, GenerationHub, Shutdown, TurnEvent
 from helpline.chat.redis_hub import RedisGenerationHub, RemoteGeneration
 from helpline.core.config import RedisSettings
 from helpline.core.runtime import Runtime
@@ -31,7 +32,7 @@ from helpline.main import create_app
 from tests.chat.conftest import eventually
 from tests.chat.fakes import KeywordModerator, ScriptedProvider
 from tests.chat.test_stream import parse_sse, read_events, recv, until
-from tests.conftest import REDIS_URL, make_settings, signed_in
+from tests.conftest import REDIS_URL, bearer, login, make_settings, signed_in
 
 HubFactory = Callable[..., RedisGenerationHub]
 ANSWER = "Hello there, how can I help?"
@@ -489,3 +490,81 @@ async def test_an_answer_is_finished_and_stored_when_redis_goes_away_mid_stream(
     assert events[-1]["data"]["content"] == ANSWER
     message_id = events[-1]["data"]["message_id"]
     assert await db.fetchval("SELECT content FROM messages WHERE id = $1 AND status = 'sent'", message_id) == ANSWER
+
+
+# -- bounded listeners and disconnects across instances
+
+
+async def test_a_full_listener_on_another_instance_is_shut_and_the_others_served(hubs: HubFactory) -> None:
+    a, b = hubs(), hubs()
+    with b.listen(7, maxsize=2) as stuck, b.listen(7, maxsize=100) as fine, a.listen(7, maxsize=100) as local:
+        assert await b.ready(7)
+        gen = a.open(700, 1, 7)
+        await answer(a, gen, ["a", "b", "c"])  # 5 events
+        for queue in (fine, local):
+            assert [(await get_event(queue)).seq for _ in range(5)] == [1, 2, 3, 4, 5]
+        assert stuck.qsize() == 2  # never more than its bound: then it was shut
+        assert stuck.shutdown is not None
+        assert (stuck.shutdown.code, stuck.shutdown.cause) == (1008, "slow_consumer")
+        assert fine.shutdown is None
+        assert local.shutdown is None
+
+
+async def test_a_disconnect_reaches_the_sockets_of_that_login_on_every_instance(hubs: HubFactory) -> None:
+    a, b = hubs(), hubs()
+    sid, other_sid = uuid.uuid4(), uuid.uuid4()
+    old_token = uuid.uuid4()
+    with (
+        a.listen(7) as here,
+        b.listen(7) as there,
+        b.listen(7) as other_device,
+        b.listen(7) as old_client,
+        b.listen(8) as other_user,
+    ):
+        here.sid = there.sid = sid
+        other_device.sid = other_sid
+        old_client.jti = old_token  # a token from before sids
+        other_user.sid = sid
+        assert await b.ready(7)
+        assert await b.ready(8)
+        await a.disconnect(7, Shutdown(4401, "Signed out", "signed_out"), sid=sid)
+        assert here.shutdown == Shutdown(4401, "Signed out", "signed_out")
+        await soon(lambda: there.shutdown is not None)
+        assert there.shutdown == here.shutdown
+        await a.disconnect(7, Shutdown(4401, "Signed out", "signed_out"), jti=old_token)
+        await soon(lambda: old_client.shutdown is not None)
+        # The sockets of other logins and users were left alone; "all" reaches the rest.
+        assert other_device.shutdown is None
+        assert other_user.shutdown is None
+        await a.disconnect(7, Shutdown(4403, "This account is suspended.", "account_suspended"))
+        await soon(lambda: other_device.shutdown is not None)
+        assert other_device.shutdown == Shutdown(4403, "This account is suspended.", "account_suspended")
+        assert other_user.shutdown is None
+
+
+async def test_logout_on_one_instance_closes_that_logins_socket_on_the_other(
+    instances: tuple[Instance, Instance],
+) -> None:
+    a, b = instances
+    first = await signed_in(a.http)
+    second = (await login(a.http)).json()
+    uid = first["user"]["id"]
+    url = f"ws://{b.address}/api/v1/chat/ws/{uid}?token="
+    async with (
+        websockets.connect(url + first["access_token"]) as on_b,
+        websockets.connect(url + second["access_token"]) as other_login_on_b,
+    ):
+        for ws in (on_b, other_login_on_b):
+            await ws.send(json.dumps({"type": "ping"}))
+            assert (await recv(ws))["type"] == "pong"
+        assert await b.hub.ready(uid)
+        r = await a.http.post(
+            "/api/v1/auth/logout", headers=bearer(first), json={"refresh_token": first["refresh_token"]}
+        )
+        assert r.status_code == 204
+        with pytest.raises(ConnectionClosed) as info:
+            await recv(on_b)
+        assert info.value.rcvd is not None
+        assert (info.value.rcvd.code, info.value.rcvd.reason) == (4401, "Signed out")
+        await other_login_on_b.send(json.dumps({"type": "ping"}))
+        assert (await recv(other_login_on_b))["type"] == "pong"
