@@ -71,7 +71,7 @@ class Close:
 
 
 @dataclass(slots=True)
-class Session:
+class SocketToken:
     """The socket's current token: a re-auth frame replaces it."""
 
     claims: TokenClaims
@@ -188,7 +188,7 @@ async def chat_socket(ws: WebSocket, user_id: int) -> None:
     claims = await _admit(ws, runtime, user_id)
     if claims is None:
         return
-    session = Session(claims)
+    session = SocketToken(claims)
     with runtime.hub.listen(user_id, runtime.settings.ws.max_queued_frames) as listener:
         listener.sid, listener.jti = claims.sid, claims.jti
         stops: set[asyncio.Task[None]] = set()
@@ -198,16 +198,17 @@ async def chat_socket(ws: WebSocket, user_id: int) -> None:
         tasks: set[asyncio.Task[Any]] = {sender, receiver, watcher}
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            if watcher in done:  # the server closes it: not reading, signed out, token expired
+            if receiver in done and watcher not in done and receiver.exception() is None:
+                # It queued a Close: the sender sends what was queued before it, then closes.
+                pending = {sender, watcher}
+                done, _ = await asyncio.wait(pending, timeout=CLOSE_FLUSH_SECONDS, return_when=asyncio.FIRST_COMPLETED)
+            if watcher in done and not sender.done():  # closed by the server: not reading, signed out...
                 for task in (sender, receiver):
                     task.cancel()
                 await asyncio.wait({sender, receiver})
                 shutdown = watcher.result()
                 _closing(user_id, shutdown.cause, shutdown.code)
                 await _close(ws, shutdown.code, shutdown.reason)
-            elif receiver in done and receiver.exception() is None:
-                # It queued a Close: the sender sends what was queued before it, then closes.
-                await asyncio.wait({sender, watcher}, timeout=CLOSE_FLUSH_SECONDS, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for task in (*tasks, *stops):
                 task.cancel()
@@ -219,7 +220,7 @@ async def chat_socket(ws: WebSocket, user_id: int) -> None:
             sender.exception()  # a send to a client gone: nothing to do, but retrieved
 
 
-async def _watch(session: Session, listener: Listener) -> Shutdown:
+async def _watch(session: SocketToken, listener: Listener) -> Shutdown:
     """Until the listener is shut (the hub: a client that does not read, a logout...) or the
     socket's token expires, whichever comes first."""
     while listener.shutdown is None:
@@ -243,7 +244,7 @@ async def _send_loop(ws: WebSocket, outbox: Listener) -> None:
         await ws.send_json(frame(item) if isinstance(item, TurnEvent) else item)
 
 
-async def _reauth(runtime: Runtime, session: Session, listener: Listener, token: str | None) -> Close | None:
+async def _reauth(runtime: Runtime, session: SocketToken, listener: Listener, token: str | None) -> Close | None:
     """A fresh token on the open socket: from now on the socket lives as long as it does, and
     belongs to its login. Returns a Close when the account may no longer be served."""
     try:
@@ -289,7 +290,7 @@ async def _stop(runtime: Runtime, user_id: int, message_id: int, outbox: Listene
 async def _receive_loop(
     ws: WebSocket,
     runtime: Runtime,
-    session: Session,
+    session: SocketToken,
     outbox: Listener,
     stops: set[asyncio.Task[None]],
 ) -> None:
