@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from helpline.chat.hub import Shutdown
-from helpline.core.security import InvalidToken, TokenClaims
+from helpline.core.security import InvalidToken, TokenClaims, TokenType
 
 if TYPE_CHECKING:
     from helpline.core.config import WebSocketSettings
@@ -48,11 +48,11 @@ class PendingSockets:
                 del self.by_address[address]
 
 
-def _claims(runtime: Runtime, token: str | None, kind: str) -> TokenClaims | None:
+def _claims(runtime: Runtime, token: str | None, kind: TokenType) -> TokenClaims | None:
     if not token:
         return None
     try:
-        return runtime.tokens.decode(token, "access" if kind == "access" else "refresh")
+        return runtime.tokens.decode(token, kind)
     except InvalidToken:
         return None
 

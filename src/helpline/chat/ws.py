@@ -335,14 +335,9 @@ async def _receive_loop(
                 stops.add(task)
                 task.add_done_callback(stops.discard)
                 continue
-            # The turn checks the account (a suspended user or a revoked token is not served).
-            turn = await service.begin(
-                runtime,
-                claims=claims,
-                content=incoming.content or "",
-                conversation_id=incoming.conversation_id,
-                language=incoming.language,
-            )
+            # Shielded: a socket closed by the server (the receive loop cancelled) while a turn
+            # is being stored still starts its answer, as a client that leaves does.
+            await asyncio.shield(_start_turn(runtime, claims, incoming, outbox))
         except AppError as exc:
             outbox.offer(error_frame(exc.code, exc.detail))
             if exc.status_code in (401, 403):
@@ -354,12 +349,22 @@ async def _receive_loop(
             _, code, detail = failure(exc, ws.url.path)
             outbox.offer(error_frame(code, detail))
             continue
-        outbox.offer(
-            {
-                "type": "ack",
-                "conversation_id": turn.conversation_id,
-                "user_message_id": turn.user_message_id,
-                "message_id": turn.message_id,
-            }
-        )
-        service.launch(runtime, turn)
+
+
+async def _start_turn(runtime: Runtime, claims: TokenClaims, incoming: WsIncoming, outbox: Listener) -> None:
+    # The turn checks the account (a suspended user or a revoked token is not served).
+    turn = await service.begin(
+        runtime,
+        claims=claims,
+        content=incoming.content or "",
+        conversation_id=incoming.conversation_id,
+        language=incoming.language,
+    )
+    ack = {
+        "type": "ack",
+        "conversation_id": turn.conversation_id,
+        "user_message_id": turn.user_message_id,
+        "message_id": turn.message_id,
+    }
+    outbox.offer(ack)  # before the answer's first event
+    service.launch(runtime, turn)
