@@ -26,6 +26,7 @@ pytestmark = pytest.mark.slow
 
 ATTACKER = "127.0.0.2"  # not a trusted proxy (HELPLINE_TRUSTED_PROXIES is 127.0.0.1)
 PASSWORD = "Sturdy-pass-123"
+HEADER_TIMEOUT = 4
 _started: list[subprocess.Popen[str]] = []
 
 
@@ -127,11 +128,14 @@ def wait_all_closed(socks: list[socket.socket], timeout: float, trickle: Sequenc
 
 
 def test_slow_header_connections_are_closed_and_health_answers_meanwhile(data_dir: Path) -> None:
-    # Header timeout of 3 s; the per-address cap (20) is spread over: 15 loopback addresses x 20
+    # Header timeout of 4 s; the per-address cap (20) is spread over: 15 loopback addresses x 20
     # = 300 slow connections, as a botnet would, so only the timeout can end them.
     server = LoggedServer(
-        data_dir, HELPLINE_SERVER_HEADER_TIMEOUT_SECONDS="3", HELPLINE_SERVER_MAX_CONNECTIONS_PER_IP="20"
+        data_dir,
+        HELPLINE_SERVER_HEADER_TIMEOUT_SECONDS=str(HEADER_TIMEOUT),
+        HELPLINE_SERVER_MAX_CONNECTIONS_PER_IP="20",
     )
+    started = time.monotonic()
     slow = [slow_client(server.port, f"127.0.0.{10 + i % 15}") for i in range(300)]
     # Trickling a byte at a time, and a kept-alive connection whose second request never ends.
     trickle = [slow_client(server.port, "127.0.0.40", b"GET /health HTTP/1.1\r\nX-Pad: ") for _ in range(5)]
@@ -146,7 +150,8 @@ def test_slow_header_connections_are_closed_and_health_answers_meanwhile(data_di
             r = httpx.get(server.url + "/health", timeout=5)
             assert r.status_code == 200
             assert r.json()["status"] == "healthy"
-        assert not any(closed_by_server(s) for s in slow), "closed before the header timeout"
+        if time.monotonic() - started < HEADER_TIMEOUT - 1:  # a very slow machine may be past it already
+            assert not any(closed_by_server(s) for s in slow), "closed before the header timeout"
         # Then the server closes every one of them, without the client doing anything.
         wait_all_closed([*slow, *trickle, kept], timeout=30, trickle=trickle)
         metrics = httpx.get(server.url + "/metrics", timeout=5).text
