@@ -54,7 +54,8 @@ def _csp(*, extra_script: str = "", worker: str = "'none'") -> str:
 
 
 SWAGGER_CSP = _csp(extra_script=" " + _csp_hash(_SWAGGER_INIT))
-# ReDoc runs its search index in a worker it builds from a blob: URL.
+# ReDoc runs its search index in a worker it builds from a blob: URL. Its sidebar shows Redocly's
+# logo from cdn.redoc.ly: img-src blocks that before any request leaves, and ReDoc hides it.
 REDOC_CSP = _csp(worker="blob:")
 
 
