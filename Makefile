@@ -4,7 +4,7 @@ SHELL := /bin/bash
 # uv is the installer; bootstrap it with pip when the machine lacks it.
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: wrk help install web web-deps dev browser run serve test check lint format typecheck bench db-shell db-stop clean
+.PHONY: wrk help install web web-deps dev browser nginx run serve test check lint format typecheck bench db-shell db-stop clean
 
 help: ## List the tasks
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
@@ -66,10 +66,16 @@ browser: ## Install Debian's Chromium for the browser tests if it is missing (ap
 	@command -v chromium >/dev/null 2>&1 || { sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium >/dev/null; }
 
+# Debian's nginx for the tests of deploy/nginx/helpline.conf (`nginx -t`, and a live proxy in front of the app).
+# Debian puts it in /usr/sbin, which a non-root PATH may lack: look there too.
+nginx: ## Install Debian's nginx for the deployment-config tests if it is missing (apt; sudo when not root)
+	@command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || { sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq nginx >/dev/null; }
+
 run: install web ## Set up everything and serve on http://127.0.0.1:8000 (HELPLINE_* settings apply)
 	@$(UV) run --frozen helpline serve
 
-test: check browser ## Lint, type-check, then run every test: Python (real PostgreSQL, Redis, Chromium) and web
+test: check browser nginx ## Lint, type-check, then run every test: Python (real PostgreSQL, Redis, Chromium, nginx) and web
 	@cd web && npx vitest run --reporter=dot
 	@$(UV) run --frozen pytest
 

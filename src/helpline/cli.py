@@ -157,18 +157,9 @@ def serve(
         os.environ["HELPLINE_PORT"] = str(settings.port)
         where = f"embedded at {settings.pg_data_dir}" if settings.embedded_database else describe_url(url)
         typer.echo(f"Helpline on http://{settings.host}:{settings.port}  (API docs: /docs; database: {where})")
-        uvicorn.run(
-            "helpline.main:create_app",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=workers,
-            proxy_headers=True,
-            forwarded_allow_ips=",".join(settings.trusted_proxies),
-            log_config=None,
-            server_header=False,
-            ws_max_size=settings.limits.max_body_bytes,
-        )
+        from helpline.core.server import uvicorn_options
+
+        uvicorn.run("helpline.main:create_app", factory=True, workers=workers, **uvicorn_options(settings))
 
 
 @app.command()

@@ -27,6 +27,7 @@ from helpline.core.runtime import Runtime
 from helpline.faqs.router import router as faqs_router
 from helpline.health.router import router as health_router
 from helpline.users.router import router as users_router
+from helpline.web.docs import install_api_docs
 from helpline.web.router import router as web_router
 from helpline.widget.router import router as widget_router
 
@@ -100,6 +101,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         version=__version__,
         description="Self-hostable AI support chatbot grounded in your own knowledge base.",
         lifespan=lifespan,
+        # Served by helpline.web.docs from bundled files, not FastAPI's CDN-loading pages.
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app)
     for router in (health_router, auth_router, users_router, chat_router, ws_router, conversations_router):
@@ -107,6 +111,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(faqs_router)
     app.include_router(widget_router)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
+    if settings.api_docs:
+        install_api_docs(app)
     # Last: its catch-all answers page paths with the web app.
     app.include_router(web_router)
 

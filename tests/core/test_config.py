@@ -39,6 +39,13 @@ def test_flat_variables_fill_the_tree(monkeypatch: pytest.MonkeyPatch) -> None:
         ("HELPLINE_AUTH_BCRYPT_ROUNDS", "99", "HELPLINE_AUTH_BCRYPT_ROUNDS"),
         ("HELPLINE_LOG_LEVEL", "loud", "HELPLINE_LOG_LEVEL"),
         ("HELPLINE_ENV", "staging", "HELPLINE_ENV"),
+        ("HELPLINE_PUBLIC_URL", "help.example.com", "HELPLINE_PUBLIC_URL"),
+        ("HELPLINE_PUBLIC_URL", "javascript:alert(1)", "HELPLINE_PUBLIC_URL"),
+        ("HELPLINE_PUBLIC_URL", "https://help.example.com/?next=x", "HELPLINE_PUBLIC_URL"),
+        ("HELPLINE_PUBLIC_URL", "https://user:pw@help.example.com", "HELPLINE_PUBLIC_URL"),
+        ("HELPLINE_PUBLIC_URL", "https://help.example.com:port", "HELPLINE_PUBLIC_URL"),
+        ("HELPLINE_SERVER_HEADER_TIMEOUT_SECONDS", "0", "HELPLINE_SERVER_HEADER_TIMEOUT_SECONDS"),
+        ("HELPLINE_SERVER_MAX_CONNECTIONS_PER_IP", "0", "HELPLINE_SERVER_MAX_CONNECTIONS_PER_IP"),
     ],
 )
 def test_invalid_settings_name_the_variable(
@@ -50,6 +57,21 @@ def test_invalid_settings_name_the_variable(
     message = str(info.value)
     assert expected in message
     assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, "http://127.0.0.1:8000"),
+        ({"HELPLINE_HOST": "0.0.0.0", "HELPLINE_PORT": "9000"}, "http://localhost:9000"),  # noqa: S104
+        ({"HELPLINE_HOST": "::1"}, "http://[::1]:8000"),
+        ({"HELPLINE_PUBLIC_URL": "https://Help.example.com/support/"}, "https://Help.example.com/support"),
+    ],
+)
+def test_public_url_or_the_local_address(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], expected: str) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert load_settings().base_url == expected
 
 
 @pytest.mark.parametrize("secret", [None, "change-me", "short"])

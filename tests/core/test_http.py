@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import base64
 import re
+import string
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -9,7 +10,10 @@ import asyncpg
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from hypothesis import given
+from hypothesis import strategies as st
 
+from helpline.core.logging import redact_url_secrets
 from helpline.core.runtime import Runtime
 from helpline.main import create_app
 from tests.conftest import PASSWORD, bearer, make_settings, register, serve_app, signed_in
@@ -37,8 +41,20 @@ async def test_security_headers(client: httpx.AsyncClient) -> None:
     r = await client.get("/health")
     assert r.headers["x-frame-options"] == "DENY"
     assert r.headers["x-content-type-options"] == "nosniff"
-    assert r.headers["x-xss-protection"] == "1; mode=block"
-    assert r.headers["strict-transport-security"] == "max-age=31536000; includeSubDomains"
+    # The XSS auditor is switched off (OWASP's advice), not asked to block pages.
+    assert r.headers["x-xss-protection"] == "0"
+
+
+async def test_hsts_only_on_https(app: object) -> None:
+    # Over plain HTTP a Strict-Transport-Security header is meaningless and RFC 6797 forbids it;
+    # over https (TLS, or a trusted proxy's X-Forwarded-Proto: see tests/test_transport.py) it is sent.
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as plain:
+        for path in ("/health", "/api/v1/nope"):
+            assert "strict-transport-security" not in (await plain.get(path)).headers
+    async with httpx.AsyncClient(transport=transport, base_url="https://test") as tls:
+        for path in ("/health", "/api/v1/nope"):
+            assert (await tls.get(path)).headers["strict-transport-security"] == "max-age=31536000; includeSubDomains"
 
 
 @pytest.fixture
@@ -179,3 +195,16 @@ async def test_a_cursor_that_no_page_could_have_made_is_a_400(client: httpx.Asyn
     r = await client.get(path, params={"cursor": cursor}, headers=bearer(tokens))
     assert r.status_code == 400, r.text
     assert "next_cursor" in r.json()["detail"]
+
+
+@given(
+    name=st.sampled_from(["token", "access_token", "refresh_token", "code", "Token", "ACCESS_TOKEN"]),
+    value=st.text(alphabet=string.ascii_letters + string.digits + "-._~%+/=", min_size=12, max_size=300),
+    before=st.sampled_from(["?", "?a=1&", "?a=1;"]),
+)
+def test_query_secrets_are_redacted_from_any_log_text(name: str, value: str, before: str) -> None:
+    line = f'127.0.0.1:5 - "WebSocket /api/v1/chat/ws/2{before}{name}={value}&next=1" [accepted]'
+    redacted = redact_url_secrets(line)
+    assert value not in redacted
+    assert f"{name}=[redacted]&next=1" in redacted
+    assert redact_url_secrets("status_code=200 path=/health?page=2") == "status_code=200 path=/health?page=2"

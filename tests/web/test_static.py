@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from helpline.core.config import Settings
-from tests.conftest import bearer, make_admin, signed_in
+from tests.conftest import bearer, make_admin, make_settings, serve_app, signed_in
 
 pytestmark = pytest.mark.usefixtures("built")
 
@@ -73,10 +73,30 @@ async def test_help_page_carries_the_faq_meta(client: httpx.AsyncClient, db: obj
     assert page.status_code == 200
     assert "<title>How do I &lt;reset&gt; my password? · Help center</title>" in page.text
     assert re.search(r'<meta name="description" content="Open Account and choose Change password\." />', page.text)
-    assert '<link rel="canonical" href="http://test/help/reset-password" />' in page.text
+    # Absolute URLs are the configured site's (here the default, from HELPLINE_HOST/PORT).
+    assert '<link rel="canonical" href="http://127.0.0.1:8000/help/reset-password" />' in page.text
     assert (await client.get("/help/no-such-faq")).status_code == 404
     sitemap = await client.get("/sitemap.xml")
-    assert "<loc>http://test/help/reset-password</loc>" in sitemap.text
+    assert "<loc>http://127.0.0.1:8000/help/reset-password</loc>" in sitemap.text
+
+
+async def test_a_forged_host_header_is_never_written_into_pages(database_url: str, tmp_path: Path, db: object) -> None:
+    # /sitemap.xml is publicly cacheable: a Host reflected into it would be served to everyone.
+    settings = make_settings(database_url, tmp_path, public_url="https://help.example.com/")
+    async with serve_app(settings, database_url) as client:
+        tokens = await signed_in(client, "admin@example.com")
+        await make_admin(db, "admin@example.com")  # type: ignore[arg-type]
+        faq = {"question": "Where is my parcel?", "answer": "Track it.", "status": "published", "slug": "where"}
+        assert (await client.post("/api/v1/faqs", headers=bearer(tokens), json=faq)).status_code == 201
+        evil = {"Host": "evil.example", "X-Forwarded-Host": "evil.example"}
+        pages = {path: await client.get(path, headers=evil) for path in ("/sitemap.xml", "/robots.txt", "/help/where")}
+    for path, r in pages.items():
+        assert r.status_code == 200, path
+        assert "evil.example" not in r.text, path
+        assert "evil.example" not in str(r.headers), path
+    assert "<loc>https://help.example.com/help/where</loc>" in pages["/sitemap.xml"].text
+    assert "Sitemap: https://help.example.com/sitemap.xml" in pages["/robots.txt"].text
+    assert '<link rel="canonical" href="https://help.example.com/help/where" />' in pages["/help/where"].text
 
 
 async def test_other_methods_keep_api_status_codes(client: httpx.AsyncClient) -> None:

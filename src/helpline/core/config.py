@@ -136,6 +136,22 @@ class WebSocketSettings(BaseSettings):
     max_unauthenticated_per_ip: int = Field(default=20, ge=1, le=1_000_000)
 
 
+class ServerSettings(BaseSettings):
+    """How `helpline serve` treats connections (uvicorn plus Helpline's own guards)."""
+
+    model_config = _config("HELPLINE_SERVER_")
+
+    # A connection must deliver a request's line and headers within this time, from when it opens
+    # (or, kept alive, from the first byte of its next request); otherwise it is closed.
+    header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    # Open connections (HTTP and WebSocket) per process: one beyond is closed as soon as it is
+    # accepted; requests beyond it in flight get a 503 (uvicorn's limit_concurrency).
+    max_connections: int = Field(default=2048, ge=1)
+    # Open HTTP connections per client address (not counting trusted proxies, whose clients are
+    # many); one beyond is closed as soon as it is accepted.
+    max_connections_per_ip: int = Field(default=100, ge=1)
+
+
 class EmbeddingSettings(BaseSettings):
     model_config = _config("HELPLINE_EMBEDDING_")
 
@@ -301,12 +317,18 @@ class Settings(BaseSettings):
     demo_data: bool = True
     # The built web app (`make web`); None: web/dist of this checkout. Missing: the API still runs.
     web_dir: Path | None = None
+    # The address users reach Helpline at; every absolute URL the server writes (sitemap, robots,
+    # canonical links) is built from it, never from the request's Host header. Empty: from host/port.
+    public_url: str | None = None
+    # /docs (Swagger UI) and /redoc, served from the bundled fastapi-offline files.
+    api_docs: bool = True
 
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     ws: WebSocketSettings = Field(default_factory=WebSocketSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     moderation: ModerationSettings = Field(default_factory=ModerationSettings)
@@ -319,6 +341,22 @@ class Settings(BaseSettings):
         if isinstance(v, str):
             return [part.strip() for part in v.split(",") if part.strip()]
         return v
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        parts = urlsplit(v.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an absolute http(s) URL such as https://help.example.com")
+        if parts.username or parts.password or parts.query or parts.fragment:
+            raise ValueError("must be a plain URL, without user, query or fragment")
+        try:
+            parts.port  # noqa: B018 - raises on a port that is not a number
+        except ValueError:
+            raise ValueError("has an invalid port") from None
+        return f"{parts.scheme}://{parts.netloc}{parts.path}".rstrip("/")
 
     @field_validator("log_level")
     @classmethod
@@ -338,6 +376,17 @@ class Settings(BaseSettings):
                     "in production (for example: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
                 )
         return self
+
+    @property
+    def base_url(self) -> str:
+        """Absolute URL of the site without a trailing slash: HELPLINE_PUBLIC_URL, or for local use
+        the address `helpline serve` listens on (a wildcard bind answers on localhost)."""
+        if self.public_url:
+            return self.public_url
+        host = "localhost" if self.host in ("", "0.0.0.0", "::", "[::]") else self.host  # noqa: S104
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
 
     @property
     def embedded_database(self) -> bool:
@@ -375,6 +424,7 @@ _SECTIONS: dict[str, type[BaseSettings]] = {
     "auth": AuthSettings,
     "limits": LimitsSettings,
     "ws": WebSocketSettings,
+    "server": ServerSettings,
     "embedding": EmbeddingSettings,
     "llm": LLMSettings,
     "moderation": ModerationSettings,

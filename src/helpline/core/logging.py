@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import MutableMapping
 from typing import Any
@@ -11,6 +12,28 @@ import structlog
 from asgi_correlation_id import correlation_id
 
 _SECRET_WORDS = ("password", "token", "secret", "authorization", "api_key", "cookie")
+
+
+# Credentials a URL may carry in its query string (a WebSocket's ?token=, an OAuth callback's
+# ?code=): uvicorn logs every WebSocket's path with its query, and any URL may reach a message.
+_QUERY_SECRET = re.compile(
+    r"([?&;](?:access_token|refresh_token|id_token|token|code|password|secret|client_secret|api_key)=)[^&#\s\"'<>]*",
+    re.IGNORECASE,
+)
+
+
+def redact_url_secrets(text: str) -> str:
+    """``text`` with the values of secret query parameters replaced by ``[redacted]``."""
+    return _QUERY_SECRET.sub(r"\1[redacted]", text) if "=" in text else text
+
+
+def _redact_urls(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    # Last before rendering: the message of a stdlib record (uvicorn's, httpx's) and a rendered
+    # traceback are plain strings by then.
+    for key, value in event.items():
+        if isinstance(value, str):
+            event[key] = redact_url_secrets(value)
+    return event
 
 
 def _request_id(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -48,6 +71,7 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
+            _redact_urls,
             renderer,
         ],
     )

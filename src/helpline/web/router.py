@@ -9,6 +9,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import quote
 from xml.sax.saxutils import escape as xml_escape
 
 from fastapi import APIRouter, Depends, Request
@@ -80,7 +81,7 @@ def _summary(text: str, limit: int = 160) -> str:
 
 
 @router.get("/help/{slug}")
-async def help_page(slug: str, request: Request, dist: DistDep, session: SessionDep) -> Response:
+async def help_page(slug: str, runtime: RuntimeDep, dist: DistDep, session: SessionDep) -> Response:
     row = (
         await session.execute(
             select(FAQ.question, FAQ.answer, FAQ.meta_title, FAQ.meta_description).where(
@@ -96,14 +97,16 @@ async def help_page(slug: str, request: Request, dist: DistDep, session: Session
             dist,
             title=row.meta_title or f"{row.question} · Help center",
             description=row.meta_description or _summary(row.answer),
-            canonical=str(request.url.replace(query="", fragment="")),
+            canonical=f"{runtime.settings.base_url}/help/{quote(slug)}",
         )
     )
 
 
 @router.get("/sitemap.xml")
-async def sitemap(request: Request, session: SessionDep) -> Response:
-    base = str(request.base_url).rstrip("/")
+async def sitemap(runtime: RuntimeDep, session: SessionDep) -> Response:
+    # Absolute URLs come from HELPLINE_PUBLIC_URL, never from the Host header: this answer is
+    # publicly cached, so a forged Host would otherwise be served to everyone (cache poisoning).
+    base = runtime.settings.base_url
     faqs = await session.execute(
         select(FAQ.slug, FAQ.updated_at, FAQ.created_at).where(FAQ.status == FAQStatus.published, FAQ.slug.is_not(None))
     )
@@ -119,8 +122,8 @@ async def sitemap(request: Request, session: SessionDep) -> Response:
 
 
 @router.get("/robots.txt")
-async def robots(request: Request) -> PlainTextResponse:
-    base = str(request.base_url).rstrip("/")
+async def robots(runtime: RuntimeDep) -> PlainTextResponse:
+    base = runtime.settings.base_url
     return PlainTextResponse(f"User-agent: *\nDisallow: /api/\nDisallow: /admin\nSitemap: {base}/sitemap.xml\n")
 
 
