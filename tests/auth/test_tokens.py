@@ -16,7 +16,7 @@ from tests.conftest import PASSWORD, TEST_SECRET, bearer, login, register, signe
 
 
 async def test_login_by_email_or_username_any_case(client: httpx.AsyncClient) -> None:
-    assert (await register(client, "ada@example.com", username="Ada_L")).status_code == 201
+    assert (await register(client, "ada@example.com", username="Ada_L")).status_code == 202
     for ident in ("ada@example.com", "ADA@Example.com", "Ada_L", "ada_l"):
         r = await login(client, ident)
         assert r.status_code == 200, (ident, r.text)
