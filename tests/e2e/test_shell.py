@@ -31,7 +31,7 @@ async def test_register_then_land_in_chat(page: Page, web: str) -> None:
 
 async def test_a_signed_out_visitor_is_sent_to_login_and_back(page: Page, web: str) -> None:
     async with httpx.AsyncClient(base_url=web) as client:
-        assert (await register(client, "back@example.com")).status_code == 201
+        assert (await register(client, "back@example.com")).status_code == 202
     await page.goto("/account")
     await expect(page).to_have_url(f"{web}/login")
     await page.get_by_label("Email or username").fill("back@example.com")
