@@ -270,9 +270,9 @@ async def test_registrations_are_limited_per_address_and_in_total(
     """The attack: 60 accounts in 12.7 s from one address, each a bcrypt hash."""
     redis = RedisSettings(url=REDIS_URL) if store == "redis" else RedisSettings()
     if store == "redis":
-        r = aioredis.Redis.from_url(REDIS_URL)
-        await r.flushdb()
-        await r.aclose()
+        store_client = aioredis.Redis.from_url(REDIS_URL)
+        await store_client.flushdb()
+        await store_client.aclose()
     async with app_clients(await _register_limited(database_url, tmp_path, redis), database_url) as client_from:
         spammer = client_from("203.0.113.66")
         for i in range(3):
