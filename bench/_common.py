@@ -520,7 +520,8 @@ def helpline_server(
 
 
 def register_and_login(base: str, email: str = BENCH_EMAIL, password: str = BENCH_PASSWORD) -> str:
-    """Create an account; return an access token."""
+    """Create an account; return an access token. (Registration answers 202 whether or not the
+    email was taken, so the login after it is what tells.)"""
     with httpx.Client(base_url=base, timeout=REQUEST_TIMEOUT_S, trust_env=False) as client:
         r = client.post(
             "/api/v1/auth/register",
@@ -531,7 +532,7 @@ def register_and_login(base: str, email: str = BENCH_EMAIL, password: str = BENC
                 "gdpr_consent": True,
             },
         )
-        if r.status_code != 201:
+        if r.status_code != 202:
             raise BenchError(f"register answered {r.status_code}: {r.text[:300]}")
         r = client.post("/api/v1/auth/login", json={"login": email, "password": password})
         if r.status_code != 200:

@@ -212,7 +212,7 @@ async def login(client: httpx.AsyncClient, login: str = "user@example.com", pass
 async def signed_in(client: httpx.AsyncClient, email: str = "user@example.com") -> dict[str, Any]:
     """Register and log in; returns the token response."""
     r = await register(client, email)
-    assert r.status_code == 201, r.text
+    assert r.status_code == 202, r.text
     r = await login(client, email)
     assert r.status_code == 200, r.text
     tokens: dict[str, Any] = r.json()

@@ -116,7 +116,7 @@ def test_serve_migrate_admin_and_http_round_trip(data_dir: Path) -> None:
                 "data_processing_consent": True,
             },
         )
-        assert r.status_code == 201, r.text
+        assert r.status_code == 202, r.text
         tokens = http.post("/api/v1/auth/login", json={"login": "real@example.com", "password": "Sturdy-pass-123"})
         access = tokens.json()["access_token"]
         me = http.get("/api/v1/users/me", headers={"Authorization": f"Bearer {access}"})

@@ -7,8 +7,13 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import PASSWORD, register
+from helpline.core.runtime import Runtime
+from tests.conftest import PASSWORD, login, register
 
+ACCEPTED = {
+    "status": "accepted",
+    "detail": "If this email was not registered, your account is ready: sign in with your password.",
+}
 BASE: dict[str, Any] = {
     "email": "new@example.com",
     "password": PASSWORD,
@@ -23,14 +28,14 @@ async def _user_count(db: asyncpg.Connection) -> int:
 
 async def test_register_stores_user_and_consents(client: httpx.AsyncClient, db: asyncpg.Connection) -> None:
     r = await register(client, "Mixed.Case@Example.COM", marketing_consent=False, first_name="Ada")
-    assert r.status_code == 201, r.text
-    body = r.json()
+    assert r.status_code == 202, r.text
+    assert r.json() == ACCEPTED
+    body = (await login(client, "mixed.case@example.com")).json()["user"]
     assert body["email"] == "mixed.case@example.com"
     assert body["username"] == "mixed.case"
     assert body["role"] == "user"
     assert body["status"] == "active"
-    assert "hashed_password" not in body
-    assert "password" not in body
+    assert body["first_name"] == "Ada"
     rows = await db.fetch(
         "SELECT consent_type::text, granted, policy_version, host(ip_address) AS ip_address FROM consent_records "
         "WHERE user_id = $1 ORDER BY consent_type",
@@ -46,29 +51,78 @@ async def test_register_stores_user_and_consents(client: httpx.AsyncClient, db: 
     assert stored.startswith("$2b$")
     assert PASSWORD not in stored
     actions = await db.fetch("SELECT action FROM audit_log WHERE target_id = $1", str(body["id"]))
-    assert [a["action"] for a in actions] == ["user.registered"]
+    assert [a["action"] for a in actions] == ["user.registered", "auth.login"]
 
 
-async def test_email_is_unique_case_insensitively(client: httpx.AsyncClient, db: asyncpg.Connection) -> None:
-    assert (await register(client, "dup@example.com")).status_code == 201
-    r = await register(client, "DUP@example.com")
-    assert r.status_code == 409
-    assert r.json()["error"] == "conflict"
-    assert await _user_count(db) == 1
+async def _traces(db: asyncpg.Connection) -> tuple[object, ...]:
+    """Everything a registration may write."""
+    return (
+        await db.fetch("SELECT id, email, username, hashed_password, first_name FROM users ORDER BY id"),
+        await db.fetchval("SELECT count(*) FROM consent_records"),
+        await db.fetchval("SELECT count(*) FROM audit_log"),
+    )
+
+
+@pytest.fixture
+def hashes(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The passwords the app hashes with bcrypt, in order (the real hasher, counted)."""
+    seen: list[str] = []
+    real = runtime.hasher.hash
+
+    async def counted(password: str) -> str:
+        seen.append(password)
+        return await real(password)
+
+    monkeypatch.setattr(runtime.hasher, "hash", counted)
+    return seen
+
+
+async def test_a_taken_email_gets_the_same_answer_and_changes_nothing(
+    client: httpx.AsyncClient, db: asyncpg.Connection, hashes: list[str]
+) -> None:
+    """The attack: a 409 in 5 ms for a taken email against a 201 after a 200 ms hash told anyone
+    who has an account. Now both are the same 202 after the same bcrypt hash."""
+    created = await register(client, "dup@example.com")
+    assert hashes == [PASSWORD]
+    before = await _traces(db)
+    taken = await register(client, "DUP@example.com", password="An0ther-pass-word", first_name="Mallory")
+    assert (taken.status_code, taken.json()) == (created.status_code, created.json()) == (202, ACCEPTED)
+    assert set(taken.headers) == set(created.headers)
+    assert hashes == [PASSWORD, "An0ther-pass-word"]  # the taken path spent the same hash
+    assert await _traces(db) == before  # and wrote nothing
+    assert (await login(client, "dup@example.com")).status_code == 200  # the owner's password stands
+    assert (await login(client, "dup@example.com", "An0ther-pass-word")).status_code == 401
+
+
+async def test_taken_email_with_a_free_username_looks_like_a_new_account(
+    client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    await register(client, "owner@example.com", username="owner")
+    taken = await register(client, "owner@example.com", username="newcomer")
+    fresh = await register(client, "fresh@example.com", username="someone")
+    assert (taken.status_code, taken.json()) == (fresh.status_code, fresh.json()) == (202, ACCEPTED)
+    # Nothing was made of the first: its username is still free.
+    assert (await register(client, "third@example.com", username="newcomer")).status_code == 202
+    assert await _user_count(db) == 3
 
 
 async def test_username_unique_case_insensitively(client: httpx.AsyncClient, db: asyncpg.Connection) -> None:
-    assert (await register(client, "a@example.com", username="Support_Fan")).status_code == 201
+    assert (await register(client, "a@example.com", username="Support_Fan")).status_code == 202
     r = await register(client, "b@example.com", username="support_fan")
     assert r.status_code == 409
+    assert r.json()["detail"] == "This username is taken."
+    # Checked before the email, so the answer is the same whether or not the email is taken.
+    r = await register(client, "a@example.com", username="SUPPORT_FAN")
+    assert (r.status_code, r.json()["detail"]) == (409, "This username is taken.")
     assert await _user_count(db) == 1
 
 
-async def test_generated_usernames_do_not_collide(client: httpx.AsyncClient) -> None:
+async def test_generated_usernames_do_not_collide(client: httpx.AsyncClient, db: asyncpg.Connection) -> None:
     r1 = await register(client, "same@example.com")
     r2 = await register(client, "same@example.org")
-    assert r1.status_code == r2.status_code == 201
-    assert r1.json()["username"] != r2.json()["username"]
+    assert r1.status_code == r2.status_code == 202
+    names = await db.fetch("SELECT username FROM users")
+    assert len({n["username"] for n in names}) == 2
 
 
 async def test_data_processing_consent_is_required(client: httpx.AsyncClient, db: asyncpg.Connection) -> None:

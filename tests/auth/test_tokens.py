@@ -16,7 +16,7 @@ from tests.conftest import PASSWORD, TEST_SECRET, bearer, login, register, signe
 
 
 async def test_login_by_email_or_username_any_case(client: httpx.AsyncClient) -> None:
-    assert (await register(client, "ada@example.com", username="Ada_L")).status_code == 201
+    assert (await register(client, "ada@example.com", username="Ada_L")).status_code == 202
     for ident in ("ada@example.com", "ADA@Example.com", "Ada_L", "ada_l"):
         r = await login(client, ident)
         assert r.status_code == 200, (ident, r.text)
@@ -90,12 +90,65 @@ async def test_logout_revokes_access_and_refresh(client: httpx.AsyncClient) -> N
     assert r.status_code == 401
 
 
+async def test_logout_refuses_every_access_token_of_that_login(client: httpx.AsyncClient) -> None:
+    """The attack: the login's earlier access tokens stayed valid up to 15 minutes after logout."""
+    first = await signed_in(client)
+    later = (await client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})).json()
+    other_login = (await login(client)).json()
+    r = await client.post("/api/v1/auth/logout", headers=bearer(later), json={"refresh_token": later["refresh_token"]})
+    assert r.status_code == 204
+    for tokens in (first, later):
+        r = await client.get("/api/v1/users/me", headers=bearer(tokens))
+        assert (r.status_code, r.json()["detail"]) == (401, "Token has been revoked; log in again")
+        r = await client.post("/api/v1/chat/send", headers=bearer(tokens), json={"message": "hello"})
+        assert r.status_code == 401
+        r = await client.get("/api/v1/conversations", headers=bearer(tokens))
+        assert r.status_code == 401
+    # Another login of the same account is not signed out.
+    assert (await client.get("/api/v1/users/me", headers=bearer(other_login))).status_code == 200
+    r = await client.post("/api/v1/auth/refresh", json={"refresh_token": other_login["refresh_token"]})
+    assert r.status_code == 200
+
+
+async def test_logout_with_only_the_access_token_ends_the_whole_login(client: httpx.AsyncClient) -> None:
+    tokens = await signed_in(client)
+    later = (await client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})).json()
+    assert (await client.post("/api/v1/auth/logout", headers=bearer(tokens))).status_code == 204
+    assert (await client.get("/api/v1/users/me", headers=bearer(later))).status_code == 401
+    r = await client.post("/api/v1/auth/refresh", json={"refresh_token": later["refresh_token"]})
+    assert r.status_code == 401
+
+
+async def test_a_reused_refresh_token_signs_out_the_login_access_tokens_too(client: httpx.AsyncClient) -> None:
+    tokens = await signed_in(client)
+    later = (await client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})).json()
+    r = await client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert r.json()["error"] == "refresh_token_reused"
+    for t in (tokens, later):
+        assert (await client.get("/api/v1/users/me", headers=bearer(t))).status_code == 401
+
+
+async def test_an_access_token_without_sid_is_still_revoked_by_its_jti(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    user = (await signed_in(client))["user"]
+    old, _ = runtime.tokens.encode(
+        user_id=user["id"], email=user["email"], role="user", type="access", ttl=timedelta(minutes=5), jti=uuid4()
+    )  # issued before tokens carried sid
+    assert (await client.get("/api/v1/users/me", headers=bearer(old))).status_code == 200
+    assert (await client.post("/api/v1/auth/logout", headers=bearer(old))).status_code == 204
+    assert (await client.get("/api/v1/users/me", headers=bearer(old))).status_code == 401
+    r = await client.post("/api/v1/chat/send", headers=bearer(old), json={"message": "hello"})
+    assert r.status_code == 401
+
+
 async def test_logout_with_only_refresh_token(client: httpx.AsyncClient) -> None:
     tokens = await signed_in(client)
     r = await client.post("/api/v1/auth/logout", json={"refresh_token": tokens["refresh_token"]})
     assert r.status_code == 204
     r = await client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
     assert r.status_code == 401
+    assert (await client.get("/api/v1/users/me", headers=bearer(tokens))).status_code == 401
 
 
 async def test_logout_without_any_token_is_401(client: httpx.AsyncClient) -> None:

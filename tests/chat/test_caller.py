@@ -27,6 +27,8 @@ SPOIL = {
 EXPECTED = {
     "account_gone": (401, "This account no longer exists"),
     "revoked": (401, "Token has been revoked; log in again"),
+    # Logged out with a later access token of the same login (after a refresh): this one too.
+    "login_ended": (401, "Token has been revoked; log in again"),
     "password_changed": (401, "Password changed since this token was issued; log in again"),
     "suspended": (403, "This account is suspended. Contact an administrator."),
     "inactive": (403, "This account is inactive."),
@@ -38,6 +40,11 @@ async def spoil(case: str, client: httpx.AsyncClient, db: asyncpg.Connection, to
         r = await client.post(
             "/api/v1/auth/logout", headers=bearer(tokens), json={"refresh_token": tokens["refresh_token"]}
         )
+        assert r.status_code == 204
+    elif case == "login_ended":
+        r = await client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+        assert r.status_code == 200
+        r = await client.post("/api/v1/auth/logout", headers=bearer(r.json()))
         assert r.status_code == 204
     else:
         await db.execute(SPOIL[case], tokens["user"]["id"])

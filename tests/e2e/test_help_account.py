@@ -143,7 +143,7 @@ async def test_help_center_on_a_phone_and_signed_in_vote(
 
 async def test_account_profile_password_and_language(page: Page, web: str) -> None:
     async with httpx.AsyncClient(base_url=web) as client:
-        assert (await register(client, "ada@example.com")).status_code == 201
+        assert (await register(client, "ada@example.com")).status_code == 202
         tokens = (await login(client, "ada@example.com")).json()
     await sign_in_page(page, tokens)
     await page.goto("/account")

@@ -44,7 +44,7 @@ async def tab_to(page: Page, label: str, presses: int = 80) -> None:
 
 async def test_sign_in_and_chat_with_the_keyboard_only(page: Page, web: str) -> None:
     async with httpx.AsyncClient(base_url=web) as client:
-        assert (await register(client, "keys@example.com")).status_code == 201
+        assert (await register(client, "keys@example.com")).status_code == 202
     await page.goto("/login")
     await tab_to(page, "Email or username")
     await page.keyboard.type("keys@example.com")
@@ -61,7 +61,7 @@ async def test_sign_in_and_chat_with_the_keyboard_only(page: Page, web: str) -> 
 
 async def test_an_answer_streaming_through_a_network_drop_arrives_whole(page: Page, web: str) -> None:
     async with httpx.AsyncClient(base_url=web) as client:
-        assert (await register(client, "drop@example.com")).status_code == 201
+        assert (await register(client, "drop@example.com")).status_code == 202
         tokens = (
             await client.post("/api/v1/auth/login", json={"login": "drop@example.com", "password": PASSWORD})
         ).json()

@@ -116,7 +116,7 @@ async def ask(page: Page, question: str) -> None:
 
 async def publish_faq(web: str, db: asyncpg.Connection, question: str, answer: str) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=web) as client:
-        assert (await register(client, "boss@example.com")).status_code == 201
+        assert (await register(client, "boss@example.com")).status_code == 202
         await make_admin(db, "boss@example.com")
         tokens = (await login(client, "boss@example.com")).json()
         body = {"question": question, "answer": answer, "status": "published"}

@@ -5,20 +5,20 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Cookie, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import bindparam, exists, select
+from sqlalchemy import ColumnElement, bindparam, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from helpline.auth.service import ACCOUNT_GONE, Caller, check_access
-from helpline.auth.throttle import GuestThrottle, LoginThrottle
+from helpline.auth.throttle import AuthThrottles
 from helpline.core.audit import Client
 from helpline.core.db import single_statement
 from helpline.core.deps import RuntimeDep, SessionDep, client_ip, user_agent
 from helpline.core.errors import Forbidden, Unauthorized
 from helpline.core.runtime import Runtime
-from helpline.core.security import InvalidToken, TokenClaims
-from helpline.models import RevokedAccessToken, User, UserRole
+from helpline.core.security import DeviceCookie, InvalidToken, TokenClaims
+from helpline.models import RevokedAccessToken, RevokedSession, User, UserRole
 
 bearer = HTTPBearer(auto_error=False, description="Access token from /api/v1/auth/login")
 
@@ -30,26 +30,32 @@ def get_client(request: Request) -> Client:
 ClientDep = Annotated[Client, Depends(get_client)]
 
 
-def get_throttle(runtime: RuntimeDep) -> LoginThrottle:
-    throttle = runtime.extras.get("login_throttle")
-    if not isinstance(throttle, LoginThrottle):
-        throttle = LoginThrottle(runtime.limits_storage, runtime.settings.auth)
-        runtime.extras["login_throttle"] = throttle
-    return throttle
+async def get_throttles(runtime: RuntimeDep) -> AuthThrottles:
+    throttles = runtime.extras.get("auth_throttles")
+    if not isinstance(throttles, AuthThrottles):
+        throttles = AuthThrottles.build(runtime.limits_storage, runtime.settings)
+        runtime.extras["auth_throttles"] = throttles
+    return throttles
 
 
-ThrottleDep = Annotated[LoginThrottle, Depends(get_throttle)]
+ThrottlesDep = Annotated[AuthThrottles, Depends(get_throttles)]
+
+DEVICE_COOKIE = "helpline_device"
+# The device cookie travels only to the auth endpoints (path /api/v1/auth).
+DEVICE_COOKIE_PATH = "/api/v1/auth"
 
 
-def get_guest_throttle(runtime: RuntimeDep) -> GuestThrottle:
-    throttle = runtime.extras.get("guest_throttle")
-    if not isinstance(throttle, GuestThrottle):
-        throttle = GuestThrottle(runtime.limits_storage, runtime.settings.widget.guest_create_limit)
-        runtime.extras["guest_throttle"] = throttle
-    return throttle
+async def device_cookie(
+    runtime: RuntimeDep,
+    helpline_device: Annotated[
+        str | None, Cookie(max_length=1024, description="Set by a successful login (a device signed in before)")
+    ] = None,
+) -> DeviceCookie | None:
+    """The login's device cookie when it is one of ours, else None (an untrusted client)."""
+    return runtime.tokens.decode_device(helpline_device) if helpline_device else None
 
 
-GuestThrottleDep = Annotated[GuestThrottle, Depends(get_guest_throttle)]
+DeviceDep = Annotated[DeviceCookie | None, Depends(device_cookie)]
 
 
 def access_claims(runtime: RuntimeDep, creds: HTTPAuthorizationCredentials | None) -> TokenClaims:
@@ -63,7 +69,9 @@ def access_claims(runtime: RuntimeDep, creds: HTTPAuthorizationCredentials | Non
 
 async def load_user(session: SessionDep, claims: TokenClaims) -> User:
     """The token's user, checked on every request: exists, not revoked, active, password unchanged."""
-    revoked = exists().where(RevokedAccessToken.jti == claims.jti)
+    revoked: ColumnElement[bool] = exists().where(RevokedAccessToken.jti == claims.jti)
+    if claims.sid is not None:
+        revoked = or_(revoked, exists().where(RevokedSession.sid == claims.sid))
     row = (await session.execute(select(User, revoked).where(User.id == claims.user_id))).first()
     if row is None:
         raise Unauthorized(ACCOUNT_GONE)
@@ -93,14 +101,17 @@ _CALLER = select(
     _users.role,
     _users.status,
     _users.password_changed_at,
-    exists().where(RevokedAccessToken.__table__.c.jti == bindparam("jti")),
+    or_(
+        exists().where(RevokedAccessToken.__table__.c.jti == bindparam("jti")),
+        exists().where(RevokedSession.__table__.c.sid == bindparam("sid")),
+    ),
 ).where(_users.id == bindparam("user_id"))
 
 
 async def fetch_caller(db: AsyncSession | AsyncConnection, claims: TokenClaims) -> Caller:
     """``load_user``'s checks (same errors) in one statement of only the columns the checks and
     their callers need, through the request's session or a connection."""
-    row = (await db.execute(_CALLER, {"user_id": claims.user_id, "jti": claims.jti})).first()
+    row = (await db.execute(_CALLER, {"user_id": claims.user_id, "jti": claims.jti, "sid": claims.sid})).first()
     if row is None:
         raise Unauthorized(ACCOUNT_GONE)
     user_id, language, role, status, password_changed_at, revoked = row

@@ -12,15 +12,24 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 import structlog
-from sqlalchemy import and_, delete, exists, func, or_, select
+from sqlalchemy import and_, delete, exists, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.auth.dependencies import load_user
 from helpline.auth.schemas import RegisterRequest
-from helpline.auth.service import TokenPair, issue_tokens, record_registration, revoke_all_sessions, username_for
-from helpline.auth.throttle import GuestThrottle
+from helpline.auth.service import (
+    USERNAME_TAKEN,
+    TokenPair,
+    email_taken,
+    issue_tokens,
+    record_registration,
+    revoke_all_sessions,
+    username_for,
+    username_taken,
+)
+from helpline.auth.throttle import RateLimit
 from helpline.core import audit
 from helpline.core.audit import Client
 from helpline.core.db import session_scope
@@ -43,7 +52,7 @@ EXPIRED = "Token has expired"  # InvalidToken's message for an expired token
 async def create_guest(
     session: AsyncSession,
     runtime: Runtime,
-    throttle: GuestThrottle,
+    throttle: RateLimit,
     *,
     site_key: str | None,
     language: str,
@@ -52,7 +61,7 @@ async def create_guest(
     """Start a guest session for a widget visitor, if the widget's settings allow it (404 widget
     off, 403 guests not allowed or wrong key, 429 too many from this address)."""
     check_widget(runtime.settings.widget, site_key, guest=True)
-    await throttle.hit(client.ip)
+    await throttle.hit(client.ip or "unknown")
     handle = "guest-" + secrets.token_hex(8)
     user = User(
         email=f"{handle}@{GUEST_DOMAIN}",
@@ -104,52 +113,55 @@ def _claims_guest(token: str) -> bool:
 
 async def register_guest(
     session: AsyncSession, runtime: Runtime, guest: TokenClaims, data: RegisterRequest, client: Client
-) -> User:
+) -> User | None:
     """Turn a guest into a registered account: same row and id, so its conversations stay.
 
     Every guest token stops working (the account now has a password; the client logs in with
-    it, as after any registration). A taken email or username is the usual 409 and changes nothing."""
+    it, as after any registration). A taken username is the usual 409; a taken email changes
+    nothing and returns None, after the same bcrypt hash, for the same answer as a registration
+    (auth.service.register)."""
     user = await session.scalar(
         select(User).where(User.id == guest.user_id).with_for_update().execution_options(populate_existing=True)
     )
     if user is None or not user.is_guest:
         raise Conflict("This guest session has already been turned into an account; log in instead.")
     email = str(data.email).strip().lower()
-    if await session.scalar(select(User.id).where(User.email == email, User.id != user.id)):
-        raise Conflict("An account with this email already exists.")
-    if data.username:
-        taken = await session.scalar(
-            select(User.id).where(func.lower(User.username) == data.username.lower(), User.id != user.id)
-        )
-        if taken:
-            raise Conflict("This username is taken.")
-    now = datetime.now(UTC)
-    user.email = email
-    user.username = data.username or await username_for(session, email)
-    user.hashed_password = await runtime.hasher.hash(data.password)
-    user.first_name = data.first_name
-    user.last_name = data.last_name
-    user.language = data.language
-    user.timezone = data.timezone
-    user.gdpr_consent = data.gdpr_consent
-    user.data_processing_consent = data.data_processing_consent
-    user.marketing_consent = data.marketing_consent
-    user.is_guest = False
-    # Access tokens issued before this instant are refused (see load_user), the one presented at
-    # once (it may be from this very second), and the refresh tokens are revoked.
-    user.password_changed_at = now
-    await session.execute(
-        pg_insert(RevokedAccessToken)
-        .values(jti=guest.jti, user_id=user.id, expires_at=guest.exp)
-        .on_conflict_do_nothing()
-    )
-    await revoke_all_sessions(session, user.id)
+    if data.username and await username_taken(session, data.username, other_than=user.id):
+        raise Conflict(USERNAME_TAKEN)
+    hashed = await runtime.hasher.hash(data.password)  # spent on both paths, for the same timing
+    if await email_taken(session, email, other_than=user.id):
+        # TODO: once email notifications exist, tell this address's owner someone tried to register with it.
+        return None
     try:
+        # One savepoint for the whole change: a lost race leaves the guest exactly as it was.
         async with session.begin_nested():
+            now = datetime.now(UTC)
+            user.email = email
+            user.username = data.username or await username_for(session, email)
+            user.hashed_password = hashed
+            user.first_name = data.first_name
+            user.last_name = data.last_name
+            user.language = data.language
+            user.timezone = data.timezone
+            user.gdpr_consent = data.gdpr_consent
+            user.data_processing_consent = data.data_processing_consent
+            user.marketing_consent = data.marketing_consent
+            user.is_guest = False
+            # Access tokens issued before this instant are refused (see load_user), the one presented at
+            # once (it may be from this very second), and the refresh tokens are revoked.
+            user.password_changed_at = now
+            await session.execute(
+                pg_insert(RevokedAccessToken)
+                .values(jti=guest.jti, user_id=user.id, expires_at=guest.exp)
+                .on_conflict_do_nothing()
+            )
+            await revoke_all_sessions(session, user.id)
             await session.flush()
     except IntegrityError:
-        # Lost a race with a concurrent registration of the same email or username.
-        raise Conflict("An account with this email or username already exists.") from None
+        # Lost a race with a concurrent registration of the same email or username: tell which.
+        if await email_taken(session, email, other_than=user.id):
+            return None
+        raise Conflict(USERNAME_TAKEN) from None
     record_registration(session, runtime, user.id, data, client, from_guest=True)
     return user
 

@@ -1,18 +1,27 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Response, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response, status
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
 from helpline.auth import guest, service
-from helpline.auth.dependencies import ClientDep, GuestThrottleDep, ThrottleDep, bearer
+from helpline.auth.dependencies import (
+    DEVICE_COOKIE,
+    DEVICE_COOKIE_PATH,
+    ClientDep,
+    DeviceDep,
+    ThrottlesDep,
+    bearer,
+)
 from helpline.auth.schemas import (
     GuestRequest,
     LoginRequest,
     LogoutRequest,
     RefreshRequest,
+    RegisterAccepted,
     RegisterRequest,
     TokenResponse,
     UserRead,
@@ -45,26 +54,36 @@ BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 @router.post(
     "/register",
-    status_code=status.HTTP_201_CREATED,
-    response_model=UserRead,
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RegisterAccepted,
     responses={
         401: {"description": "The guest access token sent has expired: refresh it and retry"},
-        409: {"description": "Email or username taken"},
+        409: {"description": "Username taken"},
+        429: {"description": "Too many registrations from this address, or in total"},
     },
 )
 async def register(
-    body: RegisterRequest, session: SessionDep, runtime: RuntimeDep, client: ClientDep, creds: BearerDep
-) -> UserRead:
-    """Create an account. Sent with a guest's access token (the widget), it turns that guest into
-    the account instead, keeping its id and conversations; the guest's tokens stop working, so
-    log in with the new password, as after any registration."""
+    body: RegisterRequest,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    throttles: ThrottlesDep,
+    client: ClientDep,
+    creds: BearerDep,
+) -> RegisterAccepted:
+    """Create an account, then log in with its email and password. The answer is the same 202
+    whether the account was created or the email already had one (so that nobody can learn who
+    has an account here): a login that then fails means the email was already registered. A
+    taken username is a 409.
+
+    Sent with a guest's access token (the widget), it turns that guest into the account instead,
+    keeping its id and conversations; the guest's tokens stop working."""
+    await throttles.register.hit(client.ip)
     guest_claims = await guest.guest_to_register(session, runtime, creds.credentials if creds else None)
     if guest_claims is not None:
-        user = await guest.register_guest(session, runtime, guest_claims, body, client)
+        await guest.register_guest(session, runtime, guest_claims, body, client)
     else:
-        user = await service.register(session, runtime, body, client)
-    await session.refresh(user)
-    return UserRead.model_validate(user)
+        await service.register(session, runtime, body, client)
+    return RegisterAccepted()
 
 
 @router.post(
@@ -78,12 +97,12 @@ async def register(
     },
 )
 async def start_guest(
-    body: GuestRequest, session: SessionDep, runtime: RuntimeDep, throttle: GuestThrottleDep, client: ClientDep
+    body: GuestRequest, session: SessionDep, runtime: RuntimeDep, throttles: ThrottlesDep, client: ClientDep
 ) -> TokenResponse:
     """Start a guest session for a visitor of the embeddable widget: a short-lived identity that
     can chat without an account (its refresh token lasts HELPLINE_WIDGET_GUEST_SESSION_HOURS)."""
     pair = await guest.create_guest(
-        session, runtime, throttle, site_key=body.site_key, language=body.language, client=client
+        session, runtime, throttles.guest, site_key=body.site_key, language=body.language, client=client
     )
     await session.refresh(pair.user)
     return _tokens(pair)
@@ -91,17 +110,40 @@ async def start_guest(
 
 @router.post("/login", response_model=TokenResponse, responses=_ERRORS)
 async def login(
-    body: LoginRequest, session: SessionDep, runtime: RuntimeDep, throttle: ThrottleDep, client: ClientDep
+    body: LoginRequest,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    throttles: ThrottlesDep,
+    client: ClientDep,
+    device: DeviceDep,
 ) -> TokenResponse:
-    pair = await service.login(session, runtime, throttle, body.identifier, body.password, client)
+    """Sign in. The answer also sets a device cookie (HttpOnly, for the auth endpoints only): a
+    browser sending it back is never locked out by other people's failed attempts on the account."""
+    pair = await service.login(session, runtime, throttles.login, body.identifier, body.password, client, device)
+    days = runtime.settings.auth.device_cookie_days
+    response.set_cookie(
+        DEVICE_COOKIE,
+        runtime.tokens.encode_device(pair.user.id, timedelta(days=days)),
+        max_age=days * 86400,
+        path=DEVICE_COOKIE_PATH,
+        secure=request.url.scheme == "https",
+        httponly=True,
+        samesite="strict",
+    )
     return _tokens(pair)
 
 
-@router.post("/refresh", response_model=TokenResponse, responses=_ERRORS)
+@router.post(
+    "/refresh",
+    response_model=TokenResponse,
+    responses=_ERRORS | {429: {"description": "Too many refreshes from this address"}},
+)
 async def refresh(
-    body: RefreshRequest, session: SessionDep, runtime: RuntimeDep, client: ClientDep
+    body: RefreshRequest, session: SessionDep, runtime: RuntimeDep, throttles: ThrottlesDep, client: ClientDep
 ) -> TokenResponse | JSONResponse:
-    result = await service.refresh(session, runtime, body.refresh_token, client)
+    result = await service.refresh(session, runtime, throttles.refresh, body.refresh_token, client)
     if isinstance(result, service.RefreshReuse):
         # Returned rather than raised so the request's transaction commits the revocation.
         return error_response(401, "refresh_token_reused", result.detail)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import available_timezones
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StrictBool, model_validator
@@ -144,6 +144,17 @@ class UserRead(BaseModel):
     updated_at: datetime | None
     last_login: datetime | None
     is_guest: bool = Field(description="A widget visitor who has not registered (no password, deleted when idle)")
+
+
+REGISTER_ACCEPTED = "If this email was not registered, your account is ready: sign in with your password."
+
+
+class RegisterAccepted(BaseModel):
+    """The one answer to a registration, whether it created the account or the email already had
+    one: registration does not tell who has an account here. Sign in to find out."""
+
+    status: Literal["accepted"] = "accepted"
+    detail: str = REGISTER_ACCEPTED
 
 
 class TokenResponse(BaseModel):

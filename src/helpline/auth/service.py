@@ -13,23 +13,26 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.auth.schemas import RegisterRequest
-from helpline.auth.throttle import LoginThrottle
+from helpline.auth.throttle import LoginThrottle, RateLimit, account_key
 from helpline.core import audit
 from helpline.core.audit import Client
 from helpline.core.errors import Conflict, Forbidden, Unauthorized
 from helpline.core.runtime import Runtime
-from helpline.core.security import InvalidToken, TokenClaims
+from helpline.core.security import DeviceCookie, InvalidToken, TokenClaims
 from helpline.models import (
     ConsentRecord,
     ConsentType,
     RefreshToken,
     RevokedAccessToken,
+    RevokedSession,
     User,
     UserRole,
     UserStatus,
 )
 
 INVALID_CREDENTIALS = "Invalid email/username or password"
+EMAIL_TAKEN = "An account with this email already exists."
+USERNAME_TAKEN = "This username is taken."
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,20 @@ async def username_for(session: AsyncSession, email: str) -> str:
     return f"{base}{secrets.token_hex(4)}"
 
 
+async def username_taken(session: AsyncSession, username: str, *, other_than: int | None = None) -> bool:
+    stmt = select(User.id).where(func.lower(User.username) == username.lower())
+    if other_than is not None:
+        stmt = stmt.where(User.id != other_than)
+    return await session.scalar(stmt) is not None
+
+
+async def email_taken(session: AsyncSession, email: str, *, other_than: int | None = None) -> bool:
+    stmt = select(User.id).where(User.email == email.strip().lower())
+    if other_than is not None:
+        stmt = stmt.where(User.id != other_than)
+    return await session.scalar(stmt) is not None
+
+
 async def create_user(
     session: AsyncSession,
     runtime: Runtime,
@@ -122,22 +139,28 @@ async def create_user(
     role: UserRole = UserRole.user,
     **fields: object,
 ) -> User:
-    """Insert a user; Conflict if the email or username (case-insensitive) is taken."""
+    """Insert a user (the CLI's and the first admin's); Conflict if the email or username
+    (case-insensitive) is taken."""
     email = email.strip().lower()
-    exists = await session.scalar(select(User.id).where(User.email == email))
-    if exists:
-        raise Conflict("An account with this email already exists.")
-    if username:
-        taken = await session.scalar(select(User.id).where(func.lower(User.username) == username.lower()))
-        if taken:
-            raise Conflict("This username is taken.")
-    else:
-        username = await username_for(session, email)
+    if await email_taken(session, email):
+        raise Conflict(EMAIL_TAKEN)
+    if username and await username_taken(session, username):
+        raise Conflict(USERNAME_TAKEN)
+    user = await _insert_user(session, email, await runtime.hasher.hash(password), username, role=role, **fields)
+    if user is None:
+        raise Conflict(EMAIL_TAKEN)
+    return user
+
+
+async def _insert_user(
+    session: AsyncSession, email: str, hashed_password: str, username: str | None, **fields: object
+) -> User | None:
+    """Insert the account; None if a concurrent registration took the email meanwhile, Conflict
+    if it took the username."""
     user = User(
         email=email,
-        username=username,
-        hashed_password=await runtime.hasher.hash(password),
-        role=role,
+        username=username or await username_for(session, email),
+        hashed_password=hashed_password,
         **fields,
     )
     try:
@@ -145,19 +168,32 @@ async def create_user(
             session.add(user)
             await session.flush()
     except IntegrityError:
-        # Lost a race with a concurrent registration of the same email or username.
-        raise Conflict("An account with this email or username already exists.") from None
+        # Lost a race with a concurrent registration of the same email or username: tell which.
+        if await email_taken(session, email):
+            return None
+        raise Conflict(USERNAME_TAKEN) from None
     return user
 
 
-async def register(session: AsyncSession, runtime: Runtime, data: RegisterRequest, client: Client) -> User:
-    """Create an account and record the consents given, with the policy version and origin."""
-    user = await create_user(
+async def register(session: AsyncSession, runtime: Runtime, data: RegisterRequest, client: Client) -> User | None:
+    """Create an account and record the consents given, with the policy version and origin.
+
+    None when the email already has an account: nothing changes, and the caller answers as for a
+    new account, after the same bcrypt hash, so registration does not tell who has an account
+    here. A taken username is a 409 (checked first, so it says nothing about the email):
+    usernames are chosen and shown, not private."""
+    email = str(data.email).strip().lower()
+    if data.username and await username_taken(session, data.username):
+        raise Conflict(USERNAME_TAKEN)
+    hashed = await runtime.hasher.hash(data.password)  # spent on both paths, for the same timing
+    if await email_taken(session, email):
+        # TODO: once email notifications exist, tell this address's owner someone tried to register with it.
+        return None
+    user = await _insert_user(
         session,
-        runtime,
-        email=str(data.email),
-        password=data.password,
-        username=data.username,
+        email,
+        hashed,
+        data.username,
         first_name=data.first_name,
         last_name=data.last_name,
         language=data.language,
@@ -166,7 +202,8 @@ async def register(session: AsyncSession, runtime: Runtime, data: RegisterReques
         data_processing_consent=data.data_processing_consent,
         marketing_consent=data.marketing_consent,
     )
-    record_registration(session, runtime, user.id, data, client)
+    if user is not None:
+        record_registration(session, runtime, user.id, data, client)
     return user
 
 
@@ -265,15 +302,25 @@ async def login(
     identifier: str,
     password: str,
     client: Client,
+    device: DeviceCookie | None = None,
 ) -> TokenPair:
-    """Check the password (same cost whether or not the account exists) and start a session."""
-    await throttle.check(identifier, client.ip)
+    """Check the password (same cost whether or not the account exists) and start a session.
+
+    Failures count per account, whichever of its email or username was typed, and per client
+    address; a client showing a device cookie of this account (it signed in here before) is
+    limited on that cookie alone, so nobody else's failures lock the owner out (OWASP's device
+    cookies). Unknown identifiers lock out exactly as accounts do."""
     user = await find_by_login(session, identifier)
+    account = account_key(user.id if user else None, identifier)
+    nonce = device.nonce if device is not None and user is not None and device.user_id == user.id else None
+    if not await throttle.trusted(nonce):
+        nonce = None
+        await throttle.check(account, client.ip)
     ok = await runtime.hasher.verify(password, user.hashed_password if user else None)
     if not ok or user is None:
-        await throttle.failed(identifier, client.ip)
+        await throttle.failed(account, client.ip, nonce)
         raise Unauthorized(INVALID_CREDENTIALS)
-    await throttle.succeeded(identifier)
+    await throttle.succeeded(account, nonce)
     if runtime.hasher.needs_rehash(user.hashed_password):
         # Keep every stored hash at the configured cost, so a change of cost applies to
         # existing accounts too and known and unknown emails keep costing the same time.
@@ -292,6 +339,20 @@ async def login(
     return pair
 
 
+async def verify_current_password(
+    runtime: Runtime, throttle: LoginThrottle, user: User, password: str, client: Client
+) -> None:
+    """A signed-in user's password, checked before a sensitive change: failures count on the
+    account's login lockout (and the address's), so a stolen access token guesses no faster
+    than a login form could. 403 when wrong, 429 while locked out."""
+    account = account_key(user.id, "")
+    await throttle.check(account, client.ip)
+    if not await runtime.hasher.verify(password, user.hashed_password):
+        await throttle.failed(account, client.ip)
+        raise Forbidden("current_password is not correct")
+    await throttle.succeeded(account)
+
+
 def _decode(runtime: Runtime, token: str, kind: str) -> TokenClaims:
     try:
         return runtime.tokens.decode(token, "refresh" if kind == "refresh" else "access")
@@ -299,18 +360,28 @@ def _decode(runtime: Runtime, token: str, kind: str) -> TokenClaims:
         raise Unauthorized(str(exc)) from None
 
 
-async def _revoke_family(session: AsyncSession, family_id: uuid.UUID) -> None:
+async def end_login(session: AsyncSession, runtime: Runtime, family_id: uuid.UUID, user_id: int) -> None:
+    """Sign out one login: its refresh tokens, and every access token carrying its ``sid`` (until
+    the last one issued, at the latest now, expires)."""
     await session.execute(
         update(RefreshToken)
         .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=_now())
     )
+    until = _now() + timedelta(minutes=runtime.settings.auth.access_token_minutes)
+    await session.execute(
+        pg_insert(RevokedSession).values(sid=family_id, user_id=user_id, expires_at=until).on_conflict_do_nothing()
+    )
 
 
-async def refresh(session: AsyncSession, runtime: Runtime, token: str, client: Client) -> TokenPair | RefreshReuse:
-    """Rotate a refresh token. A token used twice revokes its whole family (theft signal).
+async def refresh(
+    session: AsyncSession, runtime: Runtime, throttle: RateLimit, token: str, client: Client
+) -> TokenPair | RefreshReuse:
+    """Rotate a refresh token. A token used twice revokes its whole family, access tokens
+    included (theft signal). At most HELPLINE_AUTH_REFRESH_LIMIT_PER_IP per client address.
 
     Reuse is returned, not raised, so the request still commits the revocation."""
+    await throttle.hit(client.ip or "unknown")
     claims = _decode(runtime, token, "refresh")
     row = await session.scalar(select(RefreshToken).where(RefreshToken.jti == claims.jti).with_for_update())
     if row is None or row.user_id != claims.user_id:
@@ -318,7 +389,7 @@ async def refresh(session: AsyncSession, runtime: Runtime, token: str, client: C
     if row.revoked_at is not None and row.replaced_by is None:
         raise Unauthorized("This refresh token has been revoked; log in again")
     if row.revoked_at is not None:
-        await _revoke_family(session, row.family_id)
+        await end_login(session, runtime, row.family_id, row.user_id)
         audit.record(
             session,
             "auth.refresh_reuse",
@@ -347,28 +418,36 @@ async def logout(
     refresh_token: str | None,
     client: Client,
 ) -> None:
-    """Revoke the refresh token's family and the access token's jti (until it expires)."""
+    """End the login of the tokens given: its refresh tokens and every access token issued to it
+    (by their ``sid``; an access token from before sids existed is revoked by its jti)."""
     user_id: int | None = None
+    logins: set[uuid.UUID] = set()
     if access_token:
         claims = _decode(runtime, access_token, "access")
         user_id = claims.user_id
-        await session.execute(
-            pg_insert(RevokedAccessToken)
-            .values(jti=claims.jti, user_id=claims.user_id, expires_at=claims.exp)
-            .on_conflict_do_nothing()
-        )
+        if claims.sid is not None:
+            logins.add(claims.sid)
+        else:
+            await session.execute(
+                pg_insert(RevokedAccessToken)
+                .values(jti=claims.jti, user_id=claims.user_id, expires_at=claims.exp)
+                .on_conflict_do_nothing()
+            )
     if refresh_token:
         rclaims = _decode(runtime, refresh_token, "refresh")
         if user_id is not None and rclaims.user_id != user_id:
             raise Unauthorized("The refresh token belongs to another user")
         user_id = rclaims.user_id
         row = await session.get(RefreshToken, rclaims.jti)
-        if row is not None:
-            await _revoke_family(session, row.family_id)
+        if row is not None and row.user_id == user_id:
+            logins.add(row.family_id)
     if user_id is None:
         raise Unauthorized("Give the access token (Authorization header) or the refresh token to log out")
-    # Revoked access tokens matter only until they expire; keep the table small.
+    for family_id in sorted(logins):
+        await end_login(session, runtime, family_id, user_id)
+    # Revoked tokens and logins matter only until their access tokens expire; keep the tables small.
     await session.execute(delete(RevokedAccessToken).where(RevokedAccessToken.expires_at < _now()))
+    await session.execute(delete(RevokedSession).where(RevokedSession.expires_at < _now()))
     audit.record(session, "auth.logout", actor_user_id=user_id, client=client)
 
 

@@ -45,13 +45,14 @@ _INSERT_PAIR = """
 
 # The account behind the token, read in the turn's own statement (the columns of
 # auth.dependencies.fetch_caller), and whether it may be served: auth.service.check_access's rule
-# in SQL (token not revoked, password not changed since it was issued, to the second, account
-# active). Nothing is stored for an account that may not; the service then tells why with
+# in SQL (token not revoked, by its jti or its login's sid, password not changed since it was
+# issued, to the second, account active). Nothing is stored for an account that may not; the service then tells why with
 # check_access itself. tests/chat/test_caller.py holds the two to the same answers, case by case.
 _CALLER = """
     WITH caller AS (
         SELECT u.language, CAST(u.status AS text) AS status, u.password_changed_at,
-               EXISTS (SELECT 1 FROM revoked_access_tokens r WHERE r.jti = :jti) AS revoked
+               (EXISTS (SELECT 1 FROM revoked_access_tokens r WHERE r.jti = :jti)
+                OR EXISTS (SELECT 1 FROM revoked_sessions s WHERE s.sid = :sid)) AS revoked
         FROM users u WHERE u.id = :user_id
     ),
     allowed AS (
@@ -185,6 +186,7 @@ async def start_turn(
     params: dict[str, Any] = {
         "user_id": claims.user_id,
         "jti": claims.jti,
+        "sid": claims.sid,
         "issued_at": claims.iat,
         "content": content,
         "user_meta": _json(user_meta),

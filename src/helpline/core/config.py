@@ -15,12 +15,26 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SECRET_PLACEHOLDER = "change-me"  # noqa: S105 - refused in production
 # HELPLINE_ENV_FILE="" disables the .env file (tests do, so a developer's .env cannot leak in).
 _ENV_FILE = os.environ.get("HELPLINE_ENV_FILE", ".env") or None
+
+
+def _check_rate(v: str) -> str:
+    from limits import parse
+
+    try:
+        parse(v)
+    except ValueError:
+        raise ValueError("must be a rate such as '20/hour' or '5 per minute'") from None
+    return v
+
+
+# A rate in `limits` notation ("20/hour", "5 per minute").
+Rate = Annotated[str, AfterValidator(_check_rate)]
 
 
 def _config(prefix: str) -> SettingsConfigDict:
@@ -98,6 +112,14 @@ class AuthSettings(BaseSettings):
     login_max_failures_per_account: int = Field(default=5, ge=1)
     login_max_failures_per_ip: int = Field(default=30, ge=1)
     login_failure_window_seconds: int = Field(default=900, ge=1)
+    # A browser that signed in to an account gets a device cookie lasting this long: with it, the
+    # account's owner is never locked out by someone else's failed logins (OWASP device cookies).
+    device_cookie_days: int = Field(default=180, ge=1, le=3650)
+    # New accounts per client address, and in total (each costs a bcrypt hash).
+    register_limit_per_ip: Rate = "10/hour"
+    register_limit_global: Rate = "100/minute"
+    # Token refreshes per client address (a session refreshes once per access token lifetime).
+    refresh_limit_per_ip: Rate = "60/minute"
     policy_version: str = "2026-11-01"
 
     @field_validator("algorithm")
@@ -273,7 +295,7 @@ class WidgetSettings(BaseSettings):
     # Guests inactive this long are deleted with their conversations.
     guest_retention_days: int = Field(default=30, ge=1, le=3650)
     # Guest identities one client address may create, in `limits` notation ("20/hour", "5 per minute").
-    guest_create_limit: str = "20/hour"
+    guest_create_limit: Rate = "20/hour"
 
     @field_validator("site_key")
     @classmethod
@@ -286,17 +308,6 @@ class WidgetSettings(BaseSettings):
         v = v.strip().lower()
         if len(v) != 7 or v[0] != "#" or any(ch not in "0123456789abcdef" for ch in v[1:]):
             raise ValueError("must be a colour written #rrggbb, such as #1d4ed8")
-        return v
-
-    @field_validator("guest_create_limit")
-    @classmethod
-    def _limit(cls, v: str) -> str:
-        from limits import parse
-
-        try:
-            parse(v)
-        except ValueError:
-            raise ValueError("must be a rate such as '20/hour' or '5 per minute'") from None
         return v
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,9 @@ import jwt
 
 TokenType = Literal["access", "refresh"]
 REQUIRED_CLAIMS = ["sub", "email", "role", "type", "exp", "iat", "jti"]
+# A device cookie's audience: PyJWT refuses a token with an audience where none is expected, so a
+# device cookie can never pass for an access token, and an access token (no audience) never for it.
+DEVICE_AUDIENCE = "helpline:device"
 
 
 class PasswordHasher:
@@ -61,6 +65,14 @@ class TokenClaims:
     @property
     def user_id(self) -> int:
         return int(self.sub)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceCookie:
+    """A browser that signed in to ``user_id`` (OWASP "device cookie"); ``nonce`` tells it apart."""
+
+    user_id: int
+    nonce: str
 
 
 class InvalidToken(Exception):
@@ -127,3 +139,29 @@ class TokenCodec:
             )
         except (TypeError, ValueError):
             raise InvalidToken("Invalid token") from None
+
+    def encode_device(self, user_id: int, ttl: timedelta) -> str:
+        """A signed device cookie for ``user_id`` with a fresh random nonce."""
+        now = datetime.now(UTC)
+        payload = {
+            "sub": str(user_id),
+            "nonce": secrets.token_urlsafe(16),
+            "aud": DEVICE_AUDIENCE,
+            "iat": int(now.timestamp()),
+            "exp": int((now + ttl).timestamp()),
+        }
+        return jwt.encode(payload, self._secret, algorithm=self._algorithm)
+
+    def decode_device(self, value: str) -> DeviceCookie | None:
+        """The device cookie's account and nonce, or None when it is not one of ours or expired."""
+        try:
+            payload = jwt.decode(
+                value,
+                self._secret,
+                algorithms=[self._algorithm],
+                audience=DEVICE_AUDIENCE,
+                options={"require": ["sub", "nonce", "aud", "exp"]},
+            )
+            return DeviceCookie(user_id=int(payload["sub"]), nonce=str(payload["nonce"]))
+        except (jwt.PyJWTError, TypeError, ValueError):
+            return None

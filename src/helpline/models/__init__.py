@@ -11,7 +11,7 @@ from helpline.models.enums import (
     UserStatus,
 )
 from helpline.models.faqs import FAQ, FAQAccentedTerm, FAQCategory, FAQSearchVersion, FAQVote, UnansweredQuestion
-from helpline.models.users import AuditLog, ConsentRecord, RefreshToken, RevokedAccessToken, User
+from helpline.models.users import AuditLog, ConsentRecord, RefreshToken, RevokedAccessToken, RevokedSession, User
 
 __all__ = [
     "FAQ",
@@ -31,6 +31,7 @@ __all__ = [
     "MessageType",
     "RefreshToken",
     "RevokedAccessToken",
+    "RevokedSession",
     "UnansweredQuestion",
     "User",
     "UserRole",

@@ -82,6 +82,18 @@ class RevokedAccessToken(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)
 
 
+class RevokedSession(Base):
+    """Logins signed out before their last access token expires (logout, a reused refresh token):
+    every access token whose ``sid`` is here is refused. Rows past expires_at can be purged."""
+
+    __tablename__ = "revoked_sessions"
+
+    # The login's refresh-token family id, which its access tokens carry as ``sid``.
+    sid: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)
+
+
 class ConsentRecord(CreatedAt, Base):
     """Append-only history of what a user consented to, under which policy, when and from where."""
 

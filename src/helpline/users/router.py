@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Query, Response, status
 
-from helpline.auth.dependencies import AdminUser, ClientDep, CurrentUser, StaffUser
+from helpline.auth.dependencies import AdminUser, ClientDep, CurrentUser, StaffUser, ThrottlesDep
 from helpline.auth.schemas import UserRead
 from helpline.auth.service import status_problem
 from helpline.chat.hub import Shutdown
@@ -22,26 +22,38 @@ async def read_me(user: CurrentUser) -> UserRead:
     return UserRead.model_validate(user)
 
 
-@router.patch("/me", response_model=UserRead)
+_PASSWORD_ERRORS: dict[int | str, dict[str, str]] = {
+    403: {"description": "current_password is not correct"},
+    429: {"description": "Too many wrong passwords: the account's login lockout"},
+}
+
+
+@router.patch("/me", response_model=UserRead, responses=_PASSWORD_ERRORS)
 async def update_me(
-    body: UserUpdate, user: CurrentUser, session: SessionDep, runtime: RuntimeDep, client: ClientDep
+    body: UserUpdate,
+    user: CurrentUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    throttles: ThrottlesDep,
+    client: ClientDep,
 ) -> UserRead:
-    updated = await service.update_me(session, runtime, user, body, client)
+    updated = await service.update_me(session, runtime, throttles.login, user, body, client)
     await session.refresh(updated)
     return UserRead.model_validate(updated)
 
 
-@router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT)
+@router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT, responses=_PASSWORD_ERRORS)
 async def change_password(
     body: PasswordChange,
     user: CurrentUser,
     session: SessionDep,
     runtime: RuntimeDep,
+    throttles: ThrottlesDep,
     client: ClientDep,
     background: BackgroundTasks,
 ) -> Response:
     """Every session is revoked: the user's open chat WebSockets are closed (4401) too."""
-    await service.change_password(session, runtime, user, body, client)
+    await service.change_password(session, runtime, throttles.login, user, body, client)
     # After the commit (once the response is sent), as the revocation is then in force.
     shutdown = Shutdown(CLOSE_UNAUTHORIZED, "Password changed: sign in again", "password_changed")
     background.add_task(close_all, runtime, user.id, shutdown)

@@ -8,7 +8,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from helpline.auth.service import record_consents, revoke_all_sessions
+from helpline.auth.service import record_consents, revoke_all_sessions, verify_current_password
+from helpline.auth.throttle import LoginThrottle
 from helpline.core import audit
 from helpline.core.audit import Client
 from helpline.core.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -21,13 +22,14 @@ GUEST_REGISTER_FIRST = (
 )
 
 
-async def update_me(session: AsyncSession, runtime: Runtime, user: User, data: UserUpdate, client: Client) -> User:
+async def update_me(
+    session: AsyncSession, runtime: Runtime, throttle: LoginThrottle, user: User, data: UserUpdate, client: Client
+) -> User:
     changes = data.model_dump(exclude_unset=True, exclude={"current_password"})
     if user.is_guest and {"email", "username"} & changes.keys():
         raise Forbidden(GUEST_REGISTER_FIRST)
     if "email" in changes:
-        if not await runtime.hasher.verify(data.current_password or "", user.hashed_password):
-            raise Forbidden("current_password is not correct")
+        await verify_current_password(runtime, throttle, user, data.current_password or "", client)
         changes["email"] = str(changes["email"]).lower()
     if "avatar_url" in changes and changes["avatar_url"] is not None:
         changes["avatar_url"] = str(changes["avatar_url"])
@@ -54,13 +56,13 @@ async def update_me(session: AsyncSession, runtime: Runtime, user: User, data: U
 
 
 async def change_password(
-    session: AsyncSession, runtime: Runtime, user: User, data: PasswordChange, client: Client
+    session: AsyncSession, runtime: Runtime, throttle: LoginThrottle, user: User, data: PasswordChange, client: Client
 ) -> None:
-    """Set a new password and sign out every session (tokens issued before now stop working)."""
+    """Set a new password and sign out every session (tokens issued before now stop working).
+    Wrong current passwords count on the account's login lockout."""
     if user.is_guest:
         raise Forbidden(GUEST_REGISTER_FIRST)
-    if not await runtime.hasher.verify(data.current_password, user.hashed_password):
-        raise Forbidden("current_password is not correct")
+    await verify_current_password(runtime, throttle, user, data.current_password, client)
     user.hashed_password = await runtime.hasher.hash(data.new_password)
     user.password_changed_at = datetime.now(UTC)
     await revoke_all_sessions(session, user.id)

@@ -24,6 +24,9 @@ export function RegisterPage() {
   const { user, signIn } = useAuth();
   const navigate = useNavigate();
   const [error, setError] = useState<string | null>(null);
+  // The registration's answer is the same whether or not the email had an account (so nobody can
+  // find out who is registered); a sign-in that then fails is the sign the email was taken.
+  const [mayBeTaken, setMayBeTaken] = useState(false);
   const [busy, setBusy] = useState(false);
   const [guest] = useState(readGuestToken);
   useEffect(() => {
@@ -38,6 +41,7 @@ export function RegisterPage() {
     const text = (name: string) => String(form.get(name) ?? "").trim() || undefined;
     setBusy(true);
     setError(null);
+    setMayBeTaken(false);
     try {
       const guestToken = guest ? await guestAccess(guest) : null;
       const { error } = await api.POST("/api/v1/auth/register", {
@@ -59,6 +63,7 @@ export function RegisterPage() {
       const login = await api.POST("/api/v1/auth/login", {
         body: { email: String(form.get("email")), password: String(form.get("password")) },
       });
+      if (login.response.status === 401) return setMayBeTaken(true);
       if (login.error || !login.data) return setError(errorMessage(login.error));
       await signIn(login.data);
       navigate("/chat", { replace: true });
@@ -119,6 +124,11 @@ export function RegisterPage() {
           <span>{t("marketingConsent")}</span>
         </label>
         {error && <p role="alert" className="error">{error}</p>}
+        {mayBeTaken && (
+          <p role="alert" className="error">
+            <Trans t={t} i18nKey="emailMayBeRegistered" components={{ 1: <Link to="/login" /> }} />
+          </p>
+        )}
         <button type="submit" disabled={busy}>
           {t("submitRegister")}
         </button>
