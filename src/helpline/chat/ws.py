@@ -73,7 +73,7 @@ async def _authenticate(ws: WebSocket, runtime: Runtime) -> TokenClaims | None:
         except TimeoutError:
             await ws.close(CLOSE_AUTH_TIMEOUT, "No auth frame received")
             return None
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):  # RecursionError: a frame nested too deeply
             token = None
     if not token:
         await ws.close(CLOSE_UNAUTHORIZED, "Send ?token=<access token> or a first frame {type: auth, token}")
