@@ -168,6 +168,8 @@ export class View {
     this.send.textContent = t.send;
     this.form.append(label, this.input, this.send);
 
+    // The plain sign-up page; a click opens it with a one-time code instead (Widget.keep).
+    this.keep.href = `${base}/register`;
     this.keep.target = "_blank";
     this.keep.rel = "noopener";
     this.keep.textContent = t.keep;
@@ -194,10 +196,9 @@ export class View {
     this.bubble.setAttribute("aria-expanded", String(open));
   }
 
-  /** Offer the account page that adopts this guest's conversation; null hides the offer. */
-  offerAccount(href: string | null): void {
-    this.keep.hidden = href === null;
-    if (href !== null) this.keep.href = href;
+  /** Show or hide the offer of an account that adopts this guest's conversation. */
+  offerAccount(show: boolean): void {
+    this.keep.hidden = !show;
   }
 
   composer(enabled: boolean): void {
