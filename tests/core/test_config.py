@@ -39,6 +39,10 @@ def test_flat_variables_fill_the_tree(monkeypatch: pytest.MonkeyPatch) -> None:
         ("HELPLINE_AUTH_BCRYPT_ROUNDS", "99", "HELPLINE_AUTH_BCRYPT_ROUNDS"),
         ("HELPLINE_LOG_LEVEL", "loud", "HELPLINE_LOG_LEVEL"),
         ("HELPLINE_ENV", "staging", "HELPLINE_ENV"),
+        ("HELPLINE_IMAGE_ORIGINS", "http://img.example", "HELPLINE_IMAGE_ORIGINS"),
+        ("HELPLINE_IMAGE_ORIGINS", "https://img.example/path", "HELPLINE_IMAGE_ORIGINS"),
+        ("HELPLINE_IMAGE_ORIGINS", "https://img.example; script-src *", "HELPLINE_IMAGE_ORIGINS"),
+        ("HELPLINE_IMAGE_ORIGINS", "*", "HELPLINE_IMAGE_ORIGINS"),
     ],
 )
 def test_invalid_settings_name_the_variable(
@@ -50,6 +54,12 @@ def test_invalid_settings_name_the_variable(
     message = str(info.value)
     assert expected in message
     assert "\n" not in message
+
+
+def test_image_origins_are_a_list_of_https_origins(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().image_origins == []  # by default images load from this site only
+    monkeypatch.setenv("HELPLINE_IMAGE_ORIGINS", " https://IMG.example , https://cdn.example:8443/,https://img.example")
+    assert load_settings().image_origins == ["https://img.example", "https://cdn.example:8443"]
 
 
 @pytest.mark.parametrize("secret", [None, "change-me", "short"])

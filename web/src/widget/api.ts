@@ -16,6 +16,8 @@ export interface WidgetConfig {
   title: string;
   greeting: string;
   accent_color: string;
+  /** https origins images in answers may load from (besides the server's own). */
+  image_origins?: string[];
 }
 
 /** The server answered with an error status. */

@@ -59,6 +59,7 @@ export class BotMessage {
   constructor(
     private readonly t: Strings,
     private readonly base: string,
+    private readonly imageOrigins: readonly string[] = [],
   ) {
     this.node.append(el("span", "sr-only", t.assistant), this.body);
   }
@@ -71,7 +72,7 @@ export class BotMessage {
   }
 
   text(markdown: string): void {
-    this.body.replaceChildren(renderMarkdown(markdown, this.base));
+    this.body.replaceChildren(renderMarkdown(markdown, this.base, this.imageOrigins));
   }
 
   done(sources: Source[] | null | undefined): void {
@@ -126,6 +127,8 @@ export class View {
   /** "Create an account to keep this conversation": shown once a guest has one. */
   readonly keep = el("a", "keep");
   private notice: HTMLElement | null = null;
+  /** Origins images in answers may load from besides the server's (the widget's config). */
+  imageOrigins: readonly string[] = [];
 
   constructor(
     private readonly t: Strings,
@@ -221,7 +224,7 @@ export class View {
 
   greeting(text: string): void {
     if (!text) return;
-    const msg = new BotMessage(this.t, this.base);
+    const msg = new BotMessage(this.t, this.base, this.imageOrigins);
     msg.text(text);
     msg.node.classList.add("greeting");
     this.log.append(msg.node);
@@ -236,7 +239,7 @@ export class View {
   }
 
   bot(): BotMessage {
-    const msg = new BotMessage(this.t, this.base);
+    const msg = new BotMessage(this.t, this.base, this.imageOrigins);
     this.log.append(msg.node);
     this.scroll();
     return msg;

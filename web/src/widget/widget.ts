@@ -27,6 +27,7 @@ export class Widget {
   private configure(config: WidgetConfig | null): Mode {
     this.config = config;
     this.view.setTheme(config?.title || this.t.title, palette(config?.accent_color));
+    this.view.imageOrigins = config?.image_origins ?? [];
     return !config ? "unavailable" : config.guests_allowed ? "ready" : "signin";
   }
 
