@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, Page, expect
+from playwright.async_api import Browser, ConsoleMessage, Page, Route, expect
 
 from helpline.core.config import Settings, WidgetSettings
 from tests.conftest import PASSWORD, bearer, login, make_admin, make_settings, register
@@ -186,6 +186,32 @@ async def test_widget_cites_the_faq_it_answers_from(page: Page, shop: str, web: 
     await expect(link).to_have_attribute("href", f"{web}/help/{faq['slug']}")
     await expect(link).to_have_attribute("target", "_blank")
     await screenshot(page, "widget-sources")
+
+
+async def test_an_image_from_another_host_in_an_answer_is_never_loaded(
+    page: Page, shop: str, web: str, db: asyncpg.Connection
+) -> None:
+    """Pentest #18: a FAQ answer's image is loaded by every reader's browser, a tracking pixel.
+    The widget shows an image from a host the server does not list as a link to it."""
+    tracker: list[str] = []
+
+    async def record(route: Route) -> None:
+        tracker.append(route.request.url)
+        await route.abort()
+
+    await page.context.route(re.compile(r"^https://tracker\.example/"), record)
+    question = "Where is the customs form?"
+    await publish_faq(web, db, question, "Fill it in as shown ![x](https://tracker.example/p.png) here.")
+    await page.goto(shop)
+    await open_widget(page)
+    await ask(page, question)
+    answer = page.locator(".msg.bot").last
+    await expect(answer).to_contain_text("Fill it in as shown x here.")
+    await expect(answer.get_by_role("link", name="x", exact=True)).to_have_attribute(
+        "href", "https://tracker.example/p.png"
+    )
+    assert await page.locator("[data-helpline-widget] >> img").count() == 0
+    assert tracker == []
 
 
 async def test_html_in_messages_is_shown_as_text_never_run(page: Page, shop: str) -> None:
