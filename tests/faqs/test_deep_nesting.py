@@ -70,6 +70,37 @@ async def test_deeply_nested_front_matter_is_a_400(
     assert "nested" in r.json()["detail"]
 
 
+def nested_multipart(depth: int) -> tuple[bytes, str]:
+    """A form whose file part sits inside ``depth`` levels of multipart parts."""
+    opening = [
+        f"--b{i}\r\nContent-Type: multipart/mixed; boundary=b{i - 1}\r\n\r\n".encode() for i in range(depth - 1, 0, -1)
+    ]
+    closing = [f"\r\n--b{i}--\r\n".encode() for i in range(1, depth)]
+    inner = (
+        b'--b0\r\nContent-Disposition: form-data; name="file"; filename="faqs.json"\r\n'
+        b"Content-Type: application/json\r\n\r\n[]\r\n--b0--\r\n"
+    )
+    return b"".join([*opening, inner, *closing]), f"multipart/form-data; boundary=b{depth - 1}"
+
+
+@pytest.mark.parametrize(
+    ("depth", "status", "detail"),
+    [
+        # 415 as for any form the importer cannot read (router.import_faqs).
+        (1_000, 415, "nested too deeply"),
+        # 7 MB of part headers: refused for its size before anything parses it.
+        (100_000, 413, "larger than the limit"),
+    ],
+)
+async def test_a_deeply_nested_multipart_upload_is_refused(
+    client: httpx.AsyncClient, staff: dict[str, str], depth: int, status: int, detail: str
+) -> None:
+    body, content_type = nested_multipart(depth)
+    r = await client.post(IMPORT, headers=staff | {"Content-Type": content_type}, content=body)
+    assert r.status_code == status, r.text
+    assert detail in r.json()["detail"]
+
+
 async def test_a_file_at_the_depth_limit_still_imports(client: httpx.AsyncClient, staff: dict[str, str]) -> None:
     ok = '{"faqs": [{"question": "Deep?", "answer": "Fine.", "keywords": ["a"]}]}'
     r = await client.post(IMPORT, headers=staff | {"Content-Type": "application/json"}, content=ok)

@@ -266,7 +266,11 @@ def file_from_multipart(body: bytes, content_type: str) -> tuple[bytes, str | No
     Read with the standard library's MIME parser: FastAPI's own form parsing needs
     python-multipart, which Helpline does not otherwise depend on."""
     head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
-    message = BytesParser(policy=policy.HTTP).parsebytes(head + body)
+    try:
+        message = BytesParser(policy=policy.HTTP).parsebytes(head + body)
+    except RecursionError:
+        # The parser recurses into each nested multipart part: a body nested a thousand deep.
+        raise FileError("the multipart body is nested too deeply") from None
     parts = message.get_payload() if message.is_multipart() else None
     if not isinstance(parts, list):
         raise FileError("the multipart body could not be read")
