@@ -69,6 +69,34 @@ def test_any_email_address_is_masked(before: str, email: str, after: str) -> Non
     assert "@" not in masked
 
 
+phones = st.builds(
+    lambda cc, rest: f"+{cc} {rest}", st.integers(1, 999), st.text(alphabet="0123456789", min_size=7, max_size=11)
+)
+
+
+@given(before=words, phone=phones, after=words)
+@example(before="call", phone="+44 2079460958", after="today")
+def test_any_international_phone_number_is_masked(before: str, phone: str, after: str) -> None:
+    masked = mask_pii(f"{before} {phone} {after}")
+    assert phone not in masked
+    assert not any(c.isdigit() for c in masked)
+
+
+def german_iban(account: str) -> str:
+    """A valid German IBAN for an 18-digit account part (ISO 13616: check digits by mod 97)."""
+    check = 98 - int(account + "131400") % 97  # D=13, E=14, then "00"
+    return f"DE{check:02d}{account}"
+
+
+@given(before=words, account=st.text(alphabet="0123456789", min_size=18, max_size=18), spaced=st.booleans())
+def test_any_valid_iban_is_masked(before: str, account: str, spaced: bool) -> None:
+    iban = german_iban(account)
+    typed = " ".join(iban[i : i + 4] for i in range(0, len(iban), 4)) if spaced else iban
+    masked = mask_pii(f"{before} {typed} thanks")
+    assert masked.endswith("[iban] thanks")
+    assert account[-6:] not in masked.replace(" ", "")
+
+
 @given(st.text(max_size=200))
 @example("4111 1111 1111 1111 ada@example.org +44 20 7946 0958 DE89370400440532013000")
 def test_masking_is_idempotent_and_never_grows_digits(text: str) -> None:
