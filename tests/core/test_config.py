@@ -49,6 +49,10 @@ def test_flat_variables_fill_the_tree(monkeypatch: pytest.MonkeyPatch) -> None:
         ("HELPLINE_PUBLIC_URL", "https://help.example.com:port", "HELPLINE_PUBLIC_URL"),
         ("HELPLINE_SERVER_HEADER_TIMEOUT_SECONDS", "0", "HELPLINE_SERVER_HEADER_TIMEOUT_SECONDS"),
         ("HELPLINE_SERVER_MAX_CONNECTIONS_PER_IP", "0", "HELPLINE_SERVER_MAX_CONNECTIONS_PER_IP"),
+        ("HELPLINE_IMAGE_ORIGINS", "http://img.example", "HELPLINE_IMAGE_ORIGINS"),
+        ("HELPLINE_IMAGE_ORIGINS", "https://img.example/path", "HELPLINE_IMAGE_ORIGINS"),
+        ("HELPLINE_IMAGE_ORIGINS", "https://img.example; script-src *", "HELPLINE_IMAGE_ORIGINS"),
+        ("HELPLINE_IMAGE_ORIGINS", "*", "HELPLINE_IMAGE_ORIGINS"),
     ],
 )
 def test_invalid_settings_name_the_variable(
@@ -75,6 +79,12 @@ def test_public_url_or_the_local_address(monkeypatch: pytest.MonkeyPatch, env: d
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert load_settings().base_url == expected
+
+
+def test_image_origins_are_a_list_of_https_origins(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().image_origins == []  # by default images load from this site only
+    monkeypatch.setenv("HELPLINE_IMAGE_ORIGINS", " https://IMG.example , https://cdn.example:8443/,https://img.example")
+    assert load_settings().image_origins == ["https://img.example", "https://cdn.example:8443"]
 
 
 @pytest.mark.parametrize("secret", [None, "change-me", "short"])

@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, Page, expect
+from playwright.async_api import Browser, ConsoleMessage, Page, Route, expect
 
 from helpline.core.config import Settings, WidgetSettings
 from tests.conftest import PASSWORD, bearer, login, make_admin, make_settings, register
@@ -188,6 +188,32 @@ async def test_widget_cites_the_faq_it_answers_from(page: Page, shop: str, web: 
     await screenshot(page, "widget-sources")
 
 
+async def test_an_image_from_another_host_in_an_answer_is_never_loaded(
+    page: Page, shop: str, web: str, db: asyncpg.Connection
+) -> None:
+    """Pentest #18: a FAQ answer's image is loaded by every reader's browser, a tracking pixel.
+    The widget shows an image from a host the server does not list as a link to it."""
+    tracker: list[str] = []
+
+    async def record(route: Route) -> None:
+        tracker.append(route.request.url)
+        await route.abort()
+
+    await page.context.route(re.compile(r"^https://tracker\.example/"), record)
+    question = "Where is the customs form?"
+    await publish_faq(web, db, question, "Fill it in as shown ![x](https://tracker.example/p.png) here.")
+    await page.goto(shop)
+    await open_widget(page)
+    await ask(page, question)
+    answer = page.locator(".msg.bot").last
+    await expect(answer).to_contain_text("Fill it in as shown x here.")
+    await expect(answer.get_by_role("link", name="x", exact=True)).to_have_attribute(
+        "href", "https://tracker.example/p.png"
+    )
+    assert await page.locator("[data-helpline-widget] >> img").count() == 0
+    assert tracker == []
+
+
 async def test_html_in_messages_is_shown_as_text_never_run(page: Page, shop: str) -> None:
     await page.goto(shop)
     await open_widget(page)
@@ -292,11 +318,30 @@ async def test_a_guest_who_creates_an_account_keeps_the_conversation(
     dialog = page.get_by_role("dialog", name="Northwind help")
     await expect(dialog.locator(".msg.bot").last).to_contain_text("(I saw 1 messages of this conversation.)")
     keep = dialog.get_by_role("link", name="Create an account to keep this conversation")
+    # The link and every address the sign-up tab goes through carry no token of the guest's, only
+    # a one-time code that is used up at once (pentest #18: the refresh token was in the history).
+    stored = await page.evaluate("JSON.stringify(Object.values(localStorage))")
+    refresh_token = re.search(r'refresh_token\\?":\\?"([^"\\]+)', stored)
+    assert refresh_token is not None
+    await expect(keep).to_have_attribute("href", f"{web}/register")
+    urls: list[str] = []
+    page.context.on("request", lambda request: urls.append(request.url))
+    # Registered as the tab appears (about:blank), before the widget sends it to the sign-up page.
+    page.context.on("page", lambda tab: tab.on("framenavigated", lambda frame: urls.append(frame.url)))
     async with page.context.expect_page() as opened:
         await keep.click()
     signup = await opened.value
     await expect(signup.get_by_role("status")).to_contain_text("will be kept in your new account")
-    await expect(signup).not_to_have_url(re.compile("#guest="))  # the session leaves the address bar
+    await expect(signup).to_have_url(f"{web}/register")  # the code leaves the address bar
+    assert all(refresh_token.group(1) not in u for u in [*urls, signup.url])
+    assert await signup.evaluate("history.length") == 1  # no entry of the address with the code
+    # The code was redeemed: opening the same address again (from the history) hands nothing over.
+    code_url = next(u for u in urls if "#handoff=" in u)
+    again = await page.context.new_page()
+    await again.goto(code_url)
+    await expect(again.get_by_role("status")).to_contain_text("expired or was already used")
+    await expect(again).to_have_url(f"{web}/register")
+    await again.close()
     await signup.get_by_label("Email").fill("former-guest@example.com")
     await signup.get_by_label("Password").fill(PASSWORD)
     await signup.get_by_label("I agree to the processing").check()

@@ -32,6 +32,25 @@ async def test_pages_get_the_shell_revalidated(client: httpx.AsyncClient) -> Non
         assert "default-src 'self'" in r.headers["content-security-policy"]
 
 
+async def test_images_load_only_from_this_site_by_default(client: httpx.AsyncClient) -> None:
+    """Pentest #18: img-src allowed any https host, so an image in an answer could be a tracking
+    pixel. Now this site only, and the app is told (a meta tag) which origins it may render."""
+    r = await client.get("/help/anything")
+    policy = dict(d.strip().split(" ", 1) for d in r.headers["content-security-policy"].split(";"))
+    assert policy["img-src"] == "'self'"
+    assert '<meta name="helpline-image-origins" content="" />' in r.text
+
+
+async def test_configured_image_origins_are_in_the_policy_and_the_page(database_url: str, tmp_path: Path) -> None:
+    settings = make_settings(database_url, tmp_path, image_origins="https://img.example,https://cdn.example:8443")
+    async with serve_app(settings, database_url) as client:
+        for path in ("/", "/help/anything", "/admin/faqs/new"):
+            r = await client.get(path)
+            policy = dict(d.strip().split(" ", 1) for d in r.headers["content-security-policy"].split(";"))
+            assert policy["img-src"] == "'self' https://img.example https://cdn.example:8443", path
+            assert 'name="helpline-image-origins" content="https://img.example https://cdn.example:8443"' in r.text
+
+
 async def test_hashed_assets_are_cached_for_a_year(client: httpx.AsyncClient, built: Path) -> None:
     asset = next((built / "assets").glob("index-*.js"))
     r = await client.get(f"/assets/{asset.name}")

@@ -22,6 +22,7 @@ async def test_defaults(client: httpx.AsyncClient) -> None:
         "title": "Help",
         "greeting": "Hi! Ask me anything about our service.",
         "accent_color": "#1d4ed8",
+        "image_origins": [],
     }
     assert r.headers["cache-control"] == "public, max-age=60"
     # The web app's catch-all does not swallow the API path.
@@ -32,7 +33,8 @@ async def test_configured_values_are_served(database_url: str, tmp_path: Path) -
     widget = WidgetSettings(
         title="Parcelo help", greeting="Hola", accent_color="#AA0011", allow_guests=False, site_key="pk_1"
     )
-    async with serve_app(make_settings(database_url, tmp_path, widget=widget), database_url) as client:
+    settings = make_settings(database_url, tmp_path, widget=widget, image_origins=["https://img.example"])
+    async with serve_app(settings, database_url) as client:
         r = await client.get(CONFIG, params={"key": "pk_1"})
     assert r.status_code == 200
     assert r.json() == {
@@ -41,6 +43,7 @@ async def test_configured_values_are_served(database_url: str, tmp_path: Path) -
         "title": "Parcelo help",
         "greeting": "Hola",
         "accent_color": "#aa0011",
+        "image_origins": ["https://img.example"],
     }
 
 

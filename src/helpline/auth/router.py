@@ -7,17 +7,21 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response, stat
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
-from helpline.auth import guest, service
+from helpline.auth import guest, handoff, service
 from helpline.auth.dependencies import (
     DEVICE_COOKIE,
     DEVICE_COOKIE_PATH,
     ClientDep,
     DeviceDep,
     ThrottlesDep,
+    access_claims,
     bearer,
 )
 from helpline.auth.schemas import (
+    GuestHandoff,
     GuestRequest,
+    HandoffAccess,
+    HandoffRedeemRequest,
     LoginRequest,
     LogoutRequest,
     RefreshRequest,
@@ -166,3 +170,27 @@ async def logout(
     # could reconnect with a token not revoked yet.
     background.add_task(close_login, runtime, access, refresh)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/guest/handoff",
+    status_code=status.HTTP_201_CREATED,
+    response_model=GuestHandoff,
+    responses={401: {"description": "No valid access token"}, 403: {"description": "The caller is not a guest"}},
+)
+async def guest_handoff(session: SessionDep, runtime: RuntimeDep, creds: BearerDep) -> GuestHandoff:
+    """A one-time code (5 minutes) for the widget's "create an account" link, so the link carries
+    no token: the sign-up page redeems it (POST .../redeem) for the guest's access token."""
+    made = await handoff.create_handoff(session, runtime, access_claims(runtime, creds))
+    return GuestHandoff(code=made.code, expires_in=made.expires_in)
+
+
+@router.post(
+    "/guest/handoff/redeem",
+    response_model=HandoffAccess,
+    responses={400: {"description": "Unknown, used or expired code, or its guest is gone or registered"}},
+)
+async def redeem_guest_handoff(body: HandoffRedeemRequest, session: SessionDep, runtime: RuntimeDep) -> HandoffAccess:
+    """Use up a hand-off code: the guest's access token, to register as that guest."""
+    access = await handoff.redeem_handoff(session, runtime, body.code)
+    return HandoffAccess(access_token=access.access_token, expires_in=access.expires_in)

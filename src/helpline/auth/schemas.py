@@ -164,3 +164,23 @@ class TokenResponse(BaseModel):
     expires_in: int = Field(description="Seconds until the access token expires")
     refresh_expires_in: int = Field(description="Seconds until the refresh token expires")
     user: UserRead
+
+
+class GuestHandoff(BaseModel):
+    """A one-time code that hands this guest's session to the sign-up page."""
+
+    code: str = Field(description="Single use; redeem with POST /api/v1/auth/guest/handoff/redeem")
+    expires_in: int = Field(description="Seconds until the code expires")
+
+
+class HandoffRedeemRequest(StrictModel):
+    code: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class HandoffAccess(BaseModel):
+    """The guest's access token: send it as the bearer of POST /api/v1/auth/register to turn
+    that guest (and its conversations) into the new account."""
+
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
+    expires_in: int = Field(description="Seconds until the access token expires")

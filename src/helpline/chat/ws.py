@@ -142,7 +142,7 @@ async def _authenticate(ws: WebSocket, runtime: Runtime) -> TokenClaims | None:
         try:
             first = json.loads(raw) if isinstance(raw, str) else None
             token = first.get("token") if isinstance(first, dict) and first.get("type") == "auth" else None
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: a frame nested too deeply
             token = None
     if not token:
         await _close(ws, CLOSE_UNAUTHORIZED, "Send ?token=<access token> or a first frame {type: auth, token}")

@@ -8,6 +8,7 @@ map onto a nested tree (``settings.database.url``, ``settings.llm.provider``).
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from enum import StrEnum
 from functools import lru_cache
@@ -322,6 +323,9 @@ class Settings(BaseSettings):
     log_json: bool = True
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["127.0.0.1"])
+    # Hosts that images in answers may load from (https origins). An image anywhere else is shown
+    # as a link: loaded by itself it would tell that host who read the answer (a tracking pixel).
+    image_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     admin_email: str | None = None
     admin_password: str | None = None
     # Load the demo knowledge base (Parcelo) on the first start of an empty database.
@@ -346,7 +350,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     widget: WidgetSettings = Field(default_factory=WidgetSettings)
 
-    @field_validator("cors_origins", "trusted_proxies", mode="before")
+    @field_validator("cors_origins", "trusted_proxies", "image_origins", mode="before")
     @classmethod
     def _split_csv(cls, v: Any) -> Any:
         if isinstance(v, str):
@@ -368,6 +372,24 @@ class Settings(BaseSettings):
         except ValueError:
             raise ValueError("has an invalid port") from None
         return f"{parts.scheme}://{parts.netloc}{parts.path}".rstrip("/")
+
+    @field_validator("image_origins")
+    @classmethod
+    def _https_origins(cls, v: list[str]) -> list[str]:
+        # Each goes into the Content-Security-Policy header as is: only a bare origin passes.
+        origins = []
+        for item in v:
+            url = urlsplit(item.strip())
+            try:
+                port = url.port
+            except ValueError:
+                port = -1
+            bare = url.path in ("", "/") and not (url.query or url.fragment or url.username or url.password)
+            host = url.hostname or ""
+            if url.scheme.lower() != "https" or not bare or port == -1 or not re.fullmatch(r"[a-z0-9.-]+", host):
+                raise ValueError(f"{item!r} is not an https origin such as https://images.example.com")
+            origins.append(f"https://{host}" + (f":{port}" if port else ""))
+        return list(dict.fromkeys(origins))
 
     @field_validator("log_level")
     @classmethod

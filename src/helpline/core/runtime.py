@@ -17,6 +17,7 @@ from helpline.chat.hub import GenerationHub
 from helpline.chat.sockets import PendingSockets
 from helpline.core.config import Settings
 from helpline.core.db import create_engine, create_sessionmaker
+from helpline.core.onetime import OneTimeStore
 from helpline.core.ratelimit import UserRateLimiter
 from helpline.core.security import PasswordHasher, TokenCodec
 
@@ -117,6 +118,11 @@ class Runtime:
         statement stands alone, as in a READ COMMITTED transaction, but without the BEGIN and
         COMMIT round trips around them (about 0.3 ms each). Same pool as ``sessionmaker``."""
         return create_sessionmaker(self.engine.execution_options(isolation_level="AUTOCOMMIT"))
+
+    @functools.cached_property
+    def one_time(self) -> OneTimeStore:
+        """Single-use codes (the widget's sign-up hand-off): shared through Redis when configured."""
+        return OneTimeStore(self.redis)
 
     async def close(self) -> None:
         # Answers being generated are finished and stored before the pool goes away.

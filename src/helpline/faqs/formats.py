@@ -32,8 +32,32 @@ COLUMNS = (
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+# An FAQ file needs four levels ({"faqs": [{"keywords": [...]}]}); the limit leaves room and stops a
+# document nested thousands of levels deep (the parser's RecursionError, a 500) at a clear 400.
+MAX_DEPTH = 32
+
+
 class FileError(ValueError):
     """The file as a whole cannot be read (not a row's problem)."""
+
+
+def load_json(text: str) -> Any:
+    """json.loads, refusing documents nested deeper than MAX_DEPTH (FileError); a syntax error is
+    the usual JSONDecodeError. The depth is checked after parsing, iteratively: the C parser
+    itself stops at Python's recursion limit with a RecursionError, caught here."""
+    too_deep = FileError(f"the JSON is nested too deeply (more than {MAX_DEPTH} levels)")
+    try:
+        doc = json.loads(text)
+    except RecursionError:
+        raise too_deep from None
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > MAX_DEPTH:
+                raise too_deep
+            stack.extend((child, depth + 1) for child in (value.values() if isinstance(value, dict) else value))
+    return doc
 
 
 @dataclass
@@ -72,7 +96,7 @@ def parse(data: bytes, fmt: Format) -> Parsed:
 
 def _parse_json(text: str) -> Parsed:
     try:
-        doc = json.loads(text)
+        doc = load_json(text)
     except json.JSONDecodeError as exc:
         raise FileError(f"not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}") from None
     if isinstance(doc, list):
@@ -132,7 +156,7 @@ def _front_matter_value(raw: str) -> Any:
     raw = raw.strip()
     if raw.startswith(("[", '"')):
         try:
-            return json.loads(raw)
+            return load_json(raw)
         except json.JSONDecodeError:
             if raw.startswith("["):
                 return [p.strip().strip("'\"") for p in raw.strip("[]").split(",") if p.strip()]
@@ -242,7 +266,11 @@ def file_from_multipart(body: bytes, content_type: str) -> tuple[bytes, str | No
     Read with the standard library's MIME parser: FastAPI's own form parsing needs
     python-multipart, which Helpline does not otherwise depend on."""
     head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
-    message = BytesParser(policy=policy.HTTP).parsebytes(head + body)
+    try:
+        message = BytesParser(policy=policy.HTTP).parsebytes(head + body)
+    except RecursionError:
+        # The parser recurses into each nested multipart part: a body nested a thousand deep.
+        raise FileError("the multipart body is nested too deeply") from None
     parts = message.get_payload() if message.is_multipart() else None
     if not isinstance(parts, list):
         raise FileError("the multipart body could not be read")

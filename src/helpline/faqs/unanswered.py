@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from helpline.core import audit
 from helpline.core.audit import Client
 from helpline.core.errors import Conflict, NotFound
+from helpline.core.pii import mask_pii
 from helpline.faqs import service
 from helpline.faqs.backends import FAQDeps
 from helpline.faqs.embeddings import embed_queries
@@ -42,8 +43,16 @@ async def record_unanswered(
     """Keep a question the knowledge base had no answer for. ``embedding`` is the query's vector
     (``faqs.embeddings.embed_query``) and ``model`` the embedder that made it; without them the
     question is embedded when staff group the questions. Flushes, never commits. An empty text
-    is ignored (returns None)."""
-    text = " ".join(text.split())[:MAX_TEXT_CHARS]
+    is ignored (returns None).
+
+    Card numbers, IBANs, email addresses and phone numbers are masked before the row is written:
+    staff read these rows and copy them into FAQs, where nothing ties them to the conversation
+    any more. A vector made from the unmasked text is not kept; grouping embeds the masked one."""
+    original = " ".join(text.split())
+    text = mask_pii(original)  # before cutting: half a card number is no longer recognised
+    if text != original:
+        embedding = None
+    text = text[:MAX_TEXT_CHARS]
     if not text:
         return None
     row = UnansweredQuestion(
@@ -183,7 +192,9 @@ async def draft_from_unanswered(
         raise Conflict(f"Already turned into a FAQ: {', '.join(map(str, handled))}")
     rows.sort(key=lambda r: (r.created_at, r.id), reverse=True)  # most recent first
     language = data.language or Counter(r.language for r in rows).most_common(1)[0][0]
-    question = data.question or rows[0].text
+    # Rows are masked when written; the question staff typed, and rows older than the masking,
+    # are masked here so the draft never carries what the rows may not.
+    question = mask_pii(data.question or rows[0].text)
     faq = await service.create_faq(
         session,
         deps,

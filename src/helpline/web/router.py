@@ -30,12 +30,22 @@ router = APIRouter(include_in_schema=False)
 _API_PREFIXES = ("api/", "ws/", "health", "metrics", "docs", "redoc", "openapi.json")
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
-# The shell may only load its own scripts; API calls and sockets go to this origin.
+# The shell may only load its own scripts; API calls and sockets go to this origin. Images only
+# from here and HELPLINE_IMAGE_ORIGINS: an image in an answer from any other host would tell it
+# who read the answer (a tracking pixel). The app shows such images as links (Markdown.tsx).
 CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; "
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src {img_src}; "
     "connect-src 'self' ws: wss:; manifest-src 'self'; worker-src 'self'; frame-ancestors 'none'; "
     "base-uri 'self'; form-action 'self'; object-src 'none'"
 )
+IMAGE_ORIGINS_META = "helpline-image-origins"
+
+
+def csp(image_origins: list[str]) -> str:
+    # The origins were checked at start (Settings._https_origins): bare https origins only.
+    return CSP.format(img_src=" ".join(["'self'", *image_origins]))
+
+
 _TITLE = re.compile(r"<title>.*?</title>", re.S)
 _DESCRIPTION = re.compile(r'<meta name="description" content="[^"]*"\s*/?>')
 
@@ -56,10 +66,18 @@ def _shell(index: Path, mtime: float) -> str:
 
 
 def shell_html(
-    dist: Path, *, title: str | None = None, description: str | None = None, canonical: str | None = None
+    dist: Path,
+    *,
+    title: str | None = None,
+    description: str | None = None,
+    canonical: str | None = None,
+    image_origins: list[str] | None = None,
 ) -> str:
     index = dist / "index.html"
     page = _shell(index, index.stat().st_mtime)
+    # The app renders images only from these origins (the CSP would block the others anyway).
+    meta = f'<meta name="{IMAGE_ORIGINS_META}" content="{html.escape(" ".join(image_origins or []))}" />'
+    page = page.replace("</head>", f"{meta}\n  </head>", 1)
     if title:
         page = _TITLE.sub(lambda _: f"<title>{html.escape(title)}</title>", page, count=1)
     if description:
@@ -70,8 +88,9 @@ def shell_html(
     return page
 
 
-def _html(page: str, status_code: int = 200) -> HTMLResponse:
-    return HTMLResponse(page, status_code, headers={"Cache-Control": REVALIDATE, "Content-Security-Policy": CSP})
+def _html(page: str, image_origins: list[str], status_code: int = 200) -> HTMLResponse:
+    headers = {"Cache-Control": REVALIDATE, "Content-Security-Policy": csp(image_origins)}
+    return HTMLResponse(page, status_code, headers=headers)
 
 
 def _summary(text: str, limit: int = 160) -> str:
@@ -82,6 +101,7 @@ def _summary(text: str, limit: int = 160) -> str:
 
 @router.get("/help/{slug}")
 async def help_page(slug: str, runtime: RuntimeDep, dist: DistDep, session: SessionDep) -> Response:
+    images = runtime.settings.image_origins
     row = (
         await session.execute(
             select(FAQ.question, FAQ.answer, FAQ.meta_title, FAQ.meta_description).where(
@@ -91,14 +111,16 @@ async def help_page(slug: str, runtime: RuntimeDep, dist: DistDep, session: Sess
     ).first()
     if row is None:
         # The app shows its own "not found"; crawlers get the status.
-        return _html(shell_html(dist, title="Not found · Help center"), 404)
+        return _html(shell_html(dist, title="Not found · Help center", image_origins=images), images, 404)
     return _html(
         shell_html(
             dist,
             title=row.meta_title or f"{row.question} · Help center",
             description=row.meta_description or _summary(row.answer),
             canonical=f"{runtime.settings.base_url}/help/{quote(slug)}",
-        )
+            image_origins=images,
+        ),
+        images,
     )
 
 
@@ -143,7 +165,8 @@ async def app_files(path: str, request: Request) -> Response:
         raise StarletteHTTPException(404)
     if path.startswith(_API_PREFIXES):
         raise StarletteHTTPException(404)
-    dist = _dist(request.app.state.runtime)
+    runtime = request.app.state.runtime
+    dist = _dist(runtime)
     if path:
         try:
             response = await _static(dist).get_response(path, request.scope)
@@ -154,4 +177,5 @@ async def app_files(path: str, request: Request) -> Response:
             return response
         if "." in path.rsplit("/", 1)[-1]:
             raise NotFound(f"No file {path!r}")
-    return _html(shell_html(dist))
+    images = runtime.settings.image_origins
+    return _html(shell_html(dist, image_origins=images), images)

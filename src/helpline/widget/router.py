@@ -36,4 +36,5 @@ async def widget_config(
         title=cfg.title,
         greeting=cfg.greeting,
         accent_color=cfg.accent_color,
+        image_origins=runtime.settings.image_origins,
     )

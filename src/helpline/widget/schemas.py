@@ -11,3 +11,7 @@ class WidgetConfig(BaseModel):
     title: str
     greeting: str
     accent_color: str = Field(description="#rrggbb")
+    image_origins: list[str] = Field(
+        default_factory=list,
+        description="https origins images in answers may load from (HELPLINE_IMAGE_ORIGINS); others are shown as links",
+    )

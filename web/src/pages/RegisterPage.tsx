@@ -1,23 +1,27 @@
-import { useEffect, useState, type FormEvent } from "react";
+import { useEffect, useRef, useState, type FormEvent } from "react";
 import { Trans, useTranslation } from "react-i18next";
 import { Link, Navigate, useNavigate } from "react-router-dom";
 import { api, errorMessage } from "../api/client";
 import { useAuth } from "../auth/AuthProvider";
 import type { LanguageCode } from "../i18n";
 
-/** The widget's "create an account" link hands over the guest's session in the fragment
- * (#guest=<refresh token>), which no server or Referer sees; it is taken out of the address at once. */
-function readGuestToken(): string | null {
-  const match = /^#guest=([^&]+)$/.exec(globalThis.location?.hash ?? "");
+/** The widget's "create an account" link hands over the guest's session as a one-time code
+ * (#handoff=<code>), never the guest's tokens: the address, history included, holds nothing that
+ * still works once the page has redeemed it. It is taken out of the address at once. */
+function readHandoffCode(): string | null {
+  const match = /^#handoff=([^&]+)$/.exec(globalThis.location?.hash ?? "");
   return match?.[1] ? decodeURIComponent(match[1]) : null;
 }
 
-/** The guest's access token (registering with it turns that guest into the account, keeping its
- * conversations), or null when its session has ended. */
-async function guestAccess(refresh_token: string): Promise<string | null> {
-  const { data } = await api.POST("/api/v1/auth/refresh", { body: { refresh_token } });
+/** The guest's access token for a hand-off code (registering with it turns that guest into the
+ * account, keeping its conversations), or null when the code has expired or was used. */
+async function redeemHandoff(code: string): Promise<string | null> {
+  const { data } = await api.POST("/api/v1/auth/guest/handoff/redeem", { body: { code } });
   return data?.access_token ?? null;
 }
+
+/** Where the hand-off of a widget guest stands: none, being redeemed, redeemed, or refused. */
+type GuestHandoff = { state: "none" | "pending" | "failed" } | { state: "ready"; token: string };
 
 export function RegisterPage() {
   const { t, i18n } = useTranslation(["auth", "common"]);
@@ -28,10 +32,18 @@ export function RegisterPage() {
   // find out who is registered); a sign-in that then fails is the sign the email was taken.
   const [mayBeTaken, setMayBeTaken] = useState(false);
   const [busy, setBusy] = useState(false);
-  const [guest] = useState(readGuestToken);
+  const [handoff] = useState(readHandoffCode);
+  const [guest, setGuest] = useState<GuestHandoff>(handoff ? { state: "pending" } : { state: "none" });
+  const redeemed = useRef(false);
   useEffect(() => {
-    if (guest) history.replaceState(history.state, "", location.pathname + location.search);
-  }, [guest]);
+    if (!handoff || redeemed.current) return;
+    redeemed.current = true; // once: the code is single-use (StrictMode runs effects twice)
+    history.replaceState(history.state, "", location.pathname + location.search);
+    redeemHandoff(handoff)
+      .then((token) => setGuest(token ? { state: "ready", token } : { state: "failed" }))
+      .catch(() => setGuest({ state: "failed" }));
+  }, [handoff]);
+  const guestToken = guest.state === "ready" ? guest.token : null;
 
   if (user) return <Navigate to="/chat" replace />;
 
@@ -43,7 +55,6 @@ export function RegisterPage() {
     setError(null);
     setMayBeTaken(false);
     try {
-      const guestToken = guest ? await guestAccess(guest) : null;
       const { error } = await api.POST("/api/v1/auth/register", {
         headers: guestToken ? { Authorization: `Bearer ${guestToken}` } : {},
         body: {
@@ -78,9 +89,14 @@ export function RegisterPage() {
   return (
     <section className="auth-page">
       <h1>{t("registerTitle")}</h1>
-      {guest && (
+      {guestToken && (
         <p role="status" className="notice">
           {t("guestKept")}
+        </p>
+      )}
+      {guest.state === "failed" && (
+        <p role="status" className="notice">
+          {t("guestLinkExpired")}
         </p>
       )}
       <form onSubmit={(e) => void submit(e)}>
@@ -129,7 +145,7 @@ export function RegisterPage() {
             <Trans t={t} i18nKey="emailMayBeRegistered" components={{ 1: <Link to="/login" /> }} />
           </p>
         )}
-        <button type="submit" disabled={busy}>
+        <button type="submit" disabled={busy || guest.state === "pending"}>
           {t("submitRegister")}
         </button>
       </form>

@@ -8,6 +8,7 @@ export type ChatResponse = components["schemas"]["ChatResponse"];
 export type MessageRead = components["schemas"]["MessageRead"];
 export type Source = components["schemas"]["Source"];
 type TokenResponse = components["schemas"]["TokenResponse"];
+type GuestHandoff = components["schemas"]["GuestHandoff"];
 
 export interface WidgetConfig {
   enabled: boolean;
@@ -15,6 +16,8 @@ export interface WidgetConfig {
   title: string;
   greeting: string;
   accent_color: string;
+  /** https origins images in answers may load from (besides the server's own). */
+  image_origins?: string[];
 }
 
 /** The server answered with an error status. */
@@ -89,12 +92,29 @@ export class HelplineClient {
     }
   }
 
-  /** Helpline's sign-up page, handed this guest's session (in the fragment, which never reaches a
-   * server or a Referer) so the new account keeps the conversation; null without a guest session. */
-  get accountUrl(): string | null {
-    const token = this.stored.refresh_token;
-    if (!token || this.conversationId === null) return null;
-    return `${this.base}/register#guest=${encodeURIComponent(token)}`;
+  /** Helpline's sign-up page. */
+  get registerPage(): string {
+    return `${this.base}/register`;
+  }
+
+  /** Whether there is a guest conversation a new account could keep. */
+  get canKeep(): boolean {
+    return Boolean(this.stored.refresh_token) && this.conversationId !== null;
+  }
+
+  /** The sign-up page, handed this guest's session so the new account keeps the conversation: a
+   * one-time code (5 minutes) in the fragment, which the page redeems and removes from the
+   * address. Never the guest's tokens, which would stay usable in the browser's history. The
+   * plain sign-up page when no code can be had (session over, server unreachable). */
+  async accountUrl(): Promise<string> {
+    try {
+      const response = await this.authed("/api/v1/auth/guest/handoff", () => ({ method: "POST" }), false);
+      if (!response?.ok) return this.registerPage;
+      const { code } = (await response.json()) as GuestHandoff;
+      return `${this.registerPage}#handoff=${encodeURIComponent(code)}`;
+    } catch {
+      return this.registerPage;
+    }
   }
 
   get conversationId(): number | null {

@@ -50,3 +50,41 @@ describe("safeUrl", () => {
     expect(safeUrl("JAVASCRIPT:alert(1)", BASE)).toBeNull();
   });
 });
+
+describe("renderMarkdown images (pentest #18: a tracking pixel in an answer)", () => {
+  function render(source: string, origins: string[] = []): HTMLDivElement {
+    const div = document.createElement("div");
+    div.appendChild(renderMarkdown(source, BASE, origins));
+    return div;
+  }
+
+  it("shows an image from another host as a link to it, never loading it", () => {
+    const div = render("See ![the receipt](https://tracker.example/p.png) here");
+    expect(div.querySelector("img")).toBeNull();
+    const link = div.querySelector("a");
+    expect(link?.textContent).toBe("the receipt");
+    expect(link?.getAttribute("href")).toBe("https://tracker.example/p.png");
+    expect(div.textContent).toBe("See the receipt here");
+  });
+
+  it("labels the link with the address when the image has no description; unsafe ones are text", () => {
+    expect(render("![](https://tracker.example/p.png)").querySelector("a")?.textContent).toBe(
+      "https://tracker.example/p.png",
+    );
+    const bad = render("![x](javascript:alert)");
+    expect(bad.querySelector("a, img")).toBeNull();
+    expect(bad.textContent).toBe("x");
+  });
+
+  it("loads images from the server and the allowed origins only", () => {
+    const div = render(
+      "![a](https://img.example/a.png) ![b](/media/b.png) ![c](http://img.example/c.png) ![d](https://tracker.example/d.png)",
+      ["https://img.example"],
+    );
+    const images = [...div.querySelectorAll("img")];
+    expect(images.map((i) => i.getAttribute("src"))).toEqual(["https://img.example/a.png", `${BASE}/media/b.png`]);
+    expect(images.map((i) => i.alt)).toEqual(["a", "b"]);
+    expect(images[0]?.referrerPolicy).toBe("no-referrer");
+    expect([...div.querySelectorAll("a")].map((a) => a.textContent)).toEqual(["c", "d"]);
+  });
+});

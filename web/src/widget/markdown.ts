@@ -1,10 +1,17 @@
-// A small Markdown subset (paragraphs, line breaks, lists, code, bold, italics, links) rendered
+// A small Markdown subset (paragraphs, line breaks, lists, code, bold, italics, links, images) rendered
 // straight to DOM nodes. Written by hand rather than `marked` + `dompurify` because those two
 // alone would double the widget's size; and it is safe by construction: text only ever goes into
 // text nodes, no HTML is parsed, so HTML in a message is shown as the text it is.
 
 const SAFE_PROTOCOLS = new Set(["http:", "https:", "mailto:"]);
-const INLINE = /`([^`\n]+)`|\*\*(.+?)\*\*|\*([^*\s](?:[^*]*[^*\s])?)\*|\[([^\]\n]+)\]\(([^)\s]+)\)/g;
+const INLINE =
+  /`([^`\n]+)`|\*\*(.+?)\*\*|\*([^*\s](?:[^*]*[^*\s])?)\*|!\[([^\]\n]*)\]\(([^)\s]+)\)|\[([^\]\n]+)\]\(([^)\s]+)\)/g;
+
+/** Where a message's links resolve, and the origins its images may load from. */
+interface Context {
+  base: string;
+  images: ReadonlySet<string>;
+}
 
 /** A link's URL if it is safe to follow (http, https, mailto; relative ones resolve against base). */
 export function safeUrl(href: string, base: string): string | null {
@@ -25,23 +32,55 @@ export function externalLink(href: string, text: string): HTMLAnchorElement {
   return a;
 }
 
-function inline(parent: Node, text: string, base: string): void {
+/** An image's URL if it may be loaded: from the Helpline server or an origin the server allows
+ * (HELPLINE_IMAGE_ORIGINS, in the widget's config). Any other host would learn who read the
+ * answer (a tracking pixel), so such an image is shown as a link instead. */
+export function allowedImage(src: string, base: string, origins: Iterable<string>): string | null {
+  try {
+    const url = new URL(src, base);
+    const self = url.origin === new URL(base).origin && SAFE_PROTOCOLS.has(url.protocol);
+    return self || (url.protocol === "https:" && new Set(origins).has(url.origin)) ? url.href : null;
+  } catch {
+    return null;
+  }
+}
+
+function image(parent: Node, alt: string, src: string, ctx: Context): void {
+  const url = allowedImage(src, ctx.base, ctx.images);
+  if (url) {
+    const img = document.createElement("img");
+    img.src = url;
+    img.alt = alt;
+    img.loading = "lazy";
+    img.referrerPolicy = "no-referrer";
+    parent.appendChild(img);
+    return;
+  }
+  // Not loaded: a link to it (labelled with its description), which the reader may follow.
+  const href = safeUrl(src, ctx.base);
+  const label = alt || src;
+  parent.appendChild(href ? externalLink(href, label) : document.createTextNode(label));
+}
+
+function inline(parent: Node, text: string, ctx: Context): void {
   let last = 0;
   for (const m of text.matchAll(INLINE)) {
     const at = m.index ?? 0;
     if (at > last) parent.appendChild(document.createTextNode(text.slice(last, at)));
     last = at + m[0].length;
-    const [, code, bold, em, label, href] = m;
+    const [, code, bold, em, alt, src, label, href] = m;
     if (code !== undefined) {
       const el = document.createElement("code");
       el.textContent = code;
       parent.appendChild(el);
     } else if (bold !== undefined || em !== undefined) {
       const el = document.createElement(bold !== undefined ? "strong" : "em");
-      inline(el, (bold ?? em) as string, base);
+      inline(el, (bold ?? em) as string, ctx);
       parent.appendChild(el);
+    } else if (alt !== undefined && src !== undefined) {
+      image(parent, alt, src, ctx);
     } else if (label !== undefined && href !== undefined) {
-      const url = safeUrl(href, base);
+      const url = safeUrl(href, ctx.base);
       if (url) parent.appendChild(externalLink(url, label));
       else parent.appendChild(document.createTextNode(label));
     }
@@ -53,22 +92,24 @@ const BULLET = /^\s*[-*+]\s+(.*)$/;
 const NUMBERED = /^\s*\d+[.)]\s+(.*)$/;
 const HEADING = /^#{1,6}\s+(.*)$/;
 
-function lines(parent: HTMLElement, rows: string[], base: string): void {
+function lines(parent: HTMLElement, rows: string[], ctx: Context): void {
   rows.forEach((row, i) => {
     if (i > 0) parent.appendChild(document.createElement("br"));
     const heading = HEADING.exec(row);
     if (heading) {
       const strong = document.createElement("strong");
-      inline(strong, heading[1] as string, base);
+      inline(strong, heading[1] as string, ctx);
       parent.appendChild(strong);
     } else {
-      inline(parent, row, base);
+      inline(parent, row, ctx);
     }
   });
 }
 
-/** Render Markdown `source` into a fragment; relative links resolve against `base`. */
-export function renderMarkdown(source: string, base: string): DocumentFragment {
+/** Render Markdown `source` into a fragment; relative links resolve against `base`. Images load
+ * only from `base`'s origin and `imageOrigins`; others become links. */
+export function renderMarkdown(source: string, base: string, imageOrigins: readonly string[] = []): DocumentFragment {
+  const ctx: Context = { base, images: new Set(imageOrigins) };
   const out = document.createDocumentFragment();
   const rows = source.replace(/\r\n?/g, "\n").split("\n");
   let i = 0;
@@ -91,7 +132,7 @@ export function renderMarkdown(source: string, base: string): DocumentFragment {
       const list = document.createElement(pattern === BULLET ? "ul" : "ol");
       while (i < rows.length && pattern.test(rows[i] as string)) {
         const li = document.createElement("li");
-        inline(li, (rows[i] as string).replace(pattern, "$1"), base);
+        inline(li, (rows[i] as string).replace(pattern, "$1"), ctx);
         list.appendChild(li);
         i++;
       }
@@ -106,7 +147,7 @@ export function renderMarkdown(source: string, base: string): DocumentFragment {
         i++;
       }
       const p = document.createElement("p");
-      lines(p, para, base);
+      lines(p, para, ctx);
       out.appendChild(p);
     }
   }

@@ -59,6 +59,7 @@ export class BotMessage {
   constructor(
     private readonly t: Strings,
     private readonly base: string,
+    private readonly imageOrigins: readonly string[] = [],
   ) {
     this.node.append(el("span", "sr-only", t.assistant), this.body);
   }
@@ -71,7 +72,7 @@ export class BotMessage {
   }
 
   text(markdown: string): void {
-    this.body.replaceChildren(renderMarkdown(markdown, this.base));
+    this.body.replaceChildren(renderMarkdown(markdown, this.base, this.imageOrigins));
   }
 
   done(sources: Source[] | null | undefined): void {
@@ -126,6 +127,8 @@ export class View {
   /** "Create an account to keep this conversation": shown once a guest has one. */
   readonly keep = el("a", "keep");
   private notice: HTMLElement | null = null;
+  /** Origins images in answers may load from besides the server's (the widget's config). */
+  imageOrigins: readonly string[] = [];
 
   constructor(
     private readonly t: Strings,
@@ -168,6 +171,8 @@ export class View {
     this.send.textContent = t.send;
     this.form.append(label, this.input, this.send);
 
+    // The plain sign-up page; a click opens it with a one-time code instead (Widget.keep).
+    this.keep.href = `${base}/register`;
     this.keep.target = "_blank";
     this.keep.rel = "noopener";
     this.keep.textContent = t.keep;
@@ -194,10 +199,9 @@ export class View {
     this.bubble.setAttribute("aria-expanded", String(open));
   }
 
-  /** Offer the account page that adopts this guest's conversation; null hides the offer. */
-  offerAccount(href: string | null): void {
-    this.keep.hidden = href === null;
-    if (href !== null) this.keep.href = href;
+  /** Show or hide the offer of an account that adopts this guest's conversation. */
+  offerAccount(show: boolean): void {
+    this.keep.hidden = !show;
   }
 
   composer(enabled: boolean): void {
@@ -220,7 +224,7 @@ export class View {
 
   greeting(text: string): void {
     if (!text) return;
-    const msg = new BotMessage(this.t, this.base);
+    const msg = new BotMessage(this.t, this.base, this.imageOrigins);
     msg.text(text);
     msg.node.classList.add("greeting");
     this.log.append(msg.node);
@@ -235,7 +239,7 @@ export class View {
   }
 
   bot(): BotMessage {
-    const msg = new BotMessage(this.t, this.base);
+    const msg = new BotMessage(this.t, this.base, this.imageOrigins);
     this.log.append(msg.node);
     this.scroll();
     return msg;

@@ -99,6 +99,33 @@ describe("Widget", () => {
     expect(again.view.log.querySelector("a")?.textContent).toContain("Returns?");
   });
 
+  it("opens the sign-up page with a one-time code, never the guest's tokens (pentest #18)", async () => {
+    serve({ "POST /api/v1/auth/guest": guest("g1"), "POST /api/v1/chat/stream": streamOk });
+    const widget = mount();
+    widget.open();
+    await ask(widget, "Hello?");
+    const keep = widget.view.keep;
+    expect(keep.hidden).toBe(false);
+    expect(keep.getAttribute("href")).toBe(`${BASE}/register`);
+
+    serve({ "POST /api/v1/auth/guest/handoff": () => json(201, { code: "one-time", expires_in: 300 }) });
+    const tab = { opener: {} as unknown, location: { href: "" } };
+    const open = vi.fn(() => tab);
+    vi.stubGlobal("open", open);
+    keep.click();
+    await vi.waitFor(() => expect(tab.location.href).toBe(`${BASE}/register#handoff=one-time`));
+    expect(open).toHaveBeenCalledWith("", "_blank"); // within the click, before the code is fetched
+    expect(tab.opener).toBeNull();
+    expect(calls[0]?.headers.get("Authorization")).toBe("Bearer g1");
+    expect(tab.location.href).not.toContain("r-g1");
+
+    // No code to be had (the guest session is over): the plain sign-up page.
+    serve({ "POST /api/v1/auth/guest/handoff": () => json(403, {}) });
+    keep.click();
+    await vi.waitFor(() => expect(tab.location.href).toBe(`${BASE}/register`));
+    vi.unstubAllGlobals();
+  });
+
   it("refreshes an expired token once, then starts a new guest without the old conversation", async () => {
     localStorage.setItem(`helpline-widget:${BASE}`, JSON.stringify({ access_token: "old", refresh_token: "r-old", conversation_id: 9 }));
     serve({

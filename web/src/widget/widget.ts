@@ -27,6 +27,7 @@ export class Widget {
   private configure(config: WidgetConfig | null): Mode {
     this.config = config;
     this.view.setTheme(config?.title || this.t.title, palette(config?.accent_color));
+    this.view.imageOrigins = config?.image_origins ?? [];
     return !config ? "unavailable" : config.guests_allowed ? "ready" : "signin";
   }
 
@@ -47,6 +48,10 @@ export class Widget {
     const v = this.view;
     v.bubble.addEventListener("click", () => this.open());
     v.closeButton.addEventListener("click", () => this.close());
+    v.keep.addEventListener("click", (event) => {
+      event.preventDefault();
+      void this.keep();
+    });
     v.panel.addEventListener("keydown", (event) => {
       if (event.key === "Escape") {
         event.stopPropagation();
@@ -97,6 +102,17 @@ export class Widget {
     else this.view.closeButton.focus();
   }
 
+  /** "Create an account to keep this conversation": the sign-up page in a new tab, with a
+   * one-time code for this guest's session. The tab is opened within the click, before the code
+   * is fetched: a window opened after an await is blocked as a pop-up. */
+  private async keep(): Promise<void> {
+    const tab = window.open("", "_blank");
+    if (tab) tab.opener = null; // as rel=noopener: the sign-up page cannot reach this page
+    const url = await this.client.accountUrl();
+    if (tab) tab.location.href = url;
+    else window.open(url, "_blank", "noopener");
+  }
+
   /** First opening: the greeting, then the kept conversation (if any). */
   private async start(): Promise<void> {
     const v = this.view;
@@ -108,7 +124,7 @@ export class Widget {
     try {
       const messages = await this.client.history();
       v.say(null);
-      v.offerAccount(this.client.accountUrl);
+      v.offerAccount(this.client.canKeep);
       for (const m of messages) {
         if (m.message_type === "user") v.user(m.content);
         else if (m.message_type === "assistant" && m.status === "streaming") {
@@ -226,7 +242,7 @@ export class Widget {
   }
 
   private finish(bot: BotMessage, final: ChatResponse): void {
-    this.view.offerAccount(this.client.accountUrl);
+    this.view.offerAccount(this.client.canKeep);
     if (final.content) bot.text(final.content);
     bot.done(final.sources);
     if (final.error) bot.failed(this.t.failed, () => void this.retry(bot, final.message_id));
