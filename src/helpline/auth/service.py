@@ -190,6 +190,7 @@ def record_registration(
             ConsentType.marketing: data.marketing_consent,
         },
         client,
+        source="registration",
     )
     details = {"from_guest": True} if from_guest else None
     audit.record(session, "user.registered", actor_user_id=user_id, client=client, details=details)
@@ -201,6 +202,8 @@ def record_consents(
     user_id: int,
     consents: dict[ConsentType, bool],
     client: Client,
+    *,
+    source: str | None = None,
 ) -> None:
     for kind, granted in consents.items():
         session.add(
@@ -211,6 +214,7 @@ def record_consents(
                 policy_version=runtime.settings.auth.policy_version,
                 ip_address=client.ip,
                 user_agent=client.user_agent,
+                source=source,
             )
         )
 

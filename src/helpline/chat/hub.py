@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Collection, Coroutine, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
@@ -157,6 +157,14 @@ class GenerationHub:
         if gen is not None:
             gen.request_stop()
         return gen
+
+    async def erase(self, message_ids: Collection[int]) -> None:
+        """An erased account's answers: stop any still being generated here and forget their
+        events (privacy.erasure)."""
+        for message_id in message_ids:
+            gen = self._generations.pop(message_id, None)
+            if gen is not None:
+                gen.request_stop()
 
     @contextlib.contextmanager
     def listen(self, user_id: int) -> Iterator[asyncio.Queue[Any]]:

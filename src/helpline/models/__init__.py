@@ -11,7 +11,14 @@ from helpline.models.enums import (
     UserStatus,
 )
 from helpline.models.faqs import FAQ, FAQAccentedTerm, FAQCategory, FAQSearchVersion, FAQVote, UnansweredQuestion
-from helpline.models.users import AuditLog, ConsentRecord, RefreshToken, RevokedAccessToken, User
+from helpline.models.users import (
+    AuditLog,
+    ConsentRecord,
+    PrivacyExport,
+    RefreshToken,
+    RevokedAccessToken,
+    User,
+)
 
 __all__ = [
     "FAQ",
@@ -29,6 +36,7 @@ __all__ = [
     "MessageFeedback",
     "MessageStatus",
     "MessageType",
+    "PrivacyExport",
     "RefreshToken",
     "RevokedAccessToken",
     "UnansweredQuestion",
