@@ -94,6 +94,7 @@ _CALLER = select(
     _users.status,
     _users.password_changed_at,
     exists().where(RevokedAccessToken.__table__.c.jti == bindparam("jti")),
+    _users.data_processing_consent,
 ).where(_users.id == bindparam("user_id"))
 
 
@@ -103,9 +104,9 @@ async def fetch_caller(db: AsyncSession | AsyncConnection, claims: TokenClaims) 
     row = (await db.execute(_CALLER, {"user_id": claims.user_id, "jti": claims.jti})).first()
     if row is None:
         raise Unauthorized(ACCOUNT_GONE)
-    user_id, language, role, status, password_changed_at, revoked = row
+    user_id, language, role, status, password_changed_at, revoked, consent = row
     check_access(claims, revoked=revoked, password_changed_at=password_changed_at, status=status)
-    return Caller(id=user_id, language=language, role=role)
+    return Caller(id=user_id, language=language, role=role, processing_consent=consent)
 
 
 async def load_caller(runtime: Runtime, claims: TokenClaims) -> Caller:

@@ -16,7 +16,7 @@ from helpline.auth.schemas import RegisterRequest
 from helpline.auth.throttle import LoginThrottle
 from helpline.core import audit
 from helpline.core.audit import Client
-from helpline.core.errors import Conflict, Forbidden, Unauthorized
+from helpline.core.errors import Conflict, ConsentRequired, Forbidden, Unauthorized
 from helpline.core.runtime import Runtime
 from helpline.core.security import InvalidToken, TokenClaims
 from helpline.models import (
@@ -63,6 +63,19 @@ class Caller:
     id: int
     language: str
     role: UserRole
+    # Consent to the processing of their messages (privacy): chat refuses a caller without it.
+    processing_consent: bool = True
+
+
+CONSENT_REQUIRED = (
+    "You have withdrawn your consent to the processing of your messages, so the assistant cannot "
+    "answer. Give it again in your account's privacy settings (PUT /api/v1/privacy/consents)."
+)
+
+
+def require_consent(caller: Caller) -> None:
+    if not caller.processing_consent:
+        raise ConsentRequired(CONSENT_REQUIRED)
 
 
 def status_problem(status: UserStatus) -> str | None:

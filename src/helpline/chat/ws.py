@@ -24,7 +24,7 @@ from helpline.chat import service
 from helpline.chat.hub import TurnEvent
 from helpline.chat.schemas import WsIncoming
 from helpline.chat.stop import stop as stop_answer
-from helpline.core.errors import AppError, failure
+from helpline.core.errors import AppError, ConsentRequired, failure
 from helpline.core.runtime import Runtime
 from helpline.core.security import InvalidToken, TokenClaims
 
@@ -191,7 +191,8 @@ async def _receive_loop(
             )
         except AppError as exc:
             outbox.put_nowait(error_frame(exc.code, exc.detail))
-            if exc.status_code in (401, 403):
+            # Without consent the socket stays open: the user may give it again and go on.
+            if exc.status_code in (401, 403) and not isinstance(exc, ConsentRequired):
                 outbox.put_nowait(Close(CLOSE_UNAUTHORIZED if exc.status_code == 401 else CLOSE_FORBIDDEN, exc.detail))
                 return
             continue
