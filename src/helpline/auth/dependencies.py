@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import bindparam, exists, select
+from sqlalchemy import bindparam, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from helpline.auth.service import ACCOUNT_GONE, Caller, check_access
@@ -94,7 +94,8 @@ _CALLER = select(
     _users.status,
     _users.password_changed_at,
     exists().where(RevokedAccessToken.__table__.c.jti == bindparam("jti")),
-    _users.data_processing_consent,
+    # A widget guest has no account to consent with (chat/repository._CALLER).
+    or_(_users.data_processing_consent, _users.is_guest),
 ).where(_users.id == bindparam("user_id"))
 
 

@@ -49,11 +49,12 @@ _INSERT_PAIR = """
 # active). Nothing is stored for an account that may not; the service then tells why with
 # check_access itself. tests/chat/test_caller.py holds the two to the same answers, case by case.
 # A user who has withdrawn consent to the processing of their messages is not served either (a
-# column of the row read anyway: no statement of its own; privacy.service.update_consents).
+# column of the row read anyway: no statement of its own; privacy.service.update_consents). A
+# widget guest has no account to consent with: the widget's own terms cover their chat.
 _CALLER = """
     WITH caller AS (
         SELECT u.language, CAST(u.status AS text) AS status, u.password_changed_at,
-               u.data_processing_consent AS consent,
+               (u.data_processing_consent OR u.is_guest) AS consent,
                EXISTS (SELECT 1 FROM revoked_access_tokens r WHERE r.jti = :jti) AS revoked
         FROM users u WHERE u.id = :user_id
     ),
