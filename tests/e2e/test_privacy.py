@@ -100,3 +100,26 @@ async def test_consents_export_and_deleting_my_account(page: Page, web: str, db:
 async def test_the_privacy_page_points_to_the_account_page(page: Page) -> None:
     await page.goto("/privacy")
     await expect(page.get_by_role("link", name="account page")).to_have_attribute("href", "/account")
+
+
+async def test_an_admin_erases_a_user(page: Page, web: str, db: asyncpg.Connection) -> None:
+    admin = await account(web, "boss@example.com")
+    await db.execute("UPDATE users SET role = 'admin' WHERE email = 'boss@example.com'")
+    await account(web, "leaving@example.com")
+    await sign_in_page(page, admin)
+    await page.goto("/admin/users")
+    await expect(page.get_by_role("button", name="Erase boss@example.com and all their data")).to_be_disabled()
+    erase = page.get_by_role("button", name="Erase leaving@example.com and all their data")
+    await erase.click()
+    dialog = page.get_by_role("dialog", name="Erase this account?")
+    await expect(dialog).to_contain_text("leaving@example.com and everything stored about them")
+    await dialog.get_by_role("button", name="Cancel").click()
+    assert await db.fetchval("SELECT count(*) FROM users WHERE email = 'leaving@example.com'") == 1
+    await erase.click()
+    await screenshot(page, "admin-erase-user")
+    assert await axe_violations(page) == []
+    await dialog.get_by_role("button", name="Erase for good").click()
+    await expect(page.get_by_text("leaving@example.com has been erased.")).to_be_visible()
+    await expect(erase).to_have_count(0)
+    assert await db.fetchval("SELECT count(*) FROM users WHERE email = 'leaving@example.com'") == 0
+    assert await db.fetchval("SELECT count(*) FROM audit_log WHERE action = 'privacy.account_erased'") == 1
