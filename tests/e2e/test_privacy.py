@@ -47,6 +47,13 @@ async def test_consents_export_and_deleting_my_account(page: Page, web: str, db:
     row = await db.fetchrow("SELECT data_processing_consent, analytics_consent FROM users")
     assert row is not None
     assert (row["data_processing_consent"], row["analytics_consent"]) == (False, True)
+    # Without it the chat says why it does not answer, and where to give it again.
+    await page.goto("/chat")
+    box = page.get_by_role("textbox", name="Message")
+    await box.fill("Are you there?")
+    await box.press("Enter")
+    await expect(page.get_by_role("alert")).to_contain_text("withdrawn your consent to the processing")
+    await page.goto("/account")
     await processing.check()
     await expect(page.get_by_text("the chat will not answer")).to_have_count(0)
     sources = await db.fetch("SELECT DISTINCT source FROM consent_records WHERE source IS NOT NULL")
