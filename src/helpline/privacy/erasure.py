@@ -11,7 +11,8 @@ import hmac
 import uuid
 
 import structlog
-from sqlalchemy import and_, case, func, or_, select, text, update
+from asgi_correlation_id import correlation_id
+from sqlalchemy import and_, case, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.auth.dependencies import get_throttle
@@ -88,7 +89,7 @@ async def erase_account(session: AsyncSession, runtime: Runtime, user: User, *, 
             ip_address=client.ip if by else None,
             user_agent=client.user_agent if by else None,
             details={"by": "admin" if by else "self", "messages": len(message_ids)},
-            request_id=None,
+            request_id=correlation_id.get(),
         )
     )
     await _forget_outside_database(runtime, user_id, (email, username), message_ids, export_ids)
@@ -126,11 +127,16 @@ async def check_admin_erasure(session: AsyncSession, actor: User, user_id: int) 
     user = await session.get(User, user_id, with_for_update=True)
     if user is None:
         raise NotFound("No user with this id")
-    if user.role is UserRole.admin:
-        admins = await session.scalar(select(func.count()).select_from(User).where(User.role == UserRole.admin))
-        if (admins or 0) <= 1:
-            raise Conflict("This is the last administrator; promote another account first.")
+    if user.role is UserRole.admin and await _admins(session) <= 1:
+        raise Conflict("This is the last administrator; promote another account first.")
     return user
+
+
+async def _admins(session: AsyncSession) -> int:
+    """How many administrators there are, their rows locked until the transaction ends: two
+    erasures racing (two admins erasing each other) cannot both see a second admin left."""
+    ids = (await session.scalars(select(User.id).where(User.role == UserRole.admin).with_for_update())).all()
+    return len(ids)
 
 
 async def check_self_erasure(session: AsyncSession, runtime: Runtime, user: User, password: str) -> None:
@@ -138,7 +144,5 @@ async def check_self_erasure(session: AsyncSession, runtime: Runtime, user: User
         raise Forbidden("Guests have no password: their data is deleted when they stop using the widget.")
     if not await runtime.hasher.verify(password, user.hashed_password):
         raise Forbidden("current_password is not correct")
-    if user.role is UserRole.admin:
-        admins = await session.scalar(select(func.count()).select_from(User).where(User.role == UserRole.admin))
-        if (admins or 0) <= 1:
-            raise Conflict("You are the last administrator; promote another account before erasing yours.")
+    if user.role is UserRole.admin and await _admins(session) <= 1:
+        raise Conflict("You are the last administrator; promote another account before erasing yours.")
