@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
+import websockets
 from redis.asyncio import Redis
+from websockets.exceptions import ConnectionClosed
 
 from helpline.models import Base
 from helpline.privacy.rules import EXPORT_RULES
@@ -270,3 +273,26 @@ def test_every_table_with_user_rows_has_an_export_rule() -> None:
     missing = reaching - EXPORT_RULES.keys()
     assert not missing, f"tables holding user data with no export rule in privacy/rules.py: {sorted(missing)}"
     assert "audit_log" in EXPORT_RULES  # no foreign key, but its rows are about users
+
+
+async def test_an_open_websocket_of_an_erased_user_is_refused(client: httpx.AsyncClient, live_server: str) -> None:
+    tokens = await account(client, EMAIL)
+    uid = tokens["user"]["id"]
+    url = f"ws://{live_server}/api/v1/chat/ws/{uid}?token={tokens['access_token']}"
+    async with websockets.connect(url, proxy=None) as ws:
+        await ws.send(json.dumps({"type": "ping"}))
+        assert json.loads(await ws.recv()) == {"type": "pong"}
+        r = await erase_me(client, bearer(tokens))
+        assert r.status_code == 204, r.text
+        await ws.send(json.dumps({"type": "message", "content": SECRET_TEXT}))
+        frame = json.loads(await ws.recv())
+        assert (frame["type"], frame["code"]) == ("error", "unauthorized")
+        with pytest.raises(ConnectionClosed) as closed:
+            await ws.recv()
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 4401
+    async with websockets.connect(url, proxy=None) as ws:
+        with pytest.raises(ConnectionClosed) as info:
+            await ws.recv()
+    assert info.value.rcvd is not None
+    assert info.value.rcvd.code == 4401
