@@ -128,3 +128,16 @@ async def test_withdrawn_consent_stops_every_chat_entry_point(
         )
     ]
     assert kinds == [("data_processing", True), ("data_processing", False), ("data_processing", True)]
+
+
+async def test_a_new_policy_setting_asks_everyone_again(client: httpx.AsyncClient, runtime: Runtime) -> None:
+    auth = bearer(await account(client, "c@example.com"))
+    runtime.settings.auth.policy_version = "2099-01-01"  # HELPLINE_AUTH_POLICY_VERSION at the next start
+    body = (await client.get(CONSENT_URL, headers=auth)).json()
+    assert (body["policy_version"], body["needs_reconsent"]) == ("2099-01-01", True)
+    # Chat goes on meanwhile (consent was given, under the old policy); the web app asks.
+    r = await client.post("/api/v1/chat/send", headers=auth, json={"message": "hello"})
+    assert r.status_code == 200, r.text
+    r = await client.put(CONSENT_URL, headers=auth, json={"data_processing": True})
+    assert r.json()["accepted_policy_version"] == "2099-01-01"
+    assert r.json()["needs_reconsent"] is False

@@ -12,6 +12,7 @@ import asyncpg
 import httpx
 
 from helpline.core.runtime import Runtime
+from helpline.models import Base
 from helpline.privacy.export import run_export
 from helpline.privacy.rules import EXCLUDED, EXPORT_RULES
 from tests.privacy.conftest import account, bearer, finished_export
@@ -109,3 +110,20 @@ async def test_exports_are_limited_one_at_a_time_and_per_day(
 async def test_the_job_of_an_erased_account_ends_quietly(runtime: Runtime, db: asyncpg.Connection) -> None:
     """The job function stands alone (a job queue can run it): an id whose row is gone is no error."""
     assert await run_export(runtime.sessionmaker, uuid.uuid4(), timedelta(days=1)) == "gone"
+
+
+def test_every_table_with_user_rows_has_an_export_rule() -> None:
+    """Also the erasure's safety net: a table reaching users must be decided on, knowingly."""
+    reaching: set[str] = {"users"}
+    changed = True
+    while changed:
+        changed = False
+        for table in Base.metadata.sorted_tables:
+            # Through users, conversations or messages (a FAQ a vote points at is not user data).
+            targets = {fk.column.table.name for fk in table.foreign_keys}
+            if table.name not in reaching and targets & reaching & {"users", "conversations", "messages"}:
+                reaching.add(table.name)
+                changed = True
+    missing = reaching - EXPORT_RULES.keys()
+    assert not missing, f"tables holding user data with no export rule in privacy/rules.py: {sorted(missing)}"
+    assert "audit_log" in EXPORT_RULES  # no foreign key, but its rows are about users
