@@ -83,14 +83,20 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
         # Purges idle widget guests now and every hour; safe with several instances doing the same.
         guest_cleanup = asyncio.create_task(guest_cleanup_loop(own, GUEST_PURGE_INTERVAL_SECONDS))
+        from helpline.privacy.jobs import ExportRunner, export_purge_loop
+
+        # Data exports past their download window go, with their archives.
+        export_purge = asyncio.create_task(export_purge_loop(own, GUEST_PURGE_INTERVAL_SECONDS))
         try:
             yield
         finally:
             from helpline.faqs.backends import close_embedder
 
-            guest_cleanup.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await guest_cleanup
+            for task in (guest_cleanup, export_purge):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await ExportRunner.of(own).close()
             await own.close()
             await close_embedder(own)
             if embedded:

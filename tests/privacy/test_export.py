@@ -14,6 +14,7 @@ import httpx
 from helpline.core.runtime import Runtime
 from helpline.models import Base
 from helpline.privacy.export import run_export
+from helpline.privacy.jobs import purge_expired_exports
 from helpline.privacy.rules import EXCLUDED, EXPORT_RULES
 from tests.privacy.conftest import account, bearer, finished_export
 
@@ -86,6 +87,20 @@ async def test_an_expired_export_cannot_be_downloaded(client: httpx.AsyncClient,
     assert r.status_code == 404, r.text
     r = await client.get(f"/api/v1/privacy/export/{state['id']}", headers=auth)
     assert r.json()["download_url"] is None
+
+
+async def test_expired_exports_are_purged_with_their_archives(
+    client: httpx.AsyncClient, db: asyncpg.Connection, runtime: Runtime
+) -> None:
+    auth = bearer(await account(client, "old@example.com"))
+    first = await finished_export(client, auth)
+    second = await finished_export(client, auth)
+    await db.execute(
+        "UPDATE privacy_exports SET expires_at = now() - interval '1 second' WHERE id = $1", uuid.UUID(first["id"])
+    )
+    assert await purge_expired_exports(runtime) == 1
+    left = await db.fetch("SELECT id FROM privacy_exports")
+    assert [str(r["id"]) for r in left] == [second["id"]]
 
 
 async def test_exports_are_limited_one_at_a_time_and_per_day(

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import structlog
+from sqlalchemy import delete
 
 from helpline.core.runtime import Runtime
+from helpline.models import PrivacyExport
 from helpline.privacy.export import run_export
 
 log = structlog.get_logger(__name__)
@@ -41,3 +43,31 @@ class ExportRunner:
             task = self._tasks.pop(export_id, None)
             if task is not None:
                 task.cancel()
+
+    async def close(self) -> None:
+        """On shutdown: stop the jobs (a job left queued or running is failed by the next request)."""
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def purge_expired_exports(runtime: Runtime) -> int:
+    """Delete exports past their download window, archives with them (data kept no longer than
+    needed). Returns how many went."""
+    async with runtime.sessionmaker() as session, session.begin():
+        result = await session.execute(delete(PrivacyExport).where(PrivacyExport.expires_at < datetime.now(UTC)))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def export_purge_loop(runtime: Runtime, interval_seconds: float = 3600.0) -> None:
+    """Purge expired exports now and then every ``interval_seconds`` until cancelled; a failure
+    is logged and retried at the next tick."""
+    while True:
+        try:
+            removed = await purge_expired_exports(runtime)
+            if removed:
+                log.info("privacy.exports_purged", count=removed)
+        except Exception as exc:
+            log.error("privacy.export_purge_failed", error=f"{type(exc).__name__}: {exc}"[:300])
+        await asyncio.sleep(interval_seconds)
