@@ -26,6 +26,7 @@ from helpline.core.middleware import AccessLogMiddleware, BodySizeLimitMiddlewar
 from helpline.core.runtime import Runtime
 from helpline.faqs.router import router as faqs_router
 from helpline.health.router import router as health_router
+from helpline.privacy.router import router as privacy_router
 from helpline.users.router import router as users_router
 from helpline.web.docs import install_api_docs
 from helpline.web.router import router as web_router
@@ -83,14 +84,20 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
         # Purges idle widget guests now and every hour; safe with several instances doing the same.
         guest_cleanup = asyncio.create_task(guest_cleanup_loop(own, GUEST_PURGE_INTERVAL_SECONDS))
+        from helpline.privacy.jobs import ExportRunner, export_purge_loop
+
+        # Data exports past their download window go, with their archives.
+        export_purge = asyncio.create_task(export_purge_loop(own, GUEST_PURGE_INTERVAL_SECONDS))
         try:
             yield
         finally:
             from helpline.faqs.backends import close_embedder
 
-            guest_cleanup.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await guest_cleanup
+            for task in (guest_cleanup, export_purge):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await ExportRunner.of(own).close()
             await own.close()
             await close_embedder(own)
             if embedded:
@@ -110,6 +117,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.include_router(router)
     app.include_router(faqs_router)
     app.include_router(widget_router)
+    app.include_router(privacy_router)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     if settings.api_docs:
         install_api_docs(app)

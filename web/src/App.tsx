@@ -3,6 +3,7 @@ import { useTranslation } from "react-i18next";
 import { Link, Navigate, Route, Routes } from "react-router-dom";
 import { RequireAuth } from "./auth/AuthProvider";
 import { Layout } from "./components/Layout";
+import { ReconsentPrompt } from "./components/ReconsentPrompt";
 import { LoginPage } from "./pages/LoginPage";
 import { RegisterPage } from "./pages/RegisterPage";
 import { PrivacyPage } from "./pages/PrivacyPage";
@@ -40,6 +41,7 @@ export function App() {
           <Route path="*" element={<NotFound />} />
         </Routes>
       </Suspense>
+      <ReconsentPrompt />
     </Layout>
   );
 }

@@ -105,6 +105,8 @@ _CALLER = select(
         exists().where(RevokedAccessToken.__table__.c.jti == bindparam("jti")),
         exists().where(RevokedSession.__table__.c.sid == bindparam("sid")),
     ),
+    # A widget guest has no account to consent with (chat/repository._CALLER).
+    or_(_users.data_processing_consent, _users.is_guest),
 ).where(_users.id == bindparam("user_id"))
 
 
@@ -114,9 +116,9 @@ async def fetch_caller(db: AsyncSession | AsyncConnection, claims: TokenClaims) 
     row = (await db.execute(_CALLER, {"user_id": claims.user_id, "jti": claims.jti, "sid": claims.sid})).first()
     if row is None:
         raise Unauthorized(ACCOUNT_GONE)
-    user_id, language, role, status, password_changed_at, revoked = row
+    user_id, language, role, status, password_changed_at, revoked, consent = row
     check_access(claims, revoked=revoked, password_changed_at=password_changed_at, status=status)
-    return Caller(id=user_id, language=language, role=role)
+    return Caller(id=user_id, language=language, role=role, processing_consent=consent)
 
 
 async def load_caller(runtime: Runtime, claims: TokenClaims) -> Caller:

@@ -16,7 +16,7 @@ from helpline.auth.schemas import RegisterRequest
 from helpline.auth.throttle import LoginThrottle, RateLimit, account_key
 from helpline.core import audit
 from helpline.core.audit import Client
-from helpline.core.errors import Conflict, Forbidden, Unauthorized
+from helpline.core.errors import Conflict, ConsentRequired, Forbidden, Unauthorized
 from helpline.core.runtime import Runtime
 from helpline.core.security import DeviceCookie, InvalidToken, TokenClaims
 from helpline.models import (
@@ -66,6 +66,19 @@ class Caller:
     id: int
     language: str
     role: UserRole
+    # Consent to the processing of their messages (privacy): chat refuses a caller without it.
+    processing_consent: bool = True
+
+
+CONSENT_REQUIRED = (
+    "You have withdrawn your consent to the processing of your messages, so the assistant cannot "
+    "answer. Give it again in your account's privacy settings (PUT /api/v1/privacy/consents)."
+)
+
+
+def require_consent(caller: Caller) -> None:
+    if not caller.processing_consent:
+        raise ConsentRequired(CONSENT_REQUIRED)
 
 
 def status_problem(status: UserStatus) -> str | None:
@@ -227,6 +240,7 @@ def record_registration(
             ConsentType.marketing: data.marketing_consent,
         },
         client,
+        source="registration",
     )
     details = {"from_guest": True} if from_guest else None
     audit.record(session, "user.registered", actor_user_id=user_id, client=client, details=details)
@@ -238,6 +252,8 @@ def record_consents(
     user_id: int,
     consents: dict[ConsentType, bool],
     client: Client,
+    *,
+    source: str | None = None,
 ) -> None:
     for kind, granted in consents.items():
         session.add(
@@ -248,6 +264,7 @@ def record_consents(
                 policy_version=runtime.settings.auth.policy_version,
                 ip_address=client.ip,
                 user_agent=client.user_agent,
+                source=source,
             )
         )
 

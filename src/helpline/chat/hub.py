@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import functools
 import uuid
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Collection, Coroutine, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
@@ -227,6 +227,14 @@ class GenerationHub:
         for listener in list(self._listeners.get(user_id, ())):
             if listener.belongs_to(sid, jti):
                 listener.shut(shutdown)
+
+    async def erase(self, message_ids: Collection[int]) -> None:
+        """An erased account's answers: stop any still being generated here and forget their
+        events (privacy.erasure)."""
+        for message_id in message_ids:
+            gen = self._generations.pop(message_id, None)
+            if gen is not None:
+                gen.request_stop()
 
     @contextlib.contextmanager
     def listen(self, user_id: int, maxsize: int = 0) -> Iterator[Listener]:

@@ -42,7 +42,7 @@ import collections
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -411,6 +411,14 @@ class RedisGenerationHub(GenerationHub):
         except Exception as exc:  # the other instances' sockets still close when their token expires
             _checkpoint()
             log.warning("hub.disconnect_not_sent", user_id=user_id, error=repr(exc)[:200])
+
+    async def erase(self, message_ids: Collection[int]) -> None:
+        await super().erase(message_ids)
+        for message_id in message_ids:
+            self._directory.pop(message_id, None)
+            self._remote.pop(message_id, None)
+            # Stream and meta share a hash tag: one slot, one command even on a cluster.
+            await self._keys.delete(self._stream_key(message_id), self._meta_key(message_id))
 
     def _first_listener(self, user_id: int) -> None:
         self._start()

@@ -32,7 +32,7 @@ _INSERT_PAIR = """
         ORDER BY v.ord
         RETURNING id, message_type, created_at
     )
-    SELECT caller.status, caller.password_changed_at, caller.revoked,
+    SELECT caller.status, caller.password_changed_at, caller.revoked, caller.consent,
            EXISTS (SELECT 1 FROM allowed) AS allowed,
            (SELECT version FROM faq_search_version WHERE id = 1) AS search_version, t.*
     FROM caller LEFT JOIN (
@@ -48,16 +48,20 @@ _INSERT_PAIR = """
 # in SQL (token not revoked, by its jti or its login's sid, password not changed since it was
 # issued, to the second, account active). Nothing is stored for an account that may not; the service then tells why with
 # check_access itself. tests/chat/test_caller.py holds the two to the same answers, case by case.
+# A user who has withdrawn consent to the processing of their messages is not served either (a
+# column of the row read anyway: no statement of its own; privacy.service.update_consents). A
+# widget guest has no account to consent with: the widget's own terms cover their chat.
 _CALLER = """
     WITH caller AS (
         SELECT u.language, CAST(u.status AS text) AS status, u.password_changed_at,
+               (u.data_processing_consent OR u.is_guest) AS consent,
                (EXISTS (SELECT 1 FROM revoked_access_tokens r WHERE r.jti = :jti)
                 OR EXISTS (SELECT 1 FROM revoked_sessions s WHERE s.sid = :sid)) AS revoked
         FROM users u WHERE u.id = :user_id
     ),
     allowed AS (
         SELECT language FROM caller
-        WHERE NOT revoked AND status = 'active'
+        WHERE NOT revoked AND status = 'active' AND consent
           AND (password_changed_at IS NULL OR date_trunc('second', password_changed_at) <= :issued_at)
     ),"""
 _NEW_CONVERSATION_HEAD = """
@@ -136,6 +140,7 @@ class Account:
     status: UserStatus
     password_changed_at: datetime | None
     revoked: bool
+    consent: bool  # to the processing of their messages (privacy): without it, nothing is stored
     allowed: bool  # the statement's own check_access: False, and nothing was stored
 
 
@@ -211,6 +216,7 @@ async def start_turn(
         status=UserStatus(first.status),
         password_changed_at=first.password_changed_at,
         revoked=first.revoked,
+        consent=first.consent,
         allowed=first.allowed,
     )
     if first.id is None:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Request, status
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from helpline.auth.dependencies import ChatUser, CurrentUser, TurnClaims, load_caller
+from helpline.auth.service import require_consent
 from helpline.chat import service
 from helpline.chat.hub import Generation, TurnEvent
 from helpline.chat.schemas import ChatResponse, FeedbackRead, FeedbackRequest, SendRequest
@@ -25,6 +26,7 @@ FINAL_POLL_SECONDS = 0.5
 FINAL_WAIT_SECONDS = 300.0
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
+    403: {"description": "Account suspended, or consent to processing withdrawn (error consent_required)"},
     404: {"description": "No such conversation"},
     409: {"description": "Conversation full"},
     413: {"description": "Body too large"},
@@ -136,6 +138,7 @@ async def resume_stream(
 @router.post("/chat/messages/{message_id}/retry", response_model=ChatResponse, responses=_ERRORS)
 async def retry(message_id: PathId, user: ChatUser, runtime: RuntimeDep) -> ChatResponse:
     """Regenerate a failed, partial or stopped answer."""
+    require_consent(user)
     turn = await service.retry(runtime, user_id=user.id, message_id=message_id)
     gen = service.launch(runtime, turn)
     return ChatResponse.model_validate(await _final(gen))

@@ -18,12 +18,12 @@ import structlog
 from sqlalchemy import select, text
 
 from helpline.ai.base import ChatMessage, LLMError, ModerationResult, StreamDone, StreamEvent, TextDelta, Usage
-from helpline.auth.service import ACCOUNT_GONE, check_access
+from helpline.auth.service import ACCOUNT_GONE, CONSENT_REQUIRED, check_access
 from helpline.chat import repository as repo
 from helpline.chat.grounding import Grounding, Source, ground, prefetch
 from helpline.chat.hub import Generation
 from helpline.core.db import single_statement
-from helpline.core.errors import Conflict, NotFound, Unauthorized, Unprocessable
+from helpline.core.errors import Conflict, ConsentRequired, NotFound, Unauthorized, Unprocessable
 from helpline.core.metrics import AI_REQUEST_COUNT, AI_RESPONSE_TIME, AI_TOKEN_USAGE
 from helpline.core.runtime import Runtime
 from helpline.core.security import TokenClaims
@@ -147,6 +147,8 @@ async def begin(
         check_access(
             claims, revoked=account.revoked, password_changed_at=account.password_changed_at, status=account.status
         )
+        if not account.consent:
+            raise ConsentRequired(CONSENT_REQUIRED)
         log.error("chat.access_rules_disagree", user_id=user_id)  # see repository._CALLER
         raise Unauthorized("This token may not be used; log in again")
     if started is None:

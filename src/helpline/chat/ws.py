@@ -46,7 +46,7 @@ from helpline.chat.hub import Listener, Shutdown, TurnEvent
 from helpline.chat.schemas import WsIncoming
 from helpline.chat.sockets import CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED
 from helpline.chat.stop import stop as stop_answer
-from helpline.core.errors import AppError, failure
+from helpline.core.errors import AppError, ConsentRequired, failure
 from helpline.core.metrics import WS_CLOSED
 from helpline.core.runtime import Runtime
 from helpline.core.security import InvalidToken, TokenClaims
@@ -340,7 +340,8 @@ async def _receive_loop(
             await asyncio.shield(_start_turn(runtime, claims, incoming, outbox))
         except AppError as exc:
             outbox.offer(error_frame(exc.code, exc.detail))
-            if exc.status_code in (401, 403):
+            # Without consent the socket stays open: the user may give it again and go on.
+            if exc.status_code in (401, 403) and not isinstance(exc, ConsentRequired):
                 outbox.offer(Close(CLOSE_UNAUTHORIZED if exc.status_code == 401 else CLOSE_FORBIDDEN, exc.detail))
                 return
             continue

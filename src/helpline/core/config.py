@@ -131,6 +131,15 @@ class AuthSettings(BaseSettings):
         return v
 
 
+class PrivacySettings(BaseSettings):
+    model_config = _config("HELPLINE_PRIVACY_")
+
+    # How long a finished data export can be downloaded; it is deleted after.
+    export_ttl_days: int = Field(default=7, ge=1, le=90)
+    # Exports a user may start in 24 hours (one runs at a time whatever this is).
+    exports_per_day: int = Field(default=3, ge=1, le=100)
+
+
 class LimitsSettings(BaseSettings):
     model_config = _config("HELPLINE_LIMITS_")
 
@@ -349,6 +358,7 @@ class Settings(BaseSettings):
     moderation: ModerationSettings = Field(default_factory=ModerationSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     widget: WidgetSettings = Field(default_factory=WidgetSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
 
     @field_validator("cors_origins", "trusted_proxies", "image_origins", mode="before")
     @classmethod
@@ -463,6 +473,7 @@ _SECTIONS: dict[str, type[BaseSettings]] = {
     "moderation": ModerationSettings,
     "retrieval": RetrievalSettings,
     "widget": WidgetSettings,
+    "privacy": PrivacySettings,
 }
 
 

@@ -46,6 +46,12 @@ class Forbidden(AppError):
     code = "forbidden"
 
 
+class ConsentRequired(Forbidden):
+    """The user has withdrawn (or never given) consent to the processing a request needs."""
+
+    code = "consent_required"
+
+
 class NotFound(AppError):
     status_code = 404
     code = "not_found"

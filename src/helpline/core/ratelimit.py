@@ -45,3 +45,8 @@ class UserRateLimiter:
         except Exception as exc:
             log.error("rate_limit.unavailable", error=str(exc))
             raise ServiceUnavailable("The rate-limit store is unavailable; try again shortly.") from None
+
+    async def clear(self, user_id: int) -> None:
+        """Forget the user's windows (their account is erased)."""
+        for item, _ in self._items:
+            await self._limiter.clear(item, self._namespace, str(user_id))

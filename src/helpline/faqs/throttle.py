@@ -38,3 +38,7 @@ class SearchThrottle:
             return
         wait = max(1, int(stats.reset_time - time.time()) + 1)
         raise RateLimited(f"Too many searches ({item.amount} a minute); try again in {wait} seconds.", wait)
+
+    async def clear(self, user_id: int) -> None:
+        """Forget a user's window (their account is erased)."""
+        await self._limiter.clear(self._signed_in, "faq-search", f"u{user_id}")

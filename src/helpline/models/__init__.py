@@ -11,7 +11,15 @@ from helpline.models.enums import (
     UserStatus,
 )
 from helpline.models.faqs import FAQ, FAQAccentedTerm, FAQCategory, FAQSearchVersion, FAQVote, UnansweredQuestion
-from helpline.models.users import AuditLog, ConsentRecord, RefreshToken, RevokedAccessToken, RevokedSession, User
+from helpline.models.users import (
+    AuditLog,
+    ConsentRecord,
+    PrivacyExport,
+    RefreshToken,
+    RevokedAccessToken,
+    RevokedSession,
+    User,
+)
 
 __all__ = [
     "FAQ",
@@ -29,6 +37,7 @@ __all__ = [
     "MessageFeedback",
     "MessageStatus",
     "MessageType",
+    "PrivacyExport",
     "RefreshToken",
     "RevokedAccessToken",
     "RevokedSession",

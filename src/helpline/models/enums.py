@@ -43,6 +43,7 @@ class ConsentType(StrEnum):
     gdpr = "gdpr"
     data_processing = "data_processing"
     marketing = "marketing"
+    analytics = "analytics"
 
 
 def pg_enum(enum: type[StrEnum], name: str) -> Enum:

@@ -7,10 +7,12 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     Uuid,
@@ -42,6 +44,7 @@ class User(Timestamps, Base):
     gdpr_consent: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), nullable=False)
     data_processing_consent: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), nullable=False)
     marketing_consent: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), nullable=False)
+    analytics_consent: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), nullable=False)
     last_login: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     password_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # A visitor of the embeddable widget who has not registered: no password, deleted when idle.
@@ -106,11 +109,14 @@ class ConsentRecord(CreatedAt, Base):
     policy_version: Mapped[str] = mapped_column(String(50), nullable=False)
     ip_address: Mapped[str | None] = mapped_column(INET)
     user_agent: Mapped[str | None] = mapped_column(String(500))
+    # How it was given: "registration", "web" (the account page), "api".
+    source: Mapped[str | None] = mapped_column(String(20))
 
 
 class AuditLog(CreatedAt, Base):
     """Append-only (a trigger refuses UPDATE and DELETE). Actor ids are plain values, not
-    foreign keys, so erasing a user never rewrites the trail."""
+    foreign keys, so erasing a user never deletes the trail: the erasure replaces the user's id
+    with a keyed pseudonym (the trigger's one allowed UPDATE, privacy.erasure)."""
 
     __tablename__ = "audit_log"
 
@@ -124,3 +130,26 @@ class AuditLog(CreatedAt, Base):
     request_id: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     note: Mapped[str | None] = mapped_column(Text)
+    # Set when the actor's account was erased: HMAC of their id, actor_user_id then NULL.
+    actor_pseudonym: Mapped[str | None] = mapped_column(String(64), index=True)
+
+
+class PrivacyExport(CreatedAt, Base):
+    """A user's request for a copy of their data (GDPR art. 15/20) and, once built, the ZIP itself.
+    The archive is kept in the row, not on disk: erasing the account (CASCADE) or purging expired
+    exports then removes it with no file to forget, and any instance can serve the download."""
+
+    __tablename__ = "privacy_exports"
+
+    # Random: the id is in the download URL and must not be guessable.
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    status: Mapped[str] = mapped_column(String(10), server_default="queued", nullable=False)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    size_bytes: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True, deferred_raiseload=True)
+
+    __table_args__ = (CheckConstraint("status IN ('queued', 'running', 'done', 'failed')", name="status"),)

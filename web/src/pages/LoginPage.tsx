@@ -1,14 +1,19 @@
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, Navigate, useLocation, useNavigate } from "react-router-dom";
 import { api, errorMessage } from "../api/client";
 import { useAuth } from "../auth/AuthProvider";
+
+export const ACCOUNT_DELETED = "helpline.accountDeleted";
 
 export function LoginPage() {
   const { t } = useTranslation(["auth", "common"]);
   const { user, signIn, expired } = useAuth();
   const navigate = useNavigate();
   const from = (useLocation().state as { from?: string } | null)?.from ?? "/chat";
+  // Set by "Delete my account" (account/Privacy.tsx) just before it ends the session.
+  const [deleted] = useState(() => sessionStorage.getItem(ACCOUNT_DELETED) === "1");
+  useEffect(() => sessionStorage.removeItem(ACCOUNT_DELETED), []);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
@@ -37,6 +42,7 @@ export function LoginPage() {
     <section className="auth-page">
       <h1>{t("signInTitle")}</h1>
       {expired && <p role="status" className="notice">{t("common:sessionExpired")}</p>}
+      {deleted && <p role="status" className="notice">{t("common:accountDeleted")}</p>}
       <form onSubmit={(e) => void submit(e)} noValidate={false}>
         <label>
           {t("login")}

@@ -9,7 +9,7 @@ import { isLoss, needsConfirmation, UserRow, type Change, type User } from "./us
 
 const USERS_KEY = ["admin", "users"] as const;
 
-/** Users (admins only): search by email or username, change role and status. */
+/** Users (admins only): search by email or username, change role and status, erase an account. */
 export default function UsersPage() {
   const { t } = useTranslation("admin");
   const { user: me } = useAuth();
@@ -39,6 +39,21 @@ export default function UsersPage() {
     onSuccess: (data) => {
       setPending(null);
       setDone(t("users.updated", { email: data.email, role: t(`roles.${data.role}`), status: t(`userStatus.${data.status}`) }));
+      void queryClient.invalidateQueries({ queryKey: USERS_KEY });
+    },
+  });
+
+  const [erasing, setErasing] = useState<User | null>(null);
+  const erase = useMutation({
+    mutationFn: async (user: User) => {
+      const { error } = await api.DELETE("/api/v1/admin/users/{user_id}", { params: { path: { user_id: user.id } } });
+      if (error) throw error;
+      return user;
+    },
+    onMutate: () => setDone(null),
+    onSuccess: (user) => {
+      setErasing(null);
+      setDone(t("users.erased", { email: user.email }));
       void queryClient.invalidateQueries({ queryKey: USERS_KEY });
     },
   });
@@ -91,11 +106,17 @@ export default function UsersPage() {
                   <th scope="col" className="wide-only">
                     {t("users.joined")}
                   </th>
+                  <th scope="col">
+                    <span className="visually-hidden">{t("users.erase")}</span>
+                  </th>
                 </tr>
               </thead>
               <tbody>
                 {rows.map((u) => (
-                  <UserRow key={u.id} user={u} self={u.id === me?.id} busy={update.isPending} onChange={(c) => propose(u, c)} />
+                  <UserRow key={u.id} user={u} self={u.id === me?.id} busy={update.isPending || erase.isPending} onChange={(c) => propose(u, c)} onErase={() => {
+                    erase.reset();
+                    setErasing(u);
+                  }} />
                 ))}
               </tbody>
             </table>
@@ -122,6 +143,20 @@ export default function UsersPage() {
       >
         {pending && <p>{describe(pending)}</p>}
         {pending && "status" in pending.change && <p>{t("users.signedOut")}</p>}
+      </ConfirmDialog>
+      <ConfirmDialog
+        open={erasing !== null}
+        title={t("users.eraseTitle")}
+        confirmLabel={t("users.eraseConfirm")}
+        busy={erase.isPending}
+        error={erase.isError ? errorMessage(erase.error) : null}
+        onConfirm={() => erasing && erase.mutate(erasing)}
+        onCancel={() => {
+          erase.reset();
+          setErasing(null);
+        }}
+      >
+        {erasing && <p>{t("users.eraseWarning", { email: erasing.email })}</p>}
       </ConfirmDialog>
     </>
   );

@@ -2,11 +2,13 @@ import { useEffect } from "react";
 import { useTranslation } from "react-i18next";
 import { useAuth } from "../../auth/AuthProvider";
 import { PasswordForm } from "./PasswordForm";
-import { Consents, LanguageForm } from "./Preferences";
+import { LanguageForm } from "./Preferences";
+import { ConsentSettings, DataExport, DeleteAccount } from "./Privacy";
 import { ProfileForm } from "./ProfileForm";
 import "./account.css";
 
-/** /account (signed in): profile, interface language, password and consents. */
+/** /account (signed in): profile, interface language, password, and privacy: consents, a copy
+ * of one's data, deleting the account. */
 export default function AccountPage() {
   const { t } = useTranslation("account");
   const { user } = useAuth();
@@ -25,7 +27,9 @@ export default function AccountPage() {
         <ProfileForm key={user.id} user={user} />
         <LanguageForm user={user} />
         {!user.is_guest && <PasswordForm user={user} />}
-        <Consents user={user} />
+        {!user.is_guest && <ConsentSettings />}
+        {!user.is_guest && <DataExport />}
+        {!user.is_guest && <DeleteAccount />}
       </div>
     </div>
   );

@@ -1,5 +1,4 @@
 import { useTranslation } from "react-i18next";
-import { Link } from "react-router-dom";
 import type { User } from "../../auth/AuthProvider";
 import { LANGUAGES, setLanguage, type LanguageCode } from "../../i18n";
 import { formError, useUpdateMe } from "./api";
@@ -43,50 +42,6 @@ export function LanguageForm({ user }: { user: User }) {
           {formError(update.error, { language: t("language.label") }, t("saveFailed"))}
         </p>
       )}
-    </section>
-  );
-}
-
-/** The consents given at registration; marketing e-mail can be switched on or off here. */
-export function Consents({ user }: { user: User }) {
-  const { t } = useTranslation("account");
-  const update = useUpdateMe();
-  const given = (yes: boolean) => (yes ? t("consents.given") : t("consents.notGiven"));
-  const marketing = update.isPending && update.variables.marketing_consent != null
-    ? update.variables.marketing_consent
-    : user.marketing_consent;
-
-  return (
-    <section className="account-card" aria-labelledby="account-consents">
-      <h2 id="account-consents">{t("consents.title")}</h2>
-      <dl className="consents">
-        <div>
-          <dt>{t("consents.dataProcessing")}</dt>
-          <dd>{given(user.data_processing_consent)}</dd>
-        </div>
-        <div>
-          <dt>{t("consents.gdpr")}</dt>
-          <dd>{given(user.gdpr_consent)}</dd>
-        </div>
-      </dl>
-      <label className="check">
-        <input
-          type="checkbox"
-          checked={marketing}
-          disabled={update.isPending}
-          onChange={(e) => update.mutate({ marketing_consent: e.target.checked })}
-        />
-        <span>{t("consents.marketing")}</span>
-      </label>
-      <p role="status">{update.isSuccess ? t("consents.saved") : ""}</p>
-      {update.isError && (
-        <p role="alert" className="error">
-          {formError(update.error, {}, t("saveFailed"))}
-        </p>
-      )}
-      <p>
-        <Link to="/privacy">{t("consents.privacyLink")}</Link>
-      </p>
     </section>
   );
 }

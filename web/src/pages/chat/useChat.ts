@@ -114,6 +114,7 @@ export function useChat(conversationId: number | null, onNewConversation: (id: n
     if (e instanceof NetworkDown) return t("networkDown");
     if (e instanceof ApiRefusal) {
       if (e.status === 429) return typeof e.body?.detail === "string" ? e.body.detail : t("rateLimited");
+      if (e.body?.error === "consent_required") return t("consentRequired");
       return errorMessage(e.body, t("sendFailed"));
     }
     return errorMessage(e, t("sendFailed"));

@@ -25,11 +25,13 @@ interface Props {
   self: boolean;
   busy: boolean;
   onChange(change: Change): void;
+  /** Erase the account and all its data (asked to confirm first). */
+  onErase(): void;
 }
 
 /** One user: who, and their role and status as selects. Your own row is read-only (the API
  * refuses to let an admin demote or suspend themselves). */
-export function UserRow({ user, self, busy, onChange }: Props) {
+export function UserRow({ user, self, busy, onChange, onErase }: Props) {
   const { t, i18n } = useTranslation("admin");
   const name = user.username && user.username !== user.email ? user.username : null;
   const hint = self ? `user-${user.id}-self` : undefined;
@@ -66,6 +68,11 @@ export function UserRow({ user, self, busy, onChange }: Props) {
         </label>
       </td>
       <td className="wide-only">{new Date(user.created_at).toLocaleDateString(i18n.language, { dateStyle: "medium" })}</td>
+      <td>
+        <button type="button" className="danger" disabled={busy || self} aria-label={t("users.eraseOf", { email: user.email })} onClick={onErase}>
+          {t("users.erase")}
+        </button>
+      </td>
     </tr>
   );
 }

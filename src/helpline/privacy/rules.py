@@ -1,0 +1,26 @@
+"""What a data export contains, table by table. Every table holding a user's rows (a foreign key
+to users.id, directly or through conversations or messages) has an explicit rule here, and
+tests/privacy/test_export.py fails when a new one has none: a new table of personal data must be
+added to the export, or excluded with a reason, knowingly."""
+
+from __future__ import annotations
+
+EXCLUDED = "excluded: "
+
+# table -> the export's section holding its rows, or "excluded: <why>".
+EXPORT_RULES: dict[str, str] = {
+    "users": "profile",
+    "conversations": "conversations",
+    "messages": "conversations",
+    "message_feedback": "feedback",
+    "faq_votes": "faq_votes",
+    "unanswered_questions": EXCLUDED + "copies of the user's own questions, already exported as their messages",
+    "refresh_tokens": "sessions",
+    "revoked_access_tokens": EXCLUDED + "ids of signed-out access tokens: security bookkeeping, no personal content",
+    "consent_records": "consents",
+    "audit_log": "audit_log",
+    "privacy_exports": EXCLUDED + "the exports themselves (an archive does not contain earlier archives)",
+}
+
+# Sections with no table yet: notification settings (issue #17) get their rule when they exist.
+FUTURE_SECTIONS: tuple[str, ...] = ("notification_settings",)

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, StrictBool, model_validator
+
+from helpline.auth.schemas import StrictModel
+
+
+class Consents(BaseModel):
+    data_processing: bool = Field(description="Processing of your messages to answer them; chat needs it")
+    marketing: bool
+    analytics: bool
+    policy_version: str = Field(description="The privacy policy in force")
+    accepted_policy_version: str | None = Field(
+        description="The policy version of your latest data-processing consent (null: never given)"
+    )
+    needs_reconsent: bool = Field(
+        description="True when the policy changed since you last gave data-processing consent, or it is withdrawn"
+    )
+
+
+class ConsentUpdate(StrictModel):
+    """The consents to change; the others keep their value. Each change is recorded with the policy
+    version in force, the time and where it came from."""
+
+    data_processing: StrictBool | None = None
+    marketing: StrictBool | None = None
+    analytics: StrictBool | None = None
+    source: Literal["web", "api"] = "api"
+
+    @model_validator(mode="after")
+    def _something(self) -> ConsentUpdate:
+        if self.data_processing is None and self.marketing is None and self.analytics is None:
+            raise ValueError("give at least one of data_processing, marketing, analytics")
+        return self
+
+
+class ExportRead(BaseModel):
+    id: uuid.UUID
+    status: Literal["queued", "running", "done", "failed"]
+    created_at: datetime
+    finished_at: datetime | None
+    expires_at: datetime | None
+    size_bytes: int | None
+    download_url: str | None = Field(description="GET it with your access token while the export is done and unexpired")
+
+
+class AccountErasure(StrictModel):
+    current_password: Annotated[str, Field(min_length=1, max_length=1024)]
