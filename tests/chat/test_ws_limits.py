@@ -452,3 +452,25 @@ async def test_suspending_a_user_closes_their_sockets(
         r = await http.patch(f"/api/v1/users/{uid}", headers=bearer(admin), json={"status": "suspended"})
         assert r.status_code == 200, r.text
         assert await closed(ws) == (4403, "This account is suspended. Contact an administrator.")
+
+
+async def test_erasing_an_account_closes_its_sockets(
+    live_server: str, http: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    user = await signed_in(http)
+    victim = await signed_in(http, "erased@example.com")
+    await register(http, "admin@example.com")
+    await make_admin(db, "admin@example.com")
+    admin = (await login(http, "admin@example.com")).json()
+    async with (
+        authenticated(socket_url(live_server, user["user"]["id"], user["access_token"])) as own,
+        authenticated(socket_url(live_server, victim["user"]["id"], victim["access_token"])) as erased,
+    ):
+        r = await http.request(
+            "DELETE", "/api/v1/users/me", headers=bearer(user), json={"current_password": "Sup3r-secret-pass"}
+        )
+        assert r.status_code == 204, r.text
+        assert await closed(own) == (4401, "This account has been erased")
+        r = await http.delete(f"/api/v1/admin/users/{victim['user']['id']}", headers=bearer(admin))
+        assert r.status_code == 204, r.text
+        assert await closed(erased) == (4401, "This account has been erased")

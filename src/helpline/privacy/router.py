@@ -8,6 +8,8 @@ from typing import Any
 from fastapi import APIRouter, BackgroundTasks, Response, status
 
 from helpline.auth.dependencies import AdminUser, ClientDep, CurrentUser
+from helpline.chat.hub import Shutdown
+from helpline.chat.sockets import CLOSE_UNAUTHORIZED, close_all
 from helpline.core.deps import RuntimeDep, SessionDep
 from helpline.core.ids import PathId
 from helpline.privacy import erasure, service
@@ -89,6 +91,10 @@ async def download_export(export_id: uuid.UUID, user: CurrentUser, session: Sess
     )
 
 
+# Sent after the commit (background tasks run once the response is sent), as logout does.
+_ERASED = Shutdown(CLOSE_UNAUTHORIZED, "This account has been erased", "account_erased")
+
+
 @router.delete(
     "/api/v1/users/me",
     status_code=status.HTTP_204_NO_CONTENT,
@@ -99,11 +105,18 @@ async def download_export(export_id: uuid.UUID, user: CurrentUser, session: Sess
     },
 )
 async def erase_me(
-    body: AccountErasure, user: CurrentUser, session: SessionDep, runtime: RuntimeDep, client: ClientDep
+    body: AccountErasure,
+    user: CurrentUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    client: ClientDep,
+    background: BackgroundTasks,
 ) -> Response:
-    """Erase your account and all its data, at once and for good. Your tokens stop working."""
+    """Erase your account and all its data, at once and for good. Your tokens stop working and
+    your open chat WebSockets are closed (4401)."""
     await erasure.check_self_erasure(session, runtime, user, body.current_password)
     await erasure.erase_account(session, runtime, user, by=None, client=client)
+    background.add_task(close_all, runtime, user.id, _ERASED)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -120,9 +133,16 @@ async def erase_me(
     },
 )
 async def erase_user(
-    user_id: PathId, actor: AdminUser, session: SessionDep, runtime: RuntimeDep, client: ClientDep
+    user_id: PathId,
+    actor: AdminUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    client: ClientDep,
+    background: BackgroundTasks,
 ) -> Response:
-    """Erase an account and all its data (audited; the trail keeps a pseudonym of the user)."""
+    """Erase an account and all its data (audited; the trail keeps a pseudonym of the user); its
+    open chat WebSockets are closed (4401)."""
     user = await erasure.check_admin_erasure(session, actor, user_id)
     await erasure.erase_account(session, runtime, user, by=actor, client=client)
+    background.add_task(close_all, runtime, user_id, _ERASED)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
