@@ -127,7 +127,7 @@ def test_nginx_in_front_proxies_requests_streams_and_sockets(
         assert r.headers["server"] == "nginx"  # server_tokens off: no version
 
         body = {"email": "front@example.com", "password": PASSWORD, "data_processing_consent": True}
-        assert http.post("/api/v1/auth/register", json=body, **to_site).status_code == 201  # type: ignore[arg-type]
+        assert http.post("/api/v1/auth/register", json=body, **to_site).status_code == 202  # type: ignore[arg-type]
         login = {"login": "front@example.com", "password": PASSWORD}
         tokens = http.post("/api/v1/auth/login", json=login, **to_site).json()  # type: ignore[arg-type]
         auth = {"Authorization": f"Bearer {tokens['access_token']}", "Host": SITE}

@@ -207,7 +207,7 @@ def test_tokens_in_urls_never_reach_the_log_and_hsts_only_over_https(data_dir: P
     try:
         with httpx.Client(base_url=server.url, timeout=10) as http:
             body = {"email": "log@example.com", "password": PASSWORD, "data_processing_consent": True}
-            assert http.post("/api/v1/auth/register", json=body).status_code == 201
+            assert http.post("/api/v1/auth/register", json=body).status_code == 202
             tokens = http.post("/api/v1/auth/login", json={"login": "log@example.com", "password": PASSWORD}).json()
             access, refresh = tokens["access_token"], tokens["refresh_token"]
             user_id = tokens["user"]["id"]

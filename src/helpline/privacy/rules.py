@@ -17,6 +17,7 @@ EXPORT_RULES: dict[str, str] = {
     "unanswered_questions": EXCLUDED + "copies of the user's own questions, already exported as their messages",
     "refresh_tokens": "sessions",
     "revoked_access_tokens": EXCLUDED + "ids of signed-out access tokens: security bookkeeping, no personal content",
+    "revoked_sessions": EXCLUDED + "ids of signed-out logins: security bookkeeping, no personal content",
     "consent_records": "consents",
     "audit_log": "audit_log",
     "privacy_exports": EXCLUDED + "the exports themselves (an archive does not contain earlier archives)",

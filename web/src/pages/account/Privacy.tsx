@@ -16,9 +16,14 @@ export function ConsentSettings() {
   const { t } = useTranslation("account");
   const consents = useConsents();
   const update = useUpdateConsents();
-  const shown = (kind: Kind, data: Consents): boolean => {
-    const pending = update.isPending ? update.variables[kind] : undefined;
-    return pending ?? data[kind];
+  // The choice being saved, set in the change handler itself: the mutation's own pending state
+  // reaches React a tick later, and until then a controlled checkbox would flip back.
+  const [saving, setSaving] = useState<Partial<Record<Kind, boolean>> | null>(null);
+  const shown = (kind: Kind, data: Consents): boolean => saving?.[kind] ?? data[kind];
+  const change = (kind: Kind, value: boolean) => {
+    const choice = { [kind]: value };
+    setSaving(choice);
+    update.mutate(choice, { onSettled: () => setSaving(null) });
   };
   return (
     <section className="account-card" aria-labelledby="account-consents">
@@ -37,9 +42,9 @@ export function ConsentSettings() {
                 <input
                   type="checkbox"
                   checked={shown(kind, consents.data)}
-                  disabled={update.isPending}
+                  disabled={saving !== null}
                   aria-describedby={`consent-${kind}-hint`}
-                  onChange={(e) => update.mutate({ [kind]: e.target.checked })}
+                  onChange={(e) => change(kind, e.target.checked)}
                 />
                 <span>{t(`consents.${kind}`)}</span>
               </label>
