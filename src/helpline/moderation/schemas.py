@@ -15,7 +15,7 @@ QueueStatus = Literal["pending", "reviewed", "all"]
 Category = Annotated[
     str,
     StringConstraints(
-        strip_whitespace=True, to_lower=True, min_length=1, max_length=50, pattern=r"^[a-z0-9][a-z0-9/_-]*$"
+        strip_whitespace=True, to_lower=True, min_length=1, max_length=50, pattern=r"^[A-Za-z0-9][A-Za-z0-9/_-]*$"
     ),
 ]
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
