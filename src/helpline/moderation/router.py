@@ -14,8 +14,8 @@ from helpline.models import UserStatus
 from helpline.moderation import service
 from helpline.moderation.schemas import (
     Category,
-    CategoryList,
     FlagCreate,
+    ModerationCategories,
     QueueItem,
     QueuePage,
     QueueStatus,
@@ -46,10 +46,10 @@ async def queue(
     return QueuePage(items=items, next_cursor=next_cursor)
 
 
-@router.get("/categories", response_model=CategoryList, responses=_STAFF)
-async def categories(_: StaffUser, session: ReadSessionDep) -> CategoryList:
+@router.get("/categories", response_model=ModerationCategories, responses=_STAFF)
+async def categories(_: StaffUser, session: ReadSessionDep) -> ModerationCategories:
     """The categories flagged messages carry, with how many are pending review."""
-    return CategoryList(items=await service.category_counts(session))
+    return ModerationCategories(items=await service.category_counts(session))
 
 
 @router.post(

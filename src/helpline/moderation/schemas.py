@@ -56,14 +56,14 @@ class QueuePage(BaseModel):
     next_cursor: str | None = Field(description="Pass as cursor for the next (older) page; null on the last page")
 
 
-class CategoryCount(BaseModel):
+class ModerationCategory(BaseModel):
     category: str
     pending: int = Field(description="Flagged messages in this category waiting for a review")
     total: int = Field(description="Flagged messages in this category, reviewed or not")
 
 
-class CategoryList(BaseModel):
-    items: list[CategoryCount]
+class ModerationCategories(BaseModel):
+    items: list[ModerationCategory]
 
 
 class ReviewCreate(StrictModel):

@@ -24,8 +24,8 @@ from helpline.models import Message, MessageType, ModerationDecision, Moderation
 from helpline.models.chat import FLAGGED_SQL
 from helpline.moderation.schemas import (
     Author,
-    CategoryCount,
     FlagCreate,
+    ModerationCategory,
     QueueItem,
     QueueStatus,
     ReviewCreate,
@@ -157,10 +157,10 @@ _CATEGORIES = text(
 )
 
 
-async def category_counts(session: AsyncSession) -> list[CategoryCount]:
+async def category_counts(session: AsyncSession) -> list[ModerationCategory]:
     """Every category of a flagged message, with how many are pending and in all."""
     rows = (await session.execute(_CATEGORIES)).all()
-    return [CategoryCount(category=c, pending=p, total=t) for c, p, t in rows]
+    return [ModerationCategory(category=c, pending=p, total=t) for c, p, t in rows]
 
 
 @dataclass(frozen=True)
