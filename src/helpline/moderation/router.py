@@ -49,7 +49,7 @@ async def queue(
 @router.get("/categories", response_model=ModerationCategories, responses=_STAFF)
 async def categories(_: StaffUser, session: ReadSessionDep) -> ModerationCategories:
     """The categories flagged messages carry, with how many are pending review."""
-    return ModerationCategories(items=await service.category_counts(session))
+    return await service.category_counts(session)
 
 
 @router.post(

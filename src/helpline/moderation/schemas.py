@@ -64,6 +64,7 @@ class ModerationCategory(BaseModel):
 
 class ModerationCategories(BaseModel):
     items: list[ModerationCategory]
+    pending: int = Field(description="Flagged messages waiting for a review, in all (one may have several categories)")
 
 
 class ReviewCreate(StrictModel):

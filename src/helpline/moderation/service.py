@@ -25,6 +25,7 @@ from helpline.models.chat import FLAGGED_SQL
 from helpline.moderation.schemas import (
     Author,
     FlagCreate,
+    ModerationCategories,
     ModerationCategory,
     QueueItem,
     QueueStatus,
@@ -114,10 +115,8 @@ def _item(row: Any) -> QueueItem:
     )
 
 
-async def list_queue(
-    session: AsyncSession, *, status: QueueStatus, category: str | None, cursor: str | None, limit: int
-) -> tuple[list[QueueItem], str | None]:
-    """Flagged messages, newest first; keyset on the message id (the partial index's order)."""
+def queue_statement(*, status: QueueStatus, category: str | None, cursor: str | None, limit: int) -> Select[Any]:
+    """The queue page's query: ``limit + 1`` rows, to know whether there is a next page."""
     stmt = _QUEUE.order_by(Message.id.desc()).limit(limit + 1)
     if status == "pending":
         stmt = stmt.where(_latest.c.id.is_(None))
@@ -128,6 +127,14 @@ async def list_queue(
     if cursor:
         (before,) = decode_cursor(cursor, int4)
         stmt = stmt.where(Message.id < before)
+    return stmt
+
+
+async def list_queue(
+    session: AsyncSession, *, status: QueueStatus, category: str | None, cursor: str | None, limit: int
+) -> tuple[list[QueueItem], str | None]:
+    """Flagged messages, newest first; keyset on the message id (the partial index's order)."""
+    stmt = queue_statement(status=status, category=category, cursor=cursor, limit=limit)
     rows = list((await session.execute(stmt)).all())
     more = len(rows) > limit
     items = [_item(r) for r in rows[:limit]]
@@ -157,10 +164,22 @@ _CATEGORIES = text(
 )
 
 
-async def category_counts(session: AsyncSession) -> list[ModerationCategory]:
-    """Every category of a flagged message, with how many are pending and in all."""
+_PENDING = text(
+    f"""
+    SELECT count(*) FROM messages m
+    WHERE {FLAGGED_SQL} AND NOT EXISTS (SELECT 1 FROM moderation_reviews r WHERE r.message_id = m.id)
+    """  # noqa: S608 - a constant, no user input
+)
+
+
+async def category_counts(session: AsyncSession) -> ModerationCategories:
+    """Every category of a flagged message, with how many are pending and in all; and how many
+    messages are pending."""
     rows = (await session.execute(_CATEGORIES)).all()
-    return [ModerationCategory(category=c, pending=p, total=t) for c, p, t in rows]
+    pending = await session.scalar(_PENDING)
+    return ModerationCategories(
+        items=[ModerationCategory(category=c, pending=p, total=t) for c, p, t in rows], pending=pending or 0
+    )
 
 
 @dataclass(frozen=True)

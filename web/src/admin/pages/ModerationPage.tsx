@@ -33,7 +33,7 @@ export default function ModerationPage() {
     queryFn: async () => {
       const { data, error } = await api.GET("/api/v1/admin/moderation/categories");
       if (error || !data) throw error ?? new Error("empty response");
-      return data.items;
+      return data;
     },
   });
   const queue = useInfiniteQuery({
@@ -87,8 +87,6 @@ export default function ModerationPage() {
     document.getElementById(`moderation-tab-${next}`)?.focus();
   }
 
-  const pendingTotal = (categories.data ?? []).reduce((n, c) => n + c.pending, 0);
-
   return (
     <>
       <h1>{t("moderation.title")}</h1>
@@ -108,7 +106,7 @@ export default function ModerationPage() {
               onClick={() => setTab(name)}
               onKeyDown={onTabKey}
             >
-              {name === "pending" && categories.data ? t("moderation.tabs.pendingCount", { count: pendingTotal }) : t(`moderation.tabs.${name}`)}
+              {name === "pending" && categories.data ? t("moderation.tabs.pendingCount", { count: categories.data.pending }) : t(`moderation.tabs.${name}`)}
             </button>
           ))}
         </div>
@@ -116,7 +114,7 @@ export default function ModerationPage() {
           {t("moderation.category")}
           <select value={category} onChange={(e) => setCategory(e.target.value)}>
             <option value="">{t("moderation.allCategories")}</option>
-            {(categories.data ?? []).map((c) => (
+            {(categories.data?.items ?? []).map((c) => (
               <option key={c.category} value={c.category}>
                 {t("moderation.categoryOption", { category: c.category, count: c.pending })}
               </option>
