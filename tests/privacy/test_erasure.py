@@ -56,6 +56,14 @@ async def full_account(client: httpx.AsyncClient, db: asyncpg.Connection) -> tup
         f"/api/v1/messages/{answer_id}/feedback", headers=auth, json={"helpful": False, "comment": FEEDBACK_TEXT}
     )
     assert r.status_code == 200, r.text
+    # A moderation review of their message, written by them as staff: reviews of their messages go
+    # with the messages, and so does (or is unsigned) any review they wrote.
+    await db.execute(
+        "INSERT INTO moderation_reviews (message_id, reviewer_user_id, decision, note) "
+        "SELECT id, $1, 'dismiss', $2 FROM messages WHERE user_id = $1 AND message_type = 'user'",
+        user_id,
+        f"Reviewed {FIRST}'s message",
+    )
     faq_id = await db.fetchval(
         "INSERT INTO faqs (question, answer, status) "
         "VALUES ('How do I track?', 'Use the link.', 'published') RETURNING id"

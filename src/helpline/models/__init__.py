@@ -7,10 +7,12 @@ from helpline.models.enums import (
     FAQStatus,
     MessageStatus,
     MessageType,
+    ModerationDecision,
     UserRole,
     UserStatus,
 )
 from helpline.models.faqs import FAQ, FAQAccentedTerm, FAQCategory, FAQSearchVersion, FAQVote, UnansweredQuestion
+from helpline.models.moderation import ModerationReview
 from helpline.models.users import (
     AuditLog,
     ConsentRecord,
@@ -37,6 +39,8 @@ __all__ = [
     "MessageFeedback",
     "MessageStatus",
     "MessageType",
+    "ModerationDecision",
+    "ModerationReview",
     "PrivacyExport",
     "RefreshToken",
     "RevokedAccessToken",

@@ -10,6 +10,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from helpline.models.base import Base, CreatedAt, Timestamps
 from helpline.models.enums import MessageStatus, MessageType, message_status, message_type
 
+# A user's message the moderation flagged (chat.service) or staff flagged by hand (moderation):
+# the moderation queue's rows, and its partial index's predicate.
+FLAGGED_SQL = "message_type = 'user' AND (metadata ->> 'flagged') = 'true'"
+
 
 class Conversation(Timestamps, Base):
     __tablename__ = "conversations"
@@ -60,6 +64,8 @@ class Message(CreatedAt, Base):
         Index("idx_messages_user_id", "user_id"),
         # History tails and keyset pages read (conversation_id, id) in order.
         Index("ix_messages_conversation_id_id", "conversation_id", "id"),
+        # The moderation queue: users' flagged messages, newest first (a few among many).
+        Index("ix_messages_flagged", text("id DESC"), postgresql_where=text(FLAGGED_SQL)),
     )
 
 

@@ -39,6 +39,14 @@ class FAQStatus(StrEnum):
     archived = "archived"
 
 
+class ModerationDecision(StrEnum):
+    """A moderator's verdict on a flagged message."""
+
+    dismiss = "dismiss"  # not abusive: the flag was wrong
+    confirm = "confirm"  # abusive, no action on the account
+    suspend_user = "suspend_user"  # abusive: the author's account is suspended
+
+
 class ConsentType(StrEnum):
     gdpr = "gdpr"
     data_processing = "data_processing"
@@ -57,3 +65,4 @@ message_type = pg_enum(MessageType, "message_type")
 message_status = pg_enum(MessageStatus, "message_status")
 faq_status = pg_enum(FAQStatus, "faq_status")
 consent_type = pg_enum(ConsentType, "consent_type")
+moderation_decision = pg_enum(ModerationDecision, "moderation_decision")

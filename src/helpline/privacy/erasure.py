@@ -1,6 +1,7 @@
 """Erasing an account (GDPR art. 17): every row of the user goes (one DELETE, the foreign keys
-CASCADE: conversations, messages, feedback, votes, unanswered questions, tokens, consents,
-exports and their archives), the audit trail keeps what happened under a keyed pseudonym, and
+CASCADE: conversations, messages and the moderation reviews of them, feedback, votes, unanswered
+questions, tokens, consents, exports and their archives; reviews the user wrote as staff stay,
+their reviewer SET NULL), the audit trail keeps what happened under a keyed pseudonym, and
 the stores outside PostgreSQL forget the user: answer streams and per-user rate-limit windows
 in Redis (or in process), login-throttle entries, export jobs still running."""
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Table, or_, select, update
+from sqlalchemy import Table, literal, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from helpline.models import (
@@ -25,6 +25,7 @@ from helpline.models import (
     FAQVote,
     Message,
     MessageFeedback,
+    ModerationReview,
     PrivacyExport,
     RefreshToken,
     User,
@@ -131,9 +132,34 @@ async def collect(session: AsyncSession, user_id: int) -> dict[str, Section]:
             )
         ),
     }
+    sections["moderation_reviews"] = await _moderation_reviews(session, user_id)
     for name, reader in EXTRA_SECTIONS.items():
         sections[name] = await reader(session, user_id)
     return sections
+
+
+async def _moderation_reviews(session: AsyncSession, user_id: int) -> list[dict[str, Any]]:
+    """Staff decisions on the user's messages, and the reviews the user wrote as staff. Who
+    decided on the user's messages is left out (that is the reviewer's personal data)."""
+    reviews = _table(ModerationReview)
+    msgs = _table(Message)
+    about = select(
+        reviews.c.id,
+        reviews.c.message_id,
+        reviews.c.decision,
+        reviews.c.note,
+        reviews.c.created_at,
+        literal("about_your_message").label("kind"),
+    ).where(reviews.c.message_id.in_(select(msgs.c.id).where(msgs.c.user_id == user_id)))
+    by = select(
+        reviews.c.id,
+        reviews.c.message_id,
+        reviews.c.decision,
+        reviews.c.note,
+        reviews.c.created_at,
+        literal("written_by_you").label("kind"),
+    ).where(reviews.c.reviewer_user_id == user_id)
+    return _rows(await session.execute(union_all(about, by).order_by("created_at", "id")))
 
 
 def _md_value(value: Any) -> str:
@@ -181,6 +207,7 @@ def to_markdown(sections: dict[str, Section], generated_at: datetime) -> str:
     for title, name in (
         ("Feedback on answers", "feedback"),
         ("Votes on help articles", "faq_votes"),
+        ("Moderation of messages", "moderation_reviews"),
         ("Sign-ins", "sessions"),
         ("Audit trail", "audit_log"),
     ):

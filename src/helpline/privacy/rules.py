@@ -20,6 +20,9 @@ EXPORT_RULES: dict[str, str] = {
     "revoked_sessions": EXCLUDED + "ids of signed-out logins: security bookkeeping, no personal content",
     "consent_records": "consents",
     "audit_log": "audit_log",
+    # Decisions on the user's flagged messages (without who took them: another person's data), and
+    # the reviews they wrote as a member of staff.
+    "moderation_reviews": "moderation_reviews",
     "privacy_exports": EXCLUDED + "the exports themselves (an archive does not contain earlier archives)",
 }
 

@@ -6,9 +6,8 @@ from fastapi import APIRouter, BackgroundTasks, Query, Response, status
 
 from helpline.auth.dependencies import AdminUser, ClientDep, CurrentUser, StaffUser, ThrottlesDep
 from helpline.auth.schemas import UserRead
-from helpline.auth.service import status_problem
 from helpline.chat.hub import Shutdown
-from helpline.chat.sockets import CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED, close_all
+from helpline.chat.sockets import CLOSE_UNAUTHORIZED, close_all
 from helpline.core.deps import RuntimeDep, SessionDep
 from helpline.core.ids import PathId
 from helpline.users import service
@@ -87,8 +86,7 @@ async def admin_update(
     """A user suspended or made inactive loses their open chat WebSockets (4403) too."""
     user = await service.admin_update(session, actor, user_id, body, client)
     await session.refresh(user)
-    problem = status_problem(user.status)
-    if body.status is not None and problem is not None:
-        shutdown = Shutdown(CLOSE_FORBIDDEN, problem, f"account_{user.status.value}")
+    shutdown = service.status_shutdown(user.status)
+    if body.status is not None and shutdown is not None:
         background.add_task(close_all, runtime, user.id, shutdown)
     return UserRead.model_validate(user)

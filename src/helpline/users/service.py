@@ -8,13 +8,15 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from helpline.auth.service import record_consents, revoke_all_sessions, verify_current_password
+from helpline.auth.service import record_consents, revoke_all_sessions, status_problem, verify_current_password
 from helpline.auth.throttle import LoginThrottle
+from helpline.chat.hub import Shutdown
+from helpline.chat.sockets import CLOSE_FORBIDDEN
 from helpline.core import audit
 from helpline.core.audit import Client
 from helpline.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from helpline.core.runtime import Runtime
-from helpline.models import ConsentType, User, UserRole
+from helpline.models import ConsentType, User, UserRole, UserStatus
 from helpline.users.schemas import AdminUserUpdate, PasswordChange, UserUpdate
 
 GUEST_REGISTER_FIRST = (
@@ -98,9 +100,10 @@ async def admin_update(session: AsyncSession, actor: User, user_id: int, data: A
     if user.is_guest and changes.get("role", UserRole.user) is not UserRole.user:
         raise Conflict("A guest cannot be given a staff role: they must register an account first.")
     for key, value in changes.items():
-        setattr(user, key, value)
+        if key != "status":
+            setattr(user, key, value)
     if "status" in changes:
-        await revoke_all_sessions(session, user.id)
+        await set_status(session, user, changes["status"])
     audit.record(
         session,
         "admin.user_updated",
@@ -111,3 +114,17 @@ async def admin_update(session: AsyncSession, actor: User, user_id: int, data: A
     )
     await session.flush()
     return user
+
+
+async def set_status(session: AsyncSession, user: User, status: UserStatus) -> None:
+    """Give the account ``status`` and end every session of it. The caller closes the account's
+    open chat WebSockets once the request committed (``status_shutdown``): the administrators'
+    account changes and the moderation's suspensions alike."""
+    user.status = status
+    await revoke_all_sessions(session, user.id)
+
+
+def status_shutdown(status: UserStatus) -> Shutdown | None:
+    """How the chat WebSockets of an account given ``status`` are closed; None: they stay open."""
+    problem = status_problem(status)
+    return None if problem is None else Shutdown(CLOSE_FORBIDDEN, problem, f"account_{status.value}")

@@ -1,0 +1,1 @@
+"""The moderation queue: flagged messages, staff review and decisions."""
