@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 import httpx
 
+from helpline.core.cursors import encode_cursor
 from tests.admin.conftest import Account, account, audit_rows
 from tests.conftest import PASSWORD, bearer, login
 
@@ -106,8 +107,9 @@ async def test_filters_and_pagination_newest_first(
     assert await entries(client, admin, until=(now - timedelta(hours=1)).isoformat()) == []
     naive = (now - timedelta(hours=1)).replace(tzinfo=None).isoformat()
     assert len(await entries(client, admin, since=naive, limit=200)) >= len(ids)
-    r = await client.get(AUDIT, headers=admin.auth, params={"cursor": "%%%"})
-    assert r.status_code == 400
+    for bad in ("%%%", encode_cursor(2**70), encode_cursor("x")):
+        r = await client.get(AUDIT, headers=admin.auth, params={"cursor": bad})
+        assert r.status_code == 400, bad
     assert (await client.get(AUDIT, headers=admin.auth, params={"since": "yesterday"})).status_code == 422
 
 

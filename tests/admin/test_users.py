@@ -8,6 +8,7 @@ from datetime import datetime
 import asyncpg
 import httpx
 
+from helpline.core.cursors import encode_cursor
 from tests.admin.conftest import Account, account, audit_rows
 from tests.conftest import register
 
@@ -99,9 +100,10 @@ async def test_pagination_walks_every_user_once(
     assert pages == 3
     assert seen == sorted(set(seen))
     assert len(seen) == 7
-    r = await client.get(USERS, headers=admin.auth, params={"cursor": "not-a-cursor!"})
-    assert r.status_code == 400
-    assert "cursor" in r.json()["detail"]
+    for bad in ("not-a-cursor!", encode_cursor(2**40), encode_cursor(1, 2)):
+        r = await client.get(USERS, headers=admin.auth, params={"cursor": bad})
+        assert r.status_code == 400, bad
+        assert "cursor" in r.json()["detail"]
     assert (await client.get(USERS, headers=admin.auth, params={"limit": 101})).status_code == 422
 
 

@@ -13,7 +13,7 @@ from helpline.admin.schemas import AdminUserDetail, AdminUserRead, AuditEntry, U
 from helpline.auth.service import end_every_login
 from helpline.core import audit
 from helpline.core.audit import Client
-from helpline.core.cursors import decode_cursor, encode_cursor
+from helpline.core.cursors import decode_cursor, encode_cursor, int4, int8
 from helpline.core.errors import NotFound
 from helpline.core.runtime import Runtime
 from helpline.models import AuditLog, Conversation, FAQVote, MessageFeedback, User, UserRole, UserStatus
@@ -48,7 +48,7 @@ async def list_users(
     limit: int,
 ) -> tuple[list[AdminUserRead], str | None]:
     """Accounts in id order, by search and filters (users.service.list_users: audited there)."""
-    after = decode_cursor(cursor, int)[0] if cursor else None
+    after = decode_cursor(cursor, int4)[0] if cursor else None
     rows, next_id = await users.list_users(
         session, actor, client, q=q, cursor=after, limit=limit, role=role, status=status, guest=guest
     )
@@ -158,7 +158,7 @@ async def read_audit(
     since, until = (t.replace(tzinfo=UTC) if t is not None and t.tzinfo is None else t for t in (since, until))
     stmt = select(AuditLog).order_by(AuditLog.id.desc()).limit(limit + 1)
     if cursor:
-        stmt = stmt.where(AuditLog.id < decode_cursor(cursor, int)[0])
+        stmt = stmt.where(AuditLog.id < decode_cursor(cursor, int8)[0])
     if actor_user_id is not None:
         stmt = stmt.where(AuditLog.actor_user_id == actor_user_id)
     if action:
