@@ -106,14 +106,14 @@ async def list_users(
         stmt = stmt.where(User.is_guest.is_(guest))
     rows = list((await session.scalars(stmt)).all())
     next_cursor = rows[limit - 1].id if len(rows) > limit else None
-    filters = {"q": q, "role": role, "status": status, "guest": guest, "cursor": cursor}
+    given = {"q": q or None, "role": role, "status": status, "guest": guest, "cursor": cursor}
     audit.record(
         session,
         "admin.users_listed",
         actor_user_id=actor.id,
         target_type=None,
         client=client,
-        details={"filters": sorted(k for k, v in filters.items() if v is not None), "count": min(len(rows), limit)},
+        details={"filters": sorted(k for k, v in given.items() if v is not None), "count": min(len(rows), limit)},
     )
     return rows[:limit], next_cursor
 
