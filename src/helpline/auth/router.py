@@ -122,10 +122,14 @@ async def login(
     throttles: ThrottlesDep,
     client: ClientDep,
     device: DeviceDep,
-) -> TokenResponse:
+) -> TokenResponse | JSONResponse:
     """Sign in. The answer also sets a device cookie (HttpOnly, for the auth endpoints only): a
     browser sending it back is never locked out by other people's failed attempts on the account."""
     pair = await service.login(session, runtime, throttles.login, body.identifier, body.password, client, device)
+    if isinstance(pair, service.LoginRefused):
+        # Returned rather than raised so the request's transaction commits the audit entry.
+        headers = {"WWW-Authenticate": "Bearer"} if pair.status_code == 401 else None
+        return error_response(pair.status_code, pair.error, pair.detail, headers)
     days = runtime.settings.auth.device_cookie_days
     response.set_cookie(
         DEVICE_COOKIE,

@@ -58,6 +58,16 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True)
+class LoginRefused:
+    """A login refused after the password check: returned, not raised, so the request still
+    commits the attempt's audit entry (a raised error rolls the transaction back)."""
+
+    status_code: int
+    error: str
+    detail: str
+
+
 @dataclass(frozen=True, slots=True)
 class Caller:
     """A checked caller (auth.dependencies.fetch_caller): what chat and knowledge-base reads use of
@@ -320,13 +330,16 @@ async def login(
     password: str,
     client: Client,
     device: DeviceCookie | None = None,
-) -> TokenPair:
+) -> TokenPair | LoginRefused:
     """Check the password (same cost whether or not the account exists) and start a session.
 
     Failures count per account, whichever of its email or username was typed, and per client
     address; a client showing a device cookie of this account (it signed in here before) is
     limited on that cookie alone, so nobody else's failures lock the owner out (OWASP's device
-    cookies). Unknown identifiers lock out exactly as accounts do."""
+    cookies). Unknown identifiers lock out exactly as accounts do.
+
+    A wrong password and a suspended or inactive account are audited (an unknown identifier too,
+    without it, so both paths cost the same) and returned as ``LoginRefused``."""
     user = await find_by_login(session, identifier)
     account = account_key(user.id if user else None, identifier)
     nonce = device.nonce if device is not None and user is not None and device.user_id == user.id else None
@@ -336,7 +349,18 @@ async def login(
     ok = await runtime.hasher.verify(password, user.hashed_password if user else None)
     if not ok or user is None:
         await throttle.failed(account, client.ip, nonce)
-        raise Unauthorized(INVALID_CREDENTIALS)
+        # Nobody is signed in: the account tried is the target. The identifier typed is never
+        # kept (it may be an email address, or a password typed into the wrong field).
+        audit.record(
+            session,
+            "auth.login_failed",
+            actor_user_id=None,
+            target_type="user" if user else None,
+            target_id=user.id if user else None,
+            client=client,
+            details={"known_account": user is not None},
+        )
+        return LoginRefused(401, "unauthorized", INVALID_CREDENTIALS)
     await throttle.succeeded(account, nonce)
     if runtime.hasher.needs_rehash(user.hashed_password):
         # Keep every stored hash at the configured cost, so a change of cost applies to
@@ -344,7 +368,10 @@ async def login(
         user.hashed_password = await runtime.hasher.hash(password)
     problem = status_problem(user.status)
     if problem:
-        raise Forbidden(problem)
+        audit.record(
+            session, "auth.login_refused", actor_user_id=user.id, client=client, details={"status": user.status.value}
+        )
+        return LoginRefused(403, "forbidden", problem)
     user.last_login = _now()
     pair, _ = await issue_tokens(session, runtime, user, uuid.uuid4(), client)
     audit.record(
@@ -466,6 +493,31 @@ async def logout(
     await session.execute(delete(RevokedAccessToken).where(RevokedAccessToken.expires_at < _now()))
     await session.execute(delete(RevokedSession).where(RevokedSession.expires_at < _now()))
     audit.record(session, "auth.logout", actor_user_id=user_id, client=client)
+
+
+async def end_every_login(session: AsyncSession, runtime: Runtime, user_id: int) -> int:
+    """Sign the user out everywhere (an administrator's force logout): every refresh token, and
+    every login that may still have an unexpired access token goes into revoked_sessions, as a
+    logout does for one login. Returns how many logins still had live access tokens."""
+    now = _now()
+    ttl = timedelta(minutes=runtime.settings.auth.access_token_minutes)
+    # A login's access tokens are issued with its refresh tokens: one whose newest refresh token
+    # is older than an access token's lifetime has no access token left to refuse. A minute's
+    # margin: created_at is the database's clock, ``now`` the application's.
+    recent = (
+        select(RefreshToken.family_id)
+        .where(RefreshToken.user_id == user_id, RefreshToken.created_at > now - ttl - timedelta(minutes=1))
+        .distinct()
+    )
+    families = list((await session.scalars(recent)).all())
+    await revoke_all_sessions(session, user_id)
+    if families:
+        await session.execute(
+            pg_insert(RevokedSession)
+            .values([{"sid": sid, "user_id": user_id, "expires_at": now + ttl} for sid in families])
+            .on_conflict_do_nothing()
+        )
+    return len(families)
 
 
 async def revoke_all_sessions(session: AsyncSession, user_id: int) -> None:

@@ -26,6 +26,14 @@ def int4(text: str) -> int:
     return value
 
 
+def int8(text: str) -> int:
+    """``text`` as a value of a PostgreSQL ``bigint`` column; ValueError otherwise."""
+    value = int(text)
+    if not -(2**63) <= value < 2**63:
+        raise ValueError(f"{value} is out of range")
+    return value
+
+
 def decode_cursor(cursor: str, *parsers: Callable[[str], Any]) -> tuple[Any, ...]:
     """The cursor's parts, each through its parser (as many parts as parsers)."""
     try:

@@ -133,6 +133,13 @@ class AuditLog(CreatedAt, Base):
     # Set when the actor's account was erased: HMAC of their id, actor_user_id then NULL.
     actor_pseudonym: Mapped[str | None] = mapped_column(String(64), index=True)
 
+    __table_args__ = (
+        # The admin audit screen's filters (admin.service.read_audit): what happened to one thing,
+        # and a time range.
+        Index("ix_audit_log_target", "target_type", "target_id"),
+        Index("ix_audit_log_created_at", "created_at"),
+    )
+
 
 class PrivacyExport(CreatedAt, Base):
     """A user's request for a copy of their data (GDPR art. 15/20) and, once built, the ZIP itself.

@@ -9,7 +9,7 @@ from helpline.auth.schemas import UserRead
 from helpline.chat.hub import Shutdown
 from helpline.chat.sockets import CLOSE_UNAUTHORIZED, close_all
 from helpline.core.deps import RuntimeDep, SessionDep
-from helpline.core.ids import PathId
+from helpline.core.ids import MAX_ID, PathId
 from helpline.users import service
 from helpline.users.schemas import AdminUserUpdate, PasswordChange, UserPage, UserUpdate
 
@@ -61,13 +61,15 @@ async def change_password(
 
 @router.get("", response_model=UserPage)
 async def list_users(
-    _: StaffUser,
+    actor: StaffUser,
     session: SessionDep,
+    client: ClientDep,
     q: Annotated[str | None, Query(max_length=100, description="Search email or username")] = None,
-    cursor: Annotated[int | None, Query(ge=0)] = None,
+    cursor: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> UserPage:
-    users, next_cursor = await service.list_users(session, q=q, cursor=cursor, limit=limit)
+    """Staff: accounts in id order (audited). GET /api/v1/admin/users has more filters."""
+    users, next_cursor = await service.list_users(session, actor, client, q=q, cursor=cursor, limit=limit)
     return UserPage(items=[UserRead.model_validate(u) for u in users], next_cursor=next_cursor)
 
 
@@ -84,9 +86,7 @@ async def admin_update(
     background: BackgroundTasks,
 ) -> UserRead:
     """A user suspended or made inactive loses their open chat WebSockets (4403) too."""
-    user = await service.admin_update(session, actor, user_id, body, client)
-    await session.refresh(user)
-    shutdown = service.status_shutdown(user.status)
-    if body.status is not None and shutdown is not None:
-        background.add_task(close_all, runtime, user.id, shutdown)
-    return UserRead.model_validate(user)
+    result = await service.admin_update(session, actor, user_id, body, client)
+    if result.shutdown is not None:
+        background.add_task(close_all, runtime, result.user.id, result.shutdown)
+    return UserRead.model_validate(result.user)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import func, or_, select
@@ -77,20 +78,60 @@ async def change_password(
 
 
 async def list_users(
-    session: AsyncSession, *, q: str | None, cursor: int | None, limit: int
+    session: AsyncSession,
+    actor: User,
+    client: Client,
+    *,
+    q: str | None,
+    cursor: int | None,
+    limit: int,
+    role: UserRole | None = None,
+    status: UserStatus | None = None,
+    guest: bool | None = None,
 ) -> tuple[list[User], int | None]:
+    """A page of accounts in id order, found by an email or username substring and filtered by
+    role, status and guest. A staff read of personal data: audited (which filters, not their
+    values: a search may be an email address)."""
     stmt = select(User).order_by(User.id).limit(limit + 1)
     if cursor is not None:
         stmt = stmt.where(User.id > cursor)
     if q:
         pattern = "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         stmt = stmt.where(or_(User.email.like(pattern), func.lower(User.username).like(pattern)))
+    if role is not None:
+        stmt = stmt.where(User.role == role)
+    if status is not None:
+        stmt = stmt.where(User.status == status)
+    if guest is not None:
+        stmt = stmt.where(User.is_guest.is_(guest))
     rows = list((await session.scalars(stmt)).all())
     next_cursor = rows[limit - 1].id if len(rows) > limit else None
+    given = {"q": q or None, "role": role, "status": status, "guest": guest, "cursor": cursor}
+    audit.record(
+        session,
+        "admin.users_listed",
+        actor_user_id=actor.id,
+        target_type=None,
+        client=client,
+        details={"filters": sorted(k for k, v in given.items() if v is not None), "count": min(len(rows), limit)},
+    )
     return rows[:limit], next_cursor
 
 
-async def admin_update(session: AsyncSession, actor: User, user_id: int, data: AdminUserUpdate, client: Client) -> User:
+@dataclass(frozen=True)
+class AdminUpdate:
+    user: User
+    # For the user's open chat WebSockets once the request has committed (the change is then in
+    # force): set when the account may no longer be served.
+    shutdown: Shutdown | None
+
+
+async def admin_update(
+    session: AsyncSession, actor: User, user_id: int, data: AdminUserUpdate, client: Client
+) -> AdminUpdate:
+    """An administrator changes an account's role or status (PATCH /api/v1/users/{id} and
+    /api/v1/admin/users/{id}). A status change signs the user out; a suspension or deactivation
+    also closes their sockets (``shutdown``)."""
     user = await session.get(User, user_id)
     if user is None:
         raise NotFound("No user with this id")
@@ -113,7 +154,9 @@ async def admin_update(session: AsyncSession, actor: User, user_id: int, data: A
         details={k: str(v) for k, v in changes.items()},
     )
     await session.flush()
-    return user
+    await session.refresh(user)
+    shutdown = status_shutdown(user.status) if "status" in changes else None
+    return AdminUpdate(user, shutdown)
 
 
 async def set_status(session: AsyncSession, user: User, status: UserStatus) -> None:

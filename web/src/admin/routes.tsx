@@ -22,4 +22,6 @@ export const ADMIN_SCREENS: AdminScreen[] = [
   { path: "moderation", label: "menu.moderation", roles: STAFF, page: lazy(() => import("./pages/ModerationPage")) },
   // Moderators may list users but only admins may change them: the screen is for admins.
   { path: "users", label: "menu.users", roles: ["admin"], page: lazy(() => import("./pages/UsersPage")) },
+  // The API refuses the audit log to moderators too.
+  { path: "audit", label: "menu.audit", roles: ["admin"], page: lazy(() => import("./pages/AuditPage")) },
 ];

@@ -1,13 +1,16 @@
+import type { TFunction } from "i18next";
 import { useTranslation } from "react-i18next";
+import { Link } from "react-router-dom";
 import type { Schemas } from "../../../api/client";
 
-export type User = Schemas["UserRead"];
+export type User = Schemas["AdminUserRead"];
 export type Role = Schemas["UserRole"];
 export type Status = Schemas["UserStatus"];
 export type Change = { role: Role } | { status: Status };
 
-const ROLES: Role[] = ["user", "moderator", "admin"];
-const STATUSES: Status[] = ["active", "inactive", "suspended"];
+export const ROLES: Role[] = ["user", "moderator", "admin"];
+export const STATUSES: Status[] = ["active", "inactive", "suspended"];
+export const USERS_KEY = ["admin", "users"] as const;
 const RANK: Record<Role, number> = { user: 0, moderator: 1, admin: 2 };
 
 /** A change that takes something away is confirmed first, and so is handing out full control. */
@@ -18,6 +21,13 @@ export function needsConfirmation(user: User, change: Change): boolean {
 
 export function isLoss(user: User, change: Change): boolean {
   return "status" in change ? change.status !== "active" : RANK[change.role] < RANK[user.role];
+}
+
+/** The question the confirmation asks: "Make x a Moderator?", "Set x to Suspended?". */
+export function describeChange(t: TFunction, user: User, change: Change): string {
+  return "role" in change
+    ? t("users.confirmRole", { email: user.email, role: t(`roles.${change.role}`) })
+    : t("users.confirmStatus", { email: user.email, status: t(`userStatus.${change.status}`) });
 }
 
 interface Props {
@@ -38,7 +48,9 @@ export function UserRow({ user, self, busy, onChange, onErase }: Props) {
   return (
     <tr>
       <td>
-        <span className="user-email">{user.email}</span>
+        <Link className="user-email" to={`/admin/users/${user.id}`}>
+          {user.email}
+        </Link>
         {name && <small>{name}</small>}
         {user.is_guest && <small>{t("users.guest")}</small>}
         {self && <small id={hint}>{t("users.you")}</small>}
