@@ -88,12 +88,20 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
         # Data exports past their download window go, with their archives.
         export_purge = asyncio.create_task(export_purge_loop(own, GUEST_PURGE_INTERVAL_SECONDS))
+        tasks = [guest_cleanup, export_purge]
+        if settings.retention.enabled:
+            from helpline.privacy.retention import retention_loop
+
+            # Data past its retention period goes (HELPLINE_RETENTION_*); an advisory lock lets
+            # one instance at a time do it.
+            interval = settings.retention.interval_minutes * 60.0
+            tasks.append(asyncio.create_task(retention_loop(own, interval)))
         try:
             yield
         finally:
             from helpline.faqs.backends import close_embedder
 
-            for task in (guest_cleanup, export_purge):
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

@@ -19,10 +19,10 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import INET, JSONB
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from helpline.models.base import Base, CreatedAt, Timestamps
+from helpline.models.base import Base, CreatedAt, Timestamps, TruncatedInet
 from helpline.models.enums import ConsentType, UserRole, UserStatus, consent_type, user_role, user_status
 
 
@@ -71,7 +71,7 @@ class RefreshToken(CreatedAt, Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     replaced_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
-    ip_address: Mapped[str | None] = mapped_column(INET)
+    ip_address: Mapped[str | None] = mapped_column(TruncatedInet)
     user_agent: Mapped[str | None] = mapped_column(String(500))
 
 
@@ -107,7 +107,7 @@ class ConsentRecord(CreatedAt, Base):
     consent_type: Mapped[ConsentType] = mapped_column(consent_type, nullable=False)
     granted: Mapped[bool] = mapped_column(Boolean, nullable=False)
     policy_version: Mapped[str] = mapped_column(String(50), nullable=False)
-    ip_address: Mapped[str | None] = mapped_column(INET)
+    ip_address: Mapped[str | None] = mapped_column(TruncatedInet)
     user_agent: Mapped[str | None] = mapped_column(String(500))
     # How it was given: "registration", "web" (the account page), "api".
     source: Mapped[str | None] = mapped_column(String(20))
@@ -125,7 +125,7 @@ class AuditLog(CreatedAt, Base):
     action: Mapped[str] = mapped_column(String(100), nullable=False, index=True)
     target_type: Mapped[str | None] = mapped_column(String(50))
     target_id: Mapped[str | None] = mapped_column(String(100))
-    ip_address: Mapped[str | None] = mapped_column(INET)
+    ip_address: Mapped[str | None] = mapped_column(TruncatedInet)
     user_agent: Mapped[str | None] = mapped_column(String(500))
     request_id: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[dict[str, Any] | None] = mapped_column(JSONB)

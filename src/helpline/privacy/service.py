@@ -3,7 +3,6 @@ privacy.erasure."""
 
 from __future__ import annotations
 
-import ipaddress
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -21,18 +20,6 @@ from helpline.privacy.schemas import Consents, ConsentUpdate, ExportRead
 # A job that has not finished in this time died with its process: it no longer blocks a new one.
 STALE_EXPORT = timedelta(minutes=30)
 ACTIVE = ("queued", "running")
-
-
-def truncate_ip(ip: str | None) -> str | None:
-    """Enough of an address to tell where a consent came from, not who: /24 (IPv4), /48 (IPv6)."""
-    if not ip:
-        return None
-    try:
-        addr = ipaddress.ip_address(ip)
-    except ValueError:
-        return None
-    prefix = 24 if addr.version == 4 else 48
-    return str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False).network_address)
 
 
 async def read_consents(session: AsyncSession, runtime: Runtime, user: User) -> Consents:
@@ -74,8 +61,8 @@ async def update_consents(
     if data.analytics is not None and data.analytics != user.analytics_consent:
         changes[ConsentType.analytics] = user.analytics_consent = data.analytics
     if changes:
-        where = Client(ip=truncate_ip(client.ip), user_agent=client.user_agent)
-        record_consents(session, runtime, user.id, changes, where, source=data.source)
+        # The address is truncated where it is stored (models.base.TruncatedInet).
+        record_consents(session, runtime, user.id, changes, client, source=data.source)
         audit.record(
             session,
             "privacy.consents_updated",
