@@ -23,6 +23,7 @@ from helpline.core.errors import install_error_handlers
 from helpline.core.logging import configure_logging
 from helpline.core.metrics import metrics_endpoint
 from helpline.core.middleware import AccessLogMiddleware, BodySizeLimitMiddleware, SecurityHeadersMiddleware
+from helpline.core.proxy import ClientAddressMiddleware
 from helpline.core.runtime import Runtime
 from helpline.faqs.router import router as faqs_router
 from helpline.health.router import router as health_router
@@ -145,4 +146,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(AccessLogMiddleware)
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
+    # Outermost: everything after it (access log, rate limits, audit) sees the real client.
+    app.add_middleware(ClientAddressMiddleware, trusted_proxies=settings.trusted_proxies)
     return app

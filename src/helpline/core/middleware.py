@@ -25,7 +25,7 @@ SECURITY_HEADERS = [
 ]
 # Only on a response to an https request (RFC 6797 8.1: a host must not send it over plain
 # HTTP). The scheme is https when the server itself speaks TLS, or when a trusted proxy said so
-# in X-Forwarded-Proto (uvicorn's proxy_headers set the scope's scheme from it).
+# in X-Forwarded-Proto (core.proxy.ClientAddressMiddleware sets the scope's scheme from it).
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 
 

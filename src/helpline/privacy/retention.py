@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import ColumnElement, Select, delete, exists, func, or_, select, text, update
+from sqlalchemy import ColumnElement, Select, delete, exists, func, or_, select, text, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 
@@ -196,7 +196,9 @@ class _Run:
             return
         has_ip = (AuditLog.created_at < addresses) & AuditLog.ip_address.is_not(None)
         if self.report.dry_run:
-            self.report.counts["audit_ips"] = await self.count(select(AuditLog.id).where(has_ip))
+            # Entries the previous rule would have deleted are not counted twice.
+            kept = AuditLog.created_at >= entries if entries is not None else true()
+            self.report.counts["audit_ips"] = await self.count(select(AuditLog.id).where(has_ip, kept))
             return
 
         async def step() -> int:
