@@ -105,9 +105,9 @@ class ClientAddressMiddleware:
         if proto in SCHEMES:
             changed["scheme"] = proto.replace("http", "ws") if scope["type"] == "websocket" else proto
         client = parse_ip(real_ip) if real_ip is not None else None
-        if client is None or client in self.trusted:
+        if client is None or (client in self.trusted and not self.trusted.everyone):
             # No X-Real-IP, or the proxy's own peer was a trusted proxy too (a balancer in front):
-            # that one's X-Forwarded-For tells more.
+            # that one's X-Forwarded-For tells more. ("*" trusts every address: X-Real-IP it is.)
             client = self.trusted.client_from_forwarded_for(", ".join(forwarded_for)) if forwarded_for else None
         if client is not None:
             changed["client"] = (client, 0)
