@@ -27,12 +27,36 @@ def redact_url_secrets(text: str) -> str:
     return _QUERY_SECRET.sub(r"\1[redacted]", text) if "=" in text else text
 
 
+# The values PostgreSQL quotes back in an error (a failed statement's traceback is logged): a
+# duplicate key's (an email), a whole failing row, an input it could not parse. The statement's
+# own parameters never get there (the engine hides them, core.db).
+_DB_VALUES = (
+    (
+        re.compile(r"(Key \([^)]*\)=\()(.*?)(\) (?:already exists|is (?:not present|still referenced)))"),
+        r"\1[redacted]\3",
+    ),
+    (re.compile(r"(Failing row contains \().*(\)\.?)"), r"\1[redacted]\2"),
+    (re.compile(r"(invalid input (?:syntax|value) for (?:type|enum) [\w\s.]+: )\"[^\n]*\""), r'\1"[redacted]"'),
+    # asyncpg's own, before the statement is sent: the value, and the reason quoting it again.
+    (re.compile(r"(invalid input for query argument \$\d+: )[^\n\"]*"), r"\1[redacted]"),
+)
+
+
+def redact_db_values(text: str) -> str:
+    """``text`` with the data values PostgreSQL's error messages quote replaced by ``[redacted]``."""
+    if "Key (" not in text and "Failing row" not in text and "invalid input" not in text:
+        return text
+    for pattern, replacement in _DB_VALUES:
+        text = pattern.sub(replacement, text)
+    return text
+
+
 def _redact_urls(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     # Last before rendering: the message of a stdlib record (uvicorn's, httpx's) and a rendered
     # traceback are plain strings by then.
     for key, value in event.items():
         if isinstance(value, str):
-            event[key] = redact_url_secrets(value)
+            event[key] = redact_db_values(redact_url_secrets(value))
     return event
 
 
