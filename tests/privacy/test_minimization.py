@@ -97,7 +97,7 @@ async def test_audit_rows_written_by_hand_keep_only_the_network(database_url: st
             session.add(AuditLog(action="test.v4", ip_address="203.0.113.77"))
             session.add(AuditLog(action="test.v6", ip_address="2001:db8:abcd:1234::9"))
         async with runtime.sessionmaker() as session:
-            rows = dict((await session.execute(select(AuditLog.action, AuditLog.ip_address))).tuples().all())
+            rows = dict((await session.execute(select(AuditLog.action, AuditLog.ip_address))).all())
     finally:
         await runtime.close()
     assert rows == {"test.v4": "203.0.113.0", "test.v6": "2001:db8:abcd::"}
