@@ -366,3 +366,26 @@ def test_cli_prints_the_report_and_dry_run_changes_nothing(pg_server: Any, tmp_p
         assert asyncio.run(count("SELECT count(*) FROM audit_log WHERE ip_address IS NOT NULL")) == 0
     finally:
         asyncio.run(pg_server.drop_database(name))
+
+
+async def test_deleting_a_conversation_takes_its_answer_streams_too(
+    client: httpx.AsyncClient, db: asyncpg.Connection, redis_db: Redis
+) -> None:
+    tokens = await account(client, "deleter@example.com")
+    r = await client.post("/api/v1/chat/send", headers=bearer(tokens), json={"message": "Where is my Quokkaparcel?"})
+    assert r.status_code == 200, r.text
+    answer_id, conversation_id = r.json()["message_id"], r.json()["conversation_id"]
+    await db.execute(
+        "INSERT INTO unanswered_questions (text, user_id, conversation_id) "
+        "SELECT 'q', user_id, id FROM conversations WHERE id = $1",
+        conversation_id,
+    )
+
+    async def streamed() -> bool:
+        return bool([k async for k in redis_db.scan_iter(match=f"*gen:{{{answer_id}}}*")])
+
+    await eventually(streamed)
+    r = await client.delete(f"/api/v1/conversations/{conversation_id}", headers=bearer(tokens))
+    assert r.status_code == 204, r.text
+    assert not await streamed()
+    assert await db.fetchval("SELECT count(*) FROM unanswered_questions") == 0

@@ -24,6 +24,7 @@ from sqlalchemy import ColumnElement, Select, delete, exists, func, or_, select,
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 
+from helpline.conversations.service import delete_conversations
 from helpline.core.config import RetentionSettings
 from helpline.core.runtime import Runtime
 from helpline.models import (
@@ -156,21 +157,16 @@ class _Run:
                 ids = list((await self.conn.scalars(batch)).all())
                 if not ids:
                     return
-                message_ids = list(
-                    (await self.conn.scalars(select(Message.id).where(Message.conversation_id.in_(ids)))).all()
+                before = await self.conn.scalar(
+                    select(func.count(UnansweredQuestion.id)).where(UnansweredQuestion.conversation_id.in_(ids))
                 )
-                # They would go with the conversation (ON DELETE CASCADE); deleted here to be counted.
-                unanswered = await self.conn.execute(
-                    delete(UnansweredQuestion).where(UnansweredQuestion.conversation_id.in_(ids))
-                )
-                # Messages and their feedback: ON DELETE CASCADE.
-                await self.conn.execute(delete(Conversation).where(Conversation.id.in_(ids)))
+                message_ids = await delete_conversations(self.conn, ids)
             # Committed: their answer streams go too (Redis or in process), as for an erased account.
             await self.runtime.hub.erase(message_ids)
             counts = self.report.counts
             counts["conversations"] += len(ids)
             counts["messages"] += len(message_ids)
-            counts["unanswered_questions"] += int(getattr(unanswered, "rowcount", 0) or 0)
+            counts["unanswered_questions"] += int(before or 0)
             if len(ids) < self.cfg.batch_size:
                 return
 
