@@ -389,3 +389,59 @@ async def test_deleting_a_conversation_takes_its_answer_streams_too(
     assert r.status_code == 204, r.text
     assert not await streamed()
     assert await db.fetchval("SELECT count(*) FROM unanswered_questions") == 0
+
+
+async def test_the_loop_runs_the_job_in_the_background(runtime: Runtime, db: asyncpg.Connection) -> None:
+    import asyncio
+
+    from helpline.privacy.retention import LAST_REPORT, retention_loop
+
+    seed = await _seed(db)
+    task = asyncio.create_task(retention_loop(runtime, interval_seconds=3600))
+    try:
+
+        async def purged() -> bool:
+            return not seed["old_conversations"] & await _ids(db, "SELECT id FROM conversations")
+
+        await eventually(purged)
+        await eventually(lambda: _true(LAST_REPORT in runtime.extras))
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+async def test_the_server_runs_it_only_when_enabled(
+    database_url: str, tmp_path: Path, redis_db: Redis, enabled: bool
+) -> None:
+    import asyncio
+
+    from asgi_lifespan import LifespanManager
+
+    from helpline.core.config import EmbeddingSettings, ModerationSettings
+    from helpline.main import create_app
+    from helpline.privacy.retention import LAST_REPORT
+
+    settings = make_settings(
+        database_url,
+        tmp_path,
+        moderation=ModerationSettings(provider="off"),
+        embedding=EmbeddingSettings(provider="fake"),
+        retention=RetentionSettings(enabled=enabled, audit_ip_days=1),
+    )
+    app = create_app(settings)
+    async with LifespanManager(app):
+        runtime: Runtime = app.state.runtime
+        loops = [t for t in asyncio.all_tasks() if "retention_loop" in repr(t.get_coro())]
+        assert len(loops) == (1 if enabled else 0)
+        if enabled:
+            await eventually(lambda: _true(LAST_REPORT in runtime.extras))
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            assert (await client.get("/health")).status_code == 200
+            assert (await account(client, "still-works@example.com"))["access_token"]
