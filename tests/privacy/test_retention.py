@@ -445,3 +445,38 @@ async def test_the_server_runs_it_only_when_enabled(
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             assert (await client.get("/health")).status_code == 200
             assert (await account(client, "still-works@example.com"))["access_token"]
+
+
+async def test_admins_see_the_periods_and_the_last_removal(
+    client: httpx.AsyncClient, runtime: Runtime, db: asyncpg.Connection
+) -> None:
+    from tests.conftest import make_admin
+
+    user = await account(client, "plain@example.com")
+    assert (await client.get("/api/v1/privacy/retention", headers=bearer(user))).status_code == 403
+    assert (await client.get("/api/v1/privacy/retention")).status_code == 401
+    await account(client, "boss@example.com")
+    await make_admin(db, "boss@example.com")
+    admin = await account(client, "boss@example.com")
+
+    r = await client.get("/api/v1/privacy/retention", headers=bearer(admin))
+    assert r.status_code == 200, r.text
+    assert r.json() == {
+        "enabled": True,
+        "interval_minutes": 60,
+        "conversation_days": 30,
+        "refresh_token_days": 30,
+        "consent_days": 30,
+        "audit_ip_days": 30,
+        "audit_days": 60,
+        "last_removal": None,
+    }
+    await _seed(db)
+    await run_retention(runtime, dry_run=True)
+    assert (await client.get("/api/v1/privacy/retention", headers=bearer(admin))).json()["last_removal"] is None
+    report = await run_retention(runtime)
+    last = (await client.get("/api/v1/privacy/retention", headers=bearer(admin))).json()["last_removal"]
+    assert last["counts"] == {rule: n for rule, n in report.counts.items() if n}
+    await run_retention(runtime)  # removes nothing: no new entry
+    again = (await client.get("/api/v1/privacy/retention", headers=bearer(admin))).json()["last_removal"]
+    assert again == last

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import ColumnElement, Select, delete, exists, func, or_, select, text, true, update
+from sqlalchemy import ColumnElement, Select, delete, exists, func, insert, or_, select, text, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 
@@ -43,6 +43,7 @@ log = structlog.get_logger(__name__)
 # pg_advisory_lock key of the job: the bytes "hl:reten" as a (positive) bigint.
 LOCK_KEY = int.from_bytes(b"hl:reten", "big")
 LAST_REPORT = "retention_last_report"  # Runtime.extras key of the last report of this process
+RETENTION_ACTION = "privacy.retention_run"  # the audit entry of a run that removed something
 
 # Report keys, in the order the rules run.
 RULES = (
@@ -205,6 +206,25 @@ class _Run:
 
         await self.batches("audit_ips", step)
 
+    async def record(self) -> None:
+        """The run in the audit trail (what went, under which periods): also what
+        GET /api/v1/privacy/retention shows as the last removal, whichever instance ran it."""
+        cfg = self.cfg
+        details = {
+            "counts": {rule: n for rule, n in self.report.counts.items() if n},
+            "days": {
+                "conversations": cfg.conversation_days,
+                "refresh_tokens": cfg.refresh_token_days,
+                "consent_records": cfg.consent_days,
+                "audit_entries": cfg.audit_days,
+                "audit_ips": cfg.audit_ip_days,
+            },
+        }
+        async with self.conn.begin():
+            await self.conn.execute(
+                insert(AuditLog).values(action=RETENTION_ACTION, actor_user_id=None, target_type=None, details=details)
+            )
+
     async def _by_key(self, rule: str, key: Any, condition: ColumnElement[bool], *, audit: bool = False) -> None:
         """Delete the rows matching ``condition``, ``batch_size`` at a time (by primary key)."""
         table = key.class_
@@ -237,6 +257,8 @@ async def run_retention(runtime: Runtime, *, dry_run: bool = False, now: datetim
             await run.refresh_tokens()
             await run.consents()
             await run.audit()
+            if not dry_run and report.total:
+                await run.record()
         finally:
             # Session-level: it outlives the transactions, so it is released by hand (or, should
             # the connection die, by the server).

@@ -14,8 +14,8 @@ from helpline.core import audit
 from helpline.core.audit import Client
 from helpline.core.errors import Conflict, NotFound, RateLimited
 from helpline.core.runtime import Runtime
-from helpline.models import ConsentRecord, ConsentType, PrivacyExport, User
-from helpline.privacy.schemas import Consents, ConsentUpdate, ExportRead
+from helpline.models import AuditLog, ConsentRecord, ConsentType, PrivacyExport, User
+from helpline.privacy.schemas import Consents, ConsentUpdate, ExportRead, RetentionRun, RetentionStatus
 
 # A job that has not finished in this time died with its process: it no longer blocks a new one.
 STALE_EXPORT = timedelta(minutes=30)
@@ -156,3 +156,28 @@ async def download_export(session: AsyncSession, user: User, export_id: uuid.UUI
         session, "privacy.export_downloaded", actor_user_id=user.id, client=client, details={"export": str(export_id)}
     )
     return content
+
+
+async def retention_status(session: AsyncSession, runtime: Runtime) -> RetentionStatus:
+    from helpline.privacy.retention import RETENTION_ACTION
+
+    cfg = runtime.settings.retention
+    last = (
+        await session.execute(
+            select(AuditLog.created_at, AuditLog.details)
+            .where(AuditLog.action == RETENTION_ACTION)
+            .order_by(AuditLog.id.desc())
+            .limit(1)
+        )
+    ).first()
+    counts = (last.details or {}).get("counts", {}) if last is not None else {}
+    return RetentionStatus(
+        enabled=cfg.enabled,
+        interval_minutes=cfg.interval_minutes,
+        conversation_days=cfg.conversation_days,
+        refresh_token_days=cfg.refresh_token_days,
+        consent_days=cfg.consent_days,
+        audit_ip_days=cfg.audit_ip_days,
+        audit_days=cfg.audit_days,
+        last_removal=None if last is None else RetentionRun(at=last.created_at, counts=counts),
+    )
