@@ -21,4 +21,5 @@ export const ADMIN_SCREENS: AdminScreen[] = [
   { path: "unanswered", label: "menu.unanswered", roles: STAFF, page: lazy(() => import("./pages/UnansweredPage")) },
   // Moderators may list users but only admins may change them: the screen is for admins.
   { path: "users", label: "menu.users", roles: ["admin"], page: lazy(() => import("./pages/UsersPage")) },
+  { path: "retention", label: "menu.retention", roles: ["admin"], page: lazy(() => import("./pages/RetentionPage")) },
 ];
