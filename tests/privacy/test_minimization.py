@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -147,3 +148,51 @@ async def test_a_failed_statement_does_not_carry_its_values_into_the_log(
     assert "[redacted]" in log
     for value in (EMAIL, "Brummelstein", "Ottokar"):  # ...not the values
         assert value not in log
+
+
+def test_the_migration_truncates_the_addresses_already_stored(pg_server: Any) -> None:
+    import asyncio
+
+    import asyncpg
+
+    from helpline.migrations import upgrade
+
+    name = asyncio.run(pg_server.create_database(template=None))
+    url = pg_server.url(name)
+
+    async def sql(statement: str) -> list[Any]:
+        conn = await asyncpg.connect(host=pg_server.host, user="postgres", database=name)
+        try:
+            if statement.startswith("SELECT"):
+                return list(await conn.fetch(statement))
+            await conn.execute(statement)  # several statements: the simple query protocol
+            return []
+        finally:
+            await conn.close()
+
+    try:
+        upgrade(url, "0010_privacy")
+        asyncio.run(
+            sql(
+                "INSERT INTO users (id, email, username, hashed_password) VALUES (1, 'a@example.com', 'a', 'x');"
+                "INSERT INTO audit_log (action, ip_address) VALUES ('a', '203.0.113.77'), ('b', '2001:db8:1:2::3'),"
+                " ('c', NULL);"
+                "INSERT INTO consent_records (user_id, consent_type, granted, policy_version, ip_address)"
+                " VALUES (1, 'gdpr', true, 'v', '198.51.100.9');"
+                "INSERT INTO refresh_tokens (jti, family_id, user_id, expires_at, ip_address)"
+                " VALUES (gen_random_uuid(), gen_random_uuid(), 1, now(), '10.9.8.7')"
+            )
+        )
+        upgrade(url)
+        rows = asyncio.run(
+            sql(
+                "SELECT host(ip_address) AS ip FROM audit_log UNION ALL "
+                "SELECT host(ip_address) FROM consent_records UNION ALL SELECT host(ip_address) FROM refresh_tokens"
+            )
+        )
+        assert sorted(str(r["ip"]) for r in rows) == ["10.9.8.0", "198.51.100.0", "2001:db8:1::", "203.0.113.0", "None"]
+        # The trigger is back on.
+        with pytest.raises(asyncpg.RaiseError, match="append-only"):
+            asyncio.run(sql("DELETE FROM audit_log"))
+    finally:
+        asyncio.run(pg_server.drop_database(name))
