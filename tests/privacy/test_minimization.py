@@ -18,6 +18,7 @@ from tests.privacy.conftest import PASSWORD, account, bearer, eventually, finish
 
 EMAIL = "wilhelmina.logless@example.com"
 SECRET_TEXT = "my neighbour Ottokar Brummelstein keeps my parcel"
+CLIENT_IP = "203.0.113.77"
 
 
 @pytest.mark.parametrize(
@@ -44,6 +45,7 @@ async def test_logs_of_a_login_a_chat_turn_and_an_export_hold_no_personal_data(
     settings = settings.model_copy(update={"log_json": True, "log_level": level})
     capfd.readouterr()
     async with serve_app(settings, database_url) as client:
+        client.headers["X-Real-IP"] = CLIENT_IP  # as a proxy in front would say
         tokens = await account(client, EMAIL)
         auth = bearer(tokens)
         r = await client.post("/api/v1/chat/send", headers=auth, json={"message": SECRET_TEXT})
@@ -82,6 +84,9 @@ async def test_logs_of_a_login_a_chat_turn_and_an_export_hold_no_personal_data(
         "message text": SECRET_TEXT,
         "a word of the message": "Brummelstein",
     }
+    # Client addresses: the network only, in the access log as in the database.
+    assert '"client": "203.0.113.0"' in log
+    secrets["client address"] = CLIENT_IP
     for what, value in secrets.items():
         leaks = [line for line in lines if value in line]
         assert not leaks, f"the {what} is in the log: {leaks[:3]}"
@@ -196,3 +201,16 @@ def test_the_migration_truncates_the_addresses_already_stored(pg_server: Any) ->
             asyncio.run(sql("DELETE FROM audit_log"))
     finally:
         asyncio.run(pg_server.drop_database(name))
+
+
+def test_uvicorn_websocket_lines_name_the_network_only() -> None:
+    from helpline.core.logging import _truncate_client
+
+    def line(text: str) -> object:
+        return _truncate_client(None, "info", {"event": text})["event"]
+
+    assert line('203.0.113.77:5555 - "WebSocket /api/v1/chat/ws/1" [accepted]') == (
+        '203.0.113.0 - "WebSocket /api/v1/chat/ws/1" [accepted]'
+    )
+    assert line('2001:db8:1:2::3:40000 - "WebSocket /x" 403') == '2001:db8:1:: - "WebSocket /x" 403'
+    assert line("Application startup complete.") == "Application startup complete."

@@ -11,6 +11,8 @@ from typing import Any
 import structlog
 from asgi_correlation_id import correlation_id
 
+from helpline.core.net import truncate_ip
+
 _SECRET_WORDS = ("password", "token", "secret", "authorization", "api_key", "cookie")
 
 
@@ -49,6 +51,19 @@ def redact_db_values(text: str) -> str:
     for pattern, replacement in _DB_VALUES:
         text = pattern.sub(replacement, text)
     return text
+
+
+# uvicorn's line for each WebSocket: 'host:port - "WebSocket /path" 101'.
+_UVICORN_WS_LINE = re.compile(r'^(\S+):\d+( - "WebSocket )')
+
+
+def _truncate_client(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    # uvicorn names the peer of each WebSocket in its line: its network only (the port dropped), as
+    # Helpline's own access log and database keep (core.net).
+    message = event.get("event")
+    if isinstance(message, str) and (match := _UVICORN_WS_LINE.match(message)):
+        event["event"] = (truncate_ip(match.group(1).strip("[]")) or "-") + message[match.start(2) :]
+    return event
 
 
 def _redact_urls(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -95,6 +110,7 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
+            _truncate_client,
             _redact_urls,
             renderer,
         ],

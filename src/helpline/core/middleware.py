@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from helpline.core.errors import error_body
 from helpline.core.metrics import REQUEST_COUNT, REQUEST_DURATION
+from helpline.core.net import truncate_ip
 
 log = structlog.get_logger("helpline.access")
 
@@ -143,5 +144,7 @@ class AccessLogMiddleware:
                 path=scope["path"],
                 status=status,
                 duration_ms=round(elapsed * 1000, 2),
-                client=client[0] if client else None,
+                # Its network only, like every address Helpline keeps (core.net); rate limits
+                # see the full one, in memory or Redis.
+                client=truncate_ip(client[0]) if client else None,
             )
