@@ -68,7 +68,8 @@ class RefreshToken(CreatedAt, Base):
     jti: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     family_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False, index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    # Indexed for the retention job (privacy.retention), which deletes tokens long expired.
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     replaced_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     ip_address: Mapped[str | None] = mapped_column(TruncatedInet)
@@ -132,6 +133,9 @@ class AuditLog(CreatedAt, Base):
     note: Mapped[str | None] = mapped_column(Text)
     # Set when the actor's account was erased: HMAC of their id, actor_user_id then NULL.
     actor_pseudonym: Mapped[str | None] = mapped_column(String(64), index=True)
+
+    # The retention job's rules go by age (privacy.retention).
+    __table_args__ = (Index("ix_audit_log_created_at", "created_at"),)
 
 
 class PrivacyExport(CreatedAt, Base):

@@ -11,12 +11,15 @@ Create Date: 2026-12-05 18:20:00.000000
 - The client addresses already stored (audit_log, refresh_tokens, consent_records) are cut to
   their network, /24 (IPv4) or /48 (IPv6), as the application now stores them
   (models.base.TruncatedInet). Not undone by the downgrade: the host parts are gone.
+- Indexes for the job's rules: audit_log by created_at, refresh_tokens by expires_at,
+  conversations by when they were last touched.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0013_retention"
@@ -87,6 +90,15 @@ def _truncated(column: str) -> str:
 
 def upgrade() -> None:
     op.execute(TRIGGER)
+    # The retention job's rules go by age: each batch finds its rows by these.
+    op.create_index("ix_audit_log_created_at", "audit_log", ["created_at"], unique=False)
+    op.create_index(op.f("ix_refresh_tokens_expires_at"), "refresh_tokens", ["expires_at"], unique=False)
+    op.create_index(
+        "ix_conversations_last_touched",
+        "conversations",
+        [sa.text("greatest(created_at, updated_at, last_message_at)")],
+        unique=False,
+    )
     for table in ("refresh_tokens", "consent_records"):
         op.execute(f"UPDATE {table} SET ip_address = {_truncated('ip_address')} WHERE ip_address IS NOT NULL")  # noqa: S608 - constants
     # The trigger refuses this rewrite (no setting allows it): switched off for this one statement.
@@ -96,4 +108,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_conversations_last_touched", table_name="conversations")
+    op.drop_index(op.f("ix_refresh_tokens_expires_at"), table_name="refresh_tokens")
+    op.drop_index("ix_audit_log_created_at", table_name="audit_log")
     op.execute(PREVIOUS_TRIGGER)
