@@ -1,4 +1,4 @@
-"""`helpline serve | migrate | create-admin | db-shell | db-stop | reindex | purge-guests | faqs ...`."""
+"""`helpline serve | migrate | create-admin | db-shell | db-stop | reindex | purge-guests | retention | faqs ...`."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from helpline.core.embedded_pg import EmbeddedPostgres, EmbeddedPostgresError
 
 if TYPE_CHECKING:
     from helpline.faqs.formats import Format
+    from helpline.privacy.retention import RetentionReport
 
 app = typer.Typer(help="Helpline: a self-hostable AI support chatbot.", no_args_is_help=True)
 faqs_app = typer.Typer(help="The knowledge base: import and export FAQs, load the demo.", no_args_is_help=True)
@@ -381,6 +382,45 @@ def purge_guests() -> None:
     typer.echo(
         f"Removed {removed} guest{'' if removed == 1 else 's'} idle for more than {days} day{'' if days == 1 else 's'}."
     )
+
+
+@app.command()
+def retention(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would go; change nothing")] = False,
+) -> None:
+    """Delete data past its retention period (HELPLINE_RETENTION_*) and print how much went, per
+    rule (the server also does this at start and every HELPLINE_RETENTION_INTERVAL_MINUTES)."""
+    settings = _settings()
+
+    async def run(url: str) -> RetentionReport:
+        from helpline.core.runtime import Runtime
+        from helpline.privacy.retention import run_retention
+
+        runtime = Runtime.build(settings, url)
+        try:
+            return await run_retention(runtime, dry_run=dry_run)
+        finally:
+            await runtime.close()
+
+    with _database(settings) as url:
+        _migrate(url)
+        report = asyncio.run(run(url))
+    if report.skipped:
+        typer.echo("Retention is already running elsewhere (another instance holds its lock); nothing done.")
+        return
+    cfg = settings.retention
+    days = {
+        "conversations": cfg.conversation_days,
+        "refresh_tokens": cfg.refresh_token_days,
+        "consent_records": cfg.consent_days,
+        "audit_entries": cfg.audit_days,
+        "audit_ips": cfg.audit_ip_days,
+    }
+    typer.echo("Retention dry run: nothing changed; would remove:" if dry_run else "Retention: removed")
+    for rule, count in report.counts.items():
+        kept = days.get(rule)
+        note = "" if kept is None else ("  (kept for ever)" if kept == 0 else f"  (older than {kept} days)")
+        typer.echo(f"  {rule:<22} {count:>8}{note}")
 
 
 @app.command()

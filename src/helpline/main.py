@@ -24,6 +24,7 @@ from helpline.core.errors import install_error_handlers
 from helpline.core.logging import configure_logging
 from helpline.core.metrics import metrics_endpoint
 from helpline.core.middleware import AccessLogMiddleware, BodySizeLimitMiddleware, SecurityHeadersMiddleware
+from helpline.core.proxy import ClientAddressMiddleware
 from helpline.core.runtime import Runtime
 from helpline.faqs.router import router as faqs_router
 from helpline.health.router import router as health_router
@@ -90,12 +91,20 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
         # Data exports past their download window go, with their archives.
         export_purge = asyncio.create_task(export_purge_loop(own, GUEST_PURGE_INTERVAL_SECONDS))
+        tasks = [guest_cleanup, export_purge]
+        if settings.retention.enabled:
+            from helpline.privacy.retention import retention_loop
+
+            # Data past its retention period goes (HELPLINE_RETENTION_*); an advisory lock lets
+            # one instance at a time do it.
+            interval = settings.retention.interval_minutes * 60.0
+            tasks.append(asyncio.create_task(retention_loop(own, interval)))
         try:
             yield
         finally:
             from helpline.faqs.backends import close_embedder
 
-            for task in (guest_cleanup, export_purge):
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -141,4 +150,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(AccessLogMiddleware)
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
+    # Outermost: everything after it (access log, rate limits, audit) sees the real client.
+    app.add_middleware(ClientAddressMiddleware, trusted_proxies=settings.trusted_proxies)
     return app

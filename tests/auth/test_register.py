@@ -46,7 +46,7 @@ async def test_register_stores_user_and_consents(client: httpx.AsyncClient, db: 
         ("data_processing", True),
         ("marketing", False),
     }
-    assert all(r["policy_version"] and r["ip_address"] == "127.0.0.1" for r in rows)
+    assert all(r["policy_version"] and r["ip_address"] == "127.0.0.0" for r in rows)
     stored = await db.fetchval("SELECT hashed_password FROM users WHERE id = $1", body["id"])
     assert stored.startswith("$2b$")
     assert PASSWORD not in stored

@@ -13,7 +13,7 @@ from helpline.conversations.schemas import (
     ConversationRead,
     ConversationUpdate,
 )
-from helpline.core.deps import SessionDep
+from helpline.core.deps import RuntimeDep, SessionDep
 from helpline.core.ids import MAX_ID, PathId
 from helpline.models import Message
 
@@ -80,7 +80,11 @@ async def update_conversation(
 
 
 @router.delete("/{conversation_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
-async def delete_conversation(conversation_id: PathId, user: CurrentUser, session: SessionDep) -> Response:
+async def delete_conversation(
+    conversation_id: PathId, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
+) -> Response:
     conv = await service.get_owned(session, user.id, conversation_id)
-    await service.remove(session, conv)
+    message_ids = await service.remove(session, conv)
+    # Its answers' event streams go too (as for an erased account or a retention purge).
+    await runtime.hub.erase(message_ids)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

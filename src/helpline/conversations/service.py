@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import delete, select, tuple_
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from helpline.conversations.schemas import ConversationUpdate
 from helpline.core.cursors import decode_cursor, encode_cursor, int4
 from helpline.core.errors import BadRequest, NotFound
-from helpline.models import Conversation, Message, MessageFeedback
+from helpline.models import Conversation, Message, MessageFeedback, UnansweredQuestion
 
 Status = Literal["active", "archived", "all"]
 
@@ -94,6 +95,20 @@ async def update(session: AsyncSession, conv: Conversation, data: ConversationUp
     return conv
 
 
-async def remove(session: AsyncSession, conv: Conversation) -> None:
-    # Messages and feedback go with it (ON DELETE CASCADE).
-    await session.execute(delete(Conversation).where(Conversation.id == conv.id))
+async def remove(session: AsyncSession, conv: Conversation) -> list[int]:
+    """Delete the conversation; returns its messages' ids, whose answer streams the caller
+    forgets (``GenerationHub.erase``)."""
+    return await delete_conversations(session, [conv.id])
+
+
+async def delete_conversations(db: AsyncSession | AsyncConnection, ids: Sequence[int]) -> list[int]:
+    """Delete these conversations with everything of theirs: messages and feedback (ON DELETE
+    CASCADE) and the unanswered questions asked in them. Returns the messages' ids: their answer
+    streams (Redis or in process) are the caller's to erase once this is committed or about to be."""
+    if not ids:
+        return []
+    message_ids = list((await db.scalars(select(Message.id).where(Message.conversation_id.in_(ids)))).all())
+    # They would go by CASCADE too; deleted by name so that the rule is stated here.
+    await db.execute(delete(UnansweredQuestion).where(UnansweredQuestion.conversation_id.in_(ids)))
+    await db.execute(delete(Conversation).where(Conversation.id.in_(ids)))
+    return message_ids

@@ -140,6 +140,32 @@ class PrivacySettings(BaseSettings):
     exports_per_day: int = Field(default=3, ge=1, le=100)
 
 
+class RetentionSettings(BaseSettings):
+    """How long data is kept before the retention job (privacy.retention) deletes it. A value of
+    0 days keeps that kind of data for ever. The job runs in every server process at start and then
+    every ``interval_minutes``; an advisory lock lets one instance at a time do the work."""
+
+    model_config = _config("HELPLINE_RETENTION_")
+
+    # Off: the job never runs in the server (`helpline retention` still works by hand).
+    enabled: bool = True
+    interval_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+    # Conversations with no activity (message, rename, archive) for this long go, with their
+    # messages, feedback, unanswered questions and answer streams. 0: kept until the user deletes them.
+    conversation_days: int = Field(default=0, ge=0, le=36_500)
+    # Refresh tokens this long past their expiry or revocation (a session's trail: when, from where).
+    refresh_token_days: int = Field(default=30, ge=0, le=36_500)
+    # Consent records this long after a newer choice of the same kind replaced them; the current
+    # one is always kept (proof of consent, GDPR art. 7(1)).
+    consent_days: int = Field(default=1095, ge=0, le=36_500)
+    # Audit entries keep the (truncated) client address this long; it is then set to NULL.
+    audit_ip_days: int = Field(default=90, ge=0, le=36_500)
+    # Audit entries themselves; 0: the trail is kept for ever.
+    audit_days: int = Field(default=0, ge=0, le=36_500)
+    # Rows per DELETE/UPDATE statement (each its own short transaction).
+    batch_size: int = Field(default=1000, ge=1, le=100_000)
+
+
 class LimitsSettings(BaseSettings):
     model_config = _config("HELPLINE_LIMITS_")
 
@@ -359,6 +385,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     widget: WidgetSettings = Field(default_factory=WidgetSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
     @field_validator("cors_origins", "trusted_proxies", "image_origins", mode="before")
     @classmethod
@@ -474,6 +501,7 @@ _SECTIONS: dict[str, type[BaseSettings]] = {
     "retrieval": RetrievalSettings,
     "widget": WidgetSettings,
     "privacy": PrivacySettings,
+    "retention": RetentionSettings,
 }
 
 

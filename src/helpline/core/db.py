@@ -40,6 +40,9 @@ def create_engine(settings: Settings, url: str) -> AsyncEngine:
         pool_recycle=db.pool_recycle_seconds,
         pool_timeout=db.connect_timeout_seconds,
         echo=db.echo,
+        # A failed statement's exception (logged with its traceback) and the echo never show the
+        # values bound to it: they hold users' emails, password hashes, messages.
+        hide_parameters=True,
         connect_args={
             "timeout": db.connect_timeout_seconds,
             "server_settings": {

@@ -43,8 +43,9 @@ ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="functi
 
 
 def client_ip(request: Request) -> str | None:
-    # uvicorn's proxy-headers support (forwarded_allow_ips) already rewrote client.host
-    # for trusted proxies, so this is the real client address.
+    # core.proxy.ClientAddressMiddleware already put a trusted proxy's X-Real-IP / X-Forwarded-For
+    # in client.host, so this is the real client address (in full: rate limits use it; whatever
+    # stores it keeps only its network, models.base.TruncatedInet).
     return request.client.host if request.client else None
 
 

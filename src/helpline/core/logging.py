@@ -11,6 +11,8 @@ from typing import Any
 import structlog
 from asgi_correlation_id import correlation_id
 
+from helpline.core.net import truncate_ip
+
 _SECRET_WORDS = ("password", "token", "secret", "authorization", "api_key", "cookie")
 
 
@@ -27,12 +29,49 @@ def redact_url_secrets(text: str) -> str:
     return _QUERY_SECRET.sub(r"\1[redacted]", text) if "=" in text else text
 
 
+# The values PostgreSQL quotes back in an error (a failed statement's traceback is logged): a
+# duplicate key's (an email), a whole failing row, an input it could not parse. The statement's
+# own parameters never get there (the engine hides them, core.db).
+_DB_VALUES = (
+    (
+        re.compile(r"(Key \([^)]*\)=\()(.*?)(\) (?:already exists|is (?:not present|still referenced)))"),
+        r"\1[redacted]\3",
+    ),
+    (re.compile(r"(Failing row contains \().*(\)\.?)"), r"\1[redacted]\2"),
+    (re.compile(r"(invalid input (?:syntax|value) for (?:type|enum) [\w\s.]+: )\"[^\n]*\""), r'\1"[redacted]"'),
+    # asyncpg's own, before the statement is sent: the value, and the reason quoting it again.
+    (re.compile(r"(invalid input for query argument \$\d+: )[^\n\"]*"), r"\1[redacted]"),
+)
+
+
+def redact_db_values(text: str) -> str:
+    """``text`` with the data values PostgreSQL's error messages quote replaced by ``[redacted]``."""
+    if "Key (" not in text and "Failing row" not in text and "invalid input" not in text:
+        return text
+    for pattern, replacement in _DB_VALUES:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+# uvicorn's line for each WebSocket: 'host:port - "WebSocket /path" 101'.
+_UVICORN_WS_LINE = re.compile(r'^(\S+):\d+( - "WebSocket )')
+
+
+def _truncate_client(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    # uvicorn names the peer of each WebSocket in its line: its network only (the port dropped), as
+    # Helpline's own access log and database keep (core.net).
+    message = event.get("event")
+    if isinstance(message, str) and (match := _UVICORN_WS_LINE.match(message)):
+        event["event"] = (truncate_ip(match.group(1).strip("[]")) or "-") + message[match.start(2) :]
+    return event
+
+
 def _redact_urls(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     # Last before rendering: the message of a stdlib record (uvicorn's, httpx's) and a rendered
     # traceback are plain strings by then.
     for key, value in event.items():
         if isinstance(value, str):
-            event[key] = redact_url_secrets(value)
+            event[key] = redact_db_values(redact_url_secrets(value))
     return event
 
 
@@ -71,6 +110,7 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
+            _truncate_client,
             _redact_urls,
             renderer,
         ],

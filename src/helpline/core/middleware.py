@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from helpline.core.errors import error_body
 from helpline.core.metrics import REQUEST_COUNT, REQUEST_DURATION
+from helpline.core.net import truncate_ip
 
 log = structlog.get_logger("helpline.access")
 
@@ -25,7 +26,7 @@ SECURITY_HEADERS = [
 ]
 # Only on a response to an https request (RFC 6797 8.1: a host must not send it over plain
 # HTTP). The scheme is https when the server itself speaks TLS, or when a trusted proxy said so
-# in X-Forwarded-Proto (uvicorn's proxy_headers set the scope's scheme from it).
+# in X-Forwarded-Proto (core.proxy.ClientAddressMiddleware sets the scope's scheme from it).
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 
 
@@ -143,5 +144,7 @@ class AccessLogMiddleware:
                 path=scope["path"],
                 status=status,
                 duration_ms=round(elapsed * 1000, 2),
-                client=client[0] if client else None,
+                # Its network only, like every address Helpline keeps (core.net); rate limits
+                # see the full one, in memory or Redis.
+                client=truncate_ip(client[0]) if client else None,
             )

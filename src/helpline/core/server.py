@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import ipaddress
 import weakref
 from collections import Counter
 from dataclasses import dataclass
@@ -28,14 +27,13 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from helpline.core.config import Settings
+from helpline.core.proxy import TrustedProxies
 
 REFUSED_CONNECTIONS = MetricCounter(
     "http_connections_closed_total",
     "Connections the server closed to protect itself",
     ["reason"],  # header_timeout, max_connections, max_connections_per_ip
 )
-
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True)
@@ -49,26 +47,11 @@ class ConnectionGuards:
     trusted_proxies: tuple[str, ...] = ()
 
     @functools.cached_property
-    def _trusted(self) -> tuple[bool, tuple[IPNetwork, ...]]:
-        networks = []
-        for entry in self.trusted_proxies:
-            if entry == "*":
-                return True, ()
-            try:
-                networks.append(ipaddress.ip_network(entry, strict=False))
-            except ValueError:
-                continue  # a host name or a socket path: uvicorn's forwarded_allow_ips deals with those
-        return False, tuple(networks)
+    def _trusted(self) -> TrustedProxies:
+        return TrustedProxies(self.trusted_proxies)
 
     def is_trusted(self, host: str) -> bool:
-        everyone, networks = self._trusted
-        if everyone:
-            return True
-        try:
-            address = ipaddress.ip_address(host)
-        except ValueError:
-            return False
-        return any(address in network for network in networks)
+        return host in self._trusted
 
 
 # Open connections per client address, one tally per running server (per process, per test server).
@@ -183,8 +166,9 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         # A partial of a module-level class pickles, so spawned workers get the same guards.
         "http": functools.partial(GuardedHttpProtocol, guards=guards),
         "limit_concurrency": settings.server.max_connections,
-        "proxy_headers": True,
-        "forwarded_allow_ips": ",".join(settings.trusted_proxies),
+        # The app reads X-Real-IP / X-Forwarded-For / X-Forwarded-Proto of trusted proxies itself
+        # (core.proxy.ClientAddressMiddleware); uvicorn's own reading knows no X-Real-IP.
+        "proxy_headers": False,
         "log_config": None,
         "server_header": False,
         # WebSocket frames are capped at the HTTP body limit (chat/ws.py checks it again for any server).

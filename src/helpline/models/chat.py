@@ -36,6 +36,8 @@ class Conversation(Timestamps, Base):
         Index("idx_conversations_created_at", text("created_at DESC")),
         # Keyset pagination of a user's list, most recent activity first.
         Index("ix_conversations_user_recent", "user_id", text("last_message_at DESC"), text("id DESC")),
+        # The retention job finds conversations untouched since a cutoff (privacy.retention).
+        Index("ix_conversations_last_touched", text("greatest(created_at, updated_at, last_message_at)")),
     )
 
 

@@ -19,10 +19,10 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import INET, JSONB
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from helpline.models.base import Base, CreatedAt, Timestamps
+from helpline.models.base import Base, CreatedAt, Timestamps, TruncatedInet
 from helpline.models.enums import ConsentType, UserRole, UserStatus, consent_type, user_role, user_status
 
 
@@ -68,10 +68,11 @@ class RefreshToken(CreatedAt, Base):
     jti: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     family_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False, index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    # Indexed for the retention job (privacy.retention), which deletes tokens long expired.
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     replaced_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
-    ip_address: Mapped[str | None] = mapped_column(INET)
+    ip_address: Mapped[str | None] = mapped_column(TruncatedInet)
     user_agent: Mapped[str | None] = mapped_column(String(500))
 
 
@@ -107,7 +108,7 @@ class ConsentRecord(CreatedAt, Base):
     consent_type: Mapped[ConsentType] = mapped_column(consent_type, nullable=False)
     granted: Mapped[bool] = mapped_column(Boolean, nullable=False)
     policy_version: Mapped[str] = mapped_column(String(50), nullable=False)
-    ip_address: Mapped[str | None] = mapped_column(INET)
+    ip_address: Mapped[str | None] = mapped_column(TruncatedInet)
     user_agent: Mapped[str | None] = mapped_column(String(500))
     # How it was given: "registration", "web" (the account page), "api".
     source: Mapped[str | None] = mapped_column(String(20))
@@ -125,7 +126,7 @@ class AuditLog(CreatedAt, Base):
     action: Mapped[str] = mapped_column(String(100), nullable=False, index=True)
     target_type: Mapped[str | None] = mapped_column(String(50))
     target_id: Mapped[str | None] = mapped_column(String(100))
-    ip_address: Mapped[str | None] = mapped_column(INET)
+    ip_address: Mapped[str | None] = mapped_column(TruncatedInet)
     user_agent: Mapped[str | None] = mapped_column(String(500))
     request_id: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
@@ -135,7 +136,7 @@ class AuditLog(CreatedAt, Base):
 
     __table_args__ = (
         # The admin audit screen's filters (admin.service.read_audit): what happened to one thing,
-        # and a time range.
+        # and a time range (the retention job's rules go by age too).
         Index("ix_audit_log_target", "target_type", "target_id"),
         Index("ix_audit_log_created_at", "created_at"),
     )

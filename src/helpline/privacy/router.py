@@ -14,7 +14,7 @@ from helpline.core.deps import RuntimeDep, SessionDep
 from helpline.core.ids import PathId
 from helpline.privacy import erasure, service
 from helpline.privacy.jobs import ExportRunner
-from helpline.privacy.schemas import AccountErasure, Consents, ConsentUpdate, ExportRead
+from helpline.privacy.schemas import AccountErasure, Consents, ConsentUpdate, ExportRead, RetentionStatus
 
 router = APIRouter(tags=["privacy"])
 
@@ -146,3 +146,13 @@ async def erase_user(
     await erasure.erase_account(session, runtime, user, by=actor, client=client)
     background.add_task(close_all, runtime, user_id, _ERASED)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/api/v1/privacy/retention",
+    response_model=RetentionStatus,
+    responses={**_AUTH, 403: {"description": "Administrators only"}},
+)
+async def retention_status(_: AdminUser, session: SessionDep, runtime: RuntimeDep) -> RetentionStatus:
+    """How long data is kept (HELPLINE_RETENTION_*) and what the latest run removed (administrators)."""
+    return await service.retention_status(session, runtime)

@@ -50,3 +50,22 @@ class ExportRead(BaseModel):
 
 class AccountErasure(StrictModel):
     current_password: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class RetentionRun(BaseModel):
+    at: datetime = Field(description="When the run finished")
+    counts: dict[str, int] = Field(description="Rows removed per rule (addresses cleared, for audit_ips)")
+
+
+class RetentionStatus(BaseModel):
+    """How long data is kept (HELPLINE_RETENTION_*; 0 days: for ever) and the latest run that
+    removed something."""
+
+    enabled: bool = Field(description="Whether the server runs the job by itself")
+    interval_minutes: int
+    conversation_days: int = Field(description="Conversations untouched for this long are deleted")
+    refresh_token_days: int = Field(description="Refresh tokens this long past expiry or revocation")
+    consent_days: int = Field(description="Consent records this long after a newer choice replaced them")
+    audit_ip_days: int = Field(description="Audit entries keep their client address this long")
+    audit_days: int = Field(description="Audit entries themselves")
+    last_removal: RetentionRun | None = Field(description="Null: no run has removed anything yet")

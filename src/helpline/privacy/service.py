@@ -3,7 +3,6 @@ privacy.erasure."""
 
 from __future__ import annotations
 
-import ipaddress
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -15,24 +14,12 @@ from helpline.core import audit
 from helpline.core.audit import Client
 from helpline.core.errors import Conflict, NotFound, RateLimited
 from helpline.core.runtime import Runtime
-from helpline.models import ConsentRecord, ConsentType, PrivacyExport, User
-from helpline.privacy.schemas import Consents, ConsentUpdate, ExportRead
+from helpline.models import AuditLog, ConsentRecord, ConsentType, PrivacyExport, User
+from helpline.privacy.schemas import Consents, ConsentUpdate, ExportRead, RetentionRun, RetentionStatus
 
 # A job that has not finished in this time died with its process: it no longer blocks a new one.
 STALE_EXPORT = timedelta(minutes=30)
 ACTIVE = ("queued", "running")
-
-
-def truncate_ip(ip: str | None) -> str | None:
-    """Enough of an address to tell where a consent came from, not who: /24 (IPv4), /48 (IPv6)."""
-    if not ip:
-        return None
-    try:
-        addr = ipaddress.ip_address(ip)
-    except ValueError:
-        return None
-    prefix = 24 if addr.version == 4 else 48
-    return str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False).network_address)
 
 
 async def read_consents(session: AsyncSession, runtime: Runtime, user: User) -> Consents:
@@ -74,8 +61,8 @@ async def update_consents(
     if data.analytics is not None and data.analytics != user.analytics_consent:
         changes[ConsentType.analytics] = user.analytics_consent = data.analytics
     if changes:
-        where = Client(ip=truncate_ip(client.ip), user_agent=client.user_agent)
-        record_consents(session, runtime, user.id, changes, where, source=data.source)
+        # The address is truncated where it is stored (models.base.TruncatedInet).
+        record_consents(session, runtime, user.id, changes, client, source=data.source)
         audit.record(
             session,
             "privacy.consents_updated",
@@ -169,3 +156,28 @@ async def download_export(session: AsyncSession, user: User, export_id: uuid.UUI
         session, "privacy.export_downloaded", actor_user_id=user.id, client=client, details={"export": str(export_id)}
     )
     return content
+
+
+async def retention_status(session: AsyncSession, runtime: Runtime) -> RetentionStatus:
+    from helpline.privacy.retention import RETENTION_ACTION
+
+    cfg = runtime.settings.retention
+    last = (
+        await session.execute(
+            select(AuditLog.created_at, AuditLog.details)
+            .where(AuditLog.action == RETENTION_ACTION)
+            .order_by(AuditLog.id.desc())
+            .limit(1)
+        )
+    ).first()
+    counts = (last.details or {}).get("counts", {}) if last is not None else {}
+    return RetentionStatus(
+        enabled=cfg.enabled,
+        interval_minutes=cfg.interval_minutes,
+        conversation_days=cfg.conversation_days,
+        refresh_token_days=cfg.refresh_token_days,
+        consent_days=cfg.consent_days,
+        audit_ip_days=cfg.audit_ip_days,
+        audit_days=cfg.audit_days,
+        last_removal=None if last is None else RetentionRun(at=last.created_at, counts=counts),
+    )

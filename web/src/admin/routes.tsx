@@ -24,4 +24,5 @@ export const ADMIN_SCREENS: AdminScreen[] = [
   { path: "users", label: "menu.users", roles: ["admin"], page: lazy(() => import("./pages/UsersPage")) },
   // The API refuses the audit log to moderators too.
   { path: "audit", label: "menu.audit", roles: ["admin"], page: lazy(() => import("./pages/AuditPage")) },
+  { path: "retention", label: "menu.retention", roles: ["admin"], page: lazy(() => import("./pages/RetentionPage")) },
 ];
