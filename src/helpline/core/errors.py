@@ -16,6 +16,9 @@ from helpline.core.ids import MAX_ID
 
 log = structlog.get_logger(__name__)
 
+# The Retry-After of a 503: a dependency that is down is usually back (or failed over) soon.
+RETRY_UNAVAILABLE_SECONDS = 5
+
 
 class AppError(Exception):
     status_code = 400
@@ -83,6 +86,11 @@ class RateLimited(AppError):
 class ServiceUnavailable(AppError):
     status_code = 503
     code = "service_unavailable"
+
+    def __init__(self, detail: str, **kw: Any) -> None:
+        # As every 503 here: a client (or proxy) knows when to try again.
+        kw.setdefault("headers", {"Retry-After": str(RETRY_UNAVAILABLE_SECONDS)})
+        super().__init__(detail, **kw)
 
 
 _STATUS_CODES = {
@@ -185,7 +193,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def _failed(request: Request, exc: Exception) -> JSONResponse:
         status, code, detail = failure(exc, request.url.path)
-        return error_response(status, code, detail, {"Retry-After": "5"} if status == 503 else None)
+        retry = {"Retry-After": str(RETRY_UNAVAILABLE_SECONDS)} if status == 503 else None
+        return error_response(status, code, detail, retry)
 
     # Exception is Starlette's last resort (it answers, then re-raises for the server's log);
     # the others are answered here.
