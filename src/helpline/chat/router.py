@@ -25,6 +25,9 @@ router = APIRouter(prefix="/api/v1", tags=["chat"])
 FINAL_POLL_SECONDS = 0.5
 FINAL_WAIT_SECONDS = 300.0
 
+_LAST_EVENT_ID: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Last-Event-ID is not '<message_id>:<seq>' (such as 12:3)"}
+}
 _ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"description": "Account suspended, or consent to processing withdrawn (error consent_required)"},
     404: {"description": "No such conversation"},
@@ -33,6 +36,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"description": "Invalid message"},
     429: {"description": "Rate limited"},
 }
+
+
+_EVENT_STREAM = {"content": {"text/event-stream": {"schema": {"type": "string"}}}, "description": "Server-Sent Events"}
 
 
 async def _final(gen: Generation) -> dict[str, Any]:
@@ -98,7 +104,8 @@ async def _replay(runtime: Runtime, user_id: int, message_id: int, after_seq: in
 
 @router.post(
     "/chat/stream",
-    responses={**_ERRORS, 200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"}},
+    response_class=EventSourceResponse,
+    responses={**_ERRORS, **_LAST_EVENT_ID, 200: _EVENT_STREAM},
 )
 async def stream(
     body: SendRequest,
@@ -120,7 +127,11 @@ async def stream(
     return EventSourceResponse((_sse(e) async for e in gen.follow()), ping=15)
 
 
-@router.get("/chat/stream/{message_id}", responses={404: {"description": "No such answer"}})
+@router.get(
+    "/chat/stream/{message_id}",
+    response_class=EventSourceResponse,
+    responses={**_LAST_EVENT_ID, 200: _EVENT_STREAM, 404: {"description": "No such answer"}},
+)
 async def resume_stream(
     message_id: PathId,
     user: ChatUser,

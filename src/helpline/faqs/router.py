@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.auth.dependencies import ClientDep, CurrentUser, StaffUser
 from helpline.auth.schemas import Language
+from helpline.core.cursors import BAD_CURSOR
 from helpline.core.deps import ReadSessionDep, SessionDep
 from helpline.core.errors import AppError
 from helpline.core.ids import PathId
@@ -45,6 +46,8 @@ from helpline.models import FAQ, FAQStatus
 
 router = APIRouter(prefix="/api/v1")
 NOT_FOUND: dict[int | str, dict[str, str]] = {404: {"description": "No such FAQ (or not visible to you)"}}
+NO_CATEGORY: dict[int | str, dict[str, str]] = {404: {"description": "No such category"}}
+NULL_FIELD: dict[int | str, dict[str, str]] = {400: {"description": "A field that cannot be empty was sent as null"}}
 CategoryRef = Annotated[str | None, Query(max_length=120, description="Category id or slug (with subcategories)")]
 
 
@@ -110,7 +113,7 @@ async def get_category(category_id: PathId, session: SessionDep) -> CategoryTree
     )
 
 
-@router.put("/faq-categories/{category_id}", response_model=CategoryRead, tags=["faq-categories"])
+@router.put("/faq-categories/{category_id}", response_model=CategoryRead, tags=["faq-categories"], responses=NULL_FIELD)
 async def update_category(
     category_id: PathId, body: CategoryUpdate, actor: StaffUser, session: SessionDep, client: ClientDep
 ) -> CategoryRead:
@@ -129,7 +132,7 @@ async def delete_category(category_id: PathId, actor: StaffUser, session: Sessio
 # FAQs: fixed paths first, so "search" or "export" is never read as an id.
 
 
-@router.get("/faqs", response_model=FAQPage, tags=["faqs"])
+@router.get("/faqs", response_model=FAQPage, tags=["faqs"], responses=BAD_CURSOR | NO_CATEGORY)
 async def list_faqs(
     viewer: OptionalUser,
     session: SessionDep,
@@ -183,7 +186,10 @@ SEARCH_DOC = (
 )
 
 
-SEARCH_LIMITED: dict[int | str, dict[str, str]] = {429: {"description": "Too many searches from this client"}}
+SEARCH_LIMITED: dict[int | str, dict[str, str]] = {
+    429: {"description": "Too many searches from this client"},
+    **NO_CATEGORY,
+}
 
 
 @router.get(
@@ -227,7 +233,10 @@ async def search_post(
     "/faqs/export",
     tags=["faqs"],
     response_class=Response,
-    responses={200: {"content": {t: {} for t in formats.MEDIA_TYPES.values()}, "description": "The file"}},
+    responses={
+        200: {"content": {t: {} for t in formats.MEDIA_TYPES.values()}, "description": "The file"},
+        **NO_CATEGORY,
+    },
 )
 async def export_faqs(
     _: StaffUser,
@@ -346,7 +355,7 @@ async def get_faq(faq_id: PathId, viewer: OptionalUser, session: SessionDep, dep
     return _read(faq)
 
 
-@router.put("/faqs/{faq_id}", response_model=FAQRead, tags=["faqs"], responses=NOT_FOUND)
+@router.put("/faqs/{faq_id}", response_model=FAQRead, tags=["faqs"], responses=NOT_FOUND | NULL_FIELD)
 async def update_faq(
     faq_id: PathId, body: FAQUpdate, actor: StaffUser, session: SessionDep, deps: FAQDepsDep, client: ClientDep
 ) -> FAQRead:

@@ -28,7 +28,15 @@ _PASSWORD_ERRORS: dict[int | str, dict[str, str]] = {
 }
 
 
-@router.patch("/me", response_model=UserRead, responses=_PASSWORD_ERRORS)
+@router.patch(
+    "/me",
+    response_model=UserRead,
+    responses={
+        **_PASSWORD_ERRORS,
+        400: {"description": "language, timezone, username or email sent as null"},
+        409: {"description": "That email or username is already used by another account"},
+    },
+)
 async def update_me(
     body: UserUpdate,
     user: CurrentUser,
