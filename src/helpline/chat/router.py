@@ -11,7 +11,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from helpline.auth.dependencies import ChatUser, CurrentUser, TurnClaims, load_caller
 from helpline.auth.service import require_consent
 from helpline.chat import service
-from helpline.chat.hub import Generation, TurnEvent
+from helpline.chat.hub import EVENT_KINDS, Generation, TurnEvent
 from helpline.chat.schemas import ChatResponse, FeedbackRead, FeedbackRequest, SendRequest
 from helpline.chat.stop import stop as stop_answer
 from helpline.core.deps import RuntimeDep, SessionDep
@@ -38,7 +38,27 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-_EVENT_STREAM = {"content": {"text/event-stream": {"schema": {"type": "string"}}}, "description": "Server-Sent Events"}
+# In OpenAPI 3.1 the schema of an event stream describes one event.
+_EVENT_STREAM = {
+    "description": "Server-Sent Events",
+    "content": {
+        "text/event-stream": {
+            "schema": {
+                "type": "object",
+                "required": ["event", "id", "data"],
+                "properties": {
+                    "event": {"type": "string", "enum": sorted(EVENT_KINDS)},
+                    "id": {"type": "string", "pattern": "^[0-9]+:[0-9]+$", "description": "<message_id>:<seq>"},
+                    "data": {
+                        "type": "string",
+                        "contentMediaType": "application/json",
+                        "description": "A JSON object with message_id and conversation_id, and the event's fields",
+                    },
+                },
+            }
+        }
+    },
+}
 
 
 async def _final(gen: Generation) -> dict[str, Any]:
