@@ -47,7 +47,14 @@ from helpline.models import FAQ, FAQStatus
 router = APIRouter(prefix="/api/v1")
 NOT_FOUND: dict[int | str, dict[str, str]] = {404: {"description": "No such FAQ (or not visible to you)"}}
 NO_CATEGORY: dict[int | str, dict[str, str]] = {404: {"description": "No such category"}}
-NULL_FIELD: dict[int | str, dict[str, str]] = {400: {"description": "A field that cannot be empty was sent as null"}}
+CATEGORY_RULES: dict[int | str, dict[str, str]] = {
+    400: {"description": "parent_id names no category, the category itself, or a subcategory (one level only)"},
+    409: {"description": "The slug is already used"},
+}
+FAQ_RULES: dict[int | str, dict[str, str]] = {
+    400: {"description": "category_id names no category, or a FAQ without an answer is to be published"},
+    409: {"description": "The slug is already used"},
+}
 CategoryRef = Annotated[str | None, Query(max_length=120, description="Category id or slug (with subcategories)")]
 
 
@@ -94,7 +101,11 @@ async def list_categories(session: SessionDep) -> CategoryList:
 
 
 @router.post(
-    "/faq-categories", response_model=CategoryRead, status_code=status.HTTP_201_CREATED, tags=["faq-categories"]
+    "/faq-categories",
+    response_model=CategoryRead,
+    status_code=status.HTTP_201_CREATED,
+    tags=["faq-categories"],
+    responses=CATEGORY_RULES,
 )
 async def create_category(
     body: CategoryCreate, actor: StaffUser, session: SessionDep, client: ClientDep
@@ -113,7 +124,12 @@ async def get_category(category_id: PathId, session: SessionDep) -> CategoryTree
     )
 
 
-@router.put("/faq-categories/{category_id}", response_model=CategoryRead, tags=["faq-categories"], responses=NULL_FIELD)
+@router.put(
+    "/faq-categories/{category_id}",
+    response_model=CategoryRead,
+    tags=["faq-categories"],
+    responses={**CATEGORY_RULES, 400: {"description": "A field sent as null, or parent_id not allowed (see POST)"}},
+)
 async def update_category(
     category_id: PathId, body: CategoryUpdate, actor: StaffUser, session: SessionDep, client: ClientDep
 ) -> CategoryRead:
@@ -122,7 +138,12 @@ async def update_category(
     return CategoryRead.model_validate(category)
 
 
-@router.delete("/faq-categories/{category_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["faq-categories"])
+@router.delete(
+    "/faq-categories/{category_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["faq-categories"],
+    responses={409: {"description": "The category has subcategories"}},
+)
 async def delete_category(category_id: PathId, actor: StaffUser, session: SessionDep, client: ClientDep) -> Response:
     category = await categories.get_category(session, category_id)
     await categories.delete_category(session, category, actor_id=actor.id, client=client)
@@ -151,7 +172,7 @@ async def list_faqs(
     return FAQPage(items=[_read(f) for f in rows], next_cursor=next_cursor)
 
 
-@router.post("/faqs", response_model=FAQRead, status_code=status.HTTP_201_CREATED, tags=["faqs"])
+@router.post("/faqs", response_model=FAQRead, status_code=status.HTTP_201_CREATED, tags=["faqs"], responses=FAQ_RULES)
 async def create_faq(
     body: FAQCreate, actor: StaffUser, session: SessionDep, deps: FAQDepsDep, client: ClientDep
 ) -> FAQRead:
@@ -274,7 +295,16 @@ IMPORT_BODY: dict[str, Any] = {
 }
 
 
-@router.post("/faqs/import", response_model=ImportReport, tags=["faqs"], openapi_extra=IMPORT_BODY)
+@router.post(
+    "/faqs/import",
+    response_model=ImportReport,
+    tags=["faqs"],
+    openapi_extra=IMPORT_BODY,
+    responses={
+        400: {"description": "The file cannot be read in its format, or has too many FAQs"},
+        415: {"description": "Not JSON, CSV or Markdown (say ?format=), or a form without a 'file' field"},
+    },
+)
 async def import_faqs(
     request: Request,
     actor: StaffUser,
@@ -334,7 +364,17 @@ async def list_unanswered(
     )
 
 
-@router.post("/faqs/unanswered/draft", response_model=FAQRead, status_code=status.HTTP_201_CREATED, tags=["faqs"])
+@router.post(
+    "/faqs/unanswered/draft",
+    response_model=FAQRead,
+    status_code=status.HTTP_201_CREATED,
+    tags=["faqs"],
+    responses={
+        **FAQ_RULES,
+        404: {"description": "No such unanswered question"},
+        409: {"description": "A question was already turned into a FAQ, or the slug is already used"},
+    },
+)
 async def draft_from_unanswered(
     body: DraftFromUnanswered, actor: StaffUser, session: SessionDep, deps: FAQDepsDep, client: ClientDep
 ) -> FAQRead:
@@ -355,7 +395,12 @@ async def get_faq(faq_id: PathId, viewer: OptionalUser, session: SessionDep, dep
     return _read(faq)
 
 
-@router.put("/faqs/{faq_id}", response_model=FAQRead, tags=["faqs"], responses=NOT_FOUND | NULL_FIELD)
+@router.put(
+    "/faqs/{faq_id}",
+    response_model=FAQRead,
+    tags=["faqs"],
+    responses={**NOT_FOUND, **FAQ_RULES, 400: {"description": "A field sent as null, or a rule of POST /faqs"}},
+)
 async def update_faq(
     faq_id: PathId, body: FAQUpdate, actor: StaffUser, session: SessionDep, deps: FAQDepsDep, client: ClientDep
 ) -> FAQRead:

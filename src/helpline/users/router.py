@@ -81,7 +81,13 @@ async def list_users(
 
 
 @router.patch(
-    "/{user_id}", response_model=UserRead, responses={409: {"description": "A guest cannot be given a staff role"}}
+    "/{user_id}",
+    response_model=UserRead,
+    responses={
+        400: {"description": "Administrators cannot demote or suspend themselves"},
+        404: {"description": "No user with this id"},
+        409: {"description": "A guest cannot be given a staff role"},
+    },
 )
 async def admin_update(
     user_id: PathId,
