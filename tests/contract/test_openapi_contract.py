@@ -25,6 +25,7 @@ CHECKS = (
     "content_type_conformance",
     "response_schema_conformance",
     "response_headers_conformance",
+    "negative_data_rejection",
 )
 MAX_EXAMPLES = 8
 SEED = 20261205

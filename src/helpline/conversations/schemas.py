@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from helpline.auth.schemas import StrictModel
 from helpline.chat.schemas import MessageRead
@@ -43,5 +43,6 @@ class ConversationDetail(ConversationRead):
 
 class ConversationUpdate(StrictModel):
     title: Annotated[str, Field(min_length=1, max_length=255)] | None = None
-    is_archived: bool | None = None
+    # Strict: 0 or "yes" is not a boolean (the document says boolean).
+    is_archived: StrictBool | None = None
     tags: Annotated[list[Tag], Field(max_length=20)] | None = None

@@ -186,8 +186,8 @@ def finish_document(document: dict[str, Any], routes: list[BaseRoute]) -> dict[s
         if not isinstance(route.original_route, APIRoute) or not route.include_in_schema:
             continue
         facts = _facts(route)
-        for method in route.methods:
-            operation = paths.get(route.path_format, {}).get(method.lower())
+        for method in route.methods or ():
+            operation = paths.get(route.path_format or "", {}).get(method.lower())
             if operation is not None:
                 _finish_operation(operation, facts)
     schemas = document.setdefault("components", {}).setdefault("schemas", {})

@@ -283,9 +283,11 @@ IMPORT_BODY: dict[str, Any] = {
     "requestBody": {
         "description": "The file as the body (JSON, CSV or Markdown), or multipart/form-data with a 'file' field",
         "content": {
-            "application/json": {"schema": {"type": "object"}},
-            "text/csv": {"schema": {"type": "string"}},
-            "text/markdown": {"schema": {"type": "string"}},
+            # A list of FAQs, or an object with a "faqs" list (and "categories").
+            "application/json": {"schema": {"type": ["array", "object"]}},
+            # Text, read as the format says: any body is text on the wire (a wrong one is a 400).
+            "text/csv": {"schema": {}},
+            "text/markdown": {"schema": {}},
             "multipart/form-data": {
                 "schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}
             },
