@@ -33,7 +33,7 @@ _PASSWORD_ERRORS: dict[int | str, dict[str, str]] = {
     response_model=UserRead,
     responses={
         **_PASSWORD_ERRORS,
-        400: {"description": "language, timezone, username or email sent as null"},
+        400: {"description": "language, timezone, username, email or marketing_consent sent as null"},
         409: {"description": "That email or username is already used by another account"},
     },
 )
