@@ -28,6 +28,10 @@ CHECKS = (
     "response_headers_conformance",
     "negative_data_rejection",
 )
+# Not positive_data_acceptance: it expects every request valid by the schema to succeed, but
+# opaque values (cursors, hand-off codes, Last-Event-ID, passwords to check) and ids of rows can be
+# valid by the schema and still wrong, and some rules (common passwords, IANA time zones, the
+# search query's length once normalised) are not JSON Schema: it reports those, run after run.
 MAX_EXAMPLES = 8
 SEED = 20261205
 RUN_TIMEOUT_SECONDS = 300
@@ -58,9 +62,10 @@ def _config(headers: dict[str, str], per_operation: dict[str, dict[str, str]]) -
 
 
 def _schemathesis(base_url: str, config: Path, workdir: Path) -> None:
-    st = Path(sys.executable).with_name("st")
     args = [
-        str(st),
+        sys.executable,
+        "-m",
+        "schemathesis.cli",
         "--config-file",
         str(config),
         "run",
