@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from helpline.auth.dependencies import AdminUser, CurrentUser
 from helpline.core.config import AuthSettings, load_settings
 from helpline.core.deps import RuntimeDep
+from helpline.core.errors import RETRY_UNAVAILABLE_SECONDS, RateLimited, ServiceUnavailable
 from helpline.core.openapi import install_openapi
 from helpline.faqs.dependencies import OptionalUser, search_allowed
 from helpline.main import create_app
@@ -115,3 +116,8 @@ async def test_a_json_body_that_is_not_utf8_is_a_422_like_any_invalid_json(clien
     assert body["detail"] == "Request body is not valid JSON"
     assert body["errors"] == [{"field": None, "message": "Request body is not valid JSON", "type": "json_invalid"}]
     assert body["request_id"]
+
+
+def test_every_429_and_503_carries_the_retry_after_the_document_promises() -> None:
+    assert RateLimited("slow down", retry_after=0).headers == {"Retry-After": "1"}
+    assert ServiceUnavailable("the store is down").headers == {"Retry-After": str(RETRY_UNAVAILABLE_SECONDS)}
