@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.security.base import SecurityBase
 from pydantic import BaseModel, Field
 from starlette.routing import BaseRoute
 
@@ -128,7 +129,7 @@ def _facts(route: Any) -> _RouteFacts:
             for status, description in mark.errors.items():
                 facts.errors.setdefault(status, description)
             facts.requires_token |= mark.requires_token
-        if dep.call is not None and type(dep.call).__module__.startswith("fastapi.security"):
+        if isinstance(dep.call, SecurityBase):
             facts.reads_token = True
     flat = [route.dependant, *_dependencies(route.dependant)]
     if any(d.body_params for d in flat) or (route.openapi_extra or {}).get("requestBody"):
@@ -191,8 +192,9 @@ def finish_document(document: dict[str, Any], routes: list[BaseRoute]) -> dict[s
             if operation is not None:
                 _finish_operation(operation, facts)
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
-    for unused in ("HTTPValidationError", "ValidationError"):
-        schemas.pop(unused, None)
+    # FastAPI's validation error models, referenced by nothing now.
+    if schemas.pop("HTTPValidationError", None) is not None:
+        schemas.pop("ValidationError", None)
     schemas.update(_models())
     document["components"]["schemas"] = dict(sorted(schemas.items()))
     return document
