@@ -24,6 +24,7 @@ from helpline.core.errors import install_error_handlers
 from helpline.core.logging import configure_logging
 from helpline.core.metrics import metrics_endpoint
 from helpline.core.middleware import AccessLogMiddleware, BodySizeLimitMiddleware, SecurityHeadersMiddleware
+from helpline.core.openapi import install_openapi
 from helpline.core.proxy import ClientAddressMiddleware
 from helpline.core.runtime import Runtime
 from helpline.faqs.router import router as faqs_router
@@ -124,6 +125,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         redoc_url=None,
     )
     install_error_handlers(app)
+    install_openapi(app)
     for router in (health_router, auth_router, users_router, chat_router, ws_router, conversations_router):
         app.include_router(router)
     app.include_router(faqs_router)

@@ -150,6 +150,7 @@ async def test_data_processing_consent_is_required(client: httpx.AsyncClient, db
         ({"username": "a"}, "username"),
         ({"username": "bad name!"}, "username"),
         ({"username": "x" * 51}, "username"),
+        ({"username": "trailing\n"}, "username"),
         ({"first_name": "x" * 101}, "first_name"),
         ({"first_name": "bad\x00name"}, "first_name"),
         ({"language": "english"}, "language"),

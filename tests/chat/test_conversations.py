@@ -52,6 +52,8 @@ async def test_search_archive_filter_and_update(client: httpx.AsyncClient, auth:
         {"title": ""},
         {"title": "x" * 256},
         {"is_archived": "maybe"},
+        {"is_archived": 0},
+        {"is_archived": "true"},
         {"tags": "one"},
         {"tags": [""]},
         {"owner": 3},

@@ -245,6 +245,11 @@ async def test_admin_erases_a_user(client: httpx.AsyncClient, db: asyncpg.Connec
     assert row["target_id"].startswith("erased:")
     r = await client.get("/api/v1/users/me", headers=bearer(victim))
     assert r.status_code == 401, r.text
+    # The erased user's app logs out with the tokens it still holds: nothing is left to end.
+    r = await client.post(
+        "/api/v1/auth/logout", headers=bearer(victim), json={"refresh_token": victim["refresh_token"]}
+    )
+    assert r.status_code == 204, r.text
 
     r = await client.delete(f"/api/v1/admin/users/{victim_id}", headers=bearer(admin))
     assert r.status_code == 404, r.text

@@ -35,6 +35,7 @@ async def test_patch_me_updates_profile(client: httpx.AsyncClient, db: asyncpg.C
         {"email": "new@example.com"},
         {"username": "no spaces"},
         {"language": None},
+        {"marketing_consent": None},
     ],
 )
 async def test_patch_me_bad_input_changes_nothing(

@@ -16,6 +16,7 @@ from helpline.core.audit import Client
 from helpline.core.db import single_statement
 from helpline.core.deps import RuntimeDep, SessionDep, client_ip, user_agent
 from helpline.core.errors import Forbidden, Unauthorized
+from helpline.core.openapi import DEFAULT_DESCRIPTIONS, documents
 from helpline.core.runtime import Runtime
 from helpline.core.security import DeviceCookie, InvalidToken, TokenClaims
 from helpline.models import RevokedAccessToken, RevokedSession, User, UserRole
@@ -80,6 +81,14 @@ async def load_user(session: SessionDep, claims: TokenClaims) -> User:
     return user
 
 
+# What every check of a caller's token and account can answer (load_user, fetch_caller).
+SIGNED_IN: dict[int, str] = {
+    401: DEFAULT_DESCRIPTIONS[401],
+    403: "The account is suspended or inactive (or, for chat, consent to processing is withdrawn)",
+}
+
+
+@documents(SIGNED_IN, requires_token=True)
 async def current_user(
     runtime: RuntimeDep,
     session: SessionDep,
@@ -127,6 +136,7 @@ async def load_caller(runtime: Runtime, claims: TokenClaims) -> Caller:
         return await fetch_caller(conn, claims)
 
 
+@documents(SIGNED_IN, requires_token=True)
 async def current_caller(
     runtime: RuntimeDep, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Caller:
@@ -139,6 +149,7 @@ async def current_caller(
 ChatUser = Annotated[Caller, Depends(current_caller)]
 
 
+@documents({401: DEFAULT_DESCRIPTIONS[401]}, requires_token=True)
 async def turn_claims(
     runtime: RuntimeDep, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> TokenClaims:
@@ -148,12 +159,15 @@ async def turn_claims(
 
 
 TurnClaims = Annotated[TokenClaims, Depends(turn_claims)]
+# A valid access token's claims, for routes that check its account themselves.
+AccessClaims = TurnClaims
 
 
 def require_role(*roles: UserRole) -> Callable[[User], Awaitable[User]]:
     """Dependency factory: the current user, if their role is one of ``roles``; else 403."""
     allowed = frozenset(roles)
 
+    @documents({403: "Your role does not allow this"})
     async def dependency(user: CurrentUser) -> User:
         if user.role not in allowed:
             raise Forbidden("You do not have permission to do this")

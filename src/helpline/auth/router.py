@@ -11,10 +11,10 @@ from helpline.auth import guest, handoff, service
 from helpline.auth.dependencies import (
     DEVICE_COOKIE,
     DEVICE_COOKIE_PATH,
+    AccessClaims,
     ClientDep,
     DeviceDep,
     ThrottlesDep,
-    access_claims,
     bearer,
 )
 from helpline.auth.schemas import (
@@ -182,10 +182,10 @@ async def logout(
     response_model=GuestHandoff,
     responses={401: {"description": "No valid access token"}, 403: {"description": "The caller is not a guest"}},
 )
-async def guest_handoff(session: SessionDep, runtime: RuntimeDep, creds: BearerDep) -> GuestHandoff:
+async def guest_handoff(session: SessionDep, runtime: RuntimeDep, claims: AccessClaims) -> GuestHandoff:
     """A one-time code (5 minutes) for the widget's "create an account" link, so the link carries
     no token: the sign-up page redeems it (POST .../redeem) for the guest's access token."""
-    made = await handoff.create_handoff(session, runtime, access_claims(runtime, creds))
+    made = await handoff.create_handoff(session, runtime, claims)
     return GuestHandoff(code=made.code, expires_in=made.expires_in)
 
 

@@ -24,7 +24,8 @@ _COMMON_PASSWORDS = frozenset(
 
 
 def _check_username(v: str) -> str:
-    if not USERNAME_RE.match(v):
+    # fullmatch: "$" alone would also let a trailing newline through.
+    if not USERNAME_RE.fullmatch(v):
         raise ValueError("must be 3-50 characters: letters, digits, '.', '_' or '-', starting with a letter or digit")
     return v
 
@@ -55,8 +56,10 @@ def _clean_name(v: str | None) -> str | None:
     return v or None
 
 
-Username = Annotated[str, AfterValidator(_check_username)]
-Password = Annotated[str, AfterValidator(_check_password)]
+# The rules the validators enforce, also in the OpenAPI document (as documentation only: the
+# validators keep their messages a person can act on).
+Username = Annotated[str, AfterValidator(_check_username), Field(json_schema_extra={"pattern": USERNAME_RE.pattern})]
+Password = Annotated[str, AfterValidator(_check_password), Field(json_schema_extra={"minLength": 8})]
 Timezone = Annotated[str, AfterValidator(_check_timezone)]
 Name = Annotated[str | None, Field(max_length=100), AfterValidator(_clean_name)]
 Language = Annotated[str, Field(pattern=LANGUAGE_RE, max_length=10)]

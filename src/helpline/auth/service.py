@@ -487,6 +487,10 @@ async def logout(
             logins.add(row.family_id)
     if user_id is None:
         raise Unauthorized("Give the access token (Authorization header) or the refresh token to log out")
+    if await session.get(User, user_id) is None:
+        # An erased account: its tokens already answer 401 everywhere and nothing of it is left to
+        # end (recording a revocation for it would break the foreign key: a 500).
+        return
     for family_id in sorted(logins):
         await end_login(session, runtime, family_id, user_id)
     # Revoked tokens and logins matter only until their access tokens expire; keep the tables small.

@@ -11,7 +11,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from helpline.auth.dependencies import ChatUser, CurrentUser, TurnClaims, load_caller
 from helpline.auth.service import require_consent
 from helpline.chat import service
-from helpline.chat.hub import Generation, TurnEvent
+from helpline.chat.hub import EVENT_KINDS, Generation, TurnEvent
 from helpline.chat.schemas import ChatResponse, FeedbackRead, FeedbackRequest, SendRequest
 from helpline.chat.stop import stop as stop_answer
 from helpline.core.deps import RuntimeDep, SessionDep
@@ -25,6 +25,9 @@ router = APIRouter(prefix="/api/v1", tags=["chat"])
 FINAL_POLL_SECONDS = 0.5
 FINAL_WAIT_SECONDS = 300.0
 
+_LAST_EVENT_ID: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Last-Event-ID is not '<message_id>:<seq>' (such as 12:3)"}
+}
 _ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"description": "Account suspended, or consent to processing withdrawn (error consent_required)"},
     404: {"description": "No such conversation"},
@@ -32,6 +35,29 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"description": "Body too large"},
     422: {"description": "Invalid message"},
     429: {"description": "Rate limited"},
+}
+
+
+# In OpenAPI 3.1 the schema of an event stream describes one event.
+_EVENT_STREAM = {
+    "description": "Server-Sent Events",
+    "content": {
+        "text/event-stream": {
+            "schema": {
+                "type": "object",
+                "required": ["event", "id", "data"],
+                "properties": {
+                    "event": {"type": "string", "enum": sorted(EVENT_KINDS)},
+                    "id": {"type": "string", "pattern": "^[0-9]+:[0-9]+$", "description": "<message_id>:<seq>"},
+                    "data": {
+                        "type": "string",
+                        "contentMediaType": "application/json",
+                        "description": "A JSON object with message_id and conversation_id, and the event's fields",
+                    },
+                },
+            }
+        }
+    },
 }
 
 
@@ -98,7 +124,8 @@ async def _replay(runtime: Runtime, user_id: int, message_id: int, after_seq: in
 
 @router.post(
     "/chat/stream",
-    responses={**_ERRORS, 200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"}},
+    response_class=EventSourceResponse,
+    responses={**_ERRORS, **_LAST_EVENT_ID, 200: _EVENT_STREAM},
 )
 async def stream(
     body: SendRequest,
@@ -120,7 +147,11 @@ async def stream(
     return EventSourceResponse((_sse(e) async for e in gen.follow()), ping=15)
 
 
-@router.get("/chat/stream/{message_id}", responses={404: {"description": "No such answer"}})
+@router.get(
+    "/chat/stream/{message_id}",
+    response_class=EventSourceResponse,
+    responses={**_LAST_EVENT_ID, 200: _EVENT_STREAM, 404: {"description": "No such answer"}},
+)
 async def resume_stream(
     message_id: PathId,
     user: ChatUser,

@@ -13,12 +13,14 @@ from helpline.conversations.schemas import (
     ConversationRead,
     ConversationUpdate,
 )
+from helpline.core.cursors import BAD_CURSOR
 from helpline.core.deps import RuntimeDep, SessionDep
 from helpline.core.ids import MAX_ID, PathId
 from helpline.models import Message
 
 router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
 NOT_FOUND: dict[int | str, dict[str, str]] = {404: {"description": "No such conversation (or not yours)"}}
+NULL_FIELD: dict[int | str, dict[str, str]] = {400: {"description": "title or is_archived sent as null"}}
 
 
 def _message(m: Message, feedback: bool | None) -> MessageRead:
@@ -37,7 +39,7 @@ def _message(m: Message, feedback: bool | None) -> MessageRead:
     )
 
 
-@router.get("", response_model=ConversationPage)
+@router.get("", response_model=ConversationPage, responses=BAD_CURSOR)
 async def list_conversations(
     user: CurrentUser,
     session: SessionDep,
@@ -71,7 +73,7 @@ async def get_conversation(
     )
 
 
-@router.put("/{conversation_id}", response_model=ConversationRead, responses=NOT_FOUND)
+@router.put("/{conversation_id}", response_model=ConversationRead, responses=NOT_FOUND | NULL_FIELD)
 async def update_conversation(
     conversation_id: PathId, body: ConversationUpdate, user: CurrentUser, session: SessionDep
 ) -> ConversationRead:

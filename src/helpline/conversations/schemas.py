@@ -3,7 +3,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic.json_schema import SkipJsonSchema
 
 from helpline.auth.schemas import StrictModel
 from helpline.chat.schemas import MessageRead
@@ -42,6 +43,8 @@ class ConversationDetail(ConversationRead):
 
 
 class ConversationUpdate(StrictModel):
-    title: Annotated[str, Field(min_length=1, max_length=255)] | None = None
-    is_archived: bool | None = None
+    # SkipJsonSchema[None]: leave out to keep; null is refused (400), so the document does not offer it.
+    title: Annotated[str, Field(min_length=1, max_length=255)] | SkipJsonSchema[None] = None
+    # Strict: 0 or "yes" is not a boolean (the document says boolean).
+    is_archived: StrictBool | SkipJsonSchema[None] = None
     tags: Annotated[list[Tag], Field(max_length=20)] | None = None

@@ -12,6 +12,10 @@ from helpline.core.errors import BadRequest
 from helpline.core.ids import MAX_ID
 
 INT4_MIN = -(2**31)
+# For the OpenAPI document of a route that takes a cursor.
+BAD_CURSOR: dict[int | str, dict[str, Any]] = {
+    400: {"description": "cursor is not valid: use the next_cursor of the previous page"}
+}
 
 
 def encode_cursor(*parts: object) -> str:

@@ -9,9 +9,12 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.core.db import session_scope
+from helpline.core.openapi import DEFAULT_DESCRIPTIONS, documents
 from helpline.core.runtime import Runtime
 
 
+# Every route that reaches the database or Redis answers 503 when they are down.
+@documents({503: DEFAULT_DESCRIPTIONS[503]})
 async def get_runtime(request: Request) -> Runtime:
     # async: FastAPI would run a plain function in a worker thread on every request.
     runtime: Runtime = request.app.state.runtime

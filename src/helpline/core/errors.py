@@ -16,6 +16,9 @@ from helpline.core.ids import MAX_ID
 
 log = structlog.get_logger(__name__)
 
+# The Retry-After of a 503: a dependency that is down is usually back (or failed over) soon.
+RETRY_UNAVAILABLE_SECONDS = 5
+
 
 class AppError(Exception):
     status_code = 400
@@ -84,6 +87,11 @@ class ServiceUnavailable(AppError):
     status_code = 503
     code = "service_unavailable"
 
+    def __init__(self, detail: str, **kw: Any) -> None:
+        # As every 503 here: a client (or proxy) knows when to try again.
+        kw.setdefault("headers", {"Retry-After": str(RETRY_UNAVAILABLE_SECONDS)})
+        super().__init__(detail, **kw)
+
 
 _STATUS_CODES = {
     400: "bad_request",
@@ -110,13 +118,16 @@ def error_response(
     return JSONResponse(error_body(code, detail, **extra), status_code=status, headers=headers)
 
 
+_NOT_JSON = "Request body is not valid JSON"
+
+
 def _field_errors(exc: RequestValidationError) -> tuple[str, list[dict[str, Any]]]:
     fields = []
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
         msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
         if err.get("type") == "json_invalid":
-            msg, loc = "Request body is not valid JSON", []
+            msg, loc = _NOT_JSON, []
         elif not loc and ": " in msg and msg.split(": ", 1)[0].isidentifier():
             # A whole-body validator names its field as "field: message".
             field, msg = msg.split(": ", 1)
@@ -180,12 +191,18 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+            # FastAPI's 400 for a JSON body that is not UTF-8: the same 422 as any other body
+            # that is not valid JSON.
+            field = {"field": None, "message": _NOT_JSON, "type": "json_invalid"}
+            return error_response(422, "validation_error", _NOT_JSON, errors=[field])
         code = _STATUS_CODES.get(exc.status_code, "error")
         return error_response(exc.status_code, code, exc.detail, getattr(exc, "headers", None))
 
     async def _failed(request: Request, exc: Exception) -> JSONResponse:
         status, code, detail = failure(exc, request.url.path)
-        return error_response(status, code, detail, {"Retry-After": "5"} if status == 503 else None)
+        retry = {"Retry-After": str(RETRY_UNAVAILABLE_SECONDS)} if status == 503 else None
+        return error_response(status, code, detail, retry)
 
     # Exception is Starlette's last resort (it answers, then re-raises for the server's log);
     # the others are answered here.

@@ -10,10 +10,18 @@ from fastapi.security import HTTPAuthorizationCredentials
 from helpline.auth.dependencies import ClientDep, access_claims, bearer, fetch_caller
 from helpline.auth.service import Caller
 from helpline.core.deps import ReadSessionDep, RuntimeDep, SessionDep
+from helpline.core.openapi import documents
 from helpline.faqs.backends import FAQDeps, resolve_deps
 from helpline.faqs.throttle import SearchThrottle
 
+# An anonymous caller is served; a token sent is checked as CurrentUser checks it.
+OPTIONAL_TOKEN = {
+    401: "The token sent is invalid or expired: refresh it, or send none to be anonymous",
+    403: "The account is suspended or inactive",
+}
 
+
+@documents(OPTIONAL_TOKEN)
 async def optional_user(
     runtime: RuntimeDep,
     session: SessionDep,
@@ -27,6 +35,7 @@ async def optional_user(
     return await fetch_caller(session, access_claims(runtime, creds))
 
 
+@documents(OPTIONAL_TOKEN)
 async def optional_reader(
     runtime: RuntimeDep,
     session: ReadSessionDep,
@@ -52,6 +61,7 @@ FAQDepsDep = Annotated[FAQDeps, Depends(faq_deps)]
 FAQReadDepsDep = Annotated[FAQDeps, Depends(faq_read_deps)]
 
 
+@documents({429: "Too many searches from this client"})
 async def search_allowed(runtime: RuntimeDep, viewer: OptionalReader, client: ClientDep) -> None:
     throttle = runtime.extras.get("faq_search_throttle")
     if not isinstance(throttle, SearchThrottle):

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.auth.dependencies import ClientDep, CurrentUser, StaffUser
 from helpline.auth.schemas import Language
+from helpline.core.cursors import BAD_CURSOR
 from helpline.core.deps import ReadSessionDep, SessionDep
 from helpline.core.errors import AppError
 from helpline.core.ids import PathId
@@ -45,6 +46,15 @@ from helpline.models import FAQ, FAQStatus
 
 router = APIRouter(prefix="/api/v1")
 NOT_FOUND: dict[int | str, dict[str, str]] = {404: {"description": "No such FAQ (or not visible to you)"}}
+NO_CATEGORY: dict[int | str, dict[str, str]] = {404: {"description": "No such category"}}
+CATEGORY_RULES: dict[int | str, dict[str, str]] = {
+    400: {"description": "parent_id names no category, the category itself, or a subcategory (one level only)"},
+    409: {"description": "The slug is already used"},
+}
+FAQ_RULES: dict[int | str, dict[str, str]] = {
+    400: {"description": "category_id names no category, or a FAQ without an answer is to be published"},
+    409: {"description": "The slug is already used"},
+}
 CategoryRef = Annotated[str | None, Query(max_length=120, description="Category id or slug (with subcategories)")]
 
 
@@ -91,7 +101,11 @@ async def list_categories(session: SessionDep) -> CategoryList:
 
 
 @router.post(
-    "/faq-categories", response_model=CategoryRead, status_code=status.HTTP_201_CREATED, tags=["faq-categories"]
+    "/faq-categories",
+    response_model=CategoryRead,
+    status_code=status.HTTP_201_CREATED,
+    tags=["faq-categories"],
+    responses=CATEGORY_RULES,
 )
 async def create_category(
     body: CategoryCreate, actor: StaffUser, session: SessionDep, client: ClientDep
@@ -110,7 +124,12 @@ async def get_category(category_id: PathId, session: SessionDep) -> CategoryTree
     )
 
 
-@router.put("/faq-categories/{category_id}", response_model=CategoryRead, tags=["faq-categories"])
+@router.put(
+    "/faq-categories/{category_id}",
+    response_model=CategoryRead,
+    tags=["faq-categories"],
+    responses={**CATEGORY_RULES, 400: {"description": "A field sent as null, or parent_id not allowed (see POST)"}},
+)
 async def update_category(
     category_id: PathId, body: CategoryUpdate, actor: StaffUser, session: SessionDep, client: ClientDep
 ) -> CategoryRead:
@@ -119,7 +138,12 @@ async def update_category(
     return CategoryRead.model_validate(category)
 
 
-@router.delete("/faq-categories/{category_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["faq-categories"])
+@router.delete(
+    "/faq-categories/{category_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["faq-categories"],
+    responses={409: {"description": "The category has subcategories"}},
+)
 async def delete_category(category_id: PathId, actor: StaffUser, session: SessionDep, client: ClientDep) -> Response:
     category = await categories.get_category(session, category_id)
     await categories.delete_category(session, category, actor_id=actor.id, client=client)
@@ -129,7 +153,7 @@ async def delete_category(category_id: PathId, actor: StaffUser, session: Sessio
 # FAQs: fixed paths first, so "search" or "export" is never read as an id.
 
 
-@router.get("/faqs", response_model=FAQPage, tags=["faqs"])
+@router.get("/faqs", response_model=FAQPage, tags=["faqs"], responses=BAD_CURSOR | NO_CATEGORY)
 async def list_faqs(
     viewer: OptionalUser,
     session: SessionDep,
@@ -148,7 +172,7 @@ async def list_faqs(
     return FAQPage(items=[_read(f) for f in rows], next_cursor=next_cursor)
 
 
-@router.post("/faqs", response_model=FAQRead, status_code=status.HTTP_201_CREATED, tags=["faqs"])
+@router.post("/faqs", response_model=FAQRead, status_code=status.HTTP_201_CREATED, tags=["faqs"], responses=FAQ_RULES)
 async def create_faq(
     body: FAQCreate, actor: StaffUser, session: SessionDep, deps: FAQDepsDep, client: ClientDep
 ) -> FAQRead:
@@ -183,7 +207,10 @@ SEARCH_DOC = (
 )
 
 
-SEARCH_LIMITED: dict[int | str, dict[str, str]] = {429: {"description": "Too many searches from this client"}}
+SEARCH_LIMITED: dict[int | str, dict[str, str]] = {
+    429: {"description": "Too many searches from this client"},
+    **NO_CATEGORY,
+}
 
 
 @router.get(
@@ -227,7 +254,10 @@ async def search_post(
     "/faqs/export",
     tags=["faqs"],
     response_class=Response,
-    responses={200: {"content": {t: {} for t in formats.MEDIA_TYPES.values()}, "description": "The file"}},
+    responses={
+        200: {"content": {t: {} for t in formats.MEDIA_TYPES.values()}, "description": "The file"},
+        **NO_CATEGORY,
+    },
 )
 async def export_faqs(
     _: StaffUser,
@@ -253,9 +283,11 @@ IMPORT_BODY: dict[str, Any] = {
     "requestBody": {
         "description": "The file as the body (JSON, CSV or Markdown), or multipart/form-data with a 'file' field",
         "content": {
-            "application/json": {"schema": {"type": "object"}},
-            "text/csv": {"schema": {"type": "string"}},
-            "text/markdown": {"schema": {"type": "string"}},
+            # A list of FAQs, or an object with a "faqs" list (and "categories").
+            "application/json": {"schema": {"type": ["array", "object"]}},
+            # Text, read as the format says: any body is text on the wire (a wrong one is a 400).
+            "text/csv": {"schema": {}},
+            "text/markdown": {"schema": {}},
             "multipart/form-data": {
                 "schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}
             },
@@ -265,7 +297,16 @@ IMPORT_BODY: dict[str, Any] = {
 }
 
 
-@router.post("/faqs/import", response_model=ImportReport, tags=["faqs"], openapi_extra=IMPORT_BODY)
+@router.post(
+    "/faqs/import",
+    response_model=ImportReport,
+    tags=["faqs"],
+    openapi_extra=IMPORT_BODY,
+    responses={
+        400: {"description": "The file cannot be read in its format, or has too many FAQs"},
+        415: {"description": "Not JSON, CSV or Markdown (say ?format=), or a form without a 'file' field"},
+    },
+)
 async def import_faqs(
     request: Request,
     actor: StaffUser,
@@ -325,7 +366,17 @@ async def list_unanswered(
     )
 
 
-@router.post("/faqs/unanswered/draft", response_model=FAQRead, status_code=status.HTTP_201_CREATED, tags=["faqs"])
+@router.post(
+    "/faqs/unanswered/draft",
+    response_model=FAQRead,
+    status_code=status.HTTP_201_CREATED,
+    tags=["faqs"],
+    responses={
+        **FAQ_RULES,
+        404: {"description": "No such unanswered question"},
+        409: {"description": "A question was already turned into a FAQ, or the slug is already used"},
+    },
+)
 async def draft_from_unanswered(
     body: DraftFromUnanswered, actor: StaffUser, session: SessionDep, deps: FAQDepsDep, client: ClientDep
 ) -> FAQRead:
@@ -346,7 +397,12 @@ async def get_faq(faq_id: PathId, viewer: OptionalUser, session: SessionDep, dep
     return _read(faq)
 
 
-@router.put("/faqs/{faq_id}", response_model=FAQRead, tags=["faqs"], responses=NOT_FOUND)
+@router.put(
+    "/faqs/{faq_id}",
+    response_model=FAQRead,
+    tags=["faqs"],
+    responses={**NOT_FOUND, **FAQ_RULES, 400: {"description": "A field sent as null, or a rule of POST /faqs"}},
+)
 async def update_faq(
     faq_id: PathId, body: FAQUpdate, actor: StaffUser, session: SessionDep, deps: FAQDepsDep, client: ClientDep
 ) -> FAQRead:

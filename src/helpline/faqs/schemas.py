@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
+from pydantic.json_schema import SkipJsonSchema
 
 from helpline.auth.schemas import Language
 from helpline.core.ids import Id
@@ -72,11 +73,12 @@ class CategoryCreate(Model):
 
 
 class CategoryUpdate(Model):
-    name: Annotated[str, Field(max_length=100), AfterValidator(_clean_text)] | None = None
-    slug: CategorySlug | None = None
+    # SkipJsonSchema[None]: leave out to keep; null is refused (400), so the document does not offer it.
+    name: Annotated[str, Field(max_length=100), AfterValidator(_clean_text)] | SkipJsonSchema[None] = None
+    slug: CategorySlug | SkipJsonSchema[None] = None
     description: Annotated[str, Field(max_length=2000)] | None = None
     parent_id: Id | None = None
-    sort_order: SortOrder | None = None
+    sort_order: SortOrder | SkipJsonSchema[None] = None
 
 
 class CategoryRead(BaseModel):
@@ -119,14 +121,15 @@ class FAQCreate(Model):
 class FAQUpdate(Model):
     """Only the fields sent change; ``null`` clears the optional ones."""
 
-    question: Question | None = None
-    answer: Answer | None = None
+    # SkipJsonSchema[None]: leave out to keep; null is refused (400), so the document does not offer it.
+    question: Question | SkipJsonSchema[None] = None
+    answer: Answer | SkipJsonSchema[None] = None
     category_id: Id | None = None
     keywords: Keywords | None = None
-    status: FAQStatus | None = None
-    priority: Priority | None = None
-    language: Language | None = None
-    slug: Slug | None = None
+    status: FAQStatus | SkipJsonSchema[None] = None
+    priority: Priority | SkipJsonSchema[None] = None
+    language: Language | SkipJsonSchema[None] = None
+    slug: Slug | SkipJsonSchema[None] = None
     meta_title: MetaTitle | None = None
     meta_description: MetaDescription | None = None
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from helpline.core.db import ping
 from helpline.core.deps import RuntimeDep
@@ -17,11 +18,17 @@ router = APIRouter(tags=["health"])
 CHECK_TIMEOUT_SECONDS = 3.0
 
 
+class HealthStatus(BaseModel):
+    status: str = Field(description="healthy or unhealthy")
+    timestamp: datetime
+    checks: dict[str, str] = Field(description='Each dependency checked: "healthy" or why not')
+
+
 def _body(status: str, checks: dict[str, str]) -> dict[str, Any]:
     return {"status": status, "timestamp": datetime.now(UTC).isoformat(), "checks": checks}
 
 
-@router.get("/health")
+@router.get("/health", response_model=HealthStatus)
 async def health() -> dict[str, Any]:
     """The process is up and serving. Use /health/ready for dependencies."""
     return _body("healthy", {})
@@ -37,7 +44,11 @@ async def _check(coro: Awaitable[Any]) -> str:
     return "healthy"
 
 
-@router.get("/health/ready", responses={503: {"description": "A dependency is unhealthy"}})
+@router.get(
+    "/health/ready",
+    response_model=HealthStatus,
+    responses={503: {"model": HealthStatus, "description": "A dependency is unhealthy"}},
+)
 async def ready(runtime: RuntimeDep) -> JSONResponse:
     """Database, Redis (when configured) and the LLM provider (when configured); 503 if any fails."""
     names = ["database"]

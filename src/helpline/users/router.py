@@ -27,7 +27,15 @@ _PASSWORD_ERRORS: dict[int | str, dict[str, str]] = {
 }
 
 
-@router.patch("/me", response_model=UserRead, responses=_PASSWORD_ERRORS)
+@router.patch(
+    "/me",
+    response_model=UserRead,
+    responses={
+        **_PASSWORD_ERRORS,
+        400: {"description": "language, timezone, username, email or marketing_consent sent as null"},
+        409: {"description": "That email or username is already used by another account"},
+    },
+)
 async def update_me(
     body: UserUpdate,
     user: CurrentUser,
@@ -74,7 +82,13 @@ async def list_users(
 
 
 @router.patch(
-    "/{user_id}", response_model=UserRead, responses={409: {"description": "A guest cannot be given a staff role"}}
+    "/{user_id}",
+    response_model=UserRead,
+    responses={
+        400: {"description": "Administrators cannot demote or suspend themselves"},
+        404: {"description": "No user with this id"},
+        409: {"description": "A guest cannot be given a staff role"},
+    },
 )
 async def admin_update(
     user_id: PathId,

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from pydantic import BaseModel, Field, HttpUrl, StrictBool, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from helpline.auth.schemas import Email, Language, Name, Password, StrictModel, Timezone, Username, UserRead
 from helpline.models import UserRole, UserStatus
@@ -13,12 +14,13 @@ class UserUpdate(StrictModel):
 
     first_name: Name = None
     last_name: Name = None
-    username: Username | None = None
-    email: Email | None = None
+    # SkipJsonSchema[None]: leave out to keep; null is refused (400), so the document does not offer it.
+    username: Username | SkipJsonSchema[None] = None
+    email: Email | SkipJsonSchema[None] = None
     avatar_url: Annotated[HttpUrl, Field(max_length=500)] | None = None
-    language: Language | None = None
-    timezone: Timezone | None = None
-    marketing_consent: StrictBool | None = None
+    language: Language | SkipJsonSchema[None] = None
+    timezone: Timezone | SkipJsonSchema[None] = None
+    marketing_consent: StrictBool | SkipJsonSchema[None] = None
     current_password: Annotated[str, Field(max_length=1024)] | None = None
 
     @model_validator(mode="after")

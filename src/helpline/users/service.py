@@ -36,7 +36,7 @@ async def update_me(
         changes["email"] = str(changes["email"]).lower()
     if "avatar_url" in changes and changes["avatar_url"] is not None:
         changes["avatar_url"] = str(changes["avatar_url"])
-    for key in ("language", "timezone", "username", "email"):
+    for key in ("language", "timezone", "username", "email", "marketing_consent"):
         if key in changes and changes[key] is None:
             raise BadRequest(f"{key} cannot be null")
     if "marketing_consent" in changes and changes["marketing_consent"] != user.marketing_consent:
