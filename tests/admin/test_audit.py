@@ -188,3 +188,13 @@ async def test_staff_reads_and_actions_are_audited(
         assert "@" not in details
         assert PASSWORD not in details
         assert "eyJ" not in details
+
+
+async def test_times_are_iso_8601_not_numbers(client: httpx.AsyncClient, admin: Account) -> None:
+    """A bare number is not read as seconds since 1970 (the document promises ISO 8601 only)."""
+    for bad in ("0.5", "1733400000", "yesterday"):
+        r = await client.get("/api/v1/admin/audit", params={"until": bad}, headers=admin.auth)
+        assert r.status_code == 422, (bad, r.text)
+    for good in ("2026-12-05", "2026-12-05T10:00:00Z", "2026-12-05T10:00:00+01:00"):
+        r = await client.get("/api/v1/admin/audit", params={"since": good}, headers=admin.auth)
+        assert r.status_code == 200, (good, r.text)

@@ -36,6 +36,11 @@ async def test_who_may_use_the_user_screens(
     assert (await client.get(f"{USERS}/999999", headers=admin.auth)).status_code == 404
     assert (await client.patch(f"{USERS}/999999", headers=admin.auth, json={"role": "user"})).status_code == 404
     assert (await client.post(f"{USERS}/999999/logout", headers=admin.auth)).status_code == 404
+    # Not one's own account: an administrator signs out with /auth/logout (and keeps this token).
+    r = await client.post(f"{USERS}/{admin.id}/logout", headers=admin.auth)
+    assert r.status_code == 400
+    assert "sign out" in r.json()["detail"]
+    assert (await client.get("/api/v1/users/me", headers=admin.auth)).status_code == 200
 
 
 async def test_list_items_and_search(

@@ -4,10 +4,12 @@ audit trail (admins, read-only). Erasing an account is DELETE /api/v1/admin/user
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Query, Response, status
+from pydantic import BeforeValidator
 
 from helpline.admin import service
 from helpline.admin.schemas import AdminUserDetail, AdminUserPage, AdminUserRead, AuditPage
@@ -32,6 +34,18 @@ _ADMIN: dict[int | str, dict[str, Any]] = {
 }
 _NO_USER: dict[int | str, dict[str, Any]] = {404: {"description": "No user with this id"}}
 _CURSOR: dict[int | str, dict[str, Any]] = {400: {"description": "The cursor is not one this list gave"}}
+
+
+def _iso_8601(value: object) -> object:
+    """Times are ISO 8601 ("2026-12-05" or "2026-12-05T10:00:00Z"), as documented; pydantic would
+    also read a bare number as seconds since 1970, which the document does not promise."""
+    if isinstance(value, str) and not _ISO_DATE.match(value):
+        raise ValueError("Give an ISO 8601 date or time, such as 2026-12-05 or 2026-12-05T10:00:00Z")
+    return value
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+Timestamp = Annotated[datetime, BeforeValidator(_iso_8601)]
 
 # Sent after the commit (background tasks run once the response is sent), as logout does.
 _FORCED = Shutdown(CLOSE_UNAUTHORIZED, "Signed out by an administrator", "signed_out_by_admin")
@@ -90,7 +104,11 @@ async def update_user(
     return service.user_read(result.user)
 
 
-@router.post("/users/{user_id}/logout", status_code=status.HTTP_204_NO_CONTENT, responses=_ADMIN | _NO_USER)
+@router.post(
+    "/users/{user_id}/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=_ADMIN | _NO_USER | {400: {"description": "One's own account (sign out instead)"}},
+)
 async def force_logout(
     user_id: PathId,
     actor: AdminUser,
@@ -119,8 +137,8 @@ async def read_audit(
     ] = None,
     target_type: Annotated[str | None, Query(max_length=50)] = None,
     target_id: Annotated[str | None, Query(max_length=100)] = None,
-    since: Annotated[datetime | None, Query(description="From this time (inclusive)")] = None,
-    until: Annotated[datetime | None, Query(description="Before this time")] = None,
+    since: Annotated[Timestamp | None, Query(description="From this time (inclusive), ISO 8601")] = None,
+    until: Annotated[Timestamp | None, Query(description="Before this time, ISO 8601")] = None,
     cursor: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> AuditPage:

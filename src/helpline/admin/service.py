@@ -14,7 +14,7 @@ from helpline.auth.service import end_every_login
 from helpline.core import audit
 from helpline.core.audit import Client
 from helpline.core.cursors import decode_cursor, encode_cursor, int4, int8
-from helpline.core.errors import NotFound
+from helpline.core.errors import BadRequest, NotFound
 from helpline.core.runtime import Runtime
 from helpline.models import AuditLog, Conversation, FAQVote, MessageFeedback, User, UserRole, UserStatus
 from helpline.users import service as users
@@ -113,7 +113,10 @@ async def get_user(session: AsyncSession, actor: User, user_id: int, client: Cli
 
 async def force_logout(session: AsyncSession, runtime: Runtime, actor: User, user_id: int, client: Client) -> None:
     """End every login of the user: refresh tokens revoked, access tokens refused (their logins
-    in revoked_sessions). The caller closes the user's sockets once this has committed."""
+    in revoked_sessions). The caller closes the user's sockets once this has committed. Not
+    one's own account: signing oneself out is POST /api/v1/auth/logout."""
+    if user_id == actor.id:
+        raise BadRequest("Administrators cannot force their own logout here: sign out instead")
     user = await session.get(User, user_id)
     if user is None:
         raise NotFound("No user with this id")
