@@ -135,6 +135,8 @@ async def _authenticate(ws: WebSocket, runtime: Runtime) -> TokenClaims | None:
         except TimeoutError:
             await _close(ws, CLOSE_AUTH_TIMEOUT, "No auth frame received")
             return None
+        except WebSocketDisconnect:  # gone before its auth frame (or sent one that was not UTF-8)
+            return None
         limit = runtime.settings.limits.max_body_bytes
         if _too_large(raw, limit):
             _closing(None, "frame_too_large", CLOSE_TOO_LARGE)
