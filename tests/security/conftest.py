@@ -5,6 +5,7 @@ authorization matrix shares one app, one database and one set of accounts across
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -59,13 +60,10 @@ class Shared:
     server: str
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def shared(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Shared]:
-    name = await pg_server.create_database()
-    url = pg_server.url(name)
-    runtime = Runtime.build(
-        roomy_settings(url, tmp_path_factory.mktemp("security")), url, llm=FakeProvider(), moderator=KeywordModerator()
-    )
+@contextlib.asynccontextmanager
+async def running(settings: Settings, url: str) -> AsyncIterator[Shared]:
+    """An app on its own runtime, served in process and by uvicorn over TCP."""
+    runtime = Runtime.build(settings, url, llm=FakeProvider(), moderator=KeywordModerator())
     runtime.extras["embedder"] = FakeEmbedder()
     runtime.extras["faq_views"] = ViewCounter(flush_interval_seconds=0)
     app = create_app(runtime=runtime)
@@ -94,4 +92,14 @@ async def shared(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory) 
     finally:
         await db.close()
         await runtime.close()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def shared(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Shared]:
+    name = await pg_server.create_database()
+    url = pg_server.url(name)
+    try:
+        async with running(roomy_settings(url, tmp_path_factory.mktemp("security")), url) as app:
+            yield app
+    finally:
         await pg_server.drop_database(name)

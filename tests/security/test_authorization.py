@@ -478,3 +478,84 @@ async def test_route_answers_each_role_as_the_table_says(world: World, method: s
         if got != rule.expect[role]:
             wrong.append(f"{role}: expected {rule.expect[role]}, got {got} {text}")
     assert not wrong, f"{method} {path}\n  " + "\n  ".join(wrong)
+
+
+# -- references to somebody else's things inside a request, and fields nobody may set
+
+
+async def test_chat_requests_cannot_reach_another_users_conversation_or_answer(world: World) -> None:
+    answer_id = await world.answer("cross-owner")
+    count = "SELECT count(*) FROM messages WHERE conversation_id = $1"
+    before = await world.shared.db.fetchval(count, world.conversation_id)
+    for role in ("other", "guest", "moderator", "admin"):
+        auth = bearer(world.tokens[role])
+        for path in ("/api/v1/chat/send", "/api/v1/chat/stream"):
+            body = {"message": "Let me in", "conversation_id": world.conversation_id}
+            r = await world.client.post(path, headers=auth, json=body)
+            assert r.status_code == 404, (role, path, r.text)
+        # Resuming another user's answer's stream by its event id.
+        headers = {**auth, "Last-Event-ID": f"{answer_id}:0"}
+        r = await world.client.post("/api/v1/chat/stream", headers=headers, json={"message": "x"})
+        assert r.status_code == 404, (role, r.text)
+        r = await world.client.get(f"/api/v1/chat/stream/{answer_id}", params={"last_event_id": f"{answer_id}:0"})
+        assert r.status_code == 401
+        # The same over the WebSocket: an error frame, nothing stored, nothing stopped.
+        url = f"ws://{world.shared.server}/api/v1/chat/ws/{world.user_id(role)}?token={world.token(role)}"
+        async with websockets.connect(url) as ws:
+            frames = [
+                {"type": "message", "content": "Let me in", "conversation_id": world.conversation_id},
+                {"type": "stop", "message_id": answer_id},
+            ]
+            for frame in frames:
+                await ws.send(json.dumps(frame))
+                reply = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                assert (reply["type"], reply["code"]) == ("error", "not_found"), (role, frame, reply)
+    assert await world.shared.db.fetchval(count, world.conversation_id) == before
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/api/v1/users/me", {"role": "admin"}),
+        ("/api/v1/users/me", {"status": "active"}),
+        ("/api/v1/users/me", {"is_guest": False}),
+        ("/api/v1/users/me", {"id": 1}),
+        ("/api/v1/users/me", {"hashed_password": "x"}),
+        ("/api/v1/auth/register", {"role": "admin"}),
+        ("/api/v1/auth/register", {"is_guest": True}),
+        ("/api/v1/auth/register", {"status": "active"}),
+    ],
+)
+async def test_nobody_sets_their_own_role_or_status(world: World, path: str, field: dict[str, Any]) -> None:
+    admins = "SELECT count(*) FROM users WHERE role = 'admin'"
+    before = await world.shared.db.fetchval(admins)
+    if path == "/api/v1/auth/register":
+        body = {"email": f"{unique('climber')}@example.com", "password": PASSWORD, "data_processing_consent": True}
+        r = await world.client.post(path, json={**body, **field})
+    else:
+        r = await world.client.patch(path, headers=bearer(world.tokens["user"]), json=field)
+    assert r.status_code == 422, r.text
+    assert await world.shared.db.fetchval(admins) == before
+
+
+async def test_draft_faqs_stay_with_staff(world: World) -> None:
+    draft = await world.faq(status="draft")
+    for role in ROLES:
+        auth = bearer(world.tokens[role]) if role != "anonymous" else {}
+        staff_role = role in ("moderator", "admin")
+        r = await world.client.get(f"/api/v1/faqs/{draft['id']}", headers=auth)
+        assert r.status_code == (200 if staff_role else 404), (role, r.text)
+        r = await world.client.get(f"/api/v1/faqs/by-slug/{draft['slug']}", headers=auth)
+        assert r.status_code == (200 if staff_role else 404), (role, r.text)
+        r = await world.client.get("/api/v1/faqs", headers=auth, params={"status": "draft", "limit": 100})
+        ids = [f["id"] for f in r.json()["items"]] if r.status_code == 200 else []
+        assert (draft["id"] in ids) == staff_role, (role, r.status_code)
+        r = await world.client.post(
+            "/api/v1/faqs/search", headers=auth, json={"q": draft["question"], "status": "draft"}
+        )
+        ids = [h["id"] for h in r.json()["items"]] if r.status_code == 200 else []
+        assert staff_role or draft["id"] not in ids, role
+        r = await world.client.post(f"/api/v1/faqs/{draft['id']}/vote", headers=auth, json={"helpful": True})
+        assert r.status_code in ((200,) if staff_role else (401, 404)), (role, r.text)
+    r = await world.client.get(f"/help/{draft['slug']}")
+    assert r.status_code == 404

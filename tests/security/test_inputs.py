@@ -27,11 +27,12 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
 
-from helpline.core.config import Settings
+from helpline.core.config import LimitsSettings, Settings
 from helpline.core.runtime import Runtime
 from helpline.main import create_app
 from tests.chat.test_ws_limits import authenticated, socket_url
 from tests.conftest import PASSWORD, bearer, make_admin, make_settings, register, signed_in
+from tests.security.conftest import running
 
 INJECTIONS = [
     "' OR '1'='1",
@@ -296,6 +297,31 @@ async def test_invalid_utf8_and_garbage_websocket_frames_never_crash_the_socket(
     assert not errors, [r.getMessage() for r in errors]
 
 
+async def test_a_flood_of_chat_frames_is_rate_limited_and_starts_no_extra_turns(
+    database_url: str, tmp_path: Path, db: asyncpg.Connection
+) -> None:
+    """Many message frames sent at once, the replies not read meanwhile: the turns over the
+    user's rate are refused with an error frame each (and nothing stored); the socket stays up."""
+    settings = make_settings(database_url, tmp_path, limits=LimitsSettings(rate_per_minute=3))
+    async with running(settings, database_url) as served:
+        async with httpx.AsyncClient(base_url=f"http://{served.server}") as http:
+            tokens = await signed_in(http)
+        url = socket_url(served.server, tokens["user"]["id"], tokens["access_token"])
+        async with authenticated(url) as ws:
+            for i in range(FLOOD):
+                await ws.send(json.dumps({"type": "message", "content": f"flood {i}"}))
+            responses = refused = 0
+            while responses + refused < FLOOD:
+                reply = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                responses += reply["type"] == "response"
+                refused += reply["type"] == "error" and reply["code"] == "rate_limited"
+            assert (responses, refused) == (3, FLOOD - 3)
+            await ws.send(json.dumps({"type": "ping"}))
+            assert json.loads(await asyncio.wait_for(ws.recv(), 10)) == {"type": "pong"}
+    assert await db.fetchval("SELECT count(*) FROM messages WHERE message_type = 'user'") == 3
+
+
+FLOOD = 40
 UVICORN_UTF8 = "Invalid UTF-8 sequence received from client."
 
 
