@@ -350,7 +350,10 @@ async def socket(world: World, role: Role) -> Call:
     return Call(path={"user_id": world.user_id("user")})
 
 
-# The table: (method, path) -> who may call it. One line per route.
+# The table: (method, path) -> who may call it. One line per route, for example
+#     ("GET", "/api/v1/admin/audit"): admin_only(),
+#     ("POST", "/api/v1/admin/moderation/{item_id}/hide"): staff(200, some_item({"reason": "spam"})),
+# with a `prepare` when the route needs a body or a resource to act on.
 
 RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/health"): public(),
