@@ -378,6 +378,18 @@ def test_headers_over_the_cap_are_a_431_on_the_real_server(tmp_path: Path) -> No
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
             sock.sendall(b"GET /health?" + b"q" * 20_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
             assert sock.recv(200).startswith(b"HTTP/1.1 431")
+        # A body the server refused before reading it is not taken for headers as it goes on
+        # arriving: the next request on the connection is served (or the server just closes it).
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(b"POST /api/v1/chat/send HTTP/1.1\r\nHost: x\r\nContent-Length: 3000000\r\n\r\n")
+            answer = sock.recv(65536)
+            assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                sock.sendall(b"a" * 3_000_000 + b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            with contextlib.suppress(ConnectionResetError):
+                while b"HTTP/1.1 200" not in answer and (chunk := sock.recv(65536)):
+                    answer += chunk
+            assert b"431" not in answer, answer
         # Still serving.
         assert httpx.get(server.url + "/health", timeout=5).status_code == 200
     finally:

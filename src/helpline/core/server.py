@@ -101,7 +101,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         super().__init__(config, server_state, app_state, _loop)
         self.guards = guards
         self.header_deadline: asyncio.TimerHandle | None = None
-        # Bytes received since the request began, while its headers are not complete.
+        # A request's line and headers being read (from its first byte to the end of its headers),
+        # the bytes received meanwhile, and those the parser reported.
+        self.in_headers = False
         self.header_bytes = 0
         self.parsed_header_bytes = 0
         self.headers_too_large = False
@@ -146,7 +148,6 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def _arm_header_deadline(self) -> None:
         if self.header_deadline is None:
-            self.header_bytes = 0
             self.header_deadline = self.loop.call_later(self.guards.header_timeout_seconds, self._headers_too_slow)
 
     def _disarm_header_deadline(self) -> None:
@@ -167,15 +168,18 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         # cancels its keep-alive timer on any byte, so a trickle would otherwise hold it open).
         if self.cycle is None or self.cycle.response_complete:
             self._arm_header_deadline()
-        if self.header_deadline is not None:  # reading a request's line and headers
-            self.header_bytes += len(data)
         super().data_received(data)
-        # Still in the headers after this data (headers that ended in it, followed by a body, are fine).
-        if self.header_deadline is not None and self.header_bytes > self.guards.max_header_bytes:
-            self._refuse_headers()
+        # Still in a request's headers after this data: httptools holds an unfinished header
+        # whatever its size, so count what arrives (headers that ended in it are counted exactly,
+        # by the parser callbacks below). It may include the end of the previous request's body.
+        if self.in_headers and not self.refused:
+            self.header_bytes += len(data)
+            if self.header_bytes > self.guards.max_header_bytes:
+                self._refuse_headers()
 
     def on_message_begin(self) -> None:
-        self.parsed_header_bytes = 0
+        self.in_headers = True
+        self.header_bytes = self.parsed_header_bytes = 0
         super().on_message_begin()
 
     def _count_header(self, size: int) -> None:
@@ -201,6 +205,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def _refuse_headers(self) -> None:
         self._disarm_header_deadline()
+        self.in_headers = False
         self.refused = True
         REFUSED_CONNECTIONS.labels("headers_too_large").inc()
         limit = self.guards.max_header_bytes
@@ -222,6 +227,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self.transport.close()
 
     def on_headers_complete(self) -> None:
+        self.in_headers = False
         self._disarm_header_deadline()
         super().on_headers_complete()
 
