@@ -579,7 +579,8 @@ async def test_draft_faqs_stay_with_staff(world: World) -> None:
 async def test_a_body_with_fields_the_route_does_not_take_is_refused(world: World, method: str, path: str) -> None:
     """Mass assignment: an allowed caller's valid body, plus an owner and a role, is a 422."""
     rule = RULES[(method, path)]
-    role = next(r for r in ("user", "guest", "admin", "anonymous") if 200 <= rule.expect[r] < 300)
+    candidates: tuple[Role, ...] = ("user", "guest", "admin", "anonymous")
+    role = next(r for r in candidates if 200 <= rule.expect[r] < 300)
     extra = {"user_id": world.user_id("other"), "role": "admin", "is_guest": False}
 
     def add_fields(call: Call) -> None:
