@@ -259,3 +259,22 @@ async def test_a_socket_cannot_switch_to_a_bad_token(
             assert (reply["type"], reply["code"]) == ("error", "unauthorized"), name
         await ws.send(json.dumps({"type": "ping"}))
         assert json.loads(await ws.recv()) == {"type": "pong"}
+
+
+async def test_every_token_of_a_guest_stops_working_when_the_guest_registers(http: httpx.AsyncClient) -> None:
+    """Also the guest's access tokens from the very second of the registration (their ``iat``
+    is not before it), not only the one presented."""
+    r = await http.post("/api/v1/auth/guest", json={})
+    assert r.status_code == 201, r.text
+    guest = r.json()
+    r = await http.post("/api/v1/auth/refresh", json={"refresh_token": guest["refresh_token"]})
+    assert r.status_code == 200, r.text
+    refreshed = r.json()
+    body = {"email": "was-a-guest@example.com", "password": PASSWORD, "data_processing_consent": True}
+    r = await http.post("/api/v1/auth/register", headers=bearer(guest), json=body)
+    assert r.status_code == 202, r.text
+    for token in (guest["access_token"], refreshed["access_token"]):
+        assert (await http.get("/api/v1/users/me", headers=bearer(token))).status_code == 401
+    r = await http.post("/api/v1/auth/refresh", json={"refresh_token": refreshed["refresh_token"]})
+    assert r.status_code == 401
+    assert (await login(http, "was-a-guest@example.com")).status_code == 200
