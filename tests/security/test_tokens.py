@@ -278,3 +278,19 @@ async def test_every_token_of_a_guest_stops_working_when_the_guest_registers(htt
     r = await http.post("/api/v1/auth/refresh", json={"refresh_token": refreshed["refresh_token"]})
     assert r.status_code == 401
     assert (await login(http, "was-a-guest@example.com")).status_code == 200
+
+
+async def test_a_demoted_administrators_token_loses_its_powers_at_once(
+    http: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    """The role is read from the account on every request, never from the token's claim."""
+    boss = await signed_in(http, "boss@example.com")
+    await db.execute("UPDATE users SET role = 'admin' WHERE email = 'boss@example.com'")
+    admin = (await login(http, "boss@example.com")).json()
+    assert _claims(admin["access_token"])["role"] == "admin"
+    assert (await http.get("/api/v1/users", headers=bearer(admin))).status_code == 200
+    await db.execute("UPDATE users SET role = 'user' WHERE email = 'boss@example.com'")
+    assert (await http.get("/api/v1/users", headers=bearer(admin))).status_code == 403
+    r = await http.post("/api/v1/faqs", headers=bearer(admin), json={"question": "Who am I?", "answer": "A user."})
+    assert r.status_code == 403
+    assert boss["user"]["role"] == "user"
