@@ -148,14 +148,14 @@ async def register_guest(
             user.marketing_consent = data.marketing_consent
             user.is_guest = False
             # Access tokens issued before this instant are refused (see load_user), the one presented at
-            # once (it may be from this very second), and the refresh tokens are revoked.
+            # once (it may be from this very second), and the guest's logins with every token of theirs.
             user.password_changed_at = now
             await session.execute(
                 pg_insert(RevokedAccessToken)
                 .values(jti=guest.jti, user_id=user.id, expires_at=guest.exp)
                 .on_conflict_do_nothing()
             )
-            await revoke_all_sessions(session, user.id)
+            await revoke_all_sessions(session, user.id, access_tokens=True)
             await session.flush()
     except IntegrityError:
         # Lost a race with a concurrent registration of the same email or username: tell which.

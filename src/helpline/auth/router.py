@@ -30,7 +30,7 @@ from helpline.auth.schemas import (
     TokenResponse,
     UserRead,
 )
-from helpline.chat.sockets import close_login
+from helpline.chat.sockets import close_login, close_reused_login
 from helpline.core.deps import RuntimeDep, SessionDep
 from helpline.core.errors import error_response
 
@@ -149,11 +149,20 @@ async def login(
     responses=_ERRORS | {429: {"description": "Too many refreshes from this address"}},
 )
 async def refresh(
-    body: RefreshRequest, session: SessionDep, runtime: RuntimeDep, throttles: ThrottlesDep, client: ClientDep
+    body: RefreshRequest,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    throttles: ThrottlesDep,
+    client: ClientDep,
+    background: BackgroundTasks,
 ) -> TokenResponse | JSONResponse:
+    """Rotate the refresh token. One used a second time signs its whole login out, and that
+    login's open chat WebSockets are closed (4401)."""
     result = await service.refresh(session, runtime, throttles.refresh, body.refresh_token, client)
     if isinstance(result, service.RefreshReuse):
-        # Returned rather than raised so the request's transaction commits the revocation.
+        # Returned rather than raised so the request's transaction commits the revocation; the
+        # sockets close after the commit (background tasks run once the response is sent).
+        background.add_task(close_reused_login, runtime, result.user_id, result.family_id)
         return error_response(401, "refresh_token_reused", result.detail)
     return _tokens(result)
 

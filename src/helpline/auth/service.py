@@ -46,8 +46,11 @@ class TokenPair:
 
 @dataclass(frozen=True)
 class RefreshReuse:
-    """A rotated refresh token came back: the whole login family has been revoked."""
+    """A rotated refresh token came back: the whole login family has been revoked (its open
+    chat WebSockets are to be closed too)."""
 
+    user_id: int
+    family_id: uuid.UUID
     detail: str = (
         "This refresh token was already used. For your safety every session of this login "
         "has been signed out; please log in again."
@@ -442,7 +445,7 @@ async def refresh(
             target_id=row.family_id,
             client=client,
         )
-        return RefreshReuse()
+        return RefreshReuse(row.user_id, row.family_id)
     user = await session.get(User, row.user_id)
     if user is None:
         raise Unauthorized("Invalid token")
@@ -524,9 +527,27 @@ async def end_every_login(session: AsyncSession, runtime: Runtime, user_id: int)
     return len(families)
 
 
-async def revoke_all_sessions(session: AsyncSession, user_id: int) -> None:
-    await session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=_now())
-    )
+# The longest an access token can live (HELPLINE_AUTH_ACCESS_TOKEN_MINUTES' upper bound).
+LONGEST_ACCESS_TOKEN = timedelta(minutes=24 * 60)
+
+
+async def revoke_all_sessions(session: AsyncSession, user_id: int, *, access_tokens: bool = False) -> None:
+    """Revoke every refresh token of the user; with ``access_tokens``, their logins' access
+    tokens too, at once, through their ``sid`` (after a password change: its
+    ``password_changed_at`` check has one-second precision, so a token issued in the same second
+    as the change would otherwise stay valid until it expires)."""
+    families = (
+        await session.scalars(
+            update(RefreshToken)
+            .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=_now())
+            .returning(RefreshToken.family_id)
+        )
+    ).all()
+    if not access_tokens:
+        return
+    until = _now() + LONGEST_ACCESS_TOKEN
+    for family_id in sorted(set(families)):
+        await session.execute(
+            pg_insert(RevokedSession).values(sid=family_id, user_id=user_id, expires_at=until).on_conflict_do_nothing()
+        )

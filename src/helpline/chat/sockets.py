@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import uuid
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -73,6 +74,14 @@ async def close_login(runtime: Runtime, access_token: str | None, refresh_token:
     await runtime.hub.disconnect(
         known.user_id, Shutdown(CLOSE_UNAUTHORIZED, "Signed out", "signed_out"), sid=sid, jti=jti
     )
+
+
+REUSED = Shutdown(CLOSE_UNAUTHORIZED, "Refresh token reused: this login was signed out", "refresh_reused")
+
+
+async def close_reused_login(runtime: Runtime, user_id: int, family_id: uuid.UUID) -> None:
+    """After a refresh token came back a second time (stolen?): the sockets of its login."""
+    await runtime.hub.disconnect(user_id, REUSED, sid=family_id)
 
 
 async def close_all(runtime: Runtime, user_id: int, shutdown: Shutdown) -> None:

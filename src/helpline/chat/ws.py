@@ -13,8 +13,9 @@ within 10 seconds. The socket lives as long as its access token: at the token's 
 closed (4401), unless the client sent a fresh access token of the same user before, as
 ``{"type": "auth", "token": ...}`` on the open socket (answered ``{"type": "authenticated",
 "expires_at": ...}``; a token that is not accepted gets an ``error`` frame and changes nothing).
-A logout closes the sockets of that login (the tokens' ``sid``); a password change, or an
-administrator suspending the account, closes all the user's sockets, on every instance.
+A logout, or a refresh token used a second time, closes the sockets of that login (the tokens'
+``sid``); a password change, or an administrator suspending the account, closes all the user's
+sockets, on every instance.
 
 Limits (settings.ws, counted per process, not across the cluster): frames waiting to be sent to
 one socket (``HELPLINE_WS_MAX_QUEUED_FRAMES``: a client that lets them pile up does not read
@@ -133,6 +134,8 @@ async def _authenticate(ws: WebSocket, runtime: Runtime) -> TokenClaims | None:
             raw = await asyncio.wait_for(_receive(ws), AUTH_TIMEOUT_SECONDS)
         except TimeoutError:
             await _close(ws, CLOSE_AUTH_TIMEOUT, "No auth frame received")
+            return None
+        except WebSocketDisconnect:  # gone before its auth frame (or sent one that was not UTF-8)
             return None
         limit = runtime.settings.limits.max_body_bytes
         if _too_large(raw, limit):

@@ -208,6 +208,9 @@ class ServerSettings(BaseSettings):
     # Open HTTP connections per client address (not counting trusted proxies, whose clients are
     # many); one beyond is closed as soon as it is accepted.
     max_connections_per_ip: int = Field(default=100, ge=1)
+    # A request's line and headers together may be at most this many bytes; more is answered
+    # 431 and the connection closed (uvicorn itself has no cap: it would buffer megabytes).
+    max_header_bytes: int = Field(default=65536, ge=1024, le=16 * 1024 * 1024)
 
 
 class EmbeddingSettings(BaseSettings):

@@ -89,6 +89,20 @@ def _redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[
     return event
 
 
+class ClientFaultFilter(logging.Filter):
+    """uvicorn logs some faults of the client as server errors with a traceback (a WebSocket text
+    frame that is not UTF-8: it answers with close code 1007 all the same). Anybody can send
+    them: a warning line, without the traceback, is enough."""
+
+    MESSAGES = frozenset({"Invalid UTF-8 sequence received from client."})
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.WARNING and record.getMessage() in self.MESSAGES:
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info = record.exc_text = None
+        return True
+
+
 def configure_logging(level: str = "INFO", json: bool = True) -> None:
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -124,6 +138,9 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    errors = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, ClientFaultFilter) for f in errors.filters):
+        errors.addFilter(ClientFaultFilter())
     logging.getLogger("uvicorn.access").disabled = True
     # Alembic announces each of its plugins at INFO on every start; its migration lines stay.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)

@@ -10,12 +10,15 @@ So the HTTP protocol below, uvicorn's own httptools one, adds what nginx calls
 ``client_header_timeout`` and ``limit_conn``: a deadline for the request line and headers, and a
 cap on open connections per process and per client address (uvicorn has neither; its issue #160
 asks for the first, see also the Slowloris fix of xorbitsai/inference, which takes the same route).
+It also caps the size of a request's line and headers (nginx's ``large_client_header_buffers``):
+httptools buffers a header until it ends, whatever its size, and uvicorn accepts any number.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import weakref
 from collections import Counter
 from dataclasses import dataclass
@@ -32,7 +35,7 @@ from helpline.core.proxy import TrustedProxies
 REFUSED_CONNECTIONS = MetricCounter(
     "http_connections_closed_total",
     "Connections the server closed to protect itself",
-    ["reason"],  # header_timeout, max_connections, max_connections_per_ip
+    ["reason"],  # header_timeout, headers_too_large, max_connections, max_connections_per_ip
 )
 
 
@@ -43,6 +46,7 @@ class ConnectionGuards:
     header_timeout_seconds: float
     max_connections: int
     max_connections_per_ip: int
+    max_header_bytes: int = 65536
     # Peers exempt from the per-address cap: proxies speak for many clients. "*" trusts everyone.
     trusted_proxies: tuple[str, ...] = ()
 
@@ -58,8 +62,15 @@ class ConnectionGuards:
 _per_address: weakref.WeakKeyDictionary[ServerState, Counter[str]] = weakref.WeakKeyDictionary()
 
 
+HEADERS_TOO_LARGE = 431
+
+
+class HeadersTooLarge(Exception):
+    """Raised from a parser callback: the request's line and headers are over the cap."""
+
+
 class GuardedHttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with a header deadline and connection caps."""
+    """uvicorn's httptools protocol with a header deadline, a header size cap and connection caps."""
 
     def __init__(
         self,
@@ -73,6 +84,12 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         super().__init__(config, server_state, app_state, _loop)
         self.guards = guards
         self.header_deadline: asyncio.TimerHandle | None = None
+        # A request's line and headers being read (from its first byte to the end of its headers),
+        # the bytes received meanwhile, and those the parser reported.
+        self.in_headers = False
+        self.header_bytes = 0
+        self.parsed_header_bytes = 0
+        self.headers_too_large = False
         self.counted_address: str | None = None
         self.refused = False
 
@@ -135,8 +152,65 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if self.cycle is None or self.cycle.response_complete:
             self._arm_header_deadline()
         super().data_received(data)
+        # Still in a request's headers after this data: httptools holds an unfinished header
+        # whatever its size, so count what arrives (headers that ended in it are counted exactly,
+        # by the parser callbacks below). It may include the end of the previous request's body.
+        if self.in_headers and not self.refused:
+            self.header_bytes += len(data)
+            if self.header_bytes > self.guards.max_header_bytes:
+                self._refuse_headers()
+
+    def on_message_begin(self) -> None:
+        self.in_headers = True
+        self.header_bytes = self.parsed_header_bytes = 0
+        super().on_message_begin()
+
+    def _count_header(self, size: int) -> None:
+        """The parser's count: exact for headers that ended within one read of the socket."""
+        self.parsed_header_bytes += size
+        if self.parsed_header_bytes > self.guards.max_header_bytes:
+            self.headers_too_large = True
+            raise HeadersTooLarge  # the parser stops; uvicorn answers through send_400_response
+
+    def on_url(self, url: bytes) -> None:
+        self._count_header(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count_header(len(name) + len(value) + 4)  # ": " and CRLF
+        super().on_header(name, value)
+
+    def send_400_response(self, msg: str) -> None:
+        if self.headers_too_large:
+            self._refuse_headers()
+            return
+        super().send_400_response(msg)
+
+    def _refuse_headers(self) -> None:
+        self._disarm_header_deadline()
+        self.in_headers = False
+        self.refused = True
+        REFUSED_CONNECTIONS.labels("headers_too_large").inc()
+        limit = self.guards.max_header_bytes
+        body = json.dumps(
+            {
+                "error": "headers_too_large",
+                "detail": f"A request's line and headers are limited to {limit} bytes",
+                "request_id": None,
+            }
+        ).encode()
+        head = (
+            f"HTTP/1.1 {HEADERS_TOO_LARGE} Request Header Fields Too Large\r\n"
+            "content-type: application/json\r\n"
+            f"content-length: {len(body)}\r\n"
+            "connection: close\r\n\r\n"
+        )
+        if not self.transport.is_closing():
+            self.transport.write(head.encode() + body)
+            self.transport.close()
 
     def on_headers_complete(self) -> None:
+        self.in_headers = False
         self._disarm_header_deadline()
         super().on_headers_complete()
 
@@ -158,6 +232,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         header_timeout_seconds=settings.server.header_timeout_seconds,
         max_connections=settings.server.max_connections,
         max_connections_per_ip=settings.server.max_connections_per_ip,
+        max_header_bytes=settings.server.max_header_bytes,
         trusted_proxies=tuple(settings.trusted_proxies),
     )
     return {

@@ -68,7 +68,7 @@ async def change_password(
     await verify_current_password(runtime, throttle, user, data.current_password, client)
     user.hashed_password = await runtime.hasher.hash(data.new_password)
     user.password_changed_at = datetime.now(UTC)
-    await revoke_all_sessions(session, user.id)
+    await revoke_all_sessions(session, user.id, access_tokens=True)
     audit.record(
         session,
         "user.password_changed",
