@@ -346,6 +346,32 @@ def export() -> Prepare:
     return prepare
 
 
+async def fresh_user(world: World, role: Role) -> Call:
+    """A new account to act on (a force logout of the shared one would end later cases' tokens)."""
+    return Call(path={"user_id": (await world.account("user"))["user"]["id"]})
+
+
+async def user_message(world: World) -> int:
+    """A new message of `user`'s (the one a turn stores before its answer)."""
+    return int((await world.turn("user"))["user_message_id"])
+
+
+async def message_to_flag(world: World, role: Role) -> Call:
+    return Call(path={"message_id": await user_message(world)}, json={"category": "spam", "note": "matrix"})
+
+
+async def flagged_message(world: World, role: Role) -> Call:
+    """A new flagged message for each case: a message gets one review."""
+    message_id = await user_message(world)
+    r = await world.client.post(
+        f"/api/v1/admin/moderation/messages/{message_id}/flag",
+        headers=bearer(world.tokens["admin"]),
+        json={"category": "spam"},
+    )
+    assert r.status_code == 200, r.text
+    return Call(path={"message_id": message_id}, json={"decision": "dismiss"})
+
+
 async def socket(world: World, role: Role) -> Call:
     return Call(path={"user_id": world.user_id("user")})
 
@@ -406,6 +432,16 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/privacy/export/{export_id}"): owner(200, export()),
     ("GET", "/api/v1/privacy/export/{export_id}/download"): owner(200, export()),
     ("DELETE", "/api/v1/admin/users/{user_id}"): admin_only(204, target_user),
+    ("GET", "/api/v1/privacy/retention"): admin_only(),
+    ("GET", "/api/v1/admin/users"): staff(),
+    ("GET", "/api/v1/admin/users/{user_id}"): staff(200, fresh_user),
+    ("PATCH", "/api/v1/admin/users/{user_id}"): admin_only(200, target_user),
+    ("POST", "/api/v1/admin/users/{user_id}/logout"): admin_only(204, fresh_user),
+    ("GET", "/api/v1/admin/audit"): admin_only(),
+    ("GET", "/api/v1/admin/moderation/queue"): staff(),
+    ("GET", "/api/v1/admin/moderation/categories"): staff(),
+    ("POST", "/api/v1/admin/moderation/messages/{message_id}/flag"): staff(200, message_to_flag),
+    ("POST", "/api/v1/admin/moderation/messages/{message_id}/review"): staff(200, flagged_message),
     (WS, "/api/v1/chat/ws/{user_id}"): owner(OPEN, socket, denied=4403, anonymous=4401),
 }
 
