@@ -4,9 +4,8 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
-from pydantic.json_schema import SkipJsonSchema
 
-from helpline.auth.schemas import StrictModel
+from helpline.auth.schemas import NOT_NULL, StrictModel
 from helpline.chat.schemas import MessageRead
 
 Tag = Annotated[str, Field(min_length=1, max_length=50)]
@@ -43,8 +42,8 @@ class ConversationDetail(ConversationRead):
 
 
 class ConversationUpdate(StrictModel):
-    # SkipJsonSchema[None]: leave out to keep; null is refused (400), so the document does not offer it.
-    title: Annotated[str, Field(min_length=1, max_length=255)] | SkipJsonSchema[None] = None
+    # NOT_NULL: leave out to keep; null is refused (400), so the document does not offer it.
+    title: Annotated[Annotated[str, Field(min_length=1, max_length=255)] | None, NOT_NULL] = None
     # Strict: 0 or "yes" is not a boolean (the document says boolean).
-    is_archived: StrictBool | SkipJsonSchema[None] = None
+    is_archived: Annotated[StrictBool | None, NOT_NULL] = None
     tags: Annotated[list[Tag], Field(max_length=20)] | None = None

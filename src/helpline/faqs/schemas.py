@@ -4,9 +4,8 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
-from pydantic.json_schema import SkipJsonSchema
 
-from helpline.auth.schemas import Language
+from helpline.auth.schemas import NOT_NULL, Language
 from helpline.core.ids import Id
 from helpline.faqs.slugs import SLUG_RE
 from helpline.models import FAQStatus
@@ -73,12 +72,12 @@ class CategoryCreate(Model):
 
 
 class CategoryUpdate(Model):
-    # SkipJsonSchema[None]: leave out to keep; null is refused (400), so the document does not offer it.
-    name: Annotated[str, Field(max_length=100), AfterValidator(_clean_text)] | SkipJsonSchema[None] = None
-    slug: CategorySlug | SkipJsonSchema[None] = None
+    # NOT_NULL: leave out to keep; null is refused (400), so the document does not offer it.
+    name: Annotated[Annotated[str, Field(max_length=100), AfterValidator(_clean_text)] | None, NOT_NULL] = None
+    slug: Annotated[CategorySlug | None, NOT_NULL] = None
     description: Annotated[str, Field(max_length=2000)] | None = None
     parent_id: Id | None = None
-    sort_order: SortOrder | SkipJsonSchema[None] = None
+    sort_order: Annotated[SortOrder | None, NOT_NULL] = None
 
 
 class CategoryRead(BaseModel):
@@ -121,15 +120,15 @@ class FAQCreate(Model):
 class FAQUpdate(Model):
     """Only the fields sent change; ``null`` clears the optional ones."""
 
-    # SkipJsonSchema[None]: leave out to keep; null is refused (400), so the document does not offer it.
-    question: Question | SkipJsonSchema[None] = None
-    answer: Answer | SkipJsonSchema[None] = None
+    # NOT_NULL: leave out to keep; null is refused (400), so the document does not offer it.
+    question: Annotated[Question | None, NOT_NULL] = None
+    answer: Annotated[Answer | None, NOT_NULL] = None
     category_id: Id | None = None
     keywords: Keywords | None = None
-    status: FAQStatus | SkipJsonSchema[None] = None
-    priority: Priority | SkipJsonSchema[None] = None
-    language: Language | SkipJsonSchema[None] = None
-    slug: Slug | SkipJsonSchema[None] = None
+    status: Annotated[FAQStatus | None, NOT_NULL] = None
+    priority: Annotated[Priority | None, NOT_NULL] = None
+    language: Annotated[Language | None, NOT_NULL] = None
+    slug: Annotated[Slug | None, NOT_NULL] = None
     meta_title: MetaTitle | None = None
     meta_description: MetaDescription | None = None
 

@@ -3,9 +3,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from pydantic import BaseModel, Field, HttpUrl, StrictBool, model_validator
-from pydantic.json_schema import SkipJsonSchema
 
-from helpline.auth.schemas import Email, Language, Name, Password, StrictModel, Timezone, Username, UserRead
+from helpline.auth.schemas import NOT_NULL, Email, Language, Name, Password, StrictModel, Timezone, Username, UserRead
 from helpline.models import UserRole, UserStatus
 
 
@@ -14,13 +13,13 @@ class UserUpdate(StrictModel):
 
     first_name: Name = None
     last_name: Name = None
-    # SkipJsonSchema[None]: leave out to keep; null is refused (400), so the document does not offer it.
-    username: Username | SkipJsonSchema[None] = None
-    email: Email | SkipJsonSchema[None] = None
+    # NOT_NULL: leave out to keep; null is refused (400), so the document does not offer it.
+    username: Annotated[Username | None, NOT_NULL] = None
+    email: Annotated[Email | None, NOT_NULL] = None
     avatar_url: Annotated[HttpUrl, Field(max_length=500)] | None = None
-    language: Language | SkipJsonSchema[None] = None
-    timezone: Timezone | SkipJsonSchema[None] = None
-    marketing_consent: StrictBool | SkipJsonSchema[None] = None
+    language: Annotated[Language | None, NOT_NULL] = None
+    timezone: Annotated[Timezone | None, NOT_NULL] = None
+    marketing_consent: Annotated[StrictBool | None, NOT_NULL] = None
     current_password: Annotated[str, Field(max_length=1024)] | None = None
 
     @model_validator(mode="after")
