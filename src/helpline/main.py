@@ -63,6 +63,10 @@ async def warm_up(runtime: Runtime) -> None:
         warm = getattr(part, "warm_up", None)
         if warm is not None:
             await warm()
+    if runtime.settings.guard.enabled:
+        from helpline.chat import guard
+
+        await asyncio.to_thread(guard.warm_up)  # the language identifier, about 0.5 s
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:

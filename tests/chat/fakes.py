@@ -38,6 +38,7 @@ class ScriptedProvider:
     gate: asyncio.Event | None = None
     yielded: int = 0
     closed: bool = False
+    finish_reason: str = "stop"
 
     async def stream(
         self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float
@@ -58,7 +59,8 @@ class ScriptedProvider:
                 self.yielded += 1
                 yield TextDelta(chunk)
             text = "".join(self.chunks)
-            yield StreamDone(self.model, Usage(self.tokens.count_messages(messages), self.tokens.count(text)))
+            usage = Usage(self.tokens.count_messages(messages), self.tokens.count(text))
+            yield StreamDone(self.model, usage, self.finish_reason)
         finally:
             self.closed = True
 

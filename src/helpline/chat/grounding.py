@@ -37,6 +37,8 @@ class Source:
 class Grounding:
     sources: list[Source] = field(default_factory=list)
     direct: Source | None = None
+    # The closest FAQs below the bar, offered as "related" when the answer is "I don't know".
+    nearby: list[Source] = field(default_factory=list)
 
 
 def thresholds(cfg: RetrievalSettings, embedder: object) -> tuple[float, float]:
@@ -108,11 +110,9 @@ async def ground(
             deps = await resolve_deps(runtime, session)
             hits = await retrieve(session, deps, question, language, limit=cfg.top_k, version=search_version)
             min_similarity, direct_threshold = thresholds(cfg, deps.embedder)
-            sources = [
-                Source(h.id, h.question, h.answer, h.slug, h.similarity)
-                for h in hits
-                if h.similarity is not None and h.similarity >= min_similarity
-            ]
+            found = [Source(h.id, h.question, h.answer, h.slug, h.similarity) for h in hits if h.similarity is not None]
+            sources = [s for s in found if s.score >= min_similarity]
+            nearby = [s for s in found if s.score < min_similarity]
             if not sources:
                 vector = await embed_query(deps, retrieval_text(question))  # retrieve's, cached
                 await record_unanswered(
@@ -130,4 +130,4 @@ async def ground(
         return Grounding()
     best = sources[0] if sources else None
     direct = best if best is not None and best.score >= direct_threshold else None
-    return Grounding(sources=sources, direct=direct)
+    return Grounding(sources=sources, direct=direct, nearby=nearby)

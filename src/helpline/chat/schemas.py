@@ -25,6 +25,25 @@ class Source(BaseModel):
     score: float
 
 
+class UnsupportedFact(BaseModel):
+    kind: Literal["email", "url", "phone", "money", "percent", "duration", "date", "reference", "name", "number"]
+    text: str
+
+
+class GuardAction(BaseModel):
+    """Why the reply is not the model's own answer (see the grounded-answer guard in the README)."""
+
+    action: Literal["article", "dont_know"] = Field(
+        description="`article`: the best FAQ's own answer is the reply; `dont_know`: an honest "
+        '"I don\'t know", with the closest articles in `related`'
+    )
+    reason: Literal["unsupported_fact", "repetition", "cut_off", "wrong_language", "empty", "language_unsupported"]
+    unsupported: list[UnsupportedFact] = Field(
+        default_factory=list,
+        description="The model's facts found in none of the articles, the conversation or the system prompt",
+    )
+
+
 class ChatResponse(BaseModel):
     """The assistant's stored answer (the spec's send response, plus status and sources)."""
 
@@ -41,6 +60,12 @@ class ChatResponse(BaseModel):
     sources: list[Source] = Field(default_factory=list)
     error: str | None = None
     stopped: bool = Field(default=False, description="The user stopped it: `content` is what was written until then")
+    related: list[Source] = Field(
+        default_factory=list, description='The closest FAQs, offered when the answer is "I don\'t know"'
+    )
+    guard: GuardAction | None = Field(
+        default=None, description="Set when the guard replaced the model's answer (or answered without the model)"
+    )
 
 
 class MessageRead(BaseModel):

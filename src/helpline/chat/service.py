@@ -19,8 +19,10 @@ from sqlalchemy import select, text
 
 from helpline.ai.base import ChatMessage, LLMError, ModerationResult, StreamDone, StreamEvent, TextDelta, Usage
 from helpline.auth.service import ACCOUNT_GONE, CONSENT_REQUIRED, check_access
+from helpline.chat import guard
 from helpline.chat import repository as repo
 from helpline.chat.grounding import Grounding, Source, ground, prefetch
+from helpline.chat.honest import DIRECT_MODEL, Fallback, fallback
 from helpline.chat.hub import Generation
 from helpline.core.db import single_statement
 from helpline.core.errors import Conflict, ConsentRequired, NotFound, Unauthorized, Unprocessable
@@ -31,7 +33,6 @@ from helpline.models import Conversation, Message, MessageStatus, MessageType
 
 log = structlog.get_logger(__name__)
 
-DIRECT_MODEL = "faq"  # model_used of an answer taken straight from a FAQ
 HISTORY_TAIL = 50  # messages read for context; the builder keeps what fits the budget
 TITLE_CHARS = 60
 REFUSALS = {
@@ -180,6 +181,8 @@ def response_payload(
     error: str | None = None,
     sources: list[dict[str, Any]] | None = None,
     stopped: bool = False,
+    related: list[dict[str, Any]] | None = None,
+    guarded: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "message_id": turn.message_id,
@@ -195,6 +198,8 @@ def response_payload(
         "sources": sources or [],
         "error": error,
         "stopped": stopped,
+        "related": related or [],
+        "guard": guarded,
     }
 
 
@@ -249,9 +254,18 @@ async def _closing(stream: AsyncIterator[StreamEvent]) -> AsyncIterator[AsyncIte
             await aclose()
 
 
+def _without_model(runtime: Runtime, turn: Turn, grounding: Grounding) -> Fallback:
+    return fallback(
+        turn.language,
+        [*grounding.sources, *grounding.nearby],
+        bar=runtime.settings.guard.source_min_similarity,
+    )
+
+
 async def generate(runtime: Runtime, turn: Turn, gen: Generation) -> None:
     """Stream the model's answer into the event log, then store it, whatever happens."""
     hub, llm, cfg = runtime.hub, runtime.llm, runtime.settings.llm
+    guarding = runtime.settings.guard.enabled
     started = time.perf_counter()
     await hub.publish(gen, "typing", {"user_message_id": turn.user_message_id, "message_id": turn.message_id})
     parts: list[str] = []
@@ -261,6 +275,8 @@ async def generate(runtime: Runtime, turn: Turn, gen: Generation) -> None:
     sources: list[Source] = []
     grounding = Grounding()
     prompt: list[ChatMessage] = []
+    honest: Fallback | None = None  # what the guard answered instead of the model
+    guarded: dict[str, Any] | None = None
     # From here until the model is done, the user's Stop cancels this task (Generation.request_stop).
     gen.stoppable = True
     try:
@@ -280,6 +296,14 @@ async def generate(runtime: Runtime, turn: Turn, gen: Generation) -> None:
             parts.append(grounding.direct.answer)
             await hub.publish(gen, "token", {"content": grounding.direct.answer})
             done = StreamDone(model=DIRECT_MODEL, usage=Usage(0, 0))
+        elif guarding and not cfg.answers_in(turn.language):
+            # A language the model writes badly: the articles speak for it, or "I don't know".
+            honest = _without_model(runtime, turn, grounding)
+            guarded = honest.meta("language_unsupported")
+            sources = honest.sources
+            parts.append(honest.content)
+            await hub.publish(gen, "token", {"content": honest.content})
+            done = StreamDone(model=honest.model, usage=Usage(0, 0))
         else:
             prompt, sources = build_messages(runtime, turn, grounding.sources)
             max_tokens = min(cfg.max_tokens, llm.context_window // 2)
@@ -322,20 +346,44 @@ async def generate(runtime: Runtime, turn: Turn, gen: Generation) -> None:
             usage=Usage(llm.tokens.count_messages(prompt) if prompt else 0, llm.tokens.count(content)),
             finish_reason="stopped",
         )
+    if guarding and prompt and not cancelled and (content.strip() or (done is not None and error is None)):
+        # What the model wrote (whole, stopped or broken off) may only state what it was given.
+        support = guard.Support(m.content for m in prompt)
+        finish = done.finish_reason if done else None
+        verdict = await asyncio.to_thread(
+            guard.check, content, support=support, language=turn.language, finish_reason=finish
+        )
+        if verdict.ok:
+            texts = [f"{s.question}\n{s.answer}" for s in sources]
+            sources = [sources[i] for i in guard.used_sources(content, len(sources), texts)]
+        else:
+            honest = _without_model(runtime, turn, grounding)
+            guarded = honest.meta(verdict.problem or "unsupported_fact", verdict.public())
+            log.info("guard.replaced", message_id=turn.message_id, problem=verdict.problem, action=honest.action)
+            usage = done.usage if done else Usage(llm.tokens.count_messages(prompt), llm.tokens.count(content))
+            content, sources, error, stopped = honest.content, honest.sources, None, False
+            done = StreamDone(model=honest.model, usage=usage)
+            await hub.publish(gen, "replace", {"content": content, "reason": verdict.problem})
     flagged = False
-    if done is not None and error is None and content:
-        verdict = await runtime.moderator.check(content)
-        if verdict.flagged:
+    if done is not None and error is None and content and honest is None:
+        moderated = await runtime.moderator.check(content)
+        if moderated.flagged:
             flagged, content = True, refusal(turn.language)
     status = MessageStatus.sent if error is None else (MessageStatus.partial if content else MessageStatus.failed)
     tokens = done.usage.total_tokens if done else 0
     model = done.model if done else llm.model
     elapsed_ms = int((time.perf_counter() - started) * 1000)
-    meta: dict[str, Any] = {"provider": DIRECT_MODEL if grounding.direct else llm.name}
+    provider = DIRECT_MODEL if grounding.direct else (honest.model if honest and not prompt else llm.name)
+    meta: dict[str, Any] = {"provider": provider}
     if sources:
         meta["sources"] = [s.public() for s in sources]
     if grounding.direct is not None:
         meta["answered_from_faq"] = grounding.direct.id
+    related = [s.public() for s in honest.related] if honest else []
+    if related:
+        meta["related"] = related
+    if guarded:
+        meta["guard"] = guarded
     if done:
         meta["usage"] = {"prompt_tokens": done.usage.prompt_tokens, "completion_tokens": done.usage.completion_tokens}
     if error:
@@ -375,6 +423,8 @@ async def generate(runtime: Runtime, turn: Turn, gen: Generation) -> None:
         error=error,
         sources=[s.public() for s in sources],
         stopped=stopped,
+        related=related,
+        guarded=guarded,
     )
     await hub.publish(gen, "error" if error else "response", payload, final=True)
     if cancelled:
@@ -451,6 +501,8 @@ def stored_payload(msg: Message, question_id: int) -> tuple[Literal["response", 
         error=meta.get("error", "The answer is not finished") if failed else None,
         sources=meta.get("sources"),
         stopped=bool(meta.get("stopped")),
+        related=meta.get("related"),
+        guarded=meta.get("guard"),
     )
     return ("error" if failed else "response"), payload
 

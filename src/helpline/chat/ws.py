@@ -85,6 +85,8 @@ def frame(event: TurnEvent) -> dict[str, Any]:
     base = {"message_id": event.message_id, "conversation_id": event.conversation_id, "seq": event.seq}
     if event.kind == "token":
         return {"type": "token", "content": event.data["content"], **base}
+    if event.kind == "replace":
+        return {"type": "replace", "content": event.data["content"], "reason": event.data.get("reason"), **base}
     if event.kind == "typing":
         return {"type": "typing", "user_message_id": event.data.get("user_message_id"), **base}
     if event.kind == "response":

@@ -285,6 +285,25 @@ class LLMSettings(BaseSettings):
     # Penalizes tokens the local model just produced: without it (llama-cpp-python's default, 1.0)
     # SmolLM2-135M often repeats one sentence until max_tokens, a 20-30 s answer of loops.
     local_repeat_penalty: float = Field(default=1.1, ge=1.0, le=2.0)
+    # Languages the model answers well, comma-separated ("en,es"); empty = by provider: "en" for
+    # the bundled local model (SmolLM2-135M answers other languages with gibberish, measured in
+    # bench/README.md), every language for an OpenAI-compatible one. In other languages the
+    # answer is the best article's own text, or an honest "I don't know", without the model.
+    languages: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("languages", mode="before")
+    @classmethod
+    def _split_languages(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return [part.strip().split("-")[0].lower() for part in v.split(",") if part.strip()]
+        return v
+
+    def answers_in(self, language: str) -> bool:
+        """Whether the model is trusted to answer in ``language`` (a tag such as "pt-BR")."""
+        primary = language.split("-")[0].lower()
+        if self.languages:
+            return primary in self.languages
+        return self.resolved_provider != "local" or primary == "en"
 
     @property
     def resolved_provider(self) -> str:
@@ -307,6 +326,20 @@ class RetrievalSettings(BaseSettings):
     direct_threshold: float = Field(default=0.85, ge=0.0, le=1.0)
     # Share of the prompt budget retrieved articles may take.
     knowledge_share: float = Field(default=0.4, gt=0.0, lt=1.0)
+
+
+class GuardSettings(BaseSettings):
+    """The grounded-answer guard (chat/guard.py): a model answer with a fact that is not in the
+    articles, the conversation or the system prompt, or that loops, is cut off or is in another
+    language, is replaced by the best article's own answer, or by an honest "I don't know"."""
+
+    model_config = _config("HELPLINE_GUARD_")
+
+    enabled: bool = True
+    # An article this similar to the question (cosine, the embedder's scale) may stand in for a
+    # rejected answer; below it the reply is "I don't know" with the closest articles. Measured
+    # with bench/bench_guard.py on the demo knowledge base and MiniLM (see bench/README.md).
+    source_min_similarity: float = Field(default=0.5, ge=0.0, le=1.0)
 
 
 class ModerationSettings(BaseSettings):
@@ -386,6 +419,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     moderation: ModerationSettings = Field(default_factory=ModerationSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    guard: GuardSettings = Field(default_factory=GuardSettings)
     widget: WidgetSettings = Field(default_factory=WidgetSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)

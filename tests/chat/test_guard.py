@@ -1,0 +1,140 @@
+"""The guard's checks on their own: which facts an answer states, which the material supports,
+and which answers are loops, cut off or in another language; and the honest replies."""
+
+from __future__ import annotations
+
+import pytest
+
+from helpline.chat import guard
+from helpline.chat.grounding import Source
+from helpline.chat.guard import Fact, Support, check, facts, repetitive, unsupported, used_sources, wrong_language
+from helpline.chat.honest import fallback
+
+ARTICLE = (
+    "Go to app.parcelo.example/signup and sign up with your work email. The confirmation link is valid "
+    "for 24 hours. Refunds are possible within thirty days. Call +1 (555) 010-2000 or write to "
+    "Help@Parcelo.example. The Pro plan costs $29 per month (1,200 parcels included); order numbers "
+    "look like PX-4821. Pay with PayPal."
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Write to help@parcelo.example today.", [Fact("email", "help@parcelo.example")]),
+        ("See https://parcelo.example/pricing.", [Fact("url", "https://parcelo.example/pricing")]),
+        ("Open app.parcelo.example/signup", [Fact("url", "app.parcelo.example/signup")]),
+        ("Call 1-800-463-3339 now", [Fact("phone", "1-800-463-3339")]),
+        ("It costs €49 or 49 EUR", [Fact("money", "€49"), Fact("money", "49 EUR")]),
+        ("A 15% discount", [Fact("percent", "15%")]),
+        ("Within 3-5 business days", [Fact("duration", "3-5 business days")]),
+        ("En 48 horas", [Fact("duration", "48 horas")]),
+        ("Shipped on March 3rd, 2024", [Fact("date", "March 3rd, 2024")]),
+        ("Order ORD-55123 is late", [Fact("reference", "ORD-55123")]),
+        ("Use ParceloPro for that", [Fact("name", "ParceloPro")]),
+        ("We have 1200 lockers", [Fact("number", "1200")]),
+    ],
+)
+def test_the_facts_an_answer_states(text: str, expected: list[Fact]) -> None:
+    assert facts(text) == expected
+
+
+def test_citations_list_numbers_and_small_counts_are_not_facts() -> None:
+    answer = "You can do it in two ways [1][2]:\n1. Open Settings\n2) Click Billing\nIt takes 3 clicks."
+    assert facts(answer) == []
+
+
+def test_the_material_supports_the_same_values_however_written() -> None:
+    support = Support([ARTICLE])
+    answer = (
+        "Sign up at https://www.app.parcelo.example/signup/ [1]; the link lasts 24 hours. Refunds within "
+        "30 days. Call +1 555 010 2000 or email help@parcelo.example. Pro is $29/month with 1200 parcels. "
+        "Orders are like PX-4821; PayPal works."
+    )
+    assert facts(answer)  # there are facts, and every one is in the article
+    assert unsupported(answer, support) == []
+
+
+@pytest.mark.parametrize(
+    "invented",
+    [
+        "Call the carrier at 1-800-463-3339.",
+        "Write to refunds@parcelo.example.",
+        "See parcelo.example/refund-form.",
+        "The Pro plan costs $39 per month.",
+        "Refunds take 14 days.",
+        "Your order ORD-55123 is on its way.",
+        "Use ParceloPlus for that.",
+        "We have 5000 lockers.",
+    ],
+)
+def test_an_invented_fact_is_unsupported(invented: str) -> None:
+    assert len(unsupported(invented, Support([ARTICLE]))) == 1
+
+
+def test_loops_are_repetition_and_answers_are_not() -> None:
+    assert repetitive("Your parcel is on its way to you now. " * 6)
+    assert repetitive("ja " * 200)
+    assert not repetitive(
+        "Open the Orders page and pick the order. Choose Change address, type the new one and save it. "
+        "If the parcel has left our warehouse already, the carrier's page lets you redirect it."
+    )
+
+
+def test_an_answer_in_another_language_is_told_apart() -> None:
+    spanish = "Puedes seguir tu pedido en la página de pedidos de tu cuenta en cualquier momento."
+    english = "You can track your order on the Orders page of your account at any time."
+    assert wrong_language(spanish, "en")
+    assert not wrong_language(english, "en-GB")
+    assert wrong_language(english, "es")
+    assert not wrong_language("Hola, PayPal.", "en")  # too short to tell
+    assert not wrong_language(english, "ja")  # a language the guard does not tell apart
+    assert guard.detect_language(spanish)[0] == "es"
+
+
+def test_check_names_the_first_problem() -> None:
+    support = Support([ARTICLE])
+    assert check("  ", support=support, language="en").problem == "empty"
+    assert check("The same words again. " * 8, support=support, language="en").problem == "repetition"
+    assert check("Refunds are possible", support=support, language="en", finish_reason="length").problem == "cut_off"
+    verdict = check("Call 1-800-463-3339.", support=support, language="en")
+    assert verdict.problem == "unsupported_fact"
+    assert verdict.public() == {"unsupported": [{"kind": "phone", "text": "1-800-463-3339"}]}
+    assert check("Refunds are possible within 30 days [1].", support=support, language="en").ok
+    spanish = "Puedes pedir el reembolso en un plazo de treinta días desde la entrega del pedido."
+    assert check(spanish, support=support, language="en").problem == "wrong_language"
+
+
+def test_sources_shown_are_the_ones_used() -> None:
+    texts = ["Reset your password from Settings, Security.", ARTICLE, "Parcels to Spain take longer."]
+    assert used_sources("Email us, see [2].", 3, texts) == [1]
+    assert used_sources("See [7].", 3, texts) == []  # no such source: none shown
+    assert used_sources("Sign up with your work email; the confirmation link is valid a day.", 3, texts) == [1]
+    assert used_sources("Hello! How can I help you today?", 3, texts) == []
+
+
+def source(id_: int, score: float, question: str = "Q", answer: str = "A") -> Source:
+    return Source(id_, question, answer, f"faq-{id_}", score)
+
+
+def test_the_best_article_close_enough_stands_in() -> None:
+    reply = fallback("es", [source(1, 0.45), source(2, 0.62, "¿Cómo sigo mi pedido?", "En Pedidos.")], bar=0.5)
+    assert reply.action == "article"
+    assert reply.content == "Esto es lo que dice nuestro artículo de ayuda «¿Cómo sigo mi pedido?»:\n\nEn Pedidos."
+    assert [s.id for s in reply.sources] == [2]
+    assert reply.related == []
+    assert reply.model == "faq"
+
+
+def test_else_an_honest_dont_know_with_the_closest_articles() -> None:
+    reply = fallback("fr", [source(i, 0.1 * i) for i in range(1, 5)], bar=0.5)
+    assert reply.action == "dont_know"
+    assert reply.content.startswith("Désolé, je ne connais pas la réponse")
+    assert "articles d'aide les plus proches" in reply.content
+    assert [s.id for s in reply.related] == [4, 3, 2]
+    assert reply.sources == []
+    assert reply.model == "guard"
+    alone = fallback("pt-BR", [], bar=0.5)  # no article at all, and a language without texts
+    assert alone.content == "I'm sorry, I don't know the answer to that, and I'd rather not guess. " + (
+        "Try asking in other words, or contact our support team."
+    )
