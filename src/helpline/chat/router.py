@@ -133,7 +133,8 @@ async def stream(
     runtime: RuntimeDep,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> EventSourceResponse:
-    """The answer as Server-Sent Events: `typing`, then `token` events, then `response` (the
+    """The answer as Server-Sent Events: `typing`, then `token` events (and `replace` when the
+    guard replaced the text streamed so far with `content`), then `response` (the
     stored message; `stopped` is true when the user stopped it) or `error`. Each event id is
     `<message_id>:<seq>`; send it back as `Last-Event-ID` (here or on
     `GET /chat/stream/{message_id}`) to get the rest after a drop."""

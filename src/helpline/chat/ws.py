@@ -1,5 +1,6 @@
 """WS /api/v1/chat/ws/{user_id}: the spec's message/response frames, plus typing, token,
-error and ping/pong. Every socket of a user receives that user's answers.
+replace (the guard retracted the text streamed so far: ``content`` replaces it), error and
+ping/pong. Every socket of a user receives that user's answers.
 
 Stopping an answer: the client sends ``{"type": "stop", "message_id": <the answer's id, from the
 ack>}``; like ``POST /chat/messages/{id}/stop``, the model stops and what it wrote so far is
