@@ -138,3 +138,10 @@ def test_else_an_honest_dont_know_with_the_closest_articles() -> None:
     assert alone.content == "I'm sorry, I don't know the answer to that, and I'd rather not guess. " + (
         "Try asking in other words, or contact our support team."
     )
+
+
+def test_a_question_plainly_in_another_language_is_answered_in_it() -> None:
+    assert guard.question_language("¿Dónde está mi paquete? No llega desde hace una semana", "en") == "es"
+    assert guard.question_language("Where is my parcel? It has not come for a week", "es") == "en"
+    assert guard.question_language("hola", "en") == "en"  # too short to tell
+    assert guard.question_language("Where is my parcel, please tell me", "en-GB") == "en-GB"

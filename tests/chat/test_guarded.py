@@ -173,6 +173,10 @@ async def test_a_language_the_model_cannot_write_is_answered_without_it(
         "Esto es lo que dice nuestro artículo de ayuda «¿Cómo restablezco mi contraseña?»"
     )
     assert [s["id"] for s in body["sources"]] == [faq["id"]]
+    # Spanish written in an English conversation: the same
+    body = (await send(client, auth, "¿cómo restablezco mi contraseña si olvidé el correo?", language="en")).json()
+    assert provider.calls == []
+    assert body["guard"]["reason"] == "language_unsupported"
     # English stays with the model
     model(runtime, ["Open Settings [1]."])
     assert (await send(client, auth, PARTIAL, language="en")).json()["guard"] is None

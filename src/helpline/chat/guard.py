@@ -258,6 +258,19 @@ def wrong_language(text: str, language: str) -> bool:
     return detected != expected and confidence >= 0.95
 
 
+def question_language(question: str, language: str) -> str:
+    """The language to answer ``question`` in: the conversation's, unless the question is plainly
+    written in another one (four words or more, detected with confidence), as when a customer
+    writes Spanish in an English conversation."""
+    plain = _CITATION.sub(" ", question)
+    if len(_WORD.findall(plain)) < 4:
+        return language
+    detected, confidence = detect_language(plain)
+    if confidence < 0.95 or detected == language.split("-")[0].lower():
+        return language
+    return detected
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
     problem: Problem | None = None

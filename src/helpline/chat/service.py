@@ -254,9 +254,9 @@ async def _closing(stream: AsyncIterator[StreamEvent]) -> AsyncIterator[AsyncIte
             await aclose()
 
 
-def _without_model(runtime: Runtime, turn: Turn, grounding: Grounding) -> Fallback:
+def _without_model(runtime: Runtime, language: str, grounding: Grounding) -> Fallback:
     return fallback(
-        turn.language,
+        language,
         [*grounding.sources, *grounding.nearby],
         bar=runtime.settings.guard.source_min_similarity,
     )
@@ -276,6 +276,7 @@ async def generate(runtime: Runtime, turn: Turn, gen: Generation) -> None:
     grounding = Grounding()
     prompt: list[ChatMessage] = []
     honest: Fallback | None = None  # what the guard answered instead of the model
+    language = turn.language  # the conversation's, or the question's own when plainly another
     guarded: dict[str, Any] | None = None
     # From here until the model is done, the user's Stop cancels this task (Generation.request_stop).
     gen.stoppable = True
@@ -290,15 +291,17 @@ async def generate(runtime: Runtime, turn: Turn, gen: Generation) -> None:
             conversation_id=turn.conversation_id,
             search_version=turn.search_version,
         )
+        if guarding and grounding.direct is None:
+            language = await asyncio.to_thread(guard.question_language, turn.content, turn.language)
         if grounding.direct is not None:
             # A confident match: the FAQ's own answer, without calling the model.
             sources = [grounding.direct]
             parts.append(grounding.direct.answer)
             await hub.publish(gen, "token", {"content": grounding.direct.answer})
             done = StreamDone(model=DIRECT_MODEL, usage=Usage(0, 0))
-        elif guarding and not cfg.answers_in(turn.language):
+        elif guarding and not cfg.answers_in(language):
             # A language the model writes badly: the articles speak for it, or "I don't know".
-            honest = _without_model(runtime, turn, grounding)
+            honest = _without_model(runtime, language, grounding)
             guarded = honest.meta("language_unsupported")
             sources = honest.sources
             parts.append(honest.content)
@@ -351,13 +354,13 @@ async def generate(runtime: Runtime, turn: Turn, gen: Generation) -> None:
         support = guard.Support(m.content for m in prompt)
         finish = done.finish_reason if done else None
         verdict = await asyncio.to_thread(
-            guard.check, content, support=support, language=turn.language, finish_reason=finish
+            guard.check, content, support=support, language=language, finish_reason=finish
         )
         if verdict.ok:
             texts = [f"{s.question}\n{s.answer}" for s in sources]
             sources = [sources[i] for i in guard.used_sources(content, len(sources), texts)]
         else:
-            honest = _without_model(runtime, turn, grounding)
+            honest = _without_model(runtime, language, grounding)
             guarded = honest.meta(verdict.problem or "unsupported_fact", verdict.public())
             log.info("guard.replaced", message_id=turn.message_id, problem=verdict.problem, action=honest.action)
             usage = done.usage if done else Usage(llm.tokens.count_messages(prompt), llm.tokens.count(content))
