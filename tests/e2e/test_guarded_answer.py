@@ -44,9 +44,8 @@ async def test_a_rejected_answer_is_replaced_on_screen_and_in_the_history(
     await expect(answer).not_to_contain_text(PHONE)
     await expect(answer).to_contain_text(f"Here is what our help article “{FAQ['question']}” says:")
     await expect(answer.get_by_text(NOTE)).to_be_visible()
-    await expect(answer.get_by_role("list", name="Sources").get_by_role("link", name=FAQ["question"])).to_have_attribute(
-        "href", help_link
-    )
+    source = answer.get_by_role("list", name="Sources").get_by_role("link", name=FAQ["question"])
+    await expect(source).to_have_attribute("href", help_link)
 
     # No article close enough: an honest "I don't know", with the closest articles to look at.
     runtime.llm = ScriptedProvider(chunks=["Write to refunds@parcelo.example [1]."])
