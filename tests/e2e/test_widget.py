@@ -4,6 +4,7 @@ respects the server's CORS origins, site key and guest setting."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import re
 import threading
@@ -18,6 +19,8 @@ import pytest
 from playwright.async_api import Browser, ConsoleMessage, Page, Route, expect
 
 from helpline.core.config import Settings, WidgetSettings
+from helpline.core.runtime import Runtime
+from tests.chat.fakes import ScriptedProvider
 from tests.conftest import PASSWORD, bearer, login, make_admin, make_settings, register
 from tests.e2e.conftest import ROOT, axe_violations, phone_page, screenshot
 
@@ -186,6 +189,35 @@ async def test_widget_cites_the_faq_it_answers_from(page: Page, shop: str, web: 
     await expect(link).to_have_attribute("href", f"{web}/help/{faq['slug']}")
     await expect(link).to_have_attribute("target", "_blank")
     await screenshot(page, "widget-sources")
+
+
+async def test_widget_replaces_a_rejected_answer_and_offers_the_closest_articles(
+    page: Page, shop: str, web: str, db: asyncpg.Connection, runtime: Runtime
+) -> None:
+    """The grounded-answer guard: the words streamed so far give way to an honest "I don't know",
+    with the closest help articles as links (also after a reload)."""
+    question = "How do I return a damaged parcel?"
+    faq = await publish_faq(web, db, question, "Start a return from your account within 30 days.")
+    gate = asyncio.Event()
+    runtime.llm = ScriptedProvider(chunks=["Call our returns desk at 1-800-463-3339", "."], gate=gate)
+    runtime.settings.guard.source_min_similarity = 1.0  # no article close enough to stand in
+    await page.goto(shop)
+    await open_widget(page)
+    await ask(page, "my damaged parcel needs a return, whom do I call?")
+    answer = page.locator(".msg.bot").last
+    await expect(answer).to_contain_text("1-800-463-3339")
+    gate.set()
+    await expect(answer).to_contain_text("I'm sorry, I don't know the answer to that")
+    await expect(answer).not_to_contain_text("1-800-463-3339")
+    await expect(answer.get_by_role("heading", name="Closest articles")).to_be_visible()
+    await expect(answer.get_by_role("link", name=question)).to_have_attribute("href", f"{web}/help/{faq['slug']}")
+    assert await axe_violations(page) == []
+
+    await page.reload()
+    await open_widget(page)
+    answer = page.locator(".msg.bot").last
+    await expect(answer).to_contain_text("I'm sorry, I don't know the answer to that")
+    await expect(answer.get_by_role("link", name=question)).to_have_attribute("href", f"{web}/help/{faq['slug']}")
 
 
 async def test_an_image_from_another_host_in_an_answer_is_never_loaded(

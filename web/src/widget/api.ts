@@ -40,6 +40,8 @@ export class GuestsNotAllowed extends Error {}
 export interface StreamHandlers {
   typing(): void;
   token(text: string): void;
+  /** The server rejected what was streamed so far (the grounded-answer guard): show `text` instead. */
+  replace(text: string): void;
 }
 
 interface Stored {
@@ -288,6 +290,7 @@ export class HelplineClient {
           if (typeof data.conversation_id === "number") this.store({ conversation_id: data.conversation_id });
           if (event.event === "typing") on.typing();
           else if (event.event === "token" && typeof data.content === "string") on.token(data.content);
+          else if (event.event === "replace" && typeof data.content === "string") on.replace(data.content);
           else if (event.event === "response" || event.event === "error") {
             state.final = data as unknown as ChatResponse;
             await reader.cancel();

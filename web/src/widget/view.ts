@@ -75,9 +75,16 @@ export class BotMessage {
     this.body.replaceChildren(renderMarkdown(markdown, this.base, this.imageOrigins));
   }
 
-  done(sources: Source[] | null | undefined): void {
+  /** The answer is complete: list its sources, and the closest articles given with an honest
+   * "I don't know" (`related`). */
+  done(sources: Source[] | null | undefined, related?: Source[] | null): void {
     this.node.removeAttribute("aria-busy");
-    this.node.querySelector(".sources")?.remove();
+    for (const box of this.node.querySelectorAll(".sources")) box.remove();
+    this.articles(this.t.sources, sources);
+    this.articles(this.t.related, related);
+  }
+
+  private articles(title: string, sources: Source[] | null | undefined): void {
     if (!sources?.length) return;
     const box = el("div", "sources");
     const list = el("ul");
@@ -92,7 +99,7 @@ export class BotMessage {
       }
       list.append(li);
     }
-    box.append(el("h3", "", this.t.sources), list);
+    box.append(el("h3", "", title), list);
     this.node.append(box);
   }
 

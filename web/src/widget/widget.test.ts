@@ -1,5 +1,6 @@
 import { HelplineClient, type WidgetConfig } from "./api";
 import { strings } from "./i18n";
+import { BotMessage } from "./view";
 import { Widget } from "./widget";
 
 const BASE = "https://help.example";
@@ -182,6 +183,51 @@ describe("Widget", () => {
     await ask(widget, "Hello?");
     expect(calls.at(-1)?.headers.get("Last-Event-ID")).toBe("11:2");
     expect(widget.view.log.querySelector(".msg.bot:last-of-type")?.textContent).toContain("Hi you");
+  });
+
+  it("replaces an answer the server rejected, and lists the closest articles with I don't know", async () => {
+    const DONT_KNOW = "I'm sorry, I don't know the answer to that.";
+    const related = [{ id: 2, question: "Lost parcel?", slug: "lost-parcel", score: 0.4 }];
+    serve({
+      "POST /api/v1/auth/guest": guest("g1"),
+      "POST /api/v1/chat/stream": () =>
+        new Response(
+          sse([
+            ["typing", {}],
+            ["token", { content: "Call us at " }],
+            ["token", { content: "1-800-463-3339" }],
+            ["replace", { content: DONT_KNOW, reason: "unsupported_fact" }],
+            ["response", { content: DONT_KNOW, status: "sent", error: null, sources: [], related, guard: { action: "dont_know", reason: "unsupported_fact" } }],
+          ]),
+        ),
+    });
+    const widget = mount();
+    widget.open();
+    const shown = vi.spyOn(BotMessage.prototype, "text");
+    await ask(widget, "Whom do I call?");
+    // What the visitor saw: the words as they came, then the replacement in their place.
+    expect(shown.mock.calls.map(([text]) => text)).toEqual(["Call us at ", "Call us at 1-800-463-3339", DONT_KNOW, DONT_KNOW]);
+    shown.mockRestore();
+    const answer = widget.view.log.querySelector(".msg.bot:last-of-type")!;
+    expect(answer.querySelector(".body")?.textContent).toBe(DONT_KNOW);
+    expect(answer.querySelector(".sources h3")?.textContent).toBe("Closest articles");
+    expect(answer.querySelector<HTMLAnchorElement>(".sources a")?.href).toBe(`${BASE}/help/lost-parcel`);
+
+    // The same from the stored history, on the next page load.
+    serve({
+      "GET /api/v1/conversations/5": () =>
+        json(200, {
+          messages: [
+            { message_type: "user", content: "Whom do I call?", status: "sent", metadata: null },
+            { message_type: "assistant", content: DONT_KNOW, status: "sent", metadata: { related, guard: { action: "dont_know" } } },
+          ],
+        }),
+    });
+    const again = mount();
+    again.open();
+    await vi.waitFor(() => expect(log(again)).toContain(DONT_KNOW));
+    expect(again.view.log.querySelector(".sources h3")?.textContent).toBe("Closest articles");
+    expect(again.view.log.querySelector<HTMLAnchorElement>(".sources a")?.href).toBe(`${BASE}/help/lost-parcel`);
   });
 
   it("after a reload mid-answer, follows the answer still being written", async () => {

@@ -132,8 +132,8 @@ export class Widget {
         } else if (m.message_type === "assistant") {
           const bot = v.bot();
           bot.text(m.content);
-          const sources = (m.metadata as { sources?: ChatResponse["sources"] } | null)?.sources;
-          bot.done(Array.isArray(sources) ? sources : null);
+          const meta = m.metadata as Pick<ChatResponse, "sources" | "related"> | null;
+          bot.done(Array.isArray(meta?.sources) ? meta.sources : null, Array.isArray(meta?.related) ? meta.related : null);
           if (m.status === "failed" || m.status === "partial") {
             bot.failed(this.t.failed, () => void this.retry(bot, m.id));
           }
@@ -154,6 +154,11 @@ export class Widget {
         typing: () => undefined,
         token: (chunk) => {
           answer += chunk;
+          bot.text(answer);
+          this.view.follow();
+        },
+        replace: (text) => {
+          answer = text;
           bot.text(answer);
           this.view.follow();
         },
@@ -219,6 +224,11 @@ export class Widget {
           bot.text(answer);
           v.follow();
         },
+        replace: (text) => {
+          answer = text;
+          bot.text(answer);
+          v.follow();
+        },
       });
       this.finish(bot, final);
     } catch (error) {
@@ -244,7 +254,7 @@ export class Widget {
   private finish(bot: BotMessage, final: ChatResponse): void {
     this.view.offerAccount(this.client.canKeep);
     if (final.content) bot.text(final.content);
-    bot.done(final.sources);
+    bot.done(final.sources, final.related);
     if (final.error) bot.failed(this.t.failed, () => void this.retry(bot, final.message_id));
   }
 

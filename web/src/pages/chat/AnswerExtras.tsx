@@ -1,13 +1,15 @@
-import { useId } from "react";
+import { useId, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link } from "react-router-dom";
 import type { Schemas } from "../../api/client";
 import { useFeedback } from "./feedback";
 
 export type Source = Schemas["Source"];
+export type Guard = Schemas["GuardAction"];
 
-/** The FAQs the answer was built from, each a link to its help-center page. */
-export function Sources({ sources }: { sources: Source[] }) {
+/** The FAQs the answer was built from (or, with `title`, other articles such as the closest ones
+ * to a question the assistant could not answer), each a link to its help-center page. */
+export function Sources({ sources, title }: { sources: Source[]; title?: string }) {
   const { t } = useTranslation("chat");
   const id = useId();
   const linked = sources.filter((s) => s.slug);
@@ -15,7 +17,7 @@ export function Sources({ sources }: { sources: Source[] }) {
   return (
     <div className="sources">
       <h3 id={id} className="sources-title">
-        {t("sources")}
+        {title ?? t("sources")}
       </h3>
       <ol aria-labelledby={id}>
         {linked.map((s) => (
@@ -26,6 +28,17 @@ export function Sources({ sources }: { sources: Source[] }) {
       </ol>
     </div>
   );
+}
+
+/** Why the reply is not the assistant's own words (the grounded-answer guard). An honest "I don't
+ * know" says so itself, with its closest articles: it needs no note unless the language was why. */
+export function GuardNote({ guard }: { guard?: Guard | null }) {
+  const { t } = useTranslation("chat");
+  if (!guard) return null;
+  const language = guard.reason === "language_unsupported";
+  if (guard.action === "dont_know" && !language) return null;
+  const text = guard.action === "article" ? (language ? t("guardArticleLanguage") : t("guardArticle")) : t("guardLanguage");
+  return <p className="bubble-note guard-note">{text}</p>;
 }
 
 /** A thumb (up, or turned down): drawn, because phones and headless browsers may lack emoji fonts. */
@@ -40,22 +53,54 @@ function Thumb({ down }: { down?: boolean }) {
   );
 }
 
-export function Feedback({ messageId, initial }: { messageId: number; initial?: boolean | null }) {
+interface FeedbackProps {
+  messageId: number;
+  initial?: boolean | null;
+  /** Articles to offer after "Not helpful": the answer's sources and closest articles. */
+  articles?: Source[];
+  /** Put the cursor in the message box, to ask again in other words. */
+  onRephrase?(): void;
+}
+
+export function Feedback({ messageId, initial, articles = [], onRephrase }: FeedbackProps) {
   const { t } = useTranslation("chat");
   const { chosen, send, pending, failed } = useFeedback(messageId, initial);
+  // The next step is offered when the user says so now, not for every old verdict in the history.
+  const [offer, setOffer] = useState(false);
+  const choose = (helpful: boolean) => {
+    setOffer(!helpful);
+    send(helpful);
+  };
+  const linked = articles.filter((a, i) => a.slug && articles.findIndex((b) => b.id === a.id) === i);
   return (
-    <div className="feedback" role="group" aria-label={t("feedbackLabel")}>
-      <button type="button" className="secondary" aria-pressed={chosen === true} disabled={pending} onClick={() => send(true)}>
-        <Thumb />
-        {t("helpful")}
-      </button>
-      <button type="button" className="secondary" aria-pressed={chosen === false} disabled={pending} onClick={() => send(false)}>
-        <Thumb down />
-        {t("notHelpful")}
-      </button>
-      <span role="status" className="feedback-status">
-        {failed ? t("feedbackFailed") : chosen !== undefined ? t("feedbackThanks") : ""}
-      </span>
-    </div>
+    <>
+      <div className="feedback" role="group" aria-label={t("feedbackLabel")}>
+        <button type="button" className="secondary" aria-pressed={chosen === true} disabled={pending} onClick={() => choose(true)}>
+          <Thumb />
+          {t("helpful")}
+        </button>
+        <button type="button" className="secondary" aria-pressed={chosen === false} disabled={pending} onClick={() => choose(false)}>
+          <Thumb down />
+          {t("notHelpful")}
+        </button>
+        <span role="status" className="feedback-status">
+          {failed ? t("feedbackFailed") : chosen !== undefined ? t("feedbackThanks") : ""}
+        </span>
+      </div>
+      {offer && chosen === false && (
+        <div className="next-step">
+          <p>{t("nextStep")}</p>
+          <Sources sources={linked} title={t("nextStepArticles")} />
+          <p>
+            {t("nextStepRephrase")}{" "}
+            {onRephrase && (
+              <button type="button" className="secondary" onClick={onRephrase}>
+                {t("rephrase")}
+              </button>
+            )}
+          </p>
+        </div>
+      )}
+    </>
   );
 }

@@ -2,7 +2,7 @@ import { useEffect, useMemo, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { errorMessage } from "../../api/client";
-import { Composer } from "./Composer";
+import { Composer, type ComposerHandle } from "./Composer";
 import { ConversationSidebar } from "./ConversationSidebar";
 import { mergeMessages, MessageList } from "./MessageList";
 import { messagesOf, useConversation } from "./queries";
@@ -19,6 +19,7 @@ export default function ChatPage() {
   const chat = useChat(conversationId, (id) => navigate(`/chat/${id}`, { replace: true }));
   const [sidebarOpen, setSidebarOpen] = useState(false);
   const bottom = useRef<HTMLDivElement>(null);
+  const composer = useRef<ComposerHandle>(null);
 
   const stored = useMemo(() => messagesOf(conversation.data), [conversation.data]);
   const live = chat.live && chat.live.conversationId === conversationId ? chat.live : null;
@@ -109,6 +110,7 @@ export default function ChatPage() {
                 bubbles={bubbles}
                 busy={streaming}
                 onRetry={(id) => conversationId && void chat.retry(id, conversationId)}
+                onRephrase={() => composer.current?.focus()}
               />
             )}
           </>
@@ -123,7 +125,7 @@ export default function ChatPage() {
               {chat.error}
             </p>
           )}
-          {!notFound && <Composer draftId={conversationId ?? "new"} onSend={chat.send} onStop={chat.stop} streaming={streaming} />}
+          {!notFound && <Composer draftId={conversationId ?? "new"} onSend={chat.send} onStop={chat.stop} streaming={streaming} handle={composer} />}
         </div>
       </section>
     </div>

@@ -1,4 +1,4 @@
-import { useEffect, useId, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
+import { useEffect, useId, useImperativeHandle, useRef, useState, type FormEvent, type KeyboardEvent, type Ref } from "react";
 import { useTranslation } from "react-i18next";
 import { clearDraft, loadDraft, saveDraft, type DraftId } from "./drafts";
 
@@ -9,9 +9,15 @@ interface Props {
   onStop(): void;
   streaming: boolean;
   maxLength?: number;
+  /** Lets the page put the cursor in the box (e.g. "Ask in other words"). */
+  handle?: Ref<ComposerHandle>;
 }
 
-export function Composer({ draftId, onSend, onStop, streaming, maxLength = 8000 }: Props) {
+export interface ComposerHandle {
+  focus(): void;
+}
+
+export function Composer({ draftId, onSend, onStop, streaming, maxLength = 8000, handle }: Props) {
   const { t } = useTranslation("chat");
   const id = useId();
   const [text, setText] = useState(() => loadDraft(draftId));
@@ -21,6 +27,7 @@ export function Composer({ draftId, onSend, onStop, streaming, maxLength = 8000 
   // Set while a message from a new conversation is on its way: when that conversation gets its id,
   // whatever the user typed meanwhile moves with it.
   const adopt = useRef(false);
+  useImperativeHandle(handle, () => ({ focus: () => box.current?.focus() }), []);
 
   useEffect(() => {
     if (shown.current === draftId) return;

@@ -1,6 +1,6 @@
 import { useTranslation } from "react-i18next";
 import { Markdown } from "../../components/Markdown";
-import { Feedback, Sources, type Source } from "./AnswerExtras";
+import { Feedback, GuardNote, Sources, type Guard, type Source } from "./AnswerExtras";
 import type { Message } from "./queries";
 import { isActive, type LiveTurn } from "./useChat";
 
@@ -12,6 +12,10 @@ export interface Bubble {
   content: string;
   createdAt: string;
   sources: Source[];
+  /** The closest articles, given with an honest "I don't know". */
+  related: Source[];
+  /** Set when the guard replaced the model's answer. */
+  guard?: Guard | null;
   /** The user's own verdict as the server has it (stored messages). */
   feedback?: boolean | null;
   error?: string | null;
@@ -21,7 +25,7 @@ export interface Bubble {
 }
 
 function fromStored(m: Message): Bubble {
-  const meta = (m.metadata ?? {}) as { sources?: Source[]; error?: string; refusal?: boolean };
+  const meta = (m.metadata ?? {}) as { sources?: Source[]; related?: Source[]; guard?: Guard; error?: string; refusal?: boolean };
   return {
     key: `m${m.id}`,
     role: m.message_type === "user" ? "user" : "assistant",
@@ -29,6 +33,8 @@ function fromStored(m: Message): Bubble {
     content: m.content,
     createdAt: m.created_at,
     sources: meta.sources ?? [],
+    related: meta.related ?? [],
+    guard: meta.guard,
     feedback: m.feedback,
     error: meta.error,
     failed: m.status === "failed" || m.status === "partial",
@@ -44,6 +50,8 @@ function fromLive(l: LiveTurn): Bubble {
     content: l.content,
     createdAt: l.final?.timestamp ?? l.createdAt,
     sources: l.final?.sources ?? [],
+    related: l.final?.related ?? [],
+    guard: l.final?.guard,
     error: l.final?.error,
     failed: l.phase === "failed" || l.final?.status === "failed" || l.final?.status === "partial",
     refusal: l.final?.flagged,
@@ -64,7 +72,7 @@ export function mergeMessages(stored: Message[], live: LiveTurn | null): Bubble[
   if (live && !placed) {
     const hasUser = live.userMessageId !== undefined && stored.some((m) => m.id === live.userMessageId);
     if (live.userText !== undefined && !hasUser)
-      out.push({ key: "live-user", role: "user", content: live.userText, createdAt: live.createdAt, sources: [] });
+      out.push({ key: "live-user", role: "user", content: live.userText, createdAt: live.createdAt, sources: [], related: [] });
     out.push(fromLive(live));
   }
   return out;
@@ -81,10 +89,12 @@ function Time({ iso }: { iso: string }) {
 interface Props {
   bubbles: Bubble[];
   onRetry(messageId: number): void;
+  /** Put the cursor in the message box (the next step after "Not helpful"). */
+  onRephrase?(): void;
   busy: boolean;
 }
 
-export function MessageList({ bubbles, onRetry, busy }: Props) {
+export function MessageList({ bubbles, onRetry, onRephrase, busy }: Props) {
   const { t } = useTranslation("chat");
   return (
     <ol className="messages">
@@ -114,11 +124,17 @@ export function MessageList({ bubbles, onRetry, busy }: Props) {
               )}
             </div>
           )}
-          {b.role === "assistant" && !isActive(b.live) && <Sources sources={b.sources} />}
+          {b.role === "assistant" && !isActive(b.live) && (
+            <>
+              <GuardNote guard={b.guard} />
+              <Sources sources={b.sources} />
+              <Sources sources={b.related} title={t("related")} />
+            </>
+          )}
           <div className="bubble-meta">
             <Time iso={b.createdAt} />
             {b.role === "assistant" && b.id !== undefined && b.content && !isActive(b.live) && !b.failed && (
-              <Feedback messageId={b.id} initial={b.feedback} />
+              <Feedback messageId={b.id} initial={b.feedback} articles={[...b.sources, ...b.related]} onRephrase={onRephrase} />
             )}
           </div>
         </li>

@@ -78,6 +78,50 @@ describe("streamMessage", () => {
     expect(reconnecting).toHaveBeenCalledTimes(2);
   });
 
+  it("replaces the streamed text when the server rejects it, and returns the guarded answer", async () => {
+    const article = "Here is what our help article “Q?” says:\n\nOpen Settings.";
+    const replace = { event: "replace", id: "7:4", data: { ...ids, content: article, reason: "unsupported_fact" } };
+    const guarded = {
+      event: "response",
+      id: "7:5",
+      data: { ...final(5, article).data, guard: { action: "article", reason: "unsupported_fact", unsupported: [{ kind: "phone", text: "555-0199" }] } },
+    };
+    const fetch = vi.fn(async () => new Response(body([sse([typing, token(2, "Call "), token(3, "555-0199"), replace, guarded])])));
+    // What a screen shows: tokens appended, a replacement taking the place of all of them.
+    let shown = "";
+    const seen: string[] = [];
+    const result = await streamMessage(
+      { message: "hi" },
+      {
+        onToken: (t) => seen.push((shown += t)),
+        onReplace: (t) => seen.push((shown = t)),
+      },
+      { fetch, sleep: instant },
+    );
+    expect(seen).toEqual(["Call ", "Call 555-0199", article]);
+    expect(result.content).toBe(article);
+    expect(result.guard?.action).toBe("article");
+  });
+
+  it("replays a replacement after re-attaching past the tokens", async () => {
+    const replace = { event: "replace", id: "7:4", data: { ...ids, content: "I don't know.", reason: "unsupported_fact" } };
+    const responses = [
+      () => new Response(body([sse([typing, token(2, "Call "), token(3, "555-0199")])], true)),
+      () => new Response(body([sse([replace, final(5, "I don't know.")])])),
+    ];
+    let n = 0;
+    const fetch = vi.fn(async () => responses[n++]!());
+    let shown = "";
+    const result = await streamMessage(
+      { message: "hi" },
+      { onToken: (t) => (shown += t), onReplace: (t) => (shown = t) },
+      { fetch, sleep: instant },
+    );
+    expect(shown).toBe("I don't know.");
+    expect(result.content).toBe("I don't know.");
+    expect((fetch.mock.calls[1] as unknown as [Request])[0].headers.get("Last-Event-ID")).toBe("7:3");
+  });
+
   it("refuses with the API's message on 429 and does not retry", async () => {
     const fetch = vi.fn(async () =>
       Response.json({ error: "rate_limited", detail: "Too many messages; try again in 20 seconds." }, { status: 429 }),

@@ -12,6 +12,8 @@ export interface StreamHandlers {
   onAccepted?(ids: { message_id: number; conversation_id: number; user_message_id?: number }): void;
   /** A piece of the answer, to append to what is shown. */
   onToken?(text: string): void;
+  /** The server rejected what was streamed so far (the grounded-answer guard): show `text` instead. */
+  onReplace?(text: string): void;
   /** The connection dropped; re-attaching after `delayMs` (attempt 1, 2, …). */
   onReconnecting?(attempt: number, delayMs: number): void;
   /** Re-attached after a drop. */
@@ -91,6 +93,7 @@ async function consume(response: Response, cursor: Cursor, handlers: StreamHandl
         });
       }
       if (event.event === "token" && typeof data.content === "string") handlers.onToken?.(data.content);
+      else if (event.event === "replace" && typeof data.content === "string") handlers.onReplace?.(data.content);
       else if (event.event === "response" || event.event === "error") {
         cursor.final = data as unknown as FinalAnswer;
         cursor.finalKind = event.event;

@@ -55,6 +55,7 @@ export function useChat(conversationId: number | null, onNewConversation: (id: n
 
   const handlers = (update: ReturnType<typeof updater>): StreamHandlers => ({
     onToken: (text) => update((l) => ({ ...l, content: l.content + text, phase: "streaming" })),
+    onReplace: (text) => update((l) => ({ ...l, content: text, phase: "streaming" })),
     onReconnecting: () => update((l) => ({ ...l, phase: "reconnecting" })),
     onReconnected: () => update((l) => ({ ...l, phase: "streaming" })),
   });
