@@ -221,6 +221,11 @@ async def test_admin_changes_a_users_role(page: Page, browser: Browser, web: str
     await role.select_option("moderator")  # a promotion short of admin needs no confirmation
     await expect(page.get_by_text("helper@example.com is now: Moderator, Active.")).to_be_visible()
     assert await db.fetchval("SELECT role::text FROM users WHERE email = 'helper@example.com'") == "moderator"
+    # The list reloads after a change: choose again only once it shows the saved role (under load
+    # a choice made before that reload was undone by it, and no dialog opened).
+    await page.wait_for_load_state("networkidle")
+    await expect(role).to_have_value("moderator")
+    await expect(role).to_be_enabled()
 
     await role.select_option("user")  # a demotion does
     dialog = page.get_by_role("dialog", name="Change this account?")
