@@ -72,7 +72,7 @@ from bench._common import (
     percentiles_ms,
     register_and_login,
 )
-from helpline.chat.service import DIRECT_MODEL
+from helpline.chat.honest import DIRECT_MODEL
 from helpline.core.config import LLMSettings
 
 # Every phase asks this. It must reach the model: a question that matches a demo FAQ closely
