@@ -22,7 +22,7 @@ the same embedder. From the best similarity the script also sweeps the guard's s
 (HELPLINE_GUARD_SOURCE_MIN_SIMILARITY): at each bar, the share of questions with an answer whose
 article would be offered, and the share of unanswerable ones that would wrongly get one.
 
-Run: ``uv run python bench/bench_guard.py`` (about 20 minutes on 2 cores). ``--limit N`` takes
+Run: ``uv run python bench/bench_guard.py`` (about 25 minutes on 2 cores). ``--limit N`` takes
 every k-th question so that N are left (kinds and languages stay mixed); ``--quick`` is
 ``--limit 40``; ``--runs on|off|both``; ``--save FILE`` writes every answer as JSON.
 """
