@@ -21,7 +21,7 @@ from helpline.ai.base import ChatMessage, LLMError, ModerationResult, StreamDone
 from helpline.auth.service import ACCOUNT_GONE, CONSENT_REQUIRED, check_access
 from helpline.chat import guard
 from helpline.chat import repository as repo
-from helpline.chat.grounding import Grounding, Source, ground, prefetch
+from helpline.chat.grounding import Grounding, Source, ground, prefetch, record_declined
 from helpline.chat.honest import DIRECT_MODEL, Fallback, fallback
 from helpline.chat.hub import Generation
 from helpline.core.db import single_statement
@@ -430,6 +430,16 @@ async def generate(runtime: Runtime, turn: Turn, gen: Generation) -> None:
         guarded=guarded,
     )
     await hub.publish(gen, "error" if error else "response", payload, final=True)
+    if honest is not None and honest.action == "dont_know" and grounding.sources and not cancelled:
+        # Articles matched, yet none could stand in: staff see it among the unanswered questions
+        # (recorded once the reply is out; ground() recorded it already when nothing matched).
+        await record_declined(
+            runtime,
+            question=turn.content,
+            language=language,
+            user_id=turn.user_id,
+            conversation_id=turn.conversation_id,
+        )
     if cancelled:
         raise asyncio.CancelledError
 
