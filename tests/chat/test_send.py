@@ -240,10 +240,11 @@ async def test_rate_limit_per_user(client: httpx.AsyncClient, auth: dict[str, st
     runtime.settings.limits.rate_per_minute = 2
     runtime.chat_limiter = UserRateLimiter(runtime.limits_storage, runtime.settings.limits)
     assert (await send(client, auth, "1")).status_code == 200
-    assert (await send(client, auth, "2")).status_code == 200
+    r = await send(client, auth, "2")
+    assert (r.status_code, r.headers["ratelimit-limit"], r.headers["ratelimit-remaining"]) == (200, "2", "0")
     r = await send(client, auth, "3")
     assert r.status_code == 429
-    assert int(r.headers["retry-after"]) >= 1
+    assert int(r.headers["retry-after"]) == int(r.headers["ratelimit-reset"]) >= 1
     assert "2 messages per minute" in r.json()["detail"]
     other = bearer(await signed_in(client, "other@example.com"))
     assert (await send(client, other, "mine is fine")).status_code == 200
