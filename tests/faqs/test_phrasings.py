@@ -115,7 +115,8 @@ async def test_a_query_close_to_a_phrasing_finds_the_faq_and_a_change_is_never_s
     # Full text alone (no vectors) finds it by the phrasing's words too.
     r = await client.get("/api/v1/faqs/search", params={"q": "locked"})
     hits = r.json()["items"]
-    assert hits and hits[0]["id"] == faq["id"], hits
+    assert hits, "full text finds it"
+    assert hits[0]["id"] == faq["id"], hits
 
     # Removing it is seen at once as well.
     await client.put(f"/api/v1/faqs/{faq['id']}", headers=staff, json={"phrasings": []})
@@ -132,9 +133,7 @@ async def test_phrasings_go_through_export_and_import(client: httpx.AsyncClient,
         exported = r.content
         # Cleared, then restored by importing the export.
         await client.put(f"/api/v1/faqs/{faq['id']}", headers=staff, json={"phrasings": []})
-        r = await client.post(
-            "/api/v1/faqs/import", headers=staff, params={"format": fmt}, content=exported
-        )
+        r = await client.post("/api/v1/faqs/import", headers=staff, params={"format": fmt}, content=exported)
         assert r.status_code == 200, r.text
         assert r.json()["updated"] == 1, (fmt, r.json())
         got = (await client.get(f"/api/v1/faqs/{faq['id']}", headers=staff)).json()["phrasings"]

@@ -217,9 +217,9 @@ async def _apply(
     session.add_all(new)
     await session.flush()
     for faq, texts in phrasings:
-        if await replace_phrasings(session, deps, faq, texts, embed=not dry_run) and faq.slug in existing:
-            if faq not in updated:
-                updated.append(faq)
+        changed = await replace_phrasings(session, deps, faq, texts, embed=not dry_run)
+        if changed and faq.slug in existing and faq not in updated:
+            updated.append(faq)
     if phrasings:
         await session.flush()
     report = ImportReport(

@@ -19,7 +19,6 @@ from helpline.core.ids import PathId
 from helpline.faqs import categories, formats, importer, search, service, unanswered
 from helpline.faqs.backends import FAQDeps
 from helpline.faqs.dependencies import FAQDepsDep, FAQReadDepsDep, OptionalReader, OptionalUser, search_allowed
-from helpline.faqs.suggestions_router import router as suggestions_router
 from helpline.faqs.schemas import (
     MAX_QUERY_CHARS,
     CategoryCreate,
@@ -43,6 +42,7 @@ from helpline.faqs.schemas import (
     VoteRequest,
     check_query,
 )
+from helpline.faqs.suggestions_router import router as suggestions_router
 from helpline.models import FAQ, FAQStatus
 
 router = APIRouter(prefix="/api/v1")

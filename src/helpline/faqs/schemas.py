@@ -222,9 +222,7 @@ class SearchHit(BaseModel):
     category_id: int | None
     score: float = Field(description="Weighted fusion of the cosine similarities and the text rank: higher is better")
     signals: list[SignalName] = Field(description="Which searches found it")
-    similarity: float | None = Field(
-        description="Best cosine similarity of the question, answer or phrasing vectors"
-    )
+    similarity: float | None = Field(description="Best cosine similarity of the question, answer or phrasing vectors")
 
 
 class SearchResponse(BaseModel):

@@ -199,7 +199,8 @@ async def approve(
     await session.refresh(faq)
     audit.record(
         session, "faq.phrasing_approved", actor_user_id=actor_id, target_type="faq", target_id=faq.id,
-        client=client, details={"suggestion_id": suggestion.id, "edited": norm != suggestion.norm, "added": not present},
+        client=client,
+        details={"suggestion_id": suggestion.id, "edited": norm != suggestion.norm, "added": not present},
     )  # fmt: skip
     return suggestion, faq
 

@@ -168,9 +168,7 @@ def upgrade() -> None:
         sa.Column("embedding_model", sa.String(length=200), nullable=True),
         sa.Column("source_user_id", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["faq_id"], ["faqs.id"], name=op.f("fk_faq_phrasings_faq_id_faqs"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["faq_id"], ["faqs.id"], name=op.f("fk_faq_phrasings_faq_id_faqs"), ondelete="CASCADE"),
         sa.ForeignKeyConstraint(
             ["source_user_id"], ["users.id"], name=op.f("fk_faq_phrasings_source_user_id_users"), ondelete="CASCADE"
         ),
@@ -234,12 +232,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_faq_phrasing_suggestions")),
         sa.UniqueConstraint("faq_id", "norm", name="uq_faq_phrasing_suggestions_faq_norm"),
     )
-    op.create_index(
-        "ix_faq_phrasing_suggestions_status_id", "faq_phrasing_suggestions", ["status", "id"], unique=False
-    )
-    op.create_index(
-        op.f("ix_faq_phrasing_suggestions_user_id"), "faq_phrasing_suggestions", ["user_id"], unique=False
-    )
+    op.create_index("ix_faq_phrasing_suggestions_status_id", "faq_phrasing_suggestions", ["status", "id"], unique=False)
+    op.create_index(op.f("ix_faq_phrasing_suggestions_user_id"), "faq_phrasing_suggestions", ["user_id"], unique=False)
     op.create_index(
         op.f("ix_faq_phrasing_suggestions_message_id"), "faq_phrasing_suggestions", ["message_id"], unique=False
     )
