@@ -261,10 +261,11 @@ def _candidates(prefix: str, *, vectors: bool, language: bool, per_row_config: b
             f"coalesce(CASE WHEN f.embedding_model = :model THEN 1 - (f.{column} <=> CAST(:qvec AS vector)) END, 0)"
             for column in ("question_embedding", "answer_embedding")
         ]
-        # The question's side of the score is its best form: the question or a phrasing.
+        # The question's side of the score is its best form: the question or a phrasing (NULL
+        # without phrasings, which greatest() ignores: such a FAQ scores exactly as before).
         phrasing = (
-            "coalesce((SELECT max(1 - (p.embedding <=> CAST(:qvec AS vector))) FROM faq_phrasings p "
-            "WHERE p.faq_id = f.id AND p.embedding_model = :model), 0)"
+            "(SELECT max(1 - (p.embedding <=> CAST(:qvec AS vector))) FROM faq_phrasings p "
+            "WHERE p.faq_id = f.id AND p.embedding_model = :model)"
         )
         score = f"greatest({sims[0]}, {phrasing}) + :w_answer * {sims[1]} + {score}"
     ctes.append(
