@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import delete, exists, select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.core import audit
@@ -116,11 +117,17 @@ async def on_feedback(session: AsyncSession, *, user_id: int, answer_id: int, he
     known = exists().where(FAQPhrasing.faq_id == faq_id, FAQPhrasing.norm == norm)
     if await session.scalar(select(known)):
         return
-    await session.execute(
+    stmt = (
         insert(FAQPhrasingSuggestion)
         .values(faq_id=faq_id, text=text, norm=norm, user_id=user_id, message_id=question.id)
         .on_conflict_do_nothing(constraint="uq_faq_phrasing_suggestions_faq_norm")
     )
+    try:
+        async with session.begin_nested():
+            await session.execute(stmt)
+    except IntegrityError:
+        # The FAQ was deleted meanwhile: the user's verdict is recorded all the same.
+        return
 
 
 # Staff
