@@ -78,6 +78,25 @@ async def full_account(client: httpx.AsyncClient, db: asyncpg.Connection) -> tup
             user_id,
             SECRET_TEXT,
         )
+    # Their question suggested as a phrasing of the FAQ, and one approved in their words: both
+    # carry their text (faqs/suggestions.py), and the FAQ's full-text copy of its phrasings too.
+    message_id = await db.fetchval(
+        "SELECT id FROM messages WHERE user_id = $1 AND message_type = 'user' ORDER BY id LIMIT 1", user_id
+    )
+    await db.execute(
+        "INSERT INTO faq_phrasing_suggestions (faq_id, text, norm, user_id, message_id, status) "
+        "VALUES ($1, $2, lower($2), $3, $4, 'approved')",
+        faq_id,
+        SECRET_TEXT,
+        user_id,
+        message_id,
+    )
+    await db.execute(
+        "INSERT INTO faq_phrasings (faq_id, text, norm, source_user_id) VALUES ($1, $2, lower($2), $3)",
+        faq_id,
+        SECRET_TEXT,
+        user_id,
+    )
     await finished_export(client, auth)
     # A second login, signed out: a revoked login (sid) row.
     other = (await client.post("/api/v1/auth/login", json={"login": EMAIL, "password": PASSWORD})).json()

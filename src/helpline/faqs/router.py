@@ -42,6 +42,7 @@ from helpline.faqs.schemas import (
     VoteRequest,
     check_query,
 )
+from helpline.faqs.suggestions_router import router as suggestions_router
 from helpline.models import FAQ, FAQStatus
 
 router = APIRouter(prefix="/api/v1")
@@ -70,6 +71,7 @@ def _read(faq: FAQ) -> FAQRead:
         question=faq.question,
         answer=faq.answer,
         keywords=faq.keywords or [],
+        phrasings=faq.phrasings or [],
         status=faq.status,
         priority=faq.priority,
         language=faq.language,
@@ -426,3 +428,7 @@ async def vote(faq_id: PathId, body: VoteRequest, user: CurrentUser, session: Se
     faq = await service.get_visible(session, user, faq_id=faq_id)
     helpful, not_helpful = await service.vote(session, faq, user, body.helpful)
     return VoteRead(faq_id=faq.id, helpful=body.helpful, helpful_count=helpful, not_helpful_count=not_helpful)
+
+
+# The staff queue of suggested phrasings (faqs/suggestions_router.py).
+router.include_router(suggestions_router)
