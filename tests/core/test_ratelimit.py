@@ -1,7 +1,12 @@
 """API rate limits: every /api/ request counts in its route group's windows, per user of a valid
 access token or per client address, with the RateLimit headers clients expect; a 429 says when
 to come back; a limit store that is down follows HELPLINE_LIMITS_ON_STORE_FAILURE. Run on the
-in-process store and on Redis."""
+in-process store and on Redis.
+
+Windows are sliding window counters aligned to the clock: a request just after a window's end
+still counts most of the previous window's requests, so a count read across a boundary can be one
+off. Tests that count exactly use day-long windows, which a test run does not cross (but at
+midnight UTC)."""
 
 from __future__ import annotations
 
@@ -73,33 +78,33 @@ async def test_every_api_answer_carries_the_rate_limit_headers(serve: Serve) -> 
         assert quota(r)[:2] == (60, 59)
         assert 1 <= quota(r)[2] <= 61
         assert quota(r)[3] == "60;w=60, 1000;w=3600, 10000;w=86400"
-        assert quota(await client.get(FAQS))[1] == 58
+        assert quota(await client.get(FAQS))[1] in (57, 58)  # 57 just after a minute's end
         # A 404 counts as well, and says so; pages, health and metrics are not API requests.
-        assert quota(await client.get(f"{FAQS}/999999"))[1] == 57
+        assert quota(await client.get(f"{FAQS}/999999"))[1] in (56, 57)
         for path in ("/health", "/metrics", "/"):
             assert "ratelimit-limit" not in (await client.get(path)).headers
 
 
 async def test_over_the_limit_a_429_says_when_to_come_back(serve: Serve) -> None:
-    async with serve({"*": "3/minute;100/hour"}) as client:
+    async with serve({"*": "3/day;100/month"}) as client:
         codes = [(await client.get(FAQS)).status_code for _ in range(3)]
         assert codes == [200, 200, 200]
         r = await client.get(FAQS)
         assert r.status_code == 429
         body = r.json()
         assert body["error"] == "rate_limited"
-        assert body["detail"].startswith("Too many requests (3 per minute); try again in ")
+        assert body["detail"].startswith("Too many requests (3 per day); try again in ")
         assert body["request_id"] == r.headers["x-request-id"]
         limit, remaining, reset, policy = quota(r)
-        assert (limit, remaining, policy) == (3, 0, "3;w=60, 100;w=3600")
+        assert (limit, remaining, policy) == (3, 0, "3;w=86400, 100;w=2592000")
         assert int(r.headers["retry-after"]) == reset == body["retry_after"]
-        assert 1 <= reset <= 61
+        assert 1 <= reset <= 86401
         # Any other method and route of the group shares the window; a token-less POST too.
         assert (await client.post(f"{FAQS}/1/vote", json={"helpful": True})).status_code == 429
 
 
 async def test_users_count_on_their_own_and_addresses_apart(serve: Serve) -> None:
-    async with serve({"*": "4/minute"}) as client:
+    async with serve({"*": "4/day"}) as client:
         alice = bearer(await signed_in(client, "alice@example.com"))  # sign-ups count as "auth"
         bob = bearer(await signed_in(client, "bob@example.com"))
         assert [quota(await client.get(FAQS))[1] for _ in range(4)] == [3, 2, 1, 0]
@@ -116,9 +121,9 @@ async def test_users_count_on_their_own_and_addresses_apart(serve: Serve) -> Non
 
 
 async def test_rules_by_role_and_route_group(serve: Serve, db: asyncpg.Connection) -> None:
-    rules = {"*": "2/minute", "*:admin": "5/minute", "search": "3/minute", "search:anonymous": "1/minute"}
-    rules["auth"] = "100/minute"  # sign-ups and logins: a group of their own
-    async with serve(rules, rate_per_minute=100) as client:
+    rules = {"*": "2/day", "*:admin": "5/day", "search": "3/day", "search:anonymous": "1/day"}
+    rules["auth"] = "100/day"  # sign-ups and logins: a group of their own
+    async with serve(rules) as client:
         user = bearer(await signed_in(client, "user@example.com"))
         await signed_in(client, "boss@example.com")
         await make_admin(db, "boss@example.com")
@@ -139,16 +144,16 @@ async def test_rules_by_role_and_route_group(serve: Serve, db: asyncpg.Connectio
 
 
 async def test_chat_messages_count_in_the_message_windows_with_their_headers(serve: Serve) -> None:
-    async with serve({"*": "2/minute"}, rate_per_minute=3) as client:
+    async with serve({"*": "2/day"}, rate_per_day=3) as client:
         auth = bearer(await signed_in(client, "user@example.com"))
         for left in (2, 1, 0):
             r = await client.post("/api/v1/chat/send", json={"message": "hello"}, headers=auth)
             assert r.status_code == 200, r.text
-            assert quota(r)[:2] == (3, left)  # the messages' windows, not the API's 2/minute
+            assert quota(r)[:2] == (3, left)  # the messages' windows, not the API's 2/day
         r = await client.post("/api/v1/chat/stream", json={"message": "hello"}, headers=auth)
         assert r.status_code == 429
         assert (quota(r)[:2], int(r.headers["retry-after"]) >= 1) == ((3, 0), True)
-        assert "3 messages per minute" in r.json()["detail"]
+        assert "3 messages per day" in r.json()["detail"]
 
 
 async def test_a_login_throttle_429_has_the_headers_too(serve: Serve) -> None:
@@ -184,7 +189,7 @@ async def test_two_instances_on_one_redis_share_the_windows(database_url: str, t
     r = aioredis.Redis.from_url(REDIS_URL)
     await r.flushdb()
     settings = make_settings(
-        database_url, tmp_path, limits=LimitsSettings(rules={"*": "3/minute"}), redis=RedisSettings(url=REDIS_URL)
+        database_url, tmp_path, limits=LimitsSettings(rules={"*": "3/day"}), redis=RedisSettings(url=REDIS_URL)
     )
     async with serve_app(settings, database_url) as one, serve_app(settings, database_url) as two:
         assert [quota(await c.get(FAQS))[1] for c in (one, two, one)] == [2, 1, 0]

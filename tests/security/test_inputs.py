@@ -304,7 +304,7 @@ async def test_a_flood_of_chat_frames_is_rate_limited_and_starts_no_extra_turns(
 ) -> None:
     """Many message frames sent at once, the replies not read meanwhile: the turns over the
     user's rate are refused with an error frame each (and nothing stored); the socket stays up."""
-    settings = make_settings(database_url, tmp_path, limits=LimitsSettings(rate_per_minute=3))
+    settings = make_settings(database_url, tmp_path, limits=LimitsSettings(rate_per_day=3))
     async with running(settings, database_url) as served:
         async with httpx.AsyncClient(base_url=f"http://{served.server}") as http:
             tokens = await signed_in(http)
