@@ -452,6 +452,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="HELPLINE_LLM_MAX_TOKENS (default 256; the app's is 1000, where a looping answer takes 20-30 s here)",
     )
     parser.add_argument("--save", type=Path, default=None, help="write every answer and verdict here (JSON)")
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="HELPLINE_LLM_LOCAL_MODEL: the bundled model to run (default: the app's default, smollm2-135m)",
+    )
+    parser.add_argument(
+        "--languages",
+        default=None,
+        help="HELPLINE_LLM_LANGUAGES: the languages the model answers with the guard on (default: the model's own)",
+    )
     args = parser.parse_args(argv)
     install_signal_handlers()
     questions = pick(load_questions(args.questions), 40 if args.quick and not args.limit else args.limit)
@@ -468,17 +478,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         "HELPLINE_LIMITS_RATE_PER_DAY": HUGE,
         "HELPLINE_AUTH_BCRYPT_ROUNDS": "4",
     }
-    from helpline.core.config import GuardSettings
+    if args.model:
+        settings["HELPLINE_LLM_LOCAL_MODEL"] = args.model
+    if args.languages:
+        settings["HELPLINE_LLM_LANGUAGES"] = args.languages
+    from helpline.core.config import GuardSettings, LLMSettings
 
     current_bar = GuardSettings().source_min_similarity
     runs = {"both": ("on", "off"), "on": ("on",), "off": ("off",)}[args.runs]
     data_dir = Path(tempfile.mkdtemp(prefix="helpline-guard-"))
     results: dict[str, list[Answer]] = {}
     retrieved: dict[str, Retrieved] = {}
-    print(f"{len(questions)} questions ({dict(Counter(q.kind for q in questions))}), runs: guard {', '.join(runs)}")
+    model = LLMSettings(local_model=args.model) if args.model else LLMSettings()
+    print(
+        f"{len(questions)} questions ({dict(Counter(q.kind for q in questions))}), runs: guard {', '.join(runs)}, "
+        f"model {model.local_model}"
+    )
     try:
         for run in runs:
-            label = f"Helpline, guard {run}, local model"
+            label = f"Helpline, guard {run}, local model {model.local_model}"
             env = {**settings, "HELPLINE_GUARD_ENABLED": "true" if run == "on" else "false"}
             with helpline_server(label, env, data_dir=data_dir) as server:
                 results[run] = ask_all(server, questions, f"guard-{run}@example.com", f"guard {run}")
