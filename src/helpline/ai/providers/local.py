@@ -311,6 +311,8 @@ class LocalProvider:
         """Loads the model if it is not loaded yet and evaluates the system prompts (so the first
         answer pays for neither)."""
         await asyncio.to_thread(self._load)
+        if self._warmed or not self._prefixes:
+            return  # a readiness probe never queues behind an answer being generated
         try:
             await asyncio.wrap_future(self._worker.submit(lambda: self._warm_up(self._load())))
         except RuntimeError as exc:  # submit after shutdown
