@@ -354,6 +354,26 @@ def _short(text: str, n: int = 160) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
+def report_languages(verdicts: Sequence[Verdict]) -> None:
+    """How the model itself does in each language (the run without the guard, where every language
+    reaches the model): whether its answers are in the question's language, loop, state a fact not
+    in the retrieved articles, are right. "Acceptable": in the language, no loop, no such fact."""
+    print("\n== the model's own answers by language (guard off)")
+    print("  acceptable: in the question's language, no loop, no fact missing from the retrieved articles")
+    print(f"  {'lang':<5} {'n':>4} {'in lang':>8} {'loops':>7} {'unsup':>7} {'correct':>8} {'acceptable':>11}")
+    for lang in sorted({v.q.language for v in verdicts}):
+        vs = [v for v in verdicts if v.q.language == lang and v.a.model_used not in ("faq", "guard")]
+        in_lang = [not guard.wrong_language(v.a.content, lang) for v in vs]
+        loops = [guard.repetitive(v.a.content) for v in vs]
+        unsup = [bool(v.unsupported_retrieved) for v in vs]
+        ok = sum(1 for a, b, c in zip(in_lang, loops, unsup, strict=True) if a and not b and not c)
+        ans = [v for v in vs if v.q.answerable]
+        print(
+            f"  {lang:<5} {len(vs):>4} {_pct(sum(in_lang), len(vs)):>8} {_pct(sum(loops), len(vs)):>7} "
+            f"{_pct(sum(unsup), len(vs)):>7} {_pct(sum(v.correct for v in ans), len(ans)):>8} {_pct(ok, len(vs)):>11}"
+        )
+
+
 def report_pairs(on: Sequence[Verdict], off: Sequence[Verdict]) -> None:
     """The guard's replacements next to what the model said without it (temperature 0: the same
     prompt gives the same answer, so the unguarded run shows the answer the guard replaced)."""
@@ -530,6 +550,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\nanswers written to {args.save}")
     for run, vs in verdicts.items():
         report_run(f"guard {run}", vs)
+    if "off" in verdicts:
+        report_languages(verdicts["off"])
     if "on" in verdicts and "off" in verdicts:
         report_pairs(verdicts["on"], verdicts["off"])
     report_sweep(questions, retrieved, current_bar)
