@@ -335,7 +335,8 @@ def http_run(client: httpx.Client, question: str) -> Run:
     total = time.perf_counter() - t0
     if final is None or final.get("status") != "sent":
         raise BenchError(f"the answer was not sent: {final}")
-    return Run(first or total, total, last or total, 0, str(final.get("content") or "".join(parts)))
+    # The streamed text is the model's (the final content may be the guard's stand-in article).
+    return Run(first or total, total, last or total, 0, "".join(parts))
 
 
 def over_http(spec: BundledModel, path: Path, questions: Sequence[Question], max_tokens: int) -> None:
