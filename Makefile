@@ -110,6 +110,7 @@ bench: install wrk ## Run the benchmarks in bench/ (prints figures; about 35 min
 	@$(UV) run --frozen python bench/bench_retrieval.py
 	@$(UV) run --frozen python bench/bench_scale.py
 	@$(UV) run --frozen python bench/bench_guard.py
+	@$(UV) run --frozen python bench/bench_local_model.py
 
 db-shell: install ## Open psql on Helpline's database
 	@$(UV) run --frozen helpline db-shell

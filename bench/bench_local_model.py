@@ -217,36 +217,46 @@ def demo_articles(questions: Sequence[Question]) -> dict[str, list[Article]]:
 def compare_models(questions: Sequence[Question], max_tokens: int) -> None:
     print("\n1. The bundled models, called directly (grounded English prompts, temperature 0)")
     articles = demo_articles(questions)
+    models: list[tuple[BundledModel, Path, Direct, list[list[ChatMessage]]]] = []
     for spec in BUNDLED_MODELS.values():
         path = installed(spec)
-        size = package_bytes(spec.requirement)
         if path is None:
             print(f"  {spec.key}: not installed ({spec.install_hint})")
             continue
-        extra = f" + {mb(path.stat().st_size)} assembled file" if not path.is_relative_to(sys.prefix) else ""
         direct = Direct(spec, path)
-        try:
-            prompts = prompts_for(questions, articles, direct.counter, max_tokens)
-            cold = [direct.run(p, max_tokens, cold=True) for p in prompts]
-            # Warm: each prompt right after another question's, as in a running server.
-            warm = [direct.run(p, max_tokens) for p in prompts[1:]]
-        finally:
+        models.append((spec, path, direct, prompts_for(questions, articles, direct.counter, max_tokens)))
+    cold: dict[str, list[Run]] = {spec.key: [] for spec, *_ in models}
+    warm: dict[str, list[Run]] = {spec.key: [] for spec, *_ in models}
+    try:
+        # Model after model for each question, so a busy moment of the machine hits them alike:
+        # a prompt with nothing cached, then the next question's, which finds the system prompt
+        # kept from it, as in a running server.
+        for i in range(len(questions) - 1):
+            for spec, _, direct, prompts in models:
+                cold[spec.key].append(direct.run(prompts[i], max_tokens, cold=True))
+                warm[spec.key].append(direct.run(prompts[i + 1], max_tokens))
+    finally:
+        for *_, direct, _ in models:
             direct.close()
+    for spec, path, direct, _ in models:
+        c, w = cold[spec.key], warm[spec.key]
+        size = package_bytes(spec.requirement)
+        extra = f" + {mb(path.stat().st_size)} assembled file" if not path.is_relative_to(sys.prefix) else ""
         print(f"  {spec.key} ({spec.requirement}): installed {mb(size)}{extra}, GGUF {mb(path.stat().st_size)}")
-        print(f"    load {direct.load_s:.2f} s; prompt tokens p50 {med([r.prompt_tokens for r in cold]):.0f}")
-        cold_ms, warm_ms = med([r.first_s for r in cold]) * 1000, med([r.first_s for r in warm]) * 1000
+        print(f"    load {direct.load_s:.2f} s; prompt tokens p50 {med([r.prompt_tokens for r in c]):.0f}")
+        cold_ms, warm_ms = med([r.first_s for r in c]) * 1000, med([r.first_s for r in w]) * 1000
         print(
-            f"    first token p50: cold {cold_ms:.0f} ms ({med([r.evaluated for r in cold]):.0f} tokens evaluated), "
-            f"warm {warm_ms:.0f} ms ({med([r.evaluated for r in warm]):.0f} evaluated)"
+            f"    first token p50: cold {cold_ms:.0f} ms ({med([r.evaluated for r in c]):.0f} tokens evaluated), "
+            f"warm {warm_ms:.0f} ms ({med([r.evaluated for r in w]):.0f} evaluated)"
         )
-        p_rate = med([r.evaluated / r.first_s for r in cold])
-        decode = med([r.decode_per_s for r in cold + warm])
+        p_rate = med([r.evaluated / r.first_s for r in c])
+        decode = med([r.decode_per_s for r in c + w])
         print(
             f"    prompt evaluation p50 {p_rate:.0f} tok/s; decode p50 {decode:.1f} tok/s; "
-            f"answer tokens p50 {med([r.tokens for r in cold]):.0f} (max_tokens {max_tokens}), "
-            f"stopped by itself {sum(r.tokens < max_tokens for r in cold)} of {len(cold)}"
+            f"answer tokens p50 {med([r.tokens for r in c]):.0f} (max_tokens {max_tokens}), "
+            f"stopped by itself {sum(r.tokens < max_tokens for r in c + w)} of {len(c + w)}"
         )
-        print(f"    e.g. {questions[0].question!r} -> {' '.join(cold[0].answer.split())[:160]!r}")
+        print(f"    e.g. {questions[0].question!r} -> {' '.join(c[0].answer.split())[:160]!r}")
 
 
 # -- 2. through Helpline against direct --------------------------------------------------------
