@@ -497,6 +497,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "HELPLINE_LIMITS_RATE_PER_HOUR": HUGE,
         "HELPLINE_LIMITS_RATE_PER_DAY": HUGE,
         "HELPLINE_AUTH_BCRYPT_ROUNDS": "4",
+        # One login per run: a slow model's run outlasts the default 15-minute access token.
+        "HELPLINE_AUTH_ACCESS_TOKEN_MINUTES": "1440",
     }
     if args.model:
         settings["HELPLINE_LLM_LOCAL_MODEL"] = args.model
