@@ -360,18 +360,28 @@ def report_languages(verdicts: Sequence[Verdict]) -> None:
     reaches the model): whether its answers are in the question's language, loop, state a fact not
     in the retrieved articles, are right. "Acceptable": in the language, no loop, no such fact."""
     print("\n== the model's own answers by language (guard off)")
-    print("  acceptable: in the question's language, no loop, no fact missing from the retrieved articles")
-    print(f"  {'lang':<5} {'n':>4} {'in lang':>8} {'loops':>7} {'unsup':>7} {'correct':>8} {'acceptable':>11}")
+    print(
+        "  echoes: recites the system prompt (a base model continuing the document); acceptable: in the "
+        "question's language, no loop, no echo, no fact missing from the retrieved articles"
+    )
+    print(
+        f"  {'lang':<5} {'n':>4} {'in lang':>8} {'loops':>7} {'echoes':>7} {'unsup':>7} {'correct':>8} "
+        f"{'acceptable':>11}"
+    )
+    from helpline.ai.prompts import system_prompt
+
     for lang in sorted({v.q.language for v in verdicts}):
         vs = [v for v in verdicts if v.q.language == lang and v.a.model_used not in ("faq", "guard")]
         in_lang = [not guard.wrong_language(v.a.content, lang) for v in vs]
         loops = [guard.repetitive(v.a.content) for v in vs]
+        echoes = [system_prompt(lang)[:60] in v.a.content for v in vs]
         unsup = [bool(v.unsupported_retrieved) for v in vs]
-        ok = sum(1 for a, b, c in zip(in_lang, loops, unsup, strict=True) if a and not b and not c)
+        ok = sum(1 for a, b, c, d in zip(in_lang, loops, echoes, unsup, strict=True) if a and not (b or c or d))
         ans = [v for v in vs if v.q.answerable]
         print(
             f"  {lang:<5} {len(vs):>4} {_pct(sum(in_lang), len(vs)):>8} {_pct(sum(loops), len(vs)):>7} "
-            f"{_pct(sum(unsup), len(vs)):>7} {_pct(sum(v.correct for v in ans), len(ans)):>8} {_pct(ok, len(vs)):>11}"
+            f"{_pct(sum(echoes), len(vs)):>7} {_pct(sum(unsup), len(vs)):>7} "
+            f"{_pct(sum(v.correct for v in ans), len(ans)):>8} {_pct(ok, len(vs)):>11}"
         )
 
 
