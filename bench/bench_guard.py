@@ -49,6 +49,7 @@ import httpx
 # Run as a script, this file's folder is on sys.path, not the checkout that holds "bench".
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import _common
 from bench._common import BenchError, HelplineServer, helpline_server, install_signal_handlers, register_and_login
 from helpline.chat import guard
 from helpline.faqs.demo import demo_file
@@ -354,6 +355,36 @@ def _short(text: str, n: int = 160) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
+def report_languages(verdicts: Sequence[Verdict]) -> None:
+    """How the model itself does in each language (the run without the guard, where every language
+    reaches the model): whether its answers are in the question's language, loop, state a fact not
+    in the retrieved articles, are right. "Acceptable": in the language, no loop, no such fact."""
+    print("\n== the model's own answers by language (guard off)")
+    print(
+        "  echoes: recites the system prompt (a base model continuing the document); acceptable: in the "
+        "question's language, no loop, no echo, no fact missing from the retrieved articles"
+    )
+    print(
+        f"  {'lang':<5} {'n':>4} {'in lang':>8} {'loops':>7} {'echoes':>7} {'unsup':>7} {'correct':>8} "
+        f"{'acceptable':>11}"
+    )
+    from helpline.ai.prompts import system_prompt
+
+    for lang in sorted({v.q.language for v in verdicts}):
+        vs = [v for v in verdicts if v.q.language == lang and v.a.model_used not in ("faq", "guard")]
+        in_lang = [not guard.wrong_language(v.a.content, lang) for v in vs]
+        loops = [guard.repetitive(v.a.content) for v in vs]
+        echoes = [system_prompt(lang)[:60] in v.a.content for v in vs]
+        unsup = [bool(v.unsupported_retrieved) for v in vs]
+        ok = sum(1 for a, b, c, d in zip(in_lang, loops, echoes, unsup, strict=True) if a and not (b or c or d))
+        ans = [v for v in vs if v.q.answerable]
+        print(
+            f"  {lang:<5} {len(vs):>4} {_pct(sum(in_lang), len(vs)):>8} {_pct(sum(loops), len(vs)):>7} "
+            f"{_pct(sum(echoes), len(vs)):>7} {_pct(sum(unsup), len(vs)):>7} "
+            f"{_pct(sum(v.correct for v in ans), len(ans)):>8} {_pct(ok, len(vs)):>11}"
+        )
+
+
 def report_pairs(on: Sequence[Verdict], off: Sequence[Verdict]) -> None:
     """The guard's replacements next to what the model said without it (temperature 0: the same
     prompt gives the same answer, so the unguarded run shows the answer the guard replaced)."""
@@ -452,8 +483,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="HELPLINE_LLM_MAX_TOKENS (default 256; the app's is 1000, where a looping answer takes 20-30 s here)",
     )
     parser.add_argument("--save", type=Path, default=None, help="write every answer and verdict here (JSON)")
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="HELPLINE_LLM_LOCAL_MODEL: the bundled model to run (default: the app's default, smollm2-135m)",
+    )
+    parser.add_argument(
+        "--languages",
+        default=None,
+        help="HELPLINE_LLM_LANGUAGES: the languages the model answers with the guard on (default: the model's own)",
+    )
     args = parser.parse_args(argv)
     install_signal_handlers()
+    # The server is ready once the model has loaded and evaluated its system prompt: on a busy
+    # 2-core machine that can take longer than the other benchmarks' minute.
+    _common.READY_TIMEOUT_S = max(_common.READY_TIMEOUT_S, 300.0)
     questions = pick(load_questions(args.questions), 40 if args.quick and not args.limit else args.limit)
     settings = {
         "HELPLINE_LLM_PROVIDER": "local",
@@ -467,18 +511,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         "HELPLINE_LIMITS_RATE_PER_HOUR": HUGE,
         "HELPLINE_LIMITS_RATE_PER_DAY": HUGE,
         "HELPLINE_AUTH_BCRYPT_ROUNDS": "4",
+        # One login per run: a slow model's run outlasts the default 15-minute access token.
+        "HELPLINE_AUTH_ACCESS_TOKEN_MINUTES": "1440",
     }
-    from helpline.core.config import GuardSettings
+    if args.model:
+        settings["HELPLINE_LLM_LOCAL_MODEL"] = args.model
+    if args.languages:
+        settings["HELPLINE_LLM_LANGUAGES"] = args.languages
+    from helpline.core.config import GuardSettings, LLMSettings
 
     current_bar = GuardSettings().source_min_similarity
     runs = {"both": ("on", "off"), "on": ("on",), "off": ("off",)}[args.runs]
     data_dir = Path(tempfile.mkdtemp(prefix="helpline-guard-"))
     results: dict[str, list[Answer]] = {}
     retrieved: dict[str, Retrieved] = {}
-    print(f"{len(questions)} questions ({dict(Counter(q.kind for q in questions))}), runs: guard {', '.join(runs)}")
+    model = LLMSettings(local_model=args.model) if args.model else LLMSettings()
+    print(
+        f"{len(questions)} questions ({dict(Counter(q.kind for q in questions))}), runs: guard {', '.join(runs)}, "
+        f"model {model.local_model}"
+    )
     try:
         for run in runs:
-            label = f"Helpline, guard {run}, local model"
+            label = f"Helpline, guard {run}, local model {model.local_model}"
             env = {**settings, "HELPLINE_GUARD_ENABLED": "true" if run == "on" else "false"}
             with helpline_server(label, env, data_dir=data_dir) as server:
                 results[run] = ask_all(server, questions, f"guard-{run}@example.com", f"guard {run}")
@@ -512,6 +566,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\nanswers written to {args.save}")
     for run, vs in verdicts.items():
         report_run(f"guard {run}", vs)
+    if "off" in verdicts:
+        report_languages(verdicts["off"])
     if "on" in verdicts and "off" in verdicts:
         report_pairs(verdicts["on"], verdicts["off"])
     report_sweep(questions, retrieved, current_bar)

@@ -29,9 +29,16 @@ def create_provider(settings: Settings) -> LLMProvider:
             max_retries=llm.max_retries,
             context_window=llm.context_window,
         )
+    from helpline.ai.local_models import BUNDLED_MODELS
+    from helpline.ai.prompts import system_prompt
     from helpline.ai.providers.local import LocalProvider
 
+    # The system prompt of each language the model answers in opens every one of its prompts
+    # (chat.service.build_messages): evaluated once, then reused by every answer.
+    languages = llm.languages or BUNDLED_MODELS[llm.local_model].languages
     return LocalProvider(
+        model=llm.local_model,
+        prefixes=[system_prompt(language) for language in languages],
         model_path=llm.local_model_path,
         context_tokens=llm.local_context_tokens,
         threads=llm.local_threads,

