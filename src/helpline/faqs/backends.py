@@ -15,6 +15,7 @@ from helpline.ai.base import Embedder
 from helpline.core.config import Settings
 from helpline.core.runtime import Runtime
 from helpline.faqs.cache import FAQCache
+from helpline.faqs.rerank import Reranker, create_reranker
 from helpline.faqs.views import ViewCounter
 
 log = structlog.get_logger(__name__)
@@ -24,6 +25,7 @@ _CACHE_KEY = "faq_cache"
 _VIEWS_KEY = "faq_views"
 _DIM_KEY = "faq_vector_dim"
 _ERROR_KEY = "faq_embedder_error"
+RERANKER_KEY = "faq_reranker"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +38,12 @@ class FAQDeps:
     cache: FAQCache
     views: ViewCounter
     sessionmaker: async_sessionmaker[AsyncSession]
+    # How search reads queries and orders candidates (core.config.SearchSettings; faqs/query.py,
+    # faqs/rerank.py). The defaults leave a query as typed and the hybrid order as found.
+    reranker: Reranker | None = None
+    rerank_candidates: int = 20
+    rerank_weight: float = 0.0
+    normalize: bool = False
 
     @property
     def model(self) -> str | None:
@@ -101,7 +109,31 @@ async def resolve_deps(runtime: Runtime, session: AsyncSession) -> FAQDeps:
                 )
         if dim != embedder.dimension:
             embedder = None
-    return FAQDeps(embedder=embedder, cache=cache, views=views, sessionmaker=runtime.sessionmaker)
+    search = runtime.settings.search
+    return FAQDeps(
+        embedder=embedder,
+        cache=cache,
+        views=views,
+        sessionmaker=runtime.sessionmaker,
+        reranker=_reranker(runtime, cache),
+        rerank_candidates=search.rerank_candidates,
+        rerank_weight=search.rerank_weight,
+        normalize=search.normalize,
+    )
+
+
+def _reranker(runtime: Runtime, cache: FAQCache) -> Reranker | None:
+    """The search's reranker, made once per process (its model loads on first use); None when
+    HELPLINE_SEARCH_RERANK is off or its model is missing (logged once: search keeps the hybrid
+    order, as it keeps full text when the embedder is missing)."""
+    extras = runtime.extras
+    if RERANKER_KEY not in extras:
+        try:
+            extras[RERANKER_KEY] = create_reranker(runtime.settings.search, cache)
+        except Exception as exc:
+            log.error("faq.reranker_unavailable", error=str(exc)[:300])
+            extras[RERANKER_KEY] = None
+    return cast(Reranker | None, extras[RERANKER_KEY])
 
 
 def embedder_for(runtime: Runtime) -> Embedder | None:
@@ -114,3 +146,6 @@ async def close_embedder(runtime: Runtime) -> None:
     embedder = runtime.extras.pop(EMBEDDER_KEY, None)
     if embedder is not None:
         await cast(Embedder, embedder).aclose()
+    reranker = runtime.extras.pop(RERANKER_KEY, None)
+    if reranker is not None:
+        await cast(Reranker, reranker).aclose()
