@@ -189,6 +189,43 @@ def report_misses(run: Run) -> None:
         print(f"  {q.q!r} [{q.split}] -> {r[0] if r else '(nothing)'} (expected {slug(q.intent)}: {rank})")
 
 
+def time_reranker(queries: Sequence[Query], candidates: int = 20) -> None:
+    """The reranking stage's own cost per query, in-process, the way a running server pays it:
+    the FAQs' passage vectors cached (made once per FAQ), the query embedded by e5 on one
+    thread, scores for ``candidates`` FAQs. The server starts that embedding while its SQL runs,
+    so a query waits for at most this much more."""
+    import asyncio
+
+    from helpline.core.config import SearchSettings
+    from helpline.faqs.cache import FAQCache
+    from helpline.faqs.rerank import create_reranker
+
+    async def measure() -> tuple[list[float], float]:
+        reranker = create_reranker(SearchSettings(rerank="e5"), FAQCache(None, max_entries=100_000))
+        assert reranker is not None
+        passages = [(f["question"], f["answer"]) for f in load_faqs()]
+        started = time.perf_counter()
+        for i in range(0, len(passages), candidates):
+            await reranker.scores(reranker.begin("warm-up"), passages[i : i + candidates])
+        first = time.perf_counter() - started
+        times = []
+        for n, query in enumerate(queries):
+            some = [passages[(n + k) % len(passages)] for k in range(candidates)]
+            t0 = time.perf_counter()
+            await reranker.scores(reranker.begin(query.q), some)
+            times.append(time.perf_counter() - t0)
+        await reranker.aclose()
+        return times, first
+
+    times, first = asyncio.run(measure())
+    times.sort()
+    print(
+        f"\nreranking stage in-process ({len(times)} queries, {candidates} candidates, passages cached): "
+        f"p50 {statistics.median(times) * 1000:.1f} ms, p95 {times[int(len(times) * 0.95)] * 1000:.1f} ms; "
+        f"embedding the {len(load_faqs())} FAQs' passages the first time: {first:.1f} s"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--banking77-csv", type=Path, default=None, help="BANKING77's test.csv (text,category)")
@@ -232,6 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     report(runs, splits)
+    time_reranker(queries)
     if sweep_runs:
         print("\nreranker weight sweep (tune queries only; normalisation on):")
         report(sweep_runs, ["tune"])

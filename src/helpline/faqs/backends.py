@@ -3,6 +3,7 @@ once per process and kept in ``runtime.extras`` (tests inject ``runtime.extras["
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from dataclasses import dataclass
 from typing import cast
@@ -15,7 +16,7 @@ from helpline.ai.base import Embedder
 from helpline.core.config import Settings
 from helpline.core.runtime import Runtime
 from helpline.faqs.cache import FAQCache
-from helpline.faqs.rerank import Reranker, create_reranker
+from helpline.faqs.rerank import Reranker, create_reranker, warm_passages
 from helpline.faqs.views import ViewCounter
 
 log = structlog.get_logger(__name__)
@@ -26,6 +27,7 @@ _VIEWS_KEY = "faq_views"
 _DIM_KEY = "faq_vector_dim"
 _ERROR_KEY = "faq_embedder_error"
 RERANKER_KEY = "faq_reranker"
+_RERANK_WARM_KEY = "faq_reranker_warm"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,11 +89,16 @@ async def vector_column_dimension(session: AsyncSession) -> int:
     return int(dim or 0)
 
 
+def _cache(runtime: Runtime) -> FAQCache:
+    cache = runtime.extras.get(_CACHE_KEY)
+    if not isinstance(cache, FAQCache):
+        cache = runtime.extras[_CACHE_KEY] = FAQCache(runtime.redis)
+    return cache
+
+
 async def resolve_deps(runtime: Runtime, session: AsyncSession) -> FAQDeps:
     extras = runtime.extras
-    cache = extras.get(_CACHE_KEY)
-    if not isinstance(cache, FAQCache):
-        cache = extras[_CACHE_KEY] = FAQCache(runtime.redis)
+    cache = _cache(runtime)
     views = extras.get(_VIEWS_KEY)
     if not isinstance(views, ViewCounter):
         views = extras[_VIEWS_KEY] = ViewCounter()
@@ -141,11 +148,31 @@ def embedder_for(runtime: Runtime) -> Embedder | None:
     return _embedder(runtime)
 
 
+async def warm_reranker(runtime: Runtime) -> None:
+    """Make the search's reranker now and embed the published FAQs' passages for it in the
+    background (faqs.rerank.warm_passages); the start does not wait for them."""
+    reranker = _reranker(runtime, _cache(runtime))
+    if reranker is None or _RERANK_WARM_KEY in runtime.extras:
+        return
+
+    async def warm() -> None:
+        try:
+            primed = await warm_passages(reranker, runtime.sessionmaker)
+            log.info("faq.reranker_warm", faqs=primed)
+        except Exception as exc:  # searches embed what they meet instead
+            log.warning("faq.reranker_warm_failed", error=f"{type(exc).__name__}: {exc}"[:300])
+
+    runtime.extras[_RERANK_WARM_KEY] = asyncio.create_task(warm())
+
+
 async def close_embedder(runtime: Runtime) -> None:
     """Release the embedder this package created (the runtime does not know about it)."""
     embedder = runtime.extras.pop(EMBEDDER_KEY, None)
     if embedder is not None:
         await cast(Embedder, embedder).aclose()
+    warming = runtime.extras.pop(_RERANK_WARM_KEY, None)
+    if isinstance(warming, asyncio.Task) and not warming.done():
+        warming.cancel()
     reranker = runtime.extras.pop(RERANKER_KEY, None)
     if reranker is not None:
         await cast(Reranker, reranker).aclose()

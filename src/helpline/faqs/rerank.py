@@ -28,6 +28,8 @@ from typing import Protocol
 
 import numpy as np
 import structlog
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from helpline.ai.base import Embedder, EmbeddingError
 from helpline.ai.embeddings import InputType
@@ -53,6 +55,8 @@ class Reranker(Protocol):
     def begin(self, query: str) -> asyncio.Future[np.ndarray]: ...
 
     async def scores(self, begun: asyncio.Future[np.ndarray], passages: Sequence[tuple[str, str]]) -> list[float]: ...
+
+    async def prime(self, passages: Sequence[tuple[str, str]]) -> None: ...
 
     async def aclose(self) -> None: ...
 
@@ -98,12 +102,19 @@ class EmbedderReranker:
         future.add_done_callback(lambda f: f.cancelled() or f.exception())
         return future
 
+    @staticmethod
+    def _passages(passages: Sequence[tuple[str, str]]) -> list[str]:
+        """Each FAQ's question, then each FAQ's question and answer read together."""
+        return [q for q, _ in passages] + [f"{q}\n{a}"[:MAX_PASSAGE_CHARS] for q, a in passages]
+
+    async def prime(self, passages: Sequence[tuple[str, str]]) -> None:
+        """Embed (and cache) these FAQs' passages now, so searches find them made."""
+        await self._vectors(self._passages(passages), "document")
+
     async def scores(self, begun: asyncio.Future[np.ndarray], passages: Sequence[tuple[str, str]]) -> list[float]:
         if not passages:
             return []
-        questions = [q for q, _ in passages]
-        together = [f"{q}\n{a}"[:MAX_PASSAGE_CHARS] for q, a in passages]
-        pvecs = await self._vectors([*questions, *together], "document")
+        pvecs = await self._vectors(self._passages(passages), "document")
         qvec = (await begun)[0]
         sims = pvecs @ qvec
         n = len(passages)
@@ -111,6 +122,31 @@ class EmbedderReranker:
 
     async def aclose(self) -> None:
         await self.embedder.aclose()
+
+
+# FAQs whose passages are embedded ahead of searches (warm_passages), and how many per batch: a
+# batch holds the model's one thread for about a second, so a search's own embedding waits no longer.
+WARM_FAQS = 5000
+WARM_BATCH = 16
+
+
+async def warm_passages(reranker: Reranker, sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+    """Embed the passages of the published FAQs (up to WARM_FAQS, newest first) in the background
+    after a start, so the first searches do not pay for them: about 25 ms per FAQ on one idle
+    core, seconds for a knowledge base, which a search meeting them cold would wait for. Returns
+    how many FAQs it primed. A FAQ added or edited later is embedded by the first search that
+    meets it (one or two FAQs, not a knowledge base)."""
+    async with sessionmaker() as session:
+        rows = (
+            await session.execute(
+                text("SELECT question, answer FROM faqs WHERE status = 'published' ORDER BY id DESC LIMIT :n"),
+                {"n": WARM_FAQS},
+            )
+        ).all()
+    passages = [(str(r.question), str(r.answer)) for r in rows]
+    for i in range(0, len(passages), WARM_BATCH):
+        await reranker.prime(passages[i : i + WARM_BATCH])
+    return len(passages)
 
 
 def create_reranker(settings: SearchSettings, cache: FAQCache) -> Reranker | None:
