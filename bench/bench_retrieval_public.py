@@ -9,7 +9,8 @@ configuration (HELPLINE_SEARCH_NORMALIZE, HELPLINE_SEARCH_RERANK, HELPLINE_SEARC
 one server at a time, so every configuration sees the same rows and vectors.
 
 Prints top-1 and top-5 per configuration and split ("tune": the queries settings may be chosen
-on; "heldout": never used to choose anything), the p50 search round trip with the result cache
+on; "heldout": never used to choose anything; "filler": the held-out queries wrapped in greetings
+and thanks), the p50 search round trip with the result cache
 cold, and the misses of the last configuration. ``--banking77-csv FILE`` adds BANKING77's own
 test queries (the dataset's ``test.csv``: ``text,category``) as a third split when you have the
 file; no package installable here ships it. ``--weights`` also sweeps the reranker's weight on
@@ -92,8 +93,25 @@ def load_faqs() -> list[dict[str, str]]:
     return list(json.loads(FAQS_FILE.read_text())["faqs"])
 
 
+# How customers wrap a question in a chat window: the held-out queries again, each in one of these
+# (in turn), as the "filler" split. What query normalisation is for; chosen before any run.
+FILLER = (
+    "Hi, {q}",
+    "Hello there! I was wondering {q}",
+    "{q} Thanks in advance!",
+    "Good morning, could you tell me {q}",
+    "hey quick question, {q} thx",
+    "I'd like to know {q} Thank you",
+)
+
+
 def load_queries(banking77_csv: Path | None) -> list[Query]:
     queries = [Query(d["q"], d["intent"], d["split"]) for d in json.loads(QUERIES_FILE.read_text())["queries"]]
+    heldout = [q for q in queries if q.split == "heldout"]
+    queries += [
+        Query(FILLER[i % len(FILLER)].format(q=q.q[:1].lower() + q.q[1:]), q.intent, "filler")
+        for i, q in enumerate(heldout)
+    ]
     if banking77_csv is not None:
         intents = {f["intent"] for f in load_faqs()}
         with banking77_csv.open(newline="") as fh:
@@ -242,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     configs = {k: v for k, v in CONFIGS.items() if not args.only or k in args.only.split(",")}
     sweep = [w.strip() for w in args.weights.split(",") if w.strip()]
-    splits = sorted({q.split for q in queries}, key=["tune", "heldout", "banking77-test"].index)
+    splits = sorted({q.split for q in queries}, key=["tune", "heldout", "filler", "banking77-test"].index)
     runs: list[Run] = []
     try:
         with TemporaryDirectory(prefix="helpline-retrieval-public-") as tmp:

@@ -60,3 +60,15 @@ async def test_a_new_question_in_the_same_conversation_is_not_mixed_with_the_old
         await send(client, auth, "How do I reset my password in Settings?", conversation_id=first["conversation_id"])
     ).json()
     assert [s["question"] for s in body["sources"]][:1] == [PASSWORD["question"]]
+
+
+async def test_a_short_question_with_only_weak_matches_leans_on_the_previous_one(
+    client: httpx.AsyncClient, auth: dict[str, str], db: asyncpg.Connection, runtime: Runtime
+) -> None:
+    await publish(client, db, **PASSWORD)
+    # Shares only "app" with the short question: a weak match, below the bar for a source.
+    await publish(client, db, question="Where can I spend a gift card?", answer="Use our app.")
+    runtime.llm = ScriptedProvider(chunks=["In the app too [1]."])
+    first = (await send(client, auth, "How do I reset my password?")).json()
+    body = (await send(client, auth, "in the mobile app?", conversation_id=first["conversation_id"])).json()
+    assert [s["question"] for s in body["sources"]][:1] == [PASSWORD["question"]]

@@ -98,7 +98,7 @@ async def ground(
     own statement read it; with it, a cached result costs no database round trip (the session
     below connects only when a statement runs). ``previous``: the conversation's earlier user
     questions, oldest first: a follow-up ("and how long does that take?") is searched with the
-    latest of them, and so is a short question whose own search finds nothing
+    latest of them, and so is a short question whose own search finds only weak matches
     (HELPLINE_SEARCH_FOLLOW_UPS; faqs.query)."""
     cfg = runtime.settings.retrieval
     if not cfg.enabled:
@@ -117,18 +117,26 @@ async def ground(
             deps = await resolve_deps(runtime, session)
             min_similarity, direct_threshold = thresholds(cfg, deps.embedder)
 
-            async def find(text: str) -> tuple[list[Source], list[Source]]:
+            async def find(text: str) -> tuple[list[Source], list[Source], bool]:
                 hits = await retrieve(session, deps, text, language, limit=cfg.top_k, version=search_version)
                 found = [
                     Source(h.id, h.question, h.answer, h.slug, h.similarity) for h in hits if h.similarity is not None
                 ]
-                return [s for s in found if s.score >= min_similarity], [s for s in found if s.score < min_similarity]
+                good = [s for s in found if s.score >= min_similarity]
+                return good, [s for s in found if s.score < min_similarity], bool(hits)
 
             searched = contextual(question, previous) if follow_ups else question
-            sources, nearby = await find(searched)
-            if not sources and follow_ups and searched == question and len(own_words(question)) <= MAX_OWN_WORDS:
-                # A short question that finds nothing alone may lean on the previous one.
-                with_topic, near = await find(with_context(question, previous))
+            sources, nearby, weak = await find(searched)
+            if (
+                weak
+                and not sources
+                and follow_ups
+                and searched == question
+                and len(own_words(question)) <= MAX_OWN_WORDS
+            ):
+                # A short question whose own matches are all weak may lean on the previous one
+                # (one more statement; a question that matches nothing at all costs none).
+                with_topic, near, _ = await find(with_context(question, previous))
                 if with_topic:
                     sources, nearby = with_topic, near
             if not sources:
