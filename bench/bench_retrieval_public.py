@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import statistics
 import sys
 import time
@@ -31,6 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from tempfile import TemporaryDirectory
+from typing import Any
 
 import httpx
 
@@ -218,7 +220,7 @@ def time_reranker(queries: Sequence[Query], candidates: int = 20) -> None:
     from helpline.faqs.cache import FAQCache
     from helpline.faqs.rerank import create_reranker
 
-    async def measure() -> tuple[list[float], float]:
+    async def measure() -> tuple[list[float], float, float]:
         reranker = create_reranker(SearchSettings(rerank="e5"), FAQCache(None, max_entries=100_000))
         assert reranker is not None
         passages = [(f["question"], f["answer"]) for f in load_faqs()]
@@ -227,21 +229,111 @@ def time_reranker(queries: Sequence[Query], candidates: int = 20) -> None:
             await reranker.scores(reranker.begin("warm-up"), passages[i : i + candidates])
         first = time.perf_counter() - started
         times = []
+        cpu = time.process_time()
         for n, query in enumerate(queries):
             some = [passages[(n + k) % len(passages)] for k in range(candidates)]
             t0 = time.perf_counter()
             await reranker.scores(reranker.begin(query.q), some)
             times.append(time.perf_counter() - t0)
+        cpu_each = (time.process_time() - cpu) / len(queries)
         await reranker.aclose()
-        return times, first
+        return times, first, cpu_each
 
-    times, first = asyncio.run(measure())
+    times, first, cpu_each = asyncio.run(measure())
     times.sort()
+    # CPU time does not grow when other processes share the cores; wall time does.
     print(
         f"\nreranking stage in-process ({len(times)} queries, {candidates} candidates, passages cached): "
-        f"p50 {statistics.median(times) * 1000:.1f} ms, p95 {times[int(len(times) * 0.95)] * 1000:.1f} ms; "
-        f"embedding the {len(load_faqs())} FAQs' passages the first time: {first:.1f} s"
+        f"p50 {statistics.median(times) * 1000:.1f} ms, p95 {times[int(len(times) * 0.95)] * 1000:.1f} ms, "
+        f"CPU {cpu_each * 1000:.1f} ms a query; embedding the {len(load_faqs())} FAQs' passages the first time: "
+        f"{first:.1f} s (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
     )
+
+
+def fetch_candidates(server: HelplineServer, queries: Sequence[Query], limit: int = 20) -> list[list[dict[str, Any]]]:
+    """The first stage's best ``limit`` hits (slug, hybrid score, question, answer) per query."""
+    found = []
+    with httpx.Client(base_url=server.base, timeout=WARM_TIMEOUT_S, trust_env=False) as client:
+        headers = login(client)
+        for query in queries:
+            time.sleep(MIN_INTERVAL_S)
+            params: dict[str, str | int] = {"q": query.q, "language": "en", "limit": limit}
+            r = client.get("/api/v1/faqs/search", params=params, headers=headers)
+            if r.status_code != 200:
+                raise BenchError(f"search {query.q!r} answered {r.status_code}: {r.text[:300]}")
+            found.append(list(r.json()["items"]))
+    return found
+
+
+def report_variants(queries: Sequence[Query], candidates: list[list[dict[str, Any]]]) -> None:
+    """Other second stages, scored in-process on the first stage's top 20 (reranking off, no
+    normalisation), as the server fuses: hybrid score + weight * the variant's score. Only the
+    default (e5, question and question+answer, weight 2) runs in the server."""
+    import asyncio
+
+    import numpy as np
+
+    from helpline.ai.embeddings.e5 import E5Embedder
+    from helpline.ai.embeddings.local import LocalEmbedder
+
+    faqs = {str(h["slug"]): (str(h["question"]), str(h["answer"])) for hits in candidates for h in hits}
+    slugs = sorted(faqs)
+    at = {s: i for i, s in enumerate(slugs)}
+
+    async def vectors(model: Any, texts: list[str], input_type: Any) -> Any:
+        rows: list[list[float]] = []
+        for i in range(0, len(texts), 32):
+            rows += await model.embed(texts[i : i + 32], input_type=input_type)
+        return np.asarray(rows)
+
+    async def embed_all() -> dict[str, Any]:
+        e5, minilm = E5Embedder(threads=1), LocalEmbedder()
+        texts = [q.q for q in queries]
+        together = [f"{faqs[s][0]}\n{faqs[s][1]}" for s in slugs]
+        out = {
+            "e5 query": await vectors(e5, texts, "query"),
+            "e5 question": await vectors(e5, [faqs[s][0] for s in slugs], "document"),
+            "e5 question+answer": await vectors(e5, together, "document"),
+            "minilm query": await vectors(minilm, texts, "query"),
+            "minilm question+answer": await vectors(minilm, together, "document"),
+        }
+        await e5.aclose()
+        await minilm.aclose()
+        return out
+
+    v = asyncio.run(embed_all())
+
+    def e5_q(i: int, s: str) -> float:
+        return float(v["e5 question"][at[s]] @ v["e5 query"][i])
+
+    def e5_qa(i: int, s: str) -> float:
+        return float(v["e5 question+answer"][at[s]] @ v["e5 query"][i])
+
+    def minilm_qa(i: int, s: str) -> float:
+        return float(v["minilm question+answer"][at[s]] @ v["minilm query"][i])
+
+    variants: dict[str, Any] = {"first stage alone": lambda i, s: 0.0}
+    for w in (1, 2, 4, 8):
+        variants[f"e5 question + question+answer, weight {w}"] = lambda i, s, w=w: w * (e5_q(i, s) + e5_qa(i, s))
+    for w in (2, 4, 8):
+        variants[f"e5 question+answer only, weight {w}"] = lambda i, s, w=w: w * e5_qa(i, s)
+    for w in (1, 2, 4):
+        variants[f"MiniLM question+answer, weight {w}"] = lambda i, s, w=w: w * minilm_qa(i, s)
+    variants["e5 alone (no hybrid score)"] = lambda i, s: 0.0  # ordered by e5 alone below
+
+    splits = sorted({q.split for q in queries}, key=["tune", "heldout", "filler", "banking77-test"].index)
+    print("\nsecond stages on the first stage's top 20, in-process (top-1 / top-5):")
+    print(f"{'variant':<44}" + "".join(f"{s:>16}" for s in splits))
+    for name, extra in variants.items():
+        run = Run(name, list(queries))
+        for i, hits in enumerate(candidates):
+            if name.startswith("e5 alone"):
+                order = sorted(hits, key=lambda h: -(e5_q(i, str(h["slug"])) + e5_qa(i, str(h["slug"]))))
+            else:
+                order = sorted(hits, key=lambda h: -(float(h["score"]) + extra(i, str(h["slug"]))))
+            run.ranked.append([str(h["slug"]) for h in order])
+        cells = [f"{run.score(s)[0]:.3f} / {run.score(s)[1]:.3f}" for s in splits]
+        print(f"{name:<44}" + "".join(f"{c:>16}" for c in cells))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -251,6 +343,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--weights", default="", help="also sweep HELPLINE_SEARCH_RERANK_WEIGHT on the tune queries, e.g. 0.5,1,2,4"
     )
     parser.add_argument("--only", default="", help="run only these configurations (comma-separated names)")
+    parser.add_argument(
+        "--variants", action="store_true", help="also score other second stages in-process on the top 20"
+    )
     args = parser.parse_args(argv)
     install_signal_handlers()
     try:
@@ -275,6 +370,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                     runs.append(run_queries(server, name, queries))
                     top1, top5, _ = runs[-1].score()
                     print(f"  {name}: top-1 {top1:.3f}, top-5 {top5:.3f}", flush=True)
+            candidates: list[list[dict[str, Any]]] = []
+            if args.variants:
+                first_stage = base_settings() | CONFIGS["hybrid (before)"]
+                with helpline_server("Helpline (first stage, top 20)", first_stage, data_dir=data_dir) as server:
+                    candidates = fetch_candidates(server, queries)
             tune = [q for q in queries if q.split == "tune"]
             sweep_runs = []
             for weight in sweep:
@@ -288,6 +388,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     report(runs, splits)
     time_reranker(queries)
+    if candidates:
+        report_variants(queries, candidates)
     if sweep_runs:
         print("\nreranker weight sweep (tune queries only; normalisation on):")
         report(sweep_runs, ["tune"])

@@ -16,9 +16,9 @@ from helpline.faqs.query import contextual, is_follow_up, normalise, own_words, 
         ("Good morning, quick question: what is the exchange rate?", "what is the exchange rate?"),
         ("hello, can you please tell me how long a transfer takes", "how long a transfer takes"),
         ("I would like to know if I can get a refund", "I can get a refund"),
-        ("I want to know why my card doesn't work", "why my card does not work"),
+        ("I want to know why my card doesn't work", "why my card doesn't work"),
         ("please help me cancel a transfer pls", "help me cancel a transfer"),
-        ("My card hasn’t arrived and I can't log in, thanks in advance", "My card has not arrived and I cannot log in"),
+        ("My card hasn’t arrived and I can't log in, thanks in advance", "My card hasn't arrived and I can't log in"),
         ("Hola, ¿cómo cambio mi dirección? Gracias", "¿cómo cambio mi dirección?"),
     ],
 )
@@ -30,8 +30,8 @@ def test_filler_goes_and_the_question_stays(typed: str, searched: str) -> None:
     "kept",
     [
         "How do I reset my password?",
-        "Was kostet der Versand im Ausland?",  # German "im" is not "I'm"
-        "I want a refund",  # "want" is not a contraction of "wa not"
+        "Was kostet der Versand im Ausland?",
+        "I want a refund",
         "student discount for events",
     ],
 )

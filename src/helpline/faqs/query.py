@@ -2,15 +2,14 @@
 
 Normalisation (``normalise``) drops what carries no topic and only pulls the query's vector and
 words away from the FAQ it means: greetings and sign-offs ("hi there", "thanks in advance"),
-politeness and preambles ("I was wondering if", "can you tell me", "please"), and spells out
-English contractions ("can't" -> "cannot", "hasn't" -> "has not", so full text sees the verb and
-the tokenizer no stray "t"). Case and punctuation are left to the embedder and the full-text
-parser, which fold them already. What is left must still be a question: a message that is all
-filler ("hello!") is kept as it is.
+politeness and preambles ("I was wondering if", "can you tell me", "please"). Case, punctuation
+and contractions are left to the embedders and the full-text parser, which were trained on or
+fold them already: spelling contractions out ("hasn't" -> "has not") changed no result for the
+better on bench/bench_retrieval_public.py and one for the worse, so it is not done. A message
+that is all filler ("hello!") is kept as it is.
 
 Written here rather than with a library: the filler lists are a support desk's, not a general
-stop-word list (which would drop "how", "not" and "my"), and the contraction table is twenty
-lines; the `contractions` package would bring two native dependencies for the same table.
+stop-word list (which would drop "how", "not" and "my").
 
 Follow-ups (``contextual``): "and how long does that take?" says nothing about its topic on its
 own. When a question is short and leans on what came before (it starts like a continuation, or
@@ -57,51 +56,14 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-_CONTRACTIONS = {
-    "can't": "cannot",
-    "cant": "cannot",
-    "won't": "will not",
-    "shan't": "shall not",
-    "n't": " not",
-    "i'm": "i am",
-    "i've": "i have",
-    "i'd": "i would",
-    "i'll": "i will",
-    "it's": "it is",
-    "what's": "what is",
-    "whats": "what is",
-    "where's": "where is",
-    "how's": "how is",
-    "there's": "there is",
-    "theres": "there is",
-    "that's": "that is",
-    "thats": "that is",
-    "you're": "you are",
-    "they're": "they are",
-    "we're": "we are",
-}
-# "didn't", "hasnt", "doesn't" ...: the negation split off (only after these verbs: "want" stays).
-_NOT = re.compile(r"\b(\w+?)n['’]?t\b", re.IGNORECASE)
-_NOT_VERBS = _words("do does did is are was were has have had could would should must need ai ca wo sha")
-_WORD_CONTRACTION = re.compile(
-    r"\b(?:" + "|".join(re.escape(k) for k in sorted(_CONTRACTIONS, key=len, reverse=True) if k != "n't") + r")\b",
-    re.IGNORECASE,
-)
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'"})
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
-def _expand_not(match: re.Match[str]) -> str:
-    stem = match.group(1)
-    if stem.lower() not in _NOT_VERBS:
-        return match.group(0)
-    return {"ca": "can", "wo": "will", "sha": "shall", "ai": "is"}.get(stem.lower(), stem) + " not"
-
-
 def normalise(text: str) -> str:
-    """``text`` without greetings, politeness and preambles, with English contractions spelled
-    out and whitespace collapsed. Returns the text unchanged (whitespace collapsed) when nothing
-    but filler would be left."""
+    """``text`` without greetings, politeness and preambles, typographic apostrophes made plain
+    and whitespace collapsed. Returns the text so (nothing removed) when nothing but filler would
+    be left."""
     plain = " ".join(text.translate(_APOSTROPHES).split())
     if not plain:
         return plain
@@ -112,8 +74,6 @@ def normalise(text: str) -> str:
             break
         core = stripped
     core = _TRAILING.sub("", core)
-    core = _WORD_CONTRACTION.sub(lambda m: _CONTRACTIONS[m.group(0).lower()], core)
-    core = _NOT.sub(_expand_not, core)
     core = " ".join(core.split()).strip(" ,;:-")
     if not _WORD.search(core):
         return plain
