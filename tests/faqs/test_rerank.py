@@ -95,3 +95,15 @@ def test_off_means_no_reranker_and_a_missing_model_is_one_clear_error(monkeypatc
     monkeypatch.setattr(e5, "installed", lambda: False)
     with pytest.raises(SettingsError, match="HELPLINE_SEARCH_RERANK=e5 needs multilingual-e5-small"):
         rerank.create_reranker(SearchSettings(rerank="e5"), FAQCache(None))
+
+
+def test_a_bad_rerank_setting_stops_the_start_with_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    from helpline.core.config import load_settings
+
+    monkeypatch.setenv("HELPLINE_SEARCH_RERANK", "cross-encoder")
+    with pytest.raises(SettingsError, match="HELPLINE_SEARCH_RERANK"):
+        load_settings()
+    monkeypatch.setenv("HELPLINE_SEARCH_RERANK", "off")
+    monkeypatch.setenv("HELPLINE_SEARCH_RERANK_WEIGHT", "0.5")
+    search = load_settings().search
+    assert (search.rerank, search.rerank_weight, search.normalize, search.follow_ups) == ("off", 0.5, True, True)
