@@ -29,6 +29,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from helpline.core.config import (
+    DEFAULT_RULES,
     AuthSettings,
     DatabaseSettings,
     LLMSettings,
@@ -46,6 +47,8 @@ TEMPLATE_DB = "helpline_template"
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 PASSWORD = "Sup3r-secret-pass"
 REDIS_URL = os.environ.get("HELPLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# API request limits out of the way, for tests that send thousands of requests on purpose.
+UNLIMITED_RULES = dict.fromkeys(DEFAULT_RULES, "10000000/minute")
 
 
 class PgServer:

@@ -449,7 +449,7 @@ def reindex(
     typer.echo(
         f"Reindexed with {report.model}, {report.dimension} dimensions{resized}: {report.faqs_updated} FAQs "
         f"re-embedded ({report.texts_embedded} texts), {report.faqs_current} already current, "
-        f"{report.unanswered_embedded} unanswered questions embedded."
+        f"{report.phrasings_embedded} phrasings and {report.unanswered_embedded} unanswered questions embedded."
     )
 
 

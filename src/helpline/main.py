@@ -26,6 +26,7 @@ from helpline.core.metrics import metrics_endpoint
 from helpline.core.middleware import AccessLogMiddleware, BodySizeLimitMiddleware, SecurityHeadersMiddleware
 from helpline.core.openapi import install_openapi
 from helpline.core.proxy import ClientAddressMiddleware
+from helpline.core.ratelimit import RATE_LIMIT_HEADERS, RateLimitMiddleware
 from helpline.core.runtime import Runtime
 from helpline.faqs.router import router as faqs_router
 from helpline.health.router import router as health_router
@@ -145,6 +146,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(web_router)
 
     # Added innermost first: the request id wraps everything, so every log line and error has it.
+    # Rate limits: after the real client address and the request id are known, before any work.
+    app.add_middleware(RateLimitMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.limits.max_body_bytes)
     app.add_middleware(
         CORSMiddleware,
@@ -152,7 +155,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         allow_credentials=True,
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
         allow_headers=["*"],
-        expose_headers=["X-Request-ID", "Retry-After"],
+        expose_headers=["X-Request-ID", "Retry-After", *RATE_LIMIT_HEADERS],
     )
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(AccessLogMiddleware)

@@ -71,6 +71,24 @@ async def test_without_an_article_close_enough_the_answer_is_i_dont_know(
     assert [s["id"] for s in body["related"]] == [faq["id"]]
     assert body["guard"]["action"] == "dont_know"
     assert (await stored(db, body["message_id"]))[2]["related"] == body["related"]
+    # The search matched an article, yet the reply is "I don't know": staff see the question
+    # (recorded once the reply is out, by the turn's task: waited for here).
+    await runtime.hub.drain(5)
+    rows = await db.fetch("SELECT text, conversation_id FROM unanswered_questions")
+    assert [(r["text"], r["conversation_id"]) for r in rows] == [(PARTIAL, body["conversation_id"])]
+
+
+async def test_an_answer_that_stands_records_no_unanswered_question(
+    client: httpx.AsyncClient, auth: dict[str, str], db: asyncpg.Connection, runtime: Runtime
+) -> None:
+    await publish(client, db)
+    runtime.settings.guard.source_min_similarity = 0.0
+    model(runtime, INVENTED)
+    assert (await send(client, auth, PARTIAL)).json()["guard"]["action"] == "article"
+    model(runtime, ["Open Settings, then Security [1]."])
+    assert (await send(client, auth, PARTIAL)).json()["guard"] is None
+    await runtime.hub.drain(5)
+    assert await db.fetchval("SELECT count(*) FROM unanswered_questions") == 0
 
 
 async def test_a_supported_answer_stands_and_shows_only_the_sources_it_used(

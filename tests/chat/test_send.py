@@ -237,14 +237,15 @@ async def test_a_full_conversation_says_so(
 async def test_rate_limit_per_user(client: httpx.AsyncClient, auth: dict[str, str], runtime: Runtime) -> None:
     from helpline.core.ratelimit import UserRateLimiter
 
-    runtime.settings.limits.rate_per_minute = 2
+    runtime.settings.limits.rate_per_day = 2  # a day: the test never crosses a window's end
     runtime.chat_limiter = UserRateLimiter(runtime.limits_storage, runtime.settings.limits)
     assert (await send(client, auth, "1")).status_code == 200
-    assert (await send(client, auth, "2")).status_code == 200
+    r = await send(client, auth, "2")
+    assert (r.status_code, r.headers["ratelimit-limit"], r.headers["ratelimit-remaining"]) == (200, "2", "0")
     r = await send(client, auth, "3")
     assert r.status_code == 429
-    assert int(r.headers["retry-after"]) >= 1
-    assert "2 messages per minute" in r.json()["detail"]
+    assert int(r.headers["retry-after"]) == int(r.headers["ratelimit-reset"]) >= 1
+    assert "2 messages per day" in r.json()["detail"]
     other = bearer(await signed_in(client, "other@example.com"))
     assert (await send(client, other, "mine is fine")).status_code == 200
 

@@ -19,7 +19,7 @@ import uvicorn
 from helpline.core.config import AuthSettings, LimitsSettings, Settings, WidgetSettings
 from helpline.core.runtime import Runtime
 from helpline.main import create_app
-from tests.conftest import PASSWORD, TEST_SECRET, PgServer, make_settings
+from tests.conftest import PASSWORD, TEST_SECRET, UNLIMITED_RULES, PgServer, make_settings
 
 STARTUP_TIMEOUT_SECONDS = 30.0
 
@@ -40,7 +40,9 @@ def contract_settings(database_url: str, data_dir: Path) -> Settings:
             register_limit_global=lots,
             refresh_limit_per_ip=lots,
         ),
-        limits=LimitsSettings(rate_per_minute=100_000, rate_per_hour=1_000_000, rate_per_day=10_000_000),
+        limits=LimitsSettings(
+            rate_per_minute=100_000, rate_per_hour=1_000_000, rate_per_day=10_000_000, rules=UNLIMITED_RULES
+        ),
         widget=WidgetSettings(guest_create_limit=lots),
     )
 

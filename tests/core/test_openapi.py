@@ -15,7 +15,8 @@ from helpline.core.config import AuthSettings, load_settings
 from helpline.core.deps import RuntimeDep
 from helpline.core.errors import RETRY_UNAVAILABLE_SECONDS, RateLimited, ServiceUnavailable
 from helpline.core.openapi import install_openapi
-from helpline.faqs.dependencies import OptionalUser, search_allowed
+from helpline.core.ratelimit import RATE_LIMIT_HEADERS
+from helpline.faqs.dependencies import OptionalUser
 from helpline.main import create_app
 from tests.conftest import TEST_SECRET
 
@@ -82,7 +83,7 @@ def test_a_new_route_gets_the_statuses_of_its_dependencies() -> None:
     async def mine(user: CurrentUser) -> Thing:
         return Thing(name="x")
 
-    @router.get("/public", dependencies=[Depends(search_allowed)])
+    @router.get("/public")
     async def public(viewer: OptionalUser) -> Thing:
         return Thing(name="x")
 
@@ -93,7 +94,9 @@ def test_a_new_route_gets_the_statuses_of_its_dependencies() -> None:
     app.include_router(router)
     paths = app.openapi()["paths"]
     put = paths["/api/v1/admin/things/{thing_id}"]["put"]
-    assert sorted(put["responses"]) == ["200", "401", "403", "404", "413", "422", "503"]
+    # Every API route counts in a rate limit: a 429, and RateLimit headers on its answers.
+    assert sorted(put["responses"]) == ["200", "401", "403", "404", "413", "422", "429", "503"]
+    assert sorted(put["responses"]["200"]["headers"]) == sorted(RATE_LIMIT_HEADERS)
     assert put["security"] == [{"HTTPBearer": []}]
     assert put["responses"]["403"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorResponse")
     assert put["responses"]["422"]["content"]["application/json"]["schema"]["$ref"].endswith("/ValidationErrorResponse")
@@ -103,7 +106,7 @@ def test_a_new_route_gets_the_statuses_of_its_dependencies() -> None:
     public_op = paths["/api/v1/admin/public"]["get"]
     assert public_op["security"] == [{"HTTPBearer": []}, {}]
     assert public_op["responses"]["429"]["headers"]["Retry-After"]["required"] is True
-    assert sorted(paths["/api/v1/admin/plain"]["get"]["responses"]) == ["200"]
+    assert sorted(paths["/api/v1/admin/plain"]["get"]["responses"]) == ["200", "429"]
 
 
 async def test_a_json_body_that_is_not_utf8_is_a_422_like_any_invalid_json(client: httpx.AsyncClient) -> None:

@@ -8,13 +8,14 @@ import httpx
 from sqlalchemy import Connection, event, text
 
 from helpline.ai.embeddings.fake import FakeEmbedder
+from helpline.core.config import LimitsSettings
 from helpline.core.db import session_scope
+from helpline.core.ratelimit import ApiRateLimiter
 from helpline.core.runtime import Runtime
 from helpline.faqs.backends import resolve_deps
 from helpline.faqs.demo import load_demo_if_empty
 from helpline.faqs.reindex import reindex
 from helpline.faqs.search import retrieve
-from helpline.faqs.throttle import SearchThrottle
 from tests.conftest import sql_statements
 from tests.faqs.conftest import create_faq
 
@@ -196,14 +197,16 @@ async def test_drafts_are_searchable_by_staff_only(
 async def test_searches_are_limited_per_client(
     client: httpx.AsyncClient, runtime: Runtime, reader: dict[str, str]
 ) -> None:
-    runtime.extras["faq_search_throttle"] = SearchThrottle(runtime.limits_storage, anonymous=3, signed_in=5)
+    limits = LimitsSettings(rules={"search:anonymous": "3/day", "search": "5/day"})
+    runtime.api_limiter = ApiRateLimiter(runtime.limits_storage, limits)
     codes = [(await client.get(SEARCH, params={"q": f"question {i}"})).status_code for i in range(4)]
     assert codes == [200, 200, 200, 429]
     r = await client.post(SEARCH, json={"q": "again"})
     assert (r.status_code, r.json()["error"]) == (429, "rate_limited")
     assert int(r.headers["retry-after"]) >= 1
     # A signed-in user has an allowance of their own.
-    assert (await client.get(SEARCH, params={"q": "mine"}, headers=reader)).status_code == 200
+    r = await client.get(SEARCH, params={"q": "mine"}, headers=reader)
+    assert (r.status_code, r.headers["ratelimit-limit"], r.headers["ratelimit-remaining"]) == (200, "5", "4")
 
 
 async def test_bad_search_requests_are_clear_422s(client: httpx.AsyncClient) -> None:

@@ -13,6 +13,7 @@ import websockets
 from redis.asyncio import Redis
 from websockets.exceptions import ConnectionClosed
 
+from helpline.core.ratelimit import hashed_key as ratelimit_key
 from helpline.models import Base
 from tests.privacy.conftest import PASSWORD, account, bearer, finished_export
 
@@ -77,6 +78,25 @@ async def full_account(client: httpx.AsyncClient, db: asyncpg.Connection) -> tup
             user_id,
             SECRET_TEXT,
         )
+    # Their question suggested as a phrasing of the FAQ, and one approved in their words: both
+    # carry their text (faqs/suggestions.py), and the FAQ's full-text copy of its phrasings too.
+    message_id = await db.fetchval(
+        "SELECT id FROM messages WHERE user_id = $1 AND message_type = 'user' ORDER BY id LIMIT 1", user_id
+    )
+    await db.execute(
+        "INSERT INTO faq_phrasing_suggestions (faq_id, text, norm, user_id, message_id, status) "
+        "VALUES ($1, $2, lower($2), $3, $4, 'approved')",
+        faq_id,
+        SECRET_TEXT,
+        user_id,
+        message_id,
+    )
+    await db.execute(
+        "INSERT INTO faq_phrasings (faq_id, text, norm, source_user_id) VALUES ($1, $2, lower($2), $3)",
+        faq_id,
+        SECRET_TEXT,
+        user_id,
+    )
     await finished_export(client, auth)
     # A second login, signed out: a revoked login (sid) row.
     other = (await client.post("/api/v1/auth/login", json={"login": EMAIL, "password": PASSWORD})).json()
@@ -132,7 +152,9 @@ async def test_erasing_me_leaves_nothing_of_mine_in_the_database_or_redis(
 ) -> None:
     user_id, tokens = await full_account(client, db)
     auth = bearer(tokens)
-    id_in_key = re.compile(rf"(?<!\d){user_id}(?!\d)")
+    # Rate-limit windows are kept under hashed keys: the user's id, hashed as they hash it.
+    hashed = [ratelimit_key(f"{user_id}"), ratelimit_key(f"u{user_id}")]
+    id_in_key = re.compile(rf"(?<!\d){user_id}(?!\d)|{'|'.join(hashed)}")
     before = await redis_strings(redis_db)
     assert any(id_in_key.search(k) for k, _ in before), "nothing of the user in Redis: the scan would prove nothing"
     assert any("Zanzibarique" in v for _, v in before), "no message text in Redis: the scan would prove nothing"

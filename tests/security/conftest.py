@@ -26,7 +26,7 @@ from helpline.core.runtime import Runtime
 from helpline.faqs.views import ViewCounter
 from helpline.main import create_app
 from tests.chat.fakes import FakeProvider, KeywordModerator
-from tests.conftest import TEST_SECRET, PgServer, make_settings
+from tests.conftest import TEST_SECRET, UNLIMITED_RULES, PgServer, make_settings
 
 # Limits out of the way: the matrix makes many accounts, guests, logins and turns from one address.
 MANY = "100000/minute"
@@ -43,7 +43,9 @@ def roomy_settings(database_url: str, data_dir: Path) -> Settings:
             register_limit_global=MANY,
             refresh_limit_per_ip=MANY,
         ),
-        limits=LimitsSettings(rate_per_minute=100_000, rate_per_hour=100_000, rate_per_day=100_000),
+        limits=LimitsSettings(
+            rate_per_minute=100_000, rate_per_hour=100_000, rate_per_day=100_000, rules=UNLIMITED_RULES
+        ),
         privacy=PrivacySettings(exports_per_day=100),
         widget=WidgetSettings(guest_create_limit=MANY),
     )

@@ -326,6 +326,22 @@ async def new_category(world: World, role: Role) -> Call:
     return Call(json={"name": unique("Billing ")})
 
 
+def suggestion(json: Any = None) -> Prepare:
+    """A new pending phrasing suggestion (of `user`'s) for each case: one review each."""
+
+    async def prepare(world: World, role: Role) -> Call:
+        text = unique("how can i switch plans ")
+        suggestion_id = await world.shared.db.fetchval(
+            "INSERT INTO faq_phrasing_suggestions (faq_id, text, norm, user_id) VALUES ($1, $2, $2, $3) RETURNING id",
+            world.faq_id,
+            text,
+            world.user_id("user"),
+        )
+        return Call(path={"suggestion_id": suggestion_id}, json=json)
+
+    return prepare
+
+
 async def new_faq(world: World, role: Role) -> Call:
     return Call(json={"question": unique("Where is my invoice? "), "answer": "In the billing page."})
 
@@ -418,6 +434,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/faqs/search"): public(200, body({"q": "password"})),
     ("GET", "/api/v1/faqs/export"): staff(),
     ("POST", "/api/v1/faqs/import"): staff(200, import_file),
+    ("GET", "/api/v1/faq-phrasing-suggestions"): staff(),
+    ("POST", "/api/v1/faq-phrasing-suggestions/{suggestion_id}/approve"): staff(200, suggestion()),
+    ("POST", "/api/v1/faq-phrasing-suggestions/{suggestion_id}/reject"): staff(200, suggestion()),
     ("GET", "/api/v1/faqs/unanswered"): staff(),
     ("POST", "/api/v1/faqs/unanswered/draft"): staff(201, draft),
     ("GET", "/api/v1/faqs/by-slug/{slug}"): public(200, faq_slug),

@@ -31,7 +31,7 @@ from helpline.core.config import LimitsSettings, Settings
 from helpline.core.runtime import Runtime
 from helpline.main import create_app
 from tests.chat.test_ws_limits import authenticated, socket_url
-from tests.conftest import PASSWORD, bearer, make_admin, make_settings, register, signed_in
+from tests.conftest import PASSWORD, UNLIMITED_RULES, bearer, make_admin, make_settings, register, signed_in
 from tests.security.conftest import running
 
 INJECTIONS = [
@@ -70,7 +70,8 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         '<!doctype html><html><head><title>Helpline</title><meta name="description" content="x" />'
         "</head><body><div id=root></div></body></html>"
     )
-    return make_settings(database_url, tmp_path, web_dir=dist)
+    # These tests send hundreds of requests on purpose: API rate limits are not what they test.
+    return make_settings(database_url, tmp_path, web_dir=dist, limits=LimitsSettings(rules=UNLIMITED_RULES))
 
 
 @pytest.fixture
@@ -303,7 +304,7 @@ async def test_a_flood_of_chat_frames_is_rate_limited_and_starts_no_extra_turns(
 ) -> None:
     """Many message frames sent at once, the replies not read meanwhile: the turns over the
     user's rate are refused with an error frame each (and nothing stored); the socket stays up."""
-    settings = make_settings(database_url, tmp_path, limits=LimitsSettings(rate_per_minute=3))
+    settings = make_settings(database_url, tmp_path, limits=LimitsSettings(rate_per_day=3))
     async with running(settings, database_url) as served:
         async with httpx.AsyncClient(base_url=f"http://{served.server}") as http:
             tokens = await signed_in(http)

@@ -17,6 +17,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 
 from helpline.core.config import AuthSettings, Settings
 from helpline.core.errors import RateLimited, ServiceUnavailable
+from helpline.core.ratelimit import Quota, policy_of
 
 log = structlog.get_logger(__name__)
 
@@ -79,7 +80,8 @@ class RateLimit:
     async def _refused(self, key: str) -> RateLimited:
         stats = await self._limiter.get_window_stats(self.item, self.scope, _key(key))
         wait = max(1, int(stats.reset_time - time.time()) + 1)
-        return RateLimited(self._refusal.format(wait=wait), retry_after=wait)
+        quota = Quota(self.item.amount, 0, wait, policy_of([self.item]))
+        return RateLimited(self._refusal.format(wait=wait), retry_after=wait, quota=quota.headers())
 
 
 def account_key(user_id: int | None, identifier: str) -> str:

@@ -1,4 +1,5 @@
-"""Helpful / not-helpful verdicts on answers, for analytics."""
+"""Helpful / not-helpful verdicts on answers, for analytics and for phrasings suggested to staff
+(a "helpful" answer that cited a FAQ suggests the user's question as one: faqs/suggestions.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.core.errors import NotFound
+from helpline.faqs.suggestions import on_feedback
 from helpline.models import Conversation, Message, MessageFeedback, MessageType
 
 
@@ -34,4 +36,5 @@ async def record_feedback(
         .returning(MessageFeedback)
     )
     row: MessageFeedback = (await session.execute(stmt)).scalar_one()
+    await on_feedback(session, user_id=user_id, answer_id=message_id, helpful=helpful)
     return row

@@ -8,13 +8,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from helpline.ai.prompts import Article
 from helpline.core.config import RetrievalSettings
 from helpline.core.runtime import Runtime
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from helpline.faqs.backends import FAQDeps
 
 log = structlog.get_logger(__name__)
 
@@ -104,10 +109,8 @@ async def ground(
     if not cfg.enabled:
         return Grounding()
     from helpline.faqs.backends import resolve_deps
-    from helpline.faqs.embeddings import embed_query
     from helpline.faqs.query import MAX_OWN_WORDS, contextual, own_words, with_context
-    from helpline.faqs.search import retrieval_text, retrieve
-    from helpline.faqs.unanswered import record_unanswered
+    from helpline.faqs.search import retrieve
 
     follow_ups = runtime.settings.search.follow_ups and any(p.strip() for p in previous)
     try:
@@ -140,20 +143,41 @@ async def ground(
                 if with_topic:
                     sources, nearby = with_topic, near
             if not sources:
-                vector = await embed_query(deps, retrieval_text(question, customer=deps.normalize))
-                await record_unanswered(
-                    session,
-                    question,
-                    language,
-                    vector,
-                    model=deps.model,
-                    user_id=user_id,
-                    conversation_id=conversation_id,
-                )
-                await session.commit()
+                await _record(session, deps, question, language, user_id, conversation_id)
     except Exception as exc:
         log.warning("grounding.unavailable", error=f"{type(exc).__name__}: {exc}"[:300])
         return Grounding()
     best = sources[0] if sources else None
     direct = best if best is not None and best.score >= direct_threshold else None
     return Grounding(sources=sources, direct=direct, nearby=nearby)
+
+
+async def record_declined(
+    runtime: Runtime, *, question: str, language: str, user_id: int, conversation_id: int
+) -> None:
+    """Keep ``question`` for staff as unanswered although the search found articles: the reply
+    was an honest "I don't know" (the guard found none of them close enough to stand in for the
+    model's answer). ``ground`` records only questions that no article matched at all. Never fails
+    the turn: the reply is given already."""
+    from helpline.faqs.backends import resolve_deps
+
+    try:
+        async with runtime.sessionmaker() as session:
+            deps = await resolve_deps(runtime, session)
+            await _record(session, deps, question, language, user_id, conversation_id)
+    except Exception as exc:
+        log.warning("grounding.unanswered_not_recorded", error=f"{type(exc).__name__}: {exc}"[:300])
+
+
+async def _record(
+    session: AsyncSession, deps: FAQDeps, question: str, language: str, user_id: int, conversation_id: int
+) -> None:
+    from helpline.faqs.embeddings import embed_query
+    from helpline.faqs.search import retrieval_text
+    from helpline.faqs.unanswered import record_unanswered
+
+    vector = await embed_query(deps, retrieval_text(question, customer=deps.normalize))  # the search's, cached
+    await record_unanswered(
+        session, question, language, vector, model=deps.model, user_id=user_id, conversation_id=conversation_id
+    )
+    await session.commit()

@@ -5,7 +5,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request, status
+from fastapi import APIRouter, Header, Request, Response, status
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from helpline.auth.dependencies import ChatUser, CurrentUser, TurnClaims, load_caller
@@ -68,6 +68,12 @@ async def _final(gen: Generation) -> dict[str, Any]:
     raise RuntimeError("generation ended without a final event")
 
 
+def _quota_headers(response: Response, turn: service.Turn) -> None:
+    """A message counts in the user's message windows (not the API's): their RateLimit headers."""
+    if turn.quota is not None:
+        response.headers.update(turn.quota.headers())
+
+
 async def _begin(runtime: Runtime, claims: TokenClaims, body: SendRequest) -> service.Turn:
     return await service.begin(
         runtime,
@@ -79,10 +85,11 @@ async def _begin(runtime: Runtime, claims: TokenClaims, body: SendRequest) -> se
 
 
 @router.post("/chat/send", response_model=ChatResponse, responses=_ERRORS)
-async def send(body: SendRequest, claims: TurnClaims, runtime: RuntimeDep) -> ChatResponse:
+async def send(body: SendRequest, claims: TurnClaims, runtime: RuntimeDep, response: Response) -> ChatResponse:
     """Send a message and get the stored answer. A provider failure still returns the stored
     (failed or partial) answer with `error` set; retry it with `/chat/messages/{id}/retry`."""
     turn = await _begin(runtime, claims, body)
+    _quota_headers(response, turn)
     gen = service.launch(runtime, turn)
     return ChatResponse.model_validate(await _final(gen))
 
@@ -145,7 +152,9 @@ async def stream(
         return EventSourceResponse(_replay(runtime, user.id, *resume), ping=15)
     turn = await _begin(runtime, claims, body)
     gen = service.launch(runtime, turn)
-    return EventSourceResponse((_sse(e) async for e in gen.follow()), ping=15)
+    events = EventSourceResponse((_sse(e) async for e in gen.follow()), ping=15)
+    _quota_headers(events, turn)
+    return events
 
 
 @router.get(
@@ -168,10 +177,11 @@ async def resume_stream(
 
 
 @router.post("/chat/messages/{message_id}/retry", response_model=ChatResponse, responses=_ERRORS)
-async def retry(message_id: PathId, user: ChatUser, runtime: RuntimeDep) -> ChatResponse:
+async def retry(message_id: PathId, user: ChatUser, runtime: RuntimeDep, response: Response) -> ChatResponse:
     """Regenerate a failed, partial or stopped answer."""
     require_consent(user)
     turn = await service.retry(runtime, user_id=user.id, message_id=message_id)
+    _quota_headers(response, turn)
     gen = service.launch(runtime, turn)
     return ChatResponse.model_validate(await _final(gen))
 

@@ -21,12 +21,13 @@ from helpline.ai.base import ChatMessage, LLMError, ModerationResult, StreamDone
 from helpline.auth.service import ACCOUNT_GONE, CONSENT_REQUIRED, check_access
 from helpline.chat import guard
 from helpline.chat import repository as repo
-from helpline.chat.grounding import Grounding, Source, ground, prefetch
+from helpline.chat.grounding import Grounding, Source, ground, prefetch, record_declined
 from helpline.chat.honest import DIRECT_MODEL, Fallback, fallback
 from helpline.chat.hub import Generation
 from helpline.core.db import single_statement
 from helpline.core.errors import Conflict, ConsentRequired, NotFound, Unauthorized, Unprocessable
 from helpline.core.metrics import AI_REQUEST_COUNT, AI_RESPONSE_TIME, AI_TOKEN_USAGE
+from helpline.core.ratelimit import Quota
 from helpline.core.runtime import Runtime
 from helpline.core.security import TokenClaims
 from helpline.models import Conversation, Message, MessageStatus, MessageType
@@ -76,6 +77,7 @@ class Turn:
     history: list[tuple[MessageType, str]]
     flagged: bool = False
     search_version: int | None = None  # see repository.StartedTurn
+    quota: Quota | None = None  # the user's message windows after this one (RateLimit headers)
 
 
 def check_length(runtime: Runtime, content: str) -> str:
@@ -118,7 +120,7 @@ async def begin(
     come first, as for any signed token."""
     content = check_length(runtime, content)
     user_id = claims.user_id
-    await runtime.chat_limiter.hit(user_id)
+    quota = await runtime.chat_limiter.hit(user_id)
     prefetch(runtime, content)  # the question's embedding for retrieval, while the rest runs
     verdict = await runtime.moderator.check(content)
     flagged_meta: dict[str, Any] = {}
@@ -165,6 +167,7 @@ async def begin(
         history=started.history,
         flagged=verdict.flagged,
         search_version=started.search_version,
+        quota=quota,
     )
 
 
@@ -431,13 +434,23 @@ async def generate(runtime: Runtime, turn: Turn, gen: Generation) -> None:
         guarded=guarded,
     )
     await hub.publish(gen, "error" if error else "response", payload, final=True)
+    if honest is not None and honest.action == "dont_know" and grounding.sources and not cancelled:
+        # Articles matched, yet none could stand in: staff see it among the unanswered questions
+        # (recorded once the reply is out; ground() recorded it already when nothing matched).
+        await record_declined(
+            runtime,
+            question=turn.content,
+            language=language,
+            user_id=turn.user_id,
+            conversation_id=turn.conversation_id,
+        )
     if cancelled:
         raise asyncio.CancelledError
 
 
 async def retry(runtime: Runtime, *, user_id: int, message_id: int) -> Turn:
     """Regenerate a failed, partial or stopped answer in place."""
-    await runtime.chat_limiter.hit(user_id)
+    quota = await runtime.chat_limiter.hit(user_id)
     async with runtime.sessionmaker() as session, session.begin():
         row = (
             await session.execute(
@@ -485,6 +498,7 @@ async def retry(runtime: Runtime, *, user_id: int, message_id: int) -> Turn:
         created_at=row.created_at,
         content=tail[-1][1],
         history=tail[:-1],
+        quota=quota,
     )
 
 

@@ -166,13 +166,54 @@ class RetentionSettings(BaseSettings):
     batch_size: int = Field(default=1000, ge=1, le=100_000)
 
 
+# API request limits by route group and role (LimitsSettings.rules). Everyone gets the spec's
+# 60/minute, 1000/hour, 10000/day per user (or per address); staff, whose screens list and edit in
+# bulk, ten times that. Search is public and typed as you go: its own, larger window.
+DEFAULT_RULES: dict[str, str] = {
+    "*": "60/minute;1000/hour;10000/day",
+    "*:moderator": "600/minute;10000/hour;100000/day",
+    "*:admin": "600/minute;10000/hour;100000/day",
+    "search": "240/minute;5000/hour;50000/day",
+    "search:anonymous": "60/minute;1000/hour;10000/day",
+}
+
+
 class LimitsSettings(BaseSettings):
     model_config = _config("HELPLINE_LIMITS_")
 
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # Chat messages per user, from any transport (the spec's per-user limits).
     rate_per_minute: int = Field(default=60, ge=1)
     rate_per_hour: int = Field(default=1000, ge=1)
     rate_per_day: int = Field(default=10000, ge=1)
+    # API requests (every /api/ route but sending a chat message, counted above), per user of a
+    # valid access token, else per client address. JSON object: "group", "group:role",
+    # "*:role" or "*" -> windows in `limits` notation ("60/minute;1000/hour"); merged over
+    # DEFAULT_RULES. Groups: api, search, auth, admin; roles: anonymous, guest, user, moderator,
+    # admin. The most specific entry wins ("search:anonymous" over "search" over "*:anonymous").
+    rules: dict[str, str] = Field(default_factory=dict)
+    # A limit store (Redis) that cannot be reached: "open" lets requests through uncounted (and
+    # logs a warning), "closed" refuses them with a 503. Login and sign-up throttles always
+    # refuse: they guard against password guessing.
+    on_store_failure: Literal["open", "closed"] = "open"
+
+    @field_validator("rules")
+    @classmethod
+    def _valid_rules(cls, rules: dict[str, str]) -> dict[str, str]:
+        from limits import parse_many
+
+        for name, value in rules.items():
+            if not re.fullmatch(r"(\*|[a-z_]+)(:[a-z_]+)?", name):
+                raise ValueError(f"rule name {name!r} is not 'group', 'group:role', '*:role' or '*'")
+            try:
+                parse_many(value)
+            except ValueError:
+                raise ValueError(f"rule {name!r}: {value!r} is not a rate such as '60/minute;1000/hour'") from None
+        return rules
+
+    def resolved_rules(self) -> dict[str, str]:
+        return {**DEFAULT_RULES, **self.rules}
+
     message_max_chars: int = Field(default=8000, ge=1, le=100_000)
     conversation_max_messages: int = Field(default=20_000, ge=2)
 

@@ -79,8 +79,12 @@ class RateLimited(AppError):
     status_code = 429
     code = "rate_limited"
 
-    def __init__(self, detail: str, retry_after: int) -> None:
-        super().__init__(detail, headers={"Retry-After": str(max(1, retry_after))}, retry_after=retry_after)
+    def __init__(self, detail: str, retry_after: int, quota: dict[str, str] | None = None) -> None:
+        """``quota``: the RateLimit-* headers of the full window (core/ratelimit.py); without
+        them, the limit's values are unknown and only Retry-After is sent."""
+        wait = max(1, retry_after)
+        headers = {"Retry-After": str(wait), **(quota or {})}
+        super().__init__(detail, headers=headers, retry_after=wait)
 
 
 class ServiceUnavailable(AppError):

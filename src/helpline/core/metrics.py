@@ -25,3 +25,8 @@ async def metrics_endpoint(request: Request) -> Response:
         if callable(checked_out):
             DB_CONNECTION_GAUGE.set(checked_out())
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+RATE_LIMIT_STORE_ERRORS = Counter(
+    "rate_limit_store_errors_total", "Rate-limit checks that could not reach the limit store (Redis)"
+)

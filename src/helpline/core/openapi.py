@@ -32,6 +32,8 @@ from fastapi.security.base import SecurityBase
 from pydantic import BaseModel, Field
 from starlette.routing import BaseRoute
 
+from helpline.core.ratelimit import route_group
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 REF = "#/components/schemas/{model}"
@@ -170,6 +172,23 @@ def _finish_operation(operation: dict[str, Any], facts: _RouteFacts) -> None:
     operation["responses"] = dict(sorted(responses.items()))
 
 
+_QUOTA: dict[str, Any] = {
+    "RateLimit-Limit": {"description": "Requests allowed in the window closest to running out"},
+    "RateLimit-Remaining": {"description": "Requests left in that window"},
+    "RateLimit-Reset": {"description": "Seconds until that window has room again"},
+    "RateLimit-Policy": {"description": "Every window counted, as '60;w=60, 1000;w=3600'"},
+}
+
+
+def _document_quota(operation: dict[str, Any]) -> None:
+    """The RateLimit headers (IETF draft) on a rate-limited route's answers: its successes and
+    its 429s (absent when the limit store is down and requests go through uncounted)."""
+    for key, response in operation.get("responses", {}).items():
+        if key.startswith("2") or key == "429":
+            for name, header in _QUOTA.items():
+                response.setdefault("headers", {}).setdefault(name, {**header, "schema": {"type": "string"}})
+
+
 def _models() -> dict[str, Any]:
     schemas: dict[str, Any] = {}
     for model in (ErrorResponse, ValidationErrorResponse, RateLimitedResponse):
@@ -187,10 +206,15 @@ def finish_document(document: dict[str, Any], routes: list[BaseRoute]) -> dict[s
         if not isinstance(route.original_route, APIRoute) or not route.include_in_schema:
             continue
         facts = _facts(route)
+        limited = route_group(route.path_format or "") is not None
+        if limited:  # every API route counts in a rate limit (core/ratelimit.py)
+            facts.errors.setdefault(429, DEFAULT_DESCRIPTIONS[429])
         for method in route.methods or ():
             operation = paths.get(route.path_format or "", {}).get(method.lower())
             if operation is not None:
                 _finish_operation(operation, facts)
+                if limited:
+                    _document_quota(operation)
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     # FastAPI's validation error models, referenced by nothing now.
     if schemas.pop("HTTPValidationError", None) is not None:

@@ -18,7 +18,7 @@ from helpline.chat.sockets import PendingSockets
 from helpline.core.config import Settings
 from helpline.core.db import create_engine, create_sessionmaker
 from helpline.core.onetime import OneTimeStore
-from helpline.core.ratelimit import UserRateLimiter
+from helpline.core.ratelimit import ApiRateLimiter, UserRateLimiter
 from helpline.core.security import PasswordHasher, TokenCodec
 
 log = structlog.get_logger(__name__)
@@ -72,6 +72,7 @@ class Runtime:
     llm: LLMProvider
     moderator: Moderator
     chat_limiter: UserRateLimiter
+    api_limiter: ApiRateLimiter
     hub: GenerationHub
     redis: Redis | RedisCluster | None = None
     # Chat WebSockets accepted but not authenticated yet (capped by settings.ws).
@@ -107,6 +108,7 @@ class Runtime:
             llm=llm,
             moderator=moderator,
             chat_limiter=UserRateLimiter(storage, settings.limits),
+            api_limiter=ApiRateLimiter(storage, settings.limits),
             hub=GenerationHub.for_settings(settings),
             redis=create_redis(settings),
             health_probes={"llm": llm.health} if settings.llm.resolved_provider != "fake" else {},

@@ -7,12 +7,11 @@ from typing import Annotated
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials
 
-from helpline.auth.dependencies import ClientDep, access_claims, bearer, fetch_caller
+from helpline.auth.dependencies import access_claims, bearer, fetch_caller
 from helpline.auth.service import Caller
 from helpline.core.deps import ReadSessionDep, RuntimeDep, SessionDep
 from helpline.core.openapi import documents
 from helpline.faqs.backends import FAQDeps, resolve_deps
-from helpline.faqs.throttle import SearchThrottle
 
 # An anonymous caller is served; a token sent is checked as CurrentUser checks it.
 OPTIONAL_TOKEN = {
@@ -59,11 +58,3 @@ async def faq_read_deps(runtime: RuntimeDep, session: ReadSessionDep) -> FAQDeps
 
 FAQDepsDep = Annotated[FAQDeps, Depends(faq_deps)]
 FAQReadDepsDep = Annotated[FAQDeps, Depends(faq_read_deps)]
-
-
-@documents({429: "Too many searches from this client"})
-async def search_allowed(runtime: RuntimeDep, viewer: OptionalReader, client: ClientDep) -> None:
-    throttle = runtime.extras.get("faq_search_throttle")
-    if not isinstance(throttle, SearchThrottle):
-        throttle = runtime.extras["faq_search_throttle"] = SearchThrottle(runtime.limits_storage)
-    await throttle.hit(viewer.id if viewer is not None else None, client.ip)

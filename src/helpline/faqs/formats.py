@@ -1,7 +1,8 @@
 """FAQ files: JSON, CSV and Markdown with front matter, read into plain rows and written back.
 
 JSON: a list of FAQ objects, or ``{"categories": [...], "faqs": [...]}`` (what export writes).
-CSV: one FAQ per line; ``keywords`` separated by ``;``. Markdown: one FAQ per document, each
+CSV: one FAQ per line; ``keywords`` separated by ``;``, ``phrasings`` one per line of the cell
+(or separated by ``;``). Markdown: one FAQ per document, each
 ``---`` front matter ``---`` then ``# Question`` and the answer; a line of just ``---`` inside
 an answer would end it, so use ``***`` for a rule there."""
 
@@ -26,7 +27,7 @@ MEDIA_TYPES: dict[Format, str] = {
 }
 COLUMNS = (
     "slug", "question", "answer", "category", "language", "status", "priority", "keywords",
-    "meta_title", "meta_description", "published_at",
+    "meta_title", "meta_description", "published_at", "phrasings",
 )  # fmt: skip
 # Spreadsheet apps run cells starting with these as formulas; exports defuse them with a quote.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -136,13 +137,28 @@ def _parse_csv(text: str) -> list[dict[str, Any]]:
                 if key in ("question", "answer"):
                     row[key] = value
                 elif value:
-                    row[key] = split_keywords(value) if key == "keywords" else value
+                    row[key] = _split_cell(key, value)
                 else:
                     row[key] = None
             rows.append(row)
     except csv.Error as exc:
         raise FileError(f"not valid CSV (line {reader.line_num}): {exc}") from None
     return rows
+
+
+def _split_cell(key: str, value: str) -> Any:
+    if key == "keywords":
+        return split_keywords(value)
+    if key == "phrasings":
+        return split_phrasings(value)
+    return value
+
+
+def split_phrasings(value: str) -> list[str]:
+    """A cell's phrasings: one per line (as exports write them), else separated by ``;``
+    (questions often hold commas)."""
+    sep = "\n" if "\n" in value else ";"
+    return [p.strip() for p in value.split(sep) if p.strip()]
 
 
 def split_keywords(value: str) -> list[str]:
@@ -237,6 +253,8 @@ def write_csv(faqs: Iterable[Mapping[str, Any]]) -> bytes:
             value = faq.get(column)
             if column == "keywords":
                 value = "; ".join(value or [])
+            elif column == "phrasings":
+                value = "\n".join(value or [])
             cells.append(_escape(str(value)) if value is not None else "")
         writer.writerow(cells)
     # A BOM so spreadsheet apps read the UTF-8 correctly; the importer skips it.

@@ -24,6 +24,7 @@ from helpline.core.errors import BadRequest
 from helpline.faqs import formats
 from helpline.faqs.backends import FAQDeps
 from helpline.faqs.embeddings import refresh_embeddings
+from helpline.faqs.phrasings import replace_phrasings
 from helpline.faqs.schemas import (
     Answer,
     CategorySlug,
@@ -31,6 +32,7 @@ from helpline.faqs.schemas import (
     Keywords,
     MetaDescription,
     MetaTitle,
+    Phrasings,
     Priority,
     Question,
     RejectedRow,
@@ -63,11 +65,17 @@ class ImportRow(BaseModel):
     meta_title: MetaTitle | None = None
     meta_description: MetaDescription | None = None
     published_at: datetime | None = None
+    phrasings: Phrasings | None = None
 
     @field_validator("keywords", mode="before")
     @classmethod
     def _split(cls, v: Any) -> Any:
         return formats.split_keywords(v) if isinstance(v, str) else v
+
+    @field_validator("phrasings", mode="before")
+    @classmethod
+    def _split_phrasings(cls, v: Any) -> Any:
+        return formats.split_phrasings(v) if isinstance(v, str) else v
 
     @field_validator("language", "priority", mode="before")
     @classmethod
@@ -181,18 +189,22 @@ async def _apply(
     slugs = [slug for _, _, slug in plan.rows]
     existing = {f.slug: f for f in (await session.scalars(select(FAQ).where(FAQ.slug.in_(slugs)))).all()}
     new: list[FAQ] = []
+    # Phrasings are rows of their own (faqs/phrasings.py), written once the FAQs have ids.
+    phrasings: list[tuple[FAQ, list[str]]] = []
     for _, row, slug in plan.rows:
         faq = existing.get(slug)
         is_new = faq is None
         if faq is None:
             faq = FAQ(slug=slug)
-            values = row.model_dump(exclude={"slug", "category", "published_at"})
+            values = row.model_dump(exclude={"slug", "category", "published_at", "phrasings"})
             values["status"] = row.status or plan.default_status
             new.append(faq)
         else:
-            values = row.model_dump(exclude={"slug", "category", "published_at"}, exclude_unset=True)
+            values = row.model_dump(exclude={"slug", "category", "published_at", "phrasings"}, exclude_unset=True)
             if row.status is None:
                 values.pop("status", None)
+        if "phrasings" in row.model_fields_set:
+            phrasings.append((faq, row.phrasings or []))
         if "category" in row.model_fields_set or is_new:
             values["category_id"] = categories[_category_slug(row.category)] if row.category else None
         if row.published_at is not None and faq.published_at is None:
@@ -204,6 +216,12 @@ async def _apply(
         await refresh_embeddings(deps, [*new, *updated])
     session.add_all(new)
     await session.flush()
+    for faq, texts in phrasings:
+        changed = await replace_phrasings(session, deps, faq, texts, embed=not dry_run)
+        if changed and faq.slug in existing and faq not in updated:
+            updated.append(faq)
+    if phrasings:
+        await session.flush()
     report = ImportReport(
         created=len(new),
         updated=len(updated),
@@ -288,6 +306,7 @@ async def export_faqs(
             "meta_title": f.meta_title,
             "meta_description": f.meta_description,
             "published_at": f.published_at.isoformat() if f.published_at else None,
+            "phrasings": f.phrasings or [],
         }
         for f in (await session.scalars(stmt)).all()
     ]

@@ -1,4 +1,4 @@
-"""`helpline reindex`: make every FAQ (and unanswered question) vector current.
+"""`helpline reindex`: make every FAQ (phrasing, and unanswered question) vector current.
 
 Re-embeds what is missing or stale: text changed since its vector was made, or made by another
 model. When HELPLINE_EMBEDDING_DIMENSION (the embedder's width) differs from the vector
@@ -21,9 +21,10 @@ from helpline.core.db import session_scope
 from helpline.faqs.backends import FAQDeps, vector_column_dimension
 from helpline.faqs.cache import FAQCache
 from helpline.faqs.embeddings import refresh_embeddings
+from helpline.faqs.phrasings import refresh_phrasing_embeddings
 from helpline.faqs.views import ViewCounter
-from helpline.models import FAQ, UnansweredQuestion
-from helpline.models.faqs import HNSW_BUILD_MEMORY, HNSW_INDEXES, hnsw_ddl
+from helpline.models import FAQ, FAQPhrasing, UnansweredQuestion
+from helpline.models.faqs import HNSW_BUILD_MEMORY, HNSW_INDEXES, PHRASING_HNSW_INDEX, hnsw_ddl
 
 log = structlog.get_logger(__name__)
 
@@ -40,13 +41,14 @@ class ReindexReport:
     faqs_updated: int = 0
     texts_embedded: int = 0
     faqs_current: int = 0
+    phrasings_embedded: int = 0
     unanswered_embedded: int = 0
     indexes_built: bool = False
 
 
 async def resize_vectors(session: AsyncSession, dimension: int) -> None:
     """Change the vector columns to ``dimension`` (dropping their vectors and the HNSW indexes)."""
-    for name in HNSW_INDEXES:
+    for name in (*HNSW_INDEXES, PHRASING_HNSW_INDEX[0]):
         await session.execute(text(f"DROP INDEX IF EXISTS {name}"))
     await session.execute(
         text(
@@ -55,6 +57,8 @@ async def resize_vectors(session: AsyncSession, dimension: int) -> None:
         )
     )
     await session.execute(text("UPDATE faqs SET question_hash = NULL, answer_hash = NULL, embedding_model = NULL"))
+    await session.execute(text(f"ALTER TABLE faq_phrasings ALTER COLUMN embedding TYPE vector({dimension}) USING NULL"))
+    await session.execute(text("UPDATE faq_phrasings SET text_hash = NULL, embedding_model = NULL"))
     await session.execute(
         text(f"ALTER TABLE unanswered_questions ALTER COLUMN embedding TYPE vector({dimension}) USING NULL")
     )
@@ -109,21 +113,55 @@ async def reindex(
             say(f"FAQs up to #{last_id}: {report.texts_embedded} texts embedded so far")
         if done:
             break
+    report.phrasings_embedded = await _phrasings(deps, force, batch_size, say)
     report.unanswered_embedded = await _unanswered(maker, embedder, batch_size)
     if embedder.dimension <= HNSW_MAX_DIMENSIONS:
         async for session in session_scope(maker):
             existing = set(
-                (await session.scalars(text("SELECT indexname FROM pg_indexes WHERE tablename = 'faqs'"))).all()
+                (
+                    await session.scalars(
+                        text("SELECT indexname FROM pg_indexes WHERE tablename IN ('faqs', 'faq_phrasings')")
+                    )
+                ).all()
             )
-            for name, column in HNSW_INDEXES.items():
+            indexes = [(name, column, "faqs") for name, column in HNSW_INDEXES.items()]
+            indexes.append((*PHRASING_HNSW_INDEX, "faq_phrasings"))
+            for name, column, table in indexes:
                 if name not in existing:
                     say(f"Building the HNSW index {name}")
                     await session.execute(text(f"SET LOCAL maintenance_work_mem = '{HNSW_BUILD_MEMORY}'"))
-                    await session.execute(text(hnsw_ddl(name, column)))
+                    await session.execute(text(hnsw_ddl(name, column, table)))
                     report.indexes_built = True
     else:
         log.warning("faq.hnsw_skipped", dimension=embedder.dimension, max=HNSW_MAX_DIMENSIONS)
     return report
+
+
+async def _phrasings(deps: FAQDeps, force: bool, batch_size: int, say: Callable[[str], None]) -> int:
+    """The alternative phrasings, as the FAQs above: in batches of their own transactions."""
+    total = 0
+    last_id = 0
+    while True:
+        rows: list[FAQPhrasing] = []
+        async for session in session_scope(deps.sessionmaker):
+            stmt = (
+                select(FAQPhrasing, FAQPhrasing.embedding.is_(None))
+                .where(FAQPhrasing.id > last_id)
+                .order_by(FAQPhrasing.id)
+                .limit(batch_size)
+            )
+            found = (await session.execute(stmt)).all()
+            if not found:
+                continue
+            last_id = found[-1][0].id
+            for row, no_vector in found:
+                if no_vector:
+                    row.text_hash = None  # a hash without its vector must not pass for current
+                rows.append(row)
+            total += await refresh_phrasing_embeddings(deps, rows, force=force, strict=True)
+            say(f"Phrasings up to #{last_id}: {total} embedded so far")
+        if not rows:
+            return total
 
 
 async def _unanswered(maker: async_sessionmaker[AsyncSession], embedder: Embedder, batch_size: int) -> int:

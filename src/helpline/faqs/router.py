@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import AfterValidator
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,7 +18,7 @@ from helpline.core.errors import AppError
 from helpline.core.ids import PathId
 from helpline.faqs import categories, formats, importer, search, service, unanswered
 from helpline.faqs.backends import FAQDeps
-from helpline.faqs.dependencies import FAQDepsDep, FAQReadDepsDep, OptionalReader, OptionalUser, search_allowed
+from helpline.faqs.dependencies import FAQDepsDep, FAQReadDepsDep, OptionalReader, OptionalUser
 from helpline.faqs.schemas import (
     MAX_QUERY_CHARS,
     CategoryCreate,
@@ -42,6 +42,7 @@ from helpline.faqs.schemas import (
     VoteRequest,
     check_query,
 )
+from helpline.faqs.suggestions_router import router as suggestions_router
 from helpline.models import FAQ, FAQStatus
 
 router = APIRouter(prefix="/api/v1")
@@ -70,6 +71,7 @@ def _read(faq: FAQ) -> FAQRead:
         question=faq.question,
         answer=faq.answer,
         keywords=faq.keywords or [],
+        phrasings=faq.phrasings or [],
         status=faq.status,
         priority=faq.priority,
         language=faq.language,
@@ -208,7 +210,7 @@ SEARCH_DOC = (
 
 
 SEARCH_LIMITED: dict[int | str, dict[str, str]] = {
-    429: {"description": "Too many searches from this client"},
+    429: {"description": "Too many searches from this client (HELPLINE_LIMITS_RULES, group search)"},
     **NO_CATEGORY,
 }
 
@@ -218,7 +220,6 @@ SEARCH_LIMITED: dict[int | str, dict[str, str]] = {
     response_model=SearchResponse,
     tags=["faqs"],
     description=SEARCH_DOC,
-    dependencies=[Depends(search_allowed)],
     responses=SEARCH_LIMITED,
 )
 async def search_get(
@@ -241,7 +242,6 @@ async def search_get(
     response_model=SearchResponse,
     tags=["faqs"],
     description=SEARCH_DOC,
-    dependencies=[Depends(search_allowed)],
     responses=SEARCH_LIMITED,
 )
 async def search_post(
@@ -428,3 +428,7 @@ async def vote(faq_id: PathId, body: VoteRequest, user: CurrentUser, session: Se
     faq = await service.get_visible(session, user, faq_id=faq_id)
     helpful, not_helpful = await service.vote(session, faq, user, body.helpful)
     return VoteRead(faq_id=faq.id, helpful=body.helpful, helpful_count=helpful, not_helpful_count=not_helpful)
+
+
+# The staff queue of suggested phrasings (faqs/suggestions_router.py).
+router.include_router(suggestions_router)

@@ -7,8 +7,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 
 from helpline.auth.schemas import NOT_NULL, Language
 from helpline.core.ids import Id
+from helpline.faqs.phrasings import MAX_PHRASING_CHARS, MAX_PHRASINGS, clean, normalize
 from helpline.faqs.slugs import SLUG_RE
-from helpline.models import FAQStatus
+from helpline.models import FAQStatus, PhrasingSuggestionStatus
 
 MAX_QUERY_CHARS = 500
 MAX_QUESTION_CHARS = 2000
@@ -37,6 +38,21 @@ def _dedupe(v: list[str]) -> list[str]:
     return list(dict.fromkeys(v))
 
 
+def _clean_phrasing(v: str) -> str:
+    v = clean(v)
+    if not normalize(v):
+        raise ValueError("must not be empty: write the question as a customer would ask it")
+    return v
+
+
+def _dedupe_phrasings(v: list[str]) -> list[str]:
+    # One per folded form ("Where is my parcel?" = "where is my parcel"), the first kept.
+    kept: dict[str, str] = {}
+    for phrasing in v:
+        kept.setdefault(normalize(phrasing), phrasing)
+    return list(kept.values())
+
+
 def check_query(v: str) -> str:
     v = " ".join(v.split())
     if not v:
@@ -52,12 +68,23 @@ Slug = Annotated[str, Field(min_length=1, max_length=255, pattern=SLUG_RE)]
 CategorySlug = Annotated[str, Field(min_length=1, max_length=120, pattern=SLUG_RE)]
 Keyword = Annotated[str, Field(max_length=50), AfterValidator(_clean_keyword)]
 Keywords = Annotated[list[Keyword], Field(max_length=30), AfterValidator(_dedupe)]
+Phrasing = Annotated[str, Field(max_length=MAX_PHRASING_CHARS), AfterValidator(_clean_phrasing)]
+Phrasings = Annotated[
+    list[Phrasing],
+    Field(
+        max_length=MAX_PHRASINGS,
+        description=f"Other ways customers ask the question (at most {MAX_PHRASINGS}, each at most "
+        f"{MAX_PHRASING_CHARS} characters); each is searched like the question. Trimmed; repeats and "
+        "the question itself are dropped",
+    ),
+    AfterValidator(_dedupe_phrasings),
+]
 Priority = Annotated[int, Field(ge=-1000, le=1000)]
 SortOrder = Annotated[int, Field(ge=-100_000, le=100_000)]
 MetaTitle = Annotated[str, Field(max_length=255)]
 MetaDescription = Annotated[str, Field(max_length=1000)]
 SearchText = Annotated[str, Field(max_length=MAX_QUERY_CHARS * 4), AfterValidator(check_query)]
-SignalName = Literal["vector_question", "vector_answer", "text"]
+SignalName = Literal["vector_question", "vector_answer", "vector_phrasing", "text"]
 
 
 # Categories
@@ -109,6 +136,7 @@ class FAQCreate(Model):
     answer: Answer
     category_id: Id | None = None
     keywords: Keywords | None = None
+    phrasings: Phrasings | None = None
     status: FAQStatus = FAQStatus.draft
     priority: Priority = 0
     language: Language = "en"
@@ -125,6 +153,7 @@ class FAQUpdate(Model):
     answer: Annotated[Answer | None, NOT_NULL] = None
     category_id: Id | None = None
     keywords: Keywords | None = None
+    phrasings: Phrasings | None = None
     status: Annotated[FAQStatus | None, NOT_NULL] = None
     priority: Annotated[Priority | None, NOT_NULL] = None
     language: Annotated[Language | None, NOT_NULL] = None
@@ -139,6 +168,7 @@ class FAQRead(BaseModel):
     question: str
     answer: str
     keywords: list[str]
+    phrasings: list[str] = Field(default_factory=list, description="Other ways customers ask the question")
     status: FAQStatus
     priority: int
     language: str
@@ -192,7 +222,7 @@ class SearchHit(BaseModel):
     category_id: int | None
     score: float = Field(description="Weighted fusion of the cosine similarities and the text rank: higher is better")
     signals: list[SignalName] = Field(description="Which searches found it")
-    similarity: float | None = Field(description="Best cosine similarity of the question or answer vector")
+    similarity: float | None = Field(description="Best cosine similarity of the question, answer or phrasing vectors")
 
 
 class SearchResponse(BaseModel):
@@ -249,3 +279,29 @@ class DraftFromUnanswered(Model):
     answer: Annotated[str, Field(max_length=MAX_ANSWER_CHARS)] = ""
     category_id: Id | None = None
     language: Language | None = None
+
+
+# Phrasings suggested from helpful answers
+
+
+class PhrasingSuggestionRead(BaseModel):
+    id: int
+    faq_id: int
+    faq_question: str
+    faq_slug: str | None
+    faq_language: str
+    text: str = Field(description="The question as the user asked it")
+    status: PhrasingSuggestionStatus
+    created_at: datetime
+    reviewed_at: datetime | None
+
+
+class PhrasingSuggestionPage(BaseModel):
+    items: list[PhrasingSuggestionRead]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null at the end")
+
+
+class ApproveSuggestion(Model):
+    text: Phrasing | None = Field(
+        default=None, description="The phrasing to add, when staff edit it first; default: the suggestion's text"
+    )

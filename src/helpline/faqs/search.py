@@ -2,8 +2,11 @@
 PostgreSQL full-text search in each FAQ's language, fused by a weighted score, in one SQL
 statement. ``retrieve()`` is what the chat calls.
 
-Fusion: the three signals each find their candidates; every candidate is then scored on all
-three, ``cos(query, question) + ANSWER_WEIGHT * cos(query, answer) + TEXT_WEIGHT * ts_rank``.
+Fusion: the signals each find their candidates; every candidate is then scored on all of them,
+``max(cos(query, question), cos(query, phrasing)...) + ANSWER_WEIGHT * cos(query, answer) +
+TEXT_WEIGHT * ts_rank``. A FAQ's alternative phrasings (faqs/phrasings.py) are other forms of its
+question: each has its own vector (its own HNSW search finds candidates), the best of them and the
+question counts, and their words are in the FAQ's full-text document with the question's weight.
 Unlike reciprocal rank fusion, which we used before, a score keeps how close each match is: a
 near-exact question match is not outvoted by two lists that rank another FAQ first by a hair.
 The weights were chosen on bench/bench_retrieval.py's evaluation set (see bench/README.md): the
@@ -53,7 +56,7 @@ COMMON_TTL_SECONDS = 600
 _MAX_TERMS = 48
 _WORD = re.compile(r"\w+", re.UNICODE)
 
-Signal = str  # "vector_question" | "vector_answer" | "text"
+Signal = str  # "vector_question" | "vector_answer" | "vector_phrasing" | "text"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +69,7 @@ class Hit:
     signals: tuple[Signal, ...]
     language: str
     category_id: int | None = None
-    # Best cosine similarity of the question or answer vector; None when only text matched.
+    # Best cosine similarity of the question, answer or phrasing vectors; None when only text matched.
     similarity: float | None = None
 
 
@@ -196,6 +199,14 @@ def _candidates(prefix: str, *, vectors: bool, language: bool, per_row_config: b
                 f"WHERE {where} AND f.embedding_model = :model AND f.{column} IS NOT NULL "
                 f"ORDER BY f.{column} <=> CAST(:qvec AS vector) LIMIT :k)"
             )
+        # The nearest alternative phrasings (faq_phrasings, an HNSW index of its own), of FAQs the
+        # filters allow.
+        ctes.append(
+            f"{prefix}_phrasing AS (SELECT p.faq_id AS id, p.embedding <=> CAST(:qvec AS vector) AS dist "  # noqa: S608
+            f"FROM faq_phrasings p JOIN faqs f ON f.id = p.faq_id "
+            f"WHERE {where} AND p.embedding_model = :model AND p.embedding IS NOT NULL "
+            f"ORDER BY p.embedding <=> CAST(:qvec AS vector) LIMIT :k)"
+        )
     # Full text, in the shape of a "common terms" query (Lucene's CommonTermsQuery): the query's
     # rare words pick the candidate rows through the GIN index, and every word ranks them. A word
     # found in more than COMMON_TERM_ROWS FAQs (the planner's own statistics, see search_state)
@@ -241,6 +252,10 @@ def _candidates(prefix: str, *, vectors: bool, language: bool, per_row_config: b
                 f"SELECT id, '{signal}' AS signal, 1 - dist AS similarity "  # noqa: S608
                 f"FROM {prefix}_{column} WHERE dist <= :max_dist"
             )
+        found.append(
+            f"SELECT id, 'vector_phrasing' AS signal, 1 - dist AS similarity "  # noqa: S608
+            f"FROM {prefix}_phrasing WHERE dist <= :max_dist"
+        )
     found.append(f"SELECT id, 'text' AS signal, CAST(NULL AS float8) AS similarity FROM {prefix}_text")  # noqa: S608
     # Every candidate is scored on every signal, exactly: its two cosine similarities (vectors of
     # another model count 0) and its text rank (0 when no word matches).
@@ -250,10 +265,16 @@ def _candidates(prefix: str, *, vectors: bool, language: bool, per_row_config: b
             f"coalesce(CASE WHEN f.embedding_model = :model THEN 1 - (f.{column} <=> CAST(:qvec AS vector)) END, 0)"
             for column in ("question_embedding", "answer_embedding")
         ]
-        score = f"{sims[0]} + :w_answer * {sims[1]} + {score}"
+        # The question's side of the score is its best form: the question or a phrasing (NULL
+        # without phrasings, which greatest() ignores: such a FAQ scores exactly as before).
+        phrasing = (
+            "(SELECT max(1 - (p.embedding <=> CAST(:qvec AS vector))) FROM faq_phrasings p "
+            "WHERE p.faq_id = f.id AND p.embedding_model = :model)"
+        )
+        score = f"greatest({sims[0]}, {phrasing}) + :w_answer * {sims[1]} + {score}"
     ctes.append(
         f"{prefix} AS (SELECT c.id, {score} AS score, c.signals, c.similarity FROM "  # noqa: S608
-        f"(SELECT id, array_agg(signal ORDER BY signal) AS signals, max(similarity) AS similarity "
+        f"(SELECT id, array_agg(DISTINCT signal ORDER BY signal) AS signals, max(similarity) AS similarity "
         f"FROM ({' UNION ALL '.join(found)}) s GROUP BY id) c JOIN faqs f ON f.id = c.id "
         f"JOIN {prefix}_tsq t ON t.cfg = helpline_ts_config(f.language))"
     )

@@ -20,6 +20,7 @@ from helpline.core.errors import BadRequest, Forbidden, NotFound
 from helpline.faqs.backends import FAQDeps
 from helpline.faqs.categories import category_exists
 from helpline.faqs.embeddings import answer_current, question_current, refresh_embeddings
+from helpline.faqs.phrasings import replace_phrasings
 from helpline.faqs.repository import flush_with_unique_slug, taken_slugs
 from helpline.faqs.schemas import FAQCreate, FAQUpdate
 from helpline.faqs.search import primary_language
@@ -130,7 +131,7 @@ async def create_faq(
     client: Client = audit.NO_CLIENT,
 ) -> FAQ:
     """Create a FAQ with its vectors (made before anything is written, so no lock waits on the
-    embedder) and a slug from its question unless one is given."""
+    embedder), a slug from its question unless one is given, and its alternative phrasings."""
     if data.category_id is not None:
         await category_exists(session, data.category_id)
     faq = FAQ(
@@ -147,6 +148,9 @@ async def create_faq(
     _check_publishable(faq)
     await refresh_embeddings(deps, [faq])
     await _allocate_slug(session, faq, data.slug)
+    if data.phrasings:
+        await replace_phrasings(session, deps, faq, data.phrasings)
+        await session.flush()
     await session.refresh(faq)
     audit.record(
         session, "faq.created", actor_user_id=actor_id, target_type="faq", target_id=faq.id,
@@ -180,6 +184,10 @@ async def update_faq(
     client: Client = audit.NO_CLIENT,
 ) -> FAQ:
     changes = data.model_dump(exclude_unset=True)
+    # Rows of their own, not a column: see replace_phrasings. null clears them, as [] does.
+    phrasings: list[str] | None = None
+    if "phrasings" in changes:
+        phrasings = changes.pop("phrasings") or []
     if changes.get("category_id") is not None:
         await category_exists(session, changes["category_id"])
     if "slug" in changes and changes["slug"] is None:
@@ -188,6 +196,8 @@ async def update_faq(
     changed = apply_changes(faq, changes)
     if slug is not None and slug != faq.slug:
         changed["slug"] = slug
+    if phrasings is not None and await replace_phrasings(session, deps, faq, phrasings):
+        changed["phrasings"] = True
     if not changed:
         return faq
     if "question" in changed or "answer" in changed:

@@ -8,10 +8,20 @@ from helpline.models.enums import (
     MessageStatus,
     MessageType,
     ModerationDecision,
+    PhrasingSuggestionStatus,
     UserRole,
     UserStatus,
 )
-from helpline.models.faqs import FAQ, FAQAccentedTerm, FAQCategory, FAQSearchVersion, FAQVote, UnansweredQuestion
+from helpline.models.faqs import (
+    FAQ,
+    FAQAccentedTerm,
+    FAQCategory,
+    FAQPhrasing,
+    FAQPhrasingSuggestion,
+    FAQSearchVersion,
+    FAQVote,
+    UnansweredQuestion,
+)
 from helpline.models.moderation import ModerationReview
 from helpline.models.users import (
     AuditLog,
@@ -32,6 +42,8 @@ __all__ = [
     "Conversation",
     "FAQAccentedTerm",
     "FAQCategory",
+    "FAQPhrasing",
+    "FAQPhrasingSuggestion",
     "FAQSearchVersion",
     "FAQStatus",
     "FAQVote",
@@ -41,6 +53,7 @@ __all__ = [
     "MessageType",
     "ModerationDecision",
     "ModerationReview",
+    "PhrasingSuggestionStatus",
     "PrivacyExport",
     "RefreshToken",
     "RevokedAccessToken",

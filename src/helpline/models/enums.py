@@ -47,6 +47,14 @@ class ModerationDecision(StrEnum):
     suspend_user = "suspend_user"  # abusive: the author's account is suspended
 
 
+class PhrasingSuggestionStatus(StrEnum):
+    """A phrasing suggested from a question whose answer was rated helpful, as staff decided."""
+
+    pending = "pending"
+    approved = "approved"
+    rejected = "rejected"
+
+
 class ConsentType(StrEnum):
     gdpr = "gdpr"
     data_processing = "data_processing"
@@ -66,3 +74,4 @@ message_status = pg_enum(MessageStatus, "message_status")
 faq_status = pg_enum(FAQStatus, "faq_status")
 consent_type = pg_enum(ConsentType, "consent_type")
 moderation_decision = pg_enum(ModerationDecision, "moderation_decision")
+phrasing_suggestion_status = pg_enum(PhrasingSuggestionStatus, "phrasing_suggestion_status")

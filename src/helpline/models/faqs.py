@@ -25,7 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from helpline.core.config import get_settings
 from helpline.models.base import Base, CreatedAt, Timestamps
-from helpline.models.enums import FAQStatus, faq_status
+from helpline.models.enums import FAQStatus, PhrasingSuggestionStatus, faq_status, phrasing_suggestion_status
 
 # The width is a deployment choice (384 local MiniLM, 1536 OpenAI); migrations read the same setting.
 EMBEDDING_DIM = get_settings().embedding.dimension
@@ -46,16 +46,22 @@ HNSW_INDEXES = {
 }
 
 
-def hnsw_ddl(name: str, column: str) -> str:
+# The HNSW index of the alternative phrasings' vectors (table faq_phrasings).
+PHRASING_HNSW_INDEX = ("faq_phrasings_embedding_idx", "embedding")
+
+
+def hnsw_ddl(name: str, column: str, table: str = "faqs") -> str:
     options = ", ".join(f"{k} = {v}" for k, v in HNSW_BUILD.items())
-    return f"CREATE INDEX IF NOT EXISTS {name} ON faqs USING hnsw ({column} vector_cosine_ops) WITH ({options})"
+    return f"CREATE INDEX IF NOT EXISTS {name} ON {table} USING hnsw ({column} vector_cosine_ops) WITH ({options})"
 
 
 # Full-text document of a FAQ, in its language's text-search configuration (helpline_ts_config(),
 # created by the 0003 migration, maps en/es/fr/de/pt/it to theirs and anything else to 'simple'):
-# the question weighs most, then the keywords, then the answer.
+# the question and its alternative phrasings weigh most, then the keywords, then the answer.
 SEARCH_VECTOR_SQL = (
     "setweight(to_tsvector(helpline_ts_config(language), question), 'A') || "
+    "setweight(jsonb_to_tsvector(helpline_ts_config(language), coalesce(phrasings, '[]'::jsonb), "
+    "'[\"string\"]'::jsonb), 'A') || "
     "setweight(jsonb_to_tsvector(helpline_ts_config(language), coalesce(keywords, '[]'::jsonb), "
     "'[\"string\"]'::jsonb), 'B') || "
     "setweight(to_tsvector(helpline_ts_config(language), answer), 'C')"
@@ -84,6 +90,10 @@ class FAQ(Timestamps, Base):
     answer: Mapped[str] = mapped_column(Text, nullable=False)
     # none_as_null: no keywords is SQL NULL, not the JSON value null.
     keywords: Mapped[list[str] | None] = mapped_column(JSONB(none_as_null=True))
+    # The texts of the FAQ's alternative phrasings (faq_phrasings), in order: a copy a trigger
+    # (migration 0014) keeps, for full-text search and for reading a FAQ in one row. Never
+    # written by the application: faqs.phrasings.replace_phrasings writes the rows.
+    phrasings: Mapped[list[str] | None] = mapped_column(JSONB(none_as_null=True))
     # Vectors are large and rarely needed in Python: loaded only when asked for, never by accident.
     question_embedding: Mapped[Any] = mapped_column(
         Vector(EMBEDDING_DIM), nullable=True, deferred=True, deferred_raiseload=True
@@ -141,6 +151,65 @@ class FAQ(Timestamps, Base):
         ),
         # Keyset pages of a listing: (priority DESC, id DESC) within a status.
         Index("ix_faqs_status_priority_id", "status", "priority", "id"),
+    )
+
+
+class FAQPhrasing(CreatedAt, Base):
+    """Another way customers ask a FAQ's question, with its own vector: a query close to it finds
+    the FAQ (faqs/search.py). Written by staff (the FAQ editor, imports) or approved from a
+    suggestion; ``source_user_id`` names the user whose words it still is, verbatim, so their
+    erasure deletes it (CASCADE). A trigger copies the texts to faqs.phrasings."""
+
+    __tablename__ = "faq_phrasings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    faq_id: Mapped[int] = mapped_column(ForeignKey("faqs.id", ondelete="CASCADE"), nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    # The text folded for comparison (faqs.phrasings.normalize): one phrasing per FAQ and form.
+    norm: Mapped[str] = mapped_column(Text, nullable=False)
+    position: Mapped[int] = mapped_column(SmallInteger, server_default="0", nullable=False)
+    embedding: Mapped[Any] = mapped_column(Vector(EMBEDDING_DIM), nullable=True, deferred=True, deferred_raiseload=True)
+    text_hash: Mapped[str | None] = mapped_column(String(64))
+    embedding_model: Mapped[str | None] = mapped_column(String(200))
+    source_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+
+    __table_args__ = (
+        UniqueConstraint("faq_id", "norm", name="uq_faq_phrasings_faq_norm"),
+        Index(
+            PHRASING_HNSW_INDEX[0],
+            PHRASING_HNSW_INDEX[1],
+            postgresql_using="hnsw",
+            postgresql_ops={PHRASING_HNSW_INDEX[1]: "vector_cosine_ops"},
+            postgresql_with=HNSW_BUILD,
+        ),
+    )
+
+
+class FAQPhrasingSuggestion(CreatedAt, Base):
+    """A user's question whose answer, citing this FAQ, they rated helpful: a phrasing staff may
+    approve (it becomes a FAQPhrasing) or reject. The user's own text: it goes with their account
+    (erasure) and with the conversation it was asked in (CASCADE from the message)."""
+
+    __tablename__ = "faq_phrasing_suggestions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    faq_id: Mapped[int] = mapped_column(ForeignKey("faqs.id", ondelete="CASCADE"), nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    norm: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[PhrasingSuggestionStatus] = mapped_column(
+        phrasing_suggestion_status, server_default=PhrasingSuggestionStatus.pending.value, nullable=False
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    # The user's question (the message the helpful answer replied to).
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        # Once per FAQ and text: a question asked again (by anyone) is not suggested twice, and a
+        # rejected one is not suggested again.
+        UniqueConstraint("faq_id", "norm", name="uq_faq_phrasing_suggestions_faq_norm"),
+        # The queue: one status, newest first (keyset on id).
+        Index("ix_faq_phrasing_suggestions_status_id", "status", "id"),
     )
 
 

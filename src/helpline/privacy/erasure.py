@@ -21,7 +21,6 @@ from helpline.auth.throttle import account_key
 from helpline.core.audit import Client
 from helpline.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from helpline.core.runtime import Runtime
-from helpline.faqs.throttle import SearchThrottle
 from helpline.models import AuditLog, Conversation, Message, PrivacyExport, User, UserRole
 
 log = structlog.get_logger(__name__)
@@ -111,10 +110,7 @@ async def _forget_outside_database(
     await runtime.hub.erase(message_ids)
     try:
         await runtime.chat_limiter.clear(user_id)
-        searches = runtime.extras.get("faq_search_throttle")
-        if not isinstance(searches, SearchThrottle):
-            searches = SearchThrottle(runtime.limits_storage)
-        await searches.clear(user_id)
+        await runtime.api_limiter.clear_user(user_id)
         # Failed logins count on the account (and on identifiers that matched none).
         throttle = (await get_throttles(runtime)).login
         for key in (account_key(user_id, ""), *(account_key(None, login) for login in logins)):

@@ -17,6 +17,7 @@ import structlog
 from sqlalchemy import Table, literal, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from helpline.faqs.suggestions import export_section as phrasing_suggestions
 from helpline.models import (
     FAQ,
     AuditLog,
@@ -133,6 +134,7 @@ async def collect(session: AsyncSession, user_id: int) -> dict[str, Section]:
         ),
     }
     sections["moderation_reviews"] = await _moderation_reviews(session, user_id)
+    sections["phrasing_suggestions"] = await phrasing_suggestions(session, user_id)
     for name, reader in EXTRA_SECTIONS.items():
         sections[name] = await reader(session, user_id)
     return sections
@@ -208,6 +210,7 @@ def to_markdown(sections: dict[str, Section], generated_at: datetime) -> str:
         ("Feedback on answers", "feedback"),
         ("Votes on help articles", "faq_votes"),
         ("Moderation of messages", "moderation_reviews"),
+        ("Your questions suggested as help-article phrasings", "phrasing_suggestions"),
         ("Sign-ins", "sessions"),
         ("Audit trail", "audit_log"),
     ):

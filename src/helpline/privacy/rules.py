@@ -23,6 +23,9 @@ EXPORT_RULES: dict[str, str] = {
     # Decisions on the user's flagged messages (without who took them: another person's data), and
     # the reviews they wrote as a member of staff.
     "moderation_reviews": "moderation_reviews",
+    # Questions of theirs suggested as FAQ phrasings, and the approved phrasings still in their words.
+    "faq_phrasing_suggestions": "phrasing_suggestions",
+    "faq_phrasings": "phrasing_suggestions",
     "privacy_exports": EXCLUDED + "the exports themselves (an archive does not contain earlier archives)",
 }
 

@@ -19,6 +19,8 @@ export const ADMIN_SCREENS: AdminScreen[] = [
   { path: "categories", label: "menu.categories", roles: STAFF, page: lazy(() => import("./pages/CategoriesPage")) },
   { path: "import", label: "menu.import", roles: STAFF, page: lazy(() => import("./pages/ImportExportPage")) },
   { path: "unanswered", label: "menu.unanswered", roles: STAFF, page: lazy(() => import("./pages/UnansweredPage")) },
+  // Staff who may edit FAQs review the phrasings customers' helpful answers suggest.
+  { path: "phrasings", label: "menu.phrasings", roles: STAFF, page: lazy(() => import("./pages/PhrasingsPage")) },
   { path: "moderation", label: "menu.moderation", roles: STAFF, page: lazy(() => import("./pages/ModerationPage")) },
   // Moderators may list users but only admins may change them: the screen is for admins.
   { path: "users", label: "menu.users", roles: ["admin"], page: lazy(() => import("./pages/UsersPage")) },

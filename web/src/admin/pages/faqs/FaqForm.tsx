@@ -8,16 +8,18 @@ import { FAQ_LANGUAGES, fieldErrors, flattenCategories, useCategories, type Faq,
 import { FaqActions } from "./FaqActions";
 import { Field } from "./Field";
 import { MarkdownEditor } from "./MarkdownEditor";
+import { PhrasingsEditor } from "./PhrasingsEditor";
 import { StatusBadge } from "./StatusBadge";
 import { FAQS_KEY } from "./queries";
 
-const FIELDS = ["question", "answer", "category_id", "keywords", "language", "slug", "meta_title", "meta_description", "priority", "status"] as const;
+const FIELDS = ["question", "answer", "category_id", "keywords", "phrasings", "language", "slug", "meta_title", "meta_description", "priority", "status"] as const;
 
 interface Values {
   question: string;
   answer: string;
   category_id: string;
   keywords: string;
+  phrasings: string[];
   language: string;
   slug: string;
   meta_title: string;
@@ -31,6 +33,7 @@ function initial(faq?: Faq): Values {
     answer: faq?.answer ?? "",
     category_id: faq?.category_id ? String(faq.category_id) : "",
     keywords: faq?.keywords.join(", ") ?? "",
+    phrasings: faq?.phrasings ?? [],
     language: faq?.language ?? "en",
     slug: faq?.slug ?? "",
     meta_title: faq?.meta_title ?? "",
@@ -45,6 +48,7 @@ function body(v: Values) {
     answer: v.answer,
     category_id: v.category_id ? Number(v.category_id) : null,
     keywords: v.keywords.split(",").map((k) => k.trim()).filter(Boolean),
+    phrasings: v.phrasings.map((p) => p.trim()).filter(Boolean),
     language: v.language,
     meta_title: v.meta_title.trim() || null,
     meta_description: v.meta_description.trim() || null,
@@ -81,7 +85,8 @@ export function FaqForm({ faq }: { faq?: Faq }) {
         navigate(`/admin/faqs/${data.id}`, { replace: true, state: { saved: true } });
         return;
       }
-      setValues((v) => ({ ...v, slug: data.slug ?? v.slug }));
+      // The API cleans phrasings (trimmed, repeats and the question dropped): show what it kept.
+      setValues((v) => ({ ...v, slug: data.slug ?? v.slug, phrasings: data.phrasings ?? v.phrasings }));
       setSaved(status ? t(`editor.statusChanged.${status}`) : t("editor.saved"));
     },
   });
@@ -111,6 +116,7 @@ export function FaqForm({ faq }: { faq?: Faq }) {
         onChange={set("answer")}
         error={errors.fields.answer}
       />
+      <PhrasingsEditor value={values.phrasings} onChange={(phrasings) => setValues((v) => ({ ...v, phrasings }))} error={errors.fields.phrasings} />
       <div className="form-grid">
         <Field label={t("faqs.category")} error={errors.fields.category_id}>
           {(p) => (
