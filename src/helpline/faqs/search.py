@@ -93,7 +93,7 @@ class SearchResult:
 
 def normalize_query(q: str, *, customer: bool = False) -> str:
     """``q`` with its whitespace collapsed; ``customer``: also without greetings, politeness and
-    preambles, contractions spelled out (faqs.query.normalise, HELPLINE_SEARCH_NORMALIZE)."""
+    preambles (faqs.query.normalise, HELPLINE_SEARCH_NORMALIZE)."""
     return normalise(q) if customer else " ".join(q.split())
 
 
