@@ -105,10 +105,11 @@ wrk: ## Install Debian's wrk for the benchmarks if it is missing (apt; sudo when
 	@command -v wrk >/dev/null 2>&1 || { sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq wrk >/dev/null; }
 
-bench: install wrk ## Run the benchmarks in bench/ (prints figures; about 35 minutes)
+bench: install wrk ## Run the benchmarks in bench/ (prints figures; about 40 minutes)
 	@$(UV) run --frozen python bench/bench_auth.py
 	@$(UV) run --frozen python bench/bench_chat.py
 	@$(UV) run --frozen python bench/bench_retrieval.py
+	@$(UV) run --frozen python bench/bench_retrieval_public.py
 	@$(UV) run --frozen python bench/bench_scale.py
 	@$(UV) run --frozen python bench/bench_guard.py
 	@$(UV) run --frozen python bench/bench_local_model.py

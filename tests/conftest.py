@@ -34,6 +34,7 @@ from helpline.core.config import (
     DatabaseSettings,
     LLMSettings,
     RedisSettings,
+    SearchSettings,
     Settings,
     load_settings,
 )
@@ -116,6 +117,9 @@ def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settin
     auth = overrides.pop("auth", None) or AuthSettings(secret_key=TEST_SECRET, bcrypt_rounds=4)
     overrides.setdefault("llm", LLMSettings(provider="fake", timeout_seconds=5))
     overrides.setdefault("database", DatabaseSettings(url=database_url))
+    # Tests search fake bag-of-words vectors; the e5 reranker would reorder them by a real model's
+    # reading. tests/faqs/test_rerank.py turns it on, with the real embedders.
+    overrides.setdefault("search", SearchSettings(rerank="off"))
     return load_settings(
         auth=auth,
         redis=overrides.pop("redis", None) or RedisSettings(),

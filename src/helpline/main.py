@@ -58,12 +58,13 @@ async def warm_up(runtime: Runtime) -> None:
         await runtime.llm.health()
     except Exception as exc:
         log.warning("llm.not_ready", provider=runtime.llm.name, error=str(exc)[:300])
-    from helpline.faqs.backends import embedder_for
+    from helpline.faqs.backends import embedder_for, warm_reranker
 
     for part in (runtime.moderator, embedder_for(runtime)):
         warm = getattr(part, "warm_up", None)
         if warm is not None:
             await warm()
+    await warm_reranker(runtime)  # its FAQ passages are embedded in the background
     if runtime.settings.guard.enabled:
         from helpline.chat import guard
 

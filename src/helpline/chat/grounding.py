@@ -6,6 +6,7 @@ cite, and record questions nothing matched. It never fails a turn: without the k
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -83,7 +84,7 @@ async def _prefetch(runtime: Runtime, question: str) -> None:
     try:
         async with runtime.sessionmaker() as session:  # no connection unless the deps are new
             deps = await resolve_deps(runtime, session)
-        await embed_query(deps, retrieval_text(question))
+        await embed_query(deps, retrieval_text(question, customer=deps.normalize))
     except Exception as exc:  # ground() embeds again, and reports what fails then
         log.warning("grounding.prefetch_failed", error=f"{type(exc).__name__}: {exc}"[:300])
 
@@ -96,26 +97,51 @@ async def ground(
     user_id: int,
     conversation_id: int,
     search_version: int | None = None,
+    previous: Sequence[str] = (),
 ) -> Grounding:
     """The FAQs for ``question``. ``search_version``: the knowledge base's version as the turn's
     own statement read it; with it, a cached result costs no database round trip (the session
-    below connects only when a statement runs)."""
+    below connects only when a statement runs). ``previous``: the conversation's earlier user
+    questions, oldest first: a follow-up ("and how long does that take?") is searched with the
+    latest of them, and so is a short question whose own search finds only weak matches
+    (HELPLINE_SEARCH_FOLLOW_UPS; faqs.query)."""
     cfg = runtime.settings.retrieval
     if not cfg.enabled:
         return Grounding()
     from helpline.faqs.backends import resolve_deps
+    from helpline.faqs.query import MAX_OWN_WORDS, contextual, own_words, with_context
     from helpline.faqs.search import retrieve
 
+    follow_ups = runtime.settings.search.follow_ups and any(p.strip() for p in previous)
     try:
         # No explicit transaction: a cached result runs no statement, and then has nothing to
         # commit (committing an empty session transaction still costs about 0.3 ms).
         async with runtime.sessionmaker() as session:
             deps = await resolve_deps(runtime, session)
-            hits = await retrieve(session, deps, question, language, limit=cfg.top_k, version=search_version)
             min_similarity, direct_threshold = thresholds(cfg, deps.embedder)
-            found = [Source(h.id, h.question, h.answer, h.slug, h.similarity) for h in hits if h.similarity is not None]
-            sources = [s for s in found if s.score >= min_similarity]
-            nearby = [s for s in found if s.score < min_similarity]
+
+            async def find(text: str) -> tuple[list[Source], list[Source], bool]:
+                hits = await retrieve(session, deps, text, language, limit=cfg.top_k, version=search_version)
+                found = [
+                    Source(h.id, h.question, h.answer, h.slug, h.similarity) for h in hits if h.similarity is not None
+                ]
+                good = [s for s in found if s.score >= min_similarity]
+                return good, [s for s in found if s.score < min_similarity], bool(hits)
+
+            searched = contextual(question, previous) if follow_ups else question
+            sources, nearby, weak = await find(searched)
+            if (
+                weak
+                and not sources
+                and follow_ups
+                and searched == question
+                and len(own_words(question)) <= MAX_OWN_WORDS
+            ):
+                # A short question whose own matches are all weak may lean on the previous one
+                # (one more statement; a question that matches nothing at all costs none).
+                with_topic, near, _ = await find(with_context(question, previous))
+                if with_topic:
+                    sources, nearby = with_topic, near
             if not sources:
                 await _record(session, deps, question, language, user_id, conversation_id)
     except Exception as exc:
@@ -150,7 +176,7 @@ async def _record(
     from helpline.faqs.search import retrieval_text
     from helpline.faqs.unanswered import record_unanswered
 
-    vector = await embed_query(deps, retrieval_text(question))  # the search's, cached
+    vector = await embed_query(deps, retrieval_text(question, customer=deps.normalize))  # the search's, cached
     await record_unanswered(
         session, question, language, vector, model=deps.model, user_id=user_id, conversation_id=conversation_id
     )

@@ -293,6 +293,7 @@ async def generate(runtime: Runtime, turn: Turn, gen: Generation) -> None:
             user_id=turn.user_id,
             conversation_id=turn.conversation_id,
             search_version=turn.search_version,
+            previous=[body for kind, body in turn.history if kind is MessageType.user],
         )
         if guarding and grounding.direct is None:
             language = await asyncio.to_thread(guard.question_language, turn.content, turn.language)

