@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Literal
 import asyncpg
 import httpx
 
+from helpline.core.config import DEFAULT_RULES
+
 if TYPE_CHECKING:
     from helpline.core.embedded_pg import EmbeddedPostgres
 
@@ -38,6 +40,9 @@ STOP_TIMEOUT_S = 30.0
 REQUEST_TIMEOUT_S = 10.0
 # Hard cap per load worker, on top of the time limit.
 MAX_REQUESTS_PER_WORKER = 1_000_000
+
+# Every default API rate-limit rule (core/config.py DEFAULT_RULES), far above any load here.
+UNLIMITED_RULES = json.dumps(dict.fromkeys(DEFAULT_RULES, "1000000000/minute"))
 
 BENCH_EMAIL = "bench@example.com"
 # Not "Bench-pass-123": Helpline refuses a password containing the email's local part ("bench").
@@ -498,6 +503,8 @@ def helpline_server(
         HELPLINE_DATA_DIR=str(data_dir),
         HELPLINE_LOG_LEVEL="WARNING",
         HELPLINE_SECRET_KEY=secrets.token_urlsafe(36),  # 48 characters
+        # API rate limits stay on (each request pays its check) but never refuse a benchmark's load.
+        HELPLINE_LIMITS_RULES=UNLIMITED_RULES,
     )
     env.update(settings)
     cmd = [*helpline_cmd(), "serve", "--port", str(port)]
