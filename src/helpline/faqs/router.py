@@ -202,10 +202,12 @@ async def _search(
 
 
 SEARCH_DOC = (
-    "Hybrid search: vector similarity on questions and answers plus full-text search in each "
-    "FAQ's language, fused by a weighted score. Each hit says which signals found it. Words "
-    'typed without their accents also find the accented words FAQs use ("contrasena" finds '
-    '"contraseña").'
+    "Hybrid search: vector similarity on questions, their alternative phrasings and answers plus "
+    "full-text search in each FAQ's language, fused by a weighted score; the best candidates are "
+    "then reranked (HELPLINE_SEARCH_RERANK), whose term is added to the score, so a score is a "
+    "ranking value, not a similarity in 0-1. Each hit says which signals found it. Greetings and "
+    "politeness around the question are ignored. Words typed without their accents also find the "
+    'accented words FAQs use ("contrasena" finds "contraseña").'
 )
 
 

@@ -220,7 +220,9 @@ class SearchHit(BaseModel):
     slug: str | None
     language: str
     category_id: int | None
-    score: float = Field(description="Weighted fusion of the cosine similarities and the text rank: higher is better")
+    score: float = Field(
+        description="Weighted fusion of the cosine similarities and text rank, plus the rerank term: higher is better"
+    )
     signals: list[SignalName] = Field(description="Which searches found it")
     similarity: float | None = Field(description="Best cosine similarity of the question, answer or phrasing vectors")
 
