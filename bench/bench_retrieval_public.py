@@ -40,17 +40,13 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import REQUEST_TIMEOUT_S, BenchError, HelplineServer, helpline_server, install_signal_handlers
+from bench.bench_retrieval import ADMIN_EMAIL, ADMIN_PASSWORD, MIN_INTERVAL_S, WARM_TIMEOUT_S, api_search, login
 
 HERE = Path(__file__).resolve().parent
 FAQS_FILE = HERE / "banking_faqs.json"
 QUERIES_FILE = HERE / "banking_queries.json"
 LIMIT = 5
-ADMIN_EMAIL = "admin@example.com"
-ADMIN_PASSWORD = "Retrieval-eval-pass-9"
-# Signed-in users may search 240 times a minute: stay under it whatever the server's speed.
-MIN_INTERVAL_S = 60.0 / 230
 TARGET_TOP1, TARGET_TOP5 = 0.78, 0.95
-WARM_TIMEOUT_S = 120.0
 
 # name -> the HELPLINE_SEARCH_* settings it runs with; the others keep their defaults.
 CONFIGS: dict[str, dict[str, str]] = {
@@ -125,17 +121,10 @@ def load_queries(banking77_csv: Path | None) -> list[Query]:
     return queries
 
 
-def login(client: httpx.Client) -> dict[str, str]:
-    r = client.post("/api/v1/auth/login", json={"login": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
-    if r.status_code != 200:
-        raise BenchError(f"admin login answered {r.status_code}: {r.text[:300]}")
-    return {"Authorization": f"Bearer {r.json()['access_token']}"}
-
-
 def load_kb(server: HelplineServer) -> None:
     """POST every FAQ, published, as the admin: the way a bank would load its help centre."""
     with httpx.Client(base_url=server.base, timeout=REQUEST_TIMEOUT_S, trust_env=False) as client:
-        headers = login(client)
+        headers = {"Authorization": f"Bearer {login(client)}"}
         for faq in load_faqs():
             body = {
                 "question": faq["question"],
@@ -153,25 +142,9 @@ def load_kb(server: HelplineServer) -> None:
 
 
 def run_queries(server: HelplineServer, name: str, queries: Sequence[Query]) -> Run:
-    run = Run(name, list(queries))
     # A cold reranker embeds the passages of the first searches' candidates: seconds on a busy machine.
-    with httpx.Client(base_url=server.base, timeout=WARM_TIMEOUT_S, trust_env=False) as client:
-        headers = login(client)
-        last = 0.0
-        for query in queries:
-            wait = last + MIN_INTERVAL_S - time.perf_counter()
-            if wait > 0:
-                time.sleep(wait)
-            last = time.perf_counter()
-            params: dict[str, str | int] = {"q": query.q, "language": "en", "limit": LIMIT}
-            r = client.get("/api/v1/faqs/search", params=params, headers=headers)
-            elapsed = time.perf_counter() - last
-            if r.status_code != 200:
-                raise BenchError(f"search {query.q!r} answered {r.status_code}: {r.text[:300]}")
-            if r.headers.get("X-Cache") == "miss":
-                run.latencies_s.append(elapsed)
-            run.ranked.append([str(item.get("slug")) for item in r.json()["items"]])
-    return run
+    ranked, latencies = api_search(server, [(query.q, "en") for query in queries])
+    return Run(name, list(queries), ranked, latencies)
 
 
 def base_settings() -> dict[str, str]:
@@ -254,7 +227,7 @@ def fetch_candidates(server: HelplineServer, queries: Sequence[Query], limit: in
     """The first stage's best ``limit`` hits (slug, hybrid score, question, answer) per query."""
     found = []
     with httpx.Client(base_url=server.base, timeout=WARM_TIMEOUT_S, trust_env=False) as client:
-        headers = login(client)
+        headers = {"Authorization": f"Bearer {login(client)}"}
         for query in queries:
             time.sleep(MIN_INTERVAL_S)
             params: dict[str, str | int] = {"q": query.q, "language": "en", "limit": limit}
