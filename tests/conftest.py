@@ -46,7 +46,25 @@ from helpline.migrations import upgrade
 TEMPLATE_DB = "helpline_template"
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 PASSWORD = "Sup3r-secret-pass"
-REDIS_URL = os.environ.get("HELPLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def _redis_url_for_this_worker() -> str:
+    """The tests' Redis database: HELPLINE_TEST_REDIS_URL (default DB 15), and under pytest-xdist one
+    database per worker counting down from it (gw0 -> 15, gw1 -> 14, ...), since tests flush theirs."""
+    base = os.environ.get("HELPLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker:
+        return base
+    head, _, db = base.rpartition("/")
+    number = int(db or 0) - int(worker.removeprefix("gw"))
+    if number < 0:
+        raise RuntimeError(
+            f"HELPLINE_TEST_REDIS_URL={base}: not enough Redis databases below it for xdist worker {worker}"
+        )
+    return f"{head}/{number}"
+
+
+REDIS_URL = _redis_url_for_this_worker()
 # API request limits out of the way, for tests that send thousands of requests on purpose.
 UNLIMITED_RULES = dict.fromkeys(DEFAULT_RULES, "10000000/minute")
 
