@@ -1,4 +1,5 @@
-"""`helpline serve | migrate | create-admin | db-shell | db-stop | reindex | purge-guests | retention | faqs ...`."""
+"""`helpline serve | migrate | create-admin | users set-password | db-shell | db-stop | reindex |
+purge-guests | retention | faqs ...`."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Helpline: a self-hostable AI support chatbot.", no_args_is_help=True)
 faqs_app = typer.Typer(help="The knowledge base: import and export FAQs, load the demo.", no_args_is_help=True)
 app.add_typer(faqs_app, name="faqs")
+users_app = typer.Typer(help="Accounts: set a password for a user who cannot receive mail.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
@@ -231,6 +234,59 @@ def create_admin(
         _migrate(url)
         outcome = asyncio.run(run(url))
     typer.echo(f"Admin {email} {outcome}.")
+
+
+@users_app.command("set-password")
+def users_set_password(
+    email: Annotated[str, typer.Option(prompt=True, help="The account's email")],
+    password: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, help="The new password")
+    ],
+) -> None:
+    """Set an account's password (its role stays as it is) and sign it out everywhere."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from helpline.auth.schemas import Email, Password
+
+    try:
+        email = str(TypeAdapter(Email).validate_python(email)).lower()
+        TypeAdapter(Password).validate_python(password)
+    except ValidationError as exc:
+        _fail(exc.errors()[0]["msg"].removeprefix("Value error, "), 2)
+    settings = _settings()
+
+    async def run(url: str) -> bool:
+        from datetime import UTC, datetime
+
+        from sqlalchemy import select
+
+        from helpline.auth.service import revoke_all_sessions
+        from helpline.core import audit
+        from helpline.core.db import session_scope
+        from helpline.core.runtime import Runtime
+        from helpline.models import User
+
+        runtime = Runtime.build(settings, url)
+        found = False
+        try:
+            async for session in session_scope(runtime.sessionmaker):
+                user = await session.scalar(select(User).where(User.email == email, User.is_guest.is_(False)))
+                if user is not None:
+                    found = True
+                    user.hashed_password = await runtime.hasher.hash(password)
+                    user.password_changed_at = datetime.now(UTC)
+                    await revoke_all_sessions(session, user.id, access_tokens=True)
+                    audit.record(session, "user.password_set_by_operator", actor_user_id=None, target_id=user.id)
+        finally:
+            await runtime.close()
+        return found
+
+    with _database(settings) as url:
+        _migrate(url)
+        found = asyncio.run(run(url))
+    if not found:
+        _fail(f"no account with the email {email}")
+    typer.echo(f"Password of {email} set; its sessions are signed out.")
 
 
 @app.command("db-shell")

@@ -7,7 +7,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response, stat
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
-from helpline.auth import guest, handoff, service
+from helpline.auth import guest, handoff, recovery, service
 from helpline.auth.dependencies import (
     DEVICE_COOKIE,
     DEVICE_COOKIE_PATH,
@@ -24,15 +24,20 @@ from helpline.auth.schemas import (
     HandoffRedeemRequest,
     LoginRequest,
     LogoutRequest,
+    PasswordResetAccepted,
+    PasswordResetConfirm,
+    PasswordResetRequest,
     RefreshRequest,
     RegisterAccepted,
     RegisterRequest,
     TokenResponse,
     UserRead,
 )
-from helpline.chat.sockets import close_login, close_reused_login
+from helpline.chat.hub import Shutdown
+from helpline.chat.sockets import CLOSE_UNAUTHORIZED, close_all, close_login, close_reused_login
 from helpline.core.deps import RuntimeDep, SessionDep
 from helpline.core.errors import error_response
+from helpline.notifications.mail import send_quietly
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -207,3 +212,46 @@ async def redeem_guest_handoff(body: HandoffRedeemRequest, session: SessionDep, 
     """Use up a hand-off code: the guest's access token, to register as that guest."""
     access = await handoff.redeem_handoff(session, runtime, body.code)
     return HandoffAccess(access_token=access.access_token, expires_in=access.expires_in)
+
+
+@router.post(
+    "/password-reset",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=PasswordResetAccepted,
+    responses={429: {"description": "Too many resets asked from this address or for this email"}},
+)
+async def request_password_reset(
+    body: PasswordResetRequest,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    throttles: ThrottlesDep,
+    client: ClientDep,
+    background: BackgroundTasks,
+) -> PasswordResetAccepted:
+    """Mail a link to choose a new password. The answer is the same 202 whether or not the email
+    has an account; the link works once, for HELPLINE_MAIL_RESET_LINK_MINUTES."""
+    mail = await recovery.request_reset(session, runtime, throttles, str(body.email), body.language, client)
+    if mail is not None:
+        background.add_task(send_quietly, runtime.settings.mail, runtime.settings.outbox_dir, mail)
+    return PasswordResetAccepted(detail=recovery.RESET_ACCEPTED)
+
+
+@router.post(
+    "/password-reset/confirm",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={400: {"description": "Unknown, used or expired reset token"}},
+)
+async def confirm_password_reset(
+    body: PasswordResetConfirm,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    throttles: ThrottlesDep,
+    client: ClientDep,
+    background: BackgroundTasks,
+) -> Response:
+    """Set a new password with a reset link's token: every session of the account is signed out
+    (its open chat WebSockets close with 4401), then sign in with the new password."""
+    user = await recovery.reset_password(session, runtime, throttles, body.token, body.new_password, client)
+    shutdown = Shutdown(CLOSE_UNAUTHORIZED, "Password reset: sign in again", "password_changed")
+    background.add_task(close_all, runtime, user.id, shutdown)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

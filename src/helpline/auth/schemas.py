@@ -208,3 +208,21 @@ class HandoffAccess(BaseModel):
     access_token: str
     token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
     expires_in: int = Field(description="Seconds until the access token expires")
+
+
+class PasswordResetRequest(StrictModel):
+    """Ask for a password-reset link by email. ``language`` is the mail's (en, es, fr, de)."""
+
+    email: EmailStr
+    language: Language = "en"
+
+
+class PasswordResetAccepted(BaseModel):
+    detail: str
+
+
+class PasswordResetConfirm(StrictModel):
+    """Set a new password with the token of a reset link."""
+
+    token: Annotated[str, Field(min_length=16, max_length=200)]
+    new_password: Password

@@ -152,6 +152,8 @@ class AuthThrottles:
     register: RegisterThrottle
     guest: RateLimit
     refresh: RateLimit
+    reset_per_ip: RateLimit
+    reset_per_email: RateLimit
 
     @classmethod
     def build(cls, storage: Storage, settings: Settings) -> AuthThrottles:
@@ -183,5 +185,17 @@ class AuthThrottles:
                 auth.refresh_limit_per_ip,
                 "refresh-ip",
                 "Too many token refreshes from this address. Try again in {wait} seconds.",
+            ),
+            reset_per_ip=RateLimit(
+                storage,
+                settings.mail.reset_limit_per_ip,
+                "reset-ip",
+                "Too many password resets asked from this address. Try again in {wait} seconds.",
+            ),
+            reset_per_email=RateLimit(
+                storage,
+                settings.mail.reset_limit_per_email,
+                "reset-email",
+                "Too many password resets asked for this email. Try again in {wait} seconds.",
             ),
         )

@@ -462,6 +462,39 @@ class WidgetSettings(BaseSettings):
         return v
 
 
+class MailTLS(StrEnum):
+    none = "none"  # plain SMTP (a relay on localhost)
+    starttls = "starttls"  # port 587: upgrade the connection
+    tls = "tls"  # port 465: TLS from the first byte
+
+
+class MailSettings(BaseSettings):
+    """Outgoing email. No host: mails are written to the outbox folder (data_dir/outbox), which the
+    admin panel lists, so a single-machine install without a mail server still works."""
+
+    model_config = _config("HELPLINE_MAIL_")
+
+    host: str | None = None
+    port: int = Field(default=587, ge=1, le=65535)
+    tls: MailTLS = MailTLS.starttls
+    username: str | None = None
+    password: str | None = None
+    sender: str = "Helpline <no-reply@localhost>"
+    timeout_seconds: float = Field(default=15.0, gt=0, le=300)
+    # Delivery attempts of one mail before it is given up (with exponential backoff between them).
+    attempts: int = Field(default=4, ge=1, le=20)
+    retry_seconds: float = Field(default=2.0, ge=0, le=600)
+    # A password-reset link lives this long, and an address may ask for so many.
+    reset_link_minutes: int = Field(default=30, ge=5, le=24 * 60)
+    reset_limit_per_email: Rate = "3/hour"
+    reset_limit_per_ip: Rate = "20/hour"
+
+    @field_validator("host", "username", "password", mode="before")
+    @classmethod
+    def _empty_is_none(cls, v: Any) -> Any:
+        return None if isinstance(v, str) and not v.strip() else v
+
+
 class Settings(BaseSettings):
     model_config = _config("HELPLINE_")
 
@@ -503,6 +536,7 @@ class Settings(BaseSettings):
     widget: WidgetSettings = Field(default_factory=WidgetSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    mail: MailSettings = Field(default_factory=MailSettings)
 
     @field_validator("cors_origins", "trusted_proxies", "image_origins", mode="before")
     @classmethod
@@ -582,6 +616,10 @@ class Settings(BaseSettings):
     @property
     def web_dist(self) -> Path:
         return (self.web_dir or Path(__file__).resolve().parents[3] / "web" / "dist").resolve()
+
+    @property
+    def outbox_dir(self) -> Path:
+        return (self.data_dir / "outbox").resolve()
 
     @property
     def pg_data_dir(self) -> Path:
