@@ -175,11 +175,11 @@ def test_serve_two_instances_restart_and_admins(data_dir: Path) -> None:
 
     # An admin made from the command line while the server is down, then a second start that
     # reuses the data and makes no new admin.
-    r = run_cli(
+    made = run_cli(
         "create-admin", "--email", "ops@example.com", "--password", "Ops-pass-12345", env=base_env(data_dir / "a")
     )
-    assert r.returncode == 0, r.stderr
-    assert "created" in r.stdout
+    assert made.returncode == 0, made.stderr
+    assert "created" in made.stdout
     again = Server(data_dir / "a").ready()
     with httpx.Client(base_url=again.url, timeout=10) as http:
         r = http.post("/api/v1/auth/login", json={"login": "real@example.com", "password": "Sturdy-pass-123"})
