@@ -30,6 +30,7 @@ from starlette.routing import WebSocketRoute
 from websockets.exceptions import ConnectionClosed
 
 from helpline.main import create_app
+from helpline.notifications.mail import list_outbox
 from tests.conftest import PASSWORD, bearer, make_settings
 from tests.security.conftest import Shared
 
@@ -267,6 +268,21 @@ async def handoff_code(world: World, role: Role) -> Call:
     return Call(json={"code": r.json()["code"]})
 
 
+async def reset_body(world: World, role: Role) -> Call:
+    return Call(json={"email": f"{unique('forgot')}@example.com"})
+
+
+async def reset_token(world: World, role: Role) -> Call:
+    """The token of a reset mail for a new account (from the outbox: no mail server here)."""
+    email = (await world.account("user"))["user"]["email"]
+    r = await world.client.post("/api/v1/auth/password-reset", json={"email": email})
+    assert r.status_code == 202, r.text
+    [mail] = list_outbox(world.shared.runtime.settings.outbox_dir, limit=1)
+    assert mail.to == email
+    token = mail.text.split("#token=", 1)[1].split()[0]
+    return Call(json={"token": token, "new_password": "An0ther-secret-pass"})
+
+
 async def erase_me(world: World, role: Role) -> Call:
     """A new account of that role erases itself (a guest has no password: refused)."""
     if role == "anonymous":
@@ -388,6 +404,12 @@ async def flagged_message(world: World, role: Role) -> Call:
     return Call(path={"message_id": message_id}, json={"decision": "dismiss"})
 
 
+async def outbox_mail(world: World, role: Role) -> Call:
+    await world.client.post("/api/v1/auth/password-reset", json={"email": world.email("user")})
+    [mail] = list_outbox(world.shared.runtime.settings.outbox_dir, limit=1)
+    return Call(path={"mail_id": mail.id})
+
+
 async def socket(world: World, role: Role) -> Call:
     return Call(path={"user_id": world.user_id("user")})
 
@@ -407,6 +429,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/auth/logout"): signed_in(204, own_login),
     ("POST", "/api/v1/auth/guest/handoff"): signed_in(201, user=403, other=403, moderator=403, admin=403),
     ("POST", "/api/v1/auth/guest/handoff/redeem"): public(200, handoff_code),
+    ("POST", "/api/v1/auth/password-reset"): public(202, reset_body),
+    ("POST", "/api/v1/auth/password-reset/confirm"): public(204, reset_token),
     ("GET", "/api/v1/users/me"): signed_in(),
     ("DELETE", "/api/v1/users/me"): signed_in(204, erase_me, guest=403),
     ("PATCH", "/api/v1/users/me"): signed_in(200, body({"timezone": "Europe/Paris"})),
@@ -457,6 +481,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("PATCH", "/api/v1/admin/users/{user_id}"): admin_only(200, target_user),
     ("POST", "/api/v1/admin/users/{user_id}/logout"): admin_only(204, fresh_user),
     ("GET", "/api/v1/admin/audit"): admin_only(),
+    ("GET", "/api/v1/admin/outbox"): admin_only(),
+    ("GET", "/api/v1/admin/outbox/{mail_id}"): admin_only(200, outbox_mail),
     ("GET", "/api/v1/admin/moderation/queue"): staff(),
     ("GET", "/api/v1/admin/moderation/categories"): staff(),
     ("POST", "/api/v1/admin/moderation/messages/{message_id}/flag"): staff(200, message_to_flag),

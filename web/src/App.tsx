@@ -7,6 +7,8 @@ import { ReconsentPrompt } from "./components/ReconsentPrompt";
 import { LoginPage } from "./pages/LoginPage";
 import { RegisterPage } from "./pages/RegisterPage";
 import { PrivacyPage } from "./pages/PrivacyPage";
+import { ForgotPasswordPage } from "./pages/ForgotPasswordPage";
+import { ResetPasswordPage } from "./pages/ResetPasswordPage";
 
 // Areas load on demand: a visitor of the help center does not download the admin panel.
 const ChatPage = lazy(() => import("./pages/chat/ChatPage"));
@@ -33,6 +35,8 @@ export function App() {
           <Route path="/" element={<Navigate to="/chat" replace />} />
           <Route path="/login" element={<LoginPage />} />
           <Route path="/register" element={<RegisterPage />} />
+          <Route path="/forgot-password" element={<ForgotPasswordPage />} />
+          <Route path="/reset-password" element={<ResetPasswordPage />} />
           <Route path="/privacy" element={<PrivacyPage />} />
           <Route path="/chat/:conversationId?" element={<RequireAuth><ChatPage /></RequireAuth>} />
           <Route path="/help/*" element={<HelpCenter />} />

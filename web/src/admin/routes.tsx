@@ -27,4 +27,6 @@ export const ADMIN_SCREENS: AdminScreen[] = [
   // The API refuses the audit log to moderators too.
   { path: "audit", label: "menu.audit", roles: ["admin"], page: lazy(() => import("./pages/AuditPage")) },
   { path: "retention", label: "menu.retention", roles: ["admin"], page: lazy(() => import("./pages/RetentionPage")) },
+  // Mails kept because no mail server is configured: reset links, so admins only.
+  { path: "outbox", label: "menu.outbox", roles: ["admin"], page: lazy(() => import("./pages/OutboxPage")) },
 ];

@@ -3,6 +3,7 @@ import { useTranslation } from "react-i18next";
 import { Link, Navigate, useLocation, useNavigate } from "react-router-dom";
 import { api, errorMessage } from "../api/client";
 import { useAuth } from "../auth/AuthProvider";
+import { PASSWORD_RESET } from "./ResetPasswordPage";
 
 export const ACCOUNT_DELETED = "helpline.accountDeleted";
 
@@ -13,7 +14,13 @@ export function LoginPage() {
   const from = (useLocation().state as { from?: string } | null)?.from ?? "/chat";
   // Set by "Delete my account" (account/Privacy.tsx) just before it ends the session.
   const [deleted] = useState(() => sessionStorage.getItem(ACCOUNT_DELETED) === "1");
-  useEffect(() => sessionStorage.removeItem(ACCOUNT_DELETED), []);
+  // Set by the reset-password page after a new password was saved.
+  const [reset] = useState(() => sessionStorage.getItem(PASSWORD_RESET) === "1");
+  useEffect(() => {
+    sessionStorage.removeItem(ACCOUNT_DELETED);
+    sessionStorage.removeItem(PASSWORD_RESET);
+  }, []);
+  const [typed, setTyped] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
@@ -43,10 +50,11 @@ export function LoginPage() {
       <h1>{t("signInTitle")}</h1>
       {expired && <p role="status" className="notice">{t("common:sessionExpired")}</p>}
       {deleted && <p role="status" className="notice">{t("common:accountDeleted")}</p>}
+      {reset && <p role="status" className="notice">{t("passwordWasReset")}</p>}
       <form onSubmit={(e) => void submit(e)} noValidate={false}>
         <label>
           {t("login")}
-          <input name="login" autoComplete="username" required />
+          <input name="login" autoComplete="username" required onChange={(e) => setTyped(e.target.value)} />
         </label>
         <label>
           {t("password")}
@@ -57,6 +65,9 @@ export function LoginPage() {
           {t("submitSignIn")}
         </button>
       </form>
+      <p>
+        <Link to="/forgot-password" state={{ login: typed }}>{t("forgotLink")}</Link>
+      </p>
       <p>
         {t("noAccount")} <Link to="/register" state={{ from }}>{t("common:nav.register")}</Link>
       </p>
