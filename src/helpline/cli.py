@@ -161,6 +161,11 @@ def serve(
         os.environ["HELPLINE_PORT"] = str(settings.port)
         where = f"embedded at {settings.pg_data_dir}" if settings.embedded_database else describe_url(url)
         typer.echo(f"Helpline on http://{settings.host}:{settings.port}  (API docs: /docs; database: {where})")
+        if not settings.mail.host:
+            typer.echo(
+                f"Mail: no HELPLINE_MAIL_HOST, so mails (password resets) are kept in {settings.outbox_dir}"
+                " and shown in the admin panel under Outbox"
+            )
         from helpline.core.server import uvicorn_options
 
         uvicorn.run("helpline.main:create_app", factory=True, workers=workers, **uvicorn_options(settings))
