@@ -24,13 +24,16 @@ RESET = "/api/v1/auth/password-reset"
 CONFIRM = "/api/v1/auth/password-reset/confirm"
 OUTBOX = "/api/v1/admin/outbox"
 NEW_PASSWORD = "Quite-new-passphrase-42"
+RESET_KIND = "password_reset"
 LINK = re.compile(r"(http://\S+/reset-password#token=([\w-]+))")
 
 
-def outbox_mails(settings: Settings) -> list[EmailMessage]:
+def outbox_mails(settings: Settings, kind: str | None = None) -> list[EmailMessage]:
+    """The outbox's mails, oldest first; only those of ``kind`` (password_reset, ...) if given."""
     folder = settings.outbox_dir
     paths = sorted(folder.glob("*.eml")) if folder.is_dir() else []
-    return [message_from_bytes(p.read_bytes(), policy=policy.default) for p in paths]
+    mails = [message_from_bytes(p.read_bytes(), policy=policy.default) for p in paths]
+    return [m for m in mails if kind is None or m["X-Helpline-Kind"] == kind]
 
 
 def text_of(mail: EmailMessage) -> str:
@@ -56,7 +59,7 @@ async def test_a_reset_link_sets_a_new_password_once_and_signs_everything_out(
     known, unknown = await ask(client, "Reset@Example.com"), await ask(client, "nobody@example.com")
     assert (known.status_code, unknown.status_code) == (202, 202)
     assert known.json() == unknown.json()  # nothing tells who has an account
-    [mail] = outbox_mails(settings)
+    [mail] = outbox_mails(settings, RESET_KIND)
     assert mail["To"] == "reset@example.com"
     assert mail["Subject"] == "Reset your Helpline password"
     html = mail.get_body(preferencelist=("html",))
@@ -83,7 +86,7 @@ async def test_bad_input_is_a_clear_4xx_and_changes_nothing(client: httpx.AsyncC
     assert (await ask(client, "not-an-email")).status_code == 422
     assert (await client.post(CONFIRM, json={"token": "x" * 43, "new_password": NEW_PASSWORD})).status_code == 400
     await ask(client, "careful@example.com")
-    token = token_in(outbox_mails(settings)[0])
+    token = token_in(outbox_mails(settings, RESET_KIND)[0])
     weak = await client.post(CONFIRM, json={"token": token, "new_password": "password"})
     assert weak.status_code == 422
     named = await client.post(CONFIRM, json={"token": token, "new_password": "careful-and-long-2026"})
@@ -100,7 +103,7 @@ async def test_a_link_from_before_a_password_change_no_longer_works(
 ) -> None:
     tokens = await signed_in(client, "changed@example.com")
     await ask(client, "changed@example.com")
-    token = token_in(outbox_mails(settings)[0])
+    token = token_in(outbox_mails(settings, RESET_KIND)[0])
     r = await client.post(
         "/api/v1/users/me/password",
         json={"current_password": PASSWORD, "new_password": NEW_PASSWORD},
@@ -119,7 +122,7 @@ async def test_asking_is_limited_per_email(client: httpx.AsyncClient, settings: 
     r = await ask(client, "LIMITED@example.com")
     assert r.status_code == 429
     assert int(r.headers["Retry-After"]) > 0
-    assert len(outbox_mails(settings)) == 3
+    assert len(outbox_mails(settings, RESET_KIND)) == 3
     assert (await ask(client, "someone-else@example.com")).status_code == 202
 
 
@@ -133,7 +136,7 @@ async def test_a_reset_lifts_the_failed_login_lockout(database_url: str, tmp_pat
             assert (await login(client, "locked@example.com", "wrong-password")).status_code == 401
         assert (await login(client, "locked@example.com")).status_code == 429
         await ask(client, "locked@example.com")
-        token = token_in(outbox_mails(settings)[0])
+        token = token_in(outbox_mails(settings, RESET_KIND)[0])
         assert (await client.post(CONFIRM, json={"token": token, "new_password": NEW_PASSWORD})).status_code == 204
         client.cookies.clear()
         assert (await login(client, "locked@example.com", NEW_PASSWORD)).status_code == 200
@@ -149,7 +152,7 @@ async def test_the_outbox_is_for_admins(client: httpx.AsyncClient, db: asyncpg.C
     admin = (await login(client, "boss@example.com")).json()
     page = (await client.get(OUTBOX, headers=bearer(admin))).json()
     assert page["smtp_configured"] is False
-    [item] = page["items"]
+    [item] = [i for i in page["items"] if i["kind"] == RESET_KIND]
     assert item["subject"] == "Réinitialisez votre mot de passe Helpline"
     assert (item["to"], item["kind"]) == ("reader@example.com", "password_reset")
     detail = await client.get(f"{OUTBOX}/{item['id']}", headers=bearer(admin))
@@ -197,7 +200,7 @@ async def test_mails_go_to_the_smtp_server_in_the_users_language(
     async with serve_app(settings, database_url) as client:
         await signed_in(client, "spain@example.com")
         assert (await ask(client, "spain@example.com", language="es")).status_code == 202
-    [sent] = inbox.mails
+    [sent] = [m for m in inbox.mails if m["X-Helpline-Kind"] == RESET_KIND]
     assert sent["Subject"] == "Restablece tu contraseña de Helpline"
     assert sent["From"] == "Parcelo <help@parcelo.test>"
     assert "reset-password#token=" in text_of(sent)

@@ -21,7 +21,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
 from helpline.ai.embeddings.fake import FakeEmbedder
-from helpline.core.config import AuthSettings, LimitsSettings, PrivacySettings, Settings, WidgetSettings
+from helpline.core.config import AuthSettings, LimitsSettings, MailSettings, PrivacySettings, Settings, WidgetSettings
 from helpline.core.runtime import Runtime
 from helpline.faqs.views import ViewCounter
 from helpline.main import create_app
@@ -48,6 +48,7 @@ def roomy_settings(database_url: str, data_dir: Path) -> Settings:
         ),
         privacy=PrivacySettings(exports_per_day=100),
         widget=WidgetSettings(guest_create_limit=MANY),
+        mail=MailSettings(reset_limit_per_ip=MANY),
     )
 
 

@@ -277,10 +277,18 @@ async def reset_token(world: World, role: Role) -> Call:
     email = (await world.account("user"))["user"]["email"]
     r = await world.client.post("/api/v1/auth/password-reset", json={"email": email})
     assert r.status_code == 202, r.text
-    [mail] = list_outbox(world.shared.runtime.settings.outbox_dir, limit=1)
-    assert mail.to == email
+    mails = list_outbox(world.shared.runtime.settings.outbox_dir, limit=20)
+    [mail] = [m for m in mails if m.to == email and m.kind == "password_reset"]
     token = mail.text.split("#token=", 1)[1].split()[0]
     return Call(json={"token": token, "new_password": "An0ther-secret-pass"})
+
+
+async def verify_token(world: World, role: Role) -> Call:
+    """The token of the confirmation mail of a new account."""
+    email = (await world.account("user"))["user"]["email"]
+    mails = list_outbox(world.shared.runtime.settings.outbox_dir, limit=20)
+    [mail] = [m for m in mails if m.to == email and m.kind == "verify_email"]
+    return Call(json={"token": mail.text.split("#token=", 1)[1].split()[0]})
 
 
 async def erase_me(world: World, role: Role) -> Call:
@@ -406,7 +414,7 @@ async def flagged_message(world: World, role: Role) -> Call:
 
 async def outbox_mail(world: World, role: Role) -> Call:
     await world.client.post("/api/v1/auth/password-reset", json={"email": world.email("user")})
-    [mail] = list_outbox(world.shared.runtime.settings.outbox_dir, limit=1)
+    mail = list_outbox(world.shared.runtime.settings.outbox_dir, limit=1)[0]
     return Call(path={"mail_id": mail.id})
 
 
@@ -431,6 +439,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/auth/guest/handoff/redeem"): public(200, handoff_code),
     ("POST", "/api/v1/auth/password-reset"): public(202, reset_body),
     ("POST", "/api/v1/auth/password-reset/confirm"): public(204, reset_token),
+    ("POST", "/api/v1/auth/verify-email"): public(200, verify_token),
+    ("POST", "/api/v1/auth/verify-email/resend"): public(202, reset_body),
     ("GET", "/api/v1/users/me"): signed_in(),
     ("DELETE", "/api/v1/users/me"): signed_in(204, erase_me, guest=403),
     ("PATCH", "/api/v1/users/me"): signed_in(200, body({"timezone": "Europe/Paris"})),

@@ -130,8 +130,7 @@ async def register_guest(
         raise Conflict(USERNAME_TAKEN)
     hashed = await runtime.hasher.hash(data.password)  # spent on both paths, for the same timing
     if await email_taken(session, email, other_than=user.id):
-        # TODO: once email notifications exist, tell this address's owner someone tried to register with it.
-        return None
+        return None  # the router mails the address's owner (auth.verification.registration_mail)
     try:
         # One savepoint for the whole change: a lost race leaves the guest exactly as it was.
         async with session.begin_nested():

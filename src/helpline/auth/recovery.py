@@ -50,7 +50,12 @@ def _stamp(user: User) -> str | None:
 
 
 async def request_reset(
-    session: AsyncSession, runtime: Runtime, throttles: AuthThrottles, email: str, language: str, client: Client
+    session: AsyncSession,
+    runtime: Runtime,
+    throttles: AuthThrottles,
+    email: str,
+    language: str | None,
+    client: Client,
 ) -> EmailMessage | None:
     """The reset mail to send, or None when the email has no active account (the caller answers
     the same either way). Limited per client address and per email (429)."""
@@ -68,7 +73,7 @@ async def request_reset(
     link = f"{runtime.settings.base_url}/reset-password#token={token}"
     return compose(
         "password_reset",
-        language,
+        language or user.language,
         user.email,
         runtime.settings.mail.sender,
         name=user.first_name or user.username,

@@ -7,7 +7,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response, stat
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
-from helpline.auth import guest, handoff, recovery, service
+from helpline.auth import guest, handoff, recovery, service, verification
 from helpline.auth.dependencies import (
     DEVICE_COOKIE,
     DEVICE_COOKIE_PATH,
@@ -18,6 +18,7 @@ from helpline.auth.dependencies import (
     bearer,
 )
 from helpline.auth.schemas import (
+    EmailVerified,
     GuestHandoff,
     GuestRequest,
     HandoffAccess,
@@ -32,6 +33,8 @@ from helpline.auth.schemas import (
     RegisterRequest,
     TokenResponse,
     UserRead,
+    VerifyEmailConfirm,
+    VerifyEmailResend,
 )
 from helpline.chat.hub import Shutdown
 from helpline.chat.sockets import CLOSE_UNAUTHORIZED, close_all, close_login, close_reused_login
@@ -78,20 +81,25 @@ async def register(
     throttles: ThrottlesDep,
     client: ClientDep,
     creds: BearerDep,
+    background: BackgroundTasks,
 ) -> RegisterAccepted:
     """Create an account, then log in with its email and password. The answer is the same 202
     whether the account was created or the email already had one (so that nobody can learn who
     has an account here): a login that then fails means the email was already registered. A
-    taken username is a 409.
+    taken username is a 409. A new account gets a link to confirm its email; the owner of an email
+    that already had one gets a mail saying someone tried to register with it.
 
     Sent with a guest's access token (the widget), it turns that guest into the account instead,
     keeping its id and conversations; the guest's tokens stop working."""
     await throttles.register.hit(client.ip)
     guest_claims = await guest.guest_to_register(session, runtime, creds.credentials if creds else None)
     if guest_claims is not None:
-        await guest.register_guest(session, runtime, guest_claims, body, client)
+        user = await guest.register_guest(session, runtime, guest_claims, body, client)
     else:
-        await service.register(session, runtime, body, client)
+        user = await service.register(session, runtime, body, client)
+    mail = await verification.registration_mail(session, runtime, throttles, str(body.email), user)
+    if mail is not None:
+        background.add_task(send_quietly, runtime.settings.mail, runtime.settings.outbox_dir, mail)
     return RegisterAccepted()
 
 
@@ -255,3 +263,37 @@ async def confirm_password_reset(
     shutdown = Shutdown(CLOSE_UNAUTHORIZED, "Password reset: sign in again", "password_changed")
     background.add_task(close_all, runtime, user.id, shutdown)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/verify-email",
+    response_model=EmailVerified,
+    responses={400: {"description": "Unknown, used or expired link, or the email has changed since"}},
+)
+async def verify_email(
+    body: VerifyEmailConfirm, session: SessionDep, runtime: RuntimeDep, client: ClientDep
+) -> EmailVerified:
+    """Confirm an email address with the token of the link mailed to it."""
+    user = await verification.confirm_email(session, runtime, body.token, client)
+    return EmailVerified(email=user.email)
+
+
+@router.post(
+    "/verify-email/resend",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=PasswordResetAccepted,
+    responses={429: {"description": "Too many links asked from this address or for this email"}},
+)
+async def resend_verification(
+    body: VerifyEmailResend,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    throttles: ThrottlesDep,
+    client: ClientDep,
+    background: BackgroundTasks,
+) -> PasswordResetAccepted:
+    """Mail a new confirmation link; the same 202 whether or not one was sent."""
+    mail = await verification.resend(session, runtime, throttles, str(body.email), client)
+    if mail is not None:
+        background.add_task(send_quietly, runtime.settings.mail, runtime.settings.outbox_dir, mail)
+    return PasswordResetAccepted(detail=verification.RESEND_ACCEPTED)

@@ -168,6 +168,9 @@ class UserRead(BaseModel):
     updated_at: datetime | None
     last_login: datetime | None
     is_guest: bool = Field(description="A widget visitor who has not registered (no password, deleted when idle)")
+    email_verified: bool = Field(
+        default=False, description="The owner opened the link mailed to this email (POST /api/v1/auth/verify-email)"
+    )
 
 
 REGISTER_ACCEPTED = "If this email was not registered, your account is ready: sign in with your password."
@@ -211,10 +214,11 @@ class HandoffAccess(BaseModel):
 
 
 class PasswordResetRequest(StrictModel):
-    """Ask for a password-reset link by email. ``language`` is the mail's (en, es, fr, de)."""
+    """Ask for a password-reset link by email. ``language`` is the mail's (en, es, fr, de; by
+    default the account's)."""
 
     email: EmailStr
-    language: Language = "en"
+    language: Language | None = None
 
 
 class PasswordResetAccepted(BaseModel):
@@ -226,3 +230,20 @@ class PasswordResetConfirm(StrictModel):
 
     token: Annotated[str, Field(min_length=16, max_length=200)]
     new_password: Password
+
+
+class VerifyEmailConfirm(StrictModel):
+    """Confirm an email address with the token of the link mailed to it."""
+
+    token: Annotated[str, Field(min_length=16, max_length=200)]
+
+
+class VerifyEmailResend(StrictModel):
+    """Mail the confirmation link again (same answer whether or not it was sent)."""
+
+    email: EmailStr
+
+
+class EmailVerified(BaseModel):
+    email: str
+    email_verified: Literal[True] = True

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.auth.schemas import RegisterRequest
 from helpline.auth.throttle import LoginThrottle, RateLimit, account_key
+from helpline.auth.verification import NOT_VERIFIED
 from helpline.core import audit
 from helpline.core.audit import Client
 from helpline.core.errors import Conflict, ConsentRequired, Forbidden, Unauthorized
@@ -172,6 +173,8 @@ async def create_user(
         raise Conflict(EMAIL_TAKEN)
     if username and await username_taken(session, username):
         raise Conflict(USERNAME_TAKEN)
+    # An operator made this account: the address is taken as confirmed.
+    fields.setdefault("email_verified_at", _now())
     user = await _insert_user(session, email, await runtime.hasher.hash(password), username, role=role, **fields)
     if user is None:
         raise Conflict(EMAIL_TAKEN)
@@ -213,8 +216,7 @@ async def register(session: AsyncSession, runtime: Runtime, data: RegisterReques
         raise Conflict(USERNAME_TAKEN)
     hashed = await runtime.hasher.hash(data.password)  # spent on both paths, for the same timing
     if await email_taken(session, email):
-        # TODO: once email notifications exist, tell this address's owner someone tried to register with it.
-        return None
+        return None  # the router mails the address's owner (auth.verification.registration_mail)
     user = await _insert_user(
         session,
         email,
@@ -375,6 +377,11 @@ async def login(
             session, "auth.login_refused", actor_user_id=user.id, client=client, details={"status": user.status.value}
         )
         return LoginRefused(403, "forbidden", problem)
+    if runtime.settings.auth.email_verification == "required" and not user.email_verified and not user.is_guest:
+        audit.record(
+            session, "auth.login_refused", actor_user_id=user.id, client=client, details={"email_verified": False}
+        )
+        return LoginRefused(403, "email_not_verified", NOT_VERIFIED)
     user.last_login = _now()
     pair, _ = await issue_tokens(session, runtime, user, uuid.uuid4(), client)
     audit.record(

@@ -154,6 +154,8 @@ class AuthThrottles:
     refresh: RateLimit
     reset_per_ip: RateLimit
     reset_per_email: RateLimit
+    verify_per_ip: RateLimit
+    verify_per_email: RateLimit
 
     @classmethod
     def build(cls, storage: Storage, settings: Settings) -> AuthThrottles:
@@ -197,5 +199,17 @@ class AuthThrottles:
                 settings.mail.reset_limit_per_email,
                 "reset-email",
                 "Too many password resets asked for this email. Try again in {wait} seconds.",
+            ),
+            verify_per_ip=RateLimit(
+                storage,
+                settings.mail.reset_limit_per_ip,
+                "verify-ip",
+                "Too many confirmation links asked from this address. Try again in {wait} seconds.",
+            ),
+            verify_per_email=RateLimit(
+                storage,
+                settings.mail.reset_limit_per_email,
+                "verify-email",
+                "Too many confirmation links asked for this email. Try again in {wait} seconds.",
             ),
         )

@@ -125,6 +125,10 @@ class AuthSettings(BaseSettings):
     # Token refreshes per client address (a session refreshes once per access token lifetime).
     refresh_limit_per_ip: Rate = "60/minute"
     policy_version: str = "2026-11-01"
+    # optional: a confirmation link is mailed at registration (and after a change of email), and
+    # the account works meanwhile; required: signing in waits for the link to be opened.
+    email_verification: Literal["optional", "required"] = "optional"
+    verify_link_hours: int = Field(default=48, ge=1, le=24 * 30)
 
     @field_validator("algorithm")
     @classmethod

@@ -47,6 +47,8 @@ class User(Timestamps, Base):
     analytics_consent: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), nullable=False)
     last_login: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     password_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When the owner opened the link mailed to the current address; a change of email clears it.
+    email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # A visitor of the embeddable widget who has not registered: no password, deleted when idle.
     is_guest: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), nullable=False)
 
@@ -58,6 +60,10 @@ class User(Timestamps, Base):
         # The guest purge scans idle guests only; registered accounts stay out of the index.
         Index("ix_users_guest_created_at", "created_at", postgresql_where=text("is_guest")),
     )
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
 
 
 class RefreshToken(CreatedAt, Base):

@@ -6,10 +6,12 @@ from fastapi import APIRouter, BackgroundTasks, Query, Response, status
 
 from helpline.auth.dependencies import AdminUser, ClientDep, CurrentUser, StaffUser, ThrottlesDep
 from helpline.auth.schemas import UserRead
+from helpline.auth.verification import verification_mail
 from helpline.chat.hub import Shutdown
 from helpline.chat.sockets import CLOSE_UNAUTHORIZED, close_all
 from helpline.core.deps import RuntimeDep, SessionDep
 from helpline.core.ids import MAX_ID, PathId
+from helpline.notifications.mail import send_quietly
 from helpline.users import service
 from helpline.users.schemas import AdminUserUpdate, PasswordChange, UserPage, UserUpdate
 
@@ -43,8 +45,14 @@ async def update_me(
     runtime: RuntimeDep,
     throttles: ThrottlesDep,
     client: ClientDep,
+    background: BackgroundTasks,
 ) -> UserRead:
+    """A new email needs `current_password`, and is confirmed by a link mailed to it."""
+    before = user.email
     updated = await service.update_me(session, runtime, throttles.login, user, body, client)
+    if updated.email != before:
+        mail = await verification_mail(runtime, updated)
+        background.add_task(send_quietly, runtime.settings.mail, runtime.settings.outbox_dir, mail)
     await session.refresh(updated)
     return UserRead.model_validate(updated)
 

@@ -41,6 +41,8 @@ async def update_me(
             raise BadRequest(f"{key} cannot be null")
     if "marketing_consent" in changes and changes["marketing_consent"] != user.marketing_consent:
         record_consents(session, runtime, user.id, {ConsentType.marketing: changes["marketing_consent"]}, client)
+    if "email" in changes and changes["email"] != user.email:
+        user.email_verified_at = None  # the new address is confirmed by the link mailed to it
     for key, value in changes.items():
         setattr(user, key, value)
     try:
