@@ -9,6 +9,7 @@ import { RegisterPage } from "./pages/RegisterPage";
 import { PrivacyPage } from "./pages/PrivacyPage";
 import { ForgotPasswordPage } from "./pages/ForgotPasswordPage";
 import { ResetPasswordPage } from "./pages/ResetPasswordPage";
+import { VerifyEmailPage } from "./pages/VerifyEmailPage";
 
 // Areas load on demand: a visitor of the help center does not download the admin panel.
 const ChatPage = lazy(() => import("./pages/chat/ChatPage"));
@@ -37,6 +38,7 @@ export function App() {
           <Route path="/register" element={<RegisterPage />} />
           <Route path="/forgot-password" element={<ForgotPasswordPage />} />
           <Route path="/reset-password" element={<ResetPasswordPage />} />
+          <Route path="/verify-email" element={<VerifyEmailPage />} />
           <Route path="/privacy" element={<PrivacyPage />} />
           <Route path="/chat/:conversationId?" element={<RequireAuth><ChatPage /></RequireAuth>} />
           <Route path="/help/*" element={<HelpCenter />} />

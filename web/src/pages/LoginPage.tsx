@@ -3,6 +3,7 @@ import { useTranslation } from "react-i18next";
 import { Link, Navigate, useLocation, useNavigate } from "react-router-dom";
 import { api, errorMessage } from "../api/client";
 import { useAuth } from "../auth/AuthProvider";
+import { ResendVerification } from "../components/ResendVerification";
 import { PASSWORD_RESET } from "./ResetPasswordPage";
 
 export const ACCOUNT_DELETED = "helpline.accountDeleted";
@@ -22,6 +23,7 @@ export function LoginPage() {
   }, []);
   const [typed, setTyped] = useState("");
   const [error, setError] = useState<string | null>(null);
+  const [unverified, setUnverified] = useState(false);
   const [busy, setBusy] = useState(false);
 
   if (user) return <Navigate to={from} replace />;
@@ -35,6 +37,7 @@ export function LoginPage() {
       const { data, error } = await api.POST("/api/v1/auth/login", {
         body: { login: String(form.get("login")), password: String(form.get("password")) },
       });
+      setUnverified((error as { error?: string } | undefined)?.error === "email_not_verified");
       if (error || !data) return setError(errorMessage(error));
       await signIn(data);
       navigate(from, { replace: true });
@@ -61,6 +64,7 @@ export function LoginPage() {
           <input name="password" type="password" autoComplete="current-password" required />
         </label>
         {error && <p role="alert" className="error">{error}</p>}
+        {unverified && <ResendVerification email={typed.includes("@") ? typed.trim() : undefined} />}
         <button type="submit" disabled={busy}>
           {t("submitSignIn")}
         </button>

@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { Trans, useTranslation } from "react-i18next";
 import { Link, Navigate, useNavigate } from "react-router-dom";
+import { ResendVerification } from "../components/ResendVerification";
 import { api, errorMessage } from "../api/client";
 import { useAuth } from "../auth/AuthProvider";
 import type { LanguageCode } from "../i18n";
@@ -31,6 +32,8 @@ export function RegisterPage() {
   // The registration's answer is the same whether or not the email had an account (so nobody can
   // find out who is registered); a sign-in that then fails is the sign the email was taken.
   const [mayBeTaken, setMayBeTaken] = useState(false);
+  // Sign-in waits for the email's confirmation (HELPLINE_AUTH_EMAIL_VERIFICATION=required).
+  const [checkInbox, setCheckInbox] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [handoff] = useState(readHandoffCode);
   const [guest, setGuest] = useState<GuestHandoff>(handoff ? { state: "pending" } : { state: "none" });
@@ -75,6 +78,9 @@ export function RegisterPage() {
         body: { email: String(form.get("email")), password: String(form.get("password")) },
       });
       if (login.response.status === 401) return setMayBeTaken(true);
+      if ((login.error as { error?: string } | undefined)?.error === "email_not_verified") {
+        return setCheckInbox(String(form.get("email")).trim());
+      }
       if (login.error || !login.data) return setError(errorMessage(login.error));
       await signIn(login.data);
       navigate("/chat", { replace: true });
@@ -86,6 +92,15 @@ export function RegisterPage() {
   }
 
   const policy = <Link to="/privacy" target="_blank" />;
+  if (checkInbox) {
+    return (
+      <section className="auth-page">
+        <h1>{t("checkInboxTitle")}</h1>
+        <p role="status" className="notice">{t("checkInbox", { email: checkInbox })}</p>
+        <ResendVerification email={checkInbox} />
+      </section>
+    );
+  }
   return (
     <section className="auth-page">
       <h1>{t("registerTitle")}</h1>

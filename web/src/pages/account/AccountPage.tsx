@@ -1,6 +1,7 @@
 import { useEffect } from "react";
 import { useTranslation } from "react-i18next";
 import { useAuth } from "../../auth/AuthProvider";
+import { ResendVerification } from "../../components/ResendVerification";
 import { PasswordForm } from "./PasswordForm";
 import { LanguageForm } from "./Preferences";
 import { ConsentSettings, DataExport, DeleteAccount } from "./Privacy";
@@ -23,6 +24,12 @@ export default function AccountPage() {
   return (
     <div className="account">
       <h1>{t("title")}</h1>
+      {!user.is_guest && !user.email_verified && (
+        <div className="notice account-unverified" role="status">
+          <p>{t("auth:notVerified", { email: user.email })}</p>
+          <ResendVerification email={user.email} />
+        </div>
+      )}
       <div className="account-grid">
         <ProfileForm key={user.id} user={user} />
         <LanguageForm user={user} />
