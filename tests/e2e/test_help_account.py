@@ -148,7 +148,7 @@ async def test_account_profile_password_and_language(page: Page, web: str) -> No
     await sign_in_page(page, tokens)
     await page.goto("/account")
     await expect(page.get_by_role("heading", name="Your account", level=1)).to_be_visible()
-    await expect(page.get_by_text("ada@example.com")).to_be_visible()
+    await expect(page.get_by_text("ada@example.com", exact=True)).to_be_visible()
     await screenshot(page, "account")
     assert await axe_violations(page) == []
 

@@ -98,6 +98,8 @@ async def full_account(client: httpx.AsyncClient, db: asyncpg.Connection) -> tup
         user_id,
     )
     await finished_export(client, auth)
+    change = {"settings": [{"channel": "email", "kind": "human_reply", "enabled": False}]}
+    assert (await client.put("/api/v1/users/me/notifications", headers=auth, json=change)).status_code == 200
     # A second login, signed out: a revoked login (sid) row.
     other = (await client.post("/api/v1/auth/login", json={"login": EMAIL, "password": PASSWORD})).json()
     r = await client.post("/api/v1/auth/logout", headers=bearer(other), json={"refresh_token": other["refresh_token"]})

@@ -23,6 +23,7 @@ from helpline.models.faqs import (
     UnansweredQuestion,
 )
 from helpline.models.moderation import ModerationReview
+from helpline.models.notifications import NotificationSetting
 from helpline.models.users import (
     AuditLog,
     ConsentRecord,
@@ -53,6 +54,7 @@ __all__ = [
     "MessageType",
     "ModerationDecision",
     "ModerationReview",
+    "NotificationSetting",
     "PhrasingSuggestionStatus",
     "PrivacyExport",
     "RefreshToken",

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class OutboxMail(BaseModel):
@@ -22,3 +23,22 @@ class OutboxPage(BaseModel):
     items: list[OutboxMail]
     next_before: str | None = Field(description="Pass as ?before= for the next (older) page")
     smtp_configured: bool = Field(description="Mails go to the mail server; the outbox keeps only older ones")
+
+
+class NotificationChoice(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    channel: Literal["email", "push"]
+    kind: Literal["export_ready", "human_reply", "admin_alerts"]
+    enabled: bool
+
+
+class NotificationSettings(BaseModel):
+    settings: list[NotificationChoice] = Field(description="Every kind this account can get, on every channel")
+    always_sent: list[str] = Field(description="Security mails, which no setting turns off")
+
+
+class NotificationSettingsUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    settings: list[NotificationChoice] = Field(min_length=1, max_length=20)

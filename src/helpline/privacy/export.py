@@ -27,6 +27,7 @@ from helpline.models import (
     Message,
     MessageFeedback,
     ModerationReview,
+    NotificationSetting,
     PrivacyExport,
     RefreshToken,
     User,
@@ -133,6 +134,14 @@ async def collect(session: AsyncSession, user_id: int) -> dict[str, Section]:
             )
         ),
     }
+    settings = _table(NotificationSetting)
+    sections["notification_settings"] = _rows(
+        await session.execute(
+            select(settings.c.channel, settings.c.kind, settings.c.enabled, settings.c.updated_at)
+            .where(settings.c.user_id == user_id)
+            .order_by(settings.c.channel, settings.c.kind)
+        )
+    )
     sections["moderation_reviews"] = await _moderation_reviews(session, user_id)
     sections["phrasing_suggestions"] = await phrasing_suggestions(session, user_id)
     for name, reader in EXTRA_SECTIONS.items():
@@ -211,6 +220,7 @@ def to_markdown(sections: dict[str, Section], generated_at: datetime) -> str:
         ("Votes on help articles", "faq_votes"),
         ("Moderation of messages", "moderation_reviews"),
         ("Your questions suggested as help-article phrasings", "phrasing_suggestions"),
+        ("Notification settings you changed (everything else is on)", "notification_settings"),
         ("Sign-ins", "sessions"),
         ("Audit trail", "audit_log"),
     ):

@@ -26,8 +26,6 @@ EXPORT_RULES: dict[str, str] = {
     # Questions of theirs suggested as FAQ phrasings, and the approved phrasings still in their words.
     "faq_phrasing_suggestions": "phrasing_suggestions",
     "faq_phrasings": "phrasing_suggestions",
+    "notification_settings": "notification_settings",
     "privacy_exports": EXCLUDED + "the exports themselves (an archive does not contain earlier archives)",
 }
-
-# Sections with no table yet: notification settings (issue #17) get their rule when they exist.
-FUTURE_SECTIONS: tuple[str, ...] = ("notification_settings",)

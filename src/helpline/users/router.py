@@ -3,15 +3,21 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Query, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.auth.dependencies import AdminUser, ClientDep, CurrentUser, StaffUser, ThrottlesDep
 from helpline.auth.schemas import UserRead
 from helpline.auth.verification import verification_mail
 from helpline.chat.hub import Shutdown
 from helpline.chat.sockets import CLOSE_UNAUTHORIZED, close_all
+from helpline.core import audit
 from helpline.core.deps import RuntimeDep, SessionDep
+from helpline.core.errors import Forbidden, Unprocessable
 from helpline.core.ids import MAX_ID, PathId
+from helpline.models import User
+from helpline.notifications import settings as notification_settings
 from helpline.notifications.mail import send_quietly
+from helpline.notifications.schemas import NotificationChoice, NotificationSettings, NotificationSettingsUpdate
 from helpline.users import service
 from helpline.users.schemas import AdminUserUpdate, PasswordChange, UserPage, UserUpdate
 
@@ -112,3 +118,41 @@ async def admin_update(
     if result.shutdown is not None:
         background.add_task(close_all, runtime, result.user.id, result.shutdown)
     return UserRead.model_validate(result.user)
+
+
+@router.get("/me/notifications", response_model=NotificationSettings, responses={401: {"description": "Not signed in"}})
+async def my_notifications(user: CurrentUser, session: SessionDep) -> NotificationSettings:
+    """Which notifications reach you on which channel (everything is on until you turn it off)."""
+    return await _notification_settings(session, user)
+
+
+@router.put(
+    "/me/notifications",
+    response_model=NotificationSettings,
+    responses={
+        401: {"description": "Not signed in"},
+        403: {"description": "A guest: register first"},
+        422: {"description": "An unknown channel or kind, or one this account cannot get"},
+    },
+)
+async def set_my_notifications(
+    body: NotificationSettingsUpdate, user: CurrentUser, session: SessionDep, client: ClientDep
+) -> NotificationSettings:
+    """Turn kinds of notification on or off per channel; the ones not sent stay as they are."""
+    if user.is_guest:
+        raise Forbidden(service.GUEST_REGISTER_FIRST)
+    allowed = notification_settings.kinds_for(user)
+    refused = sorted({c.kind for c in body.settings} - set(allowed))
+    if refused:
+        raise Unprocessable(f"settings: this account gets no {', '.join(refused)} notifications")
+    await notification_settings.update(session, user, {(c.channel, c.kind): c.enabled for c in body.settings})
+    audit.record(session, "user.notifications_updated", actor_user_id=user.id, client=client)
+    return await _notification_settings(session, user)
+
+
+async def _notification_settings(session: AsyncSession, user: User) -> NotificationSettings:
+    values = await notification_settings.current(session, user)
+    return NotificationSettings(
+        settings=[NotificationChoice(channel=c, kind=k, enabled=v) for (c, k), v in values.items()],
+        always_sent=list(notification_settings.ALWAYS_SENT),
+    )

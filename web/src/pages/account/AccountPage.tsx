@@ -3,6 +3,7 @@ import { useTranslation } from "react-i18next";
 import { useAuth } from "../../auth/AuthProvider";
 import { ResendVerification } from "../../components/ResendVerification";
 import { PasswordForm } from "./PasswordForm";
+import { NotificationSettings } from "./Notifications";
 import { LanguageForm } from "./Preferences";
 import { ConsentSettings, DataExport, DeleteAccount } from "./Privacy";
 import { ProfileForm } from "./ProfileForm";
@@ -34,6 +35,7 @@ export default function AccountPage() {
         <ProfileForm key={user.id} user={user} />
         <LanguageForm user={user} />
         {!user.is_guest && <PasswordForm user={user} />}
+        {!user.is_guest && <NotificationSettings />}
         {!user.is_guest && <ConsentSettings />}
         {!user.is_guest && <DataExport />}
         {!user.is_guest && <DeleteAccount />}

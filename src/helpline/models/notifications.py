@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from sqlalchemy import Boolean, ForeignKey, String, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from helpline.models.base import Base, Timestamps
+
+
+class NotificationSetting(Timestamps, Base):
+    """One user's choice for one kind of notification on one channel. No row: the default (on).
+    Security mails (password reset, email confirmation) are not settings: they always go out."""
+
+    __tablename__ = "notification_settings"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)  # email, push
+    kind: Mapped[str] = mapped_column(String(40), primary_key=True)  # export_ready, human_reply, admin_alerts
+    enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"), nullable=False)
