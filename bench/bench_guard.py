@@ -220,6 +220,20 @@ async def retrieve_all(server: HelplineServer, questions: Sequence[Question]) ->
     return found
 
 
+def load_answers(path: Path, questions: Sequence[Question]) -> dict[str, list[Answer]]:
+    """The answers of a --save file, per run, in the order of ``questions`` (which it must hold)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    fields = set(Answer.__dataclass_fields__)
+    out: dict[str, list[Answer]] = {}
+    for run, rows in data.items():
+        by_id = {str(r["qid"]): Answer(**{k: v for k, v in r.items() if k in fields}) for r in rows}
+        missing = [q.id for q in questions if q.id not in by_id]
+        if missing:
+            raise SystemExit(f"{path} has no answer to questions {missing[:5]}: run it with the same --limit")
+        out[run] = [by_id[q.id] for q in questions]
+    return out
+
+
 # -- judging -------------------------------------------------------------------------------
 
 
@@ -492,6 +506,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--save", type=Path, default=None, help="write every answer and verdict here (JSON)")
     parser.add_argument(
+        "--compare",
+        type=Path,
+        default=None,
+        help="a --save file of an earlier run of the same questions (another version of Helpline, say): its "
+        "answers are judged again with this version's checks and reported before this run's",
+    )
+    parser.add_argument(
         "--model",
         default=None,
         help="HELPLINE_LLM_LOCAL_MODEL: the bundled model to run (default: the app's default, smollm2-135m)",
@@ -573,6 +594,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         args.save.write_text(json.dumps(dump, ensure_ascii=False, indent=1))
         print(f"\nanswers written to {args.save}")
+    if args.compare:
+        for run, answers in load_answers(args.compare, questions).items():
+            report_run(f"{args.compare.name} (judged again): guard {run}", judge(questions, answers, retrieved))
     for run, vs in verdicts.items():
         report_run(f"guard {run}", vs)
     if "off" in verdicts:

@@ -350,3 +350,15 @@ async def test_the_fallback_is_the_article_for_this_question_in_its_language(
     assert body["guard"]["reason"] == "language_unsupported"
     assert [s["id"] for s in body["sources"]] == [spanish["id"]] != [english["id"]]
     assert "Abre Ajustes" in body["content"]
+
+
+async def test_off_topic_questions_may_be_left_to_the_model(
+    client: httpx.AsyncClient, auth: dict[str, str], db: asyncpg.Connection, runtime: Runtime
+) -> None:
+    await publish(client, db)
+    runtime.settings.guard.refuse_off_topic = False
+    provider = model(runtime, ["I can only help with questions about our service."])
+    body = (await send(client, auth, "Who won the 1998 world cup?")).json()
+    assert len(provider.calls) == 1
+    assert body["content"] == "I can only help with questions about our service."
+    assert body["guard"] is None

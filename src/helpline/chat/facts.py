@@ -425,14 +425,13 @@ class Support:
         self.lower = material.lower()
         self.links = re.sub(r"https?://|www\.", "", self.lower)
         self.words = set(_WORDS.findall(self.lower))
-        self.numbers = _numbers(material) | {
-            str(n) for word, n in NUMBER_WORDS.items() if re.search(rf"\b{re.escape(word)}\b", self.lower)
-        }
+        # Small numbers spelled out count as digits ("within thirty days" supports "30 days").
+        digitized = _digitized(material)
+        self.numbers = _numbers(digitized)
         self.phones = {_digits(m.group()) for m in _PHONE.finditer(material) if len(_digits(m.group())) >= 7}
         self.keys: set[Key] = set()
-        for text in {material, _digitized(material)}:
-            for fact in facts(text, names=False):
-                self.keys.update(keys(fact))
+        for fact in facts(digitized, names=False):
+            self.keys.update(keys(fact))
 
     def supports(self, fact: Fact) -> bool:
         if fact.kind == "email":

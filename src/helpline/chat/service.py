@@ -268,8 +268,9 @@ def _skip_model(runtime: Runtime, language: str, question: str, grounding: Groun
     1998 world cup?" on a support desk: the model would answer from memory, no fact to check)."""
     if not runtime.settings.llm.answers_in(language):
         return "language_unsupported"
-    bar = runtime.settings.guard.source_min_similarity
-    if grounding.has_articles and not grounding.clears(bar) and not small_talk(question):
+    cfg = runtime.settings.guard
+    off_topic = grounding.has_articles and not grounding.clears(cfg.source_min_similarity)
+    if cfg.refuse_off_topic and off_topic and not small_talk(question):
         return "no_source"
     return None
 
@@ -374,10 +375,10 @@ async def generate(runtime: Runtime, turn: Turn, gen: Generation) -> None:
         )
     if guarding and prompt and not cancelled and (content.strip() or (done is not None and error is None)):
         # What the model wrote (whole, stopped or broken off) may only state what it was given.
-        support = guard.Support(m.content for m in prompt)
         finish = done.finish_reason if done else None
+        material = [m.content for m in prompt]
         verdict = await asyncio.to_thread(
-            guard.check, content, support=support, language=language, finish_reason=finish
+            lambda: guard.check(content, support=guard.Support(material), language=language, finish_reason=finish)
         )
         if verdict.ok:
             texts = [f"{s.question}\n{s.answer}" for s in sources]

@@ -432,6 +432,10 @@ class GuardSettings(BaseSettings):
     # rejected answer; below it the reply is "I don't know" with the closest articles. Measured
     # with bench/bench_guard.py on the demo knowledge base and MiniLM (see bench/README.md).
     source_min_similarity: float = Field(default=0.5, ge=0.0, le=1.0)
+    # A question no article reaches that bar for, other than small talk, gets the honest "I don't
+    # know" without the model (a support desk does not answer trivia from the model's memory,
+    # where no fact pattern may catch an invention). False: the model answers it, checked as any.
+    refuse_off_topic: bool = True
 
 
 class ModerationSettings(BaseSettings):
