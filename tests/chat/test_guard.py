@@ -241,3 +241,12 @@ def test_a_question_plainly_in_another_language_is_answered_in_it() -> None:
     assert guard.question_language("Where is my parcel? It has not come for a week", "es") == "en"
     assert guard.question_language("hola", "en") == "en"  # too short to tell
     assert guard.question_language("Where is my parcel, please tell me", "en-GB") == "en-GB"
+
+
+def test_a_long_paragraph_said_twice_is_a_loop() -> None:
+    paragraph = (
+        "As a customer support assistant I am happy to help with any question you may have about "
+        "your parcels, labels and invoices. "
+    )
+    assert not repetitive(paragraph)
+    assert repetitive(paragraph * 2)  # the second time, not the third

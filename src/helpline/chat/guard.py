@@ -31,12 +31,21 @@ _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)?")
 
 
 def repetitive(text: str) -> bool:
-    """A loop: one stretch of words said again and again, or text that compresses like one."""
+    """A loop: one stretch of words said again and again (six words three times, or twelve words
+    twice: a long paragraph repeated shows at its second time, not its third), or text that
+    compresses like one."""
     words = _WORD.findall(text.lower())
     if len(words) >= 18:
         grams = Counter(tuple(words[i : i + 6]) for i in range(len(words) - 5))
         if grams.most_common(1)[0][1] >= 3:
             return True
+    if len(words) >= 24:
+        seen: set[tuple[str, ...]] = set()
+        for i in range(len(words) - 11):
+            run = tuple(words[i : i + 12])
+            if run in seen:
+                return True
+            seen.add(run)
     data = text.encode()
     return len(data) >= 300 and len(zlib.compress(data, 9)) / len(data) < 0.2
 
