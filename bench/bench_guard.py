@@ -110,7 +110,7 @@ class Retrieved:
     def best(self) -> tuple[str, float] | None:
         if not self.hits:
             return None
-        q, _, s = max(self.hits, key=lambda h: h[2])  # honest.fallback takes the most similar
+        q, _, s = self.hits[0]  # honest.fallback takes the best-ranked article, if similar enough
         return q, s
 
     def prompt_texts(self) -> list[str]:
@@ -218,6 +218,20 @@ async def retrieve_all(server: HelplineServer, questions: Sequence[Question]) ->
         await embedder.aclose()
         await engine.dispose()
     return found
+
+
+def load_answers(path: Path, questions: Sequence[Question]) -> dict[str, list[Answer]]:
+    """The answers of a --save file, per run, in the order of ``questions`` (which it must hold)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    fields = set(Answer.__dataclass_fields__)
+    out: dict[str, list[Answer]] = {}
+    for run, rows in data.items():
+        by_id = {str(r["qid"]): Answer(**{k: v for k, v in r.items() if k in fields}) for r in rows}
+        missing = [q.id for q in questions if q.id not in by_id]
+        if missing:
+            raise SystemExit(f"{path} has no answer to questions {missing[:5]}: run it with the same --limit")
+        out[run] = [by_id[q.id] for q in questions]
+    return out
 
 
 # -- judging -------------------------------------------------------------------------------
@@ -336,6 +350,14 @@ def report_run(label: str, verdicts: Sequence[Verdict]) -> None:
     reasons = Counter(f"{v.a.guard['reason']} -> {v.a.guard['action']}" for v in verdicts if v.a.guard)
     if reasons:
         print("  guard: " + ", ".join(f"{k} {n}" for k, n in reasons.most_common()))
+        looped = [v for v in verdicts if v.a.guard and v.a.guard["reason"] == "repetition"]
+        early = [v for v in looped if v.a.guard and v.a.guard.get("stopped_early")]
+        if looped:
+            p50, p90 = _ms([v.a.wall_ms for v in looped])
+            print(
+                f"  loops: {len(looped)}, {len(early)} stopped while streaming; time per looping answer "
+                f"p50 {p50 / 1000:.1f} s, p90 {p90 / 1000:.1f} s"
+            )
     kinds = Counter(f.kind for v in verdicts for f in v.unsupported_kb)
     if kinds:
         print("  unsupported facts vs KB, by kind: " + ", ".join(f"{k} {n}" for k, n in kinds.most_common()))
@@ -479,10 +501,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--max-tokens",
-        default="256",
-        help="HELPLINE_LLM_MAX_TOKENS (default 256; the app's is 1000, where a looping answer takes 20-30 s here)",
+        default=None,
+        help="HELPLINE_LLM_MAX_TOKENS (default: the app's own, by provider: 320 for the bundled model)",
     )
     parser.add_argument("--save", type=Path, default=None, help="write every answer and verdict here (JSON)")
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        default=None,
+        help="a --save file of an earlier run of the same questions (another version of Helpline, say): its "
+        "answers are judged again with this version's checks and reported before this run's",
+    )
     parser.add_argument(
         "--model",
         default=None,
@@ -502,7 +531,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = {
         "HELPLINE_LLM_PROVIDER": "local",
         "HELPLINE_LLM_TEMPERATURE": args.temperature,
-        "HELPLINE_LLM_MAX_TOKENS": args.max_tokens,
         "HELPLINE_EMBEDDING_PROVIDER": "local",
         "HELPLINE_DEMO_DATA": "true",
         # The guard is measured, not moderation (which could only turn an answer into a refusal).
@@ -514,6 +542,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # One login per run: a slow model's run outlasts the default 15-minute access token.
         "HELPLINE_AUTH_ACCESS_TOKEN_MINUTES": "1440",
     }
+    if args.max_tokens:
+        settings["HELPLINE_LLM_MAX_TOKENS"] = args.max_tokens
     if args.model:
         settings["HELPLINE_LLM_LOCAL_MODEL"] = args.model
     if args.languages:
@@ -525,10 +555,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     data_dir = Path(tempfile.mkdtemp(prefix="helpline-guard-"))
     results: dict[str, list[Answer]] = {}
     retrieved: dict[str, Retrieved] = {}
-    model = LLMSettings(local_model=args.model) if args.model else LLMSettings()
+    model = LLMSettings(provider="local", **({"local_model": args.model} if args.model else {}))
     print(
         f"{len(questions)} questions ({dict(Counter(q.kind for q in questions))}), runs: guard {', '.join(runs)}, "
-        f"model {model.local_model}"
+        f"model {model.local_model}, max_tokens {args.max_tokens or model.answer_tokens}"
     )
     try:
         for run in runs:
@@ -564,6 +594,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         args.save.write_text(json.dumps(dump, ensure_ascii=False, indent=1))
         print(f"\nanswers written to {args.save}")
+    if args.compare:
+        for run, answers in load_answers(args.compare, questions).items():
+            report_run(f"{args.compare.name} (judged again): guard {run}", judge(questions, answers, retrieved))
     for run, vs in verdicts.items():
         report_run(f"guard {run}", vs)
     if "off" in verdicts:

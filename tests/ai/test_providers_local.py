@@ -135,3 +135,28 @@ async def test_a_missing_model_file_says_how_to_install_it(tmp_path: Path) -> No
         async for _ in llm.stream([ChatMessage("user", "hi")], max_tokens=8, temperature=0.0):
             pass
     await llm.aclose()
+
+
+@needs_llama
+async def test_a_loop_of_the_real_model_is_caught_while_it_streams_and_the_model_is_freed(
+    local: LocalProvider,
+) -> None:
+    from helpline.chat.guard import LoopWatch, repetitive
+
+    # At temperature 0 SmolLM2 answers this with a list whose items say the same words again.
+    question = [ChatMessage("user", "List every way to track a parcel.")]
+    stream = cast(AsyncGenerator[StreamEvent, None], local.stream(question, max_tokens=1000, temperature=0.0))
+    watch, parts = LoopWatch(), []
+    async for event in stream:
+        assert isinstance(event, TextDelta), "the answer ended before it looped"
+        parts.append(event.text)
+        if watch.feed(event.text):
+            break
+    await stream.aclose()  # what the chat turn does on a loop
+
+    text = "".join(parts)
+    assert repetitive(text)
+    assert local.tokens.count(text) < 400  # caught long before the 1000-token limit
+    await asyncio.wait_for(local.wait_idle(), timeout=60)  # the worker stopped: the next answer runs
+    answered, _ = await answer(local, "Say hi.", max_tokens=8)
+    assert answered

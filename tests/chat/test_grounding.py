@@ -30,9 +30,12 @@ PARTIAL = "my password reset email link never arrived, what now?"
 
 
 def citing_model(runtime: Runtime) -> ScriptedProvider:
-    """A scripted model, now the runtime's, whose answer cites source [1]."""
+    """A scripted model, now the runtime's, whose answer cites source [1]. The FAQ counts as close
+    enough to PARTIAL for the guard to ask the model (the bag-of-words embedder's scale is not
+    MiniLM's, which the guard's default bar is measured on)."""
     provider = ScriptedProvider(chunks=["Follow the email link [1]."])
     runtime.llm = provider
+    runtime.settings.guard.source_min_similarity = 0.0
     return provider
 
 

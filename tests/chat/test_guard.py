@@ -9,6 +9,7 @@ from helpline.chat import guard
 from helpline.chat.grounding import Source
 from helpline.chat.guard import Fact, Support, check, facts, repetitive, unsupported, used_sources, wrong_language
 from helpline.chat.honest import fallback
+from helpline.chat.smalltalk import small_talk
 
 ARTICLE = (
     "Go to app.parcelo.example/signup and sign up with your work email. The confirmation link is valid "
@@ -33,6 +34,14 @@ ARTICLE = (
         ("Order ORD-55123 is late", [Fact("reference", "ORD-55123")]),
         ("Use ParceloPro for that", [Fact("name", "ParceloPro")]),
         ("We have 1200 lockers", [Fact("number", "1200")]),
+        ("A fee of 1% applies", [Fact("percent", "1%")]),
+        ("Parcels up to 30 kg", [Fact("quantity", "30 kg")]),
+        ("Exports hold 2 GB", [Fact("quantity", "2 GB")]),
+        ("It takes 24h", [Fact("duration", "24h")]),
+        ("Deleted on 2018-03-24", [Fact("date", "2018-03-24")]),
+        ("Our CEO is Elena Pareja.", [Fact("name", "Elena Pareja")]),
+        ("Contact Royal Mail or DHL", [Fact("name", "Royal Mail"), Fact("name", "DHL")]),
+        ("Open Settings, then Security. It is an API and a PDF.", []),
     ],
 )
 def test_the_facts_an_answer_states(text: str, expected: list[Fact]) -> None:
@@ -72,6 +81,80 @@ def test_an_invented_fact_is_unsupported(invented: str) -> None:
     assert len(unsupported(invented, Support([ARTICLE]))) == 1
 
 
+@pytest.mark.parametrize(
+    ("invented", "material"),
+    [
+        # The trial's miss: "1" is in the material (a citation, a step), "1%" is not.
+        ("A fee of 1% applies to refunds.", "See [1]. Step 1: open Billing. Refunds are free."),
+        ("A restocking fee of 10% applies.", "Each workspace has 10 seats."),
+        ("It costs $10 per month.", "Each workspace has 10 seats."),
+        ("Refunds take 10 days.", "Each workspace has 10 seats."),
+        ("The link is valid for 24 days.", "The link is valid for 24 hours."),
+        ("Parcels up to 30 kg.", "Claims within 30 days."),
+        ("The Pro plan costs €29.", "The Pro plan costs $29 per month."),
+        ("Exports are limited to 5 GB.", "Exports are limited to 5,000 rows."),
+        ("Our CEO is Elena Pareja.", "Parcelo was founded in 2019."),
+        ("Your parcel goes with DHL.", "We ship with UPS and Royal Mail."),
+    ],
+)
+def test_a_value_of_another_kind_does_not_support_a_fact(invented: str, material: str) -> None:
+    assert len(unsupported(invented, Support([material]))) == 1
+
+
+@pytest.mark.parametrize(
+    ("answer", "material"),
+    [
+        ("The link is valid for one day.", "The link is valid for 24 hours."),
+        ("The link is valid for 1 day.", "The link is valid for 24 hours."),
+        ("Refunds within 30 days.", "Refunds are possible within thirty days."),
+        ("Parcels up to 2 kg.", "Parcels up to 2000 g."),
+        ("Pro costs 29 dollars.", "Pro costs $29 per month."),
+        ("A 15 % discount for 3-5 business days.", "15% off; delivery in 3 to 5 business days."),
+        ("We ship with Royal Mail and UPS.", "We ship with UPS and royal mail."),
+        ("Contact our Customer Support Team.", "The support team answers customer questions."),
+        ("Es una tarifa del 2 por ciento.", "Una tarifa del 2 %."),
+    ],
+)
+def test_the_same_value_of_the_same_kind_is_supported(answer: str, material: str) -> None:
+    assert unsupported(answer, Support([material])) == []
+
+
+def test_capitals_in_a_row_are_no_name_in_german() -> None:
+    assert facts("Öffnen Sie Ihre Bestellung unter Meine Sendungen.", "de") == []
+
+
+def test_a_loop_is_seen_while_it_streams() -> None:
+    watch = guard.LoopWatch()
+    loop = "Your parcel is on its way to you now. " * 12
+    pieces = [loop[i : i + 5] for i in range(0, len(loop), 5)]
+    seen = next(i for i, piece in enumerate(pieces) if watch.feed(piece))
+    assert seen < len(pieces) // 2  # long before the loop ends
+    assert watch.looped
+    calm = guard.LoopWatch()
+    answer = (
+        "Open the Orders page and pick the order. Choose Change address, type the new one and save it. "
+        "If the parcel has left our warehouse already, the carrier's page lets you redirect it [1]. "
+        "You get an email with the new delivery date once the carrier confirms the change."
+    )
+    assert not any(calm.feed(answer[i : i + 3]) for i in range(0, len(answer), 3))
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["Hi!", "hello there", "Who are you?", "Hi, what can you do?", "thanks, bye", "¿Quién eres?", "Merci !", "👋"],
+)
+def test_small_talk(message: str) -> None:
+    assert small_talk(message)
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["who won the 1998 world cup?", "What is the capital of Australia?", "Hi, who won the 1998 world cup?"],
+)
+def test_a_question_is_not_small_talk(message: str) -> None:
+    assert not small_talk(message)
+
+
 def test_loops_are_repetition_and_answers_are_not() -> None:
     assert repetitive("Your parcel is on its way to you now. " * 6)
     assert repetitive("ja " * 200)
@@ -97,6 +180,8 @@ def test_check_names_the_first_problem() -> None:
     assert check("  ", support=support, language="en").problem == "empty"
     assert check("The same words again. " * 8, support=support, language="en").problem == "repetition"
     assert check("Refunds are possible", support=support, language="en", finish_reason="length").problem == "cut_off"
+    stopped = check("Refunds are possible", support=support, language="en", finish_reason="repetition")
+    assert stopped.problem == "repetition"  # stopped by a LoopWatch
     verdict = check("Call 1-800-463-3339.", support=support, language="en")
     assert verdict.problem == "unsupported_fact"
     assert verdict.public() == {"unsupported": [{"kind": "phone", "text": "1-800-463-3339"}]}
@@ -117,8 +202,8 @@ def source(id_: int, score: float, question: str = "Q", answer: str = "A") -> So
     return Source(id_, question, answer, f"faq-{id_}", score)
 
 
-def test_the_best_article_close_enough_stands_in() -> None:
-    reply = fallback("es", [source(1, 0.45), source(2, 0.62, "¿Cómo sigo mi pedido?", "En Pedidos.")], bar=0.5)
+def test_the_best_ranked_article_close_enough_stands_in() -> None:
+    reply = fallback("es", [source(2, 0.62, "¿Cómo sigo mi pedido?", "En Pedidos."), source(1, 0.45)], bar=0.5)
     assert reply.action == "article"
     assert reply.content == "Esto es lo que dice nuestro artículo de ayuda «¿Cómo sigo mi pedido?»:\n\nEn Pedidos."
     assert [s.id for s in reply.sources] == [2]
@@ -126,12 +211,23 @@ def test_the_best_article_close_enough_stands_in() -> None:
     assert reply.model == "faq"
 
 
+def test_a_lower_ranked_article_never_stands_in_for_the_first() -> None:
+    # The search ranked the tracking article first (its words match); the claims article is more
+    # similar by cosine alone. The stand-in is the search's choice, or none.
+    tracking = source(1, 0.58, "¿Cómo hago el seguimiento de un paquete?", "En Envíos.")
+    claims = source(2, 0.66, "Mi paquete se ha perdido", "Abre una reclamación.")
+    assert [s.id for s in fallback("es", [tracking, claims], bar=0.5).sources] == [1]
+    below = fallback("es", [source(1, 0.45), claims], bar=0.5)
+    assert below.action == "dont_know"
+    assert [s.id for s in below.related] == [1, 2]
+
+
 def test_else_an_honest_dont_know_with_the_closest_articles() -> None:
     reply = fallback("fr", [source(i, 0.1 * i) for i in range(1, 5)], bar=0.5)
     assert reply.action == "dont_know"
     assert reply.content.startswith("Désolé, je ne connais pas la réponse")
     assert "articles d'aide les plus proches" in reply.content
-    assert [s.id for s in reply.related] == [4, 3, 2]
+    assert [s.id for s in reply.related] == [1, 2, 3]  # in the search's order
     assert reply.sources == []
     assert reply.model == "guard"
     alone = fallback("pt-BR", [], bar=0.5)  # no article at all, and a language without texts
@@ -145,3 +241,12 @@ def test_a_question_plainly_in_another_language_is_answered_in_it() -> None:
     assert guard.question_language("Where is my parcel? It has not come for a week", "es") == "en"
     assert guard.question_language("hola", "en") == "en"  # too short to tell
     assert guard.question_language("Where is my parcel, please tell me", "en-GB") == "en-GB"
+
+
+def test_a_long_paragraph_said_twice_is_a_loop() -> None:
+    paragraph = (
+        "As a customer support assistant I am happy to help with any question you may have about "
+        "your parcels, labels and invoices. "
+    )
+    assert not repetitive(paragraph)
+    assert repetitive(paragraph * 2)  # the second time, not the third

@@ -49,11 +49,12 @@ async def test_an_invented_fact_is_replaced_by_the_best_article(
         "action": "article",
         "reason": "unsupported_fact",
         "unsupported": [{"kind": "phone", "text": "1-800-463-3339"}],
+        "stopped_early": False,
     }
     assert body["tokens_used"] > 0  # the model's tokens were spent all the same
     content, model_used, meta = await stored(db, body["message_id"])
     assert (content, model_used) == (LEAD_IN, "faq")
-    assert meta["guard"] == body["guard"]
+    assert meta["guard"] == {k: v for k, v in body["guard"].items() if k != "stopped_early"}  # said when true
     history = (await client.get(f"/api/v1/conversations/{body['conversation_id']}", headers=auth)).json()
     assert history["messages"][-1]["metadata"]["guard"]["action"] == "article"
 
@@ -95,6 +96,7 @@ async def test_a_supported_answer_stands_and_shows_only_the_sources_it_used(
     client: httpx.AsyncClient, auth: dict[str, str], db: asyncpg.Connection, runtime: Runtime
 ) -> None:
     faq = await publish(client, db)
+    runtime.settings.guard.source_min_similarity = 0.0  # the FAQ applies: the model is asked
     model(runtime, ["Open Settings, then Security [1]."])
     body = (await send(client, auth, PARTIAL)).json()
     assert body["content"] == "Open Settings, then Security [1]."
@@ -239,3 +241,124 @@ async def test_sse_and_websocket_retract_the_streamed_text(
 def parse_last(text: str) -> dict[str, Any]:
     data = [line.removeprefix("data:").strip() for line in text.splitlines() if line.startswith("data:")]
     return dict(json.loads(data[-1]))
+
+
+async def test_a_loop_is_stopped_while_it_streams_and_replaced(
+    client: httpx.AsyncClient, auth: dict[str, str], db: asyncpg.Connection, runtime: Runtime
+) -> None:
+    await publish(client, db)
+    runtime.settings.guard.source_min_similarity = 0.0
+    loop = ["Your parcel ", "is on its way ", "to you now. "] * 300  # a 1000-token loop
+    provider = model(runtime, loop)
+    body = (await send(client, auth, PARTIAL)).json()
+    assert body["content"] == LEAD_IN
+    assert body["guard"]["reason"] == "repetition"
+    assert body["guard"]["stopped_early"] is True
+    # The model was stopped within a few repetitions, its stream closed (the local model's worker
+    # stops at its next token, an HTTP upstream is disconnected), not read to the end.
+    assert provider.yielded < 60
+    assert provider.closed
+    assert body["tokens_used"] > 0
+    _, _, meta = await stored(db, body["message_id"])
+    assert meta["guard"]["stopped_early"] is True
+
+
+async def test_a_loop_is_not_stopped_with_the_guard_off(
+    client: httpx.AsyncClient, auth: dict[str, str], db: asyncpg.Connection, runtime: Runtime
+) -> None:
+    await publish(client, db)
+    runtime.settings.guard.enabled = False
+    loop = ["Your parcel ", "is on its way ", "to you now. "] * 20
+    provider = model(runtime, loop)
+    body = (await send(client, auth, PARTIAL)).json()
+    assert body["content"] == "".join(loop)
+    assert provider.yielded == len(loop)
+
+
+@pytest.mark.parametrize(
+    ("answer", "fact"),
+    [
+        # "1" is in the prompt (the system prompt's "[1]", a citation): "1%" is not.
+        ("A restocking fee of 1% applies [1].", {"kind": "percent", "text": "1%"}),
+        ("Parcels up to 30 kg are accepted [1].", {"kind": "quantity", "text": "30 kg"}),
+        ("Our CEO Elena Pareja can reset it [1].", {"kind": "name", "text": "Elena Pareja"}),
+    ],
+)
+async def test_an_invented_figure_or_name_is_replaced(
+    client: httpx.AsyncClient,
+    auth: dict[str, str],
+    db: asyncpg.Connection,
+    runtime: Runtime,
+    answer: str,
+    fact: dict[str, str],
+) -> None:
+    await publish(client, db)
+    runtime.settings.guard.source_min_similarity = 0.0
+    model(runtime, [answer])
+    body = (await send(client, auth, PARTIAL)).json()
+    assert body["content"] == LEAD_IN
+    assert body["guard"]["reason"] == "unsupported_fact"
+    assert body["guard"]["unsupported"] == [fact]
+
+
+async def test_a_question_no_article_applies_to_is_answered_honestly_without_the_model(
+    client: httpx.AsyncClient, auth: dict[str, str], db: asyncpg.Connection, runtime: Runtime
+) -> None:
+    await publish(client, db)
+    provider = model(runtime, ["France won the 1998 World Cup."])
+    body = (await send(client, auth, "Who won the 1998 world cup?")).json()
+    assert provider.calls == []  # trivia: the model would answer from memory, with no fact to check
+    assert body["content"].startswith("I'm sorry, I don't know the answer to that")
+    assert body["model_used"] == "guard"
+    assert body["guard"] == {"action": "dont_know", "reason": "no_source", "unsupported": [], "stopped_early": False}
+    assert body["sources"] == []
+    _, model_used, meta = await stored(db, body["message_id"])
+    assert (model_used, meta["guard"]["reason"], meta["provider"]) == ("guard", "no_source", "guard")
+
+
+@pytest.mark.parametrize("message", ["Hi! Who are you?", "thanks, bye", "¿Quién eres?"])
+async def test_small_talk_still_gets_the_model_s_friendly_reply(
+    client: httpx.AsyncClient, auth: dict[str, str], db: asyncpg.Connection, runtime: Runtime, message: str
+) -> None:
+    await publish(client, db)
+    runtime.settings.llm.languages = ["en", "es"]
+    provider = model(runtime, ["Hello! I'm the support assistant. How can I help?"])
+    body = (await send(client, auth, message)).json()
+    assert len(provider.calls) == 1
+    assert body["content"] == "Hello! I'm the support assistant. How can I help?"
+    assert body["guard"] is None
+
+
+async def test_the_fallback_is_the_article_for_this_question_in_its_language(
+    client: httpx.AsyncClient, auth: dict[str, str], db: asyncpg.Connection, runtime: Runtime
+) -> None:
+    english = await publish(client, db)
+    spanish = await publish(
+        client,
+        db,
+        language="es",
+        question="¿Cómo restablezco mi contraseña?",
+        answer="Abre Ajustes, elige Seguridad y pulsa Restablecer contraseña.",
+    )
+    runtime.settings.llm.languages = ["en"]
+    runtime.settings.guard.source_min_similarity = 0.0
+    provider = model(runtime, ["Gibberish gibberish"])
+    # A Spanish question in an English conversation: searched in Spanish, answered with the
+    # Spanish article, not the English one the conversation's language would rank first.
+    body = (await send(client, auth, "¿cómo restablezco mi contraseña si olvidé el correo?", language="en")).json()
+    assert provider.calls == []
+    assert body["guard"]["reason"] == "language_unsupported"
+    assert [s["id"] for s in body["sources"]] == [spanish["id"]] != [english["id"]]
+    assert "Abre Ajustes" in body["content"]
+
+
+async def test_off_topic_questions_may_be_left_to_the_model(
+    client: httpx.AsyncClient, auth: dict[str, str], db: asyncpg.Connection, runtime: Runtime
+) -> None:
+    await publish(client, db)
+    runtime.settings.guard.refuse_off_topic = False
+    provider = model(runtime, ["I can only help with questions about our service."])
+    body = (await send(client, auth, "Who won the 1998 world cup?")).json()
+    assert len(provider.calls) == 1
+    assert body["content"] == "I can only help with questions about our service."
+    assert body["guard"] is None

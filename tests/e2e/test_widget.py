@@ -201,6 +201,7 @@ async def test_widget_replaces_a_rejected_answer_and_offers_the_closest_articles
     gate = asyncio.Event()
     runtime.llm = ScriptedProvider(chunks=["Call our returns desk at 1-800-463-3339", "."], gate=gate)
     runtime.settings.guard.source_min_similarity = 1.0  # no article close enough to stand in
+    runtime.settings.guard.refuse_off_topic = False  # and yet the model is asked
     await page.goto(shop)
     await open_widget(page)
     await ask(page, "my damaged parcel needs a return, whom do I call?")

@@ -33,6 +33,9 @@ QUEUE = "/api/v1/faq-phrasing-suggestions"
 @pytest.fixture(autouse=True)
 def citing_model(runtime: Runtime) -> None:
     runtime.llm = ScriptedProvider(chunks=["Follow the email link [1]."])
+    # The FAQ counts as applying to ASKED, so the guard asks the model (the bag-of-words
+    # embedder's similarities are not on MiniLM's scale, which the guard's bar is measured on).
+    runtime.settings.guard.source_min_similarity = 0.0
 
 
 async def ask(client: httpx.AsyncClient, auth: dict[str, str], text: str, helpful: bool = True) -> dict[str, Any]:

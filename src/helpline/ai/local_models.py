@@ -53,6 +53,10 @@ class BundledModel:
     """A special token that ends the model's turn besides its EOS token."""
     swa_full: bool = False
     """Models with sliding-window attention need the full-size cache for prompt-prefix reuse."""
+    max_tokens: int = 320
+    """The answer length cap unless HELPLINE_LLM_MAX_TOKENS is set. Measured with SmolLM2 on
+    bench_guard.py (bench/README.md): its answers that stood ended within it; past it, what was
+    left was loops and rambling that ran for tens of seconds on 2 cores."""
 
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"

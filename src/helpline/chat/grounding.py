@@ -45,6 +45,18 @@ class Grounding:
     direct: Source | None = None
     # The closest FAQs below the bar, offered as "related" when the answer is "I don't know".
     nearby: list[Source] = field(default_factory=list)
+    # Every FAQ found for the question, in the search's own order (hybrid score and reranker),
+    # best first: the order to pick a stand-in from. Source.score is only the cosine similarity,
+    # which ranks worse (a Spanish question and MiniLM, an English embedder: the words decide).
+    ranked: list[Source] = field(default_factory=list)
+    # The knowledge base was searched and has published articles: a question it has nothing
+    # for is off-topic. False when retrieval is off or failed, or the knowledge base is empty
+    # (then there is nothing to be off the topic of, and the model answers on its own).
+    has_articles: bool = False
+
+    def clears(self, bar: float) -> bool:
+        """Whether some article found is at least ``bar`` similar to the question."""
+        return any(s.score >= bar for s in self.ranked)
 
 
 def thresholds(cfg: RetrievalSettings, embedder: object) -> tuple[float, float]:
@@ -120,16 +132,21 @@ async def ground(
             deps = await resolve_deps(runtime, session)
             min_similarity, direct_threshold = thresholds(cfg, deps.embedder)
 
+            ranked: list[Source] = []
+
             async def find(text: str) -> tuple[list[Source], list[Source], bool]:
+                nonlocal ranked
                 hits = await retrieve(session, deps, text, language, limit=cfg.top_k, version=search_version)
                 found = [
                     Source(h.id, h.question, h.answer, h.slug, h.similarity) for h in hits if h.similarity is not None
                 ]
+                ranked = found
                 good = [s for s in found if s.score >= min_similarity]
                 return good, [s for s in found if s.score < min_similarity], bool(hits)
 
             searched = contextual(question, previous) if follow_ups else question
             sources, nearby, weak = await find(searched)
+            has_articles = weak or await _any_published(session, deps, search_version)
             if (
                 weak
                 and not sources
@@ -139,9 +156,12 @@ async def ground(
             ):
                 # A short question whose own matches are all weak may lean on the previous one
                 # (one more statement; a question that matches nothing at all costs none).
+                own = ranked
                 with_topic, near, _ = await find(with_context(question, previous))
                 if with_topic:
                     sources, nearby = with_topic, near
+                else:
+                    ranked = own
             if not sources:
                 await _record(session, deps, question, language, user_id, conversation_id)
     except Exception as exc:
@@ -149,7 +169,24 @@ async def ground(
         return Grounding()
     best = sources[0] if sources else None
     direct = best if best is not None and best.score >= direct_threshold else None
-    return Grounding(sources=sources, direct=direct, nearby=nearby)
+    return Grounding(sources=sources, direct=direct, nearby=nearby, ranked=ranked, has_articles=has_articles)
+
+
+async def _any_published(session: AsyncSession, deps: FAQDeps, version: int | None) -> bool:
+    """Whether the knowledge base has a published article: asked only when a search found none,
+    and cached under the search version (a change to the knowledge base makes a new key)."""
+    from sqlalchemy import exists, select
+
+    from helpline.faqs.search import RESULT_TTL_SECONDS
+    from helpline.models import FAQ, FAQStatus
+
+    key = f"published:{version}" if version is not None else None
+    if key is not None and (cached := await deps.cache.get(key)) is not None:
+        return cached == "1"
+    found = bool(await session.scalar(select(exists().where(FAQ.status == FAQStatus.published))))
+    if key is not None:
+        await deps.cache.set(key, "1" if found else "0", RESULT_TTL_SECONDS)
+    return found
 
 
 async def record_declined(

@@ -16,206 +16,60 @@ import re
 import threading
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
-FactKind = Literal["email", "url", "phone", "money", "percent", "duration", "date", "reference", "name", "number"]
+from helpline.chat.facts import Fact, FactKind, Support, facts, unsupported
+
+__all__ = ["Fact", "FactKind", "LoopWatch", "Support", "Verdict", "check", "facts", "repetitive", "unsupported"]
+
 Problem = Literal["unsupported_fact", "repetition", "cut_off", "wrong_language", "empty"]
 
-_NUMBER = r"\d+(?:[.,]\d+)*"
-_UNITS = (
-    r"(?:business |working |calendar )?(?:seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|nights?|weeks?|"
-    r"months?|years?|segundos?|minutos?|horas?|d[ií]as?|semanas?|mes(?:es)?|años?|secondes?|heures?|"
-    r"jours?|semaines?|mois|ans?|années?|Sekunden?|Minuten?|Stunden?|Tage?n?|Wochen?|Monate?n?|Jahre?n?|"
-    r"días? hábiles|jours ouvrés|Werktage?n?)"
-)
-_MONTHS = (
-    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|"
-    r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|enero|febrero|marzo|abril|mayo|junio|julio|agosto|"
-    r"septiembre|octubre|noviembre|diciembre|janvier|février|mars|avril|mai|juin|juillet|août|septembre|"
-    r"octobre|novembre|décembre|januar|februar|märz|juni|juli|oktober|dezember)"
-)
-_CURRENCY = r"(?:[$€£¥₹]|USD|EUR|GBP|CHF|dollars?|euros?|pounds?|dólares?)"
-
-# In order: a span taken by one kind is not read again by the next ones.
-_PATTERNS: list[tuple[FactKind, re.Pattern[str]]] = [
-    ("email", re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)),
-    (
-        "url",
-        re.compile(
-            r"(?:https?://|www\.)[^\s<>()\[\]]+|(?<![\w@./-])(?:[a-z0-9][a-z0-9-]*\.)+[a-z]{2,24}(?:/[^\s<>()\[\]]*)?(?![\w@])",
-            re.IGNORECASE,
-        ),
-    ),
-    ("phone", re.compile(r"(?<![\w.,])\+?\(?\d[\d\s().-]{5,}\d(?![\w%])")),
-    (
-        "money",
-        re.compile(rf"{_CURRENCY}\s?{_NUMBER}(?:\s?(?:k|m|bn))?|{_NUMBER}\s?{_CURRENCY}", re.IGNORECASE),
-    ),
-    ("percent", re.compile(rf"{_NUMBER}\s?(?:%|percent|por ciento|pour cent|Prozent)", re.IGNORECASE)),
-    (
-        "date",
-        re.compile(
-            rf"\b\d{{4}}-\d{{2}}-\d{{2}}\b|\b\d{{1,2}}[/.]\d{{1,2}}[/.]\d{{2,4}}\b|"
-            rf"\b{_MONTHS}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?\b|\b\d{{1,2}}(?:st|nd|rd|th|\.)?\s+(?:de\s+)?{_MONTHS}\b(?:\s+(?:de\s+)?\d{{4}})?|"
-            r"\b\d{1,2}(?::\d{2})?\s?(?:a\.?m\.?|p\.?m\.?)(?!\w)|\b\d{1,2}:\d{2}\b",
-            re.IGNORECASE,
-        ),
-    ),
-    (
-        "duration",
-        re.compile(rf"{_NUMBER}(?:\s?(?:-|–|to|a|à|bis)\s?{_NUMBER})?[\s-]?{_UNITS}\b", re.IGNORECASE),
-    ),
-    # Order numbers, tracking codes, plan codes: capitals and digits mixed, or #12345.
-    ("reference", re.compile(r"#\d{3,}\b|\b(?=[A-Z0-9-]*\d)(?=[A-Z0-9-]*[A-Z])[A-Z0-9]+(?:-[A-Z0-9]+)*\b")),
-    # Brand-like names: an inner capital (PayPal, iPhone, ParceloPro) or a trademark sign.
-    ("name", re.compile(r"\b[A-Za-z]*[a-z][A-Z][A-Za-z]*\b|\b[\w-]+\s?[™®]")),
-]
-_ANY_NUMBER = re.compile(_NUMBER)
 _CITATION = re.compile(r"\[\d{1,2}\](?!\()")  # [1], not a markdown link [1](...)
-_LIST_MARKER = re.compile(r"(?m)^\s*\d{1,2}[.)]\s")
-# Small numbers spelled out in the articles ("within thirty days") count as the number.
-_NUMBER_WORDS = {
-    word: n
-    for n, words in {
-        1: "one uno una un eins ein eine",
-        2: "two dos deux zwei",
-        3: "three tres trois drei",
-        4: "four cuatro quatre vier",
-        5: "five cinco cinq fünf",
-        6: "six seis sechs",
-        7: "seven siete sept sieben",
-        8: "eight ocho huit acht",
-        9: "nine nueve neuf neun",
-        10: "ten diez dix zehn",
-        11: "eleven once onze elf",
-        12: "twelve doce douze zwölf",
-        14: "fourteen catorce quatorze vierzehn",
-        15: "fifteen quince quinze fünfzehn",
-        20: "twenty veinte vingt zwanzig",
-        24: "twenty-four veinticuatro",
-        30: "thirty treinta trente dreißig",
-        48: "forty-eight",
-        60: "sixty sesenta soixante sechzig",
-        90: "ninety noventa",
-        100: "hundred cien cent hundert",
-    }.items()
-    for word in words.split()
-}
 _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)?")
 
 
-@dataclass(frozen=True, slots=True)
-class Fact:
-    kind: FactKind
-    text: str
-
-
-def _value(number: str) -> str:
-    """A number as its value: "1,200" and "1200" and "1200.00" are the same; "2,5" is 2.5."""
-    digits = number.strip()
-    if re.fullmatch(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?", digits):
-        digits = digits.replace(",", "")
-    elif re.fullmatch(r"\d{1,3}(?:\.\d{3})+(?:,\d+)?", digits):
-        digits = digits.replace(".", "").replace(",", ".")
-    else:
-        digits = digits.replace(",", ".")
-    try:
-        return format(Decimal(digits).normalize(), "f")
-    except InvalidOperation:
-        return digits
-
-
-def _numbers(text: str) -> set[str]:
-    return {_value(m.group()) for m in _ANY_NUMBER.finditer(text)}
-
-
-def _link(text: str) -> str:
-    key = text.lower().rstrip(".,;:!?'\"")
-    key = re.sub(r"^https?://", "", key)
-    key = key.removeprefix("www.")
-    return key.rstrip("/")
-
-
-def _digits(text: str) -> str:
-    return re.sub(r"\D", "", text)
-
-
-def facts(text: str) -> list[Fact]:
-    """The checkable facts of ``text``, in order. Citation markers, list numbers and small bare
-    numbers (counts, steps: up to 10) are not facts; a number with a unit always is."""
-    text = _LIST_MARKER.sub(" ", _CITATION.sub(" ", text))
-    taken = [False] * len(text)
-    found: list[tuple[int, Fact]] = []
-    for kind, pattern in _PATTERNS:
-        for m in pattern.finditer(text):
-            if any(taken[m.start() : m.end()]):
-                continue
-            value = m.group().strip()
-            if kind == "url":
-                value = value.rstrip(".,;:!?'\")")
-                host = re.sub(r"^https?://", "", value, flags=re.IGNORECASE).split("/")[0]
-                if not re.search(r"[a-z]", host.rsplit(".", 1)[-1], re.IGNORECASE):
-                    continue
-            if kind == "phone" and len(_digits(value)) < 7:
-                continue
-            if kind == "reference" and (len(value) < 4 or value.isdigit()):
-                continue
-            found.append((m.start(), Fact(kind, value)))
-            taken[m.start() : m.end()] = [True] * (m.end() - m.start())
-    for m in _ANY_NUMBER.finditer(text):
-        if any(taken[m.start() : m.end()]):
-            continue
-        try:
-            small = Decimal(_value(m.group())) <= 10
-        except InvalidOperation:
-            small = False
-        if not small:
-            found.append((m.start(), Fact("number", m.group())))
-    return [fact for _, fact in sorted(found, key=lambda pair: pair[0])]
-
-
-class Support:
-    """What an answer may take its facts from, indexed once for many checks."""
-
-    def __init__(self, texts: Iterable[str]) -> None:
-        material = "\n".join(t for t in texts if t)
-        self.lower = material.lower()
-        self.links = re.sub(r"https?://|www\.", "", self.lower)
-        self.numbers = _numbers(material) | {
-            str(n) for word, n in _NUMBER_WORDS.items() if re.search(rf"\b{re.escape(word)}\b", self.lower)
-        }
-        self.phones = {_digits(m.group()) for m in _PATTERNS[2][1].finditer(material) if len(_digits(m.group())) >= 7}
-
-    def supports(self, fact: Fact) -> bool:
-        if fact.kind == "email":
-            return fact.text.lower() in self.lower
-        if fact.kind == "url":
-            return _link(fact.text) in self.links
-        if fact.kind == "phone":
-            digits = _digits(fact.text)
-            return any(p.endswith(digits) or digits.endswith(p) for p in self.phones)
-        if fact.kind in ("reference", "name"):
-            return fact.text.lower().rstrip("™® ") in self.lower
-        # money, percent, duration, date, number: every number in it must be in the material.
-        return _numbers(fact.text) <= self.numbers
-
-
-def unsupported(answer: str, support: Support) -> list[Fact]:
-    return [fact for fact in facts(answer) if not support.supports(fact)]
-
-
 def repetitive(text: str) -> bool:
-    """A loop: one stretch of words said again and again, or text that compresses like one."""
+    """A loop: one stretch of words said again and again (six words three times, or twelve words
+    twice: a long paragraph repeated shows at its second time, not its third), or text that
+    compresses like one."""
     words = _WORD.findall(text.lower())
     if len(words) >= 18:
         grams = Counter(tuple(words[i : i + 6]) for i in range(len(words) - 5))
         if grams.most_common(1)[0][1] >= 3:
             return True
+    if len(words) >= 24:
+        seen: set[tuple[str, ...]] = set()
+        for i in range(len(words) - 11):
+            run = tuple(words[i : i + 12])
+            if run in seen:
+                return True
+            seen.add(run)
     data = text.encode()
     return len(data) >= 300 and len(zlib.compress(data, 9)) / len(data) < 0.2
+
+
+class LoopWatch:
+    """Watches an answer while it streams, so a loop is stopped when it shows instead of running
+    to ``max_tokens`` (a looping SmolLM2 answer took 49.9 s at 1000 tokens). ``feed`` each piece;
+    it says True once the text so far is ``repetitive``. A loop only grows: the answer that loops
+    now would be found repetitive when finished too, so stopping early changes the verdict's
+    timing, never the verdict. The check runs every ``step`` characters on the last ``window``
+    (about 0.1 ms), where a loop shows."""
+
+    def __init__(self, *, step: int = 48, window: int = 1500) -> None:
+        self.step, self.window = step, window
+        self._text = ""
+        self._checked = 0
+        self.looped = False
+
+    def feed(self, piece: str) -> bool:
+        self._text += piece
+        if not self.looped and len(self._text) - self._checked >= self.step:
+            self._checked = len(self._text)
+            self.looped = repetitive(self._text[-self.window :])
+        return self.looped
 
 
 # The languages told apart; a conversation in another one is not checked for language.
@@ -292,14 +146,15 @@ def check(
     language: str,
     finish_reason: str | None = None,
 ) -> Verdict:
-    """Whether ``answer`` may be shown as is. The first problem found is the verdict."""
+    """Whether ``answer`` may be shown as is. The first problem found is the verdict.
+    ``finish_reason`` "repetition": the answer was stopped by a LoopWatch."""
     if not answer.strip():
         return Verdict("empty")
-    if repetitive(answer):
+    if finish_reason == "repetition" or repetitive(answer):
         return Verdict("repetition")
     if finish_reason == "length":
         return Verdict("cut_off")
-    missing = unsupported(answer, support)
+    missing = unsupported(answer, support, language)
     if missing:
         return Verdict("unsupported_fact", tuple(missing))
     if wrong_language(answer, language):

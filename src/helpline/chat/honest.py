@@ -67,13 +67,15 @@ class Fallback:
         return {"action": self.action, "reason": reason, **(details or {})}
 
 
-def fallback(language: str, candidates: Sequence[Source], *, bar: float) -> Fallback:
-    """The reply without the model: ``candidates`` are the question's FAQs, best first."""
-    ranked = sorted(candidates, key=lambda s: s.score, reverse=True)
+def fallback(language: str, ranked: Sequence[Source], *, bar: float) -> Fallback:
+    """The reply without the model: ``ranked`` are the question's FAQs in the search's order,
+    best first. The first stands in when it is at least ``bar`` similar to the question; never
+    a lower-ranked one that happens to be more similar by cosine alone (for a Spanish question
+    and an English embedder that was another article, sharing a word or two)."""
     if ranked and ranked[0].score >= bar:
         best = ranked[0]
         content = _text(_LEAD_IN, language).format(title=best.question) + "\n\n" + best.answer
         return Fallback("article", content, [best], [])
-    related = ranked[:RELATED_COUNT]
+    related = list(ranked[:RELATED_COUNT])
     tail = _text(_WITH_RELATED if related else _WITHOUT_RELATED, language)
     return Fallback("dont_know", f"{_text(_DONT_KNOW, language)} {tail}", [], related)

@@ -26,7 +26,9 @@ class Source(BaseModel):
 
 
 class UnsupportedFact(BaseModel):
-    kind: Literal["email", "url", "phone", "money", "percent", "duration", "date", "reference", "name", "number"]
+    kind: Literal[
+        "email", "url", "phone", "money", "percent", "duration", "quantity", "date", "reference", "name", "number"
+    ]
     text: str
 
 
@@ -37,7 +39,15 @@ class GuardAction(BaseModel):
         description="`article`: the best FAQ's own answer is the reply; `dont_know`: an honest "
         '"I don\'t know", with the closest articles in `related`'
     )
-    reason: Literal["unsupported_fact", "repetition", "cut_off", "wrong_language", "empty", "language_unsupported"]
+    reason: Literal[
+        "unsupported_fact", "repetition", "cut_off", "wrong_language", "empty", "language_unsupported", "no_source"
+    ] = Field(
+        description="`no_source`: no article applies to a question that is not small talk, so the model was not "
+        "asked; `language_unsupported`: the model does not write the language, so it was not asked; `repetition`: "
+        "the answer looped (`stopped_early`: the model was stopped mid-loop); the others: the model's answer was "
+        "replaced"
+    )
+    stopped_early: bool = Field(default=False, description="The model was stopped as soon as its answer looped")
     unsupported: list[UnsupportedFact] = Field(
         default_factory=list,
         description="The model's facts found in none of the articles, the conversation or the system prompt",

@@ -24,6 +24,7 @@ from helpline.chat import repository as repo
 from helpline.chat.grounding import Grounding, Source, ground, prefetch, record_declined
 from helpline.chat.honest import DIRECT_MODEL, Fallback, fallback
 from helpline.chat.hub import Generation
+from helpline.chat.smalltalk import small_talk
 from helpline.core.db import single_statement
 from helpline.core.errors import Conflict, ConsentRequired, NotFound, Unauthorized, Unprocessable
 from helpline.core.metrics import AI_REQUEST_COUNT, AI_RESPONSE_TIME, AI_TOKEN_USAGE
@@ -227,7 +228,7 @@ def build_messages(
     from helpline.ai.prompts import system_prompt
 
     llm = runtime.llm
-    max_answer = min(runtime.settings.llm.max_tokens, llm.context_window // 2)
+    max_answer = min(runtime.settings.llm.answer_tokens, llm.context_window // 2)
     history = [ChatMessage("user" if kind is MessageType.user else "assistant", body) for kind, body in turn.history]
     built = build_context(
         system_prompt=system_prompt(turn.language),
@@ -258,11 +259,20 @@ async def _closing(stream: AsyncIterator[StreamEvent]) -> AsyncIterator[AsyncIte
 
 
 def _without_model(runtime: Runtime, language: str, grounding: Grounding) -> Fallback:
-    return fallback(
-        language,
-        [*grounding.sources, *grounding.nearby],
-        bar=runtime.settings.guard.source_min_similarity,
-    )
+    return fallback(language, grounding.ranked, bar=runtime.settings.guard.source_min_similarity)
+
+
+def _skip_model(runtime: Runtime, language: str, question: str, grounding: Grounding) -> str | None:
+    """Why the guard answers without the model (its reason), or None to ask the model: a language
+    it writes badly, or a question no article applies to that is not small talk ("who won the
+    1998 world cup?" on a support desk: the model would answer from memory, no fact to check)."""
+    if not runtime.settings.llm.answers_in(language):
+        return "language_unsupported"
+    cfg = runtime.settings.guard
+    off_topic = grounding.has_articles and not grounding.clears(cfg.source_min_similarity)
+    if cfg.refuse_off_topic and off_topic and not small_talk(question):
+        return "no_source"
+    return None
 
 
 async def generate(runtime: Runtime, turn: Turn, gen: Generation) -> None:
@@ -286,34 +296,38 @@ async def generate(runtime: Runtime, turn: Turn, gen: Generation) -> None:
     try:
         if gen.stop_requested:
             raise asyncio.CancelledError  # stopped before it started: handled as any stop
+        if guarding:
+            # Searched in the question's own language too: a Spanish question in an English
+            # conversation finds the Spanish article first, when there is one.
+            language = await asyncio.to_thread(guard.question_language, turn.content, turn.language)
         grounding = await ground(
             runtime,
             question=turn.content,
-            language=turn.language,
+            language=language,
             user_id=turn.user_id,
             conversation_id=turn.conversation_id,
             search_version=turn.search_version,
             previous=[body for kind, body in turn.history if kind is MessageType.user],
         )
-        if guarding and grounding.direct is None:
-            language = await asyncio.to_thread(guard.question_language, turn.content, turn.language)
+        skip = _skip_model(runtime, language, turn.content, grounding) if guarding else None
         if grounding.direct is not None:
             # A confident match: the FAQ's own answer, without calling the model.
             sources = [grounding.direct]
             parts.append(grounding.direct.answer)
             await hub.publish(gen, "token", {"content": grounding.direct.answer})
             done = StreamDone(model=DIRECT_MODEL, usage=Usage(0, 0))
-        elif guarding and not cfg.answers_in(language):
-            # A language the model writes badly: the articles speak for it, or "I don't know".
+        elif skip is not None:
+            # The best article speaks for the model, or "I don't know".
             honest = _without_model(runtime, language, grounding)
-            guarded = honest.meta("language_unsupported")
+            guarded = honest.meta(skip)
             sources = honest.sources
             parts.append(honest.content)
             await hub.publish(gen, "token", {"content": honest.content})
             done = StreamDone(model=honest.model, usage=Usage(0, 0))
         else:
             prompt, sources = build_messages(runtime, turn, grounding.sources)
-            max_tokens = min(cfg.max_tokens, llm.context_window // 2)
+            max_tokens = min(cfg.answer_tokens, llm.context_window // 2)
+            watch = guard.LoopWatch() if guarding else None
             async with (
                 asyncio.timeout(cfg.timeout_seconds * 2),
                 _closing(llm.stream(prompt, max_tokens=max_tokens, temperature=cfg.temperature)) as stream,
@@ -322,8 +336,14 @@ async def generate(runtime: Runtime, turn: Turn, gen: Generation) -> None:
                     if isinstance(event, TextDelta):
                         parts.append(event.text)
                         await hub.publish(gen, "token", {"content": event.text})
+                        if watch is not None and watch.feed(event.text):
+                            break  # a loop: leaving the block closes the stream, the model stops
                     elif isinstance(event, StreamDone):
                         done = event
+            if watch is not None and watch.looped:
+                text_so_far = "".join(parts)
+                usage = Usage(llm.tokens.count_messages(prompt), llm.tokens.count(text_so_far))
+                done = StreamDone(model=llm.model, usage=usage, finish_reason="repetition")
     except LLMError as exc:
         error = f"The assistant is unavailable right now: {exc}"
     except TimeoutError:
@@ -355,17 +375,20 @@ async def generate(runtime: Runtime, turn: Turn, gen: Generation) -> None:
         )
     if guarding and prompt and not cancelled and (content.strip() or (done is not None and error is None)):
         # What the model wrote (whole, stopped or broken off) may only state what it was given.
-        support = guard.Support(m.content for m in prompt)
         finish = done.finish_reason if done else None
+        material = [m.content for m in prompt]
         verdict = await asyncio.to_thread(
-            guard.check, content, support=support, language=language, finish_reason=finish
+            lambda: guard.check(content, support=guard.Support(material), language=language, finish_reason=finish)
         )
         if verdict.ok:
             texts = [f"{s.question}\n{s.answer}" for s in sources]
             sources = [sources[i] for i in guard.used_sources(content, len(sources), texts)]
         else:
             honest = _without_model(runtime, language, grounding)
-            guarded = honest.meta(verdict.problem or "unsupported_fact", verdict.public())
+            details = verdict.public()
+            if finish == "repetition":
+                details["stopped_early"] = True  # the model was stopped mid-loop, not run to max_tokens
+            guarded = honest.meta(verdict.problem or "unsupported_fact", details)
             log.info("guard.replaced", message_id=turn.message_id, problem=verdict.problem, action=honest.action)
             usage = done.usage if done else Usage(llm.tokens.count_messages(prompt), llm.tokens.count(content))
             content, sources, error, stopped = honest.content, honest.sources, None, False

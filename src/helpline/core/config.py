@@ -23,6 +23,7 @@ from helpline.ai.local_models import BUNDLED_MODELS
 from helpline.ai.local_models import DEFAULT_MODEL as DEFAULT_LOCAL_MODEL
 
 DEFAULT_SECRET_PLACEHOLDER = "change-me"  # noqa: S105 - refused in production
+DEFAULT_MAX_TOKENS = 1000  # the spec's answer length for an OpenAI-compatible model
 # HELPLINE_ENV_FILE="" disables the .env file (tests do, so a developer's .env cannot leak in).
 _ENV_FILE = os.environ.get("HELPLINE_ENV_FILE", ".env") or None
 
@@ -320,7 +321,10 @@ class LLMSettings(BaseSettings):
     base_url: str | None = None
     api_key: str | None = None
     model: str = "gpt-4o-mini"
-    max_tokens: int = Field(default=1000, ge=16, le=32_000)
+    # Answer length cap; empty = by provider: 1000 for an OpenAI-compatible model, the bundled local
+    # model's own (BundledModel.max_tokens: 320, where SmolLM2's right answers end and its loops
+    # would run on for tens of seconds; bench/README.md).
+    max_tokens: int | None = Field(default=None, ge=16, le=32_000)
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
     timeout_seconds: float = Field(default=60.0, gt=0)
     max_retries: int = Field(default=3, ge=0, le=10)
@@ -358,6 +362,15 @@ class LLMSettings(BaseSettings):
         if key not in BUNDLED_MODELS:
             raise ValueError(f"unknown local model {v!r}; choose one of {', '.join(BUNDLED_MODELS)}")
         return key
+
+    @property
+    def answer_tokens(self) -> int:
+        """The answer length cap: HELPLINE_LLM_MAX_TOKENS, else the provider's default."""
+        if self.max_tokens is not None:
+            return self.max_tokens
+        if self.resolved_provider == "local":
+            return BUNDLED_MODELS[self.local_model].max_tokens
+        return DEFAULT_MAX_TOKENS
 
     def answers_in(self, language: str) -> bool:
         """Whether the model is trusted to answer in ``language`` (a tag such as "pt-BR")."""
@@ -423,6 +436,10 @@ class GuardSettings(BaseSettings):
     # rejected answer; below it the reply is "I don't know" with the closest articles. Measured
     # with bench/bench_guard.py on the demo knowledge base and MiniLM (see bench/README.md).
     source_min_similarity: float = Field(default=0.5, ge=0.0, le=1.0)
+    # A question no article reaches that bar for, other than small talk, gets the honest "I don't
+    # know" without the model (a support desk does not answer trivia from the model's memory,
+    # where no fact pattern may catch an invention). False: the model answers it, checked as any.
+    refuse_off_topic: bool = True
 
 
 class ModerationSettings(BaseSettings):
