@@ -418,7 +418,7 @@ def retention(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would go; change nothing")] = False,
 ) -> None:
     """Delete data past its retention period (HELPLINE_RETENTION_*) and print how much went, per
-    rule (the server also does this at start and every HELPLINE_RETENTION_INTERVAL_MINUTES)."""
+    rule (the retention job also does this when a worker starts and every HELPLINE_RETENTION_INTERVAL_MINUTES)."""
     settings = _settings()
 
     async def run(url: str) -> RetentionReport:

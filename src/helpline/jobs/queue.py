@@ -131,4 +131,7 @@ class JobQueue:
     async def close(self) -> None:
         if self._connected:
             self._connected = False
-            await self.queue.disconnect()
+            try:
+                await self.queue.disconnect()
+            except UNREACHABLE as exc:  # a backend that went away must not break the shutdown
+                log.warning("jobs.disconnect_failed", error=str(exc)[:300])

@@ -2,7 +2,7 @@
 Markdown (for a person) of everything the service keeps about them, following privacy.rules.
 
 ``run_export`` is the job: given an export id it opens its own sessions and needs nothing from
-the runner that calls it (today an asyncio task, privacy.jobs; a real job queue later)."""
+the runner that calls it (the privacy_export job of helpline.jobs, keyed by the export id)."""
 
 from __future__ import annotations
 

@@ -27,4 +27,6 @@ export const ADMIN_SCREENS: AdminScreen[] = [
   // The API refuses the audit log to moderators too.
   { path: "audit", label: "menu.audit", roles: ["admin"], page: lazy(() => import("./pages/AuditPage")) },
   { path: "retention", label: "menu.retention", roles: ["admin"], page: lazy(() => import("./pages/RetentionPage")) },
+  // The jobs API is for administrators only.
+  { path: "jobs", label: "menu.jobs", roles: ["admin"], page: lazy(() => import("./pages/JobsPage")) },
 ];
