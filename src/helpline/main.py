@@ -77,7 +77,7 @@ async def _jobs_worker(runtime: Runtime, *, schedules: bool) -> AsyncIterator[No
         return
     from helpline.jobs.worker import start_worker
 
-    running = await start_worker(runtime, schedules=schedules)
+    running = start_worker(runtime, schedules=schedules)
     try:
         yield
     finally:

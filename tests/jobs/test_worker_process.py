@@ -40,7 +40,13 @@ async def test_a_separate_worker_runs_the_queued_jobs(
             found = await runtime.jobs.queue.job("purge:by-the-worker")
             return found is not None and found.status.value == "complete"
 
-        await eventually(done, timeout=60)
+        try:
+            await eventually(done, timeout=90)  # the process imports and connects first
+        except AssertionError:
+            found = await runtime.jobs.queue.job("purge:by-the-worker")
+            proc.kill()
+            out, _ = await proc.communicate()
+            raise AssertionError(f"job: {found and found.to_dict()}; worker said: {out.decode()[-2000:]}") from None
         proc.send_signal(signal.SIGTERM)
         out, _ = await asyncio.wait_for(proc.communicate(), 30)
         output = out.decode()

@@ -75,6 +75,7 @@ async def queue_schedules_now(runtime: Runtime) -> None:
 class RunningWorker:
     worker: Worker[JobContext]
     task: asyncio.Task[None]
+    started: asyncio.Event
 
     async def stop(self, grace_seconds: float = 10.0) -> None:
         """Let running jobs finish for up to ``grace_seconds``, then stop: a job cancelled midway
@@ -84,6 +85,10 @@ class RunningWorker:
         blocking dequeues (so it always takes its full time), and without one it cancels the
         upkeep tasks once, which a PostgresQueue call can swallow, leaving the task asleep for
         its whole timer (up to a minute). Cancelling again until they are done ends them."""
+        if not self.started.is_set():
+            # Still waiting for the queue (or about to start): nothing of saq's runs yet.
+            await _cancel(self.task)
+            return
         running = [ctx["task"] for ctx in self.worker.job_task_contexts.values()]
         if running:
             await asyncio.wait(running, timeout=grace_seconds)
@@ -98,23 +103,44 @@ class RunningWorker:
                 t.cancel()
             await asyncio.wait(pending, timeout=0.25)
         await self.worker.stop()  # nothing left to wait for: closes its thread pool
-        self.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.task
+        await _cancel(self.task)
 
 
-async def start_worker(runtime: Runtime, *, schedules: bool = True) -> RunningWorker:
-    """Connect the queue and run a worker as a task of this event loop (the server's); returns
-    once it runs (so stopping it right away stops all of it)."""
-    await runtime.jobs.connected()
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _connect(runtime: Runtime) -> None:
+    """Connect the queue, waiting (with growing pauses, logged) while its backend is down: the
+    server starts and serves what it can meanwhile, as it does without its database."""
+    from helpline.core.errors import ServiceUnavailable
+
+    pause = 1.0
+    while True:
+        try:
+            await runtime.jobs.call(asyncio.sleep(0))
+            return
+        except ServiceUnavailable as exc:
+            log.warning("jobs.queue_unreachable", backend=runtime.jobs.backend, retry_in=pause, error=str(exc))
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 30.0)
+
+
+def start_worker(runtime: Runtime, *, schedules: bool = True) -> RunningWorker:
+    """Run a worker as a task of this event loop (the server's), once the queue is reachable."""
     started = asyncio.Event()
     worker = build_worker(runtime, schedules=schedules, in_server=True, started=started)
-    if schedules:
-        await queue_schedules_now(runtime)
-    task = asyncio.create_task(worker.start(), name="helpline-jobs-worker")
-    await started.wait()
-    log.info("jobs.worker_started", backend=runtime.jobs.backend, schedules=schedules)
-    return RunningWorker(worker, task)
+
+    async def run() -> None:
+        await _connect(runtime)
+        if schedules:
+            await queue_schedules_now(runtime)
+        log.info("jobs.worker_started", backend=runtime.jobs.backend, schedules=schedules)
+        await worker.start()
+
+    return RunningWorker(worker, asyncio.create_task(run(), name="helpline-jobs-worker"), started)
 
 
 async def run_worker(runtime: Runtime, *, schedules: bool = True) -> None:
