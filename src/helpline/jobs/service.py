@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -101,7 +102,10 @@ async def retry_job(runtime: Runtime, key: str) -> Job:
     job = await get_job(runtime, key)
     if job.status not in RETRYABLE:
         raise Conflict(f"Only a failed job can be retried; this one is {STATES[job.status].value}")
-    again = await runtime.jobs.enqueue(job.function, key=job.key, **(job.kwargs or {}))
+    # Now, or just after the failed run's own schedule: saq's PostgreSQL queue replaces a
+    # finished job of the same key only with a later one.
+    scheduled = max(int(time.time()), job.scheduled + 1)
+    again = await runtime.jobs.enqueue(job.function, key=job.key, scheduled=scheduled, **(job.kwargs or {}))
     if again is None:
         raise Conflict("This job has been queued again already")
     return again
