@@ -172,6 +172,35 @@ def serve(
 
 
 @app.command()
+def worker(
+    schedules: Annotated[bool, typer.Option(help="Also queue the cron jobs (one run per tick across workers)")] = True,
+    migrate: Annotated[bool, typer.Option(help="Apply migrations before starting")] = True,
+) -> None:
+    """Run background jobs only (exports, retention, clean-ups, FAQ reindexing), no HTTP. Use with
+    HELPLINE_JOBS_IN_SERVER=false on the servers to keep jobs off them; stops on Ctrl-C or SIGTERM."""
+    settings = _settings()
+    _check_redis(settings)
+
+    async def run(url: str) -> None:
+        from helpline.core.runtime import Runtime
+        from helpline.jobs.worker import run_worker
+
+        runtime = Runtime.build(settings, url)
+        try:
+            await run_worker(runtime, schedules=schedules)
+        finally:
+            await runtime.close()
+
+    with _database(settings) as url:
+        if migrate:
+            _migrate(url)
+        from helpline.jobs.queue import backend_for
+
+        typer.echo(f"Helpline worker on the {backend_for(settings)} queue (Ctrl-C stops it)")
+        asyncio.run(run(url))
+
+
+@app.command()
 def migrate(
     revision: Annotated[str, typer.Argument(help="Target revision")] = "head",
     downgrade: Annotated[bool, typer.Option(help="Downgrade to REVISION instead")] = False,
@@ -423,7 +452,7 @@ def faqs_demo() -> None:
 @app.command("purge-guests")
 def purge_guests() -> None:
     """Delete widget guests idle for longer than HELPLINE_WIDGET_GUEST_RETENTION_DAYS, with their
-    conversations (the server also does this at start and every hour)."""
+    conversations (the guest_cleanup job also does this when a worker starts and every hour)."""
     settings = _settings()
 
     async def run(url: str) -> int:
@@ -450,7 +479,7 @@ def retention(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would go; change nothing")] = False,
 ) -> None:
     """Delete data past its retention period (HELPLINE_RETENTION_*) and print how much went, per
-    rule (the server also does this at start and every HELPLINE_RETENTION_INTERVAL_MINUTES)."""
+    rule (the retention job also does this when a worker starts and every HELPLINE_RETENTION_INTERVAL_MINUTES)."""
     settings = _settings()
 
     async def run(url: str) -> RetentionReport:

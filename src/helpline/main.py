@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -30,6 +29,7 @@ from helpline.core.ratelimit import RATE_LIMIT_HEADERS, RateLimitMiddleware
 from helpline.core.runtime import Runtime
 from helpline.faqs.router import router as faqs_router
 from helpline.health.router import router as health_router
+from helpline.jobs.router import router as jobs_router
 from helpline.moderation.router import router as moderation_router
 from helpline.notifications.router import router as outbox_router
 from helpline.privacy.router import router as privacy_router
@@ -37,8 +37,6 @@ from helpline.users.router import router as users_router
 from helpline.web.docs import install_api_docs
 from helpline.web.router import router as web_router
 from helpline.widget.router import router as widget_router
-
-GUEST_PURGE_INTERVAL_SECONDS = 3600.0
 
 
 async def sweep_abandoned_answers(runtime: Runtime) -> None:
@@ -72,6 +70,21 @@ async def warm_up(runtime: Runtime) -> None:
         await asyncio.to_thread(guard.warm_up)  # the language identifier, about 0.5 s
 
 
+@asynccontextmanager
+async def _jobs_worker(runtime: Runtime, *, schedules: bool) -> AsyncIterator[None]:
+    """The in-process job worker, unless HELPLINE_JOBS_IN_SERVER=false (`helpline worker` runs them)."""
+    if not runtime.settings.jobs.in_server:
+        yield
+        return
+    from helpline.jobs.worker import start_worker
+
+    running = start_worker(runtime, schedules=schedules)
+    try:
+        yield
+    finally:
+        await running.stop()
+
+
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
     """Build the ASGI app. Give ``runtime`` to share one (tests, benchmarks); otherwise the
     lifespan builds it from settings, starting the embedded PostgreSQL when no URL is set."""
@@ -81,8 +94,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if runtime is not None:
+            # A shared runtime (tests, benchmarks): its jobs run here, but nothing is scheduled,
+            # so no clean-up or retention run races what a test sets up.
             app.state.runtime = runtime
-            yield
+            async with _jobs_worker(runtime, schedules=False):
+                yield
             return
         embedded = EmbeddedPostgres(settings.pg_data_dir) if settings.embedded_database else None
         url = embedded.start() if embedded else settings.database.url
@@ -91,32 +107,13 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.state.runtime = own
         await sweep_abandoned_answers(own)
         await warm_up(own)
-        from helpline.auth.guest import guest_cleanup_loop
-
-        # Purges idle widget guests now and every hour; safe with several instances doing the same.
-        guest_cleanup = asyncio.create_task(guest_cleanup_loop(own, GUEST_PURGE_INTERVAL_SECONDS))
-        from helpline.privacy.jobs import ExportRunner, export_purge_loop
-
-        # Data exports past their download window go, with their archives.
-        export_purge = asyncio.create_task(export_purge_loop(own, GUEST_PURGE_INTERVAL_SECONDS))
-        tasks = [guest_cleanup, export_purge]
-        if settings.retention.enabled:
-            from helpline.privacy.retention import retention_loop
-
-            # Data past its retention period goes (HELPLINE_RETENTION_*); an advisory lock lets
-            # one instance at a time do it.
-            interval = settings.retention.interval_minutes * 60.0
-            tasks.append(asyncio.create_task(retention_loop(own, interval)))
         try:
-            yield
+            # Guest and export clean-up, retention and the rest run as jobs (helpline.jobs).
+            async with _jobs_worker(own, schedules=True):
+                yield
         finally:
             from helpline.faqs.backends import close_embedder
 
-            for task in tasks:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await ExportRunner.of(own).close()
             await own.close()
             await close_embedder(own)
             if embedded:
@@ -139,6 +136,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(widget_router)
     app.include_router(privacy_router)
     app.include_router(admin_router)
+    app.include_router(jobs_router)
     app.include_router(moderation_router)
     app.include_router(outbox_router)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)

@@ -13,8 +13,7 @@ import httpx
 
 from helpline.core.runtime import Runtime
 from helpline.models import Base
-from helpline.privacy.export import run_export
-from helpline.privacy.jobs import purge_expired_exports
+from helpline.privacy.export import purge_expired_exports, run_export
 from helpline.privacy.rules import EXCLUDED, EXPORT_RULES
 from tests.privacy.conftest import account, bearer, finished_export
 

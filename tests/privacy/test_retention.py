@@ -391,24 +391,18 @@ async def test_deleting_a_conversation_takes_its_answer_streams_too(
     assert await db.fetchval("SELECT count(*) FROM unanswered_questions") == 0
 
 
-async def test_the_loop_runs_the_job_in_the_background(runtime: Runtime, db: asyncpg.Connection) -> None:
-    import asyncio
-
-    from helpline.privacy.retention import LAST_REPORT, retention_loop
+async def test_the_job_runs_on_the_queue(client: httpx.AsyncClient, runtime: Runtime, db: asyncpg.Connection) -> None:
+    from helpline.privacy.retention import LAST_REPORT
 
     seed = await _seed(db)
-    task = asyncio.create_task(retention_loop(runtime, interval_seconds=3600))
-    try:
+    # The app's in-process worker (started with the client's app) runs it.
+    assert await runtime.jobs.enqueue("retention", key="cron:retention") is not None
 
-        async def purged() -> bool:
-            return not seed["old_conversations"] & await _ids(db, "SELECT id FROM conversations")
+    async def purged() -> bool:
+        return not seed["old_conversations"] & await _ids(db, "SELECT id FROM conversations")
 
-        await eventually(purged)
-        await eventually(lambda: _true(LAST_REPORT in runtime.extras))
-    finally:
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+    await eventually(purged)
+    await eventually(lambda: _true(LAST_REPORT in runtime.extras))
 
 
 async def _true(value: bool) -> bool:
@@ -419,11 +413,11 @@ async def _true(value: bool) -> bool:
 async def test_the_server_runs_it_only_when_enabled(
     database_url: str, tmp_path: Path, redis_db: Redis, enabled: bool
 ) -> None:
-    import asyncio
 
     from asgi_lifespan import LifespanManager
 
     from helpline.core.config import EmbeddingSettings, ModerationSettings
+    from helpline.jobs.functions import cron_jobs
     from helpline.main import create_app
     from helpline.privacy.retention import LAST_REPORT
 
@@ -437,9 +431,9 @@ async def test_the_server_runs_it_only_when_enabled(
     app = create_app(settings)
     async with LifespanManager(app):
         runtime: Runtime = app.state.runtime
-        loops = [t for t in asyncio.all_tasks() if "retention_loop" in repr(t.get_coro())]
-        assert len(loops) == (1 if enabled else 0)
-        if enabled:
+        scheduled = {c.function.__qualname__ for c in cron_jobs(runtime.settings)}
+        assert ("retention" in scheduled) == enabled
+        if enabled:  # queued once at start, then on its schedule
             await eventually(lambda: _true(LAST_REPORT in runtime.extras))
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:

@@ -18,6 +18,8 @@ import asyncio
 import itertools
 import json
 import tempfile
+import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -386,6 +388,17 @@ def export() -> Prepare:
     return prepare
 
 
+async def failed_job(world: World, role: Role) -> Call:
+    """A background job of its own that failed (the one thing a retry accepts)."""
+    from saq import Status
+
+    jobs = world.shared.runtime.jobs
+    job = await jobs.enqueue("export_purge", key=f"authz:{uuid.uuid4()}", scheduled=int(time.time()) + 3600)
+    assert job is not None
+    await jobs.queue.finish(job, Status.FAILED, error="RuntimeError: made to fail")
+    return Call(path={"key": job.key})
+
+
 async def fresh_user(world: World, role: Role) -> Call:
     """A new account to act on (a force logout of the shared one would end later cases' tokens)."""
     return Call(path={"user_id": (await world.account("user"))["user"]["id"]})
@@ -493,6 +506,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/admin/audit"): admin_only(),
     ("GET", "/api/v1/admin/outbox"): admin_only(),
     ("GET", "/api/v1/admin/outbox/{mail_id}"): admin_only(200, outbox_mail),
+    ("GET", "/api/v1/admin/jobs"): admin_only(),
+    ("GET", "/api/v1/admin/jobs/{key}"): admin_only(200, failed_job),
+    ("POST", "/api/v1/admin/jobs/{key}/retry"): admin_only(200, failed_job),
     ("GET", "/api/v1/admin/moderation/queue"): staff(),
     ("GET", "/api/v1/admin/moderation/categories"): staff(),
     ("POST", "/api/v1/admin/moderation/messages/{message_id}/flag"): staff(200, message_to_flag),

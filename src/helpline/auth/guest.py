@@ -4,7 +4,6 @@ conversations) and is deleted with its data once idle for HELPLINE_WIDGET_GUEST_
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import uuid
 from collections.abc import Sequence
@@ -202,16 +201,3 @@ async def purge_guests(runtime: Runtime, *, now: datetime | None = None) -> int:
         total += len(deleted)
         if len(deleted) < PURGE_BATCH:
             return total
-
-
-async def guest_cleanup_loop(runtime: Runtime, interval_seconds: float = 3600.0) -> None:
-    """Purge idle guests now and then every ``interval_seconds`` until cancelled. A failure
-    (database briefly down) is logged and retried at the next tick, never fatal."""
-    while True:
-        try:
-            removed = await purge_guests(runtime)
-            if removed:
-                log.info("guests.purged", count=removed)
-        except Exception as exc:
-            log.error("guests.purge_failed", error=f"{type(exc).__name__}: {exc}"[:300])
-        await asyncio.sleep(interval_seconds)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
+from croniter import croniter
 from pydantic import AfterValidator, AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -150,12 +151,13 @@ class PrivacySettings(BaseSettings):
 
 class RetentionSettings(BaseSettings):
     """How long data is kept before the retention job (privacy.retention) deletes it. A value of
-    0 days keeps that kind of data for ever. The job runs in every server process at start and then
-    every ``interval_minutes``; an advisory lock lets one instance at a time do the work."""
+    0 days keeps that kind of data for ever. The job (helpline.jobs) runs when a worker starts and
+    then every ``interval_minutes``, once across all workers; an advisory lock also keeps it from
+    overlapping `helpline retention` run by hand."""
 
     model_config = _config("HELPLINE_RETENTION_")
 
-    # Off: the job never runs in the server (`helpline retention` still works by hand).
+    # Off: the job is not scheduled (`helpline retention` still works by hand).
     enabled: bool = True
     interval_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
     # Conversations with no activity (message, rename, archive) for this long go, with their
@@ -172,6 +174,37 @@ class RetentionSettings(BaseSettings):
     audit_days: int = Field(default=0, ge=0, le=36_500)
     # Rows per DELETE/UPDATE statement (each its own short transaction).
     batch_size: int = Field(default=1000, ge=1, le=100_000)
+
+
+class JobsSettings(BaseSettings):
+    """Background jobs (helpline.jobs, on saq): data exports, retention, guest and export clean-up,
+    FAQ reindexing. The queue is Redis when HELPLINE_REDIS_URL is set (not a Redis Cluster, which
+    saq does not support), else the app's PostgreSQL (its ``helpline_jobs`` schema)."""
+
+    model_config = _config("HELPLINE_JOBS_")
+
+    # auto: redis when HELPLINE_REDIS_URL is set (and not a cluster), else postgres.
+    backend: Literal["auto", "redis", "postgres"] = "auto"
+    # `helpline serve` runs a worker in each server process; turn off when `helpline worker`
+    # processes run the jobs instead.
+    in_server: bool = True
+    # Jobs one worker process runs at once.
+    concurrency: int = Field(default=4, ge=1, le=100)
+    # Attempts of a failing job before it is marked failed, and the first wait between them
+    # (doubled after each attempt, with jitter: saq's retry_backoff).
+    retries: int = Field(default=4, ge=1, le=20)
+    retry_delay_seconds: float = Field(default=5.0, ge=0.0, le=3600.0)
+    # How long finished (complete or failed) jobs stay listed in the admin panel.
+    keep_hours: int = Field(default=168, ge=1, le=24 * 90)
+    # Clean-up of idle widget guests and of expired data exports (cron, UTC).
+    cleanup_cron: str = "17 * * * *"
+
+    @field_validator("cleanup_cron")
+    @classmethod
+    def _check_cron(cls, v: str) -> str:
+        if not croniter.is_valid(v):
+            raise ValueError(f"not a cron expression: {v!r}")
+        return v
 
 
 # API request limits by route group and role (LimitsSettings.rules). Everyone gets the spec's
@@ -558,6 +591,7 @@ class Settings(BaseSettings):
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
+    jobs: JobsSettings = Field(default_factory=JobsSettings)
 
     @field_validator("cors_origins", "trusted_proxies", "image_origins", mode="before")
     @classmethod
@@ -679,6 +713,7 @@ _SECTIONS: dict[str, type[BaseSettings]] = {
     "widget": WidgetSettings,
     "privacy": PrivacySettings,
     "retention": RetentionSettings,
+    "jobs": JobsSettings,
 }
 
 

@@ -16,6 +16,14 @@ DB_CONNECTION_GAUGE = Gauge("db_connections_active", "Active database connection
 # too_many_unauthenticated, frame_too_large, token_expired, signed_out, password_changed, ...).
 WS_CLOSED = Counter("websocket_closed_total", "WebSocket connections closed by the server", ["cause"])
 
+# Background jobs (helpline.jobs): runs that completed, failed for good (retries spent, or
+# aborted), and were put back for a retry, by job function; the queue's depth by state (queued:
+# waiting for a worker, active: running, scheduled: due later, cron or retry backoff).
+JOBS_PROCESSED = Counter("jobs_processed_total", "Background jobs completed", ["function"])
+JOBS_FAILED = Counter("jobs_failed_total", "Background jobs failed for good", ["function"])
+JOBS_RETRIED = Counter("jobs_retried_total", "Background job attempts that failed and will be retried", ["function"])
+JOBS_QUEUE_DEPTH = Gauge("jobs_queue_depth", "Background jobs in the queue", ["state"])
+
 
 async def metrics_endpoint(request: Request) -> Response:
     runtime = getattr(request.app.state, "runtime", None)
@@ -24,6 +32,9 @@ async def metrics_endpoint(request: Request) -> Response:
         checked_out = getattr(pool, "checkedout", None)
         if callable(checked_out):
             DB_CONNECTION_GAUGE.set(checked_out())
+        from helpline.jobs.service import update_depth_gauge
+
+        await update_depth_gauge(runtime)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 

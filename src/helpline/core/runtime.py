@@ -6,6 +6,7 @@ import functools
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import structlog
 from limits.aio.storage import MemoryStorage, RedisClusterStorage, RedisStorage, Storage
@@ -20,6 +21,9 @@ from helpline.core.db import create_engine, create_sessionmaker
 from helpline.core.onetime import OneTimeStore
 from helpline.core.ratelimit import ApiRateLimiter, UserRateLimiter
 from helpline.core.security import PasswordHasher, TokenCodec
+
+if TYPE_CHECKING:
+    from helpline.jobs.queue import JobQueue
 
 log = structlog.get_logger(__name__)
 
@@ -126,9 +130,18 @@ class Runtime:
         """Single-use codes (the widget's sign-up hand-off): shared through Redis when configured."""
         return OneTimeStore(self.redis)
 
+    @functools.cached_property
+    def jobs(self) -> JobQueue:
+        """The background-job queue (helpline.jobs): Redis when configured, else this database."""
+        from helpline.jobs.queue import JobQueue
+
+        return JobQueue.for_settings(self.settings, self.database_url)
+
     async def close(self) -> None:
         # Answers being generated are finished and stored before the pool goes away.
         await self.hub.drain(timeout=self.settings.llm.timeout_seconds)
+        if "jobs" in self.__dict__:
+            await self.jobs.close()
         await self.llm.aclose()
         await self.engine.dispose()
         if self.redis is not None:

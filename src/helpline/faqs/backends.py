@@ -4,7 +4,10 @@ once per process and kept in ``runtime.extras`` (tests inject ``runtime.extras["
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import cast
 
@@ -46,6 +49,8 @@ class FAQDeps:
     rerank_candidates: int = 20
     rerank_weight: float = 0.0
     normalize: bool = False
+    # Called when texts could not be embedded now (the embedder failing): queues the reindex job.
+    reindex_later: Callable[[], Awaitable[None]] | None = None
 
     @property
     def model(self) -> str | None:
@@ -126,6 +131,23 @@ async def resolve_deps(runtime: Runtime, session: AsyncSession) -> FAQDeps:
         rerank_candidates=search.rerank_candidates,
         rerank_weight=search.rerank_weight,
         normalize=search.normalize,
+        reindex_later=functools.partial(_queue_reindex, runtime),
+    )
+
+
+# The reindex job runs this long after an edit could not embed: after the edit's request has
+# committed (a job queued before the commit could miss its rows), and giving the embedder time.
+REINDEX_DELAY_SECONDS = 60
+
+
+async def _queue_reindex(runtime: Runtime) -> None:
+    """Queue the faq_reindex job (helpline.jobs) to embed what an edit could not; one at a time
+    (its key), retried with backoff while the embedder stays down. Never fails the edit."""
+    from helpline.jobs.functions import FAQ_REINDEX_KEY
+    from helpline.jobs.service import enqueue_after_commit
+
+    await enqueue_after_commit(
+        runtime, "faq_reindex", key=FAQ_REINDEX_KEY, scheduled=int(time.time()) + REINDEX_DELAY_SECONDS
     )
 
 

@@ -129,7 +129,7 @@ async def refresh_embeddings(deps: FAQDeps, faqs: Sequence[FAQ], *, force: bool 
     """Embed, in one batch, each question and answer whose text or model changed since its vector
     was made; an unchanged text is never embedded again. Call before the flush. When embedding is
     impossible now, vectors of changed texts are dropped (so vector search never matches old text;
-    full-text search still finds the FAQ and `helpline reindex` fills them in). Returns how many
+    full-text search still finds the FAQ, and the faq_reindex job fills them in). Returns how many
     texts were embedded. ``strict`` raises EmbeddingError instead."""
     embedder = deps.embedder
     jobs: list[tuple[FAQ, bool, str]] = []  # (faq, is_question, text)
@@ -152,6 +152,8 @@ async def refresh_embeddings(deps: FAQDeps, faqs: Sequence[FAQ], *, force: bool 
             if strict:
                 raise
             log.warning("faq.embedding_failed", error=str(exc)[:300], texts=len(jobs))
+            if deps.reindex_later is not None:
+                await deps.reindex_later()
     for i, (faq, is_question, txt) in enumerate(jobs):
         changed = (faq.question_hash if is_question else faq.answer_hash) != text_hash(txt)
         if vectors is None:

@@ -120,6 +120,8 @@ async def refresh_phrasing_embeddings(
             if strict:
                 raise
             log.warning("faq.phrasing_embedding_failed", error=str(exc)[:300], texts=len(todo))
+            if deps.reindex_later is not None:
+                await deps.reindex_later()
     for i, row in enumerate(todo):
         if vectors is None:
             if row.text_hash != text_hash(row.text):

@@ -104,9 +104,11 @@ async def _forget_outside_database(
     message_ids: list[int],
     export_ids: list[uuid.UUID],
 ) -> None:
-    from helpline.privacy.jobs import ExportRunner
+    from helpline.jobs.functions import export_key
+    from helpline.jobs.service import abort_jobs
 
-    ExportRunner.of(runtime).cancel(export_ids)
+    # A queued export would find its row gone anyway; this stops one that is running.
+    await abort_jobs(runtime, [export_key(e) for e in export_ids], "the account was erased")
     await runtime.hub.erase(message_ids)
     try:
         await runtime.chat_limiter.clear(user_id)

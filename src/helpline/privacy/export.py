@@ -2,7 +2,7 @@
 Markdown (for a person) of everything the service keeps about them, following privacy.rules.
 
 ``run_export`` is the job: given an export id it opens its own sessions and needs nothing from
-the runner that calls it (today an asyncio task, privacy.jobs; a real job queue later)."""
+the runner that calls it (the privacy_export job of helpline.jobs, keyed by the export id)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import json
 import zipfile
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
-from sqlalchemy import Table, literal, or_, select, union_all, update
+from sqlalchemy import Table, delete, literal, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from helpline.faqs.suggestions import export_section as phrasing_suggestions
@@ -32,6 +32,9 @@ from helpline.models import (
     RefreshToken,
     User,
 )
+
+if TYPE_CHECKING:
+    from helpline.core.runtime import Runtime
 
 log = structlog.get_logger(__name__)
 
@@ -274,3 +277,11 @@ async def run_export(maker: async_sessionmaker[AsyncSession], export_id: Any, tt
             .values(status=status, finished_at=datetime.now(UTC), **values)
         )
     return status
+
+
+async def purge_expired_exports(runtime: Runtime) -> int:
+    """Delete exports past their download window, archives with them (data kept no longer than
+    needed). Returns how many went. Run by the export_purge job (helpline.jobs)."""
+    async with runtime.sessionmaker() as session, session.begin():
+        result = await session.execute(delete(PrivacyExport).where(PrivacyExport.expires_at < datetime.now(UTC)))
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -13,7 +13,6 @@ deleting entries and setting their ip_address to NULL, nothing else.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -269,18 +268,3 @@ async def run_retention(runtime: Runtime, *, dry_run: bool = False, now: datetim
     if not dry_run:
         runtime.extras[LAST_REPORT] = report
     return report
-
-
-async def retention_loop(runtime: Runtime, interval_seconds: float) -> None:
-    """Run the job now and then every ``interval_seconds`` until cancelled. A failure (database
-    briefly down) is logged and retried at the next tick, never fatal."""
-    while True:
-        try:
-            report = await run_retention(runtime)
-            if report.skipped:
-                log.info("retention.skipped", reason="another instance is running it")
-            elif report.total:
-                log.info("retention.done", **{k: v for k, v in report.counts.items() if v})
-        except Exception as exc:
-            log.error("retention.failed", error=f"{type(exc).__name__}: {exc}"[:300])
-        await asyncio.sleep(interval_seconds)

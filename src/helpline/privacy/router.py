@@ -12,8 +12,9 @@ from helpline.chat.hub import Shutdown
 from helpline.chat.sockets import CLOSE_UNAUTHORIZED, close_all
 from helpline.core.deps import RuntimeDep, SessionDep
 from helpline.core.ids import PathId
+from helpline.jobs.functions import export_key
+from helpline.jobs.service import enqueue_after_commit
 from helpline.privacy import erasure, service
-from helpline.privacy.jobs import ExportRunner
 from helpline.privacy.schemas import AccountErasure, Consents, ConsentUpdate, ExportRead, RetentionStatus
 
 router = APIRouter(tags=["privacy"])
@@ -57,7 +58,9 @@ async def start_export(
     export = await service.start_export(session, runtime, user, client)
     # Background tasks run after the response, so after the request's transaction committed:
     # the job never looks for a row that is not there yet (or never will be).
-    background.add_task(ExportRunner.of(runtime).start, export.id)
+    background.add_task(
+        enqueue_after_commit, runtime, "privacy_export", key=export_key(export.id), export_id=str(export.id)
+    )
     return service.export_read(export)
 
 

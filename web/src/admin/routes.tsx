@@ -29,4 +29,6 @@ export const ADMIN_SCREENS: AdminScreen[] = [
   { path: "retention", label: "menu.retention", roles: ["admin"], page: lazy(() => import("./pages/RetentionPage")) },
   // Mails kept because no mail server is configured: reset links, so admins only.
   { path: "outbox", label: "menu.outbox", roles: ["admin"], page: lazy(() => import("./pages/OutboxPage")) },
+  // The jobs API is for administrators only.
+  { path: "jobs", label: "menu.jobs", roles: ["admin"], page: lazy(() => import("./pages/JobsPage")) },
 ];

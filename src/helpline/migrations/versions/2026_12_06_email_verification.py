@@ -1,7 +1,7 @@
 """email verification: users.email_verified_at
 
-Revision ID: 0015_email_verification
-Revises: 0014_faq_phrasings
+Revision ID: 0016_email_verification
+Revises: 0015_jobs_schema
 Create Date: 2026-12-06 21:40:00.000000
 
 - users.email_verified_at: when the owner opened the link mailed to the current address (NULL:
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0015_email_verification"
-down_revision: str | None = "0014_faq_phrasings"
+revision: str = "0016_email_verification"
+down_revision: str | None = "0015_jobs_schema"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

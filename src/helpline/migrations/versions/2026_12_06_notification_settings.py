@@ -1,7 +1,7 @@
 """notification settings: a user's choice per kind of notification and channel
 
-Revision ID: 0016_notification_settings
-Revises: 0015_email_verification
+Revision ID: 0017_notification_settings
+Revises: 0016_email_verification
 Create Date: 2026-12-06 21:50:00.000000
 
 - notification_settings: (user_id, channel, kind) -> enabled; no row means on. Deleted with the
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0016_notification_settings"
-down_revision: str | None = "0015_email_verification"
+revision: str = "0017_notification_settings"
+down_revision: str | None = "0016_email_verification"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

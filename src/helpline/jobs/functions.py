@@ -1,0 +1,127 @@
+"""The job functions (saq calls each with its context and the job's keyword arguments) and the
+schedules. Every job is idempotent: running it twice, or after a crash, does no harm (an export
+runs only while its row is "queued"; the clean-ups and retention delete what is due, and a
+second run finds nothing; reindexing embeds only what is missing or stale)."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from saq import CronJob
+from saq.types import Context
+
+from helpline.core.config import Settings
+from helpline.core.runtime import Runtime
+
+log = structlog.get_logger(__name__)
+
+
+class JobContext(Context, total=False):
+    runtime: Runtime
+
+
+def _runtime(ctx: JobContext) -> Runtime:
+    return ctx["runtime"]
+
+
+def export_key(export_id: uuid.UUID | str) -> str:
+    return f"privacy_export:{export_id}"
+
+
+async def privacy_export(ctx: JobContext, *, export_id: str) -> str:
+    """Build a user's data export (privacy.export.run_export); "gone" when its row is no longer
+    queued (done by an earlier attempt, or the account erased)."""
+    from helpline.privacy.export import run_export
+
+    runtime = _runtime(ctx)
+    ttl = timedelta(days=runtime.settings.privacy.export_ttl_days)
+    return await run_export(runtime.sessionmaker, uuid.UUID(export_id), ttl)
+
+
+async def guest_cleanup(ctx: JobContext) -> int:
+    """Delete widget guests idle past their retention period; returns how many went."""
+    from helpline.auth.guest import purge_guests
+
+    removed = await purge_guests(_runtime(ctx))
+    if removed:
+        log.info("guests.purged", count=removed)
+    return removed
+
+
+async def export_purge(ctx: JobContext) -> int:
+    """Delete data exports past their download window, archives with them."""
+    from helpline.privacy.export import purge_expired_exports
+
+    removed = await purge_expired_exports(_runtime(ctx))
+    if removed:
+        log.info("privacy.exports_purged", count=removed)
+    return removed
+
+
+async def retention(ctx: JobContext) -> dict[str, Any]:
+    """Apply the retention rules (privacy.retention); returns the run's report."""
+    from helpline.privacy.retention import run_retention
+
+    report = await run_retention(_runtime(ctx))
+    if report.skipped:
+        log.info("retention.skipped", reason="another run holds the lock")
+    elif report.total:
+        log.info("retention.done", **{k: v for k, v in report.counts.items() if v})
+    return report.as_dict()
+
+
+async def faq_reindex(ctx: JobContext) -> dict[str, Any]:
+    """Embed every FAQ, phrasing and unanswered question whose vector is missing or stale (as
+    `helpline reindex` without --force); queued when an edit or import could not embed at once."""
+    from helpline.faqs.backends import embedder_for
+    from helpline.faqs.reindex import reindex
+
+    runtime = _runtime(ctx)
+    embedder = embedder_for(runtime)
+    if embedder is None:
+        raise RuntimeError("no embedder is available (HELPLINE_EMBEDDING_*): nothing can be reindexed")
+    report = await reindex(runtime.sessionmaker, embedder)
+    return dataclasses.asdict(report)
+
+
+FUNCTIONS = (privacy_export, guest_cleanup, export_purge, retention, faq_reindex)
+# Seconds each may run before it is cancelled and retried (saq's default of 10 s is for small jobs).
+TIMEOUTS = {"privacy_export": 600, "retention": 3600, "faq_reindex": 3600}
+FAQ_REINDEX_KEY = "faq_reindex"
+
+
+def _every(minutes: int) -> str:
+    """A cron expression firing every ``minutes`` (to the nearest that divides an hour or a day)."""
+    if minutes < 60:
+        step = max(d for d in (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30) if d <= minutes)
+        return f"*/{step} * * * *"
+    hours = minutes // 60
+    if hours < 24:
+        step = max(d for d in (1, 2, 3, 4, 6, 8, 12) if d <= hours)
+        return f"0 */{step} * * *"
+    return f"0 0 */{min(hours // 24, 28)} * *"
+
+
+def cron_jobs(settings: Settings) -> list[CronJob[JobContext]]:
+    """The schedules. ``unique`` (saq): the job key is "cron:<function>", so however many workers
+    schedule it, one run is queued per tick and one worker runs it."""
+    keep = settings.jobs.keep_hours * 3600
+    jobs = [
+        CronJob(guest_cleanup, cron=settings.jobs.cleanup_cron, unique=True, ttl=keep),
+        CronJob(export_purge, cron=settings.jobs.cleanup_cron, unique=True, ttl=keep),
+    ]
+    if settings.retention.enabled:
+        jobs.append(
+            CronJob(
+                retention,
+                cron=_every(settings.retention.interval_minutes),
+                unique=True,
+                timeout=TIMEOUTS["retention"],
+                ttl=keep,
+            )
+        )
+    return jobs
