@@ -197,9 +197,9 @@ async def retrieve_all(server: HelplineServer, questions: Sequence[Question]) ->
     from helpline.ai.factory import create_embedder
     from helpline.core.config import EmbeddingSettings, load_settings
     from helpline.faqs.backends import FAQDeps
-    from helpline.faqs.cache import FAQCache
     from helpline.faqs.search import retrieve
     from helpline.faqs.views import ViewCounter
+    from helpline.platform.cache import FAQCache
 
     embedder = create_embedder(load_settings(embedding=EmbeddingSettings(provider="local")))
     engine = create_async_engine(server.url())

@@ -159,10 +159,10 @@ async def run_direct(
     from helpline.core.embedded_pg import EmbeddedPostgres
     from helpline.faqs import search
     from helpline.faqs.backends import FAQDeps
-    from helpline.faqs.cache import FAQCache
     from helpline.faqs.embeddings import embed_queries
     from helpline.faqs.views import ViewCounter
     from helpline.models import FAQStatus
+    from helpline.platform.cache import FAQCache
 
     # The server's embedder, through the app's own query-embedding call (whatever input type it
     # passes), so the SQL runs search with the vectors the API searched with.

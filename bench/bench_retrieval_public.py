@@ -190,8 +190,8 @@ def time_reranker(queries: Sequence[Query], candidates: int = 20) -> None:
     import asyncio
 
     from helpline.core.config import SearchSettings
-    from helpline.faqs.cache import FAQCache
     from helpline.faqs.rerank import create_reranker
+    from helpline.platform.cache import FAQCache
 
     async def measure() -> tuple[list[float], float, float]:
         reranker = create_reranker(SearchSettings(rerank="e5"), FAQCache(None, max_entries=100_000))

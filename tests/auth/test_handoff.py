@@ -14,8 +14,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from helpline.core.config import RedisSettings, Settings
-from helpline.core.onetime import PREFIX, OneTimeStore
 from helpline.core.runtime import Runtime
+from helpline.platform.onetime import PREFIX, OneTimeStore
 from tests.auth.test_guest import chat, register_with, start_guest
 from tests.conftest import REDIS_URL, bearer, login, make_settings, signed_in
 

@@ -26,11 +26,11 @@ from redis.asyncio import Redis
 from websockets.exceptions import ConnectionClosed
 
 from helpline.ai.embeddings.fake import FakeEmbedder
-from helpline.chat.hub import GenerationHub, Listener
-from helpline.chat.redis_hub import RedisGenerationHub
 from helpline.chat.ws import EXPIRED_REASON
 from helpline.core.config import Settings, WebSocketSettings
 from helpline.core.runtime import Runtime
+from helpline.platform.hub import GenerationHub, Listener
+from helpline.platform.redis_hub import RedisGenerationHub
 from tests.chat.test_hub import soon
 from tests.chat.test_stream import recv, until
 from tests.conftest import REDIS_URL, bearer, login, make_admin, make_settings, register, signed_in

@@ -8,8 +8,8 @@ import pytest
 from redis.asyncio import Redis
 
 from helpline.core.config import EmbeddingSettings, RedisSettings
-from helpline.faqs import cache as cache_module
-from helpline.faqs.cache import FAQCache
+from helpline.platform import cache as cache_module
+from helpline.platform.cache import FAQCache
 from tests.conftest import REDIS_URL, make_settings, serve_app
 
 

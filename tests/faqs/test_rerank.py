@@ -13,7 +13,7 @@ from helpline.ai.base import EmbeddingError
 from helpline.core.config import SearchSettings, Settings, SettingsError
 from helpline.core.runtime import Runtime
 from helpline.faqs import rerank
-from helpline.faqs.cache import FAQCache
+from helpline.platform.cache import FAQCache
 from tests.conftest import make_settings
 from tests.faqs.conftest import create_faq
 

@@ -11,8 +11,8 @@ from helpline.core.db import HNSW_EF_SEARCH, HNSW_ITERATIVE_SCAN
 from helpline.core.runtime import Runtime
 from helpline.faqs import search
 from helpline.faqs.backends import resolve_deps
-from helpline.faqs.cache import FAQCache
 from helpline.faqs.search import FUSION_PARAMS, hybrid_sql, text_params
+from helpline.platform.cache import FAQCache
 from tests.faqs.test_search import load_demo
 
 

@@ -13,13 +13,13 @@ from redis.asyncio import Redis, RedisCluster
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from helpline.ai.base import LLMProvider, Moderator
-from helpline.chat.hub import GenerationHub
-from helpline.chat.sockets import PendingSockets
 from helpline.core.config import Settings
 from helpline.core.db import create_engine, create_sessionmaker
-from helpline.core.onetime import OneTimeStore
 from helpline.core.ratelimit import ApiRateLimiter, UserRateLimiter
 from helpline.core.security import PasswordHasher, TokenCodec
+from helpline.platform.hub import GenerationHub
+from helpline.platform.onetime import OneTimeStore
+from helpline.platform.sockets import PendingSockets
 
 log = structlog.get_logger(__name__)
 

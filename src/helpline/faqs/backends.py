@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from helpline.ai.base import Embedder
 from helpline.core.config import Settings
 from helpline.core.runtime import Runtime
-from helpline.faqs.cache import FAQCache
 from helpline.faqs.rerank import Reranker, create_reranker, warm_passages
 from helpline.faqs.views import ViewCounter
+from helpline.platform.cache import FAQCache
 
 log = structlog.get_logger(__name__)
 

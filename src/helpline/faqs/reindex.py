@@ -19,12 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from helpline.ai.base import Embedder
 from helpline.core.db import session_scope
 from helpline.faqs.backends import FAQDeps, vector_column_dimension
-from helpline.faqs.cache import FAQCache
 from helpline.faqs.embeddings import refresh_embeddings
 from helpline.faqs.phrasings import refresh_phrasing_embeddings
 from helpline.faqs.views import ViewCounter
 from helpline.models import FAQ, FAQPhrasing, UnansweredQuestion
 from helpline.models.faqs import HNSW_BUILD_MEMORY, HNSW_INDEXES, PHRASING_HNSW_INDEX, hnsw_ddl
+from helpline.platform.cache import FAQCache
 
 log = structlog.get_logger(__name__)
 

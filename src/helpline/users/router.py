@@ -6,10 +6,10 @@ from fastapi import APIRouter, BackgroundTasks, Query, Response, status
 
 from helpline.auth.dependencies import AdminUser, ClientDep, CurrentUser, StaffUser, ThrottlesDep
 from helpline.auth.schemas import UserRead
-from helpline.chat.hub import Shutdown
 from helpline.chat.sockets import CLOSE_UNAUTHORIZED, close_all
 from helpline.core.deps import RuntimeDep, SessionDep
 from helpline.core.ids import MAX_ID, PathId
+from helpline.platform.hub import Shutdown
 from helpline.users import service
 from helpline.users.schemas import AdminUserUpdate, PasswordChange, UserPage, UserUpdate
 
