@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import structlog
-from limits.aio.storage import MemoryStorage, RedisClusterStorage, RedisStorage, Storage
+from limits.aio.storage import Storage
 from redis.asyncio import Redis, RedisCluster
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -18,6 +17,7 @@ from helpline.core.db import create_engine, create_sessionmaker
 from helpline.core.ratelimit import ApiRateLimiter, UserRateLimiter
 from helpline.core.security import PasswordHasher, TokenCodec
 from helpline.platform.hub import GenerationHub
+from helpline.platform.limits import WindowStore, create_limits_storage, create_window_store
 from helpline.platform.onetime import OneTimeStore
 from helpline.platform.sockets import PendingSockets
 
@@ -34,32 +34,6 @@ def create_redis(settings: Settings) -> Redis | RedisCluster | None:
     return Redis.from_url(url, **opts)  # type: ignore[arg-type]
 
 
-class LazyExpiryMemoryStorage(MemoryStorage):
-    """limits' MemoryStorage starts a pass over every key (one thread hop per key) after each
-    hit, which costs most of a core under chat load. Expired entries only waste memory (the
-    moving window checks timestamps itself), so sweep at most once every few seconds."""
-
-    _sweep_every = 5.0
-    _last_sweep = 0.0
-
-    async def _MemoryStorage__schedule_expiry(self) -> None:  # noqa: N802 - overrides a private method
-        now = time.monotonic()
-        if now - self._last_sweep < self._sweep_every:
-            return
-        self._last_sweep = now
-        await super()._MemoryStorage__schedule_expiry()  # type: ignore[misc]
-
-
-def create_limits_storage(settings: Settings) -> Storage:
-    """Shared (Redis) counters when Redis is configured, in-process ones otherwise."""
-    url = settings.redis.url
-    if url is None:
-        return LazyExpiryMemoryStorage()
-    if settings.redis.cluster:
-        return RedisClusterStorage(url.replace("redis://", "async+redis+cluster://", 1), implementation="redispy")
-    return RedisStorage("async+" + url, implementation="redispy", key_prefix="helpline:limits")
-
-
 @dataclass
 class Runtime:
     settings: Settings
@@ -68,7 +42,8 @@ class Runtime:
     sessionmaker: async_sessionmaker[AsyncSession]
     hasher: PasswordHasher
     tokens: TokenCodec
-    limits_storage: Storage
+    limits_storage: Storage  # the auth throttles' moving windows (limits' storage)
+    windows: WindowStore  # the API's and the chat's request windows
     llm: LLMProvider
     moderator: Moderator
     chat_limiter: UserRateLimiter
@@ -96,7 +71,8 @@ class Runtime:
             llm = llm or create_provider(settings)
             moderator = moderator or create_moderator(settings)
         engine = create_engine(settings, database_url)
-        storage = create_limits_storage(settings)
+        redis = create_redis(settings)
+        windows = create_window_store(settings, redis)
         return cls(
             settings=settings,
             database_url=database_url,
@@ -104,13 +80,14 @@ class Runtime:
             sessionmaker=create_sessionmaker(engine),
             hasher=PasswordHasher(settings.auth.bcrypt_rounds),
             tokens=TokenCodec(settings.secret_key(), settings.auth.algorithm),
-            limits_storage=storage,
+            limits_storage=create_limits_storage(settings),
+            windows=windows,
             llm=llm,
             moderator=moderator,
-            chat_limiter=UserRateLimiter(storage, settings.limits),
-            api_limiter=ApiRateLimiter(storage, settings.limits),
+            chat_limiter=UserRateLimiter(windows, settings.limits),
+            api_limiter=ApiRateLimiter(windows, settings.limits),
             hub=GenerationHub.for_settings(settings),
-            redis=create_redis(settings),
+            redis=redis,
             health_probes={"llm": llm.health} if settings.llm.resolved_provider != "fake" else {},
         )
 
