@@ -16,11 +16,12 @@ several windows all-or-nothing; one script for every window of the caller does b
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 from limits import RateLimitItem
 from limits.aio.storage import MemoryStorage, RedisClusterStorage, RedisStorage, Storage
@@ -186,8 +187,21 @@ class RedisWindowStore:
     def __init__(self, redis: Redis | RedisCluster) -> None:
         self.redis = redis
         self._hit = redis.register_script(_HIT)  # EVALSHA, loading the script when Redis lacks it
+        # redis-py 8.1's RedisCluster fails concurrent EVALSHAs sent before it has loaded the
+        # cluster's layout ("'NoneType' object has no attribute 'writelines'", seen in
+        # tests/platform); loading it once first avoids that.
+        self._initialized = not isinstance(redis, RedisCluster)
+        self._initializing = asyncio.Lock()
+
+    async def _initialize(self) -> None:
+        async with self._initializing:
+            if not self._initialized:
+                await cast(RedisCluster, self.redis).initialize()
+                self._initialized = True
 
     async def hit(self, namespace: str, key: str, items: Sequence[RateLimitItem]) -> list[WindowState]:
+        if not self._initialized:
+            await self._initialize()
         keys = [name for item in items for name in window_keys(namespace, key, item)]
         args = [n for item in items for n in (item.amount, item.get_expiry())]
         out = [int(v) for v in await self._hit(keys=keys, args=args)]

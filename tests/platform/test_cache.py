@@ -1,39 +1,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 from redis.asyncio import Redis
 
 from helpline.core.config import EmbeddingSettings, RedisSettings
-from helpline.platform import cache as cache_module
 from helpline.platform.cache import FAQCache
 from tests.conftest import REDIS_URL, make_settings, serve_app
-
-
-@pytest.fixture(params=["memory", "redis"])
-async def cache(request: pytest.FixtureRequest) -> AsyncIterator[FAQCache]:
-    if request.param == "memory":
-        yield FAQCache(None, max_entries=3)
-        return
-    redis = Redis.from_url(REDIS_URL, decode_responses=True)
-    try:
-        yield FAQCache(redis)
-    finally:
-        await redis.aclose()
-
-
-async def test_cache_contract(cache: FAQCache) -> None:
-    key = uuid.uuid4().hex
-    assert await cache.get(key) is None
-    await cache.set(key, "value", 60)
-    await cache.set(key + "b", "other", 60)
-    assert await cache.get(key) == "value"
-    assert await cache.get_many([key + "b", key + "missing", key]) == ["other", None, "value"]
-    if cache.redis is not None:
-        assert 0 < await cache.redis.ttl(cache_module.PREFIX + key) <= 60
 
 
 async def test_in_process_cache_is_bounded_and_expires() -> None:
