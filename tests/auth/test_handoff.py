@@ -122,7 +122,7 @@ async def test_an_expired_code_is_refused(client: httpx.AsyncClient, runtime: Ru
         refused(await redeem(client, code))
         return
     now = [1000.0]
-    runtime.__dict__["one_time"] = OneTimeStore(None, clock=lambda: now[0])
+    runtime.one_time = OneTimeStore(None, clock=lambda: now[0])
     guest = await start_guest(client)
     code = await handoff(client, guest)
     now[0] += 299

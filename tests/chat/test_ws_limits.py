@@ -63,7 +63,7 @@ async def runtime(
     """The app's runtime with the chosen hub. The Redis hub gets a key prefix of its own: pub/sub
     channels are shared by every Redis database, so other test runs' users must not be heard."""
     rt = Runtime.build(settings, database_url, llm=llm, moderator=moderator)
-    rt.extras["embedder"] = FakeEmbedder()
+    rt.embedder = FakeEmbedder()
     prefix = f"hltest:{uuid.uuid4().hex[:12]}"
     if hub_kind == "redis":
         rt.hub = RedisGenerationHub.from_url(REDIS_URL, prefix=prefix, block_ms=200)

@@ -45,7 +45,7 @@ async def test_the_reranker_reorders_real_candidates(
     assert reranked[:2] == [CLOSE["question"], OPEN["question"]]
 
     # The same search without the reranker (and so its own cache key): the first stage's order.
-    runtime.extras["faq_reranker"] = None
+    runtime.faq_reranker = None
     assert (await order(client, boss, QUERY))[:2] == [OPEN["question"], CLOSE["question"]]
 
 
@@ -59,9 +59,9 @@ async def test_a_failing_reranker_leaves_the_first_stage_order(
     for faq in (OPEN, CLOSE):
         await create_faq(client, boss, status="published", **faq)
     assert (await order(client, boss, "how do i open an account"))[0] == OPEN["question"]  # makes the reranker
-    reranker = runtime.extras.get("faq_reranker")
+    reranker = runtime.faq_reranker
     assert isinstance(reranker, rerank.EmbedderReranker)
-    runtime.extras["faq_reranker"] = Broken(reranker.embedder, reranker.cache)
+    runtime.faq_reranker = Broken(reranker.embedder, reranker.cache)
     assert (await order(client, boss, QUERY))[:2] == [OPEN["question"], CLOSE["question"]]
 
 

@@ -256,7 +256,7 @@ async def test_another_embedding_model_makes_vectors_stale_until_reindexed(
             super().__init__()
             self.model = "other-model"
 
-    runtime.extras["embedder"] = Other()
+    runtime.embedder = Other()
     found = await hits(client, "deliver on Sundays")
     assert found[0]["signals"] == ["text"]  # old vectors are not compared with the new model's
     report = await reindex(runtime.sessionmaker, Other())

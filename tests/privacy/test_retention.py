@@ -394,7 +394,7 @@ async def test_deleting_a_conversation_takes_its_answer_streams_too(
 async def test_the_loop_runs_the_job_in_the_background(runtime: Runtime, db: asyncpg.Connection) -> None:
     import asyncio
 
-    from helpline.privacy.retention import LAST_REPORT, retention_loop
+    from helpline.privacy.retention import retention_loop
 
     seed = await _seed(db)
     task = asyncio.create_task(retention_loop(runtime, interval_seconds=3600))
@@ -404,7 +404,7 @@ async def test_the_loop_runs_the_job_in_the_background(runtime: Runtime, db: asy
             return not seed["old_conversations"] & await _ids(db, "SELECT id FROM conversations")
 
         await eventually(purged)
-        await eventually(lambda: _true(LAST_REPORT in runtime.extras))
+        await eventually(lambda: _true(runtime.retention_last_report is not None))
     finally:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -425,7 +425,6 @@ async def test_the_server_runs_it_only_when_enabled(
 
     from helpline.core.config import EmbeddingSettings, ModerationSettings
     from helpline.main import create_app
-    from helpline.privacy.retention import LAST_REPORT
 
     settings = make_settings(
         database_url,
@@ -440,7 +439,7 @@ async def test_the_server_runs_it_only_when_enabled(
         loops = [t for t in asyncio.all_tasks() if "retention_loop" in repr(t.get_coro())]
         assert len(loops) == (1 if enabled else 0)
         if enabled:
-            await eventually(lambda: _true(LAST_REPORT in runtime.extras))
+            await eventually(lambda: _true(runtime.retention_last_report is not None))
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             assert (await client.get("/health")).status_code == 200

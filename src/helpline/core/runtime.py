@@ -2,24 +2,34 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import structlog
 from limits.aio.storage import Storage
 from redis.asyncio import Redis, RedisCluster
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from helpline.ai.base import LLMProvider, Moderator
+from helpline.ai.base import Embedder, LLMProvider, Moderator
 from helpline.core.config import Settings
 from helpline.core.db import create_engine, create_sessionmaker
 from helpline.core.ratelimit import ApiRateLimiter, UserRateLimiter
 from helpline.core.security import PasswordHasher, TokenCodec
+from helpline.platform.cache import FAQCache
 from helpline.platform.hub import GenerationHub
 from helpline.platform.limits import WindowStore, create_limits_storage, create_window_store
 from helpline.platform.onetime import OneTimeStore
 from helpline.platform.sockets import PendingSockets
+from helpline.platform.throttle import AuthThrottles
+
+if TYPE_CHECKING:  # made by the packages that own them (which import this module), on first use
+    from helpline.faqs.rerank import Reranker
+    from helpline.faqs.views import ViewCounter
+    from helpline.privacy.jobs import ExportRunner
+    from helpline.privacy.retention import RetentionReport
 
 log = structlog.get_logger(__name__)
 
@@ -49,10 +59,27 @@ class Runtime:
     chat_limiter: UserRateLimiter
     api_limiter: ApiRateLimiter
     hub: GenerationHub
+    auth_throttles: AuthThrottles  # login, sign-up, guest and refresh limits
+    one_time: OneTimeStore  # single-use codes (the widget's sign-up hand-off)
+    faq_cache: FAQCache  # search results and embeddings
     redis: Redis | RedisCluster | None = None
     # Chat WebSockets accepted but not authenticated yet (capped by settings.ws).
     pending_sockets: PendingSockets = field(default_factory=PendingSockets)
-    extras: dict[str, object] = field(default_factory=dict)
+    # The knowledge base's embedder (faqs.backends makes it on first use; tests put a fake here),
+    # or why it could not be made.
+    embedder: Embedder | None = None
+    embedder_error: str | None = None
+    # The rest of FAQ search's backends (faqs.backends), made on first use: the view counter, the
+    # width of the vector columns as the database has them, the reranker (None when off or
+    # missing, once ``faq_reranker_made``) and the task embedding the passages for it.
+    faq_views: ViewCounter | None = None
+    faq_vector_dim: int | None = None
+    faq_reranker: Reranker | None = None
+    faq_reranker_made: bool = False
+    faq_reranker_warm: asyncio.Task[None] | None = None
+    # Privacy: the export jobs running in this process, and the last retention run's report.
+    privacy_exports: ExportRunner | None = None
+    retention_last_report: RetentionReport | None = None
     # Extra readiness checks (LLM provider, ...) registered by the parts that need them.
     health_probes: dict[str, Callable[[], Awaitable[object]]] = field(default_factory=dict)
 
@@ -71,6 +98,7 @@ class Runtime:
             llm = llm or create_provider(settings)
             moderator = moderator or create_moderator(settings)
         engine = create_engine(settings, database_url)
+        limits_storage = create_limits_storage(settings)
         redis = create_redis(settings)
         windows = create_window_store(settings, redis)
         return cls(
@@ -80,13 +108,16 @@ class Runtime:
             sessionmaker=create_sessionmaker(engine),
             hasher=PasswordHasher(settings.auth.bcrypt_rounds),
             tokens=TokenCodec(settings.secret_key(), settings.auth.algorithm),
-            limits_storage=create_limits_storage(settings),
+            limits_storage=limits_storage,
             windows=windows,
             llm=llm,
             moderator=moderator,
             chat_limiter=UserRateLimiter(windows, settings.limits),
             api_limiter=ApiRateLimiter(windows, settings.limits),
             hub=GenerationHub.for_settings(settings),
+            auth_throttles=AuthThrottles.build(limits_storage, settings),
+            one_time=OneTimeStore(redis),
+            faq_cache=FAQCache(redis),
             redis=redis,
             health_probes={"llm": llm.health} if settings.llm.resolved_provider != "fake" else {},
         )
@@ -97,11 +128,6 @@ class Runtime:
         statement stands alone, as in a READ COMMITTED transaction, but without the BEGIN and
         COMMIT round trips around them (about 0.3 ms each). Same pool as ``sessionmaker``."""
         return create_sessionmaker(self.engine.execution_options(isolation_level="AUTOCOMMIT"))
-
-    @functools.cached_property
-    def one_time(self) -> OneTimeStore:
-        """Single-use codes (the widget's sign-up hand-off): shared through Redis when configured."""
-        return OneTimeStore(self.redis)
 
     async def close(self) -> None:
         # Answers being generated are finished and stored before the pool goes away.

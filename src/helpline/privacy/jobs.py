@@ -25,10 +25,9 @@ class ExportRunner:
 
     @classmethod
     def of(cls, runtime: Runtime) -> ExportRunner:
-        runner = runtime.extras.get("privacy_exports")
-        if not isinstance(runner, ExportRunner):
-            runner = runtime.extras["privacy_exports"] = cls(runtime)
-        return runner
+        if runtime.privacy_exports is None:
+            runtime.privacy_exports = cls(runtime)
+        return runtime.privacy_exports
 
     async def start(self, export_id: uuid.UUID) -> None:
         """Start the job as a task of its own (async: a background task run on the event loop)."""
