@@ -16,7 +16,7 @@ from helpline.platform import cache as cache_module
 from helpline.platform.cache import FAQCache
 from helpline.platform.hub import Generation, GenerationHub, TurnEvent
 from helpline.platform.limits import MemoryWindowStore, RedisWindowStore, WindowStore
-from helpline.platform.onetime import OneTimeStore
+from helpline.platform.onetime import create_one_time_store
 from helpline.platform.redis_hub import RedisGenerationHub
 from tests.chat.conftest import eventually
 
@@ -69,10 +69,11 @@ async def test_windows_count_concurrent_hits_exactly(windows: WindowStore) -> No
 
 
 async def test_one_time_values_are_taken_once(redis_client: Redis | RedisCluster | None) -> None:
-    store = OneTimeStore(redis_client)
+    store = create_one_time_store(redis_client)
     key = uuid.uuid4().hex
     assert await store.take(key) is None
     await store.put(key, "value", 60)
+    assert await store.take(key + "x") is None
     taken = await asyncio.gather(*(store.take(key) for _ in range(5)))
     assert (taken.count("value"), taken.count(None)) == (1, 4)
     assert await store.take(key) is None

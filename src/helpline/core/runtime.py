@@ -21,7 +21,7 @@ from helpline.core.security import PasswordHasher, TokenCodec
 from helpline.platform.cache import FAQCache
 from helpline.platform.hub import GenerationHub
 from helpline.platform.limits import WindowStore, create_limits_storage, create_window_store
-from helpline.platform.onetime import OneTimeStore
+from helpline.platform.onetime import OneTimeStore, create_one_time_store
 from helpline.platform.sockets import PendingSockets
 from helpline.platform.throttle import AuthThrottles
 
@@ -116,7 +116,7 @@ class Runtime:
             api_limiter=ApiRateLimiter(windows, settings.limits),
             hub=GenerationHub.for_settings(settings),
             auth_throttles=AuthThrottles.build(limits_storage, settings),
-            one_time=OneTimeStore(redis),
+            one_time=create_one_time_store(redis),
             faq_cache=FAQCache(redis),
             redis=redis,
             health_probes={"llm": llm.health} if settings.llm.resolved_provider != "fake" else {},
