@@ -6,13 +6,13 @@ from pathlib import Path
 from redis.asyncio import Redis
 
 from helpline.core.config import EmbeddingSettings, RedisSettings
-from helpline.platform.cache import FAQCache
+from helpline.platform.cache import MemoryFAQCache, RedisFAQCache
 from tests.conftest import REDIS_URL, make_settings, serve_app
 
 
 async def test_in_process_cache_is_bounded_and_expires() -> None:
     now = [1000.0]
-    cache = FAQCache(None, max_entries=2, clock=lambda: now[0])
+    cache = MemoryFAQCache(max_entries=2, clock=lambda: now[0])
     for key in "abc":
         await cache.set(key, key, 10)
     assert await cache.get_many(["a", "b", "c"]) == [None, "b", "c"]  # least recently used went
@@ -22,7 +22,7 @@ async def test_in_process_cache_is_bounded_and_expires() -> None:
 
 async def test_a_cache_that_is_down_only_misses() -> None:
     redis = Redis.from_url("redis://127.0.0.1:1/0", decode_responses=True, socket_connect_timeout=0.5)
-    cache = FAQCache(redis)
+    cache = RedisFAQCache(redis)
     try:
         await cache.set("k", "v", 10)
         assert await cache.get("k") is None

@@ -13,7 +13,7 @@ from limits import parse_many
 from redis.asyncio import Redis, RedisCluster
 
 from helpline.platform import cache as cache_module
-from helpline.platform.cache import FAQCache
+from helpline.platform.cache import create_faq_cache
 from helpline.platform.hub import Generation, GenerationHub, TurnEvent
 from helpline.platform.limits import MemoryWindowStore, RedisWindowStore, WindowStore
 from helpline.platform.onetime import create_one_time_store
@@ -83,7 +83,7 @@ async def test_one_time_values_are_taken_once(redis_client: Redis | RedisCluster
 
 
 async def test_cache_reads_what_was_written(redis_client: Redis | RedisCluster | None) -> None:
-    cache = FAQCache(redis_client)
+    cache = create_faq_cache(redis_client)
     key = uuid.uuid4().hex
     assert await cache.get(key) is None
     await cache.set(key, "value", 60)

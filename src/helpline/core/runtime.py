@@ -18,7 +18,7 @@ from helpline.core.config import Settings
 from helpline.core.db import create_engine, create_sessionmaker
 from helpline.core.ratelimit import ApiRateLimiter, UserRateLimiter
 from helpline.core.security import PasswordHasher, TokenCodec
-from helpline.platform.cache import FAQCache
+from helpline.platform.cache import FAQCache, create_faq_cache
 from helpline.platform.hub import GenerationHub
 from helpline.platform.limits import WindowStore, create_limits_storage, create_window_store
 from helpline.platform.onetime import OneTimeStore, create_one_time_store
@@ -117,7 +117,7 @@ class Runtime:
             hub=GenerationHub.for_settings(settings),
             auth_throttles=AuthThrottles.build(limits_storage, settings),
             one_time=create_one_time_store(redis),
-            faq_cache=FAQCache(redis),
+            faq_cache=create_faq_cache(redis),
             redis=redis,
             health_probes={"llm": llm.health} if settings.llm.resolved_provider != "fake" else {},
         )
