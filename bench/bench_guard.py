@@ -197,14 +197,14 @@ async def retrieve_all(server: HelplineServer, questions: Sequence[Question]) ->
     from helpline.ai.factory import create_embedder
     from helpline.core.config import EmbeddingSettings, load_settings
     from helpline.faqs.backends import FAQDeps
-    from helpline.faqs.cache import FAQCache
     from helpline.faqs.search import retrieve
     from helpline.faqs.views import ViewCounter
+    from helpline.platform.cache import MemoryFAQCache
 
     embedder = create_embedder(load_settings(embedding=EmbeddingSettings(provider="local")))
     engine = create_async_engine(server.url())
     deps = FAQDeps(
-        embedder=embedder, cache=FAQCache(None), views=ViewCounter(), sessionmaker=async_sessionmaker(engine)
+        embedder=embedder, cache=MemoryFAQCache(), views=ViewCounter(), sessionmaker=async_sessionmaker(engine)
     )
     found: dict[str, Retrieved] = {}
     try:

@@ -159,17 +159,17 @@ async def run_direct(
     from helpline.core.embedded_pg import EmbeddedPostgres
     from helpline.faqs import search
     from helpline.faqs.backends import FAQDeps
-    from helpline.faqs.cache import FAQCache
     from helpline.faqs.embeddings import embed_queries
     from helpline.faqs.views import ViewCounter
     from helpline.models import FAQStatus
+    from helpline.platform.cache import MemoryFAQCache
 
     # The server's embedder, through the app's own query-embedding call (whatever input type it
     # passes), so the SQL runs search with the vectors the API searched with.
     embedder = create_embedder(load_settings(embedding=EmbeddingSettings(provider="local", model=model)))
     engine = create_async_engine(EmbeddedPostgres(server.data_dir / "pg").url())
     deps = FAQDeps(
-        embedder=embedder, cache=FAQCache(None), views=ViewCounter(), sessionmaker=async_sessionmaker(engine)
+        embedder=embedder, cache=MemoryFAQCache(), views=ViewCounter(), sessionmaker=async_sessionmaker(engine)
     )
     started = time.perf_counter()
     found = await embed_queries(deps, [search.normalize_query(q.q) for q in queries])

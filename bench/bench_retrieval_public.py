@@ -190,11 +190,11 @@ def time_reranker(queries: Sequence[Query], candidates: int = 20) -> None:
     import asyncio
 
     from helpline.core.config import SearchSettings
-    from helpline.faqs.cache import FAQCache
     from helpline.faqs.rerank import create_reranker
+    from helpline.platform.cache import MemoryFAQCache
 
     async def measure() -> tuple[list[float], float, float]:
-        reranker = create_reranker(SearchSettings(rerank="e5"), FAQCache(None, max_entries=100_000))
+        reranker = create_reranker(SearchSettings(rerank="e5"), MemoryFAQCache(max_entries=100_000))
         assert reranker is not None
         passages = [(f["question"], f["answer"]) for f in load_faqs()]
         started = time.perf_counter()

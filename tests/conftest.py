@@ -173,7 +173,7 @@ async def runtime(settings: Settings, database_url: str, llm: Any, moderator: An
     from helpline.ai.embeddings.fake import FakeEmbedder
 
     rt = Runtime.build(settings, database_url, llm=llm, moderator=moderator)
-    rt.extras["embedder"] = FakeEmbedder()  # deterministic bag-of-words vectors
+    rt.embedder = FakeEmbedder()  # deterministic bag-of-words vectors
     try:
         yield rt
     finally:

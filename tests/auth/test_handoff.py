@@ -4,7 +4,6 @@ refresh token (pentest #18: the token ended up in the browser's history)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +13,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from helpline.core.config import RedisSettings, Settings
-from helpline.core.onetime import PREFIX, OneTimeStore
 from helpline.core.runtime import Runtime
+from helpline.platform.onetime import PREFIX, MemoryOneTimeStore
 from tests.auth.test_guest import chat, register_with, start_guest
 from tests.conftest import REDIS_URL, bearer, login, make_settings, signed_in
 
@@ -122,7 +121,7 @@ async def test_an_expired_code_is_refused(client: httpx.AsyncClient, runtime: Ru
         refused(await redeem(client, code))
         return
     now = [1000.0]
-    runtime.__dict__["one_time"] = OneTimeStore(None, clock=lambda: now[0])
+    runtime.one_time = MemoryOneTimeStore(clock=lambda: now[0])
     guest = await start_guest(client)
     code = await handoff(client, guest)
     now[0] += 299
@@ -162,47 +161,9 @@ async def test_codes_are_stored_hashed(client: httpx.AsyncClient, runtime: Runti
         stored = [k async for k in runtime.redis.scan_iter(match=PREFIX + "*")]
         values = [await runtime.redis.get(k) for k in stored]
     else:
+        assert isinstance(runtime.one_time, MemoryOneTimeStore)
         stored = list(runtime.one_time._local)
         values = [v for _, v in runtime.one_time._local.values()]
     assert stored
     assert not any(code in k for k in stored)
     assert not any(code in str(v) for v in values)
-
-
-@pytest.fixture
-async def redis_client() -> AsyncIterator[aioredis.Redis]:
-    r = aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
-    try:
-        yield r
-    finally:
-        await r.aclose()
-
-
-@pytest.mark.parametrize("backend", ["memory", "redis"])
-async def test_the_one_time_store_contract(backend: str, redis_client: aioredis.Redis) -> None:
-    store = OneTimeStore(redis_client if backend == "redis" else None)
-    await store.put("contract:a", "1", 60)
-    assert await store.take("contract:a") == "1"
-    assert await store.take("contract:a") is None
-    assert await store.take("contract:missing") is None
-    await store.put("contract:b", "2", 60)
-    takes = await asyncio.gather(*[store.take("contract:b") for _ in range(5)])
-    assert sorted(takes, key=str) == ["2", None, None, None, None]
-
-
-def test_the_in_process_store_forgets_expired_codes_when_full() -> None:
-    now = [0.0]
-    store = OneTimeStore(None, max_entries=3, clock=lambda: now[0])
-
-    async def run() -> None:
-        await store.put("a", "1", 10)
-        await store.put("b", "2", 100)
-        now[0] = 50  # "a" has expired
-        await store.put("c", "3", 100)
-        await store.put("d", "4", 100)
-        assert set(store._local) == {"b", "c", "d"}
-        await store.put("e", "5", 100)  # full of live codes: the oldest goes
-        assert set(store._local) == {"c", "d", "e"}
-        assert await store.take("e") == "5"
-
-    asyncio.run(run())

@@ -110,7 +110,7 @@ async def test_knowledge_base_trouble_does_not_fail_the_turn(
         async def aclose(self) -> None:
             return None
 
-    runtime.extras["embedder"] = Broken()
+    runtime.embedder = Broken()
     body = (await send(client, auth, "How do I reset my password?")).json()
     assert body["status"] == "sent"
 
@@ -180,7 +180,7 @@ async def test_the_question_is_embedded_while_the_turn_is_moderated_and_stored(
                 events.append("moderation ends")
             return await super().check(text)
 
-    runtime.extras["embedder"] = RecordingEmbedder()
+    runtime.embedder = RecordingEmbedder()
     runtime.moderator = SlowModerator()
     citing_model(runtime)
 

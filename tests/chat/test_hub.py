@@ -24,11 +24,11 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 from websockets.exceptions import ConnectionClosed
 
-from helpline.chat.hub import Generation, GenerationHub, Shutdown, TurnEvent
-from helpline.chat.redis_hub import RedisGenerationHub, RemoteGeneration
 from helpline.core.config import RedisSettings
 from helpline.core.runtime import Runtime
 from helpline.main import create_app
+from helpline.platform.hub import Generation, GenerationHub, Shutdown, TurnEvent
+from helpline.platform.redis_hub import RedisGenerationHub, RemoteGeneration
 from tests.chat.conftest import eventually
 from tests.chat.fakes import KeywordModerator, ScriptedProvider
 from tests.chat.test_stream import parse_sse, read_events, recv, until

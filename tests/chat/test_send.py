@@ -238,7 +238,7 @@ async def test_rate_limit_per_user(client: httpx.AsyncClient, auth: dict[str, st
     from helpline.core.ratelimit import UserRateLimiter
 
     runtime.settings.limits.rate_per_day = 2  # a day: the test never crosses a window's end
-    runtime.chat_limiter = UserRateLimiter(runtime.limits_storage, runtime.settings.limits)
+    runtime.chat_limiter = UserRateLimiter(runtime.windows, runtime.settings.limits)
     assert (await send(client, auth, "1")).status_code == 200
     r = await send(client, auth, "2")
     assert (r.status_code, r.headers["ratelimit-limit"], r.headers["ratelimit-remaining"]) == (200, "2", "0")

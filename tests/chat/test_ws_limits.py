@@ -26,11 +26,11 @@ from redis.asyncio import Redis
 from websockets.exceptions import ConnectionClosed
 
 from helpline.ai.embeddings.fake import FakeEmbedder
-from helpline.chat.hub import GenerationHub, Listener
-from helpline.chat.redis_hub import RedisGenerationHub
 from helpline.chat.ws import EXPIRED_REASON
 from helpline.core.config import Settings, WebSocketSettings
 from helpline.core.runtime import Runtime
+from helpline.platform.hub import GenerationHub, Listener
+from helpline.platform.redis_hub import RedisGenerationHub
 from tests.chat.test_hub import soon
 from tests.chat.test_stream import recv, until
 from tests.conftest import REDIS_URL, bearer, login, make_admin, make_settings, register, signed_in
@@ -63,7 +63,7 @@ async def runtime(
     """The app's runtime with the chosen hub. The Redis hub gets a key prefix of its own: pub/sub
     channels are shared by every Redis database, so other test runs' users must not be heard."""
     rt = Runtime.build(settings, database_url, llm=llm, moderator=moderator)
-    rt.extras["embedder"] = FakeEmbedder()
+    rt.embedder = FakeEmbedder()
     prefix = f"hltest:{uuid.uuid4().hex[:12]}"
     if hub_kind == "redis":
         rt.hub = RedisGenerationHub.from_url(REDIS_URL, prefix=prefix, block_ms=200)

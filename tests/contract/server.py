@@ -100,7 +100,7 @@ def live_server(pg_server: PgServer, data_dir: Path) -> Iterator[LiveServer]:
 
     async def serve() -> None:
         runtime = Runtime.build(settings, database_url, llm=FakeProvider(), moderator=KeywordModerator())
-        runtime.extras["embedder"] = FakeEmbedder()
+        runtime.embedder = FakeEmbedder()
         app = create_app(runtime=runtime)
         config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, ws_ping_interval=None)
         server = uvicorn.Server(config)

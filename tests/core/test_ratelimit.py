@@ -220,10 +220,10 @@ def test_bad_rules_are_refused_at_start() -> None:
 
 
 async def test_rule_lookup_goes_from_specific_to_general() -> None:
-    from limits.aio.storage import MemoryStorage
+    from helpline.platform.limits import MemoryWindowStore
 
     rules = {"*": "1/minute", "*:admin": "2/minute", "search": "3/minute", "search:admin": "4/minute"}
-    limiter = ApiRateLimiter(MemoryStorage(), LimitsSettings(rules=rules))
+    limiter = ApiRateLimiter(MemoryWindowStore(), LimitsSettings(rules=rules))
     policy = {(g, r): limiter.windows(g, r).policy for g in ("api", "search") for r in ("user", "admin")}
     assert policy == {
         ("api", "user"): "1;w=60",

@@ -15,8 +15,8 @@ from tests.conftest import bearer, signed_in
 @pytest.fixture(autouse=True)
 def faq_backends(runtime: Runtime) -> None:
     """The fake embedder (deterministic bag of words) and views written on every view."""
-    runtime.extras["embedder"] = FakeEmbedder()
-    runtime.extras["faq_views"] = ViewCounter(flush_interval_seconds=0)
+    runtime.embedder = FakeEmbedder()
+    runtime.faq_views = ViewCounter(flush_interval_seconds=0)
 
 
 async def with_role(client: httpx.AsyncClient, db: asyncpg.Connection, email: str, role: str) -> dict[str, str]:

@@ -11,9 +11,9 @@ from helpline.ai.base import EmbeddingError
 from helpline.ai.embeddings import InputType
 from helpline.ai.embeddings.fake import FakeEmbedder
 from helpline.faqs.backends import FAQDeps
-from helpline.faqs.cache import FAQCache
 from helpline.faqs.embeddings import embed_queries, embed_query
 from helpline.faqs.views import ViewCounter
+from helpline.platform.cache import MemoryFAQCache
 
 
 class GatedEmbedder(FakeEmbedder):
@@ -34,7 +34,7 @@ class GatedEmbedder(FakeEmbedder):
 
 
 def deps_for(embedder: FakeEmbedder) -> FAQDeps:
-    return FAQDeps(embedder=embedder, cache=FAQCache(None), views=ViewCounter(), sessionmaker=None)  # type: ignore[arg-type]
+    return FAQDeps(embedder=embedder, cache=MemoryFAQCache(), views=ViewCounter(), sessionmaker=None)  # type: ignore[arg-type]
 
 
 async def settle() -> None:

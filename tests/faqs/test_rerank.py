@@ -13,7 +13,7 @@ from helpline.ai.base import EmbeddingError
 from helpline.core.config import SearchSettings, Settings, SettingsError
 from helpline.core.runtime import Runtime
 from helpline.faqs import rerank
-from helpline.faqs.cache import FAQCache
+from helpline.platform.cache import MemoryFAQCache
 from tests.conftest import make_settings
 from tests.faqs.conftest import create_faq
 
@@ -45,7 +45,7 @@ async def test_the_reranker_reorders_real_candidates(
     assert reranked[:2] == [CLOSE["question"], OPEN["question"]]
 
     # The same search without the reranker (and so its own cache key): the first stage's order.
-    runtime.extras["faq_reranker"] = None
+    runtime.faq_reranker = None
     assert (await order(client, boss, QUERY))[:2] == [OPEN["question"], CLOSE["question"]]
 
 
@@ -59,9 +59,9 @@ async def test_a_failing_reranker_leaves_the_first_stage_order(
     for faq in (OPEN, CLOSE):
         await create_faq(client, boss, status="published", **faq)
     assert (await order(client, boss, "how do i open an account"))[0] == OPEN["question"]  # makes the reranker
-    reranker = runtime.extras.get("faq_reranker")
+    reranker = runtime.faq_reranker
     assert isinstance(reranker, rerank.EmbedderReranker)
-    runtime.extras["faq_reranker"] = Broken(reranker.embedder, reranker.cache)
+    runtime.faq_reranker = Broken(reranker.embedder, reranker.cache)
     assert (await order(client, boss, QUERY))[:2] == [OPEN["question"], CLOSE["question"]]
 
 
@@ -80,7 +80,7 @@ async def test_passage_vectors_are_made_once_and_reused() -> None:
         async def aclose(self) -> None:
             return None
 
-    reranker = rerank.EmbedderReranker(Counting(), FAQCache(None))
+    reranker = rerank.EmbedderReranker(Counting(), MemoryFAQCache())
     passages = [("How do I pay?", "By card."), ("How do I ship?", "With a label.")]
     assert await reranker.scores(reranker.begin("pay"), passages) == [2.0, 2.0]
     assert sorted(calls) == [1, 4]  # the query; two questions and two question+answer passages
@@ -89,12 +89,12 @@ async def test_passage_vectors_are_made_once_and_reused() -> None:
 
 
 def test_off_means_no_reranker_and_a_missing_model_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert rerank.create_reranker(SearchSettings(rerank="off"), FAQCache(None)) is None
+    assert rerank.create_reranker(SearchSettings(rerank="off"), MemoryFAQCache()) is None
     from helpline.ai.embeddings import e5
 
     monkeypatch.setattr(e5, "installed", lambda: False)
     with pytest.raises(SettingsError, match="HELPLINE_SEARCH_RERANK=e5 needs multilingual-e5-small"):
-        rerank.create_reranker(SearchSettings(rerank="e5"), FAQCache(None))
+        rerank.create_reranker(SearchSettings(rerank="e5"), MemoryFAQCache())
 
 
 def test_a_bad_rerank_setting_stops_the_start_with_one_line(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -198,7 +198,7 @@ async def test_searches_are_limited_per_client(
     client: httpx.AsyncClient, runtime: Runtime, reader: dict[str, str]
 ) -> None:
     limits = LimitsSettings(rules={"search:anonymous": "3/day", "search": "5/day"})
-    runtime.api_limiter = ApiRateLimiter(runtime.limits_storage, limits)
+    runtime.api_limiter = ApiRateLimiter(runtime.windows, limits)
     codes = [(await client.get(SEARCH, params={"q": f"question {i}"})).status_code for i in range(4)]
     assert codes == [200, 200, 200, 429]
     r = await client.post(SEARCH, json={"q": "again"})
@@ -256,7 +256,7 @@ async def test_another_embedding_model_makes_vectors_stale_until_reindexed(
             super().__init__()
             self.model = "other-model"
 
-    runtime.extras["embedder"] = Other()
+    runtime.embedder = Other()
     found = await hits(client, "deliver on Sundays")
     assert found[0]["signals"] == ["text"]  # old vectors are not compared with the new model's
     report = await reindex(runtime.sessionmaker, Other())

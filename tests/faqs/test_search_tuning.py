@@ -11,8 +11,8 @@ from helpline.core.db import HNSW_EF_SEARCH, HNSW_ITERATIVE_SCAN
 from helpline.core.runtime import Runtime
 from helpline.faqs import search
 from helpline.faqs.backends import resolve_deps
-from helpline.faqs.cache import FAQCache
 from helpline.faqs.search import FUSION_PARAMS, hybrid_sql, text_params
+from helpline.platform.cache import MemoryFAQCache
 from tests.faqs.test_search import load_demo
 
 
@@ -62,7 +62,7 @@ async def test_common_lexemes_come_from_the_column_statistics(
         deps = await resolve_deps(runtime, session)
         # 61 FAQs: no lexeme is in more than COMMON_TERM_ROWS of them, so every word picks.
         assert (await search.search_state(session, deps))[1] == []
-        deps = replace(deps, cache=FAQCache(None))  # an empty cache
+        deps = replace(deps, cache=MemoryFAQCache())  # an empty cache
         monkeypatch.setattr(search, "COMMON_TERM_ROWS", 10)
         version, common = await search.search_state(session, deps)
         assert version == await session.scalar(text("SELECT version FROM faq_search_version"))
@@ -108,7 +108,7 @@ async def test_a_connection_plans_each_search_shape_once(runtime: Runtime) -> No
 
     # One session: one connection, whose prepared statements pg_prepared_statements lists.
     async with runtime.sessionmaker() as session:
-        deps = replace(await resolve_deps(runtime, session), cache=FAQCache(None))
+        deps = replace(await resolve_deps(runtime, session), cache=MemoryFAQCache())
         planned = []
         event.listen(runtime.engine.sync_engine, "before_cursor_execute", capture)
         try:
@@ -143,7 +143,7 @@ async def test_a_connection_plans_each_search_shape_once(runtime: Runtime) -> No
 async def test_a_language_written_into_the_statement_is_quoted(runtime: Runtime) -> None:
     await load_demo(runtime)
     async with runtime.sessionmaker() as session:
-        deps = replace(await resolve_deps(runtime, session), cache=FAQCache(None))
+        deps = replace(await resolve_deps(runtime, session), cache=MemoryFAQCache())
         for language in ("e'n", "en'); DELETE FROM faqs; --", "x\\"):
             found = await search.search(session, deps, search.SearchQuery(q="track my parcel", language=language))
             assert found.hits == []  # no FAQ is in that language, and nothing broke

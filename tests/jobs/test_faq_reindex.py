@@ -15,7 +15,7 @@ from helpline.ai.base import EmbeddingError
 from helpline.ai.embeddings import InputType
 from helpline.ai.embeddings.fake import FakeEmbedder
 from helpline.core.runtime import Runtime
-from helpline.faqs.backends import EMBEDDER_KEY, REINDEX_DELAY_SECONDS
+from helpline.faqs.backends import REINDEX_DELAY_SECONDS
 from helpline.jobs.functions import FAQ_REINDEX_KEY, JobContext, faq_reindex
 from tests.jobs.test_jobs_api import JOBS, admin_auth
 
@@ -35,7 +35,7 @@ async def test_an_faq_saved_while_the_embedder_is_down_is_embedded_by_the_job(
     client: httpx.AsyncClient, runtime: Runtime, db: asyncpg.Connection, backend: str
 ) -> None:
     embedder = FlakyEmbedder()
-    runtime.extras[EMBEDDER_KEY] = embedder
+    runtime.embedder = embedder
     auth = await admin_auth(client, db)
     before = time.time()
     r = await client.post(

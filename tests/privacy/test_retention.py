@@ -392,7 +392,6 @@ async def test_deleting_a_conversation_takes_its_answer_streams_too(
 
 
 async def test_the_job_runs_on_the_queue(client: httpx.AsyncClient, runtime: Runtime, db: asyncpg.Connection) -> None:
-    from helpline.privacy.retention import LAST_REPORT
 
     seed = await _seed(db)
     # The app's in-process worker (started with the client's app) runs it.
@@ -402,7 +401,7 @@ async def test_the_job_runs_on_the_queue(client: httpx.AsyncClient, runtime: Run
         return not seed["old_conversations"] & await _ids(db, "SELECT id FROM conversations")
 
     await eventually(purged)
-    await eventually(lambda: _true(LAST_REPORT in runtime.extras))
+    await eventually(lambda: _true(runtime.retention_last_report is not None))
 
 
 async def _true(value: bool) -> bool:
@@ -419,7 +418,6 @@ async def test_the_server_runs_it_only_when_enabled(
     from helpline.core.config import EmbeddingSettings, ModerationSettings
     from helpline.jobs.functions import cron_jobs
     from helpline.main import create_app
-    from helpline.privacy.retention import LAST_REPORT
 
     settings = make_settings(
         database_url,
@@ -434,7 +432,7 @@ async def test_the_server_runs_it_only_when_enabled(
         scheduled = {c.function.__qualname__ for c in cron_jobs(runtime.settings)}
         assert ("retention" in scheduled) == enabled
         if enabled:  # queued once at start, then on its schedule
-            await eventually(lambda: _true(LAST_REPORT in runtime.extras))
+            await eventually(lambda: _true(runtime.retention_last_report is not None))
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             assert (await client.get("/health")).status_code == 200

@@ -67,8 +67,8 @@ class Shared:
 async def running(settings: Settings, url: str) -> AsyncIterator[Shared]:
     """An app on its own runtime, served in process and by uvicorn over TCP."""
     runtime = Runtime.build(settings, url, llm=FakeProvider(), moderator=KeywordModerator())
-    runtime.extras["embedder"] = FakeEmbedder()
-    runtime.extras["faq_views"] = ViewCounter(flush_interval_seconds=0)
+    runtime.embedder = FakeEmbedder()
+    runtime.faq_views = ViewCounter(flush_interval_seconds=0)
     app = create_app(runtime=runtime)
     parsed = make_url(url)
     db = await asyncpg.connect(host=str(parsed.query["host"]), user="postgres", database=parsed.database)

@@ -14,11 +14,11 @@ from pydantic import BeforeValidator
 from helpline.admin import service
 from helpline.admin.schemas import AdminUserDetail, AdminUserPage, AdminUserRead, AuditPage
 from helpline.auth.dependencies import AdminUser, ClientDep, StaffUser
-from helpline.chat.hub import Shutdown
 from helpline.chat.sockets import CLOSE_UNAUTHORIZED, close_all
 from helpline.core.deps import RuntimeDep, SessionDep
 from helpline.core.ids import MAX_ID, PathId
 from helpline.models import UserRole, UserStatus
+from helpline.platform.hub import Shutdown
 from helpline.users import service as users
 from helpline.users.schemas import AdminUserUpdate
 

@@ -11,7 +11,6 @@ from sqlalchemy import ColumnElement, bindparam, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from helpline.auth.service import ACCOUNT_GONE, Caller, check_access
-from helpline.auth.throttle import AuthThrottles
 from helpline.core.audit import Client
 from helpline.core.db import single_statement
 from helpline.core.deps import RuntimeDep, SessionDep, client_ip, user_agent
@@ -20,6 +19,7 @@ from helpline.core.openapi import DEFAULT_DESCRIPTIONS, documents
 from helpline.core.runtime import Runtime
 from helpline.core.security import DeviceCookie, InvalidToken, TokenClaims
 from helpline.models import RevokedAccessToken, RevokedSession, User, UserRole
+from helpline.platform.throttle import AuthThrottles
 
 bearer = HTTPBearer(auto_error=False, description="Access token from /api/v1/auth/login")
 
@@ -32,11 +32,7 @@ ClientDep = Annotated[Client, Depends(get_client)]
 
 
 async def get_throttles(runtime: RuntimeDep) -> AuthThrottles:
-    throttles = runtime.extras.get("auth_throttles")
-    if not isinstance(throttles, AuthThrottles):
-        throttles = AuthThrottles.build(runtime.limits_storage, runtime.settings)
-        runtime.extras["auth_throttles"] = throttles
-    return throttles
+    return runtime.auth_throttles
 
 
 ThrottlesDep = Annotated[AuthThrottles, Depends(get_throttles)]

@@ -28,7 +28,6 @@ from helpline.auth.service import (
     username_for,
     username_taken,
 )
-from helpline.auth.throttle import RateLimit
 from helpline.core import audit
 from helpline.core.audit import Client
 from helpline.core.db import session_scope
@@ -36,6 +35,7 @@ from helpline.core.errors import AppError, Conflict, Unauthorized
 from helpline.core.runtime import Runtime
 from helpline.core.security import InvalidToken, TokenClaims
 from helpline.models import Conversation, RefreshToken, RevokedAccessToken, User, UserRole
+from helpline.platform.throttle import RateLimit
 from helpline.widget.access import check_widget
 
 log = structlog.get_logger(__name__)

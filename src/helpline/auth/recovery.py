@@ -19,13 +19,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.auth.service import revoke_all_sessions
-from helpline.auth.throttle import AuthThrottles, account_key
 from helpline.core import audit
 from helpline.core.audit import Client
 from helpline.core.errors import BadRequest, Unprocessable
 from helpline.core.runtime import Runtime
 from helpline.models import User, UserStatus
 from helpline.notifications.mail import compose
+from helpline.platform.throttle import AuthThrottles, account_key
 
 RESET_ACCEPTED = (
     "If an account uses this email, a link to choose a new password is on its way. "

@@ -36,11 +36,11 @@ from helpline.auth.schemas import (
     VerifyEmailConfirm,
     VerifyEmailResend,
 )
-from helpline.chat.hub import Shutdown
 from helpline.chat.sockets import CLOSE_UNAUTHORIZED, close_all, close_login, close_reused_login
 from helpline.core.deps import RuntimeDep, SessionDep
 from helpline.core.errors import error_response
 from helpline.notifications.mail import send_quietly
+from helpline.platform.hub import Shutdown
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 

@@ -13,7 +13,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.auth.schemas import RegisterRequest
-from helpline.auth.throttle import LoginThrottle, RateLimit, account_key
 from helpline.auth.verification import NOT_VERIFIED
 from helpline.core import audit
 from helpline.core.audit import Client
@@ -30,6 +29,7 @@ from helpline.models import (
     UserRole,
     UserStatus,
 )
+from helpline.platform.throttle import LoginThrottle, RateLimit, account_key
 
 INVALID_CREDENTIALS = "Invalid email/username or password"
 EMAIL_TAKEN = "An account with this email already exists."

@@ -15,13 +15,13 @@ from email.message import EmailMessage
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from helpline.auth.throttle import AuthThrottles
 from helpline.core import audit
 from helpline.core.audit import Client
 from helpline.core.errors import BadRequest
 from helpline.core.runtime import Runtime
 from helpline.models import User, UserStatus
 from helpline.notifications.mail import compose
+from helpline.platform.throttle import AuthThrottles
 
 RESEND_ACCEPTED = "If this email has an account waiting for confirmation, a new link is on its way."
 NOT_VERIFIED = "Confirm your email address first: open the link we mailed to it, or ask for a new one."

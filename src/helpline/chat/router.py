@@ -11,7 +11,6 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from helpline.auth.dependencies import ChatUser, CurrentUser, TurnClaims, load_caller
 from helpline.auth.service import require_consent
 from helpline.chat import service
-from helpline.chat.hub import EVENT_KINDS, Generation, TurnEvent
 from helpline.chat.schemas import ChatResponse, FeedbackRead, FeedbackRequest, SendRequest
 from helpline.chat.stop import stop as stop_answer
 from helpline.core.deps import RuntimeDep, SessionDep
@@ -20,6 +19,7 @@ from helpline.core.ids import MAX_ID, PathId
 from helpline.core.runtime import Runtime
 from helpline.core.security import TokenClaims
 from helpline.models import MessageStatus
+from helpline.platform.hub import EVENT_KINDS, Generation, TurnEvent
 
 router = APIRouter(prefix="/api/v1", tags=["chat"])
 FINAL_POLL_SECONDS = 0.5

@@ -23,7 +23,6 @@ from helpline.chat import guard
 from helpline.chat import repository as repo
 from helpline.chat.grounding import Grounding, Source, ground, prefetch, record_declined
 from helpline.chat.honest import DIRECT_MODEL, Fallback, fallback
-from helpline.chat.hub import Generation
 from helpline.chat.smalltalk import small_talk
 from helpline.core.db import single_statement
 from helpline.core.errors import Conflict, ConsentRequired, NotFound, Unauthorized, Unprocessable
@@ -32,6 +31,7 @@ from helpline.core.ratelimit import Quota
 from helpline.core.runtime import Runtime
 from helpline.core.security import TokenClaims
 from helpline.models import Conversation, Message, MessageStatus, MessageType
+from helpline.platform.hub import Generation
 
 log = structlog.get_logger(__name__)
 

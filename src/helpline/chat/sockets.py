@@ -1,52 +1,20 @@
-"""What the rest of the app knows of the chat WebSockets: the sockets still waiting to
-authenticate (capped per process and per client address), and closing a user's sockets when
+"""What the rest of the app knows of the chat WebSockets: closing a user's sockets when
 their login ends (logout, password change, suspension), through the hub so that every instance
 closes its own."""
 
 from __future__ import annotations
 
-import collections
-import contextlib
 import uuid
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from helpline.chat.hub import Shutdown
 from helpline.core.security import InvalidToken, TokenClaims, TokenType
+from helpline.platform.hub import Shutdown
 
 if TYPE_CHECKING:
-    from helpline.core.config import WebSocketSettings
     from helpline.core.runtime import Runtime
 
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
-
-
-class PendingSockets:
-    """Sockets accepted and not authenticated yet, in this process: in all and per address."""
-
-    def __init__(self) -> None:
-        self.total = 0
-        self.by_address: collections.Counter[str] = collections.Counter()
-
-    @contextlib.contextmanager
-    def admit(self, address: str, limits: WebSocketSettings) -> Iterator[str | None]:
-        """Count the socket while the block runs; yields why it is refused (None: admitted)."""
-        if self.total >= limits.max_unauthenticated:
-            yield "Too many connections are waiting to authenticate: try again later"
-            return
-        if self.by_address[address] >= limits.max_unauthenticated_per_ip:
-            yield "Too many connections from this address are waiting to authenticate"
-            return
-        self.total += 1
-        self.by_address[address] += 1
-        try:
-            yield None
-        finally:
-            self.total -= 1
-            self.by_address[address] -= 1
-            if self.by_address[address] <= 0:
-                del self.by_address[address]
 
 
 def _claims(runtime: Runtime, token: str | None, kind: TokenType) -> TokenClaims | None:

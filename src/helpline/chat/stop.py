@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from helpline.chat import repository as repo
-from helpline.chat.hub import Generation
 from helpline.chat.service import stored_answer, stored_payload
 from helpline.core.errors import Conflict
 from helpline.core.runtime import Runtime
 from helpline.models import MessageStatus
+from helpline.platform.hub import Generation
 
 STOP_WAIT_SECONDS = 10.0  # for the final event, before the answer is taken for abandoned
 STOP_RESEND_SECONDS = 1.0  # meanwhile the stop is asked again: a pub/sub message may be lost

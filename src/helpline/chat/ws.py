@@ -44,7 +44,6 @@ from pydantic import ValidationError
 
 from helpline.auth.dependencies import load_caller
 from helpline.chat import service
-from helpline.chat.hub import Listener, Shutdown, TurnEvent
 from helpline.chat.schemas import WsIncoming
 from helpline.chat.sockets import CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED
 from helpline.chat.stop import stop as stop_answer
@@ -52,6 +51,7 @@ from helpline.core.errors import AppError, ConsentRequired, failure
 from helpline.core.metrics import WS_CLOSED
 from helpline.core.runtime import Runtime
 from helpline.core.security import InvalidToken, TokenClaims
+from helpline.platform.hub import Listener, Shutdown, TurnEvent
 
 log = structlog.get_logger(__name__)
 router = APIRouter()

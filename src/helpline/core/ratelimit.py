@@ -1,5 +1,5 @@
-"""Request limits on the ``limits`` library, sharing its storage (Redis when configured, else
-in-process) with the login throttle.
+"""Request limits, counted in a ``platform.limits.WindowStore`` (Redis when configured, else
+in-process; rates in ``limits``' notation).
 
 - ``Windows``: a set of sliding windows counted together (the spec's 60/minute, 1000/hour,
   10000/day) for one key; a hit answers with the ``Quota`` left, which becomes the IETF draft's
@@ -17,23 +17,20 @@ with a 503, as HELPLINE_LIMITS_ON_STORE_FAILURE says; never a 500.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import hashlib
 import re
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import structlog
 from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerHour, RateLimitItemPerMinute, parse_many
-from limits.aio.storage import Storage
-from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from helpline.core.config import LimitsSettings
 from helpline.core.errors import RateLimited, ServiceUnavailable, error_response
 from helpline.core.metrics import RATE_LIMIT_STORE_ERRORS
+from helpline.platform.limits import WindowStore
 
 log = structlog.get_logger(__name__)
 
@@ -72,14 +69,14 @@ class Windows:
 
     def __init__(
         self,
-        limiter: SlidingWindowCounterRateLimiter,
+        store: WindowStore,
         items: Sequence[RateLimitItem],
         namespace: str,
         *,
         refusal: str,
         fail_open: bool,
     ) -> None:
-        self._limiter = limiter
+        self._store = store
         self.items = sorted(items, key=lambda i: i.get_expiry())
         self.namespace = namespace
         self._refusal = refusal  # formatted with amount, per, wait
@@ -89,26 +86,23 @@ class Windows:
     async def hit(self, key: str) -> Quota | None:
         """Count one request for ``key`` and say what is left; 429 when a window is full. None
         when the store is down and requests go through without a count (fail open)."""
-        key = hashed_key(key)
         try:
-            # Each window's check-and-count is one atomic script; the windows run side by side.
-            passed = await asyncio.gather(*(self._limiter.hit(i, self.namespace, key) for i in self.items))
-            stats = await asyncio.gather(*(self._limiter.get_window_stats(i, self.namespace, key) for i in self.items))
+            # Every window checked and counted together: one round trip on Redis.
+            states = await self._store.hit(self.namespace, hashed_key(key), self.items)
         except Exception as exc:
             self._store_failed(exc)
             return None
-        now = time.time()
-        waits = [max(1, int(s.reset_time - now) + 1) for s in stats]
-        full = [n for n, ok in enumerate(passed) if not ok]
-        if full:
+        waits = [max(1, int(s.reset) + 1) for s in states]
+        if not all(s.passed for s in states):
+            full = [n for n, s in enumerate(states) if s.remaining <= 0] or list(range(len(states)))
             n = max(full, key=lambda k: waits[k])  # the wait until every full window has room
             item = self.items[n]
             quota = Quota(item.amount, 0, waits[n], self.policy)
             per = item.GRANULARITY.name
             detail = self._refusal.format(amount=item.amount, per=per, wait=waits[n])
             raise RateLimited(detail, retry_after=waits[n], quota=quota.headers())
-        n = min(range(len(stats)), key=lambda k: (stats[k].remaining, k))
-        return Quota(self.items[n].amount, stats[n].remaining, waits[n], self.policy)
+        n = min(range(len(states)), key=lambda k: (states[k].remaining, k))
+        return Quota(self.items[n].amount, states[n].remaining, waits[n], self.policy)
 
     def _store_failed(self, exc: Exception) -> None:
         RATE_LIMIT_STORE_ERRORS.inc()
@@ -120,8 +114,7 @@ class Windows:
         raise ServiceUnavailable(STORE_DOWN) from None
 
     async def clear(self, key: str) -> None:
-        for item in self.items:
-            await self._limiter.clear(item, self.namespace, hashed_key(key))
+        await self._store.clear(self.namespace, hashed_key(key), self.items)
 
 
 def hashed_key(key: str) -> str:
@@ -132,14 +125,14 @@ def hashed_key(key: str) -> str:
 class UserRateLimiter:
     """Chat messages per user (HELPLINE_LIMITS_RATE_PER_MINUTE/HOUR/DAY), from any transport."""
 
-    def __init__(self, storage: Storage, settings: LimitsSettings, namespace: str = "chat") -> None:
+    def __init__(self, store: WindowStore, settings: LimitsSettings, namespace: str = "chat") -> None:
         items = [
             RateLimitItemPerMinute(settings.rate_per_minute),
             RateLimitItemPerHour(settings.rate_per_hour),
             RateLimitItemPerDay(settings.rate_per_day),
         ]
         self.windows = Windows(
-            SlidingWindowCounterRateLimiter(storage),
+            store,
             items,
             namespace,
             refusal="Rate limit of {amount} messages per {per} reached; try again in {wait} seconds.",
@@ -180,8 +173,8 @@ class ApiRateLimiter:
     """Request windows per route group and role (HELPLINE_LIMITS_RULES): the rule for
     "group:role" wins over "group", then "*:role", then "*"."""
 
-    def __init__(self, storage: Storage, settings: LimitsSettings) -> None:
-        self._limiter = SlidingWindowCounterRateLimiter(storage)
+    def __init__(self, store: WindowStore, settings: LimitsSettings) -> None:
+        self._store = store
         self._rules = settings.resolved_rules()
         self._fail_open = settings.on_store_failure == "open"
 
@@ -190,7 +183,7 @@ class ApiRateLimiter:
         for name in (f"{group}:{role}", group, f"*:{role}", "*"):
             if name in self._rules:
                 return Windows(
-                    self._limiter,
+                    self._store,
                     parse_many(self._rules[name]),
                     f"api-{group}",
                     refusal="Too many requests ({amount} per {per}); try again in {wait} seconds.",

@@ -2,28 +2,34 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import structlog
-from limits.aio.storage import MemoryStorage, RedisClusterStorage, RedisStorage, Storage
+from limits.aio.storage import Storage
 from redis.asyncio import Redis, RedisCluster
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from helpline.ai.base import LLMProvider, Moderator
-from helpline.chat.hub import GenerationHub
-from helpline.chat.sockets import PendingSockets
+from helpline.ai.base import Embedder, LLMProvider, Moderator
 from helpline.core.config import Settings
 from helpline.core.db import create_engine, create_sessionmaker
-from helpline.core.onetime import OneTimeStore
 from helpline.core.ratelimit import ApiRateLimiter, UserRateLimiter
 from helpline.core.security import PasswordHasher, TokenCodec
+from helpline.platform.cache import FAQCache, create_faq_cache
+from helpline.platform.hub import GenerationHub
+from helpline.platform.limits import WindowStore, create_limits_storage, create_window_store
+from helpline.platform.onetime import OneTimeStore, create_one_time_store
+from helpline.platform.sockets import PendingSockets
+from helpline.platform.throttle import AuthThrottles
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # made by the packages that own them (which import this module), on first use
+    from helpline.faqs.rerank import Reranker
+    from helpline.faqs.views import ViewCounter
     from helpline.jobs.queue import JobQueue
+    from helpline.privacy.retention import RetentionReport
 
 log = structlog.get_logger(__name__)
 
@@ -38,32 +44,6 @@ def create_redis(settings: Settings) -> Redis | RedisCluster | None:
     return Redis.from_url(url, **opts)  # type: ignore[arg-type]
 
 
-class LazyExpiryMemoryStorage(MemoryStorage):
-    """limits' MemoryStorage starts a pass over every key (one thread hop per key) after each
-    hit, which costs most of a core under chat load. Expired entries only waste memory (the
-    moving window checks timestamps itself), so sweep at most once every few seconds."""
-
-    _sweep_every = 5.0
-    _last_sweep = 0.0
-
-    async def _MemoryStorage__schedule_expiry(self) -> None:  # noqa: N802 - overrides a private method
-        now = time.monotonic()
-        if now - self._last_sweep < self._sweep_every:
-            return
-        self._last_sweep = now
-        await super()._MemoryStorage__schedule_expiry()  # type: ignore[misc]
-
-
-def create_limits_storage(settings: Settings) -> Storage:
-    """Shared (Redis) counters when Redis is configured, in-process ones otherwise."""
-    url = settings.redis.url
-    if url is None:
-        return LazyExpiryMemoryStorage()
-    if settings.redis.cluster:
-        return RedisClusterStorage(url.replace("redis://", "async+redis+cluster://", 1), implementation="redispy")
-    return RedisStorage("async+" + url, implementation="redispy", key_prefix="helpline:limits")
-
-
 @dataclass
 class Runtime:
     settings: Settings
@@ -72,16 +52,33 @@ class Runtime:
     sessionmaker: async_sessionmaker[AsyncSession]
     hasher: PasswordHasher
     tokens: TokenCodec
-    limits_storage: Storage
+    limits_storage: Storage  # the auth throttles' moving windows (limits' storage)
+    windows: WindowStore  # the API's and the chat's request windows
     llm: LLMProvider
     moderator: Moderator
     chat_limiter: UserRateLimiter
     api_limiter: ApiRateLimiter
     hub: GenerationHub
+    auth_throttles: AuthThrottles  # login, sign-up, guest and refresh limits
+    one_time: OneTimeStore  # single-use codes (the widget's sign-up hand-off)
+    faq_cache: FAQCache  # search results and embeddings
     redis: Redis | RedisCluster | None = None
     # Chat WebSockets accepted but not authenticated yet (capped by settings.ws).
     pending_sockets: PendingSockets = field(default_factory=PendingSockets)
-    extras: dict[str, object] = field(default_factory=dict)
+    # The knowledge base's embedder (faqs.backends makes it on first use; tests put a fake here),
+    # or why it could not be made.
+    embedder: Embedder | None = None
+    embedder_error: str | None = None
+    # The rest of FAQ search's backends (faqs.backends), made on first use: the view counter, the
+    # width of the vector columns as the database has them, the reranker (None when off or
+    # missing, once ``faq_reranker_made``) and the task embedding the passages for it.
+    faq_views: ViewCounter | None = None
+    faq_vector_dim: int | None = None
+    faq_reranker: Reranker | None = None
+    faq_reranker_made: bool = False
+    faq_reranker_warm: asyncio.Task[None] | None = None
+    # Privacy: the last retention run's report (its admin screen reads it).
+    retention_last_report: RetentionReport | None = None
     # Extra readiness checks (LLM provider, ...) registered by the parts that need them.
     health_probes: dict[str, Callable[[], Awaitable[object]]] = field(default_factory=dict)
 
@@ -100,7 +97,9 @@ class Runtime:
             llm = llm or create_provider(settings)
             moderator = moderator or create_moderator(settings)
         engine = create_engine(settings, database_url)
-        storage = create_limits_storage(settings)
+        limits_storage = create_limits_storage(settings)
+        redis = create_redis(settings)
+        windows = create_window_store(settings, redis)
         return cls(
             settings=settings,
             database_url=database_url,
@@ -108,13 +107,17 @@ class Runtime:
             sessionmaker=create_sessionmaker(engine),
             hasher=PasswordHasher(settings.auth.bcrypt_rounds),
             tokens=TokenCodec(settings.secret_key(), settings.auth.algorithm),
-            limits_storage=storage,
+            limits_storage=limits_storage,
+            windows=windows,
             llm=llm,
             moderator=moderator,
-            chat_limiter=UserRateLimiter(storage, settings.limits),
-            api_limiter=ApiRateLimiter(storage, settings.limits),
+            chat_limiter=UserRateLimiter(windows, settings.limits),
+            api_limiter=ApiRateLimiter(windows, settings.limits),
             hub=GenerationHub.for_settings(settings),
-            redis=create_redis(settings),
+            auth_throttles=AuthThrottles.build(limits_storage, settings),
+            one_time=create_one_time_store(redis),
+            faq_cache=create_faq_cache(redis),
+            redis=redis,
             health_probes={"llm": llm.health} if settings.llm.resolved_provider != "fake" else {},
         )
 
@@ -124,11 +127,6 @@ class Runtime:
         statement stands alone, as in a READ COMMITTED transaction, but without the BEGIN and
         COMMIT round trips around them (about 0.3 ms each). Same pool as ``sessionmaker``."""
         return create_sessionmaker(self.engine.execution_options(isolation_level="AUTOCOMMIT"))
-
-    @functools.cached_property
-    def one_time(self) -> OneTimeStore:
-        """Single-use codes (the widget's sign-up hand-off): shared through Redis when configured."""
-        return OneTimeStore(self.redis)
 
     @functools.cached_property
     def jobs(self) -> JobQueue:

@@ -1,5 +1,5 @@
 """What FAQ operations need besides a session: the embedder, the cache, the view counter. Built
-once per process and kept in ``runtime.extras`` (tests inject ``runtime.extras["embedder"]``)."""
+once per process and kept in the runtime's typed fields (tests put a fake in ``runtime.embedder``)."""
 
 from __future__ import annotations
 
@@ -18,19 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from helpline.ai.base import Embedder
 from helpline.core.config import Settings
 from helpline.core.runtime import Runtime
-from helpline.faqs.cache import FAQCache
 from helpline.faqs.rerank import Reranker, create_reranker, warm_passages
 from helpline.faqs.views import ViewCounter
+from helpline.platform.cache import FAQCache
 
 log = structlog.get_logger(__name__)
-
-EMBEDDER_KEY = "embedder"
-_CACHE_KEY = "faq_cache"
-_VIEWS_KEY = "faq_views"
-_DIM_KEY = "faq_vector_dim"
-_ERROR_KEY = "faq_embedder_error"
-RERANKER_KEY = "faq_reranker"
-_RERANK_WARM_KEY = "faq_reranker_warm"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,20 +62,15 @@ def create_embedder(settings: Settings) -> Embedder:
 
 
 def _embedder(runtime: Runtime) -> Embedder | None:
-    extras = runtime.extras
-    if EMBEDDER_KEY in extras:
-        return cast(Embedder | None, extras[EMBEDDER_KEY])
-    if _ERROR_KEY in extras:
-        return None
+    if runtime.embedder is not None or runtime.embedder_error is not None:
+        return runtime.embedder
     try:
-        embedder = create_embedder(runtime.settings)
+        runtime.embedder = create_embedder(runtime.settings)
     except Exception as exc:
         # A bad embedding setting must not take the knowledge base down: text search still works.
-        extras[_ERROR_KEY] = str(exc)
+        runtime.embedder_error = str(exc)
         log.error("faq.embedder_unavailable", error=str(exc)[:300])
-        return None
-    extras[EMBEDDER_KEY] = embedder
-    return embedder
+    return runtime.embedder
 
 
 async def vector_column_dimension(session: AsyncSession) -> int:
@@ -94,24 +81,16 @@ async def vector_column_dimension(session: AsyncSession) -> int:
     return int(dim or 0)
 
 
-def _cache(runtime: Runtime) -> FAQCache:
-    cache = runtime.extras.get(_CACHE_KEY)
-    if not isinstance(cache, FAQCache):
-        cache = runtime.extras[_CACHE_KEY] = FAQCache(runtime.redis)
-    return cache
-
-
 async def resolve_deps(runtime: Runtime, session: AsyncSession) -> FAQDeps:
-    extras = runtime.extras
-    cache = _cache(runtime)
-    views = extras.get(_VIEWS_KEY)
-    if not isinstance(views, ViewCounter):
-        views = extras[_VIEWS_KEY] = ViewCounter()
+    cache = runtime.faq_cache
+    if runtime.faq_views is None:
+        runtime.faq_views = ViewCounter()
+    views = runtime.faq_views
     embedder = _embedder(runtime)
     if embedder is not None:
-        dim = extras.get(_DIM_KEY)
-        if not isinstance(dim, int):
-            dim = extras[_DIM_KEY] = await vector_column_dimension(session)
+        dim = runtime.faq_vector_dim
+        if dim is None:
+            dim = runtime.faq_vector_dim = await vector_column_dimension(session)
             if dim != embedder.dimension:
                 log.error(
                     "faq.embedding_dimension_mismatch",
@@ -155,14 +134,13 @@ def _reranker(runtime: Runtime, cache: FAQCache) -> Reranker | None:
     """The search's reranker, made once per process (its model loads on first use); None when
     HELPLINE_SEARCH_RERANK is off or its model is missing (logged once: search keeps the hybrid
     order, as it keeps full text when the embedder is missing)."""
-    extras = runtime.extras
-    if RERANKER_KEY not in extras:
+    if not runtime.faq_reranker_made:
+        runtime.faq_reranker_made = True
         try:
-            extras[RERANKER_KEY] = create_reranker(runtime.settings.search, cache)
+            runtime.faq_reranker = create_reranker(runtime.settings.search, cache)
         except Exception as exc:
             log.error("faq.reranker_unavailable", error=str(exc)[:300])
-            extras[RERANKER_KEY] = None
-    return cast(Reranker | None, extras[RERANKER_KEY])
+    return runtime.faq_reranker
 
 
 def embedder_for(runtime: Runtime) -> Embedder | None:
@@ -173,8 +151,8 @@ def embedder_for(runtime: Runtime) -> Embedder | None:
 async def warm_reranker(runtime: Runtime) -> None:
     """Make the search's reranker now and embed the published FAQs' passages for it in the
     background (faqs.rerank.warm_passages); the start does not wait for them."""
-    reranker = _reranker(runtime, _cache(runtime))
-    if reranker is None or _RERANK_WARM_KEY in runtime.extras:
+    reranker = _reranker(runtime, runtime.faq_cache)
+    if reranker is None or runtime.faq_reranker_warm is not None:
         return
 
     async def warm() -> None:
@@ -184,17 +162,18 @@ async def warm_reranker(runtime: Runtime) -> None:
         except Exception as exc:  # searches embed what they meet instead
             log.warning("faq.reranker_warm_failed", error=f"{type(exc).__name__}: {exc}"[:300])
 
-    runtime.extras[_RERANK_WARM_KEY] = asyncio.create_task(warm())
+    runtime.faq_reranker_warm = asyncio.create_task(warm())
 
 
 async def close_embedder(runtime: Runtime) -> None:
     """Release the embedder this package created (the runtime does not know about it)."""
-    embedder = runtime.extras.pop(EMBEDDER_KEY, None)
+    embedder, runtime.embedder = runtime.embedder, None
     if embedder is not None:
-        await cast(Embedder, embedder).aclose()
-    warming = runtime.extras.pop(_RERANK_WARM_KEY, None)
-    if isinstance(warming, asyncio.Task) and not warming.done():
+        await embedder.aclose()
+    warming, runtime.faq_reranker_warm = runtime.faq_reranker_warm, None
+    if warming is not None and not warming.done():
         warming.cancel()
-    reranker = runtime.extras.pop(RERANKER_KEY, None)
+    reranker, runtime.faq_reranker = runtime.faq_reranker, None
+    runtime.faq_reranker_made = False
     if reranker is not None:
-        await cast(Reranker, reranker).aclose()
+        await reranker.aclose()

@@ -19,12 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from helpline.ai.base import Embedder
 from helpline.core.db import session_scope
 from helpline.faqs.backends import FAQDeps, vector_column_dimension
-from helpline.faqs.cache import FAQCache
 from helpline.faqs.embeddings import refresh_embeddings
 from helpline.faqs.phrasings import refresh_phrasing_embeddings
 from helpline.faqs.views import ViewCounter
 from helpline.models import FAQ, FAQPhrasing, UnansweredQuestion
 from helpline.models.faqs import HNSW_BUILD_MEMORY, HNSW_INDEXES, PHRASING_HNSW_INDEX, hnsw_ddl
+from helpline.platform.cache import MemoryFAQCache
 
 log = structlog.get_logger(__name__)
 
@@ -81,7 +81,7 @@ async def reindex(
             say(f"Resizing the vector columns from {current} to {embedder.dimension} dimensions")
             await resize_vectors(session, embedder.dimension)
             report.resized_from = current
-    deps = FAQDeps(embedder=embedder, cache=FAQCache(None), views=ViewCounter(), sessionmaker=maker)
+    deps = FAQDeps(embedder=embedder, cache=MemoryFAQCache(), views=ViewCounter(), sessionmaker=maker)
     last_id = 0
     while True:
         done = False

@@ -11,7 +11,7 @@ with a model trained on other data (bench/bench_retrieval_public.py measures the
 No cross-encoder is used: no PyPI package found here ships one's weights (flashrank downloads
 its ONNX files from the Hugging Face hub on first use, which Helpline never does). e5 is a
 bi-encoder, so a FAQ's passage vectors do not depend on the query and are cached like query
-vectors (faqs.cache: Redis when configured, else in-process), keyed by the model and the text's
+vectors (platform.cache: Redis when configured, else in-process), keyed by the model and the text's
 hash: a changed FAQ gets new ones, and a knowledge base's passages are embedded once, by the
 first searches that meet them (and, after a start, in the background: warm_passages). A new
 query then costs one e5 embedding: 33-45 ms of CPU on the model's own thread, started while the
@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from helpline.ai.base import Embedder, EmbeddingError
 from helpline.ai.embeddings import InputType
 from helpline.core.config import SearchSettings, SettingsError
-from helpline.faqs.cache import FAQCache
+from helpline.platform.cache import FAQCache
 
 log = structlog.get_logger(__name__)
 

@@ -17,11 +17,11 @@ from sqlalchemy import and_, case, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.auth.dependencies import get_throttles
-from helpline.auth.throttle import account_key
 from helpline.core.audit import Client
 from helpline.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from helpline.core.runtime import Runtime
 from helpline.models import AuditLog, Conversation, Message, PrivacyExport, User, UserRole
+from helpline.platform.throttle import account_key
 
 log = structlog.get_logger(__name__)
 

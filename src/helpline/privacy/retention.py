@@ -41,7 +41,6 @@ log = structlog.get_logger(__name__)
 
 # pg_advisory_lock key of the job: the bytes "hl:reten" as a (positive) bigint.
 LOCK_KEY = int.from_bytes(b"hl:reten", "big")
-LAST_REPORT = "retention_last_report"  # Runtime.extras key of the last report of this process
 RETENTION_ACTION = "privacy.retention_run"  # the audit entry of a run that removed something
 
 # Report keys, in the order the rules run.
@@ -266,5 +265,5 @@ async def run_retention(runtime: Runtime, *, dry_run: bool = False, now: datetim
             await conn.commit()
     report.finished_at = datetime.now(UTC)
     if not dry_run:
-        runtime.extras[LAST_REPORT] = report
+        runtime.retention_last_report = report
     return report

@@ -8,12 +8,12 @@ from typing import Any
 from fastapi import APIRouter, BackgroundTasks, Response, status
 
 from helpline.auth.dependencies import AdminUser, ClientDep, CurrentUser
-from helpline.chat.hub import Shutdown
 from helpline.chat.sockets import CLOSE_UNAUTHORIZED, close_all
 from helpline.core.deps import RuntimeDep, SessionDep
 from helpline.core.ids import PathId
 from helpline.jobs.functions import export_key
 from helpline.jobs.service import enqueue_after_commit
+from helpline.platform.hub import Shutdown
 from helpline.privacy import erasure, service
 from helpline.privacy.schemas import AccountErasure, Consents, ConsentUpdate, ExportRead, RetentionStatus
 

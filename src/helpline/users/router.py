@@ -8,7 +8,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from helpline.auth.dependencies import AdminUser, ClientDep, CurrentUser, StaffUser, ThrottlesDep
 from helpline.auth.schemas import UserRead
 from helpline.auth.verification import verification_mail
-from helpline.chat.hub import Shutdown
 from helpline.chat.sockets import CLOSE_UNAUTHORIZED, close_all
 from helpline.core import audit
 from helpline.core.deps import RuntimeDep, SessionDep
@@ -18,6 +17,7 @@ from helpline.models import User
 from helpline.notifications import settings as notification_settings
 from helpline.notifications.mail import send_quietly
 from helpline.notifications.schemas import NotificationChoice, NotificationSettings, NotificationSettingsUpdate
+from helpline.platform.hub import Shutdown
 from helpline.users import service
 from helpline.users.schemas import AdminUserUpdate, PasswordChange, UserPage, UserUpdate
 

@@ -10,14 +10,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.auth.service import record_consents, revoke_all_sessions, status_problem, verify_current_password
-from helpline.auth.throttle import LoginThrottle
-from helpline.chat.hub import Shutdown
 from helpline.chat.sockets import CLOSE_FORBIDDEN
 from helpline.core import audit
 from helpline.core.audit import Client
 from helpline.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from helpline.core.runtime import Runtime
 from helpline.models import ConsentType, User, UserRole, UserStatus
+from helpline.platform.hub import Shutdown
+from helpline.platform.throttle import LoginThrottle
 from helpline.users.schemas import AdminUserUpdate, PasswordChange, UserUpdate
 
 GUEST_REGISTER_FIRST = (

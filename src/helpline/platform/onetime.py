@@ -9,29 +9,30 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from redis.asyncio import Redis, RedisCluster
 
 PREFIX = "helpline:once:"
 
 
-class OneTimeStore:
-    def __init__(
-        self,
-        redis: Redis | RedisCluster | None,
-        *,
-        max_entries: int = 10_000,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.redis = redis
+class OneTimeStore(Protocol):
+    async def put(self, key: str, value: str, ttl_seconds: int) -> None: ...
+
+    async def take(self, key: str) -> str | None:
+        """The value, removed in the same step: of two concurrent takes, one gets it."""
+        ...
+
+
+class MemoryOneTimeStore:
+    """In this process, at most ``max_entries`` values (expired ones go first, then the oldest)."""
+
+    def __init__(self, *, max_entries: int = 10_000, clock: Callable[[], float] = time.monotonic) -> None:
         self.max_entries = max_entries
         self._clock = clock
         self._local: dict[str, tuple[float, str]] = {}
 
     async def put(self, key: str, value: str, ttl_seconds: int) -> None:
-        if self.redis is not None:
-            await self.redis.set(PREFIX + key, value, ex=ttl_seconds)
-            return
         now = self._clock()
         if len(self._local) >= self.max_entries:
             self._local = {k: v for k, v in self._local.items() if v[0] > now}
@@ -40,11 +41,26 @@ class OneTimeStore:
         self._local[key] = (now + ttl_seconds, value)
 
     async def take(self, key: str) -> str | None:
-        """The value, removed in the same step (GETDEL): of two concurrent takes, one gets it."""
-        if self.redis is not None:
-            value = await self.redis.getdel(PREFIX + key)
-            return value if isinstance(value, str) else None
         entry = self._local.pop(key, None)
         if entry is None or entry[0] <= self._clock():
             return None
         return entry[1]
+
+
+class RedisOneTimeStore:
+    """In Redis (or Redis Cluster): SET with an expiry, GETDEL to take."""
+
+    def __init__(self, redis: Redis | RedisCluster) -> None:
+        self.redis = redis
+
+    async def put(self, key: str, value: str, ttl_seconds: int) -> None:
+        await self.redis.set(PREFIX + key, value, ex=ttl_seconds)
+
+    async def take(self, key: str) -> str | None:
+        value = await self.redis.getdel(PREFIX + key)
+        return value if isinstance(value, str) else None
+
+
+def create_one_time_store(redis: Redis | RedisCluster | None) -> OneTimeStore:
+    """Redis when configured (the runtime's client), in-process otherwise."""
+    return MemoryOneTimeStore() if redis is None else RedisOneTimeStore(redis)

@@ -52,7 +52,7 @@ from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from helpline.chat.hub import EVENT_KINDS, EventKind, Generation, GenerationHub, Shutdown, TurnEvent
+from helpline.platform.hub import EVENT_KINDS, EventKind, Generation, GenerationHub, Shutdown, TurnEvent
 
 if TYPE_CHECKING:
     from helpline.core.config import Settings

@@ -4,7 +4,7 @@ the user's WebSocket connections), and generation never depends on them.
 
 ``GenerationHub`` keeps everything in this process: enough for one instance (and the embedded
 mode, which needs no Redis). With several instances, ``GenerationHub.for_settings`` picks the
-Redis-backed hub (helpline.chat.redis_hub), which has the same interface and also shares the
+Redis-backed hub (helpline.platform.redis_hub), which has the same interface and also shares the
 logs and the per-user fan-out between instances.
 
 ``stop()`` cuts an answer short (the user's Stop button): the generating task is cancelled while
@@ -152,7 +152,7 @@ class GenerationHub:
         """The Redis-backed hub when Redis is configured (several instances), else this one."""
         if settings.redis.url is None:
             return GenerationHub()
-        from helpline.chat.redis_hub import RedisGenerationHub
+        from helpline.platform.redis_hub import RedisGenerationHub
 
         return RedisGenerationHub.from_settings(settings)
 

@@ -1,44 +1,18 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 from redis.asyncio import Redis
 
 from helpline.core.config import EmbeddingSettings, RedisSettings
-from helpline.faqs import cache as cache_module
-from helpline.faqs.cache import FAQCache
+from helpline.platform.cache import MemoryFAQCache, RedisFAQCache
 from tests.conftest import REDIS_URL, make_settings, serve_app
-
-
-@pytest.fixture(params=["memory", "redis"])
-async def cache(request: pytest.FixtureRequest) -> AsyncIterator[FAQCache]:
-    if request.param == "memory":
-        yield FAQCache(None, max_entries=3)
-        return
-    redis = Redis.from_url(REDIS_URL, decode_responses=True)
-    try:
-        yield FAQCache(redis)
-    finally:
-        await redis.aclose()
-
-
-async def test_cache_contract(cache: FAQCache) -> None:
-    key = uuid.uuid4().hex
-    assert await cache.get(key) is None
-    await cache.set(key, "value", 60)
-    await cache.set(key + "b", "other", 60)
-    assert await cache.get(key) == "value"
-    assert await cache.get_many([key + "b", key + "missing", key]) == ["other", None, "value"]
-    if cache.redis is not None:
-        assert 0 < await cache.redis.ttl(cache_module.PREFIX + key) <= 60
 
 
 async def test_in_process_cache_is_bounded_and_expires() -> None:
     now = [1000.0]
-    cache = FAQCache(None, max_entries=2, clock=lambda: now[0])
+    cache = MemoryFAQCache(max_entries=2, clock=lambda: now[0])
     for key in "abc":
         await cache.set(key, key, 10)
     assert await cache.get_many(["a", "b", "c"]) == [None, "b", "c"]  # least recently used went
@@ -48,7 +22,7 @@ async def test_in_process_cache_is_bounded_and_expires() -> None:
 
 async def test_a_cache_that_is_down_only_misses() -> None:
     redis = Redis.from_url("redis://127.0.0.1:1/0", decode_responses=True, socket_connect_timeout=0.5)
-    cache = FAQCache(redis)
+    cache = RedisFAQCache(redis)
     try:
         await cache.set("k", "v", 10)
         assert await cache.get("k") is None
