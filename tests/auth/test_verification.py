@@ -13,6 +13,7 @@ import httpx
 from helpline.core.config import AuthSettings, Settings
 from tests.auth.test_recovery import outbox_mails, text_of
 from tests.conftest import PASSWORD, TEST_SECRET, bearer, login, make_settings, register, serve_app, signed_in
+from tests.privacy.conftest import eventually
 
 VERIFY = "/api/v1/auth/verify-email"
 RESEND = "/api/v1/auth/verify-email/resend"
@@ -24,8 +25,16 @@ def verify_token(mail: EmailMessage) -> str:
     return found.group(1)
 
 
-def mails_to(settings: Settings, email: str, subject: str) -> list[EmailMessage]:
-    return [m for m in outbox_mails(settings) if m["To"] == email and m["Subject"] == subject]
+async def mails_to(settings: Settings, email: str, subject: str, count: int = 1) -> list[EmailMessage]:
+    """The mails to ``email`` with ``subject``, once ``count`` are there (mail jobs run after the response)."""
+    found: list[EmailMessage] = []
+
+    async def enough() -> bool:
+        found[:] = [m for m in outbox_mails(settings) if m["To"] == email and m["Subject"] == subject]
+        return len(found) >= count
+
+    await eventually(enough)
+    return found
 
 
 CONFIRM_SUBJECT = "Confirm your email for Helpline"
@@ -36,7 +45,7 @@ async def test_a_new_account_confirms_its_email_with_the_mailed_link(
 ) -> None:
     tokens = await signed_in(client, "new@example.com")
     assert tokens["user"]["email_verified"] is False
-    [mail] = mails_to(settings, "new@example.com", CONFIRM_SUBJECT)
+    [mail] = await mails_to(settings, "new@example.com", CONFIRM_SUBJECT)
     token = verify_token(mail)
     r = await client.post(VERIFY, json={"token": token})
     assert r.status_code == 200, r.text
@@ -54,9 +63,9 @@ async def test_registering_a_taken_email_tells_its_owner_not_the_caller(
     await signed_in(client, "owner@example.com")
     r = await register(client, "Owner@example.com", "Another-long-pass-1")
     assert r.status_code == 202
-    [warning] = mails_to(settings, "owner@example.com", "Someone tried to register with your email")
+    [warning] = await mails_to(settings, "owner@example.com", "Someone tried to register with your email")
     assert "/forgot-password" in text_of(warning)
-    assert len(mails_to(settings, "owner@example.com", CONFIRM_SUBJECT)) == 1  # only the first registration's
+    assert len(await mails_to(settings, "owner@example.com", CONFIRM_SUBJECT)) == 1  # only the first registration's
 
 
 async def test_required_verification_holds_the_sign_in_until_the_link_is_opened(
@@ -77,12 +86,12 @@ async def test_required_verification_holds_the_sign_in_until_the_link_is_opened(
         )
         assert (sent.status_code, unknown.status_code) == (202, 202)
         assert sent.json() == unknown.json()
-        first, second = mails_to(settings, "waiting@example.com", CONFIRM_SUBJECT)
+        first, second = await mails_to(settings, "waiting@example.com", CONFIRM_SUBJECT, count=2)
         assert (await client.post(VERIFY, json={"token": verify_token(second)})).status_code == 200
         assert (await login(client, "waiting@example.com")).status_code == 200
         # Confirmed: no more links for it, and the older link is still single-use but harmless.
         await client.post(RESEND, json={"email": "waiting@example.com"})
-        assert len(mails_to(settings, "waiting@example.com", CONFIRM_SUBJECT)) == 2
+        assert len(await mails_to(settings, "waiting@example.com", CONFIRM_SUBJECT)) == 2
         assert (await client.post(VERIFY, json={"token": verify_token(first)})).status_code == 200
 
 
@@ -90,12 +99,12 @@ async def test_a_new_email_is_confirmed_again_and_old_links_stop_working(
     client: httpx.AsyncClient, settings: Settings
 ) -> None:
     tokens = await signed_in(client, "before@example.com")
-    [old_link] = mails_to(settings, "before@example.com", CONFIRM_SUBJECT)
+    [old_link] = await mails_to(settings, "before@example.com", CONFIRM_SUBJECT)
     r = await client.patch(
         "/api/v1/users/me", headers=bearer(tokens), json={"email": "after@example.com", "current_password": PASSWORD}
     )
     assert r.status_code == 200, r.text
     assert (r.json()["email"], r.json()["email_verified"]) == ("after@example.com", False)
     assert (await client.post(VERIFY, json={"token": verify_token(old_link)})).status_code == 400
-    [new_link] = mails_to(settings, "after@example.com", CONFIRM_SUBJECT)
+    [new_link] = await mails_to(settings, "after@example.com", CONFIRM_SUBJECT)
     assert (await client.post(VERIFY, json={"token": verify_token(new_link)})).json()["email"] == "after@example.com"

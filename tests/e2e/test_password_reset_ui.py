@@ -9,15 +9,17 @@ import asyncpg
 import httpx
 from playwright.async_api import Browser, Page, expect
 
+from helpline.core.runtime import Runtime
 from tests.conftest import register
 from tests.e2e.conftest import axe_violations
 from tests.e2e.test_admin_ui import admin_tokens, open_admin
+from tests.notifications.outbox import mailed
 
 NEW_PASSWORD = "Fresh-passphrase-2026"
 
 
 async def test_a_forgotten_password_is_reset_from_the_mailed_link(
-    page: Page, browser: Browser, web: str, db: asyncpg.Connection
+    page: Page, browser: Browser, web: str, db: asyncpg.Connection, runtime: Runtime
 ) -> None:
     async with httpx.AsyncClient(base_url=web) as client:
         assert (await register(client, "forgetful@example.com")).status_code == 202
@@ -30,6 +32,9 @@ async def test_a_forgotten_password_is_reset_from_the_mailed_link(
     assert await axe_violations(page) == []
     await page.get_by_role("button", name="Send me a link").click()
     await expect(page.get_by_role("status")).to_contain_text("If an account uses forgetful@example.com")
+    await mailed(
+        runtime.settings.outbox_dir, to="forgetful@example.com", kind="password_reset"
+    )  # a job writes it, just after
 
     # No mail server here: an admin finds the mail in the outbox.
     admin_context = await browser.new_context(base_url=web, service_workers="block")

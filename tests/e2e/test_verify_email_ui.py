@@ -13,9 +13,9 @@ from playwright.async_api import Page, expect
 
 from helpline.core.config import AuthSettings, Settings
 from helpline.core.runtime import Runtime
-from helpline.notifications.mail import list_outbox
 from tests.conftest import PASSWORD, TEST_SECRET, bearer, make_settings
 from tests.e2e.conftest import axe_violations, sign_in_page
+from tests.notifications.outbox import mailed
 
 
 @pytest.fixture
@@ -24,12 +24,13 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     return make_settings(database_url, tmp_path, auth=auth)
 
 
-def confirmation_link(runtime: Runtime, email: str) -> str:
-    """The path of the newest confirmation link mailed to ``email`` (outbox: no mail server)."""
-    mails = [m for m in list_outbox(runtime.settings.outbox_dir, limit=50) if m.to == email]
-    found = re.search(r"(/verify-email#token=[\w-]+)", mails[0].text)
-    assert found, mails[0].text
-    return found.group(1)
+async def confirmation_link(runtime: Runtime, email: str, count: int = 1) -> str:
+    """The path of the newest confirmation link mailed to ``email`` (outbox: no mail server),
+    once ``count`` of them were written by their jobs."""
+    [newest, *_] = await mailed(runtime.settings.outbox_dir, to=email, kind="verify_email", count=count)
+    link = re.search(r"(/verify-email#token=[\w-]+)", newest.text)
+    assert link, newest.text
+    return link.group(1)
 
 
 async def test_sign_up_waits_for_the_mailed_link_then_signs_in(page: Page, web: str, runtime: Runtime) -> None:
@@ -50,9 +51,8 @@ async def test_sign_up_waits_for_the_mailed_link_then_signs_in(page: Page, web: 
     await expect(page.get_by_role("alert")).to_contain_text("Confirm your email address first")
     await page.get_by_role("button", name="Send the link again").click()
     await expect(page.get_by_role("status")).to_contain_text("a new link is on its way")
-    assert len([m for m in list_outbox(runtime.settings.outbox_dir, limit=50) if m.kind == "verify_email"]) == 2
 
-    await page.goto(confirmation_link(runtime, "careful@example.com"))
+    await page.goto(await confirmation_link(runtime, "careful@example.com", count=2))
     await expect(page.get_by_role("status")).to_have_text(
         "Your email address careful@example.com is confirmed. Thank you!"
     )
@@ -68,7 +68,7 @@ async def test_a_changed_email_is_confirmed_again_from_the_account_page(page: Pa
     async with httpx.AsyncClient(base_url=web) as client:
         body = {"email": "moving@example.com", "password": PASSWORD, "data_processing_consent": True}
         assert (await client.post("/api/v1/auth/register", json=body)).status_code == 202
-        link = confirmation_link(runtime, "moving@example.com")
+        link = await confirmation_link(runtime, "moving@example.com")
         assert (
             await client.post("/api/v1/auth/verify-email", json={"token": link.split("=", 1)[1]})
         ).status_code == 200
@@ -86,12 +86,12 @@ async def test_a_changed_email_is_confirmed_again_from_the_account_page(page: Pa
     reminder = page.locator(".account-unverified")
     await expect(reminder).to_contain_text("Your email address moved@example.com is not confirmed yet")
     assert await axe_violations(page) == []
-    await page.goto(confirmation_link(runtime, "moved@example.com"))
+    await page.goto(await confirmation_link(runtime, "moved@example.com"))
     await expect(page.get_by_role("status")).to_contain_text("is confirmed")
     await page.goto("/account")
     await expect(page.get_by_role("heading", name="Account", level=1)).to_be_visible()
     await expect(page.locator(".account-unverified")).to_have_count(0)
 
     # The same link a second time: expired, and (confirmed now) nothing to send again for it.
-    await page.goto(confirmation_link(runtime, "moved@example.com"))
+    await page.goto(await confirmation_link(runtime, "moved@example.com"))
     await expect(page.get_by_role("alert")).to_have_text("This confirmation link has expired or was already used.")

@@ -32,8 +32,8 @@ from starlette.routing import WebSocketRoute
 from websockets.exceptions import ConnectionClosed
 
 from helpline.main import create_app
-from helpline.notifications.mail import list_outbox
 from tests.conftest import PASSWORD, bearer, make_settings
+from tests.notifications.outbox import mailed
 from tests.security.conftest import Shared
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -279,8 +279,7 @@ async def reset_token(world: World, role: Role) -> Call:
     email = (await world.account("user"))["user"]["email"]
     r = await world.client.post("/api/v1/auth/password-reset", json={"email": email})
     assert r.status_code == 202, r.text
-    mails = list_outbox(world.shared.runtime.settings.outbox_dir, limit=20)
-    [mail] = [m for m in mails if m.to == email and m.kind == "password_reset"]
+    [mail, *_] = await mailed(world.shared.runtime.settings.outbox_dir, to=email, kind="password_reset")
     token = mail.text.split("#token=", 1)[1].split()[0]
     return Call(json={"token": token, "new_password": "An0ther-secret-pass"})
 
@@ -288,8 +287,7 @@ async def reset_token(world: World, role: Role) -> Call:
 async def verify_token(world: World, role: Role) -> Call:
     """The token of the confirmation mail of a new account."""
     email = (await world.account("user"))["user"]["email"]
-    mails = list_outbox(world.shared.runtime.settings.outbox_dir, limit=20)
-    [mail] = [m for m in mails if m.to == email and m.kind == "verify_email"]
+    [mail, *_] = await mailed(world.shared.runtime.settings.outbox_dir, to=email, kind="verify_email")
     return Call(json={"token": mail.text.split("#token=", 1)[1].split()[0]})
 
 
@@ -426,8 +424,9 @@ async def flagged_message(world: World, role: Role) -> Call:
 
 
 async def outbox_mail(world: World, role: Role) -> Call:
-    await world.client.post("/api/v1/auth/password-reset", json={"email": world.email("user")})
-    mail = list_outbox(world.shared.runtime.settings.outbox_dir, limit=1)[0]
+    email = (await world.account("user"))["user"]["email"]
+    await world.client.post("/api/v1/auth/password-reset", json={"email": email})
+    [mail, *_] = await mailed(world.shared.runtime.settings.outbox_dir, to=email, kind="password_reset")
     return Call(path={"mail_id": mail.id})
 
 

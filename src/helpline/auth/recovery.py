@@ -49,35 +49,32 @@ def _stamp(user: User) -> str | None:
     return user.password_changed_at.isoformat() if user.password_changed_at else None
 
 
-async def request_reset(
-    session: AsyncSession,
-    runtime: Runtime,
-    throttles: AuthThrottles,
-    email: str,
-    language: str | None,
-    client: Client,
-) -> EmailMessage | None:
-    """The reset mail to send, or None when the email has no active account (the caller answers
-    the same either way). Limited per client address and per email (429)."""
+async def request_reset(session: AsyncSession, throttles: AuthThrottles, email: str, client: Client) -> User | None:
+    """The account to mail a reset link to, or None when the email has no active account (the
+    caller answers the same either way). Limited per client address and per email (429)."""
     email = email.strip().lower()
     await throttles.reset_per_ip.hit(client.ip or "unknown")
     await throttles.reset_per_email.hit(email)
     user = await session.scalar(select(User).where(User.email == email))
     if user is None or user.is_guest or user.status != UserStatus.active:
         return None
+    audit.record(session, "user.password_reset_requested", actor_user_id=None, target_id=user.id, client=client)
+    return user
+
+
+async def reset_mail(runtime: Runtime, user: User, language: str | None) -> EmailMessage:
+    """The reset mail, with a new link (made by the mail job, so no link ever sits in the queue)."""
     minutes = runtime.settings.mail.reset_link_minutes
     token = secrets.token_urlsafe(32)
     value = {"user_id": user.id, "stamp": _stamp(user), "until": time.time() + minutes * 60}
     await runtime.one_time.put(_key(token), json.dumps(value), minutes * 60)
-    audit.record(session, "user.password_reset_requested", actor_user_id=None, target_id=user.id, client=client)
-    link = f"{runtime.settings.base_url}/reset-password#token={token}"
     return compose(
         "password_reset",
         language or user.language,
         user.email,
         runtime.settings.mail.sender,
         name=user.first_name or user.username,
-        link=link,
+        link=f"{runtime.settings.base_url}/reset-password#token={token}",
         minutes=minutes,
     )
 

@@ -39,7 +39,7 @@ from helpline.auth.schemas import (
 from helpline.chat.sockets import CLOSE_UNAUTHORIZED, close_all, close_login, close_reused_login
 from helpline.core.deps import RuntimeDep, SessionDep
 from helpline.core.errors import error_response
-from helpline.notifications.mail import send_quietly
+from helpline.notifications.jobs import send_later
 from helpline.platform.hub import Shutdown
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -97,9 +97,9 @@ async def register(
         user = await guest.register_guest(session, runtime, guest_claims, body, client)
     else:
         user = await service.register(session, runtime, body, client)
-    mail = await verification.registration_mail(session, runtime, throttles, str(body.email), user)
+    mail = await verification.registration_mail(session, throttles, str(body.email), user)
     if mail is not None:
-        background.add_task(send_quietly, runtime.settings.mail, runtime.settings.outbox_dir, mail)
+        send_later(background, runtime, *mail)
     return RegisterAccepted()
 
 
@@ -238,9 +238,9 @@ async def request_password_reset(
 ) -> PasswordResetAccepted:
     """Mail a link to choose a new password. The answer is the same 202 whether or not the email
     has an account; the link works once, for HELPLINE_MAIL_RESET_LINK_MINUTES."""
-    mail = await recovery.request_reset(session, runtime, throttles, str(body.email), body.language, client)
-    if mail is not None:
-        background.add_task(send_quietly, runtime.settings.mail, runtime.settings.outbox_dir, mail)
+    user = await recovery.request_reset(session, throttles, str(body.email), client)
+    if user is not None:
+        send_later(background, runtime, "password_reset", user, language=body.language)
     return PasswordResetAccepted(detail=recovery.RESET_ACCEPTED)
 
 
@@ -293,7 +293,7 @@ async def resend_verification(
     background: BackgroundTasks,
 ) -> PasswordResetAccepted:
     """Mail a new confirmation link; the same 202 whether or not one was sent."""
-    mail = await verification.resend(session, runtime, throttles, str(body.email), client)
-    if mail is not None:
-        background.add_task(send_quietly, runtime.settings.mail, runtime.settings.outbox_dir, mail)
+    user = await verification.resend(session, throttles, str(body.email), client)
+    if user is not None:
+        send_later(background, runtime, "verify_email", user)
     return PasswordResetAccepted(detail=verification.RESEND_ACCEPTED)

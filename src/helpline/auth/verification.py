@@ -20,6 +20,7 @@ from helpline.core.audit import Client
 from helpline.core.errors import BadRequest
 from helpline.core.runtime import Runtime
 from helpline.models import User, UserStatus
+from helpline.notifications.jobs import MailKind
 from helpline.notifications.mail import compose
 from helpline.platform.throttle import AuthThrottles
 
@@ -92,27 +93,26 @@ async def confirm_email(session: AsyncSession, runtime: Runtime, token: str, cli
     return user
 
 
-async def resend(
-    session: AsyncSession, runtime: Runtime, throttles: AuthThrottles, email: str, client: Client
-) -> EmailMessage | None:
-    """A new link for an active account whose email is not confirmed yet; None otherwise (the
-    caller answers the same). Limited per address and per email, at the password resets' rates."""
+async def resend(session: AsyncSession, throttles: AuthThrottles, email: str, client: Client) -> User | None:
+    """The account to mail a new link to: active, with its email not confirmed yet; None otherwise
+    (the caller answers the same). Limited per address and per email, at the password resets' rates."""
     email = email.strip().lower()
     await throttles.verify_per_ip.hit(client.ip or "unknown")
     await throttles.verify_per_email.hit(email)
     user = await session.scalar(select(User).where(User.email == email))
     if user is None or user.is_guest or user.status != UserStatus.active or user.email_verified:
         return None
-    return await verification_mail(runtime, user)
+    return user
 
 
 async def registration_mail(
-    session: AsyncSession, runtime: Runtime, throttles: AuthThrottles, email: str, created: User | None
-) -> EmailMessage | None:
-    """After a registration: the confirmation link for a new account, or, when the email already
-    had one, a word to its owner (at most as often as reset mails, so nobody floods a mailbox)."""
+    session: AsyncSession, throttles: AuthThrottles, email: str, created: User | None
+) -> tuple[MailKind, User] | None:
+    """After a registration, which mail to send to whom: the confirmation link for a new account,
+    or, when the email already had one, a word to its owner (at most as often as confirmation
+    links, so nobody floods a mailbox)."""
     if created is not None:
-        return await verification_mail(runtime, created)
+        return "verify_email", created
     email = email.strip().lower()
     existing = await session.scalar(select(User).where(User.email == email))
     if existing is None or existing.is_guest or existing.status != UserStatus.active:
@@ -120,4 +120,4 @@ async def registration_mail(
     if await throttles.verify_per_email.full(email):
         return None
     await throttles.verify_per_email.count(email)
-    return account_exists_mail(runtime, existing)
+    return "account_exists", existing

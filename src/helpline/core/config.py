@@ -535,9 +535,6 @@ class MailSettings(BaseSettings):
     password: str | None = None
     sender: str = "Helpline <no-reply@localhost>"
     timeout_seconds: float = Field(default=15.0, gt=0, le=300)
-    # Delivery attempts of one mail before it is given up (with exponential backoff between them).
-    attempts: int = Field(default=4, ge=1, le=20)
-    retry_seconds: float = Field(default=2.0, ge=0, le=600)
     # A password-reset link lives this long, and an address may ask for so many.
     reset_link_minutes: int = Field(default=30, ge=5, le=24 * 60)
     reset_limit_per_email: Rate = "3/hour"

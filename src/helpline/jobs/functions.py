@@ -88,7 +88,14 @@ async def faq_reindex(ctx: JobContext) -> dict[str, Any]:
     return dataclasses.asdict(report)
 
 
-FUNCTIONS = (privacy_export, guest_cleanup, export_purge, retention, faq_reindex)
+async def mail(ctx: JobContext, *, kind: str, user_id: int, language: str | None = None) -> str:
+    """Make and send one mail (helpline.notifications.jobs)."""
+    from helpline.notifications.jobs import mail as send
+
+    return await send(ctx, kind=kind, user_id=user_id, language=language)
+
+
+FUNCTIONS = (privacy_export, guest_cleanup, export_purge, retention, faq_reindex, mail)
 # Seconds each may run before it is cancelled and retried (saq's default of 10 s is for small jobs).
 TIMEOUTS = {"privacy_export": 600, "retention": 3600, "faq_reindex": 3600}
 FAQ_REINDEX_KEY = "faq_reindex"

@@ -20,7 +20,6 @@ from typing import Any
 import aiosmtplib
 import structlog
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from helpline.core.config import MailSettings, MailTLS
 
@@ -104,23 +103,20 @@ def write_outbox(outbox: Path, message: EmailMessage) -> str:
 
 
 async def deliver(settings: MailSettings, outbox: Path, message: EmailMessage) -> str:
-    """Send ``message``: over SMTP with retries and exponential backoff (a 5xx refusal is final:
-    MailUndeliverable), or into the outbox when no server is configured. Returns where it went."""
+    """Send ``message`` over SMTP, or into the outbox when no server is configured; returns where
+    it went. A refusal for good (a 5xx reply) is MailUndeliverable; any other failure (the server
+    down, a timeout, a 4xx) is raised as is, for the mail job to be retried with backoff."""
     kind = message.get("X-Helpline-Kind", "mail")
     if not settings.host:
         mail_id = write_outbox(outbox, message)
         log.info("mail.outbox", kind=kind, id=mail_id)
         return f"outbox:{mail_id}"
     try:
-        async for attempt in AsyncRetrying(
-            stop=stop_after_attempt(settings.attempts),
-            wait=wait_exponential(multiplier=settings.retry_seconds, max=60),
-            retry=retry_if_exception(_retryable),
-            reraise=True,
-        ):
-            with attempt:
-                await _smtp(settings, message)
+        await _smtp(settings, message)
     except aiosmtplib.SMTPException as exc:
+        if _retryable(exc):
+            log.warning("mail.retry", kind=kind, error=str(exc)[:300])
+            raise
         log.error("mail.failed", kind=kind, error=str(exc)[:300])
         raise MailUndeliverable(str(exc)) from exc
     log.info("mail.sent", kind=kind)
@@ -170,12 +166,3 @@ def read_outbox(outbox: Path, mail_id: str) -> StoredMail | None:
         return None
     path = outbox / f"{mail_id}.eml"
     return _read(path) if path.is_file() else None
-
-
-async def send_quietly(settings: MailSettings, outbox: Path, message: EmailMessage) -> None:
-    """Deliver after the response is sent (a background task): a failure is logged, never raised
-    into a request that already answered."""
-    try:
-        await deliver(settings, outbox, message)
-    except Exception as exc:
-        log.error("mail.dropped", kind=message.get("X-Helpline-Kind", "mail"), error=str(exc)[:300])

@@ -7,7 +7,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.auth.dependencies import AdminUser, ClientDep, CurrentUser, StaffUser, ThrottlesDep
 from helpline.auth.schemas import UserRead
-from helpline.auth.verification import verification_mail
 from helpline.chat.sockets import CLOSE_UNAUTHORIZED, close_all
 from helpline.core import audit
 from helpline.core.deps import RuntimeDep, SessionDep
@@ -15,7 +14,7 @@ from helpline.core.errors import Forbidden, Unprocessable
 from helpline.core.ids import MAX_ID, PathId
 from helpline.models import User
 from helpline.notifications import settings as notification_settings
-from helpline.notifications.mail import send_quietly
+from helpline.notifications.jobs import send_later
 from helpline.notifications.schemas import NotificationChoice, NotificationSettings, NotificationSettingsUpdate
 from helpline.platform.hub import Shutdown
 from helpline.users import service
@@ -57,8 +56,7 @@ async def update_me(
     before = user.email
     updated = await service.update_me(session, runtime, throttles.login, user, body, client)
     if updated.email != before:
-        mail = await verification_mail(runtime, updated)
-        background.add_task(send_quietly, runtime.settings.mail, runtime.settings.outbox_dir, mail)
+        send_later(background, runtime, "verify_email", updated)
     await session.refresh(updated)
     return UserRead.model_validate(updated)
 

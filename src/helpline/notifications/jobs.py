@@ -1,0 +1,57 @@
+"""Mails as background jobs: a request queues ``mail`` with the kind and the user's id once its
+transaction has committed, and the job (on any worker) makes the mail, with its link, and sends
+it; a failed delivery is retried with the jobs' backoff (HELPLINE_JOBS_RETRIES). The queue never
+holds a link or a token: the admin's job screen shows a job's arguments."""
+
+from __future__ import annotations
+
+import uuid
+from email.message import EmailMessage
+from typing import Literal
+
+from fastapi import BackgroundTasks
+
+from helpline.core.runtime import Runtime
+from helpline.jobs.functions import JobContext
+from helpline.jobs.service import enqueue_after_commit
+from helpline.models import User, UserStatus
+from helpline.notifications.mail import MailUndeliverable, deliver
+
+MailKind = Literal["password_reset", "verify_email", "account_exists"]
+
+
+def send_later(background: BackgroundTasks, runtime: Runtime, kind: MailKind, user: User, **extra: str | None) -> None:
+    """Queue the mail job after the response (so after the commit: a rolled-back request mails nothing)."""
+    key = f"mail:{kind}:{uuid.uuid4().hex}"
+    background.add_task(enqueue_after_commit, runtime, "mail", key=key, kind=kind, user_id=user.id, **extra)
+
+
+async def _compose(runtime: Runtime, kind: str, user: User, language: str | None) -> EmailMessage | None:
+    from helpline.auth.recovery import reset_mail
+    from helpline.auth.verification import account_exists_mail, verification_mail
+
+    if kind == "password_reset":
+        return await reset_mail(runtime, user, language)
+    if kind == "verify_email":
+        return None if user.email_verified else await verification_mail(runtime, user)
+    if kind == "account_exists":
+        return account_exists_mail(runtime, user)
+    raise ValueError(f"unknown mail kind {kind!r}")
+
+
+async def mail(ctx: JobContext, *, kind: str, user_id: int, language: str | None = None) -> str:
+    """Make and send one mail; "gone" if its account is no longer there or active, "skipped" if it
+    is no longer needed (an email confirmed meanwhile), "undeliverable" if the server refused it
+    for good (a 5xx: retrying would not help). Where it went otherwise (smtp, outbox:<id>)."""
+    runtime = ctx["runtime"]
+    async with runtime.sessionmaker() as session:
+        user = await session.get(User, user_id)
+        if user is None or user.is_guest or user.status != UserStatus.active:
+            return "gone"
+        message = await _compose(runtime, kind, user, language)
+    if message is None:
+        return "skipped"
+    try:
+        return await deliver(runtime.settings.mail, runtime.settings.outbox_dir, message)
+    except MailUndeliverable:
+        return "undeliverable"
