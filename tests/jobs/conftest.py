@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -11,22 +10,13 @@ from redis.asyncio import Redis
 
 from helpline.core.config import JobsSettings, RedisSettings, Settings
 from tests.conftest import REDIS_URL, make_settings
+from tests.privacy.conftest import redis_db  # noqa: F401 - a fixture: the tests' Redis database, flushed
 
 
 @pytest.fixture(params=["redis", "postgres"])
 def backend(request: pytest.FixtureRequest) -> str:
     value: str = request.param
     return value
-
-
-@pytest.fixture
-async def redis_db() -> AsyncIterator[Redis]:
-    r: Redis = Redis.from_url(REDIS_URL, decode_responses=True)
-    await r.flushdb()
-    try:
-        yield r
-    finally:
-        await r.aclose()
 
 
 def jobs_settings(database_url: str, tmp_path: Path, backend: str, **jobs: Any) -> Settings:
@@ -37,5 +27,5 @@ def jobs_settings(database_url: str, tmp_path: Path, backend: str, **jobs: Any) 
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path, backend: str, redis_db: Redis) -> Settings:
+def settings(database_url: str, tmp_path: Path, backend: str, redis_db: Redis) -> Settings:  # noqa: F811
     return jobs_settings(database_url, tmp_path, backend)

@@ -5,6 +5,8 @@ metrics count jobs, and a queue that is down is a clear 503."""
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -19,6 +21,16 @@ from helpline.main import create_app
 from tests.chat.fakes import FakeProvider, KeywordModerator
 from tests.jobs.conftest import jobs_settings
 from tests.jobs.test_jobs_api import JOBS, admin_auth, wait_for_status
+
+
+@asynccontextmanager
+async def serving(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    """The app on ``runtime`` (its lifespan runs, so its worker too, unless settings say not)."""
+    app = create_app(runtime=runtime)
+    async with LifespanManager(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            yield client
 
 
 def no_worker(settings: Settings, database_url: str) -> Runtime:
@@ -44,31 +56,28 @@ async def test_a_failing_job_is_retried_later_with_backoff(
 ) -> None:
     settings = jobs_settings(database_url, tmp_path, backend, retries=3, retry_delay_seconds=600.0)
     runtime = no_worker(settings, database_url)
-    app = create_app(runtime=runtime)
     try:
-        async with LifespanManager(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-                auth = await admin_auth(client, db)
-                await runtime.jobs.enqueue("privacy_export", key="privacy_export:broken", export_id="broken")
+        async with serving(runtime) as client:
+            auth = await admin_auth(client, db)
+            await runtime.jobs.enqueue("privacy_export", key="privacy_export:broken", export_id="broken")
 
-                async def first_attempt_failed() -> bool:
-                    r = await client.get(f"{JOBS}/privacy_export:broken", headers=auth)
-                    return bool(r.json()["attempts"] == 1 and r.json()["traceback"])
+            async def first_attempt_failed() -> bool:
+                r = await client.get(f"{JOBS}/privacy_export:broken", headers=auth)
+                return bool(r.json()["attempts"] == 1 and r.json()["traceback"])
 
-                from tests.privacy.conftest import eventually
+            from tests.privacy.conftest import eventually
 
-                await eventually(first_attempt_failed)
-                job = (await client.get(f"{JOBS}/privacy_export:broken", headers=auth)).json()
-                # Back in the queue, due in about the retry delay (with jitter), not failed for good.
-                assert job["status"] == "queued"
-                assert job["error"].startswith("ValueError")
-                if backend == "postgres":
-                    due = datetime.fromisoformat(job["scheduled_for"]).timestamp()
-                else:  # saq keeps a Redis job's next attempt time as its score in the schedule
-                    queue = runtime.jobs.queue
-                    due = await queue.redis.zscore(queue.namespace("incomplete"), queue.job_id("privacy_export:broken"))  # type: ignore[attr-defined]
-                assert time.time() < due < time.time() + 600 + 5
+            await eventually(first_attempt_failed)
+            job = (await client.get(f"{JOBS}/privacy_export:broken", headers=auth)).json()
+            # Back in the queue, due in about the retry delay (with jitter), not failed for good.
+            assert job["status"] == "queued"
+            assert job["error"].startswith("ValueError")
+            if backend == "postgres":
+                due = datetime.fromisoformat(job["scheduled_for"]).timestamp()
+            else:  # saq keeps a Redis job's next attempt time as its score in the schedule
+                queue = runtime.jobs.queue
+                due = await queue.redis.zscore(queue.namespace("incomplete"), queue.job_id("privacy_export:broken"))  # type: ignore[attr-defined]
+            assert time.time() < due < time.time() + 600 + 5
     finally:
         await runtime.close()
 
@@ -118,21 +127,18 @@ async def test_a_queue_that_is_down_is_a_clear_503(database_url: str, tmp_path: 
     settings = make_settings(database_url, tmp_path, jobs=JobsSettings(in_server=False))
     runtime = no_worker(settings, database_url)
     runtime.__dict__["jobs"] = JobQueue(settings, RedisQueue.from_url("redis://127.0.0.1:1/0", name=QUEUE_NAME))
-    app = create_app(runtime=runtime)
     try:
-        async with LifespanManager(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-                auth = await admin_auth(client, db)
-                for method, path in (("GET", JOBS), ("GET", f"{JOBS}/x"), ("POST", f"{JOBS}/x/retry")):
-                    r = await client.request(method, path, headers=auth)
-                    assert r.status_code == 503, r.text
-                    assert r.json()["error"] == "service_unavailable"
-                    assert "job queue (redis) is not reachable" in r.json()["detail"]
-                    assert r.headers["Retry-After"]
-                # An export asked for meanwhile is stored (and says queued); only its job is missing.
-                r = await client.post("/api/v1/privacy/export", headers=auth)
-                assert r.status_code == 202, r.text
-                assert r.json()["status"] == "queued"
+        async with serving(runtime) as client:
+            auth = await admin_auth(client, db)
+            for method, path in (("GET", JOBS), ("GET", f"{JOBS}/x"), ("POST", f"{JOBS}/x/retry")):
+                r = await client.request(method, path, headers=auth)
+                assert r.status_code == 503, r.text
+                assert r.json()["error"] == "service_unavailable"
+                assert "job queue (redis) is not reachable" in r.json()["detail"]
+                assert r.headers["Retry-After"]
+            # An export asked for meanwhile is stored (and says queued); only its job is missing.
+            r = await client.post("/api/v1/privacy/export", headers=auth)
+            assert r.status_code == 202, r.text
+            assert r.json()["status"] == "queued"
     finally:
         await runtime.close()
