@@ -217,6 +217,20 @@ def migrate(
     typer.echo(f"Database at {'downgraded' if downgrade else 'migrated'} to {revision}.")
 
 
+def _checked_credentials(email: str, password: str) -> str:
+    """The email, normalised, once it and the password pass the API's rules (else exit 2)."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from helpline.auth.schemas import Email, Password
+
+    try:
+        checked = str(TypeAdapter(Email).validate_python(email)).lower()
+        TypeAdapter(Password).validate_python(password)
+    except ValidationError as exc:
+        _fail(exc.errors()[0]["msg"].removeprefix("Value error, "), 2)
+    return checked
+
+
 @app.command("create-admin")
 def create_admin(
     email: Annotated[str, typer.Option(prompt=True, help="Admin email")],
@@ -225,15 +239,7 @@ def create_admin(
     ],
 ) -> None:
     """Create an admin account, or make an existing account an admin and set its password."""
-    from pydantic import TypeAdapter, ValidationError
-
-    from helpline.auth.schemas import Email, Password
-
-    try:
-        email = str(TypeAdapter(Email).validate_python(email)).lower()
-        TypeAdapter(Password).validate_python(password)
-    except ValidationError as exc:
-        _fail(exc.errors()[0]["msg"].removeprefix("Value error, "), 2)
+    email = _checked_credentials(email, password)
     settings = _settings()
 
     async def run(url: str) -> str:
@@ -278,15 +284,7 @@ def users_set_password(
     ],
 ) -> None:
     """Set an account's password (its role stays as it is) and sign it out everywhere."""
-    from pydantic import TypeAdapter, ValidationError
-
-    from helpline.auth.schemas import Email, Password
-
-    try:
-        email = str(TypeAdapter(Email).validate_python(email)).lower()
-        TypeAdapter(Password).validate_python(password)
-    except ValidationError as exc:
-        _fail(exc.errors()[0]["msg"].removeprefix("Value error, "), 2)
+    email = _checked_credentials(email, password)
     settings = _settings()
 
     async def run(url: str) -> bool:
