@@ -3,6 +3,9 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 # uv is the installer; bootstrap it with pip when the machine lacks it.
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+# pytest-xdist processes for `make test`: each has its own embedded PostgreSQL and Redis database
+# (tests/conftest.py); most tests wait on servers, browsers and sockets, so two overlap on 2 cores.
+TEST_WORKERS ?= 2
 
 .PHONY: wrk help install install-gemma web web-deps dev browser nginx run serve test check lint format typecheck bench db-shell db-stop clean
 
@@ -88,7 +91,7 @@ run: install web ## Set up everything and serve on http://127.0.0.1:8000 (HELPLI
 
 test: check browser nginx ## Lint, type-check, then run every test: Python (real PostgreSQL, Redis, Chromium, nginx) and web
 	@cd web && npx vitest run --reporter=dot
-	@$(UV) run --frozen pytest
+	@$(UV) run --frozen pytest -n $(TEST_WORKERS)
 
 check: install web ## ruff (lint + format check), mypy --strict, and tsc (in the web build)
 	@$(UV) run --frozen ruff check .
