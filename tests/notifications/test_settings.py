@@ -13,6 +13,8 @@ from helpline.notifications.settings import wants
 from helpline.privacy.export import collect
 from tests.auth.test_guest import start_guest
 from tests.conftest import bearer, login, make_admin, signed_in
+from tests.notifications.outbox import mailed
+from tests.privacy.conftest import eventually, finished_export
 
 URL = "/api/v1/users/me/notifications"
 
@@ -89,3 +91,25 @@ async def test_changed_settings_are_in_the_data_export_and_go_with_the_user(
     assert (row["channel"], row["kind"], row["enabled"]) == ("push", "export_ready", False)
     await db.execute("DELETE FROM users WHERE email = 'exported@example.com'")
     assert await db.fetchval("SELECT count(*) FROM notification_settings") == 0
+
+
+async def test_a_finished_export_is_mailed_unless_turned_off(
+    client: httpx.AsyncClient, runtime: Runtime, db: asyncpg.Connection
+) -> None:
+    tokens = await signed_in(client, "exporter@example.com")
+    await finished_export(client, bearer(tokens))
+    [mail] = await mailed(runtime.settings.outbox_dir, to="exporter@example.com", kind="export_ready")
+    assert mail.subject == "Your Helpline data export is ready"
+    assert "/account" in mail.text
+
+    off = {"settings": [{"channel": "email", "kind": "export_ready", "enabled": False}]}
+    assert (await client.put(URL, headers=bearer(tokens), json=off)).status_code == 200
+    second = await finished_export(client, bearer(tokens))
+    key = f"mail:export_ready:{second['id']}"
+
+    async def skipped() -> bool:
+        job = await runtime.jobs.call(runtime.jobs.queue.job(key))
+        return job is not None and job.result == "skipped"
+
+    await eventually(skipped)
+    assert len(await mailed(runtime.settings.outbox_dir, to="exporter@example.com", kind="export_ready")) == 1

@@ -33,13 +33,17 @@ def export_key(export_id: uuid.UUID | str) -> str:
 
 
 async def privacy_export(ctx: JobContext, *, export_id: str) -> str:
-    """Build a user's data export (privacy.export.run_export); "gone" when its row is no longer
-    queued (done by an earlier attempt, or the account erased)."""
+    """Build a user's data export (privacy.export.run_export), then queue the "ready" mail; "gone"
+    when its row is no longer queued (done by an earlier attempt, or the account erased)."""
+    from helpline.notifications.jobs import export_ready
     from helpline.privacy.export import run_export
 
     runtime = _runtime(ctx)
     ttl = timedelta(days=runtime.settings.privacy.export_ttl_days)
-    return await run_export(runtime.sessionmaker, uuid.UUID(export_id), ttl)
+    status = await run_export(runtime.sessionmaker, uuid.UUID(export_id), ttl)
+    if status == "done":
+        await export_ready(runtime, export_id)
+    return status
 
 
 async def guest_cleanup(ctx: JobContext) -> int:

@@ -15,9 +15,10 @@ from helpline.core.runtime import Runtime
 from helpline.jobs.functions import JobContext
 from helpline.jobs.service import enqueue_after_commit
 from helpline.models import User, UserStatus
-from helpline.notifications.mail import MailUndeliverable, deliver
+from helpline.notifications.mail import MailUndeliverable, compose, deliver
+from helpline.notifications.settings import wants
 
-MailKind = Literal["password_reset", "verify_email", "account_exists"]
+MailKind = Literal["password_reset", "verify_email", "account_exists", "export_ready"]
 
 
 def send_later(background: BackgroundTasks, runtime: Runtime, kind: MailKind, user: User, **extra: str | None) -> None:
@@ -36,6 +37,19 @@ async def _compose(runtime: Runtime, kind: str, user: User, language: str | None
         return None if user.email_verified else await verification_mail(runtime, user)
     if kind == "account_exists":
         return account_exists_mail(runtime, user)
+    if kind == "export_ready":
+        async with runtime.sessionmaker() as session:
+            if not await wants(session, user.id, "email", "export_ready"):
+                return None
+        return compose(
+            "export_ready",
+            user.language,
+            user.email,
+            runtime.settings.mail.sender,
+            name=user.first_name or user.username,
+            link=f"{runtime.settings.base_url}/account",
+            days=runtime.settings.privacy.export_ttl_days,
+        )
     raise ValueError(f"unknown mail kind {kind!r}")
 
 
@@ -55,3 +69,17 @@ async def mail(ctx: JobContext, *, kind: str, user_id: int, language: str | None
         return await deliver(runtime.settings.mail, runtime.settings.outbox_dir, message)
     except MailUndeliverable:
         return "undeliverable"
+
+
+async def export_ready(runtime: Runtime, export_id: str) -> None:
+    """After an export is built: the "your data is ready" mail, unless its owner turned it off
+    (checked again when the mail is made). One per export (its key)."""
+    from helpline.models import PrivacyExport
+
+    async with runtime.sessionmaker() as session:
+        export = await session.get(PrivacyExport, uuid.UUID(export_id))
+    if export is None:
+        return
+    await runtime.jobs.enqueue(
+        "mail", key=f"mail:export_ready:{export_id}", kind="export_ready", user_id=export.user_id
+    )
