@@ -221,3 +221,10 @@ async def test_gemma_answers_in_its_own_turn_format_and_reuses_its_system_prompt
         assert llm.last_prompt.evaluated <= llm.last_prompt.tokens - prefix + 8
     finally:
         await llm.aclose()
+
+
+def test_the_answer_length_cap_is_by_provider_unless_set() -> None:
+    # The bundled model's right answers end well within 320 tokens; past it, it loops (bench/README.md).
+    assert LLMSettings(provider="local").answer_tokens == 320
+    assert LLMSettings(provider="openai").answer_tokens == 1000
+    assert LLMSettings(provider="local", max_tokens=1000).answer_tokens == 1000

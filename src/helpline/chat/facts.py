@@ -146,7 +146,7 @@ _PATTERNS: list[tuple[FactKind, re.Pattern[str]]] = [
     ("name", re.compile(r"\b[A-Z]{2,6}s?\b")),
 ]
 _ANY_NUMBER = re.compile(_NUMBER)
-_CITATION = re.compile(r"\[\d{1,2}\](?!\()")  # [1], not a markdown link [1](...)
+CITATION = re.compile(r"\[\d{1,2}\](?!\()")  # [1], not a markdown link [1](...)
 _LIST_MARKER = re.compile(r"(?m)^\s*\d{1,2}[.)]\s")
 # What ends the text before a sentence's first word, which is capitalized whatever it is.
 _SENTENCE_END = frozenset('.!?:;•\n*-#>"“«(')
@@ -355,7 +355,7 @@ def facts(text: str, language: str = "en", *, names: bool = True) -> list[Fact]:
     """The checkable facts of ``text``, in order. Citation markers, list numbers and small bare
     numbers (counts, steps: up to 10) are not facts; a number with a unit always is. In German,
     where every noun is capitalized, capitals in a row are no name."""
-    text = _LIST_MARKER.sub(" ", _CITATION.sub(" ", text))
+    text = _LIST_MARKER.sub(" ", CITATION.sub(" ", text))
     taken = [False] * len(text)
     found: list[tuple[int, Fact]] = []
     german = language.split("-")[0].lower() == "de"

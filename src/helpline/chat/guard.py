@@ -20,13 +20,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from helpline.chat.facts import Fact, FactKind, Support, facts, unsupported
+from helpline.chat.facts import CITATION, Fact, FactKind, Support, facts, unsupported
 
 __all__ = ["Fact", "FactKind", "LoopWatch", "Support", "Verdict", "check", "facts", "repetitive", "unsupported"]
 
 Problem = Literal["unsupported_fact", "repetition", "cut_off", "wrong_language", "empty"]
 
-_CITATION = re.compile(r"\[\d{1,2}\](?!\()")  # [1], not a markdown link [1](...)
 _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)?")
 
 
@@ -105,7 +104,7 @@ def wrong_language(text: str, language: str) -> bool:
     """The answer is clearly in another language than the conversation's. Short answers and
     uncertain guesses pass: a product name or a greeting is not a change of language."""
     expected = language.split("-")[0].lower()
-    plain = _CITATION.sub(" ", text)
+    plain = CITATION.sub(" ", text)
     if expected not in DETECTED or len(_WORD.findall(plain)) < 8:
         return False
     detected, confidence = detect_language(plain)
@@ -116,7 +115,7 @@ def question_language(question: str, language: str) -> str:
     """The language to answer ``question`` in: the conversation's, unless the question is plainly
     written in another one (four words or more, detected with confidence), as when a customer
     writes Spanish in an English conversation."""
-    plain = _CITATION.sub(" ", question)
+    plain = CITATION.sub(" ", question)
     if len(_WORD.findall(plain)) < 4:
         return language
     detected, confidence = detect_language(plain)
