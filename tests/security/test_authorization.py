@@ -457,6 +457,10 @@ RULES: dict[tuple[str, str], Rule] = {
     ("DELETE", "/api/v1/users/me"): signed_in(204, erase_me, guest=403),
     ("PATCH", "/api/v1/users/me"): signed_in(200, body({"timezone": "Europe/Paris"})),
     ("POST", "/api/v1/users/me/password"): signed_in(204, change_password, guest=403),
+    ("GET", "/api/v1/users/me/notifications"): signed_in(),
+    ("PUT", "/api/v1/users/me/notifications"): signed_in(
+        200, body({"settings": [{"channel": "push", "kind": "human_reply", "enabled": True}]}), guest=403
+    ),
     ("GET", "/api/v1/users"): staff(),
     ("PATCH", "/api/v1/users/{user_id}"): admin_only(200, target_user),
     ("POST", "/api/v1/chat/send"): signed_in(200, body({"message": "Hello"})),

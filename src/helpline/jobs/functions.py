@@ -16,6 +16,7 @@ from saq.types import Context
 
 from helpline.core.config import Settings
 from helpline.core.runtime import Runtime
+from helpline.jobs.queue import TIMEOUTS
 
 log = structlog.get_logger(__name__)
 
@@ -100,8 +101,6 @@ async def mail(ctx: JobContext, *, kind: str, user_id: int, language: str | None
 
 
 FUNCTIONS = (privacy_export, guest_cleanup, export_purge, retention, faq_reindex, mail)
-# Seconds each may run before it is cancelled and retried (saq's default of 10 s is for small jobs).
-TIMEOUTS = {"privacy_export": 600, "retention": 3600, "faq_reindex": 3600}
 FAQ_REINDEX_KEY = "faq_reindex"
 
 

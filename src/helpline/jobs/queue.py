@@ -30,6 +30,9 @@ QUEUE_NAME = "helpline"
 SCHEMA = "helpline_jobs"
 # Seconds a job may run before it is cancelled (and retried); saq's default is 10 s.
 DEFAULT_TIMEOUT = 300
+# Seconds each may run before it is cancelled and retried (saq's default of 10 s is for small jobs).
+# Here rather than beside the functions: this module (which core imports) imports no domain package.
+TIMEOUTS = {"privacy_export": 600, "retention": 3600, "faq_reindex": 3600}
 # A queue call that takes longer than this means the backend is down: a clear 503, not a hang.
 CALL_TIMEOUT = 5.0
 # What a backend that is down raises (Redis' and psycopg's errors are not OSErrors).
@@ -120,8 +123,6 @@ class JobQueue:
     async def enqueue(self, function: str, *, key: str | None = None, **kwargs: Any) -> Job | None:
         """Queue ``function`` (a name in helpline.jobs.functions). A ``key`` makes it idempotent:
         while a job with that key is queued or running, enqueuing it again does nothing (None)."""
-        from helpline.jobs.functions import TIMEOUTS
-
         options = self.job_options(TIMEOUTS.get(function, DEFAULT_TIMEOUT))
         if key is not None:
             options["key"] = key

@@ -106,10 +106,17 @@ class RunningWorker:
         await _cancel(self.task)
 
 
-async def _cancel(task: asyncio.Task[None]) -> None:
+async def _cancel(task: asyncio.Task[None], wait_seconds: float = 2.0) -> None:
+    """Cancel the worker's task and wait for it, for a bounded time: with its backend down, saq's
+    upkeep tasks can sit in the Redis client's reconnect pauses past a cancellation, and a server
+    told to stop must not wait on them (they end with the event loop)."""
     task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=wait_seconds)
+    if not done:
+        log.warning("jobs.worker_stop_slow", waited_seconds=wait_seconds)
+        return
     with contextlib.suppress(asyncio.CancelledError):
-        await task
+        task.result()
 
 
 async def _connect(runtime: Runtime) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 
 class OutboxMail(BaseModel):
@@ -30,7 +30,7 @@ class NotificationChoice(BaseModel):
 
     channel: Literal["email", "push"]
     kind: Literal["export_ready", "human_reply", "admin_alerts"]
-    enabled: bool
+    enabled: StrictBool
 
 
 class NotificationSettings(BaseModel):
