@@ -24,7 +24,7 @@ from helpline.core.audit import Client
 from helpline.core.errors import BadRequest, Unprocessable
 from helpline.core.runtime import Runtime
 from helpline.models import User, UserStatus
-from helpline.notifications.mail import compose
+from helpline.notifications.mail import mail_to
 from helpline.platform.throttle import AuthThrottles, account_key
 
 RESET_ACCEPTED = (
@@ -68,12 +68,11 @@ async def reset_mail(runtime: Runtime, user: User, language: str | None) -> Emai
     token = secrets.token_urlsafe(32)
     value = {"user_id": user.id, "stamp": _stamp(user), "until": time.time() + minutes * 60}
     await runtime.one_time.put(_key(token), json.dumps(value), minutes * 60)
-    return compose(
+    return mail_to(
+        runtime,
         "password_reset",
-        language or user.language,
-        user.email,
-        runtime.settings.mail.sender,
-        name=user.first_name or user.username,
+        user,
+        language,
         link=f"{runtime.settings.base_url}/reset-password#token={token}",
         minutes=minutes,
     )

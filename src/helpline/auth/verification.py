@@ -21,7 +21,7 @@ from helpline.core.errors import BadRequest
 from helpline.core.runtime import Runtime
 from helpline.models import User, UserStatus
 from helpline.notifications.jobs import MailKind
-from helpline.notifications.mail import compose
+from helpline.notifications.mail import mail_to
 from helpline.platform.throttle import AuthThrottles
 
 RESEND_ACCEPTED = "If this email has an account waiting for confirmation, a new link is on its way."
@@ -52,29 +52,15 @@ async def verification_mail(runtime: Runtime, user: User) -> EmailMessage:
     await runtime.one_time.put(
         _key(token), json.dumps({"user_id": user.id, "address": _address(user.email)}), hours * 3600
     )
-    return compose(
-        "verify_email",
-        user.language,
-        user.email,
-        runtime.settings.mail.sender,
-        name=user.first_name or user.username,
-        link=f"{runtime.settings.base_url}/verify-email#token={token}",
-        hours=hours,
+    return mail_to(
+        runtime, "verify_email", user, link=f"{runtime.settings.base_url}/verify-email#token={token}", hours=hours
     )
 
 
 def account_exists_mail(runtime: Runtime, user: User) -> EmailMessage:
     """To the owner of an email someone tried to register again."""
     base = runtime.settings.base_url
-    return compose(
-        "account_exists",
-        user.language,
-        user.email,
-        runtime.settings.mail.sender,
-        name=user.first_name or user.username,
-        login=f"{base}/login",
-        reset=f"{base}/forgot-password",
-    )
+    return mail_to(runtime, "account_exists", user, login=f"{base}/login", reset=f"{base}/forgot-password")
 
 
 async def confirm_email(session: AsyncSession, runtime: Runtime, token: str, client: Client) -> User:

@@ -15,7 +15,7 @@ from helpline.core.runtime import Runtime
 from helpline.jobs.functions import JobContext
 from helpline.jobs.service import enqueue_after_commit
 from helpline.models import User, UserStatus
-from helpline.notifications.mail import MailUndeliverable, compose, deliver
+from helpline.notifications.mail import MailUndeliverable, deliver, mail_to
 from helpline.notifications.settings import wants
 
 MailKind = Literal["password_reset", "verify_email", "account_exists", "export_ready"]
@@ -41,15 +41,8 @@ async def _compose(runtime: Runtime, kind: str, user: User, language: str | None
         async with runtime.sessionmaker() as session:
             if not await wants(session, user.id, "email", "export_ready"):
                 return None
-        return compose(
-            "export_ready",
-            user.language,
-            user.email,
-            runtime.settings.mail.sender,
-            name=user.first_name or user.username,
-            link=f"{runtime.settings.base_url}/account",
-            days=runtime.settings.privacy.export_ttl_days,
-        )
+        link, days = f"{runtime.settings.base_url}/account", runtime.settings.privacy.export_ttl_days
+        return mail_to(runtime, "export_ready", user, link=link, days=days)
     raise ValueError(f"unknown mail kind {kind!r}")
 
 

@@ -22,6 +22,8 @@ import structlog
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from helpline.core.config import MailSettings, MailTLS
+from helpline.core.runtime import Runtime
+from helpline.models import User
 
 log = structlog.get_logger(__name__)
 
@@ -63,6 +65,13 @@ def compose(kind: str, language: str | None, to: str, sender: str, **context: An
     message.set_content(text)
     message.add_alternative(html, subtype="html")
     return message
+
+
+def mail_to(runtime: Runtime, kind: str, user: User, language: str | None = None, **context: Any) -> EmailMessage:
+    """A mail of ``kind`` to ``user``, in ``language`` or theirs, from the configured sender, with
+    their name (first name, else username) and ``context`` for the templates."""
+    name = user.first_name or user.username
+    return compose(kind, language or user.language, user.email, runtime.settings.mail.sender, name=name, **context)
 
 
 class MailUndeliverable(Exception):
