@@ -539,6 +539,11 @@ class MailSettings(BaseSettings):
     reset_link_minutes: int = Field(default=30, ge=5, le=24 * 60)
     reset_limit_per_email: Rate = "3/hour"
     reset_limit_per_ip: Rate = "20/hour"
+    # Staff alerts (admins and moderators who keep them on): checked every window; a mail when at
+    # least so many messages were flagged, or questions went unanswered, in it (0: never for that).
+    alert_window_minutes: int = Field(default=60, ge=5, le=24 * 60)
+    alert_flagged: int = Field(default=1, ge=0)
+    alert_unanswered: int = Field(default=10, ge=0)
 
     @field_validator("host", "username", "password", mode="before")
     @classmethod

@@ -93,14 +93,24 @@ async def faq_reindex(ctx: JobContext) -> dict[str, Any]:
     return dataclasses.asdict(report)
 
 
-async def mail(ctx: JobContext, *, kind: str, user_id: int, language: str | None = None) -> str:
+async def mail(
+    ctx: JobContext, *, kind: str, user_id: int, language: str | None = None, counts: dict[str, int] | None = None
+) -> str:
     """Make and send one mail (helpline.notifications.jobs)."""
     from helpline.notifications.jobs import mail as send
 
-    return await send(ctx, kind=kind, user_id=user_id, language=language)
+    return await send(ctx, kind=kind, user_id=user_id, language=language, counts=counts)
 
 
-FUNCTIONS = (privacy_export, guest_cleanup, export_purge, retention, faq_reindex, mail)
+async def admin_alerts(ctx: JobContext) -> dict[str, int]:
+    """Count the flagged messages and unanswered questions of the window just past; mail staff
+    past the bars (helpline.notifications.alerts)."""
+    from helpline.notifications.alerts import check_admin_alerts
+
+    return await check_admin_alerts(_runtime(ctx))
+
+
+FUNCTIONS = (privacy_export, guest_cleanup, export_purge, retention, faq_reindex, mail, admin_alerts)
 FAQ_REINDEX_KEY = "faq_reindex"
 
 
@@ -123,6 +133,7 @@ def cron_jobs(settings: Settings) -> list[CronJob[JobContext]]:
     jobs = [
         CronJob(guest_cleanup, cron=settings.jobs.cleanup_cron, unique=True, ttl=keep),
         CronJob(export_purge, cron=settings.jobs.cleanup_cron, unique=True, ttl=keep),
+        CronJob(admin_alerts, cron=_every(settings.mail.alert_window_minutes), unique=True, ttl=keep),
     ]
     if settings.retention.enabled:
         jobs.append(

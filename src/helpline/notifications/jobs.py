@@ -18,7 +18,7 @@ from helpline.models import User, UserStatus
 from helpline.notifications.mail import MailUndeliverable, deliver, mail_to
 from helpline.notifications.settings import wants
 
-MailKind = Literal["password_reset", "verify_email", "account_exists", "export_ready"]
+MailKind = Literal["password_reset", "verify_email", "account_exists", "export_ready", "admin_alerts"]
 
 
 def send_later(background: BackgroundTasks, runtime: Runtime, kind: MailKind, user: User, **extra: str | None) -> None:
@@ -27,7 +27,9 @@ def send_later(background: BackgroundTasks, runtime: Runtime, kind: MailKind, us
     background.add_task(enqueue_after_commit, runtime, "mail", key=key, kind=kind, user_id=user.id, **extra)
 
 
-async def _compose(runtime: Runtime, kind: str, user: User, language: str | None) -> EmailMessage | None:
+async def _compose(
+    runtime: Runtime, kind: str, user: User, language: str | None, counts: dict[str, int] | None = None
+) -> EmailMessage | None:
     from helpline.auth.recovery import reset_mail
     from helpline.auth.verification import account_exists_mail, verification_mail
 
@@ -43,10 +45,29 @@ async def _compose(runtime: Runtime, kind: str, user: User, language: str | None
                 return None
         link, days = f"{runtime.settings.base_url}/account", runtime.settings.privacy.export_ttl_days
         return mail_to(runtime, "export_ready", user, link=link, days=days)
+    if kind == "admin_alerts":
+        async with runtime.sessionmaker() as session:
+            if not await wants(session, user.id, "email", "admin_alerts"):
+                return None
+        base = runtime.settings.base_url
+        window = runtime.settings.mail.alert_window_minutes
+        counts = counts or {}
+        return mail_to(
+            runtime,
+            "admin_alerts",
+            user,
+            flagged=counts.get("flagged", 0),
+            unanswered=counts.get("unanswered", 0),
+            minutes=window,
+            moderation=f"{base}/admin/moderation",
+            unanswered_link=f"{base}/admin/unanswered",
+        )
     raise ValueError(f"unknown mail kind {kind!r}")
 
 
-async def mail(ctx: JobContext, *, kind: str, user_id: int, language: str | None = None) -> str:
+async def mail(
+    ctx: JobContext, *, kind: str, user_id: int, language: str | None = None, counts: dict[str, int] | None = None
+) -> str:
     """Make and send one mail; "gone" if its account is no longer there or active, "skipped" if it
     is no longer needed (an email confirmed meanwhile), "undeliverable" if the server refused it
     for good (a 5xx: retrying would not help). Where it went otherwise (smtp, outbox:<id>)."""
@@ -55,7 +76,7 @@ async def mail(ctx: JobContext, *, kind: str, user_id: int, language: str | None
         user = await session.get(User, user_id)
         if user is None or user.is_guest or user.status != UserStatus.active:
             return "gone"
-        message = await _compose(runtime, kind, user, language)
+        message = await _compose(runtime, kind, user, language, counts)
     if message is None:
         return "skipped"
     try:
