@@ -53,6 +53,9 @@ def test_flat_variables_fill_the_tree(monkeypatch: pytest.MonkeyPatch) -> None:
         ("HELPLINE_IMAGE_ORIGINS", "https://img.example/path", "HELPLINE_IMAGE_ORIGINS"),
         ("HELPLINE_IMAGE_ORIGINS", "https://img.example; script-src *", "HELPLINE_IMAGE_ORIGINS"),
         ("HELPLINE_IMAGE_ORIGINS", "*", "HELPLINE_IMAGE_ORIGINS"),
+        ("HELPLINE_MAIL_PORT", "0", "HELPLINE_MAIL_PORT: Input should be greater than or equal to 1"),
+        ("HELPLINE_GUARD_SOURCE_MIN_SIMILARITY", "abc", "HELPLINE_GUARD_SOURCE_MIN_SIMILARITY: Input should be"),
+        ("HELPLINE_JOBS_RETRIES", "0", "HELPLINE_JOBS_RETRIES: Input should be greater than or equal to 1"),
     ],
 )
 def test_invalid_settings_name_the_variable(

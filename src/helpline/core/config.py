@@ -700,22 +700,12 @@ class SettingsError(Exception):
     """Invalid configuration, described in one line naming the variable."""
 
 
+# Every section of Settings (its nested settings classes), read from Settings itself: a list kept
+# by hand had missed mail and guard, whose errors then named the wrong variable.
 _SECTIONS: dict[str, type[BaseSettings]] = {
-    "database": DatabaseSettings,
-    "redis": RedisSettings,
-    "auth": AuthSettings,
-    "limits": LimitsSettings,
-    "ws": WebSocketSettings,
-    "server": ServerSettings,
-    "embedding": EmbeddingSettings,
-    "llm": LLMSettings,
-    "moderation": ModerationSettings,
-    "retrieval": RetrievalSettings,
-    "search": SearchSettings,
-    "widget": WidgetSettings,
-    "privacy": PrivacySettings,
-    "retention": RetentionSettings,
-    "jobs": JobsSettings,
+    name: field.annotation
+    for name, field in Settings.model_fields.items()
+    if isinstance(field.annotation, type) and issubclass(field.annotation, BaseSettings)
 }
 
 
