@@ -12,11 +12,11 @@ from typing import Any
 
 import structlog
 from saq import CronJob
-from saq.types import Context
+from saq.types import Context, Function
 
 from helpline.core.config import Settings
 from helpline.core.runtime import Runtime
-from helpline.jobs.queue import TIMEOUTS
+from helpline.jobs.queue import DEFAULT_TIMEOUT, TIMEOUTS
 
 log = structlog.get_logger(__name__)
 
@@ -128,21 +128,21 @@ def _every(minutes: int) -> str:
 
 def cron_jobs(settings: Settings) -> list[CronJob[JobContext]]:
     """The schedules. ``unique`` (saq): the job key is "cron:<function>", so however many workers
-    schedule it, one run is queued per tick and one worker runs it."""
-    keep = settings.jobs.keep_hours * 3600
+    schedule it, one run is queued per tick and one worker runs it. Each run gets the timeout,
+    attempts and lifetime a queued job of the same function gets (saq's own defaults, 10 s and one
+    attempt, otherwise); saq's CronJob takes no retry delay: its retries come at once."""
+
+    def every(function: Function[JobContext], cron: str) -> CronJob[JobContext]:
+        name = function.__qualname__
+        timeout = TIMEOUTS.get(name, DEFAULT_TIMEOUT)
+        retries, ttl = settings.jobs.retries, settings.jobs.keep_hours * 3600
+        return CronJob(function, cron=cron, unique=True, timeout=timeout, retries=retries, ttl=ttl)
+
     jobs = [
-        CronJob(guest_cleanup, cron=settings.jobs.cleanup_cron, unique=True, ttl=keep),
-        CronJob(export_purge, cron=settings.jobs.cleanup_cron, unique=True, ttl=keep),
-        CronJob(admin_alerts, cron=_every(settings.mail.alert_window_minutes), unique=True, ttl=keep),
+        every(guest_cleanup, settings.jobs.cleanup_cron),
+        every(export_purge, settings.jobs.cleanup_cron),
+        every(admin_alerts, _every(settings.mail.alert_window_minutes)),
     ]
     if settings.retention.enabled:
-        jobs.append(
-            CronJob(
-                retention,
-                cron=_every(settings.retention.interval_minutes),
-                unique=True,
-                timeout=TIMEOUTS["retention"],
-                ttl=keep,
-            )
-        )
+        jobs.append(every(retention, _every(settings.retention.interval_minutes)))
     return jobs
