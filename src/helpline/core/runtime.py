@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import structlog
-from limits.aio.storage import Storage
 from redis.asyncio import Redis, RedisCluster
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -52,7 +51,6 @@ class Runtime:
     sessionmaker: async_sessionmaker[AsyncSession]
     hasher: PasswordHasher
     tokens: TokenCodec
-    limits_storage: Storage  # the auth throttles' moving windows (limits' storage)
     windows: WindowStore  # the API's and the chat's request windows
     llm: LLMProvider
     moderator: Moderator
@@ -97,7 +95,6 @@ class Runtime:
             llm = llm or create_provider(settings)
             moderator = moderator or create_moderator(settings)
         engine = create_engine(settings, database_url)
-        limits_storage = create_limits_storage(settings)
         redis = create_redis(settings)
         windows = create_window_store(settings, redis)
         return cls(
@@ -107,14 +104,13 @@ class Runtime:
             sessionmaker=create_sessionmaker(engine),
             hasher=PasswordHasher(settings.auth.bcrypt_rounds),
             tokens=TokenCodec(settings.secret_key(), settings.auth.algorithm),
-            limits_storage=limits_storage,
             windows=windows,
             llm=llm,
             moderator=moderator,
             chat_limiter=UserRateLimiter(windows, settings.limits),
             api_limiter=ApiRateLimiter(windows, settings.limits),
             hub=GenerationHub.for_settings(settings),
-            auth_throttles=AuthThrottles.build(limits_storage, settings),
+            auth_throttles=AuthThrottles.build(create_limits_storage(settings), settings),
             one_time=create_one_time_store(redis),
             faq_cache=create_faq_cache(redis),
             redis=redis,
