@@ -43,8 +43,6 @@ class Source:
 class Grounding:
     sources: list[Source] = field(default_factory=list)
     direct: Source | None = None
-    # The closest FAQs below the bar, offered as "related" when the answer is "I don't know".
-    nearby: list[Source] = field(default_factory=list)
     # Every FAQ found for the question, in the search's own order (hybrid score and reranker),
     # best first: the order to pick a stand-in from. Source.score is only the cosine similarity,
     # which ranks worse (a Spanish question and MiniLM, an English embedder: the words decide).
@@ -132,20 +130,20 @@ async def ground(
             deps = await resolve_deps(runtime, session)
             min_similarity, direct_threshold = thresholds(cfg, deps.embedder)
 
-            ranked: list[Source] = []
-
-            async def find(text: str) -> tuple[list[Source], list[Source], bool]:
-                nonlocal ranked
+            async def find(text: str) -> tuple[list[Source], bool]:
+                """The FAQs found for ``text`` in the search's order, and whether it found any."""
                 hits = await retrieve(session, deps, text, language, limit=cfg.top_k, version=search_version)
                 found = [
                     Source(h.id, h.question, h.answer, h.slug, h.similarity) for h in hits if h.similarity is not None
                 ]
-                ranked = found
-                good = [s for s in found if s.score >= min_similarity]
-                return good, [s for s in found if s.score < min_similarity], bool(hits)
+                return found, bool(hits)
+
+            def good(found: list[Source]) -> list[Source]:
+                return [s for s in found if s.score >= min_similarity]
 
             searched = contextual(question, previous) if follow_ups else question
-            sources, nearby, weak = await find(searched)
+            ranked, weak = await find(searched)
+            sources = good(ranked)
             has_articles = weak or await _any_published(session, deps, search_version)
             if (
                 weak
@@ -156,12 +154,9 @@ async def ground(
             ):
                 # A short question whose own matches are all weak may lean on the previous one
                 # (one more statement; a question that matches nothing at all costs none).
-                own = ranked
-                with_topic, near, _ = await find(with_context(question, previous))
-                if with_topic:
-                    sources, nearby = with_topic, near
-                else:
-                    ranked = own
+                with_topic, _ = await find(with_context(question, previous))
+                if good(with_topic):
+                    ranked, sources = with_topic, good(with_topic)
             if not sources:
                 await _record(session, deps, question, language, user_id, conversation_id)
     except Exception as exc:
@@ -169,7 +164,7 @@ async def ground(
         return Grounding()
     best = sources[0] if sources else None
     direct = best if best is not None and best.score >= direct_threshold else None
-    return Grounding(sources=sources, direct=direct, nearby=nearby, ranked=ranked, has_articles=has_articles)
+    return Grounding(sources=sources, direct=direct, ranked=ranked, has_articles=has_articles)
 
 
 async def _any_published(session: AsyncSession, deps: FAQDeps, version: int | None) -> bool:
