@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from helpline.auth.schemas import Language, StrictModel
+from helpline.chat.facts import FactKind
+from helpline.chat.guard import Problem
 from helpline.core.ids import Id
 from helpline.models import MessageStatus, MessageType
 
@@ -26,9 +28,7 @@ class Source(BaseModel):
 
 
 class UnsupportedFact(BaseModel):
-    kind: Literal[
-        "email", "url", "phone", "money", "percent", "duration", "quantity", "date", "reference", "name", "number"
-    ]
+    kind: FactKind
     text: str
 
 
@@ -39,9 +39,7 @@ class GuardAction(BaseModel):
         description="`article`: the best FAQ's own answer is the reply; `dont_know`: an honest "
         '"I don\'t know", with the closest articles in `related`'
     )
-    reason: Literal[
-        "unsupported_fact", "repetition", "cut_off", "wrong_language", "empty", "language_unsupported", "no_source"
-    ] = Field(
+    reason: Literal[Problem, "language_unsupported", "no_source"] = Field(
         description="`no_source`: no article applies to a question that is not small talk, so the model was not "
         "asked; `language_unsupported`: the model does not write the language, so it was not asked; `repetition`: "
         "the answer looped (`stopped_early`: the model was stopped mid-loop); the others: the model's answer was "
