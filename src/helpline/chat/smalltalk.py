@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from helpline.faqs.query import APOSTROPHES
+
 _PHRASES = [
     # greetings
     r"hi|hello|hey|hiya|howdy|yo|greetings|good (?:morning|afternoon|evening|day)|morning|evening",
@@ -48,12 +50,11 @@ _ADDRESS = r"(?: there| team| all| everyone| folks| guys| bot| assistant| again|
 _PHRASE = rf"(?:{'|'.join(_PHRASES)}){_ADDRESS}"
 _SMALL_TALK = re.compile(rf"(?:{_PHRASE})(?:[\s,;.!?¡¿:)-]+(?:{_PHRASE}))*", re.IGNORECASE)
 _NOISE = re.compile(r"[\s,;.!?¡¿:()\-~*_\"'“”«»]+|[^\w\s',;.!?¡¿:()\-]+")  # punctuation and emoji
-_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'"})
 
 
 def small_talk(message: str) -> bool:
     """Whether ``message`` is nothing but small talk ("Hi! Who are you?", "thanks, bye")."""
-    text = _NOISE.sub(" ", message.translate(_APOSTROPHES)).strip()
+    text = _NOISE.sub(" ", message.translate(APOSTROPHES)).strip()
     if not text or len(text) > 120:
         return not text
     return _SMALL_TALK.fullmatch(text) is not None

@@ -56,7 +56,7 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'"})
+APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'"})
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -64,7 +64,7 @@ def normalise(text: str) -> str:
     """``text`` without greetings, politeness and preambles, typographic apostrophes made plain
     and whitespace collapsed. Returns the text so (nothing removed) when nothing but filler would
     be left."""
-    plain = " ".join(text.translate(_APOSTROPHES).split())
+    plain = " ".join(text.translate(APOSTROPHES).split())
     if not plain:
         return plain
     core = plain
