@@ -58,6 +58,9 @@ QUESTIONS_FILE = Path(__file__).resolve().parent / "guard_questions.json"
 HUGE = "100000000"
 SEND_TIMEOUT_S = 300.0  # a local answer that loops to max_tokens takes 20-30 s; queued behind nothing
 BARS = (0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7)
+# HELPLINE_GUARD_SOURCE_MIN_RELEVANCE, on the reranker's scale (multilingual e5: unrelated texts
+# score 0.75-0.85, good matches 0.85-0.94).
+RELEVANCE_BARS = (0.82, 0.83, 0.84, 0.85, 0.86, 0.87, 0.88, 0.89)
 TOP_K = 3  # HELPLINE_RETRIEVAL_TOP_K's default: what the chat turn retrieves
 MIN_SIMILARITY = 0.35  # HELPLINE_RETRIEVAL_MIN_SIMILARITY's default: what goes in the prompt
 PASSWORD = "Guard-bench-pass-7"
@@ -105,6 +108,8 @@ class Retrieved:
     """What the app's retrieval finds for the question (top_k, with cosine similarities)."""
 
     hits: list[tuple[str, str, float]]  # (question, answer, similarity), ranked as retrieve() ranks
+    # The reranker's relevance of each hit (None without a reranker), in the same order.
+    relevance: list[float | None] = field(default_factory=list)
 
     @property
     def best(self) -> tuple[str, float] | None:
@@ -112,6 +117,12 @@ class Retrieved:
             return None
         q, _, s = self.hits[0]  # honest.fallback takes the best-ranked article, if similar enough
         return q, s
+
+    @property
+    def best_relevance(self) -> tuple[str, float] | None:
+        if not self.hits or self.relevance[0] is None:
+            return None
+        return self.hits[0][0], self.relevance[0]
 
     def prompt_texts(self) -> list[str]:
         return [f"{q}\n{a}" for q, a, s in self.hits if s >= MIN_SIMILARITY]
@@ -195,27 +206,42 @@ async def retrieve_all(server: HelplineServer, questions: Sequence[Question]) ->
     from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
     from helpline.ai.factory import create_embedder
-    from helpline.core.config import EmbeddingSettings, load_settings
+    from helpline.core.config import EmbeddingSettings, SearchSettings, load_settings
     from helpline.faqs.backends import FAQDeps
+    from helpline.faqs.rerank import create_reranker
     from helpline.faqs.search import retrieve
     from helpline.faqs.views import ViewCounter
     from helpline.platform.cache import MemoryFAQCache
 
     embedder = create_embedder(load_settings(embedding=EmbeddingSettings(provider="local")))
     engine = create_async_engine(server.url())
+    # The search as the app runs it by default: normalized queries, the e5 reranker.
+    search = SearchSettings()
+    cache = MemoryFAQCache()
     deps = FAQDeps(
-        embedder=embedder, cache=MemoryFAQCache(), views=ViewCounter(), sessionmaker=async_sessionmaker(engine)
+        embedder=embedder,
+        cache=cache,
+        views=ViewCounter(),
+        sessionmaker=async_sessionmaker(engine),
+        reranker=create_reranker(search, cache),
+        rerank_candidates=search.rerank_candidates,
+        rerank_weight=search.rerank_weight,
+        normalize=search.normalize,
     )
     found: dict[str, Retrieved] = {}
     try:
         async with deps.sessionmaker() as session:
             for q in questions:
                 hits = await retrieve(session, deps, q.question, q.language, limit=TOP_K)
+                vectored = [h for h in hits if h.similarity is not None]
                 found[q.id] = Retrieved(
-                    [(h.question, h.answer, h.similarity) for h in hits if h.similarity is not None]
+                    [(h.question, h.answer, h.similarity) for h in vectored if h.similarity is not None],
+                    [h.relevance for h in vectored],
                 )
     finally:
         await embedder.aclose()
+        if deps.reranker is not None:
+            await deps.reranker.aclose()
         await engine.dispose()
     return found
 
@@ -444,8 +470,22 @@ def report_pairs(on: Sequence[Verdict], off: Sequence[Verdict]) -> None:
         print(f"    {v.q.id} {v.q.question!r}: {_short(v.a.content)}")
 
 
-def report_sweep(questions: Sequence[Question], retrieved: dict[str, Retrieved], current: float) -> None:
-    print("\n== source bar sweep (best retrieved similarity of each question; the fallback offers that article)")
+def report_sweep(
+    questions: Sequence[Question],
+    retrieved: dict[str, Retrieved],
+    current: float,
+    *,
+    relevance: bool = False,
+) -> None:
+    """``relevance``: sweep the reranker's relevance of the best-ranked article
+    (HELPLINE_GUARD_SOURCE_MIN_RELEVANCE) instead of its cosine similarity."""
+
+    def best_of(q: Question) -> tuple[str, float] | None:
+        r = retrieved[q.id]
+        return r.best_relevance if relevance else r.best
+
+    what = "relevance (reranker)" if relevance else "similarity"
+    print(f"\n== source bar sweep (best-ranked article's {what}; the fallback offers that article)")
     print(
         "  right: its best article answers it; wrong: it answers another question; "
         "unanswerable: wrongly given an article"
@@ -455,28 +495,28 @@ def report_sweep(questions: Sequence[Question], retrieved: dict[str, Retrieved],
     print(
         f"  {'bar':>5} {'right (' + str(len(ans)) + ')':>12} {'wrong':>8} {'unanswerable (' + str(len(una)) + ')':>18}"
     )
-    for bar in BARS:
+    for bar in RELEVANCE_BARS if relevance else BARS:
         right = wrong = 0
         for q in ans:
-            best = retrieved[q.id].best
+            best = best_of(q)
             if best and best[1] >= bar:
                 if best[0] in q.expect:
                     right += 1
                 else:
                     wrong += 1
-        bad = sum(1 for q in una if (b := retrieved[q.id].best) and b[1] >= bar)
+        bad = sum(1 for q in una if (b := best_of(q)) and b[1] >= bar)
         mark = "  <- current default" if abs(bar - current) < 1e-9 else ""
         print(f"  {bar:>5.2f} {_pct(right, len(ans)):>12} {_pct(wrong, len(ans)):>8} {_pct(bad, len(una)):>18}{mark}")
-    top = [retrieved[q.id].best for q in ans]
+    top = [best_of(q) for q in ans]
     right_sims = [b[1] for q, b in zip(ans, top, strict=True) if b and b[0] in q.expect]
-    una_sims = [b[1] for q in una if (b := retrieved[q.id].best)]
+    una_sims = [b[1] for q in una if (b := best_of(q))]
     if right_sims and una_sims:
         print(
             f"  best similarity: answerable with the right article first, median {statistics.median(right_sims):.3f}; "
             f"unanswerable median {statistics.median(una_sims):.3f}, max {max(una_sims):.3f}"
         )
     for lang in sorted({q.language for q in questions}):
-        sims = [f"{b[1]:.2f}" for q in una if q.language == lang and (b := retrieved[q.id].best)]
+        sims = [f"{b[1]:.2f}" for q in una if q.language == lang and (b := best_of(q))]
         print(f"  unanswerable {lang}: best similarities {', '.join(sims)}")
 
 
@@ -495,7 +535,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--questions", type=Path, default=QUESTIONS_FILE)
     parser.add_argument("--limit", type=int, default=None, help="ask N questions, spread over the file")
     parser.add_argument("--quick", action="store_true", help="--limit 40")
-    parser.add_argument("--runs", choices=("both", "on", "off"), default="both", help="guard on, off, or both")
+    parser.add_argument(
+        "--runs",
+        choices=("both", "on", "off", "none"),
+        default="both",
+        help="guard on, off, both, or none (only the source bar sweeps: no model answers, a minute)",
+    )
     parser.add_argument(
         "--temperature", default="0", help="HELPLINE_LLM_TEMPERATURE (default 0: both runs get the same answers)"
     )
@@ -551,7 +596,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from helpline.core.config import GuardSettings, LLMSettings
 
     current_bar = GuardSettings().source_min_similarity
-    runs = {"both": ("on", "off"), "on": ("on",), "off": ("off",)}[args.runs]
+    current_relevance = GuardSettings().source_min_relevance
+    runs = {"both": ("on", "off"), "on": ("on",), "off": ("off",), "none": ()}[args.runs]
     data_dir = Path(tempfile.mkdtemp(prefix="helpline-guard-"))
     results: dict[str, list[Answer]] = {}
     retrieved: dict[str, Retrieved] = {}
@@ -561,6 +607,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"model {model.local_model}, max_tokens {args.max_tokens or model.answer_tokens}"
     )
     try:
+        if not runs:
+            with helpline_server("Helpline (retrieval only)", settings, data_dir=data_dir) as server:
+                retrieved = asyncio.run(retrieve_all(server, questions))
         for run in runs:
             label = f"Helpline, guard {run}, local model {model.local_model}"
             env = {**settings, "HELPLINE_GUARD_ENABLED": "true" if run == "on" else "false"}
@@ -604,6 +653,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "on" in verdicts and "off" in verdicts:
         report_pairs(verdicts["on"], verdicts["off"])
     report_sweep(questions, retrieved, current_bar)
+    report_sweep(questions, retrieved, current_relevance, relevance=True)
     return 0
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from helpline.chat import guard
-from helpline.chat.grounding import Source
+from helpline.chat.grounding import Bar, Grounding, Source
 from helpline.chat.guard import Fact, Support, check, facts, repetitive, unsupported, used_sources, wrong_language
 from helpline.chat.honest import fallback
 from helpline.chat.smalltalk import small_talk
@@ -198,12 +198,15 @@ def test_sources_shown_are_the_ones_used() -> None:
     assert used_sources("Hello! How can I help you today?", 3, texts) == []
 
 
-def source(id_: int, score: float, question: str = "Q", answer: str = "A") -> Source:
-    return Source(id_, question, answer, f"faq-{id_}", score)
+BAR = Bar(similarity=0.5, relevance=0.86)
+
+
+def source(id_: int, score: float, question: str = "Q", answer: str = "A", relevance: float | None = None) -> Source:
+    return Source(id_, question, answer, f"faq-{id_}", score, relevance)
 
 
 def test_the_best_ranked_article_close_enough_stands_in() -> None:
-    reply = fallback("es", [source(2, 0.62, "¿Cómo sigo mi pedido?", "En Pedidos."), source(1, 0.45)], bar=0.5)
+    reply = fallback("es", [source(2, 0.62, "¿Cómo sigo mi pedido?", "En Pedidos."), source(1, 0.45)], bar=BAR)
     assert reply.action == "article"
     assert reply.content == "Esto es lo que dice nuestro artículo de ayuda «¿Cómo sigo mi pedido?»:\n\nEn Pedidos."
     assert [s.id for s in reply.sources] == [2]
@@ -216,21 +219,33 @@ def test_a_lower_ranked_article_never_stands_in_for_the_first() -> None:
     # similar by cosine alone. The stand-in is the search's choice, or none.
     tracking = source(1, 0.58, "¿Cómo hago el seguimiento de un paquete?", "En Envíos.")
     claims = source(2, 0.66, "Mi paquete se ha perdido", "Abre una reclamación.")
-    assert [s.id for s in fallback("es", [tracking, claims], bar=0.5).sources] == [1]
-    below = fallback("es", [source(1, 0.45), claims], bar=0.5)
+    assert [s.id for s in fallback("es", [tracking, claims], bar=BAR).sources] == [1]
+    below = fallback("es", [source(1, 0.45), claims], bar=BAR)
     assert below.action == "dont_know"
     assert [s.id for s in below.related] == [1, 2]
 
 
+def test_the_rerankers_relevance_decides_when_the_search_reranked() -> None:
+    # MiniLM (English) puts an unrelated Spanish article at 0.6 and a German one that answers at
+    # 0.3; the multilingual reranker reads both right, so its scale decides.
+    unrelated = source(1, 0.6, "¿Cómo imprimo una etiqueta de devolución?", "En Envíos.", relevance=0.83)
+    assert fallback("es", [unrelated], bar=BAR).action == "dont_know"
+    answers = source(2, 0.3, "How do I reset my password?", "Use the link.", relevance=0.9)
+    assert fallback("de", [answers], bar=BAR).sources == [answers]
+    assert Grounding(ranked=[unrelated]).clears(BAR) is False
+    assert Grounding(ranked=[unrelated, answers]).clears(BAR) is True
+    assert Grounding(ranked=[source(3, 0.6)]).clears(BAR) is True  # not reranked: the cosine bar
+
+
 def test_else_an_honest_dont_know_with_the_closest_articles() -> None:
-    reply = fallback("fr", [source(i, 0.1 * i) for i in range(1, 5)], bar=0.5)
+    reply = fallback("fr", [source(i, 0.1 * i) for i in range(1, 5)], bar=BAR)
     assert reply.action == "dont_know"
     assert reply.content.startswith("Désolé, je ne connais pas la réponse")
     assert "articles d'aide les plus proches" in reply.content
     assert [s.id for s in reply.related] == [1, 2, 3]  # in the search's order
     assert reply.sources == []
     assert reply.model == "guard"
-    alone = fallback("pt-BR", [], bar=0.5)  # no article at all, and a language without texts
+    alone = fallback("pt-BR", [], bar=BAR)  # no article at all, and a language without texts
     assert alone.content == "I'm sorry, I don't know the answer to that, and I'd rather not guess. " + (
         "Try asking in other words, or contact our support team."
     )

@@ -43,10 +43,18 @@ async def test_the_reranker_reorders_real_candidates(
         await create_faq(client, boss, status="published", **faq)
     reranked = await order(client, boss, QUERY)
     assert reranked[:2] == [CLOSE["question"], OPEN["question"]]
+    r = await client.get("/api/v1/faqs/search", params={"q": QUERY, "limit": 5}, headers=boss)
+    # Each reranked hit says how relevant the reranker found it, on a cosine's scale: the guard's
+    # bar for every language (chat.grounding.Bar).
+    relevance = [hit["relevance"] for hit in r.json()["items"]]
+    assert all(0.5 < x < 1.0 for x in relevance)
+    assert relevance[0] > relevance[1]
 
     # The same search without the reranker (and so its own cache key): the first stage's order.
     runtime.faq_reranker = None
     assert (await order(client, boss, QUERY))[:2] == [OPEN["question"], CLOSE["question"]]
+    r = await client.get("/api/v1/faqs/search", params={"q": QUERY, "limit": 5}, headers=boss)
+    assert {hit["relevance"] for hit in r.json()["items"]} == {None}
 
 
 async def test_a_failing_reranker_leaves_the_first_stage_order(

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from helpline.ai.prompts import Article
-from helpline.core.config import RetrievalSettings
+from helpline.core.config import GuardSettings, RetrievalSettings
 from helpline.core.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -25,12 +25,32 @@ log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
+class Bar:
+    """How close an article must be to the question to stand in for an answer or to make the
+    question on-topic: the reranker's relevance when the search reranked (one multilingual scale
+    for every language), else the embedder's cosine similarity (GuardSettings)."""
+
+    similarity: float
+    relevance: float
+
+    @classmethod
+    def of(cls, cfg: GuardSettings) -> Bar:
+        return cls(similarity=cfg.source_min_similarity, relevance=cfg.source_min_relevance)
+
+
+@dataclass(frozen=True)
 class Source:
     id: int
     question: str
     answer: str
     slug: str | None
-    score: float
+    score: float  # cosine similarity
+    relevance: float | None = None  # the reranker's, when the search reranked
+
+    def clears(self, bar: Bar) -> bool:
+        if self.relevance is not None:
+            return self.relevance >= bar.relevance
+        return self.score >= bar.similarity
 
     def public(self) -> dict[str, Any]:
         return {"id": self.id, "question": self.question, "slug": self.slug, "score": round(self.score, 4)}
@@ -52,9 +72,9 @@ class Grounding:
     # (then there is nothing to be off the topic of, and the model answers on its own).
     has_articles: bool = False
 
-    def clears(self, bar: float) -> bool:
-        """Whether some article found is at least ``bar`` similar to the question."""
-        return any(s.score >= bar for s in self.ranked)
+    def clears(self, bar: Bar) -> bool:
+        """Whether some article found is close enough to the question (``bar``)."""
+        return any(s.clears(bar) for s in self.ranked)
 
 
 def thresholds(cfg: RetrievalSettings, embedder: object) -> tuple[float, float]:
@@ -134,7 +154,9 @@ async def ground(
                 """The FAQs found for ``text`` in the search's order, and whether it found any."""
                 hits = await retrieve(session, deps, text, language, limit=cfg.top_k, version=search_version)
                 found = [
-                    Source(h.id, h.question, h.answer, h.slug, h.similarity) for h in hits if h.similarity is not None
+                    Source(h.id, h.question, h.answer, h.slug, h.similarity, h.relevance)
+                    for h in hits
+                    if h.similarity is not None
                 ]
                 return found, bool(hits)
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from helpline.chat.grounding import Source
+from helpline.chat.grounding import Bar, Source
 
 DIRECT_MODEL = "faq"  # model_used of an answer taken straight from a FAQ
 GUARD_MODEL = "guard"  # model_used of an "I don't know" written by the guard
@@ -67,12 +67,12 @@ class Fallback:
         return {"action": self.action, "reason": reason, **(details or {})}
 
 
-def fallback(language: str, ranked: Sequence[Source], *, bar: float) -> Fallback:
+def fallback(language: str, ranked: Sequence[Source], *, bar: Bar) -> Fallback:
     """The reply without the model: ``ranked`` are the question's FAQs in the search's order,
-    best first. The first stands in when it is at least ``bar`` similar to the question; never
+    best first. The first stands in when it clears ``bar``; never
     a lower-ranked one that happens to be more similar by cosine alone (for a Spanish question
     and an English embedder that was another article, sharing a word or two)."""
-    if ranked and ranked[0].score >= bar:
+    if ranked and ranked[0].clears(bar):
         best = ranked[0]
         content = _text(_LEAD_IN, language).format(title=best.question) + "\n\n" + best.answer
         return Fallback("article", content, [best], [])

@@ -21,7 +21,7 @@ from helpline.ai.base import ChatMessage, LLMError, ModerationResult, StreamDone
 from helpline.auth.service import ACCOUNT_GONE, CONSENT_REQUIRED, check_access
 from helpline.chat import guard
 from helpline.chat import repository as repo
-from helpline.chat.grounding import Grounding, Source, ground, prefetch, record_declined
+from helpline.chat.grounding import Bar, Grounding, Source, ground, prefetch, record_declined
 from helpline.chat.honest import DIRECT_MODEL, Fallback, fallback
 from helpline.chat.smalltalk import small_talk
 from helpline.core.db import single_statement
@@ -259,7 +259,7 @@ async def _closing(stream: AsyncIterator[StreamEvent]) -> AsyncIterator[AsyncIte
 
 
 def _without_model(runtime: Runtime, language: str, grounding: Grounding) -> Fallback:
-    return fallback(language, grounding.ranked, bar=runtime.settings.guard.source_min_similarity)
+    return fallback(language, grounding.ranked, bar=Bar.of(runtime.settings.guard))
 
 
 def _skip_model(runtime: Runtime, language: str, question: str, grounding: Grounding) -> str | None:
@@ -269,7 +269,7 @@ def _skip_model(runtime: Runtime, language: str, question: str, grounding: Groun
     if not runtime.settings.llm.answers_in(language):
         return "language_unsupported"
     cfg = runtime.settings.guard
-    off_topic = grounding.has_articles and not grounding.clears(cfg.source_min_similarity)
+    off_topic = grounding.has_articles and not grounding.clears(Bar.of(cfg))
     if cfg.refuse_off_topic and off_topic and not small_talk(question):
         return "no_source"
     return None

@@ -469,6 +469,12 @@ class GuardSettings(BaseSettings):
     # rejected answer; below it the reply is "I don't know" with the closest articles. Measured
     # with bench/bench_guard.py on the demo knowledge base and MiniLM (see bench/README.md).
     source_min_similarity: float = Field(default=0.5, ge=0.0, le=1.0)
+    # The same bar on the reranker's scale, used instead whenever the search reranked (the
+    # default, HELPLINE_SEARCH_RERANK=e5: the mean of the multilingual e5's cosines to the question
+    # and to question + answer). One model for every language: MiniLM, an English model, puts
+    # unrelated Spanish articles at 0.55-0.63 and German ones that answer at 0.3. Measured with
+    # bench/bench_guard.py --bars (bench/README.md, "Relevance bar").
+    source_min_relevance: float = Field(default=0.86, ge=0.0, le=1.0)
     # A question no article reaches that bar for, other than small talk, gets the honest "I don't
     # know" without the model (a support desk does not answer trivia from the model's memory,
     # where no fact pattern may catch an invention). False: the model answers it, checked as any.

@@ -59,6 +59,10 @@ class Reranker(Protocol):
 
     async def prime(self, passages: Sequence[tuple[str, str]]) -> None: ...
 
+    def relevance(self, score: float) -> float:
+        """``score`` on a cosine's scale (comparable across queries and languages)."""
+        ...
+
     async def aclose(self) -> None: ...
 
 
@@ -120,6 +124,10 @@ class EmbedderReranker:
         sims = pvecs @ qvec
         n = len(passages)
         return [float(sims[i] + self.answer_weight * sims[n + i]) for i in range(n)]
+
+    def relevance(self, score: float) -> float:
+        """The weighted mean of the two cosines that make ``score``."""
+        return score / (1.0 + self.answer_weight)
 
     async def aclose(self) -> None:
         await self.embedder.aclose()

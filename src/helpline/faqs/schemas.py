@@ -225,6 +225,10 @@ class SearchHit(BaseModel):
     )
     signals: list[SignalName] = Field(description="Which searches found it")
     similarity: float | None = Field(description="Best cosine similarity of the question, answer or phrasing vectors")
+    relevance: float | None = Field(
+        default=None,
+        description="How well the reranker finds it answers the query, 0-1 like a cosine; null when not reranked",
+    )
 
 
 class SearchResponse(BaseModel):

@@ -71,6 +71,9 @@ class Hit:
     category_id: int | None = None
     # Best cosine similarity of the question, answer or phrasing vectors; None when only text matched.
     similarity: float | None = None
+    # The reranker's own reading of how well it answers the query, on a cosine's scale
+    # (Reranker.relevance); None when the search did not rerank.
+    relevance: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -397,13 +400,18 @@ async def search(
 async def _rerank(deps: FAQDeps, begun: asyncio.Future[Any], hits: list[Hit]) -> list[Hit]:
     """``hits`` in the order of hybrid score + rerank_weight * the reranker's score; as they were
     when the reranker fails (faqs.rerank.rerank_scores logs it)."""
-    if deps.reranker is None or len(hits) < 2:
+    reranker = deps.reranker
+    if reranker is None or not hits:
         begun.cancel()
         return hits
-    scores = await rerank_scores(deps.reranker, begun, [(h.question, h.answer) for h in hits])
+    # A single hit too: its relevance tells the chat whether it applies at all (chat.grounding).
+    scores = await rerank_scores(reranker, begun, [(h.question, h.answer) for h in hits])
     if scores is None:
         return hits
-    rescored = [replace(h, score=round(h.score + deps.rerank_weight * s, 6)) for h, s in zip(hits, scores, strict=True)]
+    rescored = [
+        replace(h, score=round(h.score + deps.rerank_weight * s, 6), relevance=round(reranker.relevance(s), 4))
+        for h, s in zip(hits, scores, strict=True)
+    ]
     # Stable: equal scores keep the hybrid order (which already broke ties by priority and id).
     return sorted(rescored, key=lambda h: -h.score)
 
