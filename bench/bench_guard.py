@@ -516,6 +516,15 @@ def report_sweep(
             f"unanswerable median {statistics.median(una_sims):.3f}, max {max(una_sims):.3f}"
         )
     for lang in sorted({q.language for q in questions}):
+        mine = [q for q in ans if q.language == lang]
+        right_here = sum(1 for q in mine if (b := best_of(q)) and b[1] >= current and b[0] in q.expect)
+        given = sum(1 for q in una if q.language == lang and (b := best_of(q)) and b[1] >= current)
+        unanswerable = sum(1 for q in una if q.language == lang)
+        print(
+            f"  {lang} at {current:g}: right {right_here}/{len(mine)}, "
+            f"unanswerable given an article {given}/{unanswerable}"
+        )
+    for lang in sorted({q.language for q in questions}):
         sims = [f"{b[1]:.2f}" for q in una if q.language == lang and (b := best_of(q))]
         print(f"  unanswerable {lang}: best similarities {', '.join(sims)}")
 
@@ -608,7 +617,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         if not runs:
-            with helpline_server("Helpline (retrieval only)", settings, data_dir=data_dir) as server:
+            # Only the database with the demo data is needed: no model to load.
+            env = {**settings, "HELPLINE_LLM_PROVIDER": "fake"}
+            with helpline_server("Helpline (retrieval only)", env, data_dir=data_dir) as server:
                 retrieved = asyncio.run(retrieve_all(server, questions))
         for run in runs:
             label = f"Helpline, guard {run}, local model {model.local_model}"
