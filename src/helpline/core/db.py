@@ -18,9 +18,9 @@ HNSW_ITERATIVE_SCAN = "relaxed_order"
 MIN_PGVECTOR = (0, 8)
 
 
-def _version(text: str) -> tuple[int, ...]:
+def _version(number: str) -> tuple[int, ...]:
     """An extension version as numbers: "0.8.6" -> (0, 8, 6); a part that is not a number is 0."""
-    return tuple(int(part) if part.isdigit() else 0 for part in text.split("."))
+    return tuple(int(part) if part.isdigit() else 0 for part in number.split("."))
 
 
 class DatabaseUnavailable(RuntimeError):

@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import importlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import cast
 
 import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from helpline.ai.base import Embedder
-from helpline.core.config import Settings
+from helpline.ai.factory import create_embedder
 from helpline.core.runtime import Runtime
 from helpline.faqs.rerank import Reranker, create_reranker, warm_passages
 from helpline.faqs.views import ViewCounter
@@ -47,18 +45,6 @@ class FAQDeps:
     @property
     def model(self) -> str | None:
         return self.embedder.model if self.embedder is not None else None
-
-
-def create_embedder(settings: Settings) -> Embedder:
-    """The configured embedder (``helpline.ai.factory.create_embedder``), or the fake one where
-    no factory exists yet."""
-    factory = getattr(importlib.import_module("helpline.ai.factory"), "create_embedder", None)
-    if factory is None:
-        from helpline.ai.embeddings.fake import FakeEmbedder
-
-        log.warning("faq.fake_embedder", reason="helpline.ai.factory has no create_embedder")
-        return FakeEmbedder(settings.embedding.dimension)
-    return cast(Embedder, factory(settings))
 
 
 def _embedder(runtime: Runtime) -> Embedder | None:

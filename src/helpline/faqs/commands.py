@@ -8,11 +8,12 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from helpline.ai.factory import create_embedder
 from helpline.core.config import Settings
 from helpline.core.db import session_scope
 from helpline.core.runtime import Runtime
 from helpline.faqs import formats, importer
-from helpline.faqs.backends import FAQDeps, close_embedder, create_embedder, resolve_deps
+from helpline.faqs.backends import FAQDeps, close_embedder, resolve_deps
 from helpline.faqs.demo import load_demo_if_empty
 from helpline.faqs.reindex import ReindexReport, reindex
 from helpline.faqs.schemas import ImportReport

@@ -1,28 +1,16 @@
 // Server state shared by the admin screens: categories (used by the FAQ form, the filters and
 // their own screen) and small helpers for the API's error shape.
-import { useQuery } from "@tanstack/react-query";
-import { api, errorMessage, type Schemas } from "../api/client";
+import { errorMessage, type Schemas } from "../api/client";
+import type { CategoryTree } from "../api/categories";
+
+export { CATEGORIES_KEY, useCategories, type CategoryTree } from "../api/categories";
 
 export type Category = Schemas["CategoryRead"];
-export type CategoryTree = Schemas["CategoryTree"];
 export type Faq = Schemas["FAQRead"];
 export type FaqStatus = Schemas["FAQStatus"];
 
 export const FAQ_STATUSES: FaqStatus[] = ["draft", "published", "archived"];
 export const FAQ_LANGUAGES = ["en", "es", "fr", "de"] as const;
-
-export const CATEGORIES_KEY = ["admin", "categories"] as const;
-
-export function useCategories() {
-  return useQuery({
-    queryKey: CATEGORIES_KEY,
-    queryFn: async () => {
-      const { data, error } = await api.GET("/api/v1/faq-categories");
-      if (error) throw error;
-      return data.items;
-    },
-  });
-}
 
 /** Categories in display order, children right after their parent, with their depth. */
 export function flattenCategories(tree: CategoryTree[] | undefined): { category: Category; depth: number }[] {

@@ -6,7 +6,10 @@ import { api, type Schemas } from "../../api/client";
 
 export type Faq = Schemas["FAQRead"];
 /** A category with its subcategories (always a list here, empty for a subcategory). */
-export type Category = Omit<Schemas["CategoryTree"], "children"> & { children: Schemas["CategoryRead"][] };
+import type { CategoryTree as Category } from "../../api/categories";
+
+export type { Category };
+export { useCategories } from "../../api/categories";
 export type SearchHit = Schemas["SearchHit"];
 
 /** The FAQs counted on the start page: enough for any help center a person browses. */
@@ -40,18 +43,6 @@ export function useContentLanguage() {
     fallback: query.data === false,
     ready: query.isSuccess || query.isError,
   };
-}
-
-export function useCategories() {
-  return useQuery({
-    queryKey: ["public", "help", "categories"],
-    queryFn: async () => {
-      const { data, error } = await api.GET("/api/v1/faq-categories");
-      if (error) throw error;
-      return data.items.map((c): Category => ({ ...c, children: c.children ?? [] }));
-    },
-    staleTime: 5 * 60_000,
-  });
 }
 
 /** Every published FAQ in the language (up to INDEX_PAGES pages), for counts and highlights. */
