@@ -18,7 +18,7 @@ WEEK = {"from": "2026-11-01", "to": "2026-11-07"}
 
 
 async def snapshot(db: asyncpg.Connection) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
-    counts = await db.fetch("SELECT metric, slot, dim, value FROM analytics_counts ORDER BY 1, 2, 3")
+    counts = await db.fetch("SELECT metric, level, slot, dim, value FROM analytics_counts ORDER BY 1, 2, 3, 4")
     users = await db.fetch("SELECT user_id, slot, messages, questions, tokens FROM analytics_user_slots ORDER BY 1, 2")
     return [tuple(r) for r in counts], [tuple(r) for r in users]
 
@@ -67,15 +67,15 @@ async def test_an_incremental_refresh_agrees_with_a_full_recount(
     assert conv["resolution"]["not_helpful"] == 1  # c2 got its thumbs-down
 
 
-async def test_the_slot_in_progress_is_counted_again_next_time(db: asyncpg.Connection, runtime: Runtime) -> None:
+async def test_the_day_in_progress_is_counted_again_next_time(db: asyncpg.Connection, runtime: Runtime) -> None:
     data = await seed(db)
     now = T1 + timedelta(minutes=5)  # during c2, before c3
     await refresh(runtime.sessionmaker, settle=SETTLE, now=now)
-    assert await db.fetchval("SELECT sum(value) FROM analytics_counts WHERE metric = 'messages'") == 8
+    assert await db.fetchval("SELECT sum(value) FROM analytics_counts WHERE metric = 'messages' AND level = 'd'") == 8
     await message(db, data.c2, data.u2, "user", "still there?", now + timedelta(seconds=30))
     await refresh(runtime.sessionmaker, settle=SETTLE, now=now + timedelta(minutes=1))
     # The seed's c3 (later than this "now") is not counted yet; the new message is.
-    assert await db.fetchval("SELECT sum(value) FROM analytics_counts WHERE metric = 'messages'") == 9
+    assert await db.fetchval("SELECT sum(value) FROM analytics_counts WHERE metric = 'messages' AND level = 'd'") == 9
     assert slot_of(T0) == T0  # on a quarter hour
 
 

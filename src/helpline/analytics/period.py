@@ -12,6 +12,7 @@ from helpline.core.errors import Unprocessable
 
 MAX_DAYS = 731  # two years of days
 DEFAULT_DAYS = 30
+HOUR = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,15 @@ class Period:
                 out.append(b)
             day += timedelta(days=1)
         return out
+
+    @property
+    def whole_hours(self) -> bool:
+        """Every bucket (and the end) starts a whole number of hours from UTC: the series can be
+        read from hour rows rather than quarter hours (four times fewer)."""
+        starts = [*self.buckets(), self.end + timedelta(days=1)]
+        return all(
+            (datetime.combine(d, time(), self.zone).utcoffset() or timedelta(0)) % HOUR == timedelta(0) for d in starts
+        )
 
     def local_day(self, moment: datetime) -> date:
         return moment.astimezone(self.zone).date()

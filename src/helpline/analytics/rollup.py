@@ -1,11 +1,20 @@
-"""The roll-ups: figures per 15-minute slot, recomputed slot by slot from the source tables.
+"""The roll-ups: figures counted from the source tables at three levels, quarter hours ("q"),
+hours ("h") and UTC days ("d"), recomputed a whole UTC day at a time.
 
-A refresh of a range deletes the range's rows and counts its slots again from ``messages``,
+The series a dashboard draws (messages, answers by origin, feedback, flags, tokens, new users and
+conversations: a few values each) are kept per quarter hour, so they can be cut into the local
+days of any time zone (all are a whole number of quarter hours from UTC today). Figures with many
+values (FAQs cited, response-time buckets, models, conversation lengths and languages), read as
+totals of a period, are kept per hour: a period's whole UTC days are read from the day rows and
+its ends from the hour rows. For the few zones a half or three quarters of an hour off (India,
+Nepal, ...) those totals start and end on the hour before the period's.
+
+A refresh of a range deletes the range's rows and counts its days again from ``messages``,
 ``message_feedback``, ``conversations`` and ``users``, in one transaction: running it twice over
 the same range gives the same figures, and a crash half way leaves the previous ones.
 
 The scheduled job (``refresh``) recomputes everything since the last run and at least the last
-``settle_hours`` (answers still streaming, feedback and flags on recent messages), plus the slots
+``settle_hours`` (answers still streaming, feedback and flags on recent messages), plus the days
 of older messages and conversations that changed since: feedback given or changed, conversations
 that went on. A moderator flagging an old message by hand is seen only within ``settle_hours``;
 ``refresh(full=True)`` (`helpline analytics-refresh --full`) recounts everything.
@@ -29,6 +38,8 @@ from helpline.core.db import session_scope
 from helpline.models.chat import FLAGGED_SQL
 
 SLOT = timedelta(minutes=15)
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 # Response times go into buckets growing by 10%: a percentile read from them is within 5%.
 LATENCY_BASE = 1.1
@@ -56,6 +67,16 @@ def slot_of(moment: datetime) -> datetime:
     return EPOCH + ((moment - EPOCH) // SLOT) * SLOT
 
 
+def hour_of(moment: datetime) -> datetime:
+    """The start of the hour ``moment`` falls in (UTC)."""
+    return EPOCH + ((moment - EPOCH) // HOUR) * HOUR
+
+
+def day_of(moment: datetime) -> datetime:
+    """The start of the UTC day ``moment`` falls in."""
+    return EPOCH + ((moment - EPOCH) // DAY) * DAY
+
+
 def latency_bucket(ms: int) -> int:
     return math.floor(math.log(max(ms, 0) + 1) / math.log(LATENCY_BASE))
 
@@ -65,8 +86,9 @@ def latency_value(bucket: int) -> float:
     return float(LATENCY_BASE ** (bucket + 0.5) - 1)
 
 
-def _slot_sql(column: str) -> str:
-    return f"date_bin('15 minutes', {column}, TIMESTAMPTZ '2000-01-01 00:00:00+00')"
+def _bin(column: str, width: str = "15 minutes") -> str:
+    # date_bin from a fixed UTC origin: the same bins whatever the session's TimeZone.
+    return f"date_bin('{width}', {column}, TIMESTAMPTZ '2000-01-01 00:00:00+00')"
 
 
 def _length_sql() -> str:
@@ -85,18 +107,18 @@ def _resolution_sql() -> str:
     )
 
 
+_FLAGGED = FLAGGED_SQL.replace("metadata", "m.metadata").replace("message_type", "m.message_type")
 _MESSAGES_CTE = f"""
 WITH m AS (
     SELECT m.id, m.conversation_id, m.message_type, m.status, m.model_used, m.tokens_used,
-           m.response_time_ms, m.metadata, {_slot_sql("m.created_at")} AS slot,
-           {ORIGIN_SQL} AS origin,
-           ({FLAGGED_SQL.replace("metadata", "m.metadata").replace("message_type", "m.message_type")}) AS flagged
+           m.response_time_ms, m.metadata, {_bin("m.created_at")} AS slot,
+           {_bin("m.created_at", "1 hour")} AS hour, {ORIGIN_SQL} AS origin, ({_FLAGGED}) AS flagged
     FROM messages m
     WHERE m.created_at >= :lo AND m.created_at < :hi
 ), a AS (
     SELECT * FROM m WHERE message_type = 'assistant' AND status <> 'streaming'
 ), src AS (
-    SELECT a.id, a.slot, s ->> 'id' AS faq_id
+    SELECT a.id, a.hour, s ->> 'id' AS faq_id
     FROM a CROSS JOIN LATERAL jsonb_array_elements(
         CASE jsonb_typeof(a.metadata -> 'sources') WHEN 'array' THEN a.metadata -> 'sources' ELSE '[]'::jsonb END
     ) AS s
@@ -106,32 +128,36 @@ WITH m AS (
 )
 """  # noqa: S608 - constants, no user input
 
+# Series metrics (few values of dim) per quarter hour; the others, whose dims are many (FAQs,
+# response-time buckets, models), per hour: the dashboards read them as totals of the period.
+SERIES_METRICS = ("messages", "answers", "feedback", "flags", "tokens", "conversations", "users_new")
 _COUNT_MESSAGES = text(
-    f"""INSERT INTO analytics_counts (metric, slot, dim, value) {_MESSAGES_CTE}
-SELECT 'messages', slot, message_type::text, count(*) FROM m GROUP BY slot, message_type
-UNION ALL SELECT 'answers', slot, origin, count(*) FROM a GROUP BY slot, origin
-UNION ALL SELECT 'answers_model', slot, coalesce(model_used, ''), count(*) FROM a GROUP BY slot, model_used
-UNION ALL SELECT 'tokens_in', slot, coalesce(model_used, ''),
+    f"""INSERT INTO analytics_counts (metric, level, slot, dim, value) {_MESSAGES_CTE}
+SELECT 'messages', 'q', slot, message_type::text, count(*) FROM m GROUP BY slot, message_type
+UNION ALL SELECT 'answers', 'q', slot, origin, count(*) FROM a GROUP BY slot, origin
+UNION ALL SELECT 'tokens', 'q', slot, '', sum(tokens_used) FROM a WHERE tokens_used > 0 GROUP BY slot
+UNION ALL SELECT 'flags', 'q', slot, '', count(*) FROM m WHERE flagged GROUP BY slot
+UNION ALL SELECT 'feedback', 'q', slot, CASE WHEN helpful THEN 'helpful' ELSE 'not_helpful' END, count(*)
+    FROM fb GROUP BY 1, 2, 3, 4
+UNION ALL SELECT 'answers_model', 'h', hour, coalesce(model_used, ''), count(*) FROM a GROUP BY hour, model_used
+UNION ALL SELECT 'tokens_in', 'h', hour, coalesce(model_used, ''),
     sum(coalesce((metadata -> 'usage' ->> 'prompt_tokens')::bigint, 0))
-    FROM a WHERE tokens_used > 0 GROUP BY slot, model_used
-UNION ALL SELECT 'tokens_out', slot, coalesce(model_used, ''),
+    FROM a WHERE tokens_used > 0 GROUP BY hour, model_used
+UNION ALL SELECT 'tokens_out', 'h', hour, coalesce(model_used, ''),
     sum(coalesce((metadata -> 'usage' ->> 'completion_tokens')::bigint, tokens_used))
-    FROM a WHERE tokens_used > 0 GROUP BY slot, model_used
-UNION ALL SELECT 'latency', slot, floor(ln(greatest(response_time_ms, 0) + 1) / ln({LATENCY_BASE}))::int::text,
-    count(*) FROM a WHERE response_time_ms IS NOT NULL AND status <> 'failed' GROUP BY 1, 2, 3
-UNION ALL SELECT 'flags', slot, '', count(*) FROM m WHERE flagged GROUP BY slot
-UNION ALL SELECT 'feedback', slot, CASE WHEN helpful THEN 'helpful' ELSE 'not_helpful' END, count(*)
-    FROM fb GROUP BY 1, 2, 3
-UNION ALL SELECT 'faq_sources', slot, faq_id, count(*) FROM src GROUP BY slot, faq_id
-UNION ALL SELECT 'faq_thumbs_down', src.slot, src.faq_id, count(*)
-    FROM src JOIN fb ON fb.id = src.id AND NOT fb.helpful GROUP BY src.slot, src.faq_id
+    FROM a WHERE tokens_used > 0 GROUP BY hour, model_used
+UNION ALL SELECT 'latency', 'h', hour, floor(ln(greatest(response_time_ms, 0) + 1) / ln({LATENCY_BASE}))::int::text,
+    count(*) FROM a WHERE response_time_ms IS NOT NULL AND status <> 'failed' GROUP BY 1, 2, 3, 4
+UNION ALL SELECT 'faq_sources', 'h', hour, faq_id, count(*) FROM src GROUP BY hour, faq_id
+UNION ALL SELECT 'faq_thumbs_down', 'h', src.hour, src.faq_id, count(*)
+    FROM src JOIN fb ON fb.id = src.id AND NOT fb.helpful GROUP BY src.hour, src.faq_id
 """  # noqa: S608 - constants, no user input
 )
 
 _COUNT_USERS_ACTIVE = text(
     f"""
 INSERT INTO analytics_user_slots (user_id, slot, messages, questions, tokens)
-SELECT c.user_id, {_slot_sql("m.created_at")}, count(*), count(*) FILTER (WHERE m.message_type = 'user'),
+SELECT c.user_id, {_bin("m.created_at")}, count(*), count(*) FILTER (WHERE m.message_type = 'user'),
        sum(m.tokens_used)
 FROM messages m JOIN conversations c ON c.id = m.conversation_id
 WHERE m.created_at >= :lo AND m.created_at < :hi
@@ -141,12 +167,13 @@ GROUP BY 1, 2
 
 _COUNT_CONVERSATIONS = text(
     f"""
-INSERT INTO analytics_counts (metric, slot, dim, value)
+INSERT INTO analytics_counts (metric, level, slot, dim, value)
 WITH c AS (
-    SELECT c.id, c.language, c.message_count, {_slot_sql("c.created_at")} AS slot
+    SELECT c.id, c.language, c.message_count, {_bin("c.created_at")} AS slot,
+           {_bin("c.created_at", "1 hour")} AS hour
     FROM conversations c WHERE c.created_at >= :lo AND c.created_at < :hi
 ), r AS (
-    SELECT c.slot, {_resolution_sql()} AS resolution
+    SELECT c.hour, {_resolution_sql()} AS resolution
     FROM c
     LEFT JOIN LATERAL (
         SELECT bool_or(f.helpful) AS helpful, bool_or(NOT f.helpful) AS unhelpful
@@ -158,26 +185,42 @@ WITH c AS (
         ORDER BY m.id DESC LIMIT 1
     ) last ON true
 )
-SELECT 'conversations', slot, '', count(*) FROM c GROUP BY slot
-UNION ALL SELECT 'conv_language', slot, split_part(lower(language), '-', 1), count(*) FROM c GROUP BY 1, 2, 3
-UNION ALL SELECT 'conv_length', c.slot, {_length_sql()}, count(*) FROM c GROUP BY 1, 2, 3
-UNION ALL SELECT 'conv_resolution', slot, resolution, count(*) FROM r GROUP BY slot, resolution
-UNION ALL SELECT 'users_new', {_slot_sql("u.created_at")}, CASE WHEN u.is_guest THEN 'guest' ELSE 'registered' END,
-    count(*) FROM users u WHERE u.created_at >= :lo AND u.created_at < :hi GROUP BY 1, 2, 3
+SELECT 'conversations', 'q', slot, '', count(*) FROM c GROUP BY slot
+UNION ALL SELECT 'conv_language', 'h', hour, split_part(lower(language), '-', 1), count(*) FROM c GROUP BY 1, 2, 3, 4
+UNION ALL SELECT 'conv_length', 'h', c.hour, {_length_sql()}, count(*) FROM c GROUP BY 1, 2, 3, 4
+UNION ALL SELECT 'conv_resolution', 'h', hour, resolution, count(*) FROM r GROUP BY hour, resolution
+UNION ALL SELECT 'users_new', 'q', {_bin("u.created_at")}, CASE WHEN u.is_guest THEN 'guest' ELSE 'registered' END,
+    count(*) FROM users u WHERE u.created_at >= :lo AND u.created_at < :hi GROUP BY 1, 2, 3, 4
 """  # noqa: S608 - constants, no user input
 )
 
-_CLEAR_COUNTS = text("DELETE FROM analytics_counts WHERE slot >= :lo AND slot < :hi")
+# The coarser levels, summed from the finer ones: series per hour, everything per UTC day.
+_SERIES_HOURS = text(
+    f"""
+INSERT INTO analytics_counts (metric, level, slot, dim, value)
+SELECT metric, 'h', {_bin("slot", "1 hour")}, dim, sum(value) FROM analytics_counts
+WHERE level = 'q' AND slot >= :lo AND slot < :hi GROUP BY 1, 2, 3, 4
+"""  # noqa: S608 - constants, no user input
+)
+_DAYS = text(
+    f"""
+INSERT INTO analytics_counts (metric, level, slot, dim, value)
+SELECT metric, 'd', {_bin("slot", "1 day")}, dim, sum(value) FROM analytics_counts
+WHERE level = 'h' AND slot >= :lo AND slot < :hi GROUP BY 1, 2, 3, 4
+"""  # noqa: S608 - constants, no user input
+)
+
+_CLEAR_COUNTS = text("DELETE FROM analytics_counts WHERE slot >= :lo AND slot < :hi")  # every level
 _CLEAR_USERS = text("DELETE FROM analytics_user_slots WHERE slot >= :lo AND slot < :hi")
 
 # Slots of older rows that changed since the last run: answers whose feedback was given or
 # changed, conversations that went on (their figures are counted in the slot they began in).
-_LATE_SLOTS = text(
+_LATE_DAYS = text(
     f"""
-SELECT DISTINCT {_slot_sql("m.created_at")} AS slot FROM message_feedback f JOIN messages m ON m.id = f.message_id
+SELECT DISTINCT {_bin("m.created_at", "1 day")} AS day FROM message_feedback f JOIN messages m ON m.id = f.message_id
 WHERE greatest(f.created_at, f.updated_at) >= :since AND m.created_at < :before
 UNION
-SELECT DISTINCT {_slot_sql("c.created_at")} FROM conversations c
+SELECT DISTINCT {_bin("c.created_at", "1 day")} FROM conversations c
 WHERE c.last_message_at >= :since AND c.created_at < :before
 """  # noqa: S608 - constants, no user input
 )
@@ -204,26 +247,29 @@ class RefreshReport:
 
 
 async def refresh_range(session: AsyncSession, lo: datetime, hi: datetime) -> None:
-    """Recount the slots from ``lo``'s to the one before ``hi``'s end (both rounded out to whole
-    slots). Flushes nothing of its own: the caller's transaction holds it all."""
-    lo = slot_of(lo)
-    hi = slot_of(hi) + (SLOT if slot_of(hi) != hi else timedelta(0))
+    """Recount the UTC days from ``lo``'s to ``hi``'s (a partial day is recounted whole, so each
+    level, quarter hours, hours and days, is complete for every day it has). Flushes nothing of
+    its own: the caller's transaction holds it all."""
+    lo = day_of(lo)
+    hi = day_of(hi) + (DAY if day_of(hi) != hi else timedelta(0))
     params = {"lo": lo, "hi": hi}
     await session.execute(_CLEAR_COUNTS, params)
     await session.execute(_CLEAR_USERS, params)
     await session.execute(_COUNT_MESSAGES, params)
-    await session.execute(_COUNT_USERS_ACTIVE, params)
     await session.execute(_COUNT_CONVERSATIONS, params)
+    await session.execute(_SERIES_HOURS, params)
+    await session.execute(_DAYS, params)
+    await session.execute(_COUNT_USERS_ACTIVE, params)
 
 
-def _merge(slots: list[datetime]) -> list[tuple[datetime, datetime]]:
-    """Runs of consecutive slots as [lo, hi) ranges."""
+def _merge(days: list[datetime]) -> list[tuple[datetime, datetime]]:
+    """Runs of consecutive days as [lo, hi) ranges."""
     ranges: list[tuple[datetime, datetime]] = []
-    for s in sorted(slots):
-        if ranges and ranges[-1][1] == s:
-            ranges[-1] = (ranges[-1][0], s + SLOT)
+    for d in sorted(days):
+        if ranges and ranges[-1][1] == d:
+            ranges[-1] = (ranges[-1][0], d + DAY)
         else:
-            ranges.append((s, s + SLOT))
+            ranges.append((d, d + DAY))
     return ranges
 
 
@@ -233,20 +279,20 @@ async def refresh(
     """Bring the roll-ups up to ``now``: the recent range and the older slots that changed since
     the last run (see the module's docstring). One transaction; concurrent runs wait in turn."""
     now = now or datetime.now(UTC)
-    hi = slot_of(now) + SLOT  # the slot in progress is counted too, and again next time
+    hi = day_of(now) + DAY  # the day in progress is counted too, and again next time
     report: RefreshReport | None = None
     async for session in session_scope(maker):
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_KEY})
         until = await session.scalar(text("SELECT refreshed_until FROM analytics_state WHERE id = 1 FOR UPDATE"))
         if full or until is None:
             lo = await session.scalar(_FIRST)
-            ranges = [(slot_of(lo), hi)] if lo is not None else []
+            ranges = [(day_of(lo), hi)] if lo is not None else []
             if full:
                 await session.execute(text("DELETE FROM analytics_counts"))
                 await session.execute(text("DELETE FROM analytics_user_slots"))
         else:
-            lo = slot_of(min(until, now) - settle)
-            late = [s for (s,) in (await session.execute(_LATE_SLOTS, {"since": until - SLOT, "before": lo})).all()]
+            lo = day_of(min(until, now) - settle)
+            late = [d for (d,) in (await session.execute(_LATE_DAYS, {"since": until - SLOT, "before": lo})).all()]
             ranges = [*_merge(late), (lo, hi)]
         for start, end in ranges:
             await refresh_range(session, start, end)

@@ -44,18 +44,24 @@ log = structlog.get_logger(__name__)
 TOP = 10
 CACHE_PREFIX = "analytics:dashboard"  # the spec's key; the roll-ups' version and the query follow
 
+# Series: quarter hours, or hours when every bucket of the period starts on a whole hour of UTC.
 _BY_BUCKET = text(
     "SELECT metric, dim, date_trunc(:unit, slot, :tz) AS bucket, sum(value)::bigint AS n FROM analytics_counts "
-    "WHERE metric = ANY(:metrics) AND slot >= :lo AND slot < :hi GROUP BY 1, 2, 3"
+    "WHERE metric = ANY(:metrics) AND level = :level AND slot >= :lo AND slot < :hi GROUP BY 1, 2, 3"
 )
+# Totals: the period's whole UTC days from the day rows, its ends from the hour rows.
 _BY_DIM = text(
-    "SELECT metric, dim, sum(value)::bigint AS n FROM analytics_counts "
-    "WHERE metric = ANY(:metrics) AND slot >= :lo AND slot < :hi GROUP BY 1, 2"
+    "SELECT metric, dim, sum(value)::bigint AS n FROM analytics_counts WHERE metric = ANY(:metrics) AND ("
+    "(level = 'd' AND slot >= :dlo AND slot < :dhi) OR (level = 'h' AND slot >= :lo AND slot < :dlo) "
+    "OR (level = 'h' AND slot >= :dhi AND slot < :hi)) GROUP BY 1, 2"
 )
-# Distinct users per bucket and over the whole period, in one pass (the () grouping set).
+# Distinct users per bucket, and over the whole period (the row without a bucket), in one round
+# trip; GROUP BY rather than count(DISTINCT) lets PostgreSQL hash instead of sorting.
 _ACTIVE = text(
-    "SELECT date_trunc(:unit, slot, :tz) AS bucket, count(DISTINCT user_id) AS n FROM analytics_user_slots "
-    "WHERE slot >= :lo AND slot < :hi GROUP BY GROUPING SETS ((date_trunc(:unit, slot, :tz)), ())"
+    "WITH u AS (SELECT slot, user_id FROM analytics_user_slots WHERE slot >= :lo AND slot < :hi) "
+    "SELECT bucket, count(*) AS n FROM (SELECT date_trunc(:unit, slot, :tz) AS bucket, user_id FROM u "
+    "GROUP BY 1, 2) b GROUP BY bucket "
+    "UNION ALL SELECT NULL, count(*) FROM (SELECT user_id FROM u GROUP BY user_id) t"
 )
 _STATE = text("SELECT refreshed_until, version FROM analytics_state WHERE id = 1")
 _FAQ_TITLES = text("SELECT id, question FROM faqs WHERE id = ANY(:ids)")
@@ -97,14 +103,20 @@ async def _by_bucket(
     session: AsyncSession, period: Period, metrics: list[str]
 ) -> dict[tuple[str, str], dict[date, int]]:
     out: dict[tuple[str, str], dict[date, int]] = defaultdict(lambda: defaultdict(int))
-    for r in (await session.execute(_BY_BUCKET, {**_params(period), "metrics": metrics})).all():
+    level = "h" if period.whole_hours else "q"
+    for r in (await session.execute(_BY_BUCKET, {**_params(period), "metrics": metrics, "level": level})).all():
         out[(r.metric, r.dim)][period.local_day(r.bucket)] += int(r.n)
     return out
 
 
 async def _by_dim(session: AsyncSession, period: Period, metrics: list[str]) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = defaultdict(dict)
-    for r in (await session.execute(_BY_DIM, {**_params(period), "metrics": metrics})).all():
+    lo, hi = rollup.hour_of(period.lo), rollup.hour_of(period.hi)
+    dlo, dhi = rollup.day_of(lo + rollup.DAY - rollup.HOUR), rollup.day_of(hi)
+    if dlo > dhi:  # within one UTC day: hours only
+        dlo = dhi = hi
+    bounds = {"lo": lo, "hi": hi, "dlo": dlo, "dhi": dhi}
+    for r in (await session.execute(_BY_DIM, {"metrics": metrics, **bounds})).all():
         out[r.metric][r.dim] = int(r.n)
     return out
 
@@ -167,7 +179,7 @@ async def _active_users(session: AsyncSession, period: Period) -> tuple[int, dic
     return total, per
 
 
-_SERIES_METRICS = ["messages", "answers", "feedback", "flags", "conversations", "users_new", "tokens_in", "tokens_out"]
+_SERIES_METRICS = ["messages", "answers", "feedback", "flags", "conversations", "users_new", "tokens"]
 
 
 async def dashboard(session: AsyncSession, settings: Settings, period: Period) -> DashboardRead:
@@ -175,7 +187,9 @@ async def dashboard(session: AsyncSession, settings: Settings, period: Period) -
     cost, feedback, flags, the FAQs most cited and most disliked, and frequent unanswered questions."""
     period_read, _ = await _period_read(session, period)
     series = await _by_bucket(session, period, _SERIES_METRICS)
-    dims = await _by_dim(session, period, ["latency", "faq_sources", "faq_thumbs_down", "answers_model"])
+    dims = await _by_dim(
+        session, period, ["latency", "faq_sources", "faq_thumbs_down", "answers_model", "tokens_in", "tokens_out"]
+    )
     active_total, active = await _active_users(session, period)
     buckets = period.buckets()
 
@@ -190,8 +204,7 @@ async def dashboard(session: AsyncSession, settings: Settings, period: Period) -
                     out[b] += n
         return out
 
-    tokens_in = {d: _total(per) for (m, d), per in series.items() if m == "tokens_in"}
-    tokens_out = {d: _total(per) for (m, d), per in series.items() if m == "tokens_out"}
+    tokens_in, tokens_out = dims.get("tokens_in", {}), dims.get("tokens_out", {})
     prices = settings.analytics.prices
     answers_per_model = dims.get("answers_model", {})
     models = sorted(set(tokens_in) | set(tokens_out) | set(answers_per_model))
@@ -209,7 +222,6 @@ async def dashboard(session: AsyncSession, settings: Settings, period: Period) -
     histogram = {int(k): v for k, v in dims.get("latency", {}).items()}
     helpful, not_helpful = _total(s("feedback", "helpful")), _total(s("feedback", "not_helpful"))
     rated = helpful + not_helpful
-    tokens_all = summed("tokens_in"), summed("tokens_out")
     new_users = summed("users_new")
     totals = DashboardTotals(
         active_users=active_total,
@@ -246,7 +258,7 @@ async def dashboard(session: AsyncSession, settings: Settings, period: Period) -
             helpful=s("feedback", "helpful").get(b, 0),
             not_helpful=s("feedback", "not_helpful").get(b, 0),
             flags=s("flags").get(b, 0),
-            tokens=tokens_all[0].get(b, 0) + tokens_all[1].get(b, 0),
+            tokens=s("tokens").get(b, 0),
         )
         for b in buckets
     ]

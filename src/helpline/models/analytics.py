@@ -15,19 +15,25 @@ from helpline.models.base import Base
 
 
 class AnalyticsCount(Base):
-    """One figure of one slot: ``metric`` (messages, answers, tokens_in, ...) split by ``dim``
+    """One figure of one period: ``metric`` (messages, answers, tokens_in, ...) split by ``dim``
     (the answer's origin, the model, the FAQ id, ...; empty when the figure has no split).
     Only counts: no text, no user id."""
 
     __tablename__ = "analytics_counts"
 
     metric: Mapped[str] = mapped_column(String(40), primary_key=True)
+    # q: the quarter hour starting at slot; h: the hour; d: the UTC day (helpline.analytics.rollup).
+    level: Mapped[str] = mapped_column(String(1), primary_key=True)
     slot: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     dim: Mapped[str] = mapped_column(String(120), primary_key=True, server_default="")
     value: Mapped[int] = mapped_column(BigInteger, nullable=False)
 
-    # The primary key (metric, slot, dim) serves the dashboards' reads: some metrics, a range of slots.
-    __table_args__ = (Index("ix_analytics_counts_slot", "slot"),)
+    # The primary key (metric, level, slot, dim) serves the dashboards' reads: some metrics at one
+    # level over a range of slots; the refresh deletes a range of slots.
+    __table_args__ = (
+        CheckConstraint("level IN ('q', 'h', 'd')", name="level"),
+        Index("ix_analytics_counts_slot", "slot"),
+    )
 
 
 class AnalyticsUserSlot(Base):

@@ -4,7 +4,8 @@ Revision ID: 0018_analytics
 Revises: 0017_notification_settings
 Create Date: 2026-12-07 00:00:00.000000
 
-- analytics_counts: (metric, 15-minute slot, dim) -> value; counts only, no text or user id.
+- analytics_counts: (metric, level, slot, dim) -> value, per quarter hour, hour or UTC day;
+  counts only, no text or user id.
 - analytics_user_slots: (user, slot) -> messages, questions, tokens; goes with the user (CASCADE).
 - analytics_state: one row, how far the roll-ups are complete and their version.
 Filled by the analytics_refresh job (helpline.analytics.rollup), never by requests.
@@ -27,10 +28,12 @@ def upgrade() -> None:
     op.create_table(
         "analytics_counts",
         sa.Column("metric", sa.String(40), nullable=False),
+        sa.Column("level", sa.String(1), nullable=False),
         sa.Column("slot", sa.DateTime(timezone=True), nullable=False),
         sa.Column("dim", sa.String(120), server_default="", nullable=False),
         sa.Column("value", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("metric", "slot", "dim", name=op.f("pk_analytics_counts")),
+        sa.CheckConstraint("level IN ('q', 'h', 'd')", name=op.f("ck_analytics_counts_level")),
+        sa.PrimaryKeyConstraint("metric", "level", "slot", "dim", name=op.f("pk_analytics_counts")),
     )
     op.create_index("ix_analytics_counts_slot", "analytics_counts", ["slot"])
     op.create_table(
