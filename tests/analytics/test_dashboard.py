@@ -131,7 +131,7 @@ async def test_weeks_begin_on_monday_and_months_on_the_first(
         ({"from": "2026-11-07", "to": "2026-11-01"}, "is after"),
         ({"from": "2020-01-01", "to": "2026-11-01"}, "at most 731 days"),
         ({"granularity": "hour"}, "day"),
-        ({"from": "yesterday"}, "date"),
+        ({"from": "yesterday"}, "YYYY-MM-DD"),
     ],
 )
 async def test_a_bad_period_is_a_clear_422(
@@ -173,3 +173,10 @@ async def test_the_dashboard_as_csv(client: httpx.AsyncClient, mod: Account, see
     assert ["series", "2026-11-02", "flags", "1"] in rows
     assert ["models", MODEL, "input_tokens", "100"] in rows
     assert ["top_faqs", str(seeded.f1), "question", "How do I reset my password?"] in rows
+
+
+@pytest.mark.parametrize("value", ["0", "20261101", "2026-11-1", "2026-11-01T00:00:00"])
+async def test_a_day_is_written_yyyy_mm_dd(client: httpx.AsyncClient, mod: Account, value: str) -> None:
+    r = await client.get(URL, params={"to": value}, headers=mod.auth)
+    assert r.status_code == 422, r.text
+    assert "YYYY-MM-DD" in r.text
