@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import tempfile
 import time
@@ -188,7 +189,17 @@ async def main() -> None:
 
             settings = load_settings()
             today = datetime.now(UTC).date()
-            print(f"\ndashboard, no cache, {args.runs} runs each (ms)          p50       p95   baseline p50   ratio")
+
+            async def select_one() -> None:
+                async with maker() as session:
+                    await session.execute(text("SELECT 1"))
+
+            floor = await timed(select_one, args.runs * 3)
+            print(
+                f"\nfloor: a session's SELECT 1 round trip p50 {pct(floor, 0.5):.2f} ms, p95 {pct(floor, 0.95):.2f} ms"
+                f" (the machine's load: {os.getloadavg()[0]:.1f})"
+            )
+            print(f"dashboard, no cache, {args.runs} runs each (ms)            p50       p95   baseline p50   ratio")
             for label, days, tz, gran in (
                 ("30 days, by day, UTC", 30, "UTC", "day"),
                 ("30 days, by day, Europe/Paris", 30, "Europe/Paris", "day"),
