@@ -52,6 +52,12 @@ async def test_admin_picks_a_period_sees_charts_and_reads_a_thumbs_down_conversa
     await expect(page.get_by_role("table", name="How they ended").get_by_role("row", name="Abandoned")).to_contain_text(
         "2"
     )
+    async with page.expect_download() as downloading:
+        await page.get_by_role("button", name="Download figures (CSV)").click()
+    download = await downloading.value
+    assert download.suggested_filename == "helpline-dashboard-2026-11-01_2026-11-07.csv"
+    path = await download.path()
+    assert "totals,,messages,10" in path.read_text(encoding="utf-8")
     await page.get_by_label("Group by").select_option("week")
     await expect(page).to_have_url(re.compile(r"granularity=week"))
     await screenshot(page, "admin-analytics")
