@@ -511,6 +511,34 @@ def retention(
         typer.echo(f"  {rule:<22} {count:>8}{note}")
 
 
+@app.command("analytics-refresh")
+def analytics_refresh(
+    full: Annotated[bool, typer.Option("--full", help="Recount everything, not only what changed")] = False,
+) -> None:
+    """Bring the analytics roll-ups up to date now (the analytics_refresh job does this every
+    HELPLINE_ANALYTICS_REFRESH_CRON); --full recounts all history, e.g. after a moderator flagged
+    old messages by hand."""
+    settings = _settings()
+
+    async def run(url: str) -> dict[str, object]:
+        from datetime import timedelta
+
+        from helpline.analytics.rollup import refresh
+        from helpline.core.runtime import Runtime
+
+        runtime = Runtime.build(settings, url)
+        try:
+            settle = timedelta(hours=settings.analytics.settle_hours)
+            return (await refresh(runtime.sessionmaker, settle=settle, full=full)).as_dict()
+        finally:
+            await runtime.close()
+
+    with _database(settings) as url:
+        _migrate(url)
+        report = asyncio.run(run(url))
+    typer.echo(f"Analytics refreshed: {report['ranges']} range(s) from {report['from']} to {report['until']}.")
+
+
 @app.command()
 def reindex(
     force: Annotated[bool, typer.Option("--all", help="Re-embed every FAQ, not only missing or stale ones")] = False,

@@ -13,6 +13,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from helpline import __version__
 from helpline.admin.router import router as admin_router
+from helpline.analytics.router import router as analytics_router
 from helpline.auth.router import router as auth_router
 from helpline.chat.router import router as chat_router
 from helpline.chat.ws import router as ws_router
@@ -139,6 +140,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(jobs_router)
     app.include_router(moderation_router)
     app.include_router(outbox_router)
+    app.include_router(analytics_router)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     if settings.api_docs:
         install_api_docs(app)

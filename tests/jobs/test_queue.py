@@ -95,7 +95,13 @@ async def test_a_cron_job_is_queued_once_across_workers(
             await build_worker(runtime).schedule()  # and then every second
         jobs = [j async for j in runtimes[0].jobs.queue.iter_jobs()]
         keys = sorted(j.key for j in jobs)
-        assert keys == ["cron:admin_alerts", "cron:export_purge", "cron:guest_cleanup", "cron:retention"]
+        assert keys == [
+            "cron:admin_alerts",
+            "cron:analytics_refresh",
+            "cron:export_purge",
+            "cron:guest_cleanup",
+            "cron:retention",
+        ]
     finally:
         for runtime in runtimes:
             await runtime.close()

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from croniter import croniter
-from pydantic import AfterValidator, AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, AliasChoices, BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from helpline.ai.local_models import BUNDLED_MODELS
@@ -200,6 +200,38 @@ class JobsSettings(BaseSettings):
     cleanup_cron: str = "17 * * * *"
 
     @field_validator("cleanup_cron")
+    @classmethod
+    def _check_cron(cls, v: str) -> str:
+        if not croniter.is_valid(v):
+            raise ValueError(f"not a cron expression: {v!r}")
+        return v
+
+
+class ModelPrice(BaseModel):
+    """What a model costs, per million tokens, in the currency of HELPLINE_ANALYTICS_CURRENCY."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+
+
+class AnalyticsSettings(BaseSettings):
+    """The support dashboards (helpline.analytics): roll-up tables refreshed by a scheduled job."""
+
+    model_config = _config("HELPLINE_ANALYTICS_")
+
+    # Model name (messages.model_used) -> price per million input and output tokens, as JSON:
+    # {"gpt-4o-mini": {"input": 0.15, "output": 0.6}}. A model not listed is costed at 0.
+    prices: dict[str, ModelPrice] = Field(default_factory=dict)
+    currency: str = Field(default="USD", min_length=1, max_length=10)
+    # How often the roll-ups are brought up to date (cron, UTC).
+    refresh_cron: str = "*/5 * * * *"
+    # Each refresh recomputes at least this many hours back: answers still being written, feedback
+    # and flags given on recent messages. Older changes are found by their own timestamps.
+    settle_hours: int = Field(default=48, ge=1, le=24 * 31)
+    # Seconds a computed dashboard is kept in Redis (its key also carries the roll-up's version).
+    cache_seconds: int = Field(default=60, ge=0, le=3600)
+
+    @field_validator("refresh_cron")
     @classmethod
     def _check_cron(cls, v: str) -> str:
         if not croniter.is_valid(v):
@@ -600,6 +632,7 @@ class Settings(BaseSettings):
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
     jobs: JobsSettings = Field(default_factory=JobsSettings)
+    analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
 
     @field_validator("cors_origins", "trusted_proxies", "image_origins", mode="before")
     @classmethod

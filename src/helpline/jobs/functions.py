@@ -110,7 +110,16 @@ async def admin_alerts(ctx: JobContext) -> dict[str, int]:
     return await check_admin_alerts(_runtime(ctx))
 
 
-FUNCTIONS = (privacy_export, guest_cleanup, export_purge, retention, faq_reindex, mail, admin_alerts)
+async def analytics_refresh(ctx: JobContext) -> dict[str, object]:
+    """Bring the analytics roll-ups up to date (helpline.analytics.rollup); idempotent."""
+    from helpline.analytics.rollup import refresh
+
+    runtime = _runtime(ctx)
+    settle = timedelta(hours=runtime.settings.analytics.settle_hours)
+    return (await refresh(runtime.sessionmaker, settle=settle)).as_dict()
+
+
+FUNCTIONS = (privacy_export, guest_cleanup, export_purge, retention, faq_reindex, mail, admin_alerts, analytics_refresh)
 FAQ_REINDEX_KEY = "faq_reindex"
 
 
@@ -142,6 +151,7 @@ def cron_jobs(settings: Settings) -> list[CronJob[JobContext]]:
         every(guest_cleanup, settings.jobs.cleanup_cron),
         every(export_purge, settings.jobs.cleanup_cron),
         every(admin_alerts, _every(settings.mail.alert_window_minutes)),
+        every(analytics_refresh, settings.analytics.refresh_cron),
     ]
     if settings.retention.enabled:
         jobs.append(every(retention, _every(settings.retention.interval_minutes)))

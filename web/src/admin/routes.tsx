@@ -22,6 +22,8 @@ export const ADMIN_SCREENS: AdminScreen[] = [
   // Staff who may edit FAQs review the phrasings customers' helpful answers suggest.
   { path: "phrasings", label: "menu.phrasings", roles: STAFF, page: lazy(() => import("./pages/PhrasingsPage")) },
   { path: "moderation", label: "menu.moderation", roles: STAFF, page: lazy(() => import("./pages/ModerationPage")) },
+  // Reading a thumbs-down conversation from it is for administrators (the API refuses moderators).
+  { path: "analytics", label: "menu.analytics", roles: STAFF, page: lazy(() => import("./pages/AnalyticsPage")) },
   // Moderators may list users but only admins may change them: the screen is for admins.
   { path: "users", label: "menu.users", roles: ["admin"], page: lazy(() => import("./pages/UsersPage")) },
   // The API refuses the audit log to moderators too.

@@ -1,0 +1,1 @@
+"""Support analytics: roll-ups refreshed by a job, the dashboards' API, CSV exports, drill-downs."""
