@@ -23,7 +23,7 @@ from helpline.models.faqs import (
     UnansweredQuestion,
 )
 from helpline.models.moderation import ModerationReview
-from helpline.models.notifications import NotificationSetting
+from helpline.models.notifications import NotificationSetting, PushSubscription
 from helpline.models.users import (
     AuditLog,
     ConsentRecord,
@@ -57,6 +57,7 @@ __all__ = [
     "NotificationSetting",
     "PhrasingSuggestionStatus",
     "PrivacyExport",
+    "PushSubscription",
     "RefreshToken",
     "RevokedAccessToken",
     "RevokedSession",
