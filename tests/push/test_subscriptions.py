@@ -101,6 +101,13 @@ async def test_nobody_else_can_see_or_delete_a_subscription(
 
     assert (await client.delete(f"{URL}/{sub['id']}", headers=bearer(owner))).status_code == 204
     assert (await client.get(URL, headers=bearer(owner))).json() == []
+    actions = await db.fetch(
+        "SELECT action, details->>'id' AS sub_id FROM audit_log WHERE action LIKE 'user.push_%' ORDER BY id"
+    )
+    assert [(a["action"], a["sub_id"]) for a in actions] == [
+        ("user.push_subscribed", str(sub["id"])),
+        ("user.push_unsubscribed", str(sub["id"])),
+    ]
     assert (await client.delete(f"{URL}/{sub['id']}", headers=bearer(owner))).status_code == 404
 
 

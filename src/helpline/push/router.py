@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response, status
 
-from helpline.auth.dependencies import CurrentUser
+from helpline.auth.dependencies import ClientDep, CurrentUser
 from helpline.core.deps import RuntimeDep, SessionDep
 from helpline.core.ids import PathId
 from helpline.push import service
@@ -40,11 +40,11 @@ async def my_subscriptions(user: CurrentUser, session: SessionDep) -> list[PushS
     },
 )
 async def subscribe(
-    body: PushSubscriptionIn, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
+    body: PushSubscriptionIn, user: CurrentUser, session: SessionDep, runtime: RuntimeDep, client: ClientDep
 ) -> PushSubscriptionRead:
     """Save this browser's PushSubscription (`subscription.toJSON()`); the same endpoint again
     updates it. Which notifications it gets follows your notification settings (channel push)."""
-    sub = await service.subscribe(session, runtime.settings.push, user, body)
+    sub = await service.subscribe(session, runtime.settings.push, user, body, client)
     return PushSubscriptionRead.model_validate(sub)
 
 
@@ -53,7 +53,7 @@ async def subscribe(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=_SIGNED_IN | {404: {"description": "No subscription of yours with this id"}},
 )
-async def unsubscribe(subscription_id: PathId, user: CurrentUser, session: SessionDep) -> Response:
+async def unsubscribe(subscription_id: PathId, user: CurrentUser, session: SessionDep, client: ClientDep) -> Response:
     """Stop pushing to this browser."""
-    await service.unsubscribe(session, user, subscription_id)
+    await service.unsubscribe(session, user, subscription_id, client)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -13,6 +13,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from helpline.core import audit
+from helpline.core.audit import NO_CLIENT, Client
 from helpline.core.config import PushSettings
 from helpline.core.errors import Forbidden, NotFound, Unprocessable
 from helpline.core.runtime import Runtime
@@ -48,7 +50,7 @@ def endpoint_allowed(endpoint: str, origins: list[str]) -> bool:
 
 
 async def subscribe(
-    session: AsyncSession, settings: PushSettings, user: User, body: PushSubscriptionIn
+    session: AsyncSession, settings: PushSettings, user: User, body: PushSubscriptionIn, client: Client = NO_CLIENT
 ) -> PushSubscription:
     """Store the browser's subscription for ``user`` (the same endpoint again: its keys and owner
     are replaced, as a browser signed in to another account now belongs to that one)."""
@@ -80,6 +82,7 @@ async def subscribe(
     await session.execute(
         delete(PushSubscription).where(PushSubscription.user_id == user.id, PushSubscription.id.not_in(keep))
     )
+    audit.record(session, "user.push_subscribed", actor_user_id=user.id, client=client, details={"id": sub.id})
     return sub
 
 
@@ -100,10 +103,13 @@ async def get_owned(session: AsyncSession, user_id: int, subscription_id: int) -
     return sub
 
 
-async def unsubscribe(session: AsyncSession, user: User, subscription_id: int) -> None:
+async def unsubscribe(session: AsyncSession, user: User, subscription_id: int, client: Client = NO_CLIENT) -> None:
     """Delete one of ``user``'s subscriptions (NotFound for anyone else's)."""
     await session.delete(await get_owned(session, user.id, subscription_id))
     await session.flush()
+    audit.record(
+        session, "user.push_unsubscribed", actor_user_id=user.id, client=client, details={"id": subscription_id}
+    )
 
 
 async def queue_push(
