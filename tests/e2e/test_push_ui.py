@@ -24,7 +24,7 @@ from helpline.core.config import PushSettings, Settings
 from helpline.core.runtime import Runtime
 from helpline.push.service import queue_push
 from tests.conftest import bearer, make_settings, signed_in
-from tests.e2e.conftest import axe_violations, sign_in_page
+from tests.e2e.conftest import axe_violations, screenshot, sign_in_page
 from tests.push.pushservice import Browser as PushBrowser
 from tests.push.pushservice import PushService, push_service
 
@@ -121,6 +121,8 @@ async def test_a_user_turns_push_on_gets_a_notification_and_turns_it_off(
         # Only the kind ticked: the other push boxes show what this device will get.
         await expect(section.get_by_role("checkbox", name="My data export is ready: App (push)")).not_to_be_checked()
         assert await axe_violations(page) == []
+        await section.scroll_into_view_if_needed()
+        await screenshot(page, "account-push-on")
         [sub] = await _subscriptions(web, tokens)
         assert sub["endpoint"] == device.endpoint
         stub = await page.evaluate("JSON.parse(localStorage.getItem('stub.push'))")
