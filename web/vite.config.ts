@@ -12,6 +12,8 @@ export default defineConfig({
       registerType: "autoUpdate",
       // The service worker caches the app shell only; API calls always go to the network.
       workbox: {
+        // The push and notificationclick handlers (public/push-sw.js) join the generated worker.
+        importScripts: ["push-sw.js"],
         globPatterns: ["**/*.{js,css,html,svg,png,webmanifest}"],
         globIgnores: ["widget.js"],
         navigateFallback: "/index.html",

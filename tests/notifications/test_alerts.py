@@ -29,7 +29,7 @@ async def test_staff_who_keep_alerts_on_get_one_mail_per_window(
     assert (await check_admin_alerts(runtime))["mails"] == 0
     await db.executemany("INSERT INTO unanswered_questions (text) VALUES ($1)", [(f"q{i}",) for i in range(10)])
     result = await check_admin_alerts(runtime)
-    assert result == {"flagged": 0, "unanswered": 10, "mails": 1}
+    assert result == {"flagged": 0, "unanswered": 10, "mails": 1, "pushes": 0}
     [mail] = await mailed(runtime.settings.outbox_dir, to="boss@example.com", kind="admin_alerts")
     assert mail.subject == "Helpline: questions need your attention"
     assert "Questions the knowledge base could not answer: 10" in mail.text

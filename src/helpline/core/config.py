@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 import re
 import secrets
+from email.utils import parseaddr
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from croniter import croniter
@@ -22,6 +23,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from helpline.ai.local_models import BUNDLED_MODELS
 from helpline.ai.local_models import DEFAULT_MODEL as DEFAULT_LOCAL_MODEL
+
+if TYPE_CHECKING:
+    from helpline.core.vapid import VapidKeys
 
 DEFAULT_SECRET_PLACEHOLDER = "change-me"  # noqa: S105 - refused in production
 DEFAULT_MAX_TOKENS = 1000  # the spec's answer length for an OpenAI-compatible model
@@ -589,6 +593,80 @@ class MailSettings(BaseSettings):
         return None if isinstance(v, str) and not v.strip() else v
 
 
+DEFAULT_PUSH_ORIGINS = [
+    "https://fcm.googleapis.com",  # Chrome, and browsers built on it
+    "https://updates.push.services.mozilla.com",  # Firefox
+    "https://*.push.apple.com",  # Safari
+    "https://*.notify.windows.com",  # Edge
+]
+
+
+class PushSettings(BaseSettings):
+    """Web Push (helpline.push) to the installed web app. The VAPID key pair signs every push;
+    unset, one is generated once into data_dir/vapid_private.pem (a single machine). Several
+    servers must share one pair: set both keys (browsers subscribed with a key accept no other)."""
+
+    model_config = _config("HELPLINE_PUSH_")
+
+    # The private key: base64url of the raw 32 bytes, or a PEM (as `vapid --gen` writes it).
+    vapid_private_key: str | None = None
+    # base64url of the uncompressed public point; checked against the private key when both are set.
+    vapid_public_key: str | None = None
+    # Who the push services may contact about our pushes: mailto:address or an https URL. Empty:
+    # mailto: with the address of HELPLINE_MAIL_SENDER.
+    subject: str | None = None
+    # How long a push service keeps a push for a device that is offline.
+    ttl_seconds: int = Field(default=24 * 3600, ge=0, le=28 * 24 * 3600)
+    timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # Where a browser's subscription may point (scheme://host[:port], "*." for any subdomain):
+    # the server sends requests there, so only the browsers' push services, not any address.
+    endpoint_origins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_PUSH_ORIGINS))
+
+    @field_validator("vapid_private_key", "vapid_public_key", "subject", mode="before")
+    @classmethod
+    def _empty_is_none(cls, v: Any) -> Any:
+        return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("endpoint_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return [part.strip() for part in v.split(",") if part.strip()]
+        return v
+
+    @field_validator("endpoint_origins")
+    @classmethod
+    def _check_origins(cls, v: list[str]) -> list[str]:
+        for item in v:
+            if not re.fullmatch(r"https?://(\*\.)?[a-z0-9.-]+(:\d{1,5})?", item.lower()):
+                raise ValueError(f"{item!r} is not an origin such as https://push.example.com or https://*.example.com")
+        return [item.lower() for item in v]
+
+    @field_validator("subject")
+    @classmethod
+    def _check_subject(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"mailto:[^@\s]+@[^@\s]+|https://[^\s]+", v.strip()):
+            raise ValueError("must be mailto:someone@example.com or an https:// URL")
+        return v.strip() if v else v
+
+    @model_validator(mode="after")
+    def _check_keys(self) -> PushSettings:
+        from helpline.core.vapid import from_settings
+
+        if self.vapid_public_key and not self.vapid_private_key:
+            raise ValueError("HELPLINE_PUSH_VAPID_PUBLIC_KEY is set without HELPLINE_PUSH_VAPID_PRIVATE_KEY")
+        if self.vapid_private_key:
+            try:
+                from_settings(self.vapid_private_key, self.vapid_public_key)
+            except ValueError as exc:
+                if "HELPLINE_PUSH" in str(exc):
+                    raise
+                raise ValueError(
+                    "HELPLINE_PUSH_VAPID_PRIVATE_KEY is not a P-256 private key (a PEM, or base64url of its 32 bytes)"
+                ) from None
+        return self
+
+
 class Settings(BaseSettings):
     model_config = _config("HELPLINE_")
 
@@ -633,6 +711,7 @@ class Settings(BaseSettings):
     mail: MailSettings = Field(default_factory=MailSettings)
     jobs: JobsSettings = Field(default_factory=JobsSettings)
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
+    push: PushSettings = Field(default_factory=PushSettings)
 
     @field_validator("cors_origins", "trusted_proxies", "image_origins", mode="before")
     @classmethod
@@ -720,6 +799,20 @@ class Settings(BaseSettings):
     @property
     def pg_data_dir(self) -> Path:
         return (self.data_dir / "pg").resolve()
+
+    def vapid_keys(self) -> VapidKeys:
+        """The Web Push key pair: HELPLINE_PUSH_VAPID_*, or generated once into the data folder."""
+        from helpline.core.vapid import load
+
+        return load(self.push.vapid_private_key, self.push.vapid_public_key, self.data_dir)
+
+    @property
+    def push_subject(self) -> str:
+        """The VAPID subject: HELPLINE_PUSH_SUBJECT, or mailto: the mail sender's address."""
+        if self.push.subject:
+            return self.push.subject
+        address = parseaddr(self.mail.sender)[1] or "no-reply@localhost"
+        return f"mailto:{address}"
 
     def secret_key(self) -> str:
         """The JWT signing key: configured, or (development only) generated once per data folder."""

@@ -119,7 +119,32 @@ async def analytics_refresh(ctx: JobContext) -> dict[str, object]:
     return (await refresh(runtime.sessionmaker, settle=settle)).as_dict()
 
 
-FUNCTIONS = (privacy_export, guest_cleanup, export_purge, retention, faq_reindex, mail, admin_alerts, analytics_refresh)
+async def push(ctx: JobContext, *, kind: str, user_id: int, values: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Queue a push of ``kind`` to each of the user's browsers, if they want it (helpline.push)."""
+    from helpline.push.delivery import push as fan_out
+
+    return await fan_out(_runtime(ctx), kind=kind, user_id=user_id, values=values or {})
+
+
+async def push_deliver(ctx: JobContext, *, subscription_id: int, message: dict[str, Any]) -> str:
+    """Send one push to one browser's push service; retried while the service fails."""
+    from helpline.push.delivery import deliver
+
+    return await deliver(_runtime(ctx), subscription_id=subscription_id, message=message)
+
+
+FUNCTIONS = (
+    privacy_export,
+    guest_cleanup,
+    export_purge,
+    retention,
+    faq_reindex,
+    mail,
+    admin_alerts,
+    analytics_refresh,
+    push,
+    push_deliver,
+)
 FAQ_REINDEX_KEY = "faq_reindex"
 
 

@@ -32,7 +32,13 @@ SCHEMA = "helpline_jobs"
 DEFAULT_TIMEOUT = 300
 # Seconds each may run before it is cancelled and retried (saq's default of 10 s is for small jobs).
 # Here rather than beside the functions: this module (which core imports) imports no domain package.
-TIMEOUTS = {"privacy_export": 600, "retention": 3600, "faq_reindex": 3600, "analytics_refresh": 1800}
+TIMEOUTS = {
+    "privacy_export": 600,
+    "retention": 3600,
+    "faq_reindex": 3600,
+    "analytics_refresh": 1800,
+    "push_deliver": 120,
+}
 # A queue call that takes longer than this means the backend is down: a clear 503, not a hang.
 CALL_TIMEOUT = 5.0
 # What a backend that is down raises (Redis' and psycopg's errors are not OSErrors).

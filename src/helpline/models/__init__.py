@@ -24,7 +24,7 @@ from helpline.models.faqs import (
     UnansweredQuestion,
 )
 from helpline.models.moderation import ModerationReview
-from helpline.models.notifications import NotificationSetting
+from helpline.models.notifications import NotificationSetting, PushSubscription
 from helpline.models.users import (
     AuditLog,
     ConsentRecord,
@@ -61,6 +61,7 @@ __all__ = [
     "NotificationSetting",
     "PhrasingSuggestionStatus",
     "PrivacyExport",
+    "PushSubscription",
     "RefreshToken",
     "RevokedAccessToken",
     "RevokedSession",

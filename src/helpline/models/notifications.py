@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sqlalchemy import Boolean, ForeignKey, String, text
+from sqlalchemy import Boolean, ForeignKey, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from helpline.models.base import Base, Timestamps
@@ -16,3 +16,17 @@ class NotificationSetting(Timestamps, Base):
     channel: Mapped[str] = mapped_column(String(20), primary_key=True)  # email, push
     kind: Mapped[str] = mapped_column(String(40), primary_key=True)  # export_ready, human_reply, admin_alerts
     enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"), nullable=False)
+
+
+class PushSubscription(Timestamps, Base):
+    """One browser's Web Push subscription (its PushSubscription: the push service's endpoint and
+    the keys a push is encrypted with), owned by the user signed in when it subscribed. One row
+    per endpoint: the same browser subscribing again, or for another account, replaces it."""
+
+    __tablename__ = "push_subscriptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True, nullable=False)
+    endpoint: Mapped[str] = mapped_column(String(2048), unique=True, nullable=False)
+    p256dh: Mapped[str] = mapped_column(String(200), nullable=False)
+    auth: Mapped[str] = mapped_column(String(100), nullable=False)

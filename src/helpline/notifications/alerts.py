@@ -1,7 +1,8 @@
 """Staff alerts: every HELPLINE_MAIL_ALERT_WINDOW_MINUTES a scheduled job counts the messages
 flagged and the questions left unanswered in the window just past; past either bar, each active
-admin and moderator who keeps admin alerts on gets one mail (keyed by the window: one per person
-per window, however many workers run the schedule)."""
+admin and moderator who keeps admin alerts on gets one mail, and one push if they keep those on
+and have a browser subscribed (keyed by the window: one per person per window, however many
+workers run the schedule)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from sqlalchemy import func, select, text
 
 from helpline.core.runtime import Runtime
 from helpline.jobs.service import enqueue_after_commit
-from helpline.models import Message, UnansweredQuestion, User, UserRole, UserStatus
+from helpline.models import Message, PushSubscription, UnansweredQuestion, User, UserRole, UserStatus
 from helpline.models.chat import FLAGGED_SQL
 from helpline.notifications.settings import wants
+from helpline.push.service import queue_push
 
 
 async def check_admin_alerts(runtime: Runtime, now: datetime | None = None) -> dict[str, int]:
@@ -35,6 +37,7 @@ async def check_admin_alerts(runtime: Runtime, now: datetime | None = None) -> d
             cfg.alert_unanswered and counts["unanswered"] >= cfg.alert_unanswered
         )
         staff: list[int] = []
+        pushed: list[int] = []
         if over:
             rows = await session.scalars(
                 select(User.id).where(
@@ -43,9 +46,18 @@ async def check_admin_alerts(runtime: Runtime, now: datetime | None = None) -> d
                     User.is_guest.is_(False),
                 )
             )
-            staff = [uid for uid in rows.all() if await wants(session, uid, "email", "admin_alerts")]
+            everyone = rows.all()
+            staff = [uid for uid in everyone if await wants(session, uid, "email", "admin_alerts")]
+            subscribed = set(
+                await session.scalars(select(PushSubscription.user_id).where(PushSubscription.user_id.in_(everyone)))
+            )
+            pushed = [
+                uid for uid in everyone if uid in subscribed and await wants(session, uid, "push", "admin_alerts")
+            ]
     tick = int(now.timestamp() // window.total_seconds())
     for user_id in staff:
         key = f"mail:admin_alerts:{user_id}:{tick}"
         await enqueue_after_commit(runtime, "mail", key=key, kind="admin_alerts", user_id=user_id, counts=counts)
-    return {**counts, "mails": len(staff)}
+    for user_id in pushed:
+        await queue_push(runtime, user_id, "admin_alerts", counts, key=f"push:admin_alerts:{user_id}:{tick}")
+    return {**counts, "mails": len(staff), "pushes": len(pushed)}

@@ -17,6 +17,7 @@ from helpline.jobs.service import enqueue_after_commit
 from helpline.models import User, UserStatus
 from helpline.notifications.mail import MailUndeliverable, deliver, mail_to
 from helpline.notifications.settings import wants
+from helpline.push.service import queue_push
 
 MailKind = Literal["password_reset", "verify_email", "account_exists", "export_ready", "admin_alerts"]
 
@@ -86,8 +87,8 @@ async def mail(
 
 
 async def export_ready(runtime: Runtime, export_id: str) -> None:
-    """After an export is built: the "your data is ready" mail, unless its owner turned it off
-    (checked again when the mail is made). One per export (its key)."""
+    """After an export is built: the "your data is ready" mail and push, unless its owner turned
+    them off (checked when each is made). One of each per export (their keys)."""
     from helpline.models import PrivacyExport
 
     async with runtime.sessionmaker() as session:
@@ -97,3 +98,4 @@ async def export_ready(runtime: Runtime, export_id: str) -> None:
     await runtime.jobs.enqueue(
         "mail", key=f"mail:export_ready:{export_id}", kind="export_ready", user_id=export.user_id
     )
+    await queue_push(runtime, export.user_id, "export_ready", key=f"push:export_ready:{export_id}")

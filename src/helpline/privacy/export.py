@@ -29,6 +29,7 @@ from helpline.models import (
     ModerationReview,
     NotificationSetting,
     PrivacyExport,
+    PushSubscription,
     RefreshToken,
     User,
 )
@@ -145,6 +146,15 @@ async def collect(session: AsyncSession, user_id: int) -> dict[str, Section]:
             .order_by(settings.c.channel, settings.c.kind)
         )
     )
+    subs = _table(PushSubscription)
+    # The browsers pushed to; their keys are left out (encryption material, nothing about the person).
+    sections["push_subscriptions"] = _rows(
+        await session.execute(
+            select(subs.c.endpoint, subs.c.created_at, subs.c.updated_at)
+            .where(subs.c.user_id == user_id)
+            .order_by(subs.c.id)
+        )
+    )
     sections["moderation_reviews"] = await _moderation_reviews(session, user_id)
     sections["phrasing_suggestions"] = await phrasing_suggestions(session, user_id)
     for name, reader in EXTRA_SECTIONS.items():
@@ -224,6 +234,7 @@ def to_markdown(sections: dict[str, Section], generated_at: datetime) -> str:
         ("Moderation of messages", "moderation_reviews"),
         ("Your questions suggested as help-article phrasings", "phrasing_suggestions"),
         ("Notification settings you changed (everything else is on)", "notification_settings"),
+        ("Browsers that receive your push notifications", "push_subscriptions"),
         ("Sign-ins", "sessions"),
         ("Audit trail", "audit_log"),
     ):

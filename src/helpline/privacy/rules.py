@@ -27,5 +27,7 @@ EXPORT_RULES: dict[str, str] = {
     "faq_phrasing_suggestions": "phrasing_suggestions",
     "faq_phrasings": "phrasing_suggestions",
     "notification_settings": "notification_settings",
+    # Endpoints and dates; the browser's keys are left out (encryption material, not about the person).
+    "push_subscriptions": "push_subscriptions",
     "privacy_exports": EXCLUDED + "the exports themselves (an archive does not contain earlier archives)",
 }
