@@ -105,6 +105,12 @@ async def full_account(client: httpx.AsyncClient, db: asyncpg.Connection) -> tup
         user_id,
         "https://fcm.googleapis.com/fcm/send/erase-me",
     )
+    # Their activity in the analytics roll-ups (helpline.analytics.rollup), counted from messages.
+    await db.execute(
+        "INSERT INTO analytics_user_slots (user_id, slot, messages, questions, tokens) "
+        "VALUES ($1, date_trunc('hour', now()), 2, 1, 30)",
+        user_id,
+    )
     # A second login, signed out: a revoked login (sid) row.
     other = (await client.post("/api/v1/auth/login", json={"login": EMAIL, "password": PASSWORD})).json()
     r = await client.post("/api/v1/auth/logout", headers=bearer(other), json={"refresh_token": other["refresh_token"]})

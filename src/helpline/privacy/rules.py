@@ -29,5 +29,7 @@ EXPORT_RULES: dict[str, str] = {
     "notification_settings": "notification_settings",
     # Endpoints and dates; the browser's keys are left out (encryption material, not about the person).
     "push_subscriptions": "push_subscriptions",
+    "analytics_user_slots": EXCLUDED
+    + "counts derived from the user's messages (how many per quarter hour), already exported as the messages",
     "privacy_exports": EXCLUDED + "the exports themselves (an archive does not contain earlier archives)",
 }
