@@ -149,7 +149,7 @@ ACCENTS_CTE = (
     "accents AS MATERIALIZED (SELECT coalesce(string_agg(a.term, ' ' ORDER BY a.term), '') AS words "
     "FROM faq_accented_terms a WHERE a.folded = ANY(tsvector_to_array(to_tsvector('simple', CAST(:qwords AS text)))))"
 )
-COMMON_KEY = "search:common"
+COMMON_KEY = "lexemes:common"  # its prefix names it in cache_hits_total{cache} (platform.cache)
 
 
 async def search_state(session: AsyncSession, deps: FAQDeps, version: int | None = None) -> tuple[int, list[str]]:
