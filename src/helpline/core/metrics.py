@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+if os.environ.get(MULTIPROC_ENV):  # set, but not made yet: each metric below opens a file in it
+    os.makedirs(os.environ[MULTIPROC_ENV], exist_ok=True)
 
 # The spec's six (Monitoring & Observability), with labels added where a rule or a panel needs them.
 REQUEST_COUNT = Counter("http_requests_total", "Total HTTP requests", ["method", "endpoint", "status"])
