@@ -27,21 +27,23 @@ ADMIN = {"login": "ops-admin@example.com", "password": "Admin-pass-123"}
 HEALTH_SERIES = re.compile(r'^http_requests_total\{endpoint="/health",method="GET",status="200"\} ([0-9.]+)$', re.M)
 
 
-def start(port: int, env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [HELPLINE, "serve", "--port", str(port), "--workers", "2", "--no-migrate"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+def start(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[str]:
+    # stderr to a file: a pipe nobody reads until the end would fill up and block the server.
+    with log.open("w") as err:
+        return subprocess.Popen(
+            [HELPLINE, "serve", "--port", str(port), "--workers", "2", "--no-migrate"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            text=True,
+        )
 
 
 def wait_ready(url: str, proc: subprocess.Popen[str], timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"server exited: {proc.communicate()[1][-3000:]}")
+            raise AssertionError(f"server exited with {proc.returncode}")
         try:
             if httpx.get(url + "/health/ready", timeout=1).status_code == 200:
                 return
@@ -86,7 +88,8 @@ async def test_two_workers_one_metrics_view_and_json_logs(database_url: str, tmp
         HELPLINE_ADMIN_PASSWORD=ADMIN["password"],
         PROMETHEUS_MULTIPROC_DIR=str(folder),
     )
-    proc = await asyncio.to_thread(start, port, env)
+    log = tmp_path / "server.log"
+    proc = await asyncio.to_thread(start, port, env, log)
     try:
         await asyncio.to_thread(wait_ready, url, proc)
         # Both workers serve /health, each counting in its own file...
@@ -116,7 +119,8 @@ async def test_two_workers_one_metrics_view_and_json_logs(database_url: str, tmp
             pass
     finally:
         proc.send_signal(signal.SIGINT)
-        _, stderr = await asyncio.to_thread(proc.communicate, timeout=60)
+        await asyncio.to_thread(proc.wait, 60)
+    stderr = log.read_text()
     assert proc.returncode == 0, stderr[-3000:]
 
     lines: list[dict[str, Any]] = []
