@@ -80,3 +80,15 @@ async def test_outgoing_http_calls_are_spans(exporter: InMemorySpanExporter, liv
         assert (await client.get(f"http://{live_server}/health")).status_code == 200
     calls = [s for s in exporter.get_finished_spans() if s.kind is SpanKind.CLIENT]
     assert [s.name for s in calls] == ["GET"]
+
+
+def test_log_lines_inside_a_span_carry_its_trace_id(exporter: InMemorySpanExporter) -> None:
+    from helpline.core.logging import _trace_ids
+
+    provider = tracing.configure(TracingSettings(enabled=True))
+    assert provider is not None
+    assert "trace_id" not in _trace_ids(None, "info", {"event": "outside"})
+    with provider.get_tracer("test").start_as_current_span("work") as span:
+        event = _trace_ids(None, "info", {"event": "inside"})
+    assert event["trace_id"] == format(span.get_span_context().trace_id, "032x")
+    assert event["span_id"] == format(span.get_span_context().span_id, "016x")
