@@ -7,7 +7,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 # (tests/conftest.py); most tests wait on servers, browsers and sockets, so two overlap on 2 cores.
 TEST_WORKERS ?= 2
 
-.PHONY: wrk help install install-gemma web web-deps dev browser nginx run serve test check lint format typecheck bench db-shell db-stop clean
+.PHONY: wrk help install install-gemma web web-deps dev browser nginx promtool alerts run serve test check lint format typecheck bench db-shell db-stop clean
 
 help: ## List the tasks
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
@@ -86,10 +86,20 @@ nginx: ## Install Debian's nginx for the deployment-config tests if it is missin
 	@command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || { sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq nginx >/dev/null; }
 
+# Debian's prometheus package for promtool: `make test` checks deploy/prometheus/alerts.yml with
+# `promtool check rules` and runs its unit tests (alerts.test.yml) with `promtool test rules`.
+promtool: ## Install Debian's prometheus (for promtool) if promtool is missing (apt; sudo when not root)
+	@command -v promtool >/dev/null 2>&1 || { sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+
+alerts: promtool ## Check the Prometheus alert rules and run their unit tests
+	@promtool check rules deploy/prometheus/alerts.yml
+	@promtool test rules deploy/prometheus/alerts.test.yml
+
 run: install web ## Set up everything and serve on http://127.0.0.1:8000 (HELPLINE_* settings apply)
 	@$(UV) run --frozen helpline serve
 
-test: check browser nginx ## Lint, type-check, then run every test: Python (real PostgreSQL, Redis, Chromium, nginx) and web
+test: check browser nginx alerts ## Lint, type-check, alert rules, then every test: Python (real PostgreSQL, Redis, Chromium, nginx) and web
 	@cd web && npx vitest run --reporter=dot
 	@$(UV) run --frozen pytest -n $(TEST_WORKERS)
 

@@ -125,6 +125,7 @@ def test_nginx_in_front_proxies_requests_streams_and_sockets(
         # The app learnt from the trusted proxy that the request came over https.
         assert r.headers["strict-transport-security"].startswith("max-age=")
         assert r.headers["server"] == "nginx"  # server_tokens off: no version
+        assert http.get("/metrics", **to_site).status_code == 404  # type: ignore[arg-type]  # scraped directly
 
         body = {"email": "front@example.com", "password": PASSWORD, "data_processing_consent": True}
         assert http.post("/api/v1/auth/register", json=body, **to_site).status_code == 202  # type: ignore[arg-type]

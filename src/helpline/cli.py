@@ -168,6 +168,10 @@ def serve(
             )
         from helpline.core.server import uvicorn_options
 
+        if workers > 1:
+            from helpline.core.metrics import prepare_multiprocess
+
+            prepare_multiprocess()  # /metrics adds up every worker's values
         uvicorn.run("helpline.main:create_app", factory=True, workers=workers, **uvicorn_options(settings))
 
 

@@ -18,11 +18,12 @@ from helpline.auth.router import router as auth_router
 from helpline.chat.router import router as chat_router
 from helpline.chat.ws import router as ws_router
 from helpline.conversations.router import router as conversations_router
+from helpline.core import tracing
 from helpline.core.config import Settings, get_settings
 from helpline.core.embedded_pg import EmbeddedPostgres
 from helpline.core.errors import install_error_handlers
 from helpline.core.logging import configure_logging
-from helpline.core.metrics import metrics_endpoint
+from helpline.core.metrics import metrics_endpoint, process_exited
 from helpline.core.middleware import AccessLogMiddleware, BodySizeLimitMiddleware, SecurityHeadersMiddleware
 from helpline.core.openapi import install_openapi
 from helpline.core.proxy import ClientAddressMiddleware
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     lifespan builds it from settings, starting the embedded PostgreSQL when no URL is set."""
     settings = settings or (runtime.settings if runtime else get_settings())
     configure_logging(settings.log_level, settings.log_json)
+    tracer_provider = tracing.configure(settings.tracing)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -99,14 +101,17 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             # A shared runtime (tests, benchmarks): its jobs run here, but nothing is scheduled,
             # so no clean-up or retention run races what a test sets up.
             app.state.runtime = runtime
+            tracing.instrument_engine(runtime.engine)
             async with _jobs_worker(runtime, schedules=False):
                 yield
+            tracing.flush()
             return
         embedded = EmbeddedPostgres(settings.pg_data_dir) if settings.embedded_database else None
         url = embedded.start() if embedded else settings.database.url
         assert url is not None
         own = Runtime.build(settings, url)
         app.state.runtime = own
+        tracing.instrument_engine(own.engine)
         await sweep_abandoned_answers(own)
         await warm_up(own)
         try:
@@ -120,6 +125,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             await close_embedder(own)
             if embedded:
                 embedded.release()
+            tracing.flush()
+            process_exited()  # its live gauges leave /metrics' sums (several workers)
 
     app = FastAPI(
         title="Helpline",
@@ -166,4 +173,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
     # Outermost: everything after it (access log, rate limits, audit) sees the real client.
     app.add_middleware(ClientAddressMiddleware, trusted_proxies=settings.trusted_proxies)
+    if tracer_provider is not None:
+        tracing.instrument_app(app, tracer_provider)  # outermost: the span covers everything
     return app

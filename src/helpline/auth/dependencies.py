@@ -15,6 +15,7 @@ from helpline.core.audit import Client
 from helpline.core.db import single_statement
 from helpline.core.deps import RuntimeDep, SessionDep, client_ip, user_agent
 from helpline.core.errors import Forbidden, Unauthorized
+from helpline.core.logging import set_user
 from helpline.core.openapi import DEFAULT_DESCRIPTIONS, documents
 from helpline.core.runtime import Runtime
 from helpline.core.security import DeviceCookie, InvalidToken, TokenClaims
@@ -59,9 +60,11 @@ def access_claims(runtime: RuntimeDep, creds: HTTPAuthorizationCredentials | Non
     if creds is None or creds.scheme.lower() != "bearer":
         raise Unauthorized("Not authenticated: send 'Authorization: Bearer <access token>'")
     try:
-        return runtime.tokens.decode(creds.credentials, "access")
+        claims = runtime.tokens.decode(creds.credentials, "access")
     except InvalidToken as exc:
         raise Unauthorized(str(exc)) from None
+    set_user(claims.user_id)  # the request's log lines carry its user's id
+    return claims
 
 
 async def load_user(session: SessionDep, claims: TokenClaims) -> User:

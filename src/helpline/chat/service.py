@@ -26,7 +26,7 @@ from helpline.chat.honest import DIRECT_MODEL, Fallback, fallback
 from helpline.chat.smalltalk import small_talk
 from helpline.core.db import single_statement
 from helpline.core.errors import Conflict, ConsentRequired, NotFound, Unauthorized, Unprocessable
-from helpline.core.metrics import AI_REQUEST_COUNT, AI_RESPONSE_TIME, AI_TOKEN_USAGE
+from helpline.core.metrics import AI_REQUEST_COUNT, AI_RESPONSE_TIME, AI_TOKEN_USAGE, CHAT_ANSWERS
 from helpline.core.ratelimit import Quota
 from helpline.core.runtime import Runtime
 from helpline.core.security import TokenClaims
@@ -215,6 +215,7 @@ def launch(runtime: Runtime, turn: Turn) -> Generation:
             turn, content=refusal(turn.language), status=MessageStatus.sent, model="moderation", flagged=True
         )
         runtime.hub.run(runtime.hub.publish(gen, "response", payload, final=True))
+        CHAT_ANSWERS.labels("moderation").inc()
     else:
         runtime.hub.run(generate(runtime, turn, gen), gen)
     return gen
@@ -438,9 +439,20 @@ async def generate(runtime: Runtime, turn: Turn, gen: Generation) -> None:
     except Exception as exc:
         log.exception("generation.store_failed", message_id=turn.message_id)
         error = error or f"The answer could not be stored: {type(exc).__name__}"
-    AI_REQUEST_COUNT.inc()
-    AI_RESPONSE_TIME.observe(elapsed_ms / 1000)
-    AI_TOKEN_USAGE.inc(tokens)
+    if grounding.direct is not None:
+        origin = "faq"
+    elif honest is not None:
+        origin = "guard_faq" if honest.action == "article" else "guard_dont_know"
+    else:
+        origin = "failed" if error else ("moderation" if flagged else "model")
+    CHAT_ANSWERS.labels(origin).inc()
+    if prompt:  # the model was called
+        outcome = "cancelled" if cancelled else "stopped" if stopped else "error" if error else "ok"
+        AI_REQUEST_COUNT.labels(llm.name, outcome).inc()
+        AI_RESPONSE_TIME.labels(llm.name).observe(elapsed_ms / 1000)
+        if done is not None:
+            AI_TOKEN_USAGE.labels(llm.name, llm.model, "prompt").inc(done.usage.prompt_tokens)
+            AI_TOKEN_USAGE.labels(llm.name, llm.model, "completion").inc(done.usage.completion_tokens)
     payload = response_payload(
         turn,
         content=content,

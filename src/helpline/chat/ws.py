@@ -48,6 +48,7 @@ from helpline.chat.schemas import WsIncoming
 from helpline.chat.sockets import CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED
 from helpline.chat.stop import stop as stop_answer
 from helpline.core.errors import AppError, ConsentRequired, failure
+from helpline.core.logging import set_user
 from helpline.core.metrics import WS_CLOSED
 from helpline.core.runtime import Runtime
 from helpline.core.security import InvalidToken, TokenClaims
@@ -180,6 +181,7 @@ async def _admit(ws: WebSocket, runtime: Runtime, user_id: int) -> TokenClaims |
         except AppError as exc:
             await _close(ws, CLOSE_FORBIDDEN if exc.status_code == 403 else CLOSE_UNAUTHORIZED, exc.detail)
             return None
+    set_user(claims.user_id)  # the socket's log lines carry its user's id
     if runtime.hub.listener_count(user_id) >= limits.max_sockets_per_user:
         _closing(user_id, "too_many_sockets", CLOSE_TOO_MANY)
         await _close(ws, CLOSE_TOO_MANY, f"Too many open sockets for this user (at most {limits.max_sockets_per_user})")

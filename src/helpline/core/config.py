@@ -331,6 +331,40 @@ class ServerSettings(BaseSettings):
     max_header_bytes: int = Field(default=65536, ge=1024, le=16 * 1024 * 1024)
 
 
+class MetricsSettings(BaseSettings):
+    """/metrics (Prometheus)."""
+
+    model_config = _config("HELPLINE_METRICS_")
+
+    # When set, /metrics answers only 'Authorization: Bearer <token>' (401 otherwise): Prometheus's
+    # scrape_config `authorization: {credentials: ...}`. Empty: open, so keep it off the public proxy.
+    token: str | None = None
+
+    @field_validator("token", mode="before")
+    @classmethod
+    def _empty_is_none(cls, v: Any) -> Any:
+        return None if isinstance(v, str) and not v.strip() else v
+
+
+class TracingSettings(BaseSettings):
+    """OpenTelemetry traces (core.tracing): off unless enabled."""
+
+    model_config = _config("HELPLINE_TRACING_")
+
+    enabled: bool = False
+    # OTLP over HTTP (protobuf): the collector's traces URL, such as http://otel-collector:4318/v1/traces.
+    # Empty: the exporter's own default and OTEL_EXPORTER_OTLP_* variables.
+    otlp_endpoint: str | None = None
+    service_name: str = "helpline"
+    # Share of traces kept (parent-based: a request whose caller sampled it is kept).
+    sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
+
+    @field_validator("otlp_endpoint", mode="before")
+    @classmethod
+    def _empty_is_none(cls, v: Any) -> Any:
+        return None if isinstance(v, str) and not v.strip() else v
+
+
 class EmbeddingSettings(BaseSettings):
     model_config = _config("HELPLINE_EMBEDDING_")
 
@@ -712,6 +746,8 @@ class Settings(BaseSettings):
     jobs: JobsSettings = Field(default_factory=JobsSettings)
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     push: PushSettings = Field(default_factory=PushSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
 
     @field_validator("cors_origins", "trusted_proxies", "image_origins", mode="before")
     @classmethod

@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from helpline.core.config import Settings
+from helpline.core.metrics import track_pool
 
 HNSW_EF_SEARCH = 40
 HNSW_ITERATIVE_SCAN = "relaxed_order"
@@ -29,7 +30,7 @@ class DatabaseUnavailable(RuntimeError):
 
 def create_engine(settings: Settings, url: str) -> AsyncEngine:
     db = settings.database
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=db.pool_size,
         max_overflow=db.max_overflow,
@@ -66,6 +67,8 @@ def create_engine(settings: Settings, url: str) -> AsyncEngine:
             },
         },
     )
+    track_pool(engine)  # db_connections_active
+    return engine
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

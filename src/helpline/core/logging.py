@@ -6,6 +6,7 @@ import logging
 import re
 import sys
 from collections.abc import MutableMapping
+from contextvars import ContextVar, Token
 from typing import Any
 
 import structlog
@@ -75,10 +76,59 @@ def _redact_urls(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMap
     return event
 
 
+# What is known about the request being served (its user, once a token was read), for every log
+# line written while serving it: a fresh dict per request (core.middleware.AccessLogMiddleware),
+# also seen by the tasks it starts (an answer being generated).
+_request: ContextVar[dict[str, Any] | None] = ContextVar("helpline_request", default=None)
+
+
+class RequestFields:
+    """The request's fields, from its start until ``close()``."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+        self._token: Token[dict[str, Any] | None] | None = _request.set(self.values)
+
+    def close(self) -> None:
+        if self._token is not None:
+            try:
+                _request.reset(self._token)
+            except ValueError:  # closed from another context than it was opened in
+                _request.set(None)
+            self._token = None
+
+
+def request_fields() -> RequestFields:
+    return RequestFields()
+
+
+def set_user(user_id: int) -> None:
+    """The request is the user's (a valid access token said so): its log lines carry the id (never
+    the email, which would name the person in every log store the line reaches)."""
+    values = _request.get()
+    if values is not None:
+        values["user_id"] = user_id
+
+
 def _request_id(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     rid = correlation_id.get()
     if rid is not None:
         event.setdefault("request_id", rid)
+    values = _request.get()
+    if values:
+        for key, value in values.items():
+            event.setdefault(key, value)
+    return event
+
+
+def _trace_ids(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    # The trace a line belongs to (core.tracing, when on), to go from a log line to its trace.
+    from opentelemetry import trace
+
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event.setdefault("trace_id", format(context.trace_id, "032x"))
+        event.setdefault("span_id", format(context.span_id, "016x"))
     return event
 
 
@@ -107,6 +157,7 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         _request_id,
+        _trace_ids,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

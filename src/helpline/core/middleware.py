@@ -10,7 +10,8 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from helpline.core.errors import error_body
-from helpline.core.metrics import REQUEST_COUNT, REQUEST_DURATION
+from helpline.core.logging import request_fields
+from helpline.core.metrics import REQUEST_COUNT, REQUEST_DURATION, WS_CONNECTIONS
 from helpline.core.net import truncate_ip
 
 log = structlog.get_logger("helpline.access")
@@ -112,12 +113,17 @@ def _route_template(scope: Scope) -> str:
 
 
 class AccessLogMiddleware:
-    """One structured log line and the request metrics per HTTP request."""
+    """One structured log line and the request metrics per HTTP request; open WebSockets counted.
+    The line has the route template, the status, the latency and, once the request's token was
+    read (core.logging.set_user), the user's id; the request id comes with every line."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -130,17 +136,19 @@ class AccessLogMiddleware:
                 status = message["status"]
             await send(message)
 
+        fields = request_fields()
         try:
             await self.app(scope, receive, capture)
         finally:
             elapsed = time.perf_counter() - start
             endpoint = _route_template(scope)
             REQUEST_COUNT.labels(scope["method"], endpoint, str(status)).inc()
-            REQUEST_DURATION.observe(elapsed)
+            REQUEST_DURATION.labels(scope["method"], endpoint).observe(elapsed)
             client = scope.get("client")
             log.info(
                 "request",
                 method=scope["method"],
+                route=endpoint,
                 path=scope["path"],
                 status=status,
                 duration_ms=round(elapsed * 1000, 2),
@@ -148,3 +156,22 @@ class AccessLogMiddleware:
                 # see the full one, in memory or Redis.
                 client=truncate_ip(client[0]) if client else None,
             )
+            fields.close()
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        accepted = False
+
+        async def capture(message: Message) -> None:
+            nonlocal accepted
+            if message["type"] == "websocket.accept" and not accepted:
+                accepted = True
+                WS_CONNECTIONS.inc()
+            await send(message)
+
+        fields = request_fields()
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            if accepted:
+                WS_CONNECTIONS.dec()
+            fields.close()

@@ -29,7 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from helpline.core.config import LimitsSettings
 from helpline.core.errors import RateLimited, ServiceUnavailable, error_response
-from helpline.core.metrics import RATE_LIMIT_STORE_ERRORS
+from helpline.core.metrics import RATE_LIMIT_STORE_ERRORS, RATE_LIMITED
 from helpline.platform.limits import WindowStore
 
 log = structlog.get_logger(__name__)
@@ -100,6 +100,7 @@ class Windows:
             quota = Quota(item.amount, 0, waits[n], self.policy)
             per = item.GRANULARITY.name
             detail = self._refusal.format(amount=item.amount, per=per, wait=waits[n])
+            RATE_LIMITED.labels(self.namespace).inc()
             raise RateLimited(detail, retry_after=waits[n], quota=quota.headers())
         n = min(range(len(states)), key=lambda k: (states[k].remaining, k))
         return Quota(self.items[n].amount, states[n].remaining, waits[n], self.policy)

@@ -77,7 +77,8 @@ class Runtime:
     faq_reranker_warm: asyncio.Task[None] | None = None
     # Privacy: the last retention run's report (its admin screen reads it).
     retention_last_report: RetentionReport | None = None
-    # Extra readiness checks (LLM provider, ...) registered by the parts that need them.
+    # Extra readiness checks (the LLM provider) registered by the parts that need them: optional
+    # dependencies, whose failure makes /health/ready "degraded", not unready.
     health_probes: dict[str, Callable[[], Awaitable[object]]] = field(default_factory=dict)
 
     @classmethod

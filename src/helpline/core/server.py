@@ -248,4 +248,8 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "server_header": False,
         # WebSocket frames are capped at the HTTP body limit (chat/ws.py checks it again for any server).
         "ws_max_size": settings.limits.max_body_bytes,
+        # `--workers N`: uvicorn's supervisor kills a worker that does not answer its ping within
+        # this time. A worker loading its models (ONNX embedder, classifier) on a busy machine took
+        # longer than the default 5 s here and was killed and restarted in a loop.
+        "timeout_worker_healthcheck": 30,
     }

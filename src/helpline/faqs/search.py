@@ -19,6 +19,7 @@ import asyncio
 import functools
 import json
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
@@ -29,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import TypeEngine
 
 from helpline.ai.base import Embedder
+from helpline.core.metrics import RETRIEVAL_DURATION
 from helpline.core.runtime import Runtime
 from helpline.faqs.backends import FAQDeps, resolve_deps
 from helpline.faqs.embeddings import embed_query, text_hash
@@ -150,7 +152,7 @@ ACCENTS_CTE = (
     "accents AS MATERIALIZED (SELECT coalesce(string_agg(a.term, ' ' ORDER BY a.term), '') AS words "
     "FROM faq_accented_terms a WHERE a.folded = ANY(tsvector_to_array(to_tsvector('simple', CAST(:qwords AS text)))))"
 )
-COMMON_KEY = "search:common"
+COMMON_KEY = "lexemes:common"  # its prefix names it in cache_hits_total{cache} (platform.cache)
 
 
 async def search_state(session: AsyncSession, deps: FAQDeps, version: int | None = None) -> tuple[int, list[str]]:
@@ -368,6 +370,7 @@ async def search(
     """The best ``query.limit`` FAQs for ``query.q``, fused from the vector and text signals, then
     (with a reranker) the best ``deps.rerank_candidates`` rescored by it. Results are cached until
     the next change to the knowledge base. ``version``: see search_state."""
+    started = time.perf_counter()
     query = replace(query, q=normalize_query(query.q, customer=deps.normalize))
     # The query's vector is made (on the embedder's thread) or read from its cache while the
     # search version and the result cache are read: a new query waits for the longer of the two,
@@ -379,6 +382,7 @@ async def search(
         key = _cache_key(query, version, deps.model, ranking)
         raw = await deps.cache.get(key)
         if raw is not None:
+            RETRIEVAL_DURATION.labels("true").observe(time.perf_counter() - started)
             return SearchResult([_hit_from_json(h) for h in json.loads(raw)], cached=True)
         if ranking and deps.reranker is not None and query.q:
             # The reranker's query embedding runs on its own model's thread during the statement.
@@ -394,6 +398,7 @@ async def search(
         elif vector is not None and not vector.cancelled():
             vector.exception()  # not needed after all (a cached result): its failure is moot
     await deps.cache.set(key, json.dumps([asdict(h) for h in hits]), RESULT_TTL_SECONDS)
+    RETRIEVAL_DURATION.labels("false").observe(time.perf_counter() - started)
     return SearchResult(hits, cached=False)
 
 

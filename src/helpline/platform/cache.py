@@ -17,9 +17,20 @@ import structlog
 from redis.asyncio import Redis, RedisCluster
 from redis.exceptions import RedisError
 
+from helpline.core.metrics import CACHE_HITS, CACHE_MISSES
+
 log = structlog.get_logger(__name__)
 
 PREFIX = "helpline:faq:"
+
+
+def _counted(keys: list[str], values: list[str | None]) -> list[str | None]:
+    """cache_hits_total / cache_misses_total by kind of entry: the key's prefix ("search",
+    "qemb2", "rr1", ...), a handful of names the code chooses."""
+    for key, value in zip(keys, values, strict=True):
+        kind = key.split(":", 1)[0]
+        (CACHE_MISSES if value is None else CACHE_HITS).labels(kind).inc()
+    return values
 
 
 class FAQCache(Protocol):
@@ -44,6 +55,9 @@ class MemoryFAQCache:
         self.inflight: dict[str, asyncio.Task[Any]] = {}
 
     async def get(self, key: str) -> str | None:
+        return _counted([key], [self._get(key)])[0]
+
+    def _get(self, key: str) -> str | None:
         entry = self._local.get(key)
         if entry is None:
             return None
@@ -60,7 +74,7 @@ class MemoryFAQCache:
             self._local.popitem(last=False)
 
     async def get_many(self, keys: list[str]) -> list[str | None]:
-        return [await self.get(k) for k in keys]
+        return _counted(keys, [self._get(k) for k in keys])
 
 
 class RedisFAQCache:
@@ -71,6 +85,9 @@ class RedisFAQCache:
         self.inflight: dict[str, asyncio.Task[Any]] = {}
 
     async def get(self, key: str) -> str | None:
+        return _counted([key], [await self._get(key)])[0]
+
+    async def _get(self, key: str) -> str | None:
         try:
             value = await self.redis.get(PREFIX + key)
         except (RedisError, OSError) as exc:
@@ -89,13 +106,13 @@ class RedisFAQCache:
             return []
         if isinstance(self.redis, RedisCluster):
             # Cluster keys live on different slots: one GET each.
-            return [await self.get(k) for k in keys]
+            return _counted(keys, [await self._get(k) for k in keys])
         try:
             values = await self.redis.mget([PREFIX + k for k in keys])
         except (RedisError, OSError) as exc:
             log.warning("faq_cache.get_failed", error=str(exc)[:200])
-            return [None] * len(keys)
-        return [v if isinstance(v, str) else None for v in values]
+            return _counted(keys, [None] * len(keys))
+        return _counted(keys, [v if isinstance(v, str) else None for v in values])
 
 
 def create_faq_cache(redis: Redis | RedisCluster | None) -> FAQCache:

@@ -17,6 +17,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 
 from helpline.core.config import AuthSettings, Settings
 from helpline.core.errors import RateLimited, ServiceUnavailable
+from helpline.core.metrics import RATE_LIMITED
 from helpline.core.ratelimit import Quota, policy_of
 
 log = structlog.get_logger(__name__)
@@ -81,6 +82,7 @@ class RateLimit:
         stats = await self._limiter.get_window_stats(self.item, self.scope, _key(key))
         wait = max(1, int(stats.reset_time - time.time()) + 1)
         quota = Quota(self.item.amount, 0, wait, policy_of([self.item]))
+        RATE_LIMITED.labels(self.scope).inc()
         return RateLimited(self._refusal.format(wait=wait), retry_after=wait, quota=quota.headers())
 
 
