@@ -100,6 +100,8 @@ async def full_account(client: httpx.AsyncClient, db: asyncpg.Connection) -> tup
     await finished_export(client, auth)
     change = {"settings": [{"channel": "email", "kind": "human_reply", "enabled": False}]}
     assert (await client.put("/api/v1/users/me/notifications", headers=auth, json=change)).status_code == 200
+    r = await client.post("/api/v1/users/me/api-keys", headers=auth, json={"name": "my script", "scopes": ["chat"]})
+    assert r.status_code == 201, r.text
     # A second login, signed out: a revoked login (sid) row.
     other = (await client.post("/api/v1/auth/login", json={"login": EMAIL, "password": PASSWORD})).json()
     r = await client.post("/api/v1/auth/logout", headers=bearer(other), json={"refresh_token": other["refresh_token"]})

@@ -41,3 +41,9 @@ async def metrics_endpoint(request: Request) -> Response:
 RATE_LIMIT_STORE_ERRORS = Counter(
     "rate_limit_store_errors_total", "Rate-limit checks that could not reach the limit store (Redis)"
 )
+
+# The OpenAI-compatible API (helpline.openai_api), by endpoint and status. Its chat turns count in
+# the ai_* metrics as the chat's do.
+OPENAI_API_REQUESTS = Counter(
+    "openai_api_requests_total", "Requests to the OpenAI-compatible API (/v1)", ["endpoint", "status"]
+)

@@ -1,5 +1,6 @@
 """All tables; importing this package registers every model on Base.metadata."""
 
+from helpline.models.apikeys import ApiKey
 from helpline.models.base import Base
 from helpline.models.chat import Conversation, Message, MessageFeedback
 from helpline.models.enums import (
@@ -36,6 +37,7 @@ from helpline.models.users import (
 
 __all__ = [
     "FAQ",
+    "ApiKey",
     "AuditLog",
     "Base",
     "ConsentRecord",

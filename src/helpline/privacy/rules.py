@@ -27,5 +27,7 @@ EXPORT_RULES: dict[str, str] = {
     "faq_phrasing_suggestions": "phrasing_suggestions",
     "faq_phrasings": "phrasing_suggestions",
     "notification_settings": "notification_settings",
+    # Listed without their hashes: names, scopes, prefixes, when made, last used and revoked.
+    "api_keys": "api_keys",
     "privacy_exports": EXCLUDED + "the exports themselves (an archive does not contain earlier archives)",
 }
