@@ -231,3 +231,23 @@ async def test_the_users_message_limit_applies_through_keys(live_server: str, ke
     await sdk(live_server, key).chat.completions.create(model="helpline", messages=user)
     with pytest.raises(openai.RateLimitError):
         await sdk(live_server, key).chat.completions.create(model="helpline", messages=user)
+
+
+async def test_a_model_that_fails_is_a_server_error_and_the_turn_is_kept(
+    live_server: str, key: str, runtime: Runtime, db: asyncpg.Connection
+) -> None:
+    from tests.chat.fakes import ScriptedProvider
+
+    runtime.llm = ScriptedProvider(fail_after=0)
+    client = sdk(live_server, key)
+    user: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
+    with pytest.raises(openai.InternalServerError) as failed:
+        await client.chat.completions.create(model="helpline", messages=user)
+    assert failed.value.status_code == 503
+    assert failed.value.code == "assistant_unavailable"
+    stream = await client.chat.completions.create(model="helpline", messages=user, stream=True)
+    with pytest.raises(openai.APIError, match="unavailable"):
+        async for _ in stream:
+            pass
+    statuses = await db.fetch("SELECT status::text AS s FROM messages WHERE message_type = 'assistant'")
+    assert [r["s"] for r in statuses] == ["failed", "failed"]
