@@ -165,3 +165,21 @@ async def test_the_data_export_lists_keys_without_secrets(
     assert "key_hash" not in sections["api_keys"][0]  # type: ignore[index]
     assert key not in str(sections)
     assert hashlib.sha256(key.encode()).hexdigest() not in str(sections)
+
+
+async def test_a_completion_costs_a_chat_turns_statements_and_one_key_lookup(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    auth, key = await user_with_key(client)
+    body = {"model": "helpline", "messages": [{"role": "user", "content": "Where is my parcel?"}]}
+    # Warm: the first turn and the key's first use (its last_used_at write) out of the way.
+    assert (await client.post("/api/v1/chat/send", headers=auth, json={"message": "hello"})).status_code == 200
+    assert (await client.post("/v1/chat/completions", headers=key_auth(key), json=body)).status_code == 200
+    with sql_statements(runtime) as turn:
+        r = await client.post("/api/v1/chat/send", headers=auth, json={"message": "Where is my parcel?"})
+        assert r.status_code == 200
+    with sql_statements(runtime) as completion:
+        r = await client.post("/v1/chat/completions", headers=key_auth(key), json=body)
+        assert r.status_code == 200
+    assert len(completion) == len(turn) + 1, (turn, completion)
+    assert "FROM api_keys" in completion[0]
