@@ -183,3 +183,24 @@ async def test_a_completion_costs_a_chat_turns_statements_and_one_key_lookup(
         assert r.status_code == 200
     assert len(completion) == len(turn) + 1, (turn, completion)
     assert "FROM api_keys" in completion[0]
+
+
+async def test_a_key_with_the_search_scope_searches_as_its_user(
+    client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    from tests.chat.test_grounding import publish
+
+    faq = await publish(client, db)
+    auth = bearer(await signed_in(client))
+    search_key = (await make_key(client, auth, scopes=["search"]))["key"]
+    chat_key = (await make_key(client, auth, scopes=["chat"]))["key"]
+    r = await client.get("/api/v1/faqs/search?q=reset password", headers=key_auth(search_key))
+    assert r.status_code == 200, r.text
+    assert [hit["id"] for hit in r.json()["items"]][:1] == [faq["id"]]
+    r = await client.get("/api/v1/faqs/search?q=reset password", headers=key_auth(chat_key))
+    assert r.status_code == 403
+    assert "'search' scope" in r.json()["detail"]
+    revoked_id = (await client.get("/api/v1/users/me/api-keys", headers=auth)).json()["items"][1]["id"]
+    await client.delete(f"/api/v1/users/me/api-keys/{revoked_id}", headers=auth)
+    r = await client.get("/api/v1/faqs/search?q=reset password", headers=key_auth(search_key))
+    assert r.status_code == 401

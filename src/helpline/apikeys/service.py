@@ -198,6 +198,7 @@ class KeyCaller:
     user_id: int
     email: str
     role: UserRole
+    language: str
     scopes: frozenset[str]
 
     def claims(self) -> TokenClaims:
@@ -220,7 +221,7 @@ class KeyCaller:
 _LOOKUP = text(
     """
     SELECT k.id, k.user_id, k.key_hash, k.scopes, k.revoked_at, k.last_used_at,
-           u.email, CAST(u.role AS text) AS role, CAST(u.status AS text) AS status
+           u.email, u.language, CAST(u.role AS text) AS role, CAST(u.status AS text) AS status
     FROM api_keys k JOIN users u ON u.id = k.user_id
     WHERE k.prefix = :prefix
     """
@@ -256,5 +257,10 @@ async def authenticate(runtime: Runtime, key: str, scope: Scope) -> KeyCaller:
         if row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY:
             await conn.execute(_TOUCH, {"id": row.id, "every": TOUCH_EVERY.total_seconds()})
     return KeyCaller(
-        key_id=row.id, user_id=row.user_id, email=row.email, role=UserRole(row.role), scopes=frozenset(row.scopes)
+        key_id=row.id,
+        user_id=row.user_id,
+        email=row.email,
+        role=UserRole(row.role),
+        language=row.language,
+        scopes=frozenset(row.scopes),
     )
