@@ -38,6 +38,8 @@ async def test_a_key_is_shown_once_and_kept_only_as_its_hash(client: httpx.Async
     r = await client.get("/v1/models", headers=key_auth(key))
     assert r.status_code == 200
     assert r.json()["data"][0]["id"] == "helpline"
+    metrics = (await client.get("/metrics")).text
+    assert 'openai_api_requests_total{endpoint="/v1/models",status="200"}' in metrics
 
 
 async def test_a_revoked_key_stops_at_once_and_stays_listed(client: httpx.AsyncClient) -> None:
