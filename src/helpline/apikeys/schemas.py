@@ -11,7 +11,8 @@ from helpline.auth.schemas import StrictModel
 
 class Scope(StrEnum):
     """What a key may do: ``chat`` the OpenAI-compatible chat (/v1/chat/completions, /v1/models),
-    ``search`` the knowledge base's search, ``admin_read`` staff reads (staff only)."""
+    ``search`` the knowledge base's search (/api/v1/faqs/search) as its user, ``admin_read`` (staff
+    only) reserved for staff reads: no endpoint takes a key for it yet."""
 
     chat = "chat"
     search = "search"
