@@ -14,6 +14,7 @@ from starlette.middleware.cors import CORSMiddleware
 from helpline import __version__
 from helpline.admin.router import router as admin_router
 from helpline.analytics.router import router as analytics_router
+from helpline.apikeys.router import router as apikeys_router
 from helpline.auth.router import router as auth_router
 from helpline.chat.router import router as chat_router
 from helpline.chat.ws import router as ws_router
@@ -34,6 +35,7 @@ from helpline.health.router import router as health_router
 from helpline.jobs.router import router as jobs_router
 from helpline.moderation.router import router as moderation_router
 from helpline.notifications.router import router as outbox_router
+from helpline.openai_api.router import router as openai_router
 from helpline.privacy.router import router as privacy_router
 from helpline.push.router import router as push_router
 from helpline.users.router import router as users_router
@@ -150,6 +152,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(outbox_router)
     app.include_router(analytics_router)
     app.include_router(push_router)
+    app.include_router(apikeys_router)
+    # The OpenAI-compatible API (/v1), with API keys.
+    app.include_router(openai_router)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     if settings.api_docs:
         install_api_docs(app)

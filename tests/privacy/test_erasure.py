@@ -111,6 +111,8 @@ async def full_account(client: httpx.AsyncClient, db: asyncpg.Connection) -> tup
         "VALUES ($1, date_trunc('hour', now()), 2, 1, 30)",
         user_id,
     )
+    r = await client.post("/api/v1/users/me/api-keys", headers=auth, json={"name": "my script", "scopes": ["chat"]})
+    assert r.status_code == 201, r.text
     # A second login, signed out: a revoked login (sid) row.
     other = (await client.post("/api/v1/auth/login", json={"login": EMAIL, "password": PASSWORD})).json()
     r = await client.post("/api/v1/auth/logout", headers=bearer(other), json={"refresh_token": other["refresh_token"]})

@@ -187,7 +187,10 @@ def response_payload(
     stopped: bool = False,
     related: list[dict[str, Any]] | None = None,
     guarded: dict[str, Any] | None = None,
+    usage: dict[str, int] | None = None,
 ) -> dict[str, Any]:
+    """The final event's payload (the stored answer). ``usage``: the model's prompt and completion
+    tokens when it was asked (the OpenAI-compatible API reports them; ChatResponse leaves them out)."""
     return {
         "message_id": turn.message_id,
         "conversation_id": turn.conversation_id,
@@ -204,6 +207,7 @@ def response_payload(
         "stopped": stopped,
         "related": related or [],
         "guard": guarded,
+        "usage": usage,
     }
 
 
@@ -467,6 +471,7 @@ async def generate(runtime: Runtime, turn: Turn, gen: Generation) -> None:
         stopped=stopped,
         related=related,
         guarded=guarded,
+        usage=meta.get("usage"),
     )
     await hub.publish(gen, "error" if error else "response", payload, final=True)
     if honest is not None and honest.action == "dont_know" and grounding.sources and not cancelled:

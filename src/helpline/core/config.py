@@ -266,8 +266,9 @@ class LimitsSettings(BaseSettings):
     # API requests (every /api/ route but sending a chat message, counted above), per user of a
     # valid access token, else per client address. JSON object: "group", "group:role",
     # "*:role" or "*" -> windows in `limits` notation ("60/minute;1000/hour"); merged over
-    # DEFAULT_RULES. Groups: api, search, auth, admin; roles: anonymous, guest, user, moderator,
-    # admin. The most specific entry wins ("search:anonymous" over "search" over "*:anonymous").
+    # DEFAULT_RULES. Groups: api, search, auth, admin, openai (per API key, on /v1); roles:
+    # anonymous, guest, user, moderator, admin. The most specific entry wins ("search:anonymous"
+    # over "search" over "*:anonymous").
     rules: dict[str, str] = Field(default_factory=dict)
     # A limit store (Redis) that cannot be reached: "open" lets requests through uncounted (and
     # logs a warning), "closed" refuses them with a 503. Login and sign-up throttles always

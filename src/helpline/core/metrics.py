@@ -173,3 +173,10 @@ async def metrics_endpoint(request: Request) -> Response:
     # Several processes' files are read and merged: off the event loop.
     body = await asyncio.to_thread(_exposition)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+# The OpenAI-compatible API (helpline.openai_api), by endpoint and status. Its chat turns count in
+# the ai_* metrics as the chat's do.
+OPENAI_API_REQUESTS = Counter(
+    "openai_api_requests_total", "Requests to the OpenAI-compatible API (/v1)", ["endpoint", "status"]
+)

@@ -7,6 +7,8 @@ from typing import Annotated
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials
 
+from helpline.apikeys.schemas import Scope
+from helpline.apikeys.service import authenticate, prefix_of
 from helpline.auth.dependencies import access_claims, bearer, fetch_caller
 from helpline.auth.service import Caller
 from helpline.core.deps import ReadSessionDep, RuntimeDep, SessionDep
@@ -16,7 +18,7 @@ from helpline.faqs.backends import FAQDeps, resolve_deps
 # An anonymous caller is served; a token sent is checked as CurrentUser checks it.
 OPTIONAL_TOKEN = {
     401: "The token sent is invalid or expired: refresh it, or send none to be anonymous",
-    403: "The account is suspended or inactive",
+    403: "The account is suspended or inactive (or, for search, an API key without the search scope)",
 }
 
 
@@ -40,7 +42,11 @@ async def optional_reader(
     session: ReadSessionDep,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Caller | None:
-    """``optional_user`` through the request's read-only session (search)."""
+    """``optional_user`` through the request's read-only session (search). A Helpline API key
+    with the ``search`` scope (apikeys) searches as its user."""
+    if creds is not None and prefix_of(creds.credentials) is not None:
+        key = await authenticate(runtime, creds.credentials, Scope.search)
+        return Caller(id=key.user_id, language=key.language, role=key.role)
     return await optional_user(runtime, session, creds)
 
 

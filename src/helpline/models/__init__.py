@@ -1,6 +1,7 @@
 """All tables; importing this package registers every model on Base.metadata."""
 
 from helpline.models.analytics import AnalyticsCount, AnalyticsState, AnalyticsUserSlot
+from helpline.models.apikeys import ApiKey
 from helpline.models.base import Base
 from helpline.models.chat import Conversation, Message, MessageFeedback
 from helpline.models.enums import (
@@ -40,6 +41,7 @@ __all__ = [
     "AnalyticsCount",
     "AnalyticsState",
     "AnalyticsUserSlot",
+    "ApiKey",
     "AuditLog",
     "Base",
     "ConsentRecord",

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from helpline.faqs.suggestions import export_section as phrasing_suggestions
 from helpline.models import (
     FAQ,
+    ApiKey,
     AuditLog,
     ConsentRecord,
     Conversation,
@@ -155,6 +156,21 @@ async def collect(session: AsyncSession, user_id: int) -> dict[str, Section]:
             .order_by(subs.c.id)
         )
     )
+    keys = _table(ApiKey)
+    sections["api_keys"] = _rows(
+        await session.execute(
+            select(
+                keys.c.name,
+                keys.c.prefix,
+                keys.c.scopes,
+                keys.c.created_at,
+                keys.c.last_used_at,
+                keys.c.revoked_at,
+            )
+            .where(keys.c.user_id == user_id)
+            .order_by(keys.c.id)
+        )
+    )
     sections["moderation_reviews"] = await _moderation_reviews(session, user_id)
     sections["phrasing_suggestions"] = await phrasing_suggestions(session, user_id)
     for name, reader in EXTRA_SECTIONS.items():
@@ -235,6 +251,7 @@ def to_markdown(sections: dict[str, Section], generated_at: datetime) -> str:
         ("Your questions suggested as help-article phrasings", "phrasing_suggestions"),
         ("Notification settings you changed (everything else is on)", "notification_settings"),
         ("Browsers that receive your push notifications", "push_subscriptions"),
+        ("API keys (their secrets are not kept)", "api_keys"),
         ("Sign-ins", "sessions"),
         ("Audit trail", "audit_log"),
     ):

@@ -31,5 +31,7 @@ EXPORT_RULES: dict[str, str] = {
     "push_subscriptions": "push_subscriptions",
     "analytics_user_slots": EXCLUDED
     + "counts derived from the user's messages (how many per quarter hour), already exported as the messages",
+    # Listed without their hashes: names, scopes, prefixes, when made, last used and revoked.
+    "api_keys": "api_keys",
     "privacy_exports": EXCLUDED + "the exports themselves (an archive does not contain earlier archives)",
 }

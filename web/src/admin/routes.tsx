@@ -33,4 +33,6 @@ export const ADMIN_SCREENS: AdminScreen[] = [
   { path: "outbox", label: "menu.outbox", roles: ["admin"], page: lazy(() => import("./pages/OutboxPage")) },
   // The jobs API is for administrators only.
   { path: "jobs", label: "menu.jobs", roles: ["admin"], page: lazy(() => import("./pages/JobsPage")) },
+  // Every user's API keys, with revoke: the API is for administrators only.
+  { path: "api-keys", label: "menu.apiKeys", roles: ["admin"], page: lazy(() => import("./pages/ApiKeysPage")) },
 ];

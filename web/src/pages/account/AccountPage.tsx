@@ -1,6 +1,7 @@
 import { useEffect } from "react";
 import { useTranslation } from "react-i18next";
 import { useAuth } from "../../auth/AuthProvider";
+import { ApiKeys } from "./ApiKeys";
 import { ResendVerification } from "../../components/ResendVerification";
 import { PasswordForm } from "./PasswordForm";
 import { NotificationSettings } from "./Notifications";
@@ -36,6 +37,7 @@ export default function AccountPage() {
         <LanguageForm user={user} />
         {!user.is_guest && <PasswordForm user={user} />}
         {!user.is_guest && <NotificationSettings />}
+        {!user.is_guest && <ApiKeys user={user} />}
         {!user.is_guest && <ConsentSettings />}
         {!user.is_guest && <DataExport />}
         {!user.is_guest && <DeleteAccount />}
