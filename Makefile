@@ -7,7 +7,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 # (tests/conftest.py); most tests wait on servers, browsers and sockets, so two overlap on 2 cores.
 TEST_WORKERS ?= 2
 
-.PHONY: wrk help install install-gemma web web-deps dev browser nginx run serve test check lint format typecheck bench db-shell db-stop clean
+.PHONY: e2e-cluster wrk help install install-gemma web web-deps dev browser nginx run serve test check lint format typecheck bench db-shell db-stop clean
 
 help: ## List the tasks
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
@@ -89,9 +89,15 @@ nginx: ## Install Debian's nginx for the deployment-config tests if it is missin
 run: install web ## Set up everything and serve on http://127.0.0.1:8000 (HELPLINE_* settings apply)
 	@$(UV) run --frozen helpline serve
 
-test: check browser nginx ## Lint, type-check, then run every test: Python (real PostgreSQL, Redis, Chromium, nginx) and web
+# --dist loadgroup: the tests of one xdist_group run on one worker (the cluster tests share one
+# cluster per module: two workers would each start one); the others are spread as usual.
+test: check browser nginx ## Lint, type-check, then run every test: Python (real PostgreSQL, Redis, Chromium, nginx, the cluster) and web
 	@cd web && npx vitest run --reporter=dot
-	@$(UV) run --frozen pytest -n $(TEST_WORKERS)
+	@$(UV) run --frozen pytest -n $(TEST_WORKERS) --dist loadgroup
+
+# Also part of `make test` (its pytest run includes tests/cluster); this runs only them.
+e2e-cluster: install nginx ## Two instances, a worker, nginx and Redis: cross-instance sockets, limits, resume, SIGTERM, SIGKILL (tests/cluster)
+	@$(UV) run --frozen pytest -m cluster -p no:cacheprovider tests/cluster
 
 check: install web ## ruff (lint + format check), mypy --strict, and tsc (in the web build)
 	@$(UV) run --frozen ruff check .
