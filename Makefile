@@ -124,6 +124,8 @@ bench: install wrk ## Run the benchmarks in bench/ (prints figures; about 40 min
 	@$(UV) run --frozen python bench/bench_local_model.py
 	@$(UV) run --frozen python bench/bench_ratelimit.py
 	@$(UV) run --frozen python bench/bench_jobs.py
+	@$(UV) run --frozen python bench/bench_ws_idle.py
+	@$(UV) run --frozen python bench/bench_ws_fanout.py
 
 db-shell: install ## Open psql on Helpline's database
 	@$(UV) run --frozen helpline db-shell

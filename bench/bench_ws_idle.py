@@ -181,7 +181,12 @@ def main() -> None:
           f"(descriptor limit {limit:,})", flush=True)  # fmt: skip
     workdir = Path(tempfile.mkdtemp(prefix="helpline-bench-ws-"))
 
-    with bare_server(workdir, app="bench._bare_ws_app:app", label="bare FastAPI WebSocket app") as bare:
+    # Without permessage-deflate, as `helpline serve` runs uvicorn (core/server.py): the same
+    # WebSocket implementation and options, nothing of Helpline's.
+    floor_args = ["--ws-per-message-deflate", "false"]
+    with bare_server(
+        workdir, app="bench._bare_ws_app:app", label="bare FastAPI WebSocket app", uvicorn_args=floor_args
+    ) as bare:
         host = bare.base.removeprefix("http://")
         floor = measure("bare", bare.pid, [f"ws://{host}/ws/{i}" for i in range(args.sockets)], args.clients)
 

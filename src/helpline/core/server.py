@@ -248,4 +248,8 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "server_header": False,
         # WebSocket frames are capped at the HTTP body limit (chat/ws.py checks it again for any server).
         "ws_max_size": settings.limits.max_body_bytes,
+        # No permessage-deflate: its zlib state costs about 100 KiB per open socket (10,000 idle
+        # chat sockets: 1051 MiB with it; bench/README.md, bench_ws_idle.py), to compress frames of
+        # a few words (a token) that gain nothing from it.
+        "ws_per_message_deflate": False,
     }
