@@ -10,7 +10,9 @@ each carrying its publication time, and the client records when each frame arriv
 socket (one machine, one clock). The load: ``--load-users`` other users with sockets on both
 instances, and ``--load-streams`` answers being generated at any moment, alternately on A and
 B, each token every 10 ms (about 100 events a second per stream, each delivered on both
-instances). Target (issue 20): cross-instance p99 under 50 ms under load.
+instances). A also PUBLISHes each token's time as is, which the client receives straight from
+Redis: the floor of one Redis pub/sub hop, without the hub. Target (issue 20): cross-instance p99
+under 50 ms under load.
 
 Run: ``uv run python bench/bench_ws_fanout.py [--redis URL] [--probes 20] [--events 50]
 [--load-users 200] [--load-streams 10]`` (``--redis``: a database it uses under its own key prefix,
@@ -33,6 +35,7 @@ from pathlib import Path
 
 import httpx
 import websockets
+from redis.asyncio import Redis
 from websockets.asyncio.client import ClientConnection
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -69,18 +72,39 @@ async def drain(ws: ClientConnection) -> None:
             pass
 
 
+async def raw_hop(redis: Redis, prefix: str, expected: int, into: list[float], subscribed: asyncio.Event) -> None:
+    """The floor: the same times PUBLISHed as is by A, received here straight from Redis."""
+    pubsub = redis.pubsub()
+    await pubsub.psubscribe(f"{prefix}:raw:*")
+    try:
+        subscribed.set()
+        async with asyncio.timeout(120):
+            while len(into) < expected:
+                # None also for the subscription's confirmation: then read on.
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=30)
+                if message is not None:
+                    into.append((time.time() - float(message["data"])) * 1000)
+    finally:
+        await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+
 async def probe(
-    http_a: httpx.AsyncClient, a: str, b: str, users: range, events: int
-) -> tuple[list[float], list[float]]:
-    """Every probe user's answer published on A: (same-instance, cross-instance) latencies."""
+    http_a: httpx.AsyncClient, a: str, b: str, users: range, events: int, redis: Redis, prefix: str
+) -> tuple[list[float], list[float], list[float]]:
+    """Every probe user's answer published on A: (same-instance, cross-instance, raw Redis hop)
+    latencies."""
     same: list[float] = []
     cross: list[float] = []
+    raw: list[float] = []
+    subscribed = asyncio.Event()
+    floor = asyncio.create_task(raw_hop(redis, prefix, len(users) * events, raw, subscribed))
+    await asyncio.wait_for(subscribed.wait(), 30)
 
     async def one(user_id: int) -> None:
         on_a, on_b = await open_socket(a, user_id), await open_socket(b, user_id)
         try:
             readers = [asyncio.create_task(latencies(on_a, same)), asyncio.create_task(latencies(on_b, cross))]
-            r = await http_a.post(f"/publish/{user_id}", params={"events": events, "interval_ms": 10})
+            r = await http_a.post(f"/publish/{user_id}", params={"events": events, "interval_ms": 10, "raw": True})
             r.raise_for_status()
             await asyncio.wait_for(asyncio.gather(*readers), 60)
         finally:
@@ -88,7 +112,8 @@ async def probe(
             await on_b.close()
 
     await asyncio.gather(*(one(u) for u in users))
-    return same, cross
+    await asyncio.wait_for(floor, 30)
+    return same, cross, raw
 
 
 async def load(https: list[httpx.AsyncClient], users: list[int], streams: int, stop: asyncio.Event) -> int:
@@ -114,7 +139,7 @@ def row(name: str, samples: list[float], floor: list[float] | None) -> None:
     print(f"| {name} | {len(samples):,} | {p50:.1f} | {p95:.1f} | {p99:.1f} | {ratio} |", flush=True)
 
 
-async def run(a: str, b: str, args: argparse.Namespace) -> None:
+async def run(a: str, b: str, args: argparse.Namespace, prefix: str) -> None:
     base = 1_000_000 + (uuid.uuid4().int % 1_000_000) * 1000
     probes = range(base, base + args.probes)
     load_users = list(range(base + 500, base + 500 + args.load_users))
@@ -123,8 +148,9 @@ async def run(a: str, b: str, args: argparse.Namespace) -> None:
         httpx.AsyncClient(base_url=f"http://{a}", timeout=60, limits=limits, trust_env=False) as http_a,
         httpx.AsyncClient(base_url=f"http://{b}", timeout=60, limits=limits, trust_env=False) as http_b,
     ):
-        await probe(http_a, a, b, probes, 5)  # warm-up: connections, subscriptions, code paths
-        idle_same, idle_cross = await probe(http_a, a, b, probes, args.events)
+        redis = Redis.from_url(args.redis)
+        await probe(http_a, a, b, probes, 5, redis, prefix)  # warm-up: connections, subscriptions, code paths
+        idle_same, idle_cross, idle_raw = await probe(http_a, a, b, probes, args.events, redis, prefix)
 
         sockets = [await open_socket(host, u) for u in load_users for host in (a, b)]
         drains = [asyncio.create_task(drain(ws)) for ws in sockets]
@@ -132,21 +158,24 @@ async def run(a: str, b: str, args: argparse.Namespace) -> None:
         started = time.perf_counter()
         loader = asyncio.create_task(load([http_a, http_b], load_users, args.load_streams, stop))
         await asyncio.sleep(2)  # the load reaches its pace
-        busy_same, busy_cross = await probe(http_a, a, b, probes, args.events)
+        busy_same, busy_cross, busy_raw = await probe(http_a, a, b, probes, args.events, redis, prefix)
         stop.set()
         published = await loader
         seconds = time.perf_counter() - started
         for ws in sockets:
             await ws.close()
         await asyncio.gather(*drains, return_exceptions=True)
+        await redis.aclose()
 
     print(f"\nLoad: {published:,} events published in {seconds:.1f} s ({published / seconds:,.0f}/s, each delivered "
           f"to a socket on A and on B), {len(sockets):,} load sockets open.\n")  # fmt: skip
     print("| delivery, ms from publication on A | events | p50 | p95 | p99 | p99 vs same-instance |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     row("same instance (A's socket), idle", idle_same, None)
+    row("one Redis hop, no hub (A PUBLISHes, this client SUBSCRIBEs), idle", idle_raw, idle_same)
     row("cross-instance (B's socket, via Redis), idle", idle_cross, idle_same)
     row("same instance, under load", busy_same, None)
+    row("one Redis hop, no hub, under load", busy_raw, busy_same)
     row("cross-instance, under load", busy_cross, busy_same)
     p99 = pct(busy_cross, 0.99)
     verdict = "met" if p99 < 50 else "MISSED"
@@ -170,11 +199,14 @@ def main() -> None:
           f"{args.load_users} load users, {args.load_streams} answers at once under load", flush=True)  # fmt: skip
     for name in ("a", "b"):
         (workdir / name).mkdir()
+    keep = ["--timeout-keep-alive", "600"]
     with (
-        bare_server(workdir / "a", app="bench._hub_node:app", label="instance A", env=env) as a,
-        bare_server(workdir / "b", app="bench._hub_node:app", label="instance B", env=env) as b,
+        # Kept-alive connections stay open between the phases (uvicorn closes idle ones after 5 s,
+        # which races with a request sent on one at that moment).
+        bare_server(workdir / "a", app="bench._hub_node:app", label="instance A", env=env, uvicorn_args=keep) as a,
+        bare_server(workdir / "b", app="bench._hub_node:app", label="instance B", env=env, uvicorn_args=keep) as b,
     ):
-        asyncio.run(run(a.base.removeprefix("http://"), b.base.removeprefix("http://"), args))
+        asyncio.run(run(a.base.removeprefix("http://"), b.base.removeprefix("http://"), args, env["BENCH_PREFIX"]))
 
 
 if __name__ == "__main__":
