@@ -7,7 +7,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 # (tests/conftest.py); most tests wait on servers, browsers and sockets, so two overlap on 2 cores.
 TEST_WORKERS ?= 2
 
-.PHONY: wrk help install install-gemma web web-deps dev browser nginx promtool alerts run serve test check lint format typecheck bench db-shell db-stop clean
+.PHONY: e2e-cluster wrk help install install-gemma web web-deps dev browser nginx promtool alerts run serve test check lint format typecheck bench db-shell db-stop clean
 
 help: ## List the tasks
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
@@ -99,9 +99,15 @@ alerts: promtool ## Check the Prometheus alert rules and run their unit tests
 run: install web ## Set up everything and serve on http://127.0.0.1:8000 (HELPLINE_* settings apply)
 	@$(UV) run --frozen helpline serve
 
-test: check browser nginx alerts ## Lint, type-check, alert rules, then every test: Python (real PostgreSQL, Redis, Chromium, nginx) and web
+# --dist loadgroup: the tests of one xdist_group run on one worker (the cluster tests share one
+# cluster per module: two workers would each start one); the others are spread as usual.
+test: check browser nginx alerts ## Lint, type-check, alert rules, then run every test: Python (real PostgreSQL, Redis, Chromium, nginx, the cluster) and web
 	@cd web && npx vitest run --reporter=dot
-	@$(UV) run --frozen pytest -n $(TEST_WORKERS)
+	@$(UV) run --frozen pytest -n $(TEST_WORKERS) --dist loadgroup
+
+# Also part of `make test` (its pytest run includes tests/cluster); this runs only them.
+e2e-cluster: install nginx ## Two instances, a worker, nginx and Redis: cross-instance sockets, limits, resume, SIGTERM, SIGKILL (tests/cluster)
+	@$(UV) run --frozen pytest -m cluster -p no:cacheprovider tests/cluster
 
 check: install web ## ruff (lint + format check), mypy --strict, and tsc (in the web build)
 	@$(UV) run --frozen ruff check .
@@ -128,6 +134,8 @@ bench: install wrk ## Run the benchmarks in bench/ (prints figures; about 40 min
 	@$(UV) run --frozen python bench/bench_local_model.py
 	@$(UV) run --frozen python bench/bench_ratelimit.py
 	@$(UV) run --frozen python bench/bench_jobs.py
+	@$(UV) run --frozen python bench/bench_ws_idle.py
+	@$(UV) run --frozen python bench/bench_ws_fanout.py
 
 db-shell: install ## Open psql on Helpline's database
 	@$(UV) run --frozen helpline db-shell

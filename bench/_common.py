@@ -466,16 +466,17 @@ def bare_server(
     label: str = "bare FastAPI",
     ready_path: str = "/ping",
     env: Mapping[str, str] | None = None,
+    uvicorn_args: Sequence[str] = (),
 ) -> contextlib.AbstractContextManager[Server]:
     """A bare app (``module:attribute`` importable from the checkout) under uvicorn, with ``env``
-    added to its environment."""
+    added to its environment and ``uvicorn_args`` to its command line."""
     port = free_port()
     # Helpline's uvicorn settings: one worker, default (auto) loop and http, no server header,
     # proxy headers from 127.0.0.1, uvicorn's access log off (Helpline disables it too).
     cmd = [
         sys.executable, "-m", "uvicorn", app, "--host", HOST, "--port", str(port),
         "--workers", "1", "--log-level", "warning", "--no-access-log", "--no-server-header",
-        "--proxy-headers", "--forwarded-allow-ips", HOST,
+        "--proxy-headers", "--forwarded-allow-ips", HOST, *uvicorn_args,
     ]  # fmt: skip
     log_name = app.split(":")[0].rsplit(".", 1)[-1].lstrip("_") + ".log"
     return running_server(label, cmd, clean_env(**(env or {})), ROOT, workdir / log_name, port, ready_path)

@@ -254,6 +254,37 @@ async def test_a_finished_answer_expires_and_a_vanished_one_ends_its_followers(h
     assert b.get(401) is None  # a resume now falls back to the database
 
 
+async def test_an_answer_whose_instance_died_is_orphaned_and_one_whose_instance_stopped_cleanly_is_not(
+    hubs: HubFactory, redis: Redis
+) -> None:
+    a, b = hubs(alive_ttl_seconds=1.0), hubs(alive_ttl_seconds=1.0)
+    assert await b.ready()
+    running = a.open(410, 1, 1)
+    await a.publish(running, "typing", {})
+    remote = await known(b, 410)
+    assert isinstance(remote, RemoteGeneration)
+    assert remote.origin == a.origin
+    follower = asyncio.create_task(collect(remote))
+    await soon(lambda: remote.last_seq == 1)
+    await asyncio.sleep(1.5)  # longer than the heartbeat's lifetime: a beats, so it is not orphaned
+    assert not follower.done()
+    assert await redis.exists(a._alive_key(a.origin))
+    # a dies (its tasks stop as a killed process's would, its keys stay): its heartbeat lapses.
+    for task in (a._heartbeat, a._writer, a._subscriber):
+        assert task is not None
+        task.cancel()
+    assert [e.kind for e in await asyncio.wait_for(follower, 5)] == ["typing"]  # ends, without a final event
+    assert remote.orphaned
+    assert await redis.exists(a._stream_key(410))  # its keys are still there: the heartbeat told
+    assert b.get(410) is None
+
+    # An instance that stops cleanly has finished its answers (drain), then says it is gone.
+    c = hubs(alive_ttl_seconds=1.0)
+    await soon(lambda: redis.exists(c._alive_key(c.origin)))
+    await c.drain(timeout=1)
+    assert not await redis.exists(c._alive_key(c.origin))
+
+
 async def test_a_retry_elsewhere_replaces_the_finished_attempt(hubs: HubFactory, redis: Redis) -> None:
     a, b = hubs(), hubs()
     assert await a.ready()

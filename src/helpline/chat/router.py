@@ -12,6 +12,7 @@ from helpline.auth.dependencies import ChatUser, CurrentUser, TurnClaims, load_c
 from helpline.auth.service import require_consent
 from helpline.chat import service
 from helpline.chat.schemas import ChatResponse, FeedbackRead, FeedbackRequest, SendRequest
+from helpline.chat.stop import settle_abandoned
 from helpline.chat.stop import stop as stop_answer
 from helpline.core.deps import RuntimeDep, SessionDep
 from helpline.core.errors import BadRequest
@@ -115,7 +116,14 @@ async def _replay(runtime: Runtime, user_id: int, message_id: int, after_seq: in
     gen = await runtime.hub.lookup(message_id)
     if gen is not None and gen.user_id == user_id:
         async for event in gen.follow(after_seq):
+            after_seq = event.seq
             yield _sse(event)
+        if not gen.orphaned:
+            return
+        # Its instance died before the end (killed, crashed): nobody will finish it. Marked
+        # abandoned (retryable), it is sent as stored.
+        kind, payload = await settle_abandoned(runtime, user_id, message_id, {})
+        yield _sse(TurnEvent(kind, after_seq + 1, message_id, gen.conversation_id, payload))
         return
     # Not generating in this process (finished long ago, or on another instance): wait for the
     # stored answer to be final, then send it whole.

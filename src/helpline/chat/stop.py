@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from helpline.chat import repository as repo
 from helpline.chat.service import stored_answer, stored_payload
@@ -61,8 +61,17 @@ async def stop(runtime: Runtime, *, user_id: int, message_id: int) -> Stopped:
                 waiting.cancel()
                 await asyncio.wait({waiting})
     # Nobody is generating it (any more): it will never be finished, so it is marked abandoned.
-    async with runtime.sessionmaker() as session, session.begin():
-        await repo.abandon(session, message_id, {"stopped": True})
-    msg, question_id = await stored_answer(runtime, user_id, message_id)
-    kind, payload = stored_payload(msg, question_id)
+    kind, payload = await settle_abandoned(runtime, user_id, message_id, {"stopped": True})
     return Stopped(payload, kind, published=False)
+
+
+async def settle_abandoned(
+    runtime: Runtime, user_id: int, message_id: int, meta: dict[str, Any]
+) -> tuple[Literal["response", "error"], dict[str, Any]]:
+    """An answer nobody will finish (the instance generating it died): marked abandoned, as the
+    start-up sweep would (failed, or partial with its text so far: retryable), unless it has
+    finished meanwhile. Returns it as stored, as its stream's final event (kind, payload)."""
+    async with runtime.sessionmaker() as session, session.begin():
+        await repo.abandon(session, message_id, meta)
+    msg, question_id = await stored_answer(runtime, user_id, message_id)
+    return stored_payload(msg, question_id)

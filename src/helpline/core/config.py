@@ -95,6 +95,10 @@ class RedisSettings(BaseSettings):
     # Empty means in-process stores (one process only). Set it for several instances.
     url: str | None = None
     cluster: bool = False
+    # Each instance says it runs with a key of this lifetime, refreshed three times in it. An answer
+    # whose instance stopped saying so (killed, crashed) is settled by the others (marked abandoned,
+    # retryable) within about this long, rather than after the start-up sweep of a restart.
+    instance_ttl_seconds: float = Field(default=10.0, ge=1.0, le=300.0)
 
     @field_validator("url")
     @classmethod

@@ -252,4 +252,8 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         # this time. A worker loading its models (ONNX embedder, classifier) on a busy machine took
         # longer than the default 5 s here and was killed and restarted in a loop.
         "timeout_worker_healthcheck": 30,
+        # No permessage-deflate: its zlib state costs about 100 KiB per open socket (10,000 idle
+        # chat sockets: 1051 MiB with it; bench/README.md, bench_ws_idle.py), to compress frames of
+        # a few words (a token) that gain nothing from it.
+        "ws_per_message_deflate": False,
     }

@@ -106,6 +106,9 @@ class Generation:
     task: asyncio.Task[None] | None = field(default=None, repr=False)
     stoppable: bool = False
     stop_requested: bool = False
+    # Its log ended without a final event because the instance generating it died: nobody will
+    # finish it (the Redis hub sets it; followers then settle the stored answer).
+    orphaned: bool = False
 
     @property
     def last_seq(self) -> int:

@@ -26,6 +26,11 @@ Same interface as the in-process ``GenerationHub``, which it extends:
 - ``disconnect()`` (a logout, a password change, a suspension) PUBLISHes
   ``{"t": "disconnect", ...}`` on the user's channel: every instance with a socket of that user
   is subscribed to it and shuts the sockets it names.
+- Each instance keeps a heartbeat key ``{prefix}:instance:<origin>`` (refreshed every third of
+  ``alive_ttl_seconds``, deleted on a clean stop), and the meta hash of its answers names it. A
+  follower on another instance that hears nothing for ``block_ms`` looks: an answer whose instance
+  is gone (killed, crashed) is marked ``orphaned`` and its followers end, so that the answer is
+  settled (marked abandoned, retryable) within seconds rather than when its keys expire.
 - Writes go through one background writer that pipelines whatever has queued up, so publishing
   never waits for Redis and never fails: with Redis slow or down, events are dropped for the
   other instances (logged), and the answer is still generated, served locally and stored.
@@ -95,6 +100,7 @@ class _Known:
     user_id: int
     attempt: str
     expires: float  # loop time
+    origin: str = ""  # the instance generating it
 
 
 @dataclass
@@ -111,6 +117,7 @@ class RemoteGeneration(Generation):
     per process and generation fills the local copy of the log; its followers share it."""
 
     attempt: str = ""
+    origin: str = ""  # the instance generating it (its heartbeat tells whether it still runs)
     _hub: RedisGenerationHub | None = field(default=None, repr=False)
     _cursor: str = "0-0"  # the last stream entry read
     _reader: asyncio.Task[None] | None = field(default=None, repr=False)
@@ -137,7 +144,7 @@ class RemoteGeneration(Generation):
                     del hub._remote[self.message_id]
 
     async def _read(self, hub: RedisGenerationHub) -> None:
-        stream, meta = hub._stream_key(self.message_id), hub._meta_key(self.message_id)
+        stream = hub._stream_key(self.message_id)
         loop = asyncio.get_running_loop()
         failing_since: float | None = None
         try:
@@ -145,10 +152,12 @@ class RemoteGeneration(Generation):
                 try:
                     reply = await hub._keys.xread({stream: self._cursor}, count=READ_COUNT, block=hub._block_ms)
                     _checkpoint()
-                    if not reply and not await hub._keys.exists(stream, meta):
-                        log.info("hub.generation_vanished", message_id=self.message_id)
-                        hub._forget(self.message_id)
-                        return
+                    if not reply:
+                        settled = await self._settled(hub)
+                        _checkpoint()
+                        if settled:
+                            hub._forget(self.message_id)
+                            return
                     failing_since = None
                 except Exception as exc:
                     _checkpoint()
@@ -167,6 +176,23 @@ class RemoteGeneration(Generation):
         finally:
             if not self.finished and not _cancelling():
                 await self._end()
+
+    async def _settled(self, hub: RedisGenerationHub) -> bool:
+        """After a silence: whether no event will ever come (the answer's keys are gone, or the
+        instance generating it stopped beating: then it is ``orphaned``)."""
+        meta = await hub._keys.hgetall(hub._meta_key(self.message_id))
+        if not meta and not await hub._keys.exists(hub._stream_key(self.message_id)):
+            log.info("hub.generation_vanished", message_id=self.message_id)
+            return True
+        # Only an instance that beats says so in the meta (one of an older version never would).
+        origin = str(meta.get("origin", ""))
+        if meta.get("attempt") != self.attempt or meta.get("alive") != "1" or not origin:
+            return False
+        if await hub._keys.exists(hub._alive_key(origin)):
+            return False
+        log.warning("hub.generation_orphaned", message_id=self.message_id, origin=origin)
+        self.orphaned = True
+        return True
 
     async def _append(self, entries: list[tuple[str, dict[str, str]]]) -> None:
         fresh: list[TurnEvent] = []
@@ -233,6 +259,7 @@ class RedisGenerationHub(GenerationHub):
         max_pending: int = 100_000,
         retry_seconds: float = 1.0,
         give_up_seconds: float = 30.0,
+        alive_ttl_seconds: float = 10.0,
         owns_clients: bool = True,
     ) -> None:
         """``keys`` holds the streams (a cluster client on Redis Cluster); ``bus`` carries
@@ -252,6 +279,7 @@ class RedisGenerationHub(GenerationHub):
         self._max_pending = max_pending
         self._retry_seconds = retry_seconds
         self._give_up_seconds = give_up_seconds
+        self._alive_ttl_ms = max(1000, int(alive_ttl_seconds * 1000))
         self._owns_clients = owns_clients
         self.origin = uuid.uuid4().hex[:16]  # this instance, to skip its own pub/sub messages
         self._announce_channel = f"{prefix}:generations"
@@ -262,6 +290,7 @@ class RedisGenerationHub(GenerationHub):
         self._down_until = 0.0
         self._dropped = 0
         self._writer: asyncio.Task[None] | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
         # Pub/sub: the channels wanted, those Redis has confirmed, one task reading them all.
         self._wanted: set[str] = {self._announce_channel}
         self._confirmed: set[str] = set()
@@ -303,7 +332,12 @@ class RedisGenerationHub(GenerationHub):
         # Refreshed on every write, so this bounds the silence between two events of an answer;
         # a whole answer is bounded by twice the model timeout (ChatService.generate).
         running_ttl = max(300.0, settings.llm.timeout_seconds * 2 + 60)
-        return cls.from_url(url, cluster=settings.redis.cluster, running_ttl_seconds=running_ttl)
+        return cls.from_url(
+            url,
+            cluster=settings.redis.cluster,
+            running_ttl_seconds=running_ttl,
+            alive_ttl_seconds=settings.redis.instance_ttl_seconds,
+        )
 
     # -- keys and channels
 
@@ -312,6 +346,9 @@ class RedisGenerationHub(GenerationHub):
 
     def _meta_key(self, message_id: int) -> str:
         return f"{self._prefix}:gen:{{{message_id}}}:meta"
+
+    def _alive_key(self, origin: str) -> str:
+        return f"{self._prefix}:instance:{origin}"
 
     def _user_channel(self, user_id: int) -> str:
         return f"{self._prefix}:user:{user_id}"
@@ -337,7 +374,12 @@ class RedisGenerationHub(GenerationHub):
         if known.expires < asyncio.get_running_loop().time():
             del self._directory[message_id]
             return None
-        return RemoteGeneration(message_id, known.conversation_id, known.user_id, attempt=known.attempt, _hub=self)
+        return self._remote_of(message_id, known)
+
+    def _remote_of(self, message_id: int, known: _Known) -> RemoteGeneration:
+        return RemoteGeneration(
+            message_id, known.conversation_id, known.user_id, attempt=known.attempt, origin=known.origin, _hub=self
+        )
 
     async def lookup(self, message_id: int) -> Generation | None:
         gen = self.get(message_id)
@@ -351,9 +393,15 @@ class RedisGenerationHub(GenerationHub):
         if not meta or meta.get("origin") == self.origin:
             return None  # unknown, or this instance's own (finished and forgotten) one
         expires = self._now() + self._running_ttl_ms / 1000
-        known = _Known(int(meta["conversation_id"]), int(meta["user_id"]), str(meta.get("attempt", "")), expires)
+        known = _Known(
+            int(meta["conversation_id"]),
+            int(meta["user_id"]),
+            str(meta.get("attempt", "")),
+            expires,
+            str(meta.get("origin", "")),
+        )
         self._directory[message_id] = known
-        return RemoteGeneration(message_id, known.conversation_id, known.user_id, attempt=known.attempt, _hub=self)
+        return self._remote_of(message_id, known)
 
     async def publish(self, gen: Generation, kind: EventKind, data: dict[str, Any], *, final: bool = False) -> None:
         event = await self._record(gen, kind, data, final)
@@ -457,7 +505,7 @@ class RedisGenerationHub(GenerationHub):
                 if self._writer is not None and not self._writer.done():
                     await self._idle.wait()
         self._closed = True
-        tasks = [t for t in (self._writer, self._subscriber) if t is not None]
+        tasks = [t for t in (self._writer, self._subscriber, self._heartbeat) if t is not None]
         tasks += [r._reader for r in self._remote.values() if r._reader is not None]
         for task in tasks:
             task.cancel()
@@ -465,6 +513,10 @@ class RedisGenerationHub(GenerationHub):
             await asyncio.wait(tasks, timeout=5)
         for remote in list(self._remote.values()):
             await remote._end()
+        # A clean stop: the answers begun here are finished (drain), so nothing is orphaned.
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(2):
+                await self._keys.delete(self._alive_key(self.origin))
         if self._owns_clients:
             await self._keys.aclose()
             if self._bus is not self._keys:
@@ -483,6 +535,23 @@ class RedisGenerationHub(GenerationHub):
             self._writer = loop.create_task(self._write_loop(), name="hub-redis-writer")
         if self._subscriber is None or self._subscriber.done():
             self._subscriber = loop.create_task(self._subscribe_loop(), name="hub-redis-subscriber")
+        if self._heartbeat is None or self._heartbeat.done():
+            self._heartbeat = loop.create_task(self._beat_loop(), name="hub-redis-heartbeat")
+
+    async def _beat_loop(self) -> None:
+        """Say this instance runs: followers elsewhere settle its answers once it stops saying so."""
+        failing = False
+        while True:
+            try:
+                await self._keys.set(self._alive_key(self.origin), "1", px=self._alive_ttl_ms)
+                _checkpoint()
+                failing = False
+            except Exception as exc:
+                _checkpoint()
+                if not failing:
+                    log.warning("hub.heartbeat_failed", error=repr(exc)[:200])
+                failing = True
+            await asyncio.sleep(self._alive_ttl_ms / 3000)
 
     def _now(self) -> float:
         return asyncio.get_running_loop().time()
@@ -540,6 +609,7 @@ class RedisGenerationHub(GenerationHub):
                         "conversation_id": op.conversation_id,
                         "attempt": op.attempt,
                         "origin": self.origin,
+                        "alive": "1",  # this instance beats: followers may check it (_settled)
                     },
                 )
                 ttl[op.message_id] = self._running_ttl_ms
@@ -693,7 +763,7 @@ class RedisGenerationHub(GenerationHub):
             return
         if body["t"] == "open":
             self._directory[message_id] = _Known(
-                int(body["c"]), int(body["u"]), attempt, now + self._running_ttl_ms / 1000
+                int(body["c"]), int(body["u"]), attempt, now + self._running_ttl_ms / 1000, str(body["o"])
             )
             # A retry of an answer this process knew: what it had is the previous attempt.
             local = self._generations.get(message_id)
