@@ -35,6 +35,7 @@ async def test_settings_start_on_and_change_per_channel_and_kind(
         ("email", "human_reply"): True,
         ("push", "export_ready"): True,
         ("push", "human_reply"): True,
+        ("push", "answer_ready"): True,  # pushed only: a mail per answer would be noise
     }
     assert "password_reset" in body["always_sent"]
 
@@ -53,6 +54,7 @@ async def test_settings_start_on_and_change_per_channel_and_kind(
     for bad in (
         {"settings": [{"channel": "sms", "kind": "human_reply", "enabled": True}]},
         {"settings": [{"channel": "email", "kind": "admin_alerts", "enabled": False}]},  # not staff
+        {"settings": [{"channel": "email", "kind": "answer_ready", "enabled": True}]},  # push only
         {"settings": []},
         {"settings": [{"channel": "email", "kind": "human_reply", "enabled": True, "user_id": 1}]},
     ):

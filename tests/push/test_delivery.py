@@ -71,6 +71,28 @@ async def test_a_push_reaches_the_browser_signed_encrypted_and_in_its_language(
         to_phone.decrypt(laptop)
 
 
+async def test_a_slow_answer_is_pushed_to_the_users_browsers(
+    client: httpx.AsyncClient, runtime: Runtime, push: PushService
+) -> None:
+    # The user may have left the app while the model wrote: an answer that took at least
+    # HELPLINE_PUSH_ANSWER_AFTER_SECONDS is pushed (the service worker shows it only when no
+    # window of the app is in view).
+    runtime.settings.push.answer_after_seconds = 0.0
+    tokens = await signed_in(client, "waiting@example.com")
+    browser = push.browser()
+    await subscribe(client, tokens, browser)
+    r = await client.post("/api/v1/chat/send", headers=bearer(tokens), json={"message": "How do I track a parcel?"})
+    assert r.status_code == 200, r.text
+    [got] = await push.wait_for(browser)
+    assert got.decrypt(browser) == {
+        "title": "Your answer is ready",
+        "body": "The assistant answered your question. Open the conversation to read it.",
+        "url": f"/chat/{r.json()['conversation_id']}",
+        "kind": "answer_ready",
+        "tag": "answer_ready",
+    }
+
+
 async def test_a_push_turned_off_is_not_sent(client: httpx.AsyncClient, runtime: Runtime, push: PushService) -> None:
     tokens = await signed_in(client, "quiet@example.com")
     browser = push.browser()

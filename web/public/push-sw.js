@@ -1,6 +1,8 @@
 // Web Push in the installed app: imported by the service worker that vite-plugin-pwa generates
 // (vite.config.ts, workbox.importScripts). A push carries JSON {title, body, url, kind, tag}
 // (helpline.push.schemas.PushMessage), already in the user's language.
+// An answer that arrived ("answer_ready") is shown only when no window of the app is in view:
+// the user who is looking at the app sees it there already.
 self.addEventListener("push", (event) => {
   let data = {};
   try {
@@ -9,13 +11,19 @@ self.addEventListener("push", (event) => {
     data = { body: event.data ? event.data.text() : "" };
   }
   event.waitUntil(
-    self.registration.showNotification(data.title || "Helpline", {
-      body: data.body || "",
-      tag: data.tag || undefined,
-      icon: "/icons/icon-192.png",
-      badge: "/icons/icon-192.png",
-      data: { url: typeof data.url === "string" ? data.url : "/" },
-    }),
+    (async () => {
+      if (data.kind === "answer_ready") {
+        const windows = await self.clients.matchAll({ type: "window" });
+        if (windows.some((w) => w.visibilityState === "visible")) return;
+      }
+      await self.registration.showNotification(data.title || "Helpline", {
+        body: data.body || "",
+        tag: data.tag || undefined,
+        icon: "/icons/icon-192.png",
+        badge: "/icons/icon-192.png",
+        data: { url: typeof data.url === "string" ? data.url : "/" },
+      });
+    })(),
   );
 });
 

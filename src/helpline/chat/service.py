@@ -32,6 +32,7 @@ from helpline.core.runtime import Runtime
 from helpline.core.security import TokenClaims
 from helpline.models import Conversation, Message, MessageStatus, MessageType
 from helpline.platform.hub import Generation
+from helpline.push.service import queue_push
 
 log = structlog.get_logger(__name__)
 
@@ -474,6 +475,11 @@ async def generate(runtime: Runtime, turn: Turn, gen: Generation) -> None:
         usage=meta.get("usage"),
     )
     await hub.publish(gen, "error" if error else "response", payload, final=True)
+    slow = elapsed_ms >= runtime.settings.push.answer_after_seconds * 1000
+    if status is MessageStatus.sent and not cancelled and slow:
+        # The user may have left the app meanwhile: their browsers get a push (if they want it),
+        # which the service worker shows only when no window of the app is in view.
+        await queue_push(runtime, turn.user_id, "answer_ready", {"conversation_id": turn.conversation_id})
     if honest is not None and honest.action == "dont_know" and grounding.sources and not cancelled:
         # Articles matched, yet none could stand in: staff see it among the unanswered questions
         # (recorded once the reply is out; ground() recorded it already when nothing matched).

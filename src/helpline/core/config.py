@@ -657,6 +657,10 @@ class PushSettings(BaseSettings):
     # How long a push service keeps a push for a device that is offline.
     ttl_seconds: int = Field(default=24 * 3600, ge=0, le=28 * 24 * 3600)
     timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # An answer that took at least this long is pushed (kind answer_ready) to the user's browsers;
+    # their service worker shows it only when no window of the app is in view. A quicker one
+    # arrived while the user was still looking.
+    answer_after_seconds: float = Field(default=3.0, ge=0.0, le=3600.0)
     # Where a browser's subscription may point (scheme://host[:port], "*." for any subdomain):
     # the server sends requests there, so only the browsers' push services, not any address.
     endpoint_origins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_PUSH_ORIGINS))

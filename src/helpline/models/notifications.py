@@ -14,7 +14,7 @@ class NotificationSetting(Timestamps, Base):
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     channel: Mapped[str] = mapped_column(String(20), primary_key=True)  # email, push
-    kind: Mapped[str] = mapped_column(String(40), primary_key=True)  # export_ready, human_reply, admin_alerts
+    kind: Mapped[str] = mapped_column(String(40), primary_key=True)  # notifications.settings.Kind
     enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"), nullable=False)
 
 

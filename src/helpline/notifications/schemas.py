@@ -29,7 +29,7 @@ class NotificationChoice(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     channel: Literal["email", "push"]
-    kind: Literal["export_ready", "human_reply", "admin_alerts"]
+    kind: Literal["export_ready", "human_reply", "answer_ready", "admin_alerts"]
     enabled: StrictBool
 
 

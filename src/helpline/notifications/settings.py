@@ -4,6 +4,7 @@ with your email) are not settings: they always go out. Senders ask ``wants`` bef
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal, get_args
 
 from sqlalchemy import select
@@ -13,9 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from helpline.models import NotificationSetting, User, UserRole
 
 Channel = Literal["email", "push"]
-Kind = Literal["export_ready", "human_reply", "admin_alerts"]
+Kind = Literal["export_ready", "human_reply", "answer_ready", "admin_alerts"]
 CHANNELS: tuple[Channel, ...] = get_args(Channel)
 KINDS: tuple[Kind, ...] = get_args(Kind)
+# Kinds sent on some channels only: an answer that arrives while the app is in the background is
+# pushed (the service worker shows nothing while a window is in view); a mail per answer is noise.
+ONLY_ON: dict[Kind, tuple[Channel, ...]] = {"answer_ready": ("push",)}
 ALWAYS_SENT = ("password_reset", "verify_email", "account_exists")
 
 
@@ -30,7 +34,14 @@ async def current(session: AsyncSession, user: User) -> dict[tuple[Channel, Kind
         (row.channel, row.kind): row.enabled
         for row in await session.scalars(select(NotificationSetting).where(NotificationSetting.user_id == user.id))
     }
-    return {(c, k): stored.get((c, k), True) for c in CHANNELS for k in kinds_for(user)}
+    pairs = [(c, k) for c in CHANNELS for k in kinds_for(user) if c in ONLY_ON.get(k, CHANNELS)]
+    return {pair: stored.get(pair, True) for pair in pairs}
+
+
+def refused(user: User, pairs: Iterable[tuple[Channel, Kind]]) -> list[str]:
+    """The (channel, kind) pairs of ``pairs`` this account cannot have, as "kind by channel"."""
+    allowed = kinds_for(user)
+    return sorted({f"{k} by {c}" for c, k in pairs if k not in allowed or c not in ONLY_ON.get(k, CHANNELS)})
 
 
 async def update(session: AsyncSession, user: User, changes: dict[tuple[Channel, Kind], bool]) -> None:

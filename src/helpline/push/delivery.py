@@ -25,7 +25,12 @@ from helpline.push.schemas import PushMessage
 log = structlog.get_logger(__name__)
 
 # Where a notification of each kind leads when the sender gives no url.
-DEFAULT_URLS = {"export_ready": "/account", "human_reply": "/chat", "admin_alerts": "/admin/unanswered"}
+DEFAULT_URLS = {
+    "export_ready": "/account",
+    "human_reply": "/chat",
+    "answer_ready": "/chat",
+    "admin_alerts": "/admin/unanswered",
+}
 
 
 class PushRetry(Exception):
@@ -44,7 +49,7 @@ def compose(runtime: Runtime, kind: str, user: User, values: dict[str, Any]) -> 
     title, body = render(kind, user.language, values)
     url = values.get("url")
     if not isinstance(url, str) or not url.startswith("/") or url.startswith("//"):
-        if kind == "human_reply" and "conversation_id" in values:
+        if kind in ("human_reply", "answer_ready") and "conversation_id" in values:
             url = f"/chat/{int(values['conversation_id'])}"
         elif kind == "admin_alerts" and int(values["flagged"]) > 0:
             url = "/admin/moderation"

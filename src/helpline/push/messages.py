@@ -32,6 +32,21 @@ TEXTS: dict[str, dict[str, tuple[str, str]]] = {
         "fr": ("Une personne vous a répondu", "Ouvrez votre conversation pour lire la réponse."),
         "de": ("Eine Person hat dir geantwortet", "Öffne deine Unterhaltung, um die Antwort zu lesen."),
     },
+    "answer_ready": {
+        "en": ("Your answer is ready", "The assistant answered your question. Open the conversation to read it."),
+        "es": (
+            "Tu respuesta está lista",
+            "El asistente ha respondido a tu pregunta. Abre la conversación para leerla.",
+        ),
+        "fr": (
+            "Votre réponse est prête",
+            "L'assistant a répondu à votre question. Ouvrez la conversation pour la lire.",
+        ),
+        "de": (
+            "Deine Antwort ist da",
+            "Der Assistent hat deine Frage beantwortet. Öffne die Unterhaltung, um sie zu lesen.",
+        ),
+    },
     "admin_alerts": {
         "en": (
             "Questions need your attention",

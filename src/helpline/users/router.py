@@ -139,8 +139,7 @@ async def set_my_notifications(
     """Turn kinds of notification on or off per channel; the ones not sent stay as they are."""
     if user.is_guest:
         raise Forbidden(service.GUEST_REGISTER_FIRST)
-    allowed = notification_settings.kinds_for(user)
-    refused = sorted({c.kind for c in body.settings} - set(allowed))
+    refused = notification_settings.refused(user, [(c.channel, c.kind) for c in body.settings])
     if refused:
         raise Unprocessable(f"settings: this account gets no {', '.join(refused)} notifications")
     await notification_settings.update(session, user, {(c.channel, c.kind): c.enabled for c in body.settings})
