@@ -33,6 +33,8 @@ from helpline.jobs.router import router as jobs_router
 from helpline.moderation.router import router as moderation_router
 from helpline.notifications.router import router as outbox_router
 from helpline.privacy.router import router as privacy_router
+from helpline.support.router import router as support_user_router
+from helpline.support.router import support as support_router
 from helpline.users.router import router as users_router
 from helpline.web.docs import install_api_docs
 from helpline.web.router import router as web_router
@@ -139,6 +141,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(jobs_router)
     app.include_router(moderation_router)
     app.include_router(outbox_router)
+    app.include_router(support_user_router)
+    app.include_router(support_router)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     if settings.api_docs:
         install_api_docs(app)

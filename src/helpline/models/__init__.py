@@ -1,10 +1,11 @@
 """All tables; importing this package registers every model on Base.metadata."""
 
 from helpline.models.base import Base
-from helpline.models.chat import Conversation, Message, MessageFeedback
+from helpline.models.chat import Conversation, ConversationNote, Handoff, Message, MessageFeedback
 from helpline.models.enums import (
     ConsentType,
     FAQStatus,
+    HandoffStatus,
     MessageStatus,
     MessageType,
     ModerationDecision,
@@ -41,6 +42,7 @@ __all__ = [
     "ConsentRecord",
     "ConsentType",
     "Conversation",
+    "ConversationNote",
     "FAQAccentedTerm",
     "FAQCategory",
     "FAQPhrasing",
@@ -48,6 +50,8 @@ __all__ = [
     "FAQSearchVersion",
     "FAQStatus",
     "FAQVote",
+    "Handoff",
+    "HandoffStatus",
     "Message",
     "MessageFeedback",
     "MessageStatus",
