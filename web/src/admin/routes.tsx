@@ -22,6 +22,8 @@ export const ADMIN_SCREENS: AdminScreen[] = [
   // Staff who may edit FAQs review the phrasings customers' helpful answers suggest.
   { path: "phrasings", label: "menu.phrasings", roles: STAFF, page: lazy(() => import("./pages/PhrasingsPage")) },
   { path: "moderation", label: "menu.moderation", roles: STAFF, page: lazy(() => import("./pages/ModerationPage")) },
+  // Human handoff: staff (moderators and admins) are the agents who answer handed-over conversations.
+  { path: "inbox", label: "menu.inbox", roles: STAFF, page: lazy(() => import("./pages/InboxPage")) },
   // Moderators may list users but only admins may change them: the screen is for admins.
   { path: "users", label: "menu.users", roles: ["admin"], page: lazy(() => import("./pages/UsersPage")) },
   // The API refuses the audit log to moderators too.
