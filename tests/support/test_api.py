@@ -162,6 +162,17 @@ async def test_claim_reply_note_resolve_and_the_assistant_answers_again(
     resolved = await client.post(f"/api/v1/support/conversations/{conv}/resolve", headers=staff)
     assert resolved.json()["status"] == "resolved"
     assert await db.fetchval("SELECT outcome FROM conversation_handoffs") == "resolved"
+    # Staff actions on a user's conversation are in the audit trail.
+    audited = await db.fetch(
+        "SELECT action, target_type, target_id FROM audit_log WHERE action LIKE 'support.%' ORDER BY id"
+    )
+    assert [r["action"] for r in audited] == [
+        "support.claimed",
+        "support.note_added",
+        "support.replied",
+        "support.resolved",
+    ]
+    assert {(r["target_type"], r["target_id"]) for r in audited} == {("conversation", str(conv))}
     calls = len(llm.calls)
     again = await client.post("/api/v1/chat/send", headers=user, json={"message": "thanks", "conversation_id": conv})
     assert again.json()["handoff"] is None

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Query, Response, status
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from helpline.auth.dependencies import ChatUser, CurrentUser
+from helpline.auth.dependencies import ChatUser, ClientDep, CurrentUser
 from helpline.chat.schemas import MessageRead
 from helpline.core.deps import ReadSessionDep, RuntimeDep, SessionDep
 from helpline.core.ids import PathId
@@ -96,7 +96,24 @@ async def handoff_seen(conversation_id: PathId, body: SeenRequest, user: Current
 _EVENTS_DOC = {
     "description": "Server-Sent Events: `ready` once listening, then `agent` (a person's reply: `message`, "
     "`agent_name`) and `handoff` (the conversation changed hands: `handoff`, and `message`, the notice)",
-    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    # In OpenAPI 3.1 the schema of an event stream describes one event (as chat/router.py's).
+    "content": {
+        "text/event-stream": {
+            "schema": {
+                "type": "object",
+                "required": ["event", "data"],
+                "properties": {
+                    "event": {"type": "string", "enum": ["ready", *LIVE_KINDS]},
+                    "id": {"type": "string", "pattern": "^[0-9]+$", "description": "The message's id"},
+                    "data": {
+                        "type": "string",
+                        "contentMediaType": "application/json",
+                        "description": "A JSON object with conversation_id (and message_id, and the event's fields)",
+                    },
+                },
+            }
+        }
+    },
 }
 
 
@@ -165,10 +182,15 @@ async def agent_conversation(conversation_id: PathId, agent: AgentUser, session:
     "/conversations/{conversation_id}/claim", response_model=AgentConversation, responses={**NOT_FOUND, **CONFLICT}
 )
 async def claim(
-    conversation_id: PathId, agent: AgentUser, session: SessionDep, runtime: RuntimeDep, background: BackgroundTasks
+    conversation_id: PathId,
+    agent: AgentUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    background: BackgroundTasks,
+    client: ClientDep,
 ) -> AgentConversation:
     """Take a waiting conversation. Exclusive: when agents claim at once, one gets it, the others 409."""
-    view, notices = await service.claim_and_view(session, runtime.settings.support, agent, conversation_id)
+    view, notices = await service.claim_and_view(session, runtime.settings.support, agent, conversation_id, client)
     _publish(background, runtime, notices)
     return view
 
@@ -186,10 +208,13 @@ async def reply(
     session: SessionDep,
     runtime: RuntimeDep,
     background: BackgroundTasks,
+    client: ClientDep,
 ) -> MessageRead:
     """Answer the user (the agent who claimed it): shown live in their open chat, emailed if
     they have not seen it after HELPLINE_SUPPORT_EMAIL_AFTER_SECONDS."""
-    message, notices = await service.reply(session, runtime.settings.support, agent, conversation_id, body.content)
+    message, notices = await service.reply(
+        session, runtime.settings.support, agent, conversation_id, body.content, client
+    )
     _publish(background, runtime, notices)
     delay = runtime.settings.support.email_after_seconds
     background.add_task(
@@ -209,19 +234,28 @@ async def reply(
     status_code=status.HTTP_201_CREATED,
     responses=NOT_FOUND,
 )
-async def add_note(conversation_id: PathId, body: NoteCreate, agent: AgentUser, session: SessionDep) -> NoteRead:
+async def add_note(
+    conversation_id: PathId, body: NoteCreate, agent: AgentUser, session: SessionDep, client: ClientDep
+) -> NoteRead:
     """An internal note for the other agents: never shown to the user."""
-    return await service.add_note(session, agent, conversation_id, body.body)
+    return await service.add_note(session, agent, conversation_id, body.body, client)
 
 
 @support.post(
     "/conversations/{conversation_id}/resolve", response_model=AgentConversation, responses={**NOT_FOUND, **CONFLICT}
 )
 async def resolve(
-    conversation_id: PathId, agent: AgentUser, session: SessionDep, runtime: RuntimeDep, background: BackgroundTasks
+    conversation_id: PathId,
+    agent: AgentUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    background: BackgroundTasks,
+    client: ClientDep,
 ) -> AgentConversation:
     """Done: the conversation is resolved (if the user writes again, the assistant answers)."""
-    view, notices = await service.end_and_view(session, runtime.settings.support, agent, conversation_id, "resolve")
+    view, notices = await service.end_and_view(
+        session, runtime.settings.support, agent, conversation_id, "resolve", client
+    )
     _publish(background, runtime, notices)
     return view
 
@@ -230,10 +264,17 @@ async def resolve(
     "/conversations/{conversation_id}/release", response_model=AgentConversation, responses={**NOT_FOUND, **CONFLICT}
 )
 async def release(
-    conversation_id: PathId, agent: AgentUser, session: SessionDep, runtime: RuntimeDep, background: BackgroundTasks
+    conversation_id: PathId,
+    agent: AgentUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    background: BackgroundTasks,
+    client: ClientDep,
 ) -> AgentConversation:
     """Hand the conversation back to the assistant."""
-    view, notices = await service.end_and_view(session, runtime.settings.support, agent, conversation_id, "release")
+    view, notices = await service.end_and_view(
+        session, runtime.settings.support, agent, conversation_id, "release", client
+    )
     _publish(background, runtime, notices)
     return view
 

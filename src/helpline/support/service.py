@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from helpline.chat.schemas import MessageRead
+from helpline.core import audit
+from helpline.core.audit import NO_CLIENT, Client
 from helpline.core.config import SupportSettings
 from helpline.core.errors import Conflict, NotFound
 from helpline.models import (
@@ -198,7 +200,9 @@ async def _open_handoff(session: AsyncSession, conversation_id: int) -> Handoff 
     )
 
 
-async def claim(session: AsyncSession, settings: SupportSettings, agent: User, conversation_id: int) -> list[Notice]:
+async def claim(
+    session: AsyncSession, settings: SupportSettings, agent: User, conversation_id: int, client: Client = NO_CLIENT
+) -> list[Notice]:
     """Take a waiting conversation. Exclusive: one conditional UPDATE, so of agents claiming at
     once exactly one gets it (the others' UPDATE, re-checked after the winner commits, changes
     nothing: 409)."""
@@ -226,7 +230,21 @@ async def claim(session: AsyncSession, settings: SupportSettings, agent: User, c
         .where(Handoff.conversation_id == conversation_id, Handoff.ended_at.is_(None))
         .values(agent_id=agent.id, claimed_at=func.now())
     )
+    _audit(session, "support.claimed", agent, conv, client)
     return [await _notice(session, settings, conv, agent=agent, email=await can_email(session, conv))]
+
+
+def _audit(session: AsyncSession, action: str, agent: User, conv: Conversation, client: Client, **details: Any) -> None:
+    """Staff actions on a user's conversation go to the audit trail (as moderation's do)."""
+    audit.record(
+        session,
+        action,
+        actor_user_id=agent.id,
+        target_type="conversation",
+        target_id=conv.id,
+        client=client,
+        details={"user_id": conv.user_id, **details},
+    )
 
 
 def _require_mine(conv: Conversation, agent: User) -> None:
@@ -237,7 +255,12 @@ def _require_mine(conv: Conversation, agent: User) -> None:
 
 
 async def reply(
-    session: AsyncSession, settings: SupportSettings, agent: User, conversation_id: int, content: str
+    session: AsyncSession,
+    settings: SupportSettings,
+    agent: User,
+    conversation_id: int,
+    content: str,
+    client: Client = NO_CLIENT,
 ) -> tuple[Message, list[Notice]]:
     """A person's reply: stored as an assistant message marked ``metadata.author = "agent"``."""
     content = content.strip()
@@ -266,6 +289,7 @@ async def reply(
         .where(Handoff.conversation_id == conv.id, Handoff.ended_at.is_(None), Handoff.first_reply_at.is_(None))
         .values(first_reply_at=func.now())
     )
+    _audit(session, "support.replied", agent, conv, client, message_id=message.id)
     data = {"message": message_read(message).model_dump(mode="json"), "agent_name": name}
     return message, [Notice("agent", conv.user_id, conv.id, message.id, data)]
 
@@ -278,6 +302,7 @@ async def _end(
     *,
     status: HandoffStatus,
     outcome: str,
+    client: Client = NO_CLIENT,
 ) -> list[Notice]:
     conv = await handed_over(session, conversation_id, lock=True)
     if conv.handoff_status not in WITH_PERSON:
@@ -292,24 +317,36 @@ async def _end(
         .values(ended_at=func.now(), outcome=outcome, agent_id=func.coalesce(Handoff.agent_id, agent.id))
     )
     await session.flush()
+    _audit(session, f"support.{outcome}", agent, conv, client)
     return [await _notice(session, settings, conv, agent=agent)]
 
 
-async def resolve(session: AsyncSession, settings: SupportSettings, agent: User, conversation_id: int) -> list[Notice]:
+async def resolve(
+    session: AsyncSession, settings: SupportSettings, agent: User, conversation_id: int, client: Client = NO_CLIENT
+) -> list[Notice]:
     """The person is done: resolved. If the user writes again, the assistant answers."""
-    return await _end(session, settings, agent, conversation_id, status=HandoffStatus.resolved, outcome="resolved")
+    return await _end(
+        session, settings, agent, conversation_id, status=HandoffStatus.resolved, outcome="resolved", client=client
+    )
 
 
-async def release(session: AsyncSession, settings: SupportSettings, agent: User, conversation_id: int) -> list[Notice]:
+async def release(
+    session: AsyncSession, settings: SupportSettings, agent: User, conversation_id: int, client: Client = NO_CLIENT
+) -> list[Notice]:
     """Hand the conversation back to the assistant."""
-    return await _end(session, settings, agent, conversation_id, status=HandoffStatus.bot, outcome="handed_back")
+    return await _end(
+        session, settings, agent, conversation_id, status=HandoffStatus.bot, outcome="handed_back", client=client
+    )
 
 
-async def add_note(session: AsyncSession, agent: User, conversation_id: int, body: str) -> NoteRead:
+async def add_note(
+    session: AsyncSession, agent: User, conversation_id: int, body: str, client: Client = NO_CLIENT
+) -> NoteRead:
     conv = await handed_over(session, conversation_id)
     note = ConversationNote(conversation_id=conv.id, author_id=agent.id, body=body.strip())
     session.add(note)
     await session.flush()
+    _audit(session, "support.note_added", agent, conv, client, note_id=note.id)
     await session.refresh(note)
     return NoteRead(
         id=note.id, author_id=agent.id, author_name=display_name(agent), body=note.body, created_at=note.created_at
@@ -463,9 +500,9 @@ async def request(
 
 
 async def claim_and_view(
-    session: AsyncSession, settings: SupportSettings, agent: User, conversation_id: int
+    session: AsyncSession, settings: SupportSettings, agent: User, conversation_id: int, client: Client = NO_CLIENT
 ) -> tuple[AgentConversation, list[Notice]]:
-    notices = await claim(session, settings, agent, conversation_id)
+    notices = await claim(session, settings, agent, conversation_id, client)
     return await agent_view(session, conversation_id), notices
 
 
@@ -475,8 +512,9 @@ async def end_and_view(
     agent: User,
     conversation_id: int,
     how: Literal["resolve", "release"],
+    client: Client = NO_CLIENT,
 ) -> tuple[AgentConversation, list[Notice]]:
-    notices = await (resolve if how == "resolve" else release)(session, settings, agent, conversation_id)
+    notices = await (resolve if how == "resolve" else release)(session, settings, agent, conversation_id, client)
     return await agent_view(session, conversation_id), notices
 
 
