@@ -13,9 +13,14 @@ import asyncpg
 import httpx
 import websockets
 
+from tests.chat.conftest import eventually
 from tests.chat.test_hub import Instance, instances, prefix, proxy, redis  # noqa: F401 (fixtures)
 from tests.chat.test_stream import parse_sse, recv, until
 from tests.conftest import bearer, login, signed_in
+
+
+async def _true(value: bool) -> bool:
+    return value
 
 
 async def _agent(http: httpx.AsyncClient, db: asyncpg.Connection, email: str) -> dict[str, str]:
@@ -102,6 +107,23 @@ async def test_the_agents_reply_reaches_the_users_event_stream_on_the_other_inst
     assert events[1]["data"]["handoff"]["status"] == "with_agent"
     assert events[2]["data"]["message"]["content"] == "Hi!"
     assert events[2]["data"]["conversation_id"] == conv
+    # Resolved: the stream ends after telling so; a conversation the assistant has ends at once.
+    async with b.http.stream("GET", f"/api/v1/conversations/{conv}/events", headers=user) as r:
+        lines: list[str] = []
+
+        async def read_all() -> None:
+            async for line in r.aiter_lines():
+                lines.append(line)
+
+        reading = asyncio.create_task(read_all())
+        await eventually(lambda: _true("event: ready" in lines))  # listening (and subscribed) first
+        resolved = await a.http.post(f"/api/v1/support/conversations/{conv}/resolve", headers=staff)
+        assert resolved.status_code == 200
+        await asyncio.wait_for(reading, 10)
+    assert [e["event"] for e in parse_sse([*lines, ""])] == ["ready", "handoff"]
+    async with b.http.stream("GET", f"/api/v1/conversations/{conv}/events", headers=user) as r:
+        ended = parse_sse([*[line async for line in r.aiter_lines()], ""])
+    assert [e["event"] for e in ended] == ["ready"]
 
 
 async def test_agents_racing_to_claim_one_wins_the_others_get_409(

@@ -117,8 +117,18 @@ _EVENTS_DOC = {
 }
 
 
-async def _events(runtime: Runtime, user_id: int, conversation_id: int) -> AsyncIterator[ServerSentEvent]:
+def _back_with_the_assistant(item: TurnEvent) -> bool:
+    status = item.data.get("handoff", {}).get("status") if item.kind == "handoff" else None
+    return status in ("bot", "resolved")
+
+
+async def _events(
+    runtime: Runtime, user_id: int, conversation_id: int, with_person: bool
+) -> AsyncIterator[ServerSentEvent]:
     hub = runtime.hub
+    if not with_person:  # nothing to wait for: the client follows again after asking for a person
+        yield ServerSentEvent(event="ready", data=json.dumps({"conversation_id": conversation_id}))
+        return
     with hub.listen(user_id, runtime.settings.ws.max_queued_frames) as listener:
         ready = getattr(hub, "ready", None)
         if ready is not None:
@@ -139,6 +149,8 @@ async def _events(runtime: Runtime, user_id: int, conversation_id: int) -> Async
             if isinstance(item, TurnEvent) and item.kind in LIVE_KINDS and item.conversation_id == conversation_id:
                 data = {"message_id": item.message_id, "conversation_id": item.conversation_id, **item.data}
                 yield ServerSentEvent(data=json.dumps(data), event=item.kind, id=str(item.message_id))
+                if _back_with_the_assistant(item):
+                    return
 
 
 @router.get(
@@ -148,10 +160,13 @@ async def _events(runtime: Runtime, user_id: int, conversation_id: int) -> Async
 )
 async def conversation_events(conversation_id: PathId, user: ChatUser, runtime: RuntimeDep) -> EventSourceResponse:
     """The conversation's live events while a person has it: their replies and its changes of
-    hands, from whichever instance. What came before the stream opened is in the stored history."""
+    hands, from whichever instance. What came before the stream opened is in the stored history.
+    The stream ends after `ready` when no person has the conversation, and after the `handoff`
+    event that gives it back to the assistant (resolved, or handed back)."""
     async with runtime.sessionmaker() as session:
-        await service.owned(session, user.id, conversation_id)
-    return EventSourceResponse(_events(runtime, user.id, conversation_id), ping=15)
+        conv = await service.owned(session, user.id, conversation_id)
+        with_person = conv.handoff_status in service.WITH_PERSON
+    return EventSourceResponse(_events(runtime, user.id, conversation_id, with_person), ping=15)
 
 
 # The agents' side
