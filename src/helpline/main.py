@@ -38,6 +38,8 @@ from helpline.notifications.router import router as outbox_router
 from helpline.openai_api.router import router as openai_router
 from helpline.privacy.router import router as privacy_router
 from helpline.push.router import router as push_router
+from helpline.support.router import router as support_user_router
+from helpline.support.router import support as support_router
 from helpline.users.router import router as users_router
 from helpline.web.docs import install_api_docs
 from helpline.web.router import router as web_router
@@ -155,6 +157,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(apikeys_router)
     # The OpenAI-compatible API (/v1), with API keys.
     app.include_router(openai_router)
+    app.include_router(support_user_router)
+    app.include_router(support_router)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     if settings.api_docs:
         install_api_docs(app)

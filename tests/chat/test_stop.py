@@ -155,6 +155,7 @@ async def test_an_answer_nobody_generates_any_more_is_marked_abandoned(
     # Stored as being answered, by an instance that then died: no generation anywhere.
     claims = runtime.tokens.decode(tokens["access_token"], "access")
     turn = await service.begin(runtime, claims=claims, content="hi", conversation_id=None, language=None)
+    assert isinstance(turn, service.Turn)
     r = await client.post(f"/api/v1/chat/messages/{turn.message_id}/stop", headers=bearer(tokens))
     assert r.status_code == 200, r.text
     answer = r.json()

@@ -104,6 +104,30 @@ async def test_a_conversation_continues_through_the_extension_field(live_server:
         )
 
 
+async def test_a_conversation_a_person_handles_is_passed_on_not_answered(
+    live_server: str, http: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    auth, key = await user_with_key(http, "handed@example.com")
+    client = sdk(live_server, key)
+    first = await client.chat.completions.create(model="helpline", messages=[{"role": "user", "content": "One"}])
+    conversation_id = first.model_extra["helpline"]["conversation_id"]  # type: ignore[index]
+    r = await http.post(f"/api/v1/conversations/{conversation_id}/handoff", headers=auth, json={})
+    assert r.status_code in (200, 201), r.text
+    with pytest.raises(openai.ConflictError) as caught:
+        await client.chat.completions.create(
+            model="helpline",
+            messages=[{"role": "user", "content": "Are you there?"}],
+            extra_body={"helpline": {"conversation_id": conversation_id}},
+        )
+    assert caught.value.code == "conversation_with_agent"
+    # The message is kept for the person; the assistant wrote nothing after it.
+    rows = await db.fetch(
+        "SELECT message_type::text AS t, content FROM messages WHERE conversation_id = $1 ORDER BY id", conversation_id
+    )
+    assert [(r["t"], r["content"]) for r in rows if r["t"] == "user"][-1] == ("user", "Are you there?")
+    assert rows[-1]["t"] != "assistant"
+
+
 async def test_a_faq_answer_comes_with_its_sources(
     live_server: str, http: httpx.AsyncClient, key: str, db: asyncpg.Connection
 ) -> None:

@@ -32,13 +32,18 @@ async def erase_me(client: httpx.AsyncClient, auth: dict[str, str], password: st
 
 async def user_tables(db: asyncpg.Connection) -> dict[str, str]:
     """Each table holding rows of a user, and the SQL condition selecting those of user $1."""
-    where = {}
+    conditions: dict[str, list[str]] = {}
     for table in Base.metadata.sorted_tables:
         for fk in table.foreign_keys:
             if fk.column.table.name == "users":
-                where[table.name] = f"{fk.parent.name} = $1"
+                conditions.setdefault(table.name, []).append(f"{fk.parent.name} = $1")
+    where = {table: " OR ".join(c) for table, c in conditions.items()}
     where["users"] = "id = $1"
-    where["messages"] = "conversation_id IN (SELECT id FROM conversations WHERE user_id = $1)"
+    owned = "conversation_id IN (SELECT id FROM conversations WHERE user_id = $1)"
+    where["messages"] = owned
+    # A hand-over of their conversation (and a staff note on it), or one they handled as an agent.
+    where["conversation_handoffs"] = f"{owned} OR agent_id = $1"
+    where["conversation_notes"] = f"{owned} OR author_id = $1"
     where["audit_log"] = "actor_user_id = $1 OR (target_type = 'user' AND target_id = $1::text)"
     return where
 
@@ -96,6 +101,17 @@ async def full_account(client: httpx.AsyncClient, db: asyncpg.Connection) -> tup
         faq_id,
         SECRET_TEXT,
         user_id,
+    )
+    # Their conversation handed to a person (helpline.support), with a staff note about it (written,
+    # here, by themselves as staff): the hand-over's timings and the note go with the conversation.
+    conversation_id = await db.fetchval("SELECT id FROM conversations WHERE user_id = $1", user_id)
+    r = await client.post(f"/api/v1/conversations/{conversation_id}/handoff", headers=auth, json={})
+    assert r.status_code == 200, r.text
+    await db.execute(
+        "INSERT INTO conversation_notes (conversation_id, author_id, body) VALUES ($1, $2, $3)",
+        conversation_id,
+        user_id,
+        f"{FIRST} called about this",
     )
     await finished_export(client, auth)
     change = {"settings": [{"channel": "email", "kind": "human_reply", "enabled": False}]}

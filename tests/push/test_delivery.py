@@ -23,6 +23,7 @@ from tests.conftest import bearer, make_admin, signed_in
 from tests.privacy.conftest import eventually, finished_export
 from tests.push.conftest import subscribe, user_id
 from tests.push.pushservice import PushService
+from tests.support.conftest import agent, handed_over
 
 
 async def job_result(runtime: Runtime, key: str) -> Any:
@@ -91,6 +92,22 @@ async def test_a_slow_answer_is_pushed_to_the_users_browsers(
         "kind": "answer_ready",
         "tag": "answer_ready",
     }
+
+
+async def test_a_persons_reply_is_pushed_at_once(
+    client: httpx.AsyncClient, runtime: Runtime, push: PushService, db: asyncpg.Connection
+) -> None:
+    tokens = await signed_in(client, "handed@example.com")
+    browser = push.browser()
+    await subscribe(client, tokens, browser)
+    conv = await handed_over(client, bearer(tokens))
+    staff = await agent(client, db, "agent@example.com")
+    assert (await client.post(f"/api/v1/support/conversations/{conv}/claim", headers=staff)).status_code == 200
+    r = await client.post(f"/api/v1/support/conversations/{conv}/reply", headers=staff, json={"content": "Hi!"})
+    assert r.status_code == 201, r.text
+    [got] = await push.wait_for(browser)
+    assert got.decrypt(browser)["url"] == f"/chat/{conv}"
+    assert got.decrypt(browser)["kind"] == "human_reply"
 
 
 async def test_a_push_turned_off_is_not_sent(client: httpx.AsyncClient, runtime: Runtime, push: PushService) -> None:

@@ -1,8 +1,8 @@
 // Web Push in the installed app: imported by the service worker that vite-plugin-pwa generates
 // (vite.config.ts, workbox.importScripts). A push carries JSON {title, body, url, kind, tag}
 // (helpline.push.schemas.PushMessage), already in the user's language.
-// An answer that arrived ("answer_ready") is shown only when no window of the app is in view:
-// the user who is looking at the app sees it there already.
+// An answer or a person's reply ("answer_ready", "human_reply") is shown only when no window of
+// the app is in view: the user who is looking at the app sees it there already.
 self.addEventListener("push", (event) => {
   let data = {};
   try {
@@ -12,7 +12,7 @@ self.addEventListener("push", (event) => {
   }
   event.waitUntil(
     (async () => {
-      if (data.kind === "answer_ready") {
+      if (data.kind === "answer_ready" || data.kind === "human_reply") {
         const windows = await self.clients.matchAll({ type: "window" });
         if (windows.some((w) => w.visibilityState === "visible")) return;
       }

@@ -55,9 +55,9 @@ ORIGIN_SQL = """CASE
 
 # A conversation's outcome, by what is stored now: helpful or not helpful by its feedback; with
 # none, abandoned when its last message is an answer that did not help (refused or failed).
-# "escalated" is counted when human handoff exists: ESCALATED_SQL is then a condition on ``c``
-# (the handoff package's table), checked first.
-ESCALATED_SQL: str | None = None
+# "escalated": handed to a person at least once (helpline.support's conversation_handoffs),
+# checked first.
+ESCALATED_SQL: str | None = "EXISTS (SELECT 1 FROM conversation_handoffs h WHERE h.conversation_id = c.id)"
 RESOLUTIONS = ("helpful", "not_helpful", "abandoned", "escalated", "unrated")
 LENGTH_BUCKETS = ((1, 2, "1-2"), (3, 4, "3-4"), (5, 9, "5-9"), (10, 19, "10-19"), (20, None, "20+"))
 

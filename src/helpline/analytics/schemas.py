@@ -100,6 +100,16 @@ class DashboardRead(BaseModel):
     top_faqs: list[FAQFigure] = Field(description="FAQs most used as an answer's source")
     thumbs_down_faqs: list[FAQFigure] = Field(description="FAQs cited by answers rated not helpful")
     unanswered: list[UnansweredGroupRead] = Field(description="Open unanswered questions, same words grouped")
+    handoff: HandoffFigures = Field(description="Hand-overs to a person that started in the period")
+
+
+class HandoffFigures(BaseModel):
+    escalations: int = Field(description="Hand-overs to a person that started in the period")
+    escalation_rate: float | None = Field(description="Conversations handed over / conversations started")
+    first_reply_p50_seconds: float | None = Field(description="Median time from hand-over to a person's first reply")
+    resolution_p50_seconds: float | None = Field(description="Median time from hand-over to resolution")
+    resolved: int
+    open: int = Field(description="Still waiting for or with a person")
 
 
 class Resolutions(BaseModel):

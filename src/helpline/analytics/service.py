@@ -7,6 +7,7 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import asdict
 from datetime import date
 from typing import Any
 
@@ -24,6 +25,7 @@ from helpline.analytics.schemas import (
     DashboardRead,
     DashboardTotals,
     FAQFigure,
+    HandoffFigures,
     ModelUsage,
     Origins,
     PeriodRead,
@@ -38,6 +40,7 @@ from helpline.core.config import ModelPrice, Settings
 from helpline.core.errors import NotFound
 from helpline.core.runtime import Runtime
 from helpline.models import User, UserRole
+from helpline.support.stats import handoff_stats
 
 log = structlog.get_logger(__name__)
 
@@ -277,6 +280,7 @@ async def dashboard(session: AsyncSession, settings: Settings, period: Period) -
         top_faqs=await _faq_figures(session, dims.get("faq_sources", {})),
         thumbs_down_faqs=await _faq_figures(session, dims.get("faq_thumbs_down", {})),
         unanswered=await _unanswered(session, period),
+        handoff=HandoffFigures(**asdict(await handoff_stats(session, period.lo, period.hi))),
     )
 
 

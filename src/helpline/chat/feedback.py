@@ -7,14 +7,25 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from helpline.core.config import SupportSettings
 from helpline.core.errors import NotFound
 from helpline.faqs.suggestions import on_feedback
 from helpline.models import Conversation, Message, MessageFeedback, MessageType
+from helpline.support.live import Notice
+from helpline.support.service import after_feedback
 
 
 async def record_feedback(
-    session: AsyncSession, user_id: int, message_id: int, helpful: bool, comment: str | None
-) -> MessageFeedback:
+    session: AsyncSession,
+    user_id: int,
+    message_id: int,
+    helpful: bool,
+    comment: str | None,
+    *,
+    support: SupportSettings,
+) -> tuple[MessageFeedback, bool, list[Notice]]:
+    """Store the verdict; then whether to offer a person, and the notices of a hand-over a
+    repeated "Not helpful" made (helpline.support.service.after_feedback)."""
     owned = await session.scalar(
         select(Message.id)
         .join(Conversation, Conversation.id == Message.conversation_id)
@@ -37,4 +48,5 @@ async def record_feedback(
     )
     row: MessageFeedback = (await session.execute(stmt)).scalar_one()
     await on_feedback(session, user_id=user_id, answer_id=message_id, helpful=helpful)
-    return row
+    offer, notices = await after_feedback(session, support, message_id, helpful)
+    return row, offer, notices

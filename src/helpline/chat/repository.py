@@ -74,13 +74,19 @@ _EXISTING_CONVERSATION_HEAD = """
     conv AS (
         UPDATE conversations
         SET message_count = message_count + 2, last_message_at = now(), updated_at = now(),
-            language = COALESCE(:language, language), is_active = true
+            language = COALESCE(:language, language), is_active = true,
+            handoff_status = CASE WHEN handoff_status = 'resolved' THEN CAST('bot' AS handoff_status)
+                                  ELSE handoff_status END
         WHERE id = :conversation_id AND user_id = :user_id AND message_count + 2 <= :max_messages
           AND EXISTS (SELECT 1 FROM allowed)
+          -- A person has it (helpline.support): the assistant does not answer; chat.service relays.
+          AND handoff_status NOT IN ('waiting_for_agent', 'with_agent')
         RETURNING id, language, message_count
     ),"""
-# Messages a model is shown again as history: answered, not empty, not flagged by moderation.
+# Messages a model is shown again as history: answered, not empty, not flagged by moderation, not
+# a notice (system: the conversation changed hands). A person's replies are assistant messages.
 _USABLE = """status IN ('sent', 'delivered', 'read', 'partial') AND content <> ''
+      AND message_type <> 'system'
       AND NOT COALESCE((metadata->>'flagged')::boolean, false)"""
 # The last :history usable messages of an existing conversation, oldest first, read in the
 # statement that stores the new ones. Its snapshot is taken before the insert, so the new

@@ -5,7 +5,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Header, Request, Response, status
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from helpline.auth.dependencies import ChatUser, CurrentUser, TurnClaims, load_caller
@@ -21,6 +21,8 @@ from helpline.core.runtime import Runtime
 from helpline.core.security import TokenClaims
 from helpline.models import MessageStatus
 from helpline.platform.hub import EVENT_KINDS, Generation, TurnEvent
+from helpline.support.live import publish
+from helpline.support.relay import Relayed
 
 router = APIRouter(prefix="/api/v1", tags=["chat"])
 FINAL_POLL_SECONDS = 0.5
@@ -69,13 +71,13 @@ async def _final(gen: Generation) -> dict[str, Any]:
     raise RuntimeError("generation ended without a final event")
 
 
-def _quota_headers(response: Response, turn: service.Turn) -> None:
+def _quota_headers(response: Response, turn: service.Turn | Relayed) -> None:
     """A message counts in the user's message windows (not the API's): their RateLimit headers."""
     if turn.quota is not None:
         response.headers.update(turn.quota.headers())
 
 
-async def _begin(runtime: Runtime, claims: TokenClaims, body: SendRequest) -> service.Turn:
+async def _begin(runtime: Runtime, claims: TokenClaims, body: SendRequest) -> service.Turn | Relayed:
     return await service.begin(
         runtime,
         claims=claims,
@@ -91,6 +93,8 @@ async def send(body: SendRequest, claims: TurnClaims, runtime: RuntimeDep, respo
     (failed or partial) answer with `error` set; retry it with `/chat/messages/{id}/retry`."""
     turn = await _begin(runtime, claims, body)
     _quota_headers(response, turn)
+    if isinstance(turn, Relayed):
+        return ChatResponse.model_validate(service.relayed_payload(turn))
     gen = service.launch(runtime, turn)
     return ChatResponse.model_validate(await _final(gen))
 
@@ -159,6 +163,12 @@ async def stream(
         await service.stored_answer(runtime, user.id, resume[0])  # 404 before the stream starts
         return EventSourceResponse(_replay(runtime, user.id, *resume), ping=15)
     turn = await _begin(runtime, claims, body)
+    if isinstance(turn, Relayed):
+        # For a person to answer: the stored message is the whole stream (see ChatResponse.handoff).
+        final = TurnEvent("response", 1, turn.user_message_id, turn.conversation_id, service.relayed_payload(turn))
+        relayed = EventSourceResponse(iter([_sse(final)]), ping=15)
+        _quota_headers(relayed, turn)
+        return relayed
     gen = service.launch(runtime, turn)
     events = EventSourceResponse((_sse(e) async for e in gen.follow()), ping=15)
     _quota_headers(events, turn)
@@ -216,9 +226,28 @@ async def stop(message_id: PathId, user: ChatUser, runtime: RuntimeDep) -> ChatR
     status_code=status.HTTP_200_OK,
     responses={404: {"description": "No such answer"}},
 )
-async def feedback(message_id: PathId, body: FeedbackRequest, user: CurrentUser, session: SessionDep) -> FeedbackRead:
-    """Rate an answer helpful or not (one verdict per user and answer; sending again changes it)."""
+async def feedback(
+    message_id: PathId,
+    body: FeedbackRequest,
+    user: CurrentUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    background: BackgroundTasks,
+) -> FeedbackRead:
+    """Rate an answer helpful or not (one verdict per user and answer; sending again changes it).
+    After "Not helpful", `offer_handoff` says whether to offer a person; "Not helpful" once too
+    often in a conversation hands it to a person (HELPLINE_SUPPORT_ESCALATE_AFTER_NOT_HELPFUL)."""
     from helpline.chat.feedback import record_feedback
 
-    row = await record_feedback(session, user.id, message_id, body.helpful, body.comment)
-    return FeedbackRead(message_id=message_id, helpful=row.helpful, comment=row.comment, created_at=row.created_at)
+    row, offer, notices = await record_feedback(
+        session, user.id, message_id, body.helpful, body.comment, support=runtime.settings.support
+    )
+    if notices:
+        background.add_task(publish, runtime, notices)
+    return FeedbackRead(
+        message_id=message_id,
+        helpful=row.helpful,
+        comment=row.comment,
+        created_at=row.created_at,
+        offer_handoff=offer,
+    )

@@ -10,6 +10,7 @@ from helpline.chat.facts import FactKind
 from helpline.chat.guard import Problem
 from helpline.core.ids import Id
 from helpline.models import MessageStatus, MessageType
+from helpline.support.state import HandoffState
 
 
 class SendRequest(StrictModel):
@@ -74,6 +75,12 @@ class ChatResponse(BaseModel):
     guard: GuardAction | None = Field(
         default=None, description="Set when the guard replaced the model's answer (or answered without the model)"
     )
+    handoff: HandoffState | None = Field(
+        default=None,
+        description="Set when a person has the conversation (or this message asked for one): the assistant did not "
+        "answer, `content` is empty and `message_id` is the user's stored message; the person's replies arrive as "
+        "`agent` events (WebSocket `agent_message` frames, GET /conversations/{id}/events)",
+    )
 
 
 class MessageRead(BaseModel):
@@ -101,6 +108,9 @@ class FeedbackRead(BaseModel):
     helpful: bool
     comment: str | None
     created_at: datetime
+    offer_handoff: bool = Field(
+        default=False, description='After "Not helpful": offer to talk to a person (POST /conversations/{id}/handoff)'
+    )
 
 
 class WsIncoming(StrictModel):

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -33,6 +33,8 @@ from helpline.core.security import TokenClaims
 from helpline.models import Conversation, Message, MessageStatus, MessageType
 from helpline.platform.hub import Generation
 from helpline.push.service import queue_push
+from helpline.support.relay import Relayed, after_dont_know, escalate_by_rule, relay
+from helpline.support.rules import escalation_reason
 
 log = structlog.get_logger(__name__)
 
@@ -114,8 +116,10 @@ async def begin(
     content: str,
     conversation_id: int | None,
     language: str | None,
-) -> Turn:
+) -> Turn | Relayed:
     """Validate, rate-limit and moderate the message, then store it (and a placeholder answer).
+    While a person has the conversation, or when the message asks for one, only the message is
+    stored, for the person (``Relayed``: helpline.support.relay); the assistant does not answer.
     The token's account is checked as every request's is (auth.service.check_access) by the
     statement that stores the message, which stores nothing for an account that may not be
     served: a turn costs no statement of its own for it. So the length, rate limit and moderation
@@ -123,11 +127,26 @@ async def begin(
     content = check_length(runtime, content)
     user_id = claims.user_id
     quota = await runtime.chat_limiter.hit(user_id)
-    prefetch(runtime, content)  # the question's embedding for retrieval, while the rest runs
+    # "Talk to a human" (or a configured keyword): the message goes to a person, not the model.
+    wants_person = escalation_reason(runtime.settings.support, content)
+    if not wants_person:
+        prefetch(runtime, content)  # the question's embedding for retrieval, while the rest runs
     verdict = await runtime.moderator.check(content)
     flagged_meta: dict[str, Any] = {}
     if verdict.flagged:
         flagged_meta = {"flagged": True, "moderation": _moderation_meta(verdict)}
+    if wants_person and not verdict.flagged:
+        relayed = await relay(
+            runtime,
+            claims=claims,
+            content=content,
+            conversation_id=conversation_id,
+            language=language,
+            title=make_title(content),
+            reason=wants_person,
+        )
+        assert relayed is not None  # with a reason, always stored (or an error raised)
+        return replace(relayed, quota=quota)
     async with single_statement(runtime.engine) as conn:
         account, started = await repo.start_turn(
             conn,
@@ -157,7 +176,22 @@ async def begin(
         log.error("chat.access_rules_disagree", user_id=user_id)  # see repository._CALLER
         raise Unauthorized("This token may not be used; log in again")
     if started is None:
+        # A person has the conversation: the message is theirs to read, the assistant is quiet.
+        relayed = await relay(
+            runtime,
+            claims=claims,
+            content=content,
+            conversation_id=conversation_id,
+            language=language,
+            title=make_title(content),
+            reason=None,
+            user_meta=flagged_meta or None,
+        )
+        if relayed is not None:
+            return replace(relayed, quota=quota)
         raise await _missing_or_full(runtime, user_id, conversation_id or 0)
+    if verdict.flagged and runtime.settings.support.enabled and runtime.settings.support.escalate_flagged:
+        await escalate_by_rule(runtime, started.conversation_id, "flagged")
     return Turn(
         user_id=user_id,
         conversation_id=started.conversation_id,
@@ -209,6 +243,23 @@ def response_payload(
         "related": related or [],
         "guard": guarded,
         "usage": usage,
+    }
+
+
+def relayed_payload(relayed: Relayed) -> dict[str, Any]:
+    """A relayed message as the turn's final event: the assistant did not answer (``content``
+    empty, ``message_id`` the user's own message); ``handoff`` says who will."""
+    return {
+        "message_id": relayed.user_message_id,
+        "conversation_id": relayed.conversation_id,
+        "user_message_id": relayed.user_message_id,
+        "content": "",
+        "status": MessageStatus.sent.value,
+        "tokens_used": 0,
+        "model_used": None,
+        "response_time_ms": None,
+        "timestamp": relayed.created_at.isoformat(),
+        "handoff": relayed.handoff.model_dump(mode="json"),
     }
 
 
@@ -480,6 +531,9 @@ async def generate(runtime: Runtime, turn: Turn, gen: Generation) -> None:
         # The user may have left the app meanwhile: their browsers get a push (if they want it),
         # which the service worker shows only when no window of the app is in view.
         await queue_push(runtime, turn.user_id, "answer_ready", {"conversation_id": turn.conversation_id})
+    if honest is not None and honest.action == "dont_know" and not cancelled:
+        # "I don't know" once too often in this conversation: a person takes over (a rule).
+        await after_dont_know(runtime, turn.conversation_id)
     if honest is not None and honest.action == "dont_know" and grounding.sources and not cancelled:
         # Articles matched, yet none could stand in: staff see it among the unanswered questions
         # (recorded once the reply is out; ground() recorded it already when nothing matched).

@@ -9,6 +9,12 @@ stored. Every socket of the user then gets the answer's final ``response`` frame
 answer as a ``response``/``error`` frame). A stop that cannot be done gets an ``error`` frame
 (``not_found``; ``conflict`` once the answer has finished).
 
+Human handoff (helpline.support): while a person has the conversation, a ``message`` frame gets an
+``ack`` and at once a ``response`` frame with ``handoff`` set and empty ``content`` (the
+assistant does not answer). A person's replies come as ``agent_message`` frames (``message``,
+``agent_name``) and changes of hands as ``handoff`` frames (``handoff``: status and expectation;
+``message``: the notice stored in the conversation), from whichever instance.
+
 Authentication: ``?token=<access token>``, or a first frame ``{"type": "auth", "token": ...}``
 within 10 seconds. The socket lives as long as its access token: at the token's ``exp`` it is
 closed (4401), unless the client sent a fresh access token of the same user before, as
@@ -53,6 +59,7 @@ from helpline.core.metrics import WS_CLOSED
 from helpline.core.runtime import Runtime
 from helpline.core.security import InvalidToken, TokenClaims
 from helpline.platform.hub import Listener, Shutdown, TurnEvent
+from helpline.support.relay import Relayed
 
 log = structlog.get_logger(__name__)
 router = APIRouter()
@@ -93,6 +100,10 @@ def frame(event: TurnEvent) -> dict[str, Any]:
         return {"type": "typing", "user_message_id": event.data.get("user_message_id"), **base}
     if event.kind == "response":
         return {"type": "response", **base, **event.data}
+    if event.kind == "agent":  # a person's reply (helpline.support)
+        return {"type": "agent_message", **base, **event.data}
+    if event.kind == "handoff":  # the conversation changed hands: data.handoff, data.message (the notice)
+        return {"type": "handoff", **base, **event.data}
     return {"type": "error", "code": "generation_failed", "detail": event.data.get("error"), **base, **event.data}
 
 
@@ -369,6 +380,13 @@ async def _start_turn(runtime: Runtime, claims: TokenClaims, incoming: WsIncomin
         conversation_id=incoming.conversation_id,
         language=incoming.language,
     )
+    if isinstance(turn, Relayed):
+        # A person answers (see ChatResponse.handoff): the ack, and the final frame at once.
+        payload = service.relayed_payload(turn)
+        ids = {"conversation_id": turn.conversation_id, "user_message_id": turn.user_message_id}
+        outbox.offer({"type": "ack", **ids, "message_id": turn.user_message_id})
+        outbox.offer({"type": "response", "seq": 1, **payload})
+        return
     ack = {
         "type": "ack",
         "conversation_id": turn.conversation_id,

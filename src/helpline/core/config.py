@@ -597,6 +597,61 @@ class WidgetSettings(BaseSettings):
         return v
 
 
+class SupportSettings(BaseSettings):
+    """Human handoff: when a conversation goes from the assistant to a person, and what the user
+    is told to expect while waiting."""
+
+    model_config = _config("HELPLINE_SUPPORT_")
+
+    enabled: bool = True
+    # The honest expectation shown while waiting: "a person usually replies within N minutes".
+    reply_within_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+    # When people answer, such as "mon-fri 09:00-17:00" (days mon..sun, a range or a comma list;
+    # 24-hour times) in ``timezone``. Outside them the user is told the hours and that we email
+    # them. Empty: no hours, always the "usually replies within" text.
+    opening_hours: str | None = None
+    timezone: str = "UTC"
+    # Rules that hand a conversation to a person without being asked (0: rule off): this many
+    # answers rated "Not helpful", or this many honest "I don't know" answers, in one conversation.
+    escalate_after_not_helpful: int = Field(default=2, ge=0, le=100)
+    escalate_after_no_source: int = Field(default=2, ge=0, le=100)
+    # A message moderation flagged goes to a person too (after the polite refusal).
+    escalate_flagged: bool = False
+    # Words or phrases that hand the conversation over at once (case and accents ignored),
+    # comma-separated in the environment: "refund,lawyer,complaint".
+    escalate_keywords: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # A person's reply the user has not seen this long after it was sent is emailed to them.
+    email_after_seconds: int = Field(default=120, ge=0, le=7 * 24 * 3600)
+
+    @field_validator("escalate_keywords", mode="before")
+    @classmethod
+    def _split_keywords(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return [part.strip() for part in v.split(",") if part.strip()]
+        return v
+
+    @field_validator("opening_hours")
+    @classmethod
+    def _hours(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        from helpline.support.hours import parse_hours
+
+        parse_hours(v)  # raises ValueError with a clear message
+        return v.strip()
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{v!r} is not a time zone name such as Europe/Paris") from None
+        return v
+
+
 class MailTLS(StrEnum):
     none = "none"  # plain SMTP (a relay on localhost)
     starttls = "starttls"  # port 587: upgrade the connection
@@ -757,6 +812,7 @@ class Settings(BaseSettings):
     push: PushSettings = Field(default_factory=PushSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)
+    support: SupportSettings = Field(default_factory=SupportSettings)
 
     @field_validator("cors_origins", "trusted_proxies", "image_origins", mode="before")
     @classmethod

@@ -102,6 +102,13 @@ async def mail(
     return await send(ctx, kind=kind, user_id=user_id, language=language, counts=counts)
 
 
+async def support_reply_mail(ctx: JobContext, *, conversation_id: int) -> str:
+    """Mail a person's replies the user has not seen (helpline.support.mail)."""
+    from helpline.support.mail import reply_mail
+
+    return await reply_mail(_runtime(ctx), conversation_id)
+
+
 async def admin_alerts(ctx: JobContext) -> dict[str, int]:
     """Count the flagged messages and unanswered questions of the window just past; mail staff
     past the bars (helpline.notifications.alerts)."""
@@ -144,6 +151,7 @@ FUNCTIONS = (
     analytics_refresh,
     push,
     push_deliver,
+    support_reply_mail,
 )
 FAQ_REINDEX_KEY = "faq_reindex"
 

@@ -3,10 +3,11 @@
 from helpline.models.analytics import AnalyticsCount, AnalyticsState, AnalyticsUserSlot
 from helpline.models.apikeys import ApiKey
 from helpline.models.base import Base
-from helpline.models.chat import Conversation, Message, MessageFeedback
+from helpline.models.chat import Conversation, ConversationNote, Handoff, Message, MessageFeedback
 from helpline.models.enums import (
     ConsentType,
     FAQStatus,
+    HandoffStatus,
     MessageStatus,
     MessageType,
     ModerationDecision,
@@ -47,6 +48,7 @@ __all__ = [
     "ConsentRecord",
     "ConsentType",
     "Conversation",
+    "ConversationNote",
     "FAQAccentedTerm",
     "FAQCategory",
     "FAQPhrasing",
@@ -54,6 +56,8 @@ __all__ = [
     "FAQSearchVersion",
     "FAQStatus",
     "FAQVote",
+    "Handoff",
+    "HandoffStatus",
     "Message",
     "MessageFeedback",
     "MessageStatus",

@@ -33,6 +33,16 @@ class MessageStatus(StrEnum):
     failed = "failed"
 
 
+class HandoffStatus(StrEnum):
+    """Who answers a conversation: the assistant, a person (waited for, or answering), or nobody
+    any more (resolved by a person; the assistant answers again if the user writes)."""
+
+    bot = "bot"
+    waiting_for_agent = "waiting_for_agent"
+    with_agent = "with_agent"
+    resolved = "resolved"
+
+
 class FAQStatus(StrEnum):
     draft = "draft"
     published = "published"
@@ -75,3 +85,4 @@ faq_status = pg_enum(FAQStatus, "faq_status")
 consent_type = pg_enum(ConsentType, "consent_type")
 moderation_decision = pg_enum(ModerationDecision, "moderation_decision")
 phrasing_suggestion_status = pg_enum(PhrasingSuggestionStatus, "phrasing_suggestion_status")
+handoff_status = pg_enum(HandoffStatus, "handoff_status")

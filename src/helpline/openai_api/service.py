@@ -43,6 +43,7 @@ from helpline.openai_api.schemas import (
     ModelList,
 )
 from helpline.platform.hub import Generation
+from helpline.support.relay import Relayed
 
 # The organisation's assistant, as OpenAI clients name it: whichever provider and model the
 # settings choose, behind the knowledge base, the guard and moderation.
@@ -146,6 +147,16 @@ async def start(runtime: Runtime, caller: KeyCaller, body: ChatCompletionRequest
         conversation_id=question.conversation_id,
         language=question.language,
     )
+    if isinstance(turn, Relayed):
+        # A person has this conversation (helpline.support): the message is stored for them and
+        # the assistant does not answer; their reply comes in the Helpline app.
+        raise OpenAIError(
+            409,
+            "A person is handling this conversation: your message was passed on to them, and the assistant "
+            "does not answer meanwhile. Their reply appears in the Helpline app.",
+            param="helpline.conversation_id",
+            code="conversation_with_agent",
+        )
     if question.conversation_id is None and question.history:
         turn = dataclasses.replace(turn, history=question.history)
     return Started(turn, chat.launch(runtime, turn), question, quota, int(time.time()))

@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-EventKind = Literal["typing", "token", "replace", "response", "error"]
+# agent: a person's reply; handoff: the conversation changed hands (helpline.support).
+EventKind = Literal["typing", "token", "replace", "response", "error", "agent", "handoff"]
 EVENT_KINDS: frozenset[str] = frozenset(get_args(EventKind))
 CLOSE_SLOW_CONSUMER = 1008  # policy violation: the client lets frames pile up unread
 

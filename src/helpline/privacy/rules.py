@@ -33,5 +33,11 @@ EXPORT_RULES: dict[str, str] = {
     + "counts derived from the user's messages (how many per quarter hour), already exported as the messages",
     # Listed without their hashes: names, scopes, prefixes, when made, last used and revoked.
     "api_keys": "api_keys",
+    # Human handoff (helpline.support): the notices in the conversation (exported messages) say
+    # when it went to a person and back; the rows are the service's timings of that.
+    "conversation_handoffs": EXCLUDED + "timings of hand-overs to a person, told by the exported notice messages",
+    # Staff's internal notes on a handed-over conversation: the lead decides whether access
+    # requests include them (they are never shown to the user in the product).
+    "conversation_notes": EXCLUDED + "staff's internal notes on a handed-over conversation",
     "privacy_exports": EXCLUDED + "the exports themselves (an archive does not contain earlier archives)",
 }

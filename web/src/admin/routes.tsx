@@ -24,6 +24,8 @@ export const ADMIN_SCREENS: AdminScreen[] = [
   { path: "moderation", label: "menu.moderation", roles: STAFF, page: lazy(() => import("./pages/ModerationPage")) },
   // Reading a thumbs-down conversation from it is for administrators (the API refuses moderators).
   { path: "analytics", label: "menu.analytics", roles: STAFF, page: lazy(() => import("./pages/AnalyticsPage")) },
+  // Human handoff: staff (moderators and admins) are the agents who answer handed-over conversations.
+  { path: "inbox", label: "menu.inbox", roles: STAFF, page: lazy(() => import("./pages/InboxPage")) },
   // Moderators may list users but only admins may change them: the screen is for admins.
   { path: "users", label: "menu.users", roles: ["admin"], page: lazy(() => import("./pages/UsersPage")) },
   // The API refuses the audit log to moderators too.

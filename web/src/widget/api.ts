@@ -7,6 +7,7 @@ import { SseParser } from "./sse";
 export type ChatResponse = components["schemas"]["ChatResponse"];
 export type MessageRead = components["schemas"]["MessageRead"];
 export type Source = components["schemas"]["Source"];
+export type HandoffState = components["schemas"]["HandoffState"];
 type TokenResponse = components["schemas"]["TokenResponse"];
 type GuestHandoff = components["schemas"]["GuestHandoff"];
 
@@ -268,6 +269,80 @@ export class HelplineClient {
     if (!response) throw new Unreachable();
     if (!response.ok) throw await apiError(response);
     return (await response.json()) as ChatResponse;
+  }
+
+  /** Who answers the kept conversation (the assistant or a person); null without one. */
+  async handoffState(): Promise<HandoffState | null> {
+    const id = this.conversationId;
+    if (id === null) return null;
+    try {
+      const response = await this.authed(`/api/v1/conversations/${id}/handoff`, () => ({}), false);
+      if (!response?.ok) return null;
+      return (await response.json()) as HandoffState;
+    } catch {
+      return null; // unknown for now: the bar stays as it was
+    }
+  }
+
+  /** Ask for a person; `email`: where to tell this guest of the reply. */
+  async handoff(email?: string): Promise<HandoffState> {
+    const id = this.conversationId;
+    if (id === null) throw new ApiError(404, "No conversation yet");
+    const response = await this.authed(
+      `/api/v1/conversations/${id}/handoff`,
+      () => ({ method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(email ? { email } : {}) }),
+      false,
+    );
+    if (!response) throw new Unreachable();
+    if (!response.ok) throw await apiError(response);
+    return (await response.json()) as HandoffState;
+  }
+
+  /** The replies up to `upTo` were shown: they are not emailed. */
+  async seen(upTo: number): Promise<void> {
+    const id = this.conversationId;
+    if (id === null) return;
+    try {
+      await this.authed(
+        `/api/v1/conversations/${id}/handoff/seen`,
+        () => ({ method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ up_to: upTo }) }),
+        false,
+      );
+    } catch {
+      // Not told: at worst the visitor also gets the reply by email.
+    }
+  }
+
+  /** While a person has the conversation: their replies and its changes of hands, live, until
+   * `signal` aborts (re-attached after a drop). */
+  async events(on: (kind: string, data: Record<string, unknown>) => void, signal: AbortSignal): Promise<void> {
+    for (let attempt = 0; !signal.aborted; attempt++) {
+      const id = this.conversationId;
+      if (id === null) return;
+      try {
+        const response = await this.authed(`/api/v1/conversations/${id}/events`, () => ({ headers: { Accept: "text/event-stream" }, signal }), false);
+        if (!response || response.status === 404) return;
+        if (response.ok && response.body) {
+          attempt = 0;
+          const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+          const parser = new SseParser();
+          for (;;) {
+            const { value, done } = await reader.read();
+            if (done) break;
+            for (const event of parser.push(value)) {
+              try {
+                on(event.event, JSON.parse(event.data) as Record<string, unknown>);
+              } catch {
+                // not JSON: skip
+              }
+            }
+          }
+        }
+      } catch {
+        if (signal.aborted) return;
+      }
+      await wait(Math.min(15_000, 500 * 2 ** attempt));
+    }
   }
 
   private async consume(response: Response, on: StreamHandlers, state: StreamState): Promise<void> {

@@ -1,7 +1,7 @@
 // The widget's DOM: a bubble button and a chat panel inside a shadow root, and the pieces the
 // controller (widget.ts) fills in. No logic about the API lives here.
 import type { Source } from "./api";
-import type { Strings } from "./i18n";
+import { fill, type Strings } from "./i18n";
 import { externalLink, renderMarkdown } from "./markdown";
 import type { Palette } from "./colors";
 import css from "./widget.css?inline";
@@ -131,6 +131,12 @@ export class View {
   readonly form = el("form", "composer");
   readonly input = el("textarea");
   readonly send = el("button", "send");
+  /** Human handoff: who answers, "Talk to a person", and a guest's email for the reply. */
+  readonly handoff = el("div", "handoff");
+  readonly handoffText = el("p", "handoff-text");
+  readonly talk = el("button", "talk");
+  readonly emailForm = el("form", "handoff-email");
+  readonly email = el("input");
   /** "Create an account to keep this conversation": shown once a guest has one. */
   readonly keep = el("a", "keep");
   private notice: HTMLElement | null = null;
@@ -178,6 +184,22 @@ export class View {
     this.send.textContent = t.send;
     this.form.append(label, this.input, this.send);
 
+    this.talk.type = "button";
+    this.talk.textContent = t.talk;
+    const emailLabel = el("label", "", t.emailAsk);
+    emailLabel.htmlFor = "hl-email";
+    this.email.id = "hl-email";
+    this.email.type = "email";
+    this.email.required = true;
+    this.email.autocomplete = "email";
+    this.email.placeholder = t.emailLabel;
+    const emailSave = el("button", "", t.emailSave);
+    emailSave.type = "submit";
+    this.emailForm.append(emailLabel, this.email, emailSave);
+    this.emailForm.hidden = true;
+    this.handoff.append(this.handoffText, this.talk, this.emailForm);
+    this.handoff.hidden = true;
+
     // The plain sign-up page; a click opens it with a one-time code instead (Widget.keep).
     this.keep.href = `${base}/register`;
     this.keep.target = "_blank";
@@ -185,7 +207,7 @@ export class View {
     this.keep.textContent = t.keep;
     this.keep.hidden = true;
 
-    this.panel.append(head, this.log, this.form, this.keep);
+    this.panel.append(head, this.log, this.handoff, this.form, this.keep);
     wrap.append(this.panel, this.bubble);
     root.append(wrap);
   }
@@ -250,6 +272,30 @@ export class View {
     this.log.append(msg.node);
     this.scroll();
     return msg;
+  }
+
+  /** A person's reply. */
+  agent(name: string, text: string): HTMLElement {
+    const node = el("div", "msg bot agent");
+    node.append(el("span", "agent-name", fill(this.t.agent, { name })), el("div", "body", text));
+    this.log.append(node);
+    this.scroll();
+    return node;
+  }
+
+  /** A change of hands, as a line in the log. */
+  handoffNotice(text: string): void {
+    this.log.append(el("p", "handoff-notice", text));
+    this.scroll();
+  }
+
+  /** The handoff bar: `text` (null hides it), the "Talk to a person" button, the email form. */
+  setHandoff(text: string | null, talk: boolean, askEmail: boolean): void {
+    this.handoff.hidden = text === null && !talk;
+    this.handoffText.textContent = text ?? "";
+    this.handoffText.hidden = text === null;
+    this.talk.hidden = !talk;
+    this.emailForm.hidden = !askEmail;
   }
 
   follow(): void {

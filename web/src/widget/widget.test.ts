@@ -181,7 +181,8 @@ describe("Widget", () => {
     const widget = mount();
     widget.open();
     await ask(widget, "Hello?");
-    expect(calls.at(-1)?.headers.get("Last-Event-ID")).toBe("11:2");
+    const resumed = calls.filter((c) => c.url.endsWith("/api/v1/chat/stream/11")).at(-1);
+    expect(resumed?.headers.get("Last-Event-ID")).toBe("11:2");
     expect(widget.view.log.querySelector(".msg.bot:last-of-type")?.textContent).toContain("Hi you");
   });
 

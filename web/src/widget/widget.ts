@@ -1,6 +1,6 @@
 // The widget's behaviour: opening and closing, the kept conversation, sending a message and
 // showing its streamed answer, and every way that can fail (told in words, nothing typed lost).
-import { ApiError, GuestsNotAllowed, HelplineClient, type ChatResponse, type WidgetConfig } from "./api";
+import { ApiError, GuestsNotAllowed, HelplineClient, type ChatResponse, type HandoffState, type MessageRead, type WidgetConfig } from "./api";
 import { palette } from "./colors";
 import { fill, type Strings } from "./i18n";
 import { BotMessage, View } from "./view";
@@ -12,6 +12,10 @@ export class Widget {
   private mode: Mode;
   private started = false;
   private sending = false;
+  /** Human handoff: who answers, the live events while a person does, the replies shown. */
+  private handoffState: HandoffState | null = null;
+  private live: AbortController | null = null;
+  private readonly shown = new Set<number>();
 
   /** `config` null: the server could not be reached, so the panel says chat is unavailable. */
   constructor(
@@ -69,6 +73,89 @@ export class Widget {
       }
     });
     v.input.addEventListener("input", () => this.fit());
+    v.talk.addEventListener("click", () => void this.askForPerson());
+    v.emailForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      void this.askForPerson(v.email.value.trim());
+    });
+  }
+
+  /** "Talk to a person" (and, for a guest, the address to be told of the reply). */
+  private async askForPerson(email?: string): Promise<void> {
+    try {
+      this.showHandoff(await this.client.handoff(email || undefined));
+      if (email) this.view.email.value = "";
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  private expectation(state: HandoffState): string {
+    const e = state.expectation;
+    if (!e) return "";
+    const when =
+      e.kind === "closed" ? fill(this.t.closed, { hours: e.opening_hours ?? "", tz: e.timezone ?? "" }) : fill(this.t.within, { minutes: e.minutes ?? 0 });
+    return e.email ? `${when} ${this.t.emailed}` : when;
+  }
+
+  /** The handoff bar for `state`; follows the live events while a person has the conversation. */
+  private showHandoff(state: HandoffState | null): void {
+    this.handoffState = state;
+    const v = this.view;
+    if (!state || this.client.conversationId === null) {
+      v.setHandoff(null, false, false);
+      return;
+    }
+    const person = state.status === "waiting_for_agent" || state.status === "with_agent";
+    const text =
+      state.status === "waiting_for_agent"
+        ? `${this.t.waiting} ${this.expectation(state)}`
+        : state.status === "with_agent"
+          ? fill(this.t.withAgent, { name: state.agent_name || this.t.someone })
+          : state.status === "resolved"
+            ? this.t.resolved
+            : null;
+    v.setHandoff(text, !person && this.mode === "ready", person && state.expectation?.email === false);
+    if (person && !this.live) {
+      const ctrl = new AbortController();
+      this.live = ctrl;
+      void this.client.events((kind, data) => this.onEvent(kind, data), ctrl.signal).finally(() => {
+        if (this.live === ctrl) this.live = null;
+      });
+    } else if (!person && this.live) {
+      this.live.abort();
+      this.live = null;
+    }
+  }
+
+  private onEvent(kind: string, data: Record<string, unknown>): void {
+    const message = data.message as MessageRead | undefined;
+    if (!message || this.shown.has(message.id)) return;
+    if (kind === "agent") this.showMessage(message);
+    else if (kind === "handoff") {
+      this.showMessage(message);
+      this.showHandoff(data.handoff as HandoffState);
+    }
+  }
+
+  private noticeText(meta: { status?: string; agent_name?: string | null } | undefined): string {
+    const name = meta?.agent_name || this.t.someone;
+    if (meta?.status === "waiting_for_agent") return this.t.noticeWaiting;
+    if (meta?.status === "with_agent") return fill(this.t.noticeJoined, { name });
+    if (meta?.status === "resolved") return fill(this.t.noticeResolved, { name });
+    return this.t.noticeBot;
+  }
+
+  /** A person's reply or a notice of a change of hands (from the history or live). */
+  private showMessage(m: MessageRead): void {
+    this.shown.add(m.id);
+    const meta = (m.metadata ?? {}) as { author?: string; agent?: { name?: string }; handoff?: { status?: string; agent_name?: string | null } };
+    if (m.message_type === "system") this.view.handoffNotice(this.noticeText(meta.handoff));
+    else {
+      this.view.agent(meta.agent?.name || this.t.someone, m.content);
+      if (this.isOpen) void this.client.seen(m.id);
+    }
+    this.view.follow();
   }
 
   private fit(): void {
@@ -126,7 +213,9 @@ export class Widget {
       v.say(null);
       v.offerAccount(this.client.canKeep);
       for (const m of messages) {
-        if (m.message_type === "user") v.user(m.content);
+        const person = m.message_type === "assistant" && (m.metadata as { author?: string } | null)?.author === "agent";
+        if (m.message_type === "system" || person) this.showMessage(m);
+        else if (m.message_type === "user") v.user(m.content);
         else if (m.message_type === "assistant" && m.status === "streaming") {
           void this.follow(v.bot(), m.id); // still being written: show the rest as it comes
         } else if (m.message_type === "assistant") {
@@ -139,6 +228,7 @@ export class Widget {
           }
         }
       }
+      this.showHandoff(await this.client.handoffState());
     } catch (error) {
       this.fail(error);
     }
@@ -253,6 +343,15 @@ export class Widget {
 
   private finish(bot: BotMessage, final: ChatResponse): void {
     this.view.offerAccount(this.client.canKeep);
+    if (final.handoff) {
+      // A person answers: the message waits for them, no answer from the assistant follows.
+      bot.node.remove();
+      this.showHandoff(final.handoff);
+      return;
+    }
+    if (!this.handoffState || this.handoffState.status !== "bot") {
+      void this.client.handoffState().then((state) => this.showHandoff(state));
+    }
     if (final.content) bot.text(final.content);
     bot.done(final.sources, final.related);
     if (final.error) bot.failed(this.t.failed, () => void this.retry(bot, final.message_id));

@@ -178,6 +178,9 @@ function KeyFigures({ d, drill, number }: { d: Dashboard; drill: (f: Figure, n: 
   const ms = (v: number | null | undefined) => (v == null ? "—" : t("analytics.ms", { value: Math.round(v) }));
   const money = new Intl.NumberFormat(i18n.language, { style: "currency", currency: tt.currency, maximumFractionDigits: 6 });
   const rate = tt.helpful_rate == null ? "—" : `${Math.round(tt.helpful_rate * 100)} %`;
+  const h = d.handoff;
+  const escalation = h.escalation_rate == null ? "—" : `${Math.round(h.escalation_rate * 1000) / 10} %`;
+  const seconds = (v: number | null | undefined) => (v == null ? "—" : t("analytics.minutes", { value: Math.round(v / 6) / 10 }));
   const items: [string, ReactNode][] = [
     [t("analytics.figures.activeUsers"), number(tt.active_users)],
     [t("analytics.figures.newUsers"), number(tt.new_users)],
@@ -195,6 +198,10 @@ function KeyFigures({ d, drill, number }: { d: Dashboard; drill: (f: Figure, n: 
     [t("analytics.figures.p95"), ms(tt.response_time.p95_ms)],
     [t("analytics.figures.tokens"), number(tt.input_tokens + tt.output_tokens)],
     [t("analytics.figures.cost"), money.format(tt.estimated_cost)],
+    [t("analytics.figures.escalations"), number(h.escalations)],
+    [t("analytics.figures.escalationRate"), escalation],
+    [t("analytics.figures.firstHumanReply"), seconds(h.first_reply_p50_seconds)],
+    [t("analytics.figures.resolutionTime"), seconds(h.resolution_p50_seconds)],
   ];
   return (
     <dl className="analytics-figures" aria-label={t("analytics.keyFigures")}>

@@ -60,11 +60,13 @@ interface FeedbackProps {
   articles?: Source[];
   /** Put the cursor in the message box, to ask again in other words. */
   onRephrase?(): void;
+  /** Ask for a person, when the server offers it after "Not helpful". */
+  onTalkToPerson?(): void;
 }
 
-export function Feedback({ messageId, initial, articles = [], onRephrase }: FeedbackProps) {
+export function Feedback({ messageId, initial, articles = [], onRephrase, onTalkToPerson }: FeedbackProps) {
   const { t } = useTranslation("chat");
-  const { chosen, send, pending, failed } = useFeedback(messageId, initial);
+  const { chosen, send, pending, failed, offerHandoff } = useFeedback(messageId, initial);
   // The next step is offered when the user says so now, not for every old verdict in the history.
   const [offer, setOffer] = useState(false);
   const choose = (helpful: boolean) => {
@@ -99,6 +101,14 @@ export function Feedback({ messageId, initial, articles = [], onRephrase }: Feed
               </button>
             )}
           </p>
+          {offerHandoff && onTalkToPerson && (
+            <p>
+              {t("handoff.offer")}{" "}
+              <button type="button" className="secondary" onClick={onTalkToPerson}>
+                {t("handoff.talk")}
+              </button>
+            </p>
+          )}
         </div>
       )}
     </>

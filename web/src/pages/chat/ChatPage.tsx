@@ -3,6 +3,8 @@ import { useTranslation } from "react-i18next";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { errorMessage } from "../../api/client";
 import { Composer, type ComposerHandle } from "./Composer";
+import { agentName, useHandoff } from "./handoff";
+import { HandoffBar } from "./HandoffBar";
 import { ConversationSidebar } from "./ConversationSidebar";
 import { mergeMessages, MessageList } from "./MessageList";
 import { messagesOf, useConversation } from "./queries";
@@ -26,6 +28,8 @@ export default function ChatPage() {
   const bubbles = mergeMessages(stored, live);
   const streaming = isActive(live?.phase);
   const title = conversation.data?.pages[0]?.title;
+  const lastAgentReply = useMemo(() => [...stored].reverse().find((m) => agentName(m) !== null)?.id, [stored]);
+  const handoff = useHandoff(conversationId, lastAgentReply);
 
   // The stored history caught up with a finished answer: drop the live copy.
   const { settle, resume } = chat;
@@ -111,6 +115,7 @@ export default function ChatPage() {
                 busy={streaming}
                 onRetry={(id) => conversationId && void chat.retry(id, conversationId)}
                 onRephrase={() => composer.current?.focus()}
+                onTalkToPerson={() => handoff.request()}
               />
             )}
           </>
@@ -120,6 +125,9 @@ export default function ChatPage() {
           <p className="visually-hidden" role="status" aria-live="polite">
             {live?.phase === "waiting" ? t("typing") : live?.phase === "reconnecting" ? t("reconnecting") : ""}
           </p>
+          {conversationId !== null && !notFound && (
+            <HandoffBar state={handoff.state} onRequest={() => handoff.request()} pending={handoff.pending} failed={handoff.failed} />
+          )}
           {chat.error && (
             <p role="alert" className="chat-error">
               {chat.error}

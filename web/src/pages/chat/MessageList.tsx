@@ -1,13 +1,18 @@
 import { useTranslation } from "react-i18next";
 import { Markdown } from "../../components/Markdown";
 import { Feedback, GuardNote, Sources, type Guard, type Source } from "./AnswerExtras";
+import { agentName } from "./handoff";
 import type { Message } from "./queries";
 import { isActive, type LiveTurn } from "./useChat";
 
 /** One bubble's worth, from the stored history or the live turn. */
 export interface Bubble {
   key: string;
-  role: "user" | "assistant";
+  role: "user" | "assistant" | "notice";
+  /** A person's reply: their name. */
+  agent?: string | null;
+  /** A change of hands (a notice): the status it changed to and who. */
+  handoff?: { status: string; agent_name?: string | null };
   id?: number;
   content: string;
   createdAt: string;
@@ -25,10 +30,19 @@ export interface Bubble {
 }
 
 function fromStored(m: Message): Bubble {
-  const meta = (m.metadata ?? {}) as { sources?: Source[]; related?: Source[]; guard?: Guard; error?: string; refusal?: boolean };
+  const meta = (m.metadata ?? {}) as {
+    sources?: Source[];
+    related?: Source[];
+    guard?: Guard;
+    error?: string;
+    refusal?: boolean;
+    handoff?: Bubble["handoff"];
+  };
   return {
     key: `m${m.id}`,
-    role: m.message_type === "user" ? "user" : "assistant",
+    role: m.message_type === "user" ? "user" : m.message_type === "system" ? "notice" : "assistant",
+    agent: agentName(m),
+    handoff: meta.handoff,
     id: m.id,
     content: m.content,
     createdAt: m.created_at,
@@ -91,16 +105,25 @@ interface Props {
   onRetry(messageId: number): void;
   /** Put the cursor in the message box (the next step after "Not helpful"). */
   onRephrase?(): void;
+  /** Ask for a person (offered after "Not helpful"). */
+  onTalkToPerson?(): void;
   busy: boolean;
 }
 
-export function MessageList({ bubbles, onRetry, onRephrase, busy }: Props) {
+export function MessageList({ bubbles, onRetry, onRephrase, onTalkToPerson, busy }: Props) {
   const { t } = useTranslation("chat");
   return (
     <ol className="messages">
-      {bubbles.map((b) => (
-        <li key={b.key} className={`bubble ${b.role}${b.failed ? " failed" : ""}${b.refusal ? " refusal" : ""}`}>
-          <span className="visually-hidden">{b.role === "user" ? t("you") : t("assistant")}</span>
+      {bubbles.map((b) =>
+        b.role === "notice" ? (
+          <li key={b.key} className="handoff-notice">
+            {t(`handoff.notice.${b.handoff?.status ?? "bot"}`, { name: b.handoff?.agent_name || t("handoff.someone") })}{" "}
+            <Time iso={b.createdAt} />
+          </li>
+        ) : (
+        <li key={b.key} className={`bubble ${b.role}${b.agent != null ? " agent" : ""}${b.failed ? " failed" : ""}${b.refusal ? " refusal" : ""}`}>
+          <span className="visually-hidden">{b.role === "user" ? t("you") : b.agent != null ? "" : t("assistant")}</span>
+          {b.agent != null && <p className="agent-name">{t("handoff.agentLabel", { name: b.agent || t("handoff.someone") })}</p>}
           {b.role === "user" ? (
             <p className="user-text">{b.content}</p>
           ) : b.content ? (
@@ -133,12 +156,19 @@ export function MessageList({ bubbles, onRetry, onRephrase, busy }: Props) {
           )}
           <div className="bubble-meta">
             <Time iso={b.createdAt} />
-            {b.role === "assistant" && b.id !== undefined && b.content && !isActive(b.live) && !b.failed && (
-              <Feedback messageId={b.id} initial={b.feedback} articles={[...b.sources, ...b.related]} onRephrase={onRephrase} />
+            {b.role === "assistant" && b.agent == null && b.id !== undefined && b.content && !isActive(b.live) && !b.failed && (
+              <Feedback
+                messageId={b.id}
+                initial={b.feedback}
+                articles={[...b.sources, ...b.related]}
+                onRephrase={onRephrase}
+                onTalkToPerson={onTalkToPerson}
+              />
             )}
           </div>
         </li>
-      ))}
+        ),
+      )}
     </ol>
   );
 }

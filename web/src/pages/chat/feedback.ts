@@ -17,5 +17,12 @@ export function useFeedback(messageId: number, initial?: boolean | null) {
     },
     onSuccess: (data) => setChosen(data.helpful),
   });
-  return { chosen, send: (helpful: boolean) => mutation.mutate(helpful), pending: mutation.isPending, failed: mutation.isError };
+  return {
+    chosen,
+    send: (helpful: boolean) => mutation.mutate(helpful),
+    pending: mutation.isPending,
+    failed: mutation.isError,
+    /** After "Not helpful": the server offers a person. */
+    offerHandoff: mutation.data?.offer_handoff === true,
+  };
 }

@@ -61,6 +61,13 @@ export function useChat(conversationId: number | null, onNewConversation: (id: n
   });
 
   const finished = (update: ReturnType<typeof updater>, final: FinalAnswer) => {
+    void client.invalidateQueries({ queryKey: ["conversations", "handoff"] });
+    if (final.handoff) {
+      // A person answers: the message is stored for them, no answer follows (the history shows it).
+      update(() => null);
+      refresh(final.conversation_id);
+      return;
+    }
     update((l) => ({ ...l, final, content: final.content, phase: final.error ? "failed" : "done" }));
     refresh(final.conversation_id);
   };
