@@ -244,6 +244,12 @@ async def signed_in(client: httpx.AsyncClient, email: str = "user@example.com") 
     return tokens
 
 
+def error_keys(path: str) -> set[str]:
+    """The keys of an error body on ``path``: Helpline's own shape, or OpenAI's error object under
+    /v1/ (helpline.openai_api answers as OpenAI clients expect)."""
+    return {"error"} if path.startswith("/v1/") else {"error", "detail", "request_id"}
+
+
 def bearer(tokens: dict[str, Any] | str) -> dict[str, str]:
     token = tokens if isinstance(tokens, str) else tokens["access_token"]
     return {"Authorization": f"Bearer {token}"}
