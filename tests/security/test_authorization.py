@@ -34,6 +34,7 @@ from websockets.exceptions import ConnectionClosed
 from helpline.main import create_app
 from tests.conftest import PASSWORD, bearer, make_settings
 from tests.notifications.outbox import mailed
+from tests.push.pushservice import Browser
 from tests.security.conftest import Shared
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -123,7 +124,13 @@ class World:
         return message_id
 
     async def as_staff(self, method: str, path: str, **kwargs: Any) -> Any:
-        r = await self.client.request(method, path, headers=bearer(self.tokens["admin"]), **kwargs)
+        return await self.as_role("admin", method, path, **kwargs)
+
+    async def as_user(self, method: str, path: str, **kwargs: Any) -> Any:
+        return await self.as_role("user", method, path, **kwargs)
+
+    async def as_role(self, role: Role, method: str, path: str, **kwargs: Any) -> Any:
+        r = await self.client.request(method, path, headers=bearer(self.tokens[role]), **kwargs)
         assert r.status_code < 300, r.text
         return r.json() if r.content else None
 
@@ -434,6 +441,122 @@ async def socket(world: World, role: Role) -> Call:
     return Call(path={"user_id": world.user_id("user")})
 
 
+# Analytics.
+
+
+async def thumbs_down(world: World, role: Role) -> Call:
+    """A new conversation of `user`'s whose answer got a thumbs-down (what an admin may read)."""
+    turn = await world.turn("user")
+    r = await world.client.post(
+        f"/api/v1/messages/{turn['message_id']}/feedback", headers=bearer(world.tokens["user"]), json={"helpful": False}
+    )
+    assert r.status_code == 200, r.text
+    return Call(path={"conversation_id": turn["conversation_id"]})
+
+
+async def analytics_of_user(world: World, role: Role) -> Call:
+    return Call(path={"user_id": world.user_id("user")})
+
+
+async def drill_figure(world: World, role: Role) -> Call:
+    return Call(params={"figure": "thumbs_down"})
+
+
+# Push subscriptions: a new browser (endpoint) each time, on a push service the server sends to.
+
+
+def browser_subscription() -> dict[str, Any]:
+    return Browser(f"https://fcm.googleapis.com/fcm/send/{uuid.uuid4().hex}").subscription()
+
+
+async def push_subscription_body(world: World, role: Role) -> Call:
+    return Call(json=browser_subscription())
+
+
+async def push_subscription(world: World, role: Role) -> Call:
+    """A new subscription of `user`'s."""
+    made = await world.as_user("POST", "/api/v1/push/subscriptions", json=browser_subscription())
+    return Call(path={"subscription_id": made["id"]})
+
+
+# API keys.
+
+
+async def new_api_key(world: World, role: Role) -> Call:
+    return Call(json={"name": unique("script "), "scopes": ["chat"]})
+
+
+async def api_key(world: World, role: Role) -> Call:
+    """A new key of `user`'s (one each: a revoked key stays revoked)."""
+    made = await world.as_user("POST", "/api/v1/users/me/api-keys", json={"name": unique("key ")})
+    return Call(path={"key_id": made["id"]})
+
+
+# The OpenAI-compatible API (/v1) takes API keys, never access tokens: every role's access token
+# is refused there as a key that is not one (401), as no token at all. What each role's API key
+# gets is in test_an_api_key_acts_as_its_own_user_only.
+
+
+def completion_request(message: str = "How do I reset my password?", **extra: Any) -> dict[str, Any]:
+    return {"model": "helpline", "messages": [{"role": "user", "content": message}], **extra}
+
+
+async def model_name(world: World, role: Role) -> Call:
+    return Call(path={"model": "helpline"})
+
+
+# Human handoff: the user's side acts on `user`'s conversations; the agents' (moderators and
+# admins) on conversations handed over to a person.
+
+
+async def handed_over(world: World) -> int:
+    """A new conversation of `user`'s, waiting for a person."""
+    conversation_id = int((await world.turn("user"))["conversation_id"])
+    await world.as_user("POST", f"/api/v1/conversations/{conversation_id}/handoff", json={})
+    return conversation_id
+
+
+def fresh_conversation_with(json: Any = None) -> Prepare:
+    """A new conversation of `user`'s (asking for a person must not hand the shared one over)."""
+
+    async def prepare(world: World, role: Role) -> Call:
+        return Call(path={"conversation_id": (await world.turn("user"))["conversation_id"]}, json=json)
+
+    return prepare
+
+
+async def seen(world: World, role: Role) -> Call:
+    return Call(path={"conversation_id": world.conversation_id}, json={"up_to": await world.answer("seen")})
+
+
+def waiting(json: Any = None) -> Prepare:
+    """A new conversation waiting for a person (claiming, resolving and releasing change it)."""
+
+    async def prepare(world: World, role: Role) -> Call:
+        return Call(path={"conversation_id": await handed_over(world)}, json=json)
+
+    return prepare
+
+
+def claimed(json: Any = None) -> Prepare:
+    """A new handed-over conversation claimed by the calling agent (an admin's for non-agents):
+    only the agent who claimed it answers."""
+
+    async def prepare(world: World, role: Role) -> Call:
+        conversation_id = await handed_over(world)
+        agent: Role = role if role in ("moderator", "admin") else "admin"
+        path = f"/api/v1/support/conversations/{conversation_id}/claim"
+        r = await world.client.post(path, headers=bearer(world.tokens[agent]))
+        assert r.status_code == 200, r.text
+        return Call(path={"conversation_id": conversation_id}, json=json)
+
+    return prepare
+
+
+async def canned_query(world: World, role: Role) -> Call:
+    return Call(params={"q": "password"})
+
+
 # The table: (method, path) -> who may call it. One line per route, for example
 #     ("GET", "/api/v1/admin/audit"): admin_only(),
 #     ("POST", "/api/v1/admin/moderation/{item_id}/hide"): staff(200, some_item({"reason": "spam"})),
@@ -516,6 +639,36 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/admin/moderation/categories"): staff(),
     ("POST", "/api/v1/admin/moderation/messages/{message_id}/flag"): staff(200, message_to_flag),
     ("POST", "/api/v1/admin/moderation/messages/{message_id}/review"): staff(200, flagged_message),
+    ("GET", "/api/v1/analytics/dashboard"): staff(),
+    ("GET", "/api/v1/analytics/conversations"): staff(),
+    ("GET", "/api/v1/analytics/conversations/list"): staff(200, drill_figure),
+    ("GET", "/api/v1/analytics/conversations/{conversation_id}"): admin_only(200, thumbs_down),
+    ("GET", "/api/v1/analytics/user/{user_id}"): owner(200, analytics_of_user, admin=200),
+    ("GET", "/api/v1/push/public-key"): public(),
+    ("GET", "/api/v1/push/subscriptions"): signed_in(),
+    ("POST", "/api/v1/push/subscriptions"): signed_in(201, push_subscription_body, guest=403),
+    ("DELETE", "/api/v1/push/subscriptions/{subscription_id}"): owner(204, push_subscription),
+    ("GET", "/api/v1/users/me/api-keys"): signed_in(),
+    ("POST", "/api/v1/users/me/api-keys"): signed_in(201, new_api_key, guest=403),
+    ("DELETE", "/api/v1/users/me/api-keys/{key_id}"): owner(204, api_key),
+    ("GET", "/api/v1/admin/api-keys"): admin_only(),
+    ("POST", "/api/v1/admin/api-keys/{key_id}/revoke"): admin_only(200, api_key),
+    ("POST", "/v1/chat/completions"): public(401, body(completion_request())),
+    ("GET", "/v1/models"): public(401),
+    ("GET", "/v1/models/{model}"): public(401, model_name),
+    ("GET", "/api/v1/conversations/{conversation_id}/handoff"): owner(200, conversation()),
+    ("POST", "/api/v1/conversations/{conversation_id}/handoff"): owner(200, fresh_conversation_with({})),
+    ("POST", "/api/v1/conversations/{conversation_id}/handoff/seen"): owner(204, seen),
+    # An event stream: on the shared conversation (no person has it) it ends after `ready`.
+    ("GET", "/api/v1/conversations/{conversation_id}/events"): owner(200, conversation()),
+    ("GET", "/api/v1/support/inbox"): staff(),
+    ("GET", "/api/v1/support/canned"): staff(200, canned_query),
+    ("GET", "/api/v1/support/conversations/{conversation_id}"): staff(200, waiting()),
+    ("POST", "/api/v1/support/conversations/{conversation_id}/claim"): staff(200, waiting()),
+    ("POST", "/api/v1/support/conversations/{conversation_id}/reply"): staff(201, claimed({"content": "On it."})),
+    ("POST", "/api/v1/support/conversations/{conversation_id}/notes"): staff(201, waiting({"body": "Refund?"})),
+    ("POST", "/api/v1/support/conversations/{conversation_id}/resolve"): staff(200, claimed()),
+    ("POST", "/api/v1/support/conversations/{conversation_id}/release"): staff(200, claimed()),
     (WS, "/api/v1/chat/ws/{user_id}"): owner(OPEN, socket, denied=4403, anonymous=4401),
 }
 
@@ -685,13 +838,84 @@ async def test_draft_faqs_stay_with_staff(world: World) -> None:
     assert r.status_code == 404
 
 
+async def key_of(world: World, role: Role, scopes: tuple[str, ...] = ("chat",)) -> dict[str, str]:
+    """A new API key of the role's account, as the Authorization header of a /v1 request."""
+    made = await world.as_role(role, "POST", "/api/v1/users/me/api-keys", json={"name": "m", "scopes": list(scopes)})
+    return {"Authorization": f"Bearer {made['key']}"}
+
+
+async def owner_of_conversation(world: World, conversation_id: int) -> int:
+    return int(await world.shared.db.fetchval("SELECT user_id FROM conversations WHERE id = $1", conversation_id))
+
+
+async def extra_fields_on_a_push_subscription(world: World, extra: dict[str, Any]) -> None:
+    """A browser's PushSubscription.toJSON() may grow fields: unknown ones are ignored, not
+    refused; none of them makes the subscription somebody else's."""
+    r = await world.client.post(
+        "/api/v1/push/subscriptions", headers=bearer(world.tokens["user"]), json={**browser_subscription(), **extra}
+    )
+    assert r.status_code == 201, r.text
+    owner = await world.shared.db.fetchval("SELECT user_id FROM push_subscriptions WHERE id = $1", r.json()["id"])
+    assert owner == world.user_id("user")
+
+
+async def extra_fields_on_a_completion(world: World, extra: dict[str, Any]) -> None:
+    """OpenAI's API takes fields it does not use (temperature, tools, user, ...), so this one
+    does too (with an API key: the route takes no access token); none of them makes the
+    conversation somebody else's. The `helpline` extension itself refuses unknown fields."""
+    key = await key_of(world, "user")
+    r = await world.client.post("/v1/chat/completions", headers=key, json=completion_request(**extra))
+    assert r.status_code == 200, r.text
+    conversation_id = r.json()["helpline"]["conversation_id"]
+    assert await owner_of_conversation(world, conversation_id) == world.user_id("user")
+    body = completion_request(helpline={"conversation_id": conversation_id, **extra})
+    r = await world.client.post("/v1/chat/completions", headers=key, json=body)
+    assert r.status_code in (400, 422), r.text
+
+
+# Bodies that take unknown fields by design (they follow another party's format).
+LENIENT_BODIES: dict[str, Callable[[World, dict[str, Any]], Awaitable[None]]] = {
+    "/api/v1/push/subscriptions": extra_fields_on_a_push_subscription,
+    "/v1/chat/completions": extra_fields_on_a_completion,
+}
+
+
+async def test_an_api_key_acts_as_its_own_user_only(world: World) -> None:
+    """The /v1 API with each role's API key: every key gets the models and its own
+    conversations, never `user`'s; a key without the chat scope is refused; a key is no access
+    token, nor an access token a key (a guest has no key: POST /api/v1/users/me/api-keys)."""
+    for role in ("user", "other", "moderator", "admin"):
+        key = await key_of(world, role)
+        r = await world.client.get("/v1/models", headers=key)
+        assert r.status_code == 200, (role, r.text)
+        assert (await world.client.get("/v1/models/helpline", headers=key)).status_code == 200, role
+        body = completion_request(helpline={"conversation_id": world.conversation_id})
+        r = await world.client.post("/v1/chat/completions", headers=key, json=body)
+        assert r.status_code == (200 if role == "user" else 404), (role, r.text)
+        r = await world.client.post("/v1/chat/completions", headers=key, json=completion_request())
+        assert r.status_code == 200, (role, r.text)
+        assert await owner_of_conversation(world, r.json()["helpline"]["conversation_id"]) == world.user_id(role)
+        assert (await world.client.get("/api/v1/users/me", headers=key)).status_code == 401, role
+        search_only = await key_of(world, role, ("search",))
+        assert (await world.client.get("/v1/models", headers=search_only)).status_code == 403, role
+    admin_read = await world.client.post(
+        "/api/v1/users/me/api-keys",
+        headers=bearer(world.tokens["user"]),
+        json={"name": "climber", "scopes": ["admin_read"]},
+    )
+    assert admin_read.status_code == 403, admin_read.text
+
+
 @pytest.mark.parametrize(("method", "path"), JSON_ROUTES, ids=[f"{m} {p}" for m, p in JSON_ROUTES])
 async def test_a_body_with_fields_the_route_does_not_take_is_refused(world: World, method: str, path: str) -> None:
     """Mass assignment: an allowed caller's valid body, plus an owner and a role, is a 422."""
     rule = RULES[(method, path)]
+    extra = {"user_id": world.user_id("other"), "role": "admin", "is_guest": False}
+    if path in LENIENT_BODIES:
+        await LENIENT_BODIES[path](world, extra)
+        return
     candidates: tuple[Role, ...] = ("user", "guest", "admin", "anonymous")
     role = next(r for r in candidates if 200 <= rule.expect[r] < 300)
-    extra = {"user_id": world.user_id("other"), "role": "admin", "is_guest": False}
 
     def add_fields(call: Call) -> None:
         if isinstance(call.json, dict):
