@@ -5,6 +5,9 @@ resolve and hand back, and what each role may see."""
 from __future__ import annotations
 
 import asyncio
+import io
+import json
+import zipfile
 from typing import Any
 
 import asyncpg
@@ -14,6 +17,7 @@ import pytest
 from helpline.core.config import SupportSettings
 from tests.chat.fakes import ScriptedProvider
 from tests.conftest import bearer, signed_in
+from tests.privacy.conftest import finished_export
 from tests.support.conftest import agent, conversation, handed_over
 
 
@@ -224,6 +228,14 @@ async def test_only_agents_see_the_inbox_and_a_user_never_sees_notes(
         r = await client.get(path, headers=user)
         assert r.status_code == 200
         assert "SECRET-NOTE" not in r.text
+    # A data-access request is another matter: the notes are personal data about the user, so
+    # their export holds them (not who wrote them).
+    state = await finished_export(client, user)
+    r = await client.get(state["download_url"], headers=user)
+    with zipfile.ZipFile(io.BytesIO(r.content)) as zf:
+        exported = json.loads(zf.read("data.json"))["staff_notes"]
+    assert [(n["conversation_id"], n["body"]) for n in exported] == [(conv, "SECRET-NOTE")]
+    assert set(exported[0]) == {"conversation_id", "body", "created_at"}
     # Another user sees nothing of it.
     other = bearer(await signed_in(client, "other@example.com"))
     assert (await client.get(f"/api/v1/conversations/{conv}/handoff", headers=other)).status_code == 404

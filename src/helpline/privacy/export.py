@@ -24,6 +24,7 @@ from helpline.models import (
     AuditLog,
     ConsentRecord,
     Conversation,
+    ConversationNote,
     FAQVote,
     Message,
     MessageFeedback,
@@ -171,6 +172,15 @@ async def collect(session: AsyncSession, user_id: int) -> dict[str, Section]:
             .order_by(keys.c.id)
         )
     )
+    notes, convs = _table(ConversationNote), _table(Conversation)
+    sections["staff_notes"] = _rows(
+        await session.execute(
+            select(notes.c.conversation_id, notes.c.body, notes.c.created_at)
+            .join(convs, convs.c.id == notes.c.conversation_id)
+            .where(convs.c.user_id == user_id)
+            .order_by(notes.c.id)
+        )
+    )
     sections["moderation_reviews"] = await _moderation_reviews(session, user_id)
     sections["phrasing_suggestions"] = await phrasing_suggestions(session, user_id)
     for name, reader in EXTRA_SECTIONS.items():
@@ -252,6 +262,7 @@ def to_markdown(sections: dict[str, Section], generated_at: datetime) -> str:
         ("Notification settings you changed (everything else is on)", "notification_settings"),
         ("Browsers that receive your push notifications", "push_subscriptions"),
         ("API keys (their secrets are not kept)", "api_keys"),
+        ("Notes our support staff wrote on your conversations", "staff_notes"),
         ("Sign-ins", "sessions"),
         ("Audit trail", "audit_log"),
     ):

@@ -36,8 +36,10 @@ EXPORT_RULES: dict[str, str] = {
     # Human handoff (helpline.support): the notices in the conversation (exported messages) say
     # when it went to a person and back; the rows are the service's timings of that.
     "conversation_handoffs": EXCLUDED + "timings of hand-overs to a person, told by the exported notice messages",
-    # Staff's internal notes on a handed-over conversation: the lead decides whether access
-    # requests include them (they are never shown to the user in the product).
-    "conversation_notes": EXCLUDED + "staff's internal notes on a handed-over conversation",
+    # Staff's internal notes on a user's handed-over conversation: never shown in the product, but
+    # personal data about the user, so a data-access request (the export) includes them, without
+    # who wrote them (another person's data). Notes a member of staff wrote on others'
+    # conversations are about those others, not exported to the staff member.
+    "conversation_notes": "staff_notes",
     "privacy_exports": EXCLUDED + "the exports themselves (an archive does not contain earlier archives)",
 }
