@@ -206,3 +206,27 @@ async def test_a_key_with_the_search_scope_searches_as_its_user(
     await client.delete(f"/api/v1/users/me/api-keys/{revoked_id}", headers=auth)
     r = await client.get("/api/v1/faqs/search?q=reset password", headers=key_auth(search_key))
     assert r.status_code == 401
+
+
+async def test_an_admin_read_key_reads_staff_routes_and_never_writes(
+    client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    auth = bearer(await signed_in(client, "boss@example.com"))
+    await make_admin(db, "boss@example.com")
+    reader = {"Authorization": "Bearer " + (await make_key(client, auth, scopes=["admin_read"]))["key"]}
+    chat_only = {"Authorization": "Bearer " + (await make_key(client, auth, name="chat"))["key"]}
+
+    for path in ("/api/v1/admin/users", "/api/v1/analytics/dashboard", "/api/v1/admin/jobs", "/api/v1/support/inbox"):
+        r = await client.get(path, headers=reader)
+        assert r.status_code == 200, (path, r.text)
+    assert (await client.get("/api/v1/admin/users", headers=chat_only)).status_code == 403  # no admin_read
+    # Reading only: a change wants a signed-in administrator's access token.
+    r = await client.post("/api/v1/faq-categories", headers=reader, json={"name": "By key"})
+    assert r.status_code == 401, r.text
+    assert "only read" in r.json()["detail"]
+    # The key's account decides, at every request.
+    await db.execute("UPDATE users SET role = 'moderator' WHERE email = 'boss@example.com'")
+    assert (await client.get("/api/v1/admin/audit", headers=reader)).status_code == 403  # admins only
+    assert (await client.get("/api/v1/analytics/dashboard", headers=reader)).status_code == 200  # staff
+    await db.execute("UPDATE users SET status = 'suspended' WHERE email = 'boss@example.com'")
+    assert (await client.get("/api/v1/analytics/dashboard", headers=reader)).status_code == 403

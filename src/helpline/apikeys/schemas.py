@@ -12,7 +12,7 @@ from helpline.auth.schemas import StrictModel
 class Scope(StrEnum):
     """What a key may do: ``chat`` the OpenAI-compatible chat (/v1/chat/completions, /v1/models),
     ``search`` the knowledge base's search (/api/v1/faqs/search) as its user, ``admin_read`` (staff
-    only) reserved for staff reads: no endpoint takes a key for it yet."""
+    only) GET on the staff routes its user's role may read (auth.dependencies.staff_caller)."""
 
     chat = "chat"
     search = "search"

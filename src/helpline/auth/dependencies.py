@@ -162,12 +162,46 @@ TurnClaims = Annotated[TokenClaims, Depends(turn_claims)]
 AccessClaims = TurnClaims
 
 
-def require_role(*roles: UserRole) -> Callable[[User], Awaitable[User]]:
-    """Dependency factory: the current user, if their role is one of ``roles``; else 403."""
+# Methods a Helpline API key with the admin_read scope may use on staff routes: reading only.
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
+async def staff_caller(
+    request: Request, runtime: Runtime, session: AsyncSession, creds: HTTPAuthorizationCredentials | None
+) -> User:
+    """The caller of a staff route: an access token's user, or, for a read (GET), a Helpline API
+    key's with the ``admin_read`` scope (apikeys: checked on every request, so a revoked key or a
+    suspended account stops at once). A key may never write: any other method wants a token."""
+    from helpline.apikeys.schemas import Scope
+    from helpline.apikeys.service import authenticate, prefix_of
+
+    if creds is not None and creds.scheme.lower() == "bearer" and prefix_of(creds.credentials) is not None:
+        if request.method not in READ_METHODS:
+            raise Unauthorized("An API key may only read here: sign in and send an access token to make changes")
+        key = await authenticate(runtime, creds.credentials, Scope.admin_read)
+        set_user(key.user_id)
+        user = await session.get(User, key.user_id)
+        if user is None:
+            raise Unauthorized(ACCOUNT_GONE)
+        return user
+    return await load_user(session, access_claims(runtime, creds))
+
+
+def require_role(*roles: UserRole) -> Callable[..., Awaitable[User]]:
+    """Dependency factory: the caller (staff_caller), if their role is one of ``roles``; else 403."""
     allowed = frozenset(roles)
 
-    @documents({403: "Your role does not allow this"})
-    async def dependency(user: CurrentUser) -> User:
+    @documents(
+        {**SIGNED_IN, 403: "Your role does not allow this (or an API key lacks the admin_read scope)"},
+        requires_token=True,
+    )
+    async def dependency(
+        request: Request,
+        runtime: RuntimeDep,
+        session: SessionDep,
+        creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> User:
+        user = await staff_caller(request, runtime, session, creds)
         if user.role not in allowed:
             raise Forbidden("You do not have permission to do this")
         return user
