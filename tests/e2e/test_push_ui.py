@@ -136,12 +136,19 @@ async def test_a_user_turns_push_on_gets_a_notification_and_turns_it_off(
         assert message["url"] == "/chat/3"
         got.vapid(runtime.settings.vapid_keys().public_key)
 
-        # The browser hands that message to the service worker, which shows it.
+        # The browser hands that message to the service worker. While a window of the app is in
+        # view the user sees the reply there: the worker shows nothing.
         cdp, registration = await _devtools(page, web)
-        await cdp.send(
-            "ServiceWorker.deliverPushMessage",
-            {"origin": web, "registrationId": registration, "data": json.dumps(message)},
-        )
+        deliver = {"origin": web, "registrationId": registration, "data": json.dumps(message)}
+        await cdp.send("ServiceWorker.deliverPushMessage", deliver)
+        await page.wait_for_timeout(1500)
+        count = "async () => (await (await navigator.serviceWorker.ready).getNotifications()).length"
+        assert await page.evaluate(count) == 0
+        # With no window of the app open, it shows it.
+        await page.goto("about:blank")
+        await cdp.send("ServiceWorker.deliverPushMessage", deliver)
+        await page.wait_for_timeout(500)
+        await page.goto("/account")
         shown = None
         for _ in range(100):
             shown = await page.evaluate(
