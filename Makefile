@@ -10,7 +10,7 @@ TEST_WORKERS ?= 2
 .PHONY: e2e-cluster wrk help install install-gemma web web-deps dev browser nginx promtool alerts run serve test check lint format typecheck bench db-shell db-stop clean
 
 help: ## List the tasks
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
 
 # The local chat model. llama-cpp-python compiles on install (4-5 minutes on 2 cores), so it stays
 # out of the lock file: its wheel is built once, portable (no -march=native), into a cache outside
