@@ -9,7 +9,7 @@ from helpline.auth.schemas import Language, StrictModel
 from helpline.chat.facts import FactKind
 from helpline.chat.guard import Problem
 from helpline.core.ids import Id
-from helpline.models import MessageStatus, MessageType
+from helpline.models import Message, MessageStatus, MessageType
 from helpline.support.state import HandoffState
 
 
@@ -96,6 +96,23 @@ class MessageRead(BaseModel):
     created_at: datetime
     # The caller's own verdict on this answer (POST /messages/{id}/feedback): None when not given.
     feedback: bool | None = None
+
+    @classmethod
+    def of(cls, m: Message, feedback: bool | None = None) -> MessageRead:
+        """A stored message as the API shows it."""
+        return cls(
+            id=m.id,
+            conversation_id=m.conversation_id,
+            message_type=m.message_type,
+            content=m.content,
+            status=m.status,
+            tokens_used=m.tokens_used,
+            model_used=m.model_used,
+            response_time_ms=m.response_time_ms,
+            metadata=m.meta,
+            created_at=m.created_at,
+            feedback=feedback,
+        )
 
 
 class FeedbackRequest(StrictModel):

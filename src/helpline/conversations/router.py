@@ -24,19 +24,7 @@ NULL_FIELD: dict[int | str, dict[str, str]] = {400: {"description": "title or is
 
 
 def _message(m: Message, feedback: bool | None) -> MessageRead:
-    return MessageRead(
-        id=m.id,
-        conversation_id=m.conversation_id,
-        message_type=m.message_type,
-        content=m.content,
-        status=m.status,
-        tokens_used=m.tokens_used,
-        model_used=m.model_used,
-        response_time_ms=m.response_time_ms,
-        metadata=m.meta,
-        created_at=m.created_at,
-        feedback=feedback,
-    )
+    return MessageRead.of(m, feedback)
 
 
 @router.get("", response_model=ConversationPage, responses=BAD_CURSOR)

@@ -86,18 +86,7 @@ def state(settings: SupportSettings, conv: Conversation, *, agent_name: str | No
 
 
 def message_read(m: Message) -> MessageRead:
-    return MessageRead(
-        id=m.id,
-        conversation_id=m.conversation_id,
-        message_type=m.message_type,
-        content=m.content,
-        status=m.status,
-        tokens_used=m.tokens_used,
-        model_used=m.model_used,
-        response_time_ms=m.response_time_ms,
-        metadata=m.meta,
-        created_at=m.created_at,
-    )
+    return MessageRead.of(m)
 
 
 async def _add_message(session: AsyncSession, conv: Conversation, message: Message) -> Message:
