@@ -135,7 +135,9 @@ async def begin(
     flagged_meta: dict[str, Any] = {}
     if verdict.flagged:
         flagged_meta = {"flagged": True, "moderation": _moderation_meta(verdict)}
-    if wants_person and not verdict.flagged:
+
+    async def for_person(reason: str | None) -> Relayed | None:
+        """The message stored for a person (helpline.support.relay), with this turn's quota."""
         relayed = await relay(
             runtime,
             claims=claims,
@@ -143,10 +145,15 @@ async def begin(
             conversation_id=conversation_id,
             language=language,
             title=make_title(content),
-            reason=wants_person,
+            reason=reason,
+            user_meta=flagged_meta or None,
         )
+        return None if relayed is None else replace(relayed, quota=quota)
+
+    if wants_person and not verdict.flagged:
+        relayed = await for_person(wants_person)
         assert relayed is not None  # with a reason, always stored (or an error raised)
-        return replace(relayed, quota=quota)
+        return relayed
     async with single_statement(runtime.engine) as conn:
         account, started = await repo.start_turn(
             conn,
@@ -177,18 +184,9 @@ async def begin(
         raise Unauthorized("This token may not be used; log in again")
     if started is None:
         # A person has the conversation: the message is theirs to read, the assistant is quiet.
-        relayed = await relay(
-            runtime,
-            claims=claims,
-            content=content,
-            conversation_id=conversation_id,
-            language=language,
-            title=make_title(content),
-            reason=None,
-            user_meta=flagged_meta or None,
-        )
+        relayed = await for_person(None)
         if relayed is not None:
-            return replace(relayed, quota=quota)
+            return relayed
         raise await _missing_or_full(runtime, user_id, conversation_id or 0)
     if verdict.flagged and runtime.settings.support.enabled and runtime.settings.support.escalate_flagged:
         await escalate_by_rule(runtime, started.conversation_id, "flagged")
