@@ -344,6 +344,10 @@ class MetricsSettings(BaseSettings):
     # When set, /metrics answers only 'Authorization: Bearer <token>' (401 otherwise): Prometheus's
     # scrape_config `authorization: {credentials: ...}`. Empty: open, so keep it off the public proxy.
     token: str | None = None
+    # `helpline worker` serves no HTTP: with a port set it serves /metrics there (same token), for
+    # its job counters (HELPLINE_METRICS_WORKER_PORT, or `helpline worker --metrics-port`).
+    worker_port: int | None = Field(default=None, ge=1, le=65535)
+    worker_host: str = "127.0.0.1"
 
     @field_validator("token", mode="before")
     @classmethod
