@@ -230,3 +230,15 @@ def test_ingress_keeps_streams_and_sockets_open() -> None:
     assert int(size[:-1]) * 2**20 == LimitsSettings().max_body_bytes
     assert notes["cert-manager.io/cluster-issuer"]  # the overlay's patch merged, not replaced
     assert ingress["spec"]["rules"][0]["host"] == "help.example.org"
+
+
+def test_the_migrate_first_selector_applies_what_the_job_needs() -> None:
+    """deploy/k8s/README.md applies `-l 'app.kubernetes.io/component in (config,migrate)'` first,
+    waits for the Job, then the rest: the Job's ServiceAccount and ConfigMap must come with it."""
+    picked = {
+        (r["kind"], r["metadata"]["name"])
+        for r in render("overlays/production")
+        if r["metadata"].get("labels", {}).get("app.kubernetes.io/component") in {"config", "migrate"}
+    }
+    assert picked == {("ServiceAccount", "helpline"), ("ConfigMap", "helpline-config"), ("Job", "helpline-migrate")}
+    assert "component in (config,migrate)" in (K8S / "README.md").read_text()
