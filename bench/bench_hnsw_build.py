@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import math
 import tempfile
 import time
@@ -77,7 +78,7 @@ def main() -> None:
             f"{r['rows']:>8,.0f} {r['seconds']:>8.2f} {r['index'] / mib:>10.1f} {r['index'] / r['rows']:>7.0f}"
             f" {r['table'] / mib:>10.1f} {r['table'] / r['rows']:>7.0f}"
         )
-    for a, b in zip(results, results[1:], strict=False):
+    for a, b in itertools.pairwise(results):
         exponent = math.log(b["seconds"] / a["seconds"]) / math.log(b["rows"] / a["rows"])
         print(f"build time growth {a['rows']:,.0f} -> {b['rows']:,.0f}: rows^{exponent:.2f}")
 
