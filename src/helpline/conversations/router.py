@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.auth.dependencies import CurrentUser
 from helpline.chat.schemas import MessageRead
@@ -14,7 +15,8 @@ from helpline.conversations.schemas import (
     ConversationUpdate,
 )
 from helpline.core.cursors import BAD_CURSOR
-from helpline.core.deps import RuntimeDep, SessionDep
+from helpline.core.deps import HistorySessionDep, RuntimeDep, SessionDep
+from helpline.core.errors import NotFound
 from helpline.core.ids import MAX_ID, PathId
 from helpline.models import Message
 
@@ -30,7 +32,7 @@ def _message(m: Message, feedback: bool | None) -> MessageRead:
 @router.get("", response_model=ConversationPage, responses=BAD_CURSOR)
 async def list_conversations(
     user: CurrentUser,
-    session: SessionDep,
+    session: HistorySessionDep,
     status_filter: Annotated[service.Status, Query(alias="status")] = "active",
     q: Annotated[str | None, Query(max_length=200, description="Search titles")] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
@@ -46,12 +48,26 @@ async def list_conversations(
 async def get_conversation(
     conversation_id: PathId,
     user: CurrentUser,
-    session: SessionDep,
+    runtime: RuntimeDep,
+    session: HistorySessionDep,
     before: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Messages older than this id")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ConversationDetail:
-    conv = await service.get_owned(session, user.id, conversation_id)
-    messages, next_cursor = await service.messages_page(session, conv.id, user.id, before=before, limit=limit)
+    try:
+        return await _detail(session, user.id, conversation_id, before, limit)
+    except NotFound:
+        if runtime.replica_engine is None:
+            raise
+    # Read on a replica, a conversation started a moment ago may not be there yet: the primary has it.
+    async with runtime.read_sessionmaker() as primary:
+        return await _detail(primary, user.id, conversation_id, before, limit)
+
+
+async def _detail(
+    session: AsyncSession, user_id: int, conversation_id: int, before: int | None, limit: int
+) -> ConversationDetail:
+    conv = await service.get_owned(session, user_id, conversation_id)
+    messages, next_cursor = await service.messages_page(session, conv.id, user_id, before=before, limit=limit)
     base = ConversationRead.model_validate(conv).model_dump()
     return ConversationDetail(
         **base,

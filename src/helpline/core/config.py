@@ -67,6 +67,9 @@ class DatabaseSettings(BaseSettings):
 
     # Empty means: run the embedded PostgreSQL (with pgvector) under data_dir/pg.
     url: str | None = None
+    # A streaming replica of it: conversation lists and histories are read there (docs/scaling.md).
+    # Empty: everything reads the primary.
+    replica_url: str | None = None
     pool_size: int = Field(default=20, ge=1, le=500)
     max_overflow: int = Field(default=30, ge=0, le=1000)
     pool_recycle_seconds: int = Field(default=3600, ge=1)
@@ -75,7 +78,7 @@ class DatabaseSettings(BaseSettings):
     echo: bool = False
     pool_pre_ping: bool = False
 
-    @field_validator("url")
+    @field_validator("url", "replica_url")
     @classmethod
     def _normalize_url(cls, v: str | None) -> str | None:
         if v is None or not v.strip():
