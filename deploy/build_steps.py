@@ -10,8 +10,9 @@ packages (apt-get) and the base image's own `pip install uv` when the same uv is
                                            # (68 s here with uv's cache warm, on a busy 2-core machine)
     python deploy/build_steps.py --dry-run # print every stage's steps as they would run (tests/deploy)
     python deploy/build_steps.py           # every stage: also llama-cpp-python's portable wheel
-                                           # (about 5 minutes), the web build (npm ci, about 2), and
+                                           # (about 5 minutes), the web build (npm ci, about 3), and
                                            # the runtime's HEALTHCHECK against a started `helpline serve`
+                                           # (9 minutes here with --llama-wheel, on a busy machine)
 
 Each step is printed before it runs; the first failure stops the script with its exit status.
 """
@@ -24,10 +25,12 @@ import os
 import re
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -213,6 +216,10 @@ class Builder:
         """The runtime stage's HEALTHCHECK against `helpline serve` from the built venv (embedded
         PostgreSQL, fake model), with the runtime stage's environment."""
         runtime = self.stages["runtime"]
+        print("\n== stage runtime (its COPY steps; the user and the system packages are the container's)")
+        for instruction, args in runtime.steps:
+            if instruction == "COPY":
+                self.copy(args, self.out)
         check = next(a for i, a in runtime.steps if i == "HEALTHCHECK")
         argv = eval(check.split("CMD", 1)[1].strip())  # noqa: S307 - the Dockerfile's JSON-array form
         env = {**os.environ}
@@ -220,7 +227,13 @@ class Builder:
         for key, value in re.findall(r"(\w+)=(\S*)", env_line):
             env[key] = self.map_paths(value.replace("$PATH", os.environ["PATH"]))
         env["PATH"] = f"{self.out / 'opt' / 'venv' / 'bin'}:{os.environ['PATH']}"
-        env.update(HELPLINE_HOST="127.0.0.1", HELPLINE_LLM_PROVIDER="fake", HELPLINE_DEMO_DATA="false")
+        # A free port here (the container has 8000 to itself), the health check's URL changed to it.
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        argv = [arg.replace("127.0.0.1:8000/", f"127.0.0.1:{port}/") for arg in argv]
+        env.update(HELPLINE_HOST="127.0.0.1", HELPLINE_PORT=str(port), HELPLINE_LLM_PROVIDER="fake")
+        env["HELPLINE_DEMO_DATA"] = "false"
         (self.out / "data").mkdir(exist_ok=True)
         print(f"\n== runtime: helpline serve, then the HEALTHCHECK: {argv}", flush=True)
         server = subprocess.Popen([str(self.out / "opt" / "venv" / "bin" / "helpline"), "serve"], env=env, cwd=self.out)
@@ -228,6 +241,11 @@ class Builder:
             for _ in range(180):
                 if subprocess.run(argv, env=env, capture_output=True, check=False).returncode == 0:
                     print("   healthy", flush=True)
+                    # The web app comes from HELPLINE_WEB_DIR, the web stage's build.
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as page:
+                        if b'<div id="root">' not in page.read():
+                            raise SystemExit("/ does not serve the web build")
+                    print("   / serves the web build", flush=True)
                     return
                 if server.poll() is not None:
                     raise SystemExit("helpline serve exited before it was healthy")
