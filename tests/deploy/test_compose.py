@@ -55,7 +55,7 @@ def test_the_stack_has_what_the_deployment_needs() -> None:
     assert {"prometheus", "grafana"} <= set(services)
     assert all(services[s]["profiles"] == ["monitoring"] for s in ("prometheus", "grafana"))
     assert services["app1"]["command"] == ["serve", "--no-migrate"] == services["app2"]["command"]
-    assert services["worker"]["command"] == ["worker", "--no-migrate"]
+    assert services["worker"]["command"][:2] == ["worker", "--no-migrate"]
     assert services["migrate"]["command"] == ["migrate"]
     for app in ("app1", "app2", "worker"):
         assert services[app]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
@@ -118,6 +118,11 @@ def test_monitoring_uses_the_shipped_rules_and_dashboard() -> None:
     (job,) = scrape["scrape_configs"]
     assert job["job_name"] == "helpline"  # the alert rules select job="helpline"
     assert job["static_configs"][0]["targets"] == ["app1:8000", "app2:8000"]
+    # The worker's own /metrics (helpline worker --metrics-port), under the same job for the alert rules.
+    worker = services["worker"]["command"]
+    port = worker[worker.index("--metrics-port") + 1]
+    assert job["static_configs"][1]["targets"] == [f"worker:{port}"]
+    assert worker[worker.index("--metrics-host") + 1] == "0.0.0.0"  # noqa: S104 - reachable by Prometheus
     assert job["authorization"]["credentials_file"] == "/run/secrets/metrics_token"
     assert "metrics_token" in services["prometheus"]["secrets"]
 

@@ -152,7 +152,7 @@ def test_api_probes_and_drain() -> None:
 def test_the_worker_and_the_migration_job_run_the_cli() -> None:
     resources = render("overlays/production")
     worker = one(resources, "Deployment", "helpline-worker")
-    assert worker["spec"]["template"]["spec"]["containers"][0]["args"] == ["worker", "--no-migrate"]
+    assert worker["spec"]["template"]["spec"]["containers"][0]["args"][:2] == ["worker", "--no-migrate"]
     job = one(resources, "Job", "helpline-migrate")
     assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["migrate"]
     assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
@@ -242,3 +242,17 @@ def test_the_migrate_first_selector_applies_what_the_job_needs() -> None:
     }
     assert picked == {("ServiceAccount", "helpline"), ("ConfigMap", "helpline-config"), ("Job", "helpline-migrate")}
     assert "component in (config,migrate)" in (K8S / "README.md").read_text()
+
+
+def test_the_worker_exports_its_metrics_and_is_probed_there() -> None:
+    resources = render("overlays/production")
+    worker = one(resources, "Deployment", "helpline-worker")
+    (container,) = worker["spec"]["template"]["spec"]["containers"]
+    args = container["args"]
+    port = int(args[args.index("--metrics-port") + 1])
+    assert args[args.index("--metrics-host") + 1] == "0.0.0.0"  # noqa: S104 - reachable from outside the pod
+    assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"metrics": port}
+    assert container["livenessProbe"]["tcpSocket"] == {"port": "metrics"}
+    assert worker["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"] == str(port)
+    policy = one(resources, "NetworkPolicy", "helpline")
+    assert [{"port": port, "protocol": "TCP"}] in [rule["ports"] for rule in policy["spec"]["ingress"]]
