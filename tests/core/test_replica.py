@@ -50,19 +50,24 @@ def replica(pg_server: PgServer, database_url: str, tmp_path: Path) -> Iterator[
     """A hot standby of the session's server, taken after this test's database was made."""
     data = tmp_path / "replica"
     socket_dir = Path(tempfile.mkdtemp(prefix="hl-replica-"))  # short: a socket path has ~100 characters
-    data.mkdir(mode=0o700)
-    if USER:
-        open_path_to_others(data)
-        for folder in (data, socket_dir):
-            shutil.chown(folder, USER, USER)
-    _run("pg_basebackup", "-D", str(data), "-R", "-X", "stream", "-c", "fast", "-h", pg_server.host, "-U", "postgres")
-    # Its own socket folder; small buffers (the copied postgresql.conf sizes them for a primary).
-    options = f"-h '' -k {socket_dir} -c shared_buffers=32MB"
-    _run("pg_ctl", "-D", str(data), "-w", "-t", "60", "-l", str(data / "log"), "-o", options, "start")
+    started = False
     try:
+        data.mkdir(mode=0o700)
+        if USER:
+            open_path_to_others(data)
+            for folder in (data, socket_dir):
+                shutil.chown(folder, USER, USER)
+        _run(
+            "pg_basebackup", "-D", str(data), "-R", "-X", "stream", "-c", "fast", "-h", pg_server.host, "-U", "postgres"
+        )
+        # Its own socket folder; small buffers (the copied postgresql.conf sizes them for a primary).
+        options = f"-h '' -k {socket_dir} -c shared_buffers=32MB"
+        _run("pg_ctl", "-D", str(data), "-w", "-t", "60", "-l", str(data / "log"), "-o", options, "start")
+        started = True
         yield Replica(str(socket_dir))
     finally:
-        _run("pg_ctl", "-D", str(data), "-w", "-m", "immediate", "stop")
+        if started:
+            _run("pg_ctl", "-D", str(data), "-w", "-m", "immediate", "stop")
         shutil.rmtree(socket_dir, ignore_errors=True)
 
 
