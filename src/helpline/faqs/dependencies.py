@@ -9,9 +9,10 @@ from fastapi.security import HTTPAuthorizationCredentials
 
 from helpline.apikeys.schemas import Scope
 from helpline.apikeys.service import authenticate, prefix_of
-from helpline.auth.dependencies import access_claims, bearer, fetch_caller
-from helpline.auth.service import Caller
+from helpline.auth.access import load_caller
+from helpline.auth.dependencies import access_claims, bearer
 from helpline.core.deps import ReadSessionDep, RuntimeDep, SessionDep
+from helpline.core.identity import Caller
 from helpline.core.openapi import documents
 from helpline.faqs.backends import FAQDeps, resolve_deps
 
@@ -33,7 +34,7 @@ async def optional_user(
     the id and role are needed (search is hot): no ORM user is loaded."""
     if creds is None:
         return None
-    return await fetch_caller(session, access_claims(runtime, creds))
+    return await load_caller(session, access_claims(runtime, creds))
 
 
 @documents(OPTIONAL_TOKEN)

@@ -10,9 +10,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from helpline.auth.dependencies import load_caller
-from helpline.auth.service import CONSENT_REQUIRED
-from helpline.core.errors import Conflict, ConsentRequired, NotFound
+from helpline.auth.access import load_caller, require_consent
+from helpline.core.errors import Conflict, NotFound
 from helpline.core.ratelimit import Quota
 from helpline.core.runtime import Runtime
 from helpline.core.security import TokenClaims
@@ -47,8 +46,7 @@ async def relay(
     one handed over by this very message. None: the conversation is the assistant's after all
     (a race with a hand-back), so the caller answers it as usual."""
     caller = await load_caller(runtime, claims)  # the account checks the turn's statement makes
-    if not caller.processing_consent:
-        raise ConsentRequired(CONSENT_REQUIRED)
+    require_consent(caller)
     settings = runtime.settings.support
     max_messages = runtime.settings.limits.conversation_max_messages
     async with runtime.sessionmaker() as session, session.begin():
