@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, Response, status
 from helpline.auth.dependencies import CurrentUser
 from helpline.chat.schemas import MessageRead
 from helpline.conversations import service
+from helpline.conversations.dependencies import OwnedConversation
 from helpline.conversations.schemas import (
     ConversationDetail,
     ConversationPage,
@@ -15,7 +16,7 @@ from helpline.conversations.schemas import (
 )
 from helpline.core.cursors import BAD_CURSOR
 from helpline.core.deps import RuntimeDep, SessionDep
-from helpline.core.ids import MAX_ID, PathId
+from helpline.core.ids import MAX_ID
 from helpline.models import Message
 
 router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
@@ -44,13 +45,12 @@ async def list_conversations(
 
 @router.get("/{conversation_id}", response_model=ConversationDetail, responses=NOT_FOUND)
 async def get_conversation(
-    conversation_id: PathId,
+    conv: OwnedConversation,
     user: CurrentUser,
     session: SessionDep,
     before: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Messages older than this id")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ConversationDetail:
-    conv = await service.get_owned(session, user.id, conversation_id)
     messages, next_cursor = await service.messages_page(session, conv.id, user.id, before=before, limit=limit)
     base = ConversationRead.model_validate(conv).model_dump()
     return ConversationDetail(
@@ -63,17 +63,13 @@ async def get_conversation(
 
 @router.put("/{conversation_id}", response_model=ConversationRead, responses=NOT_FOUND | NULL_FIELD)
 async def update_conversation(
-    conversation_id: PathId, body: ConversationUpdate, user: CurrentUser, session: SessionDep
+    conv: OwnedConversation, body: ConversationUpdate, session: SessionDep
 ) -> ConversationRead:
-    conv = await service.get_owned(session, user.id, conversation_id)
     return ConversationRead.model_validate(await service.update(session, conv, body))
 
 
 @router.delete("/{conversation_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
-async def delete_conversation(
-    conversation_id: PathId, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
-) -> Response:
-    conv = await service.get_owned(session, user.id, conversation_id)
+async def delete_conversation(conv: OwnedConversation, session: SessionDep, runtime: RuntimeDep) -> Response:
     message_ids = await service.remove(session, conv)
     # Its answers' event streams go too (as for an erased account or a retention purge).
     await runtime.hub.erase(message_ids)
