@@ -185,7 +185,7 @@ async def begin(
         if relayed is not None:
             return relayed
         raise await _missing_or_full(runtime, user_id, conversation_id or 0)
-    if verdict.flagged and runtime.settings.support.enabled and runtime.settings.support.escalate_flagged:
+    if verdict.flagged:
         await escalate_by_rule(runtime, started.conversation_id, "flagged")
     return Turn(
         user_id=user_id,
