@@ -74,7 +74,7 @@ async def relay(
         if language:
             conv.language = language
         conv.is_active = True
-        message = await service._add_message(
+        message = await service.add_message(
             session,
             conv,
             Message(
