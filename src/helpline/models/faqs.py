@@ -97,12 +97,8 @@ class FAQ(Timestamps, Base):
     # written by the application: faqs.phrasings.replace_phrasings writes the rows.
     phrasings: Mapped[list[str] | None] = mapped_column(JSONB(none_as_null=True))
     # Vectors are large and rarely needed in Python: loaded only when asked for, never by accident.
-    question_embedding: Mapped[Any] = mapped_column(
-        Vector(), nullable=True, deferred=True, deferred_raiseload=True
-    )
-    answer_embedding: Mapped[Any] = mapped_column(
-        Vector(), nullable=True, deferred=True, deferred_raiseload=True
-    )
+    question_embedding: Mapped[Any] = mapped_column(Vector(), nullable=True, deferred=True, deferred_raiseload=True)
+    answer_embedding: Mapped[Any] = mapped_column(Vector(), nullable=True, deferred=True, deferred_raiseload=True)
     status: Mapped[FAQStatus] = mapped_column(faq_status, server_default=FAQStatus.draft.value, nullable=False)
     priority: Mapped[int] = mapped_column(Integer, server_default="0", nullable=False)
     language: Mapped[str] = mapped_column(String(10), server_default="en", nullable=False)
