@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from helpline.auth.dependencies import CurrentUser
 from helpline.chat.schemas import MessageRead
 from helpline.conversations import service
+from helpline.conversations.dependencies import OwnedConversation
 from helpline.conversations.schemas import (
     ConversationDetail,
     ConversationPage,
@@ -45,6 +46,8 @@ async def list_conversations(
 
 
 @router.get("/{conversation_id}", response_model=ConversationDetail, responses=NOT_FOUND)
+# Not OwnedConversation: the conversation is read on the history session (a replica when one is
+# set), with the primary as the fallback for one started a moment ago.
 async def get_conversation(
     conversation_id: PathId,
     user: CurrentUser,
@@ -79,17 +82,13 @@ async def _detail(
 
 @router.put("/{conversation_id}", response_model=ConversationRead, responses=NOT_FOUND | NULL_FIELD)
 async def update_conversation(
-    conversation_id: PathId, body: ConversationUpdate, user: CurrentUser, session: SessionDep
+    conv: OwnedConversation, body: ConversationUpdate, session: SessionDep
 ) -> ConversationRead:
-    conv = await service.get_owned(session, user.id, conversation_id)
     return ConversationRead.model_validate(await service.update(session, conv, body))
 
 
 @router.delete("/{conversation_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
-async def delete_conversation(
-    conversation_id: PathId, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
-) -> Response:
-    conv = await service.get_owned(session, user.id, conversation_id)
+async def delete_conversation(conv: OwnedConversation, session: SessionDep, runtime: RuntimeDep) -> Response:
     message_ids = await service.remove(session, conv)
     # Its answers' event streams go too (as for an erased account or a retention purge).
     await runtime.hub.erase(message_ids)

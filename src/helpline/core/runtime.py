@@ -18,7 +18,7 @@ from helpline.core.db import create_engine, create_sessionmaker
 from helpline.core.ratelimit import ApiRateLimiter, UserRateLimiter
 from helpline.core.security import PasswordHasher, TokenCodec
 from helpline.platform.cache import FAQCache, create_faq_cache
-from helpline.platform.hub import GenerationHub
+from helpline.platform.hub import Hub, create_hub
 from helpline.platform.limits import WindowStore, create_limits_storage, create_window_store
 from helpline.platform.onetime import OneTimeStore, create_one_time_store
 from helpline.platform.sockets import PendingSockets
@@ -56,7 +56,7 @@ class Runtime:
     moderator: Moderator
     chat_limiter: UserRateLimiter
     api_limiter: ApiRateLimiter
-    hub: GenerationHub
+    hub: Hub
     auth_throttles: AuthThrottles  # login, sign-up, guest and refresh limits
     one_time: OneTimeStore  # single-use codes (the widget's sign-up hand-off)
     faq_cache: FAQCache  # search results and embeddings
@@ -113,7 +113,7 @@ class Runtime:
             moderator=moderator,
             chat_limiter=UserRateLimiter(windows, settings.limits),
             api_limiter=ApiRateLimiter(windows, settings.limits),
-            hub=GenerationHub.for_settings(settings),
+            hub=create_hub(settings),
             auth_throttles=AuthThrottles.build(create_limits_storage(settings), settings),
             one_time=create_one_time_store(redis),
             faq_cache=create_faq_cache(redis),
