@@ -70,11 +70,10 @@ export function apiFieldErrors(error: unknown): FieldError[] {
   return [];
 }
 
-/** "Password is too easy…": a field's message after its label, as a person reads it. Messages the
- * API words to follow the field's name ("is too easy to guess") follow it; others after a colon. */
+/** "Password: is too easy to guess": a field's message after its label (as the form shows it),
+ * never the API's raw field name. */
 export function withLabel(label: string, message: string): string {
-  const name = label.charAt(0).toUpperCase() + label.slice(1);
-  return /^(is|are|must|should|has|have|was|can|cannot|may|does|do)\b/.test(message) ? `${name} ${message}` : `${name}: ${message}`;
+  return `${label.charAt(0).toUpperCase()}${label.slice(1)}: ${message}`;
 }
 
 /** The first error of each field, by field name (dotted paths keep their first part). */
@@ -103,7 +102,7 @@ export function errorMessage(
         const name = f.field.split(".")[0] ?? f.field;
         return withLabel(labels[name] ?? name.replace(/_/g, " "), f.message);
       })
-      .join(" · ");
+      .join("; ");
   }
   const e = error as ApiError | undefined;
   if (typeof e?.detail === "string") return e.detail;
