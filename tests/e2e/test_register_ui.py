@@ -10,7 +10,6 @@ from playwright.async_api import Browser, Page, expect
 
 from tests.e2e.conftest import axe_violations, phone_page, screenshot
 
-
 MEASURE = """els => els.map(e => {
     const r = e.getBoundingClientRect();
     const box = e.querySelector('input').getBoundingClientRect();
