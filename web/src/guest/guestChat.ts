@@ -10,10 +10,9 @@ interface WidgetApi {
   contact?(topic?: string): void;
 }
 
-declare global {
-  interface Window {
-    HelplineWidget?: WidgetApi;
-  }
+/** window.HelplineWidget, which /widget.js sets (src/widget/main.ts). */
+function widgetApi(): WidgetApi | undefined {
+  return (window as unknown as { HelplineWidget?: WidgetApi }).HelplineWidget;
 }
 
 export interface GuestChatConfig {
@@ -38,13 +37,18 @@ let loading: Promise<WidgetApi> | null = null;
 
 /** Add /widget.js to the page (once) in the interface's language; resolves with its API. */
 export function loadWidget(language: string): Promise<WidgetApi> {
-  if (window.HelplineWidget) return Promise.resolve(window.HelplineWidget);
+  const ready = widgetApi();
+  if (ready) return Promise.resolve(ready);
   loading ??= new Promise<WidgetApi>((resolve, reject) => {
     const script = document.createElement("script");
     script.src = "/widget.js";
     script.async = true;
     script.dataset.helplineLanguage = language;
-    script.addEventListener("load", () => (window.HelplineWidget ? resolve(window.HelplineWidget) : reject(new Error("widget did not start"))));
+    script.addEventListener("load", () => {
+      const widget = widgetApi();
+      if (widget) resolve(widget);
+      else reject(new Error("widget did not start"));
+    });
     script.addEventListener("error", () => {
       loading = null;
       script.remove();
