@@ -88,6 +88,7 @@ async def test_admin_menu_on_a_phone_is_compact_and_hints_at_more(
         content_top = await phone.evaluate("document.querySelector('.admin-content').getBoundingClientRect().top")
         print(f"\nadmin menu on a 390x844 phone: {box['height']:.0f}px tall; content starts at {content_top:.0f}px")
         assert box["height"] <= 56, f"the admin menu is {box['height']}px tall"
+        assert content_top >= box["y"] + box["height"], "the menu covers the screen's content"
         # More tabs than fit: the right edge fades with a "›"; scrolled to the end, the hint goes.
         await expect(menu).to_have_class("admin-menu more-end")
         await expect(phone.locator(".admin-menu-hint")).to_be_visible()
