@@ -44,7 +44,7 @@ async def test_unread_badge_thumbs_and_new_conversation(
         # Closed while the answer is still being written: the bubble counts it when it is done.
         await p.get_by_role("button", name="Close chat").click()
         bubble = p.get_by_role("button", name="Open chat, 1 new")
-        await expect(bubble).to_be_visible()
+        await expect(bubble).to_be_visible(timeout=30_000)
         await screenshot(p, f"widget-unread-{name}")
         assert await axe_violations(p) == [], name
         await bubble.click()
@@ -53,7 +53,7 @@ async def test_unread_badge_thumbs_and_new_conversation(
 
         # Thumbs down on the answer: pressed, thanked, stored as the guest's feedback.
         answer = dialog.locator(".msg.bot").last
-        await expect(answer).to_contain_text("(I saw 1 messages of this conversation.)")
+        await expect(answer).to_contain_text("(I saw 1 messages of this conversation.)", timeout=30_000)
         down = answer.get_by_role("button", name="Not helpful")
         await down.click()
         await expect(down).to_have_attribute("aria-pressed", "true")
@@ -66,7 +66,9 @@ async def test_unread_badge_thumbs_and_new_conversation(
         await expect(dialog.locator(".msg.user")).to_have_count(0)
         await expect(p.get_by_label("Message")).to_be_focused()
         await ask(p, "A second question")
-        await expect(dialog.locator(".msg.bot").last).to_contain_text("(I saw 1 messages of this conversation.)")
+        await expect(dialog.locator(".msg.bot").last).to_contain_text(
+            "(I saw 1 messages of this conversation.)", timeout=30_000
+        )
         if p is not page:
             await p.context.close()
     assert await db.fetchval("SELECT count(*) FROM message_feedback WHERE helpful = false") == 2
@@ -90,7 +92,7 @@ async def test_stop_keeps_what_was_written_and_offers_a_retry(browser: Browser, 
         await screenshot(p, f"widget-stopped-{name}")
         # Try again writes it whole.
         await answer.get_by_role("button", name="Try again").click()
-        await expect(answer).to_contain_text("(I saw 1 messages of this conversation.)")
+        await expect(answer).to_contain_text("(I saw 1 messages of this conversation.)", timeout=30_000)
         await expect(answer).not_to_contain_text("Stopped.")
         if p is not page:
             await p.context.close()

@@ -201,6 +201,8 @@ export class View {
   readonly keep = el("a", "keep");
   private notice: HTMLElement | null = null;
   private pinned = true;
+  /** Where our last scroll to the end left the log (see the scroll listener). */
+  private autoTop = -1;
   /** Origins images in answers may load from besides the server's (the widget's config). */
   imageOrigins: readonly string[] = [];
 
@@ -244,8 +246,14 @@ export class View {
     // Following the newest words unless the reader scrolled up (measured when they scroll, not
     // after new content grew the log: a tall list of sources must not end the following).
     this.log.addEventListener("scroll", () => {
+      // Our own scroll to the end (its event comes later, maybe after more words grew the log)
+      // changes nothing; the reader's scroll decides whether to keep following.
+      if (Math.abs(this.log.scrollTop - this.autoTop) < 2) return;
       this.pinned = this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < 48;
     });
+    // The log shrinks when a bar shows under it (handoff, the account offer, a taller composer):
+    // the newest lines stay in view.
+    if (typeof ResizeObserver === "function") new ResizeObserver(() => this.follow()).observe(this.log);
     this.log.setAttribute("aria-label", t.title);
 
     const label = el("label", "sr-only", t.message);
@@ -338,6 +346,7 @@ export class View {
 
   private scroll(): void {
     this.log.scrollTop = this.log.scrollHeight;
+    this.autoTop = this.log.scrollTop;
     this.pinned = true;
   }
 
