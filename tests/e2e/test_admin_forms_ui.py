@@ -104,3 +104,28 @@ async def test_admin_menu_on_a_phone_is_compact_and_hints_at_more(
         await screenshot(phone, "admin-phone-menu-jobs")
     finally:
         await phone.context.close()
+
+
+async def test_unsaved_warning_and_field_errors_on_a_phone(browser: Browser, web: str, db: asyncpg.Connection) -> None:
+    tokens = await admin_tokens(web, db)
+    phone = await phone_page(browser, web)
+    try:
+        await open_admin(phone, tokens, "/admin/faqs/new")
+        await phone.get_by_label("Answer (Markdown)").fill("An answer.")
+        await phone.get_by_label("Slug (address)").fill("Not A Slug!")
+        await phone.get_by_role("button", name="Save draft").click()
+        await expect(phone.get_by_label("Question")).to_have_attribute("aria-invalid", "true")
+        await expect(phone.get_by_label("Slug (address)")).to_have_attribute("aria-invalid", "true")
+        assert await axe_violations(phone) == []
+        await screenshot(phone, "admin-field-errors-phone")
+
+        await phone.get_by_role("navigation", name="Admin menu").get_by_role("link", name="Categories").click()
+        dialog = phone.get_by_role("dialog", name="Leave without saving?")
+        await expect(dialog).to_be_visible()
+        assert await axe_violations(phone) == []
+        await screenshot(phone, "admin-unsaved-dialog-phone")
+        await dialog.get_by_role("button", name="Cancel").click()
+        await expect(phone).to_have_url(f"{web}/admin/faqs/new")
+        await expect(phone.get_by_label("Answer (Markdown)")).to_have_value("An answer.")
+    finally:
+        await phone.context.close()
