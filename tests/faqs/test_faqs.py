@@ -5,7 +5,11 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 
+from helpline.core.config import LimitsSettings
+from helpline.core.ratelimit import ApiRateLimiter
+from helpline.core.runtime import Runtime
 from tests.conftest import bearer, signed_in
 from tests.faqs.conftest import create_faq
 
@@ -127,7 +131,7 @@ async def test_votes_are_changeable_and_counted_exactly(
 ) -> None:
     faq = await create_faq(client, staff, status="published")
     url = f"{BASE}/{faq['id']}/vote"
-    assert (await client.post(url, json={"helpful": True})).status_code == 401
+    assert (await client.post(url, json={"helpful": True})).status_code == 400  # no account, no device id
     r = await client.post(url, headers=reader, json={"helpful": True})
     assert r.json() == {"faq_id": faq["id"], "helpful": True, "helpful_count": 1, "not_helpful_count": 0}
     r = await client.post(url, headers=reader, json={"helpful": False})
@@ -206,3 +210,43 @@ async def test_bad_input_changes_nothing(
     assert await db.fetchrow("SELECT * FROM faqs WHERE id = $1", faq["id"]) == before
     assert await db.fetchval("SELECT count(*) FROM faqs") == 1
     assert await db.fetchval("SELECT version FROM faq_search_version") == version
+
+
+async def test_visitors_vote_once_per_device(
+    client: httpx.AsyncClient, staff: dict[str, str], db: asyncpg.Connection
+) -> None:
+    faq = await create_faq(client, staff, status="published")
+    url = f"{BASE}/{faq['id']}/vote"
+    phone, laptop = "phone-0123456789abcdef", "laptop-0123456789abcdef"
+    r = await client.post(url, json={"helpful": True, "device_id": phone})
+    assert r.status_code == 200, r.text
+    assert (r.json()["helpful_count"], r.json()["not_helpful_count"]) == (1, 0)
+    # The same device again: its vote changes, it is not counted twice.
+    r = await client.post(url, json={"helpful": True, "device_id": phone})
+    assert (r.json()["helpful_count"], r.json()["not_helpful_count"]) == (1, 0)
+    r = await client.post(url, json={"helpful": False, "device_id": phone})
+    assert (r.json()["helpful_count"], r.json()["not_helpful_count"]) == (0, 1)
+    r = await client.post(url, json={"helpful": True, "device_id": laptop})
+    assert (r.json()["helpful_count"], r.json()["not_helpful_count"]) == (1, 1)
+    assert await db.fetchval("SELECT count(*) FROM faq_votes WHERE faq_id = $1 AND user_id IS NULL", faq["id"]) == 2
+    # Not a usable id: a 422 on the field.
+    r = await client.post(url, json={"helpful": True, "device_id": "short"})
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "device_id"
+    # A vote may not name both a user and a device, nor neither.
+    with pytest.raises(asyncpg.CheckViolationError):
+        await db.execute("INSERT INTO faq_votes (faq_id, helpful) VALUES ($1, true)", faq["id"])
+
+
+async def test_anonymous_votes_are_rate_limited(
+    client: httpx.AsyncClient, runtime: Runtime, staff: dict[str, str], reader: dict[str, str]
+) -> None:
+    faq = await create_faq(client, staff, status="published")
+    url = f"{BASE}/{faq['id']}/vote"
+    runtime.api_limiter = ApiRateLimiter(runtime.windows, LimitsSettings(rules={"vote:anonymous": "3/day"}))
+    codes = [
+        (await client.post(url, json={"helpful": True, "device_id": f"device-{i:016d}"})).status_code for i in range(4)
+    ]
+    assert codes == [200, 200, 200, 429]
+    # An account's vote counts in the account's own windows.
+    assert (await client.post(url, headers=reader, json={"helpful": True})).status_code == 200

@@ -1,6 +1,6 @@
 import { lazy, Suspense } from "react";
 import { useTranslation } from "react-i18next";
-import { Link, Navigate, Route, Routes } from "react-router-dom";
+import { Link, Route, Routes } from "react-router-dom";
 import { RequireAuth } from "./auth/AuthProvider";
 import { Layout } from "./components/Layout";
 import { ReconsentPrompt } from "./components/ReconsentPrompt";
@@ -10,6 +10,7 @@ import { PrivacyPage } from "./pages/PrivacyPage";
 import { ForgotPasswordPage } from "./pages/ForgotPasswordPage";
 import { ResetPasswordPage } from "./pages/ResetPasswordPage";
 import { VerifyEmailPage } from "./pages/VerifyEmailPage";
+import { Home } from "./pages/landing/LandingPage";
 
 // Areas load on demand: a visitor of the help center does not download the admin panel.
 const ChatPage = lazy(() => import("./pages/chat/ChatPage"));
@@ -33,7 +34,7 @@ export function App() {
     <Layout>
       <Suspense fallback={<p role="status">{t("loading")}</p>}>
         <Routes>
-          <Route path="/" element={<Navigate to="/chat" replace />} />
+          <Route path="/" element={<Home />} />
           <Route path="/login" element={<LoginPage />} />
           <Route path="/register" element={<RegisterPage />} />
           <Route path="/forgot-password" element={<ForgotPasswordPage />} />

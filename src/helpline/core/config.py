@@ -259,6 +259,8 @@ DEFAULT_RULES: dict[str, str] = {
     "*:admin": "600/minute;10000/hour;100000/day",
     "search": "240/minute;5000/hour;50000/day",
     "search:anonymous": "60/minute;1000/hour;10000/day",
+    # Help-center votes without an account (one per device and FAQ), per client address.
+    "vote:anonymous": "20/minute;200/hour;1000/day",
 }
 
 
@@ -273,7 +275,7 @@ class LimitsSettings(BaseSettings):
     # API requests (every /api/ route but sending a chat message, counted above), per user of a
     # valid access token, else per client address. JSON object: "group", "group:role",
     # "*:role" or "*" -> windows in `limits` notation ("60/minute;1000/hour"); merged over
-    # DEFAULT_RULES. Groups: api, search, auth, admin, openai (per API key, on /v1); roles:
+    # DEFAULT_RULES. Groups: api, search, vote, auth, admin, openai (per API key, on /v1); roles:
     # anonymous, guest, user, moderator, admin. The most specific entry wins ("search:anonymous"
     # over "search" over "*:anonymous").
     rules: dict[str, str] = Field(default_factory=dict)

@@ -155,6 +155,7 @@ ROUTE_GROUPS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^/api/v1/chat/(send|stream)$"), "exempt"),
     (re.compile(r"^/api/v1/chat/messages/[^/]+/retry$"), "exempt"),
     (re.compile(r"^/api/v1/faqs/search$"), "search"),
+    (re.compile(r"^/api/v1/faqs/[^/]+/vote$"), "vote"),
     (re.compile(r"^/api/v1/auth/"), "auth"),
     (re.compile(r"^/api/v1/admin/"), "admin"),
     (re.compile(r"^/api/"), "api"),

@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from helpline.apikeys.schemas import Scope
 from helpline.apikeys.service import authenticate, prefix_of
 from helpline.auth.access import load_caller
-from helpline.auth.dependencies import CurrentUser, StaffUser, access_claims, bearer
+from helpline.auth.dependencies import StaffUser, access_claims, bearer
 from helpline.core.deps import ReadSessionDep, RuntimeDep, SessionDep
 from helpline.core.identity import Caller
 from helpline.core.ids import PathId
@@ -91,12 +91,6 @@ async def staff_faq(faq_id: PathId, actor: StaffUser, session: SessionDep) -> FA
     return await service.get_visible(session, actor, faq_id=faq_id)
 
 
-@documents(NO_SUCH_FAQ)
-async def member_faq(faq_id: PathId, user: CurrentUser, session: SessionDep) -> FAQ:
-    return await service.get_visible(session, user, faq_id=faq_id)
-
-
 VisibleFAQ = Annotated[FAQ, Depends(visible_faq)]  # to anyone, signed in or not
 VisibleFAQBySlug = Annotated[FAQ, Depends(visible_faq_by_slug)]
 StaffFAQ = Annotated[FAQ, Depends(staff_faq)]  # to a moderator or an administrator, who may change it
-MemberFAQ = Annotated[FAQ, Depends(member_faq)]  # to a signed-in user (a vote)

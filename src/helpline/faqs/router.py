@@ -10,18 +10,17 @@ from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import AfterValidator
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from helpline.auth.dependencies import ClientDep, CurrentUser, StaffUser
+from helpline.auth.dependencies import ClientDep, StaffUser
 from helpline.core.cursors import BAD_CURSOR
 from helpline.core.deps import ReadSessionDep, SessionDep
 from helpline.core.errors import AppError
 from helpline.core.ids import PathId
 from helpline.core.schemas import Language
-from helpline.faqs import categories, formats, importer, search, service, unanswered
+from helpline.faqs import categories, formats, importer, search, service, spelling, unanswered
 from helpline.faqs.backends import FAQDeps
 from helpline.faqs.dependencies import (
     FAQDepsDep,
     FAQReadDepsDep,
-    MemberFAQ,
     OptionalReader,
     OptionalUser,
     StaffFAQ,
@@ -207,7 +206,8 @@ async def _search(
         ),
     )
     response.headers["X-Cache"] = "hit" if found.cached else "miss"
-    return SearchResponse(query=body.q, items=[SearchHit(**asdict(h)) for h in found.hits])
+    suggestion = await spelling.suggest(session, deps, body.q, body.language) if body.suggest else None
+    return SearchResponse(query=body.q, items=[SearchHit(**asdict(h)) for h in found.hits], suggestion=suggestion)
 
 
 SEARCH_DOC = (
@@ -243,8 +243,9 @@ async def search_get(
     category: CategoryRef = None,
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
     status_filter: Annotated[FAQStatus | None, Query(alias="status", description="Staff only")] = None,
+    suggest: Annotated[bool, Query(description='Also a "did you mean" spelling of the query')] = False,
 ) -> SearchResponse:
-    body = SearchRequest(q=q, language=language, category=category, limit=limit, status=status_filter)
+    body = SearchRequest(q=q, language=language, category=category, limit=limit, status=status_filter, suggest=suggest)
     return await _search(session, deps, viewer, body, response)
 
 
@@ -430,9 +431,21 @@ async def delete_faq(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/faqs/{faq_id}/vote", response_model=VoteRead, tags=["faqs"], responses=NOT_FOUND)
-async def vote(faq: MemberFAQ, body: VoteRequest, user: CurrentUser, session: SessionDep) -> VoteRead:
-    helpful, not_helpful = await service.vote(session, faq, user, body.helpful)
+@router.post(
+    "/faqs/{faq_id}/vote",
+    response_model=VoteRead,
+    tags=["faqs"],
+    responses={
+        **NOT_FOUND,
+        400: {"description": "Neither signed in nor a device_id"},
+        429: {"description": "Too many votes from this client (HELPLINE_LIMITS_RULES, group vote)"},
+    },
+)
+async def vote(faq: VisibleFAQ, body: VoteRequest, viewer: OptionalUser, session: SessionDep) -> VoteRead:
+    """Was this FAQ helpful? One vote per account, or without an account one per device (the
+    `device_id` the browser keeps); voting again changes the vote. Anonymous votes are limited
+    per client address (group vote)."""
+    helpful, not_helpful = await service.vote(session, faq, viewer, body.helpful, device_id=body.device_id)
     return VoteRead(faq_id=faq.id, helpful=body.helpful, helpful_count=helpful, not_helpful_count=not_helpful)
 
 

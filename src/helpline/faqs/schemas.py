@@ -191,6 +191,13 @@ class FAQPage(BaseModel):
 
 class VoteRequest(Model):
     helpful: StrictBool
+    device_id: Annotated[
+        str | None,
+        Field(
+            pattern=r"^[A-Za-z0-9_-]{16,64}$",
+            description="Without an account: a random id this browser keeps (one vote per device and FAQ)",
+        ),
+    ] = None
 
 
 class VoteRead(BaseModel):
@@ -211,6 +218,7 @@ class SearchRequest(Model):
     )
     limit: Annotated[int, Field(ge=1, le=50)] = 10
     status: FAQStatus | None = Field(default=None, description="Staff only; others see published FAQs")
+    suggest: bool = Field(default=False, description='Also a "did you mean" spelling of the query (`suggestion`)')
 
 
 class SearchHit(BaseModel):
@@ -234,6 +242,9 @@ class SearchHit(BaseModel):
 class SearchResponse(BaseModel):
     query: str
     items: list[SearchHit]
+    suggestion: str | None = Field(
+        default=None, description='"Did you mean": the query with its unknown words spelled as FAQ questions spell them'
+    )
 
 
 # Import / export

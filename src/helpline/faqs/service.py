@@ -240,12 +240,22 @@ async def delete_faq(
     )  # fmt: skip
 
 
-async def vote(session: AsyncSession, faq: FAQ, user: User, helpful: bool) -> tuple[int, int]:
-    """Record or change the user's vote; returns (helpful_count, not_helpful_count). The counts
+async def vote(
+    session: AsyncSession, faq: FAQ, user: User | Caller | None, helpful: bool, *, device_id: str | None = None
+) -> tuple[int, int]:
+    """Record or change the vote of ``user``, or of a visitor's device (``device_id``, without an
+    account); returns (helpful_count, not_helpful_count). One vote per FAQ and voter. The counts
     are kept by a trigger on faq_votes, exact under concurrent votes."""
-    stmt = insert(FAQVote).values(faq_id=faq.id, user_id=user.id, helpful=helpful)
+    if user is not None:
+        stmt = insert(FAQVote).values(faq_id=faq.id, user_id=user.id, helpful=helpful)
+        constraint = "uq_faq_votes_faq_user"
+    elif device_id:
+        stmt = insert(FAQVote).values(faq_id=faq.id, device_id=device_id, helpful=helpful)
+        constraint = "uq_faq_votes_faq_device"
+    else:
+        raise BadRequest("device_id: needed to vote without signing in")
     stmt = stmt.on_conflict_do_update(
-        constraint="uq_faq_votes_faq_user",
+        constraint=constraint,
         set_={"helpful": stmt.excluded.helpful, "updated_at": func.now()},
         where=FAQVote.helpful.is_distinct_from(stmt.excluded.helpful),
     )

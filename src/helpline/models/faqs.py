@@ -219,11 +219,17 @@ class FAQVote(CreatedAt, Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     faq_id: Mapped[int] = mapped_column(ForeignKey("faqs.id", ondelete="CASCADE"), nullable=False)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    # An account's vote, or a visitor's: device_id is a random id their browser keeps (one of the two).
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    device_id: Mapped[str | None] = mapped_column(String(64))
     helpful: Mapped[bool] = mapped_column(Boolean, nullable=False)
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
-    __table_args__ = (UniqueConstraint("faq_id", "user_id", name="uq_faq_votes_faq_user"),)
+    __table_args__ = (
+        UniqueConstraint("faq_id", "user_id", name="uq_faq_votes_faq_user"),
+        UniqueConstraint("faq_id", "device_id", name="uq_faq_votes_faq_device"),
+        CheckConstraint("(user_id IS NULL) <> (device_id IS NULL)", name="voter"),
+    )
 
 
 class UnansweredQuestion(CreatedAt, Base):

@@ -1,6 +1,7 @@
 import { Suspense } from "react";
 import { useTranslation } from "react-i18next";
 import { Navigate, NavLink, Route, Routes } from "react-router-dom";
+import { useScrollEdges } from "./useScrollEdges";
 import { useAuth } from "../auth/AuthProvider";
 import { ADMIN_SCREENS } from "./routes";
 import "./admin.css";
@@ -10,10 +11,17 @@ export default function AdminApp() {
   const { user } = useAuth();
   const screens = ADMIN_SCREENS.filter((s) => user && s.roles.includes(user.role));
   const start = screens[0] ? `/admin/${screens[0].path}` : "/";
+  // On a phone the menu is one row that scrolls sideways: fades on the edges with more behind them.
+  const { ref, edges } = useScrollEdges<HTMLUListElement>();
   return (
     <div className="admin">
-      <nav aria-label={t("menu.title")} className="admin-menu">
-        <ul>
+      <nav aria-label={t("menu.title")} className={`admin-menu${edges.start ? " more-start" : ""}${edges.end ? " more-end" : ""}`}>
+        {edges.end && (
+          <span className="admin-menu-hint" aria-hidden="true" title={t("menu.scrollHint")}>
+            ›
+          </span>
+        )}
+        <ul ref={ref}>
           {screens.map((s) => (
             <li key={s.path}>
               <NavLink to={`/admin/${s.path}`}>{t(s.label)}</NavLink>

@@ -13,4 +13,17 @@ describe("fieldErrors", () => {
     expect(fieldErrors({ detail: "The slug 'x' is already used; choose another" }, fields).fields.slug).toMatch(/already used/);
     expect(fieldErrors({ detail: "No such FAQ" }, fields)).toEqual({ fields: {}, other: "No such FAQ" });
   });
+  it("puts each field's error on its own field, never merged under the first", () => {
+    const error = {
+      detail: "question: Field required; answer: String should have at least 1 character",
+      errors: [
+        { field: "question", message: "Field required" },
+        { field: "answer", message: "String should have at least 1 character" },
+      ],
+    };
+    expect(fieldErrors(error, fields)).toEqual({
+      fields: { question: "Field required", answer: "String should have at least 1 character" },
+      other: undefined,
+    });
+  });
 });

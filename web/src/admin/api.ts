@@ -1,6 +1,6 @@
 // Server state shared by the admin screens: categories (used by the FAQ form, the filters and
 // their own screen) and small helpers for the API's error shape.
-import { errorMessage, type Schemas } from "../api/client";
+import { apiFieldErrors, errorMessage, type Schemas } from "../api/client";
 import type { CategoryTree } from "../api/categories";
 
 export { CATEGORIES_KEY, useCategories, type CategoryTree } from "../api/categories";
@@ -22,25 +22,23 @@ export function flattenCategories(tree: CategoryTree[] | undefined): { category:
   return out;
 }
 
-/** Field name -> message, from the API's validation errors (422 lists; 400/409 "field: message"). */
+/** Field name -> message, from the API's field errors (client.apiFieldErrors: its 422 `errors`
+ * list, FastAPI's default list, or a 400's "field: message"), each on its own field; the rest
+ * (another field, or none) in `other`. A slug conflict (409) goes on the slug. */
 export function fieldErrors(error: unknown, fields: readonly string[]): { fields: Record<string, string>; other?: string } {
-  const e = error as { detail?: unknown } | undefined;
   const result: Record<string, string> = {};
   const rest: string[] = [];
-  if (Array.isArray(e?.detail)) {
-    for (const d of e.detail as { loc?: unknown[]; msg?: string }[]) {
-      const field = String(d.loc?.[1] ?? "");
-      const msg = (d.msg ?? "").replace(/^Value error, /, "");
-      if (fields.includes(field) && !result[field]) result[field] = msg;
-      else rest.push([d.loc?.slice(1).join("."), msg].filter(Boolean).join(": "));
-    }
-  } else if (typeof e?.detail === "string") {
-    const match = /^(\w+): (.*)$/s.exec(e.detail);
-    if (match?.[1] && fields.includes(match[1])) result[match[1]] = match[2] ?? "";
-    else if (/slug/i.test(e.detail) && fields.includes("slug")) result.slug = e.detail;
-    else rest.push(e.detail);
-  } else if (error) {
-    rest.push(errorMessage(error));
+  const found = apiFieldErrors(error);
+  for (const f of found) {
+    const name = f.field?.split(".")[0] ?? "";
+    if (fields.includes(name)) {
+      if (!result[name]) result[name] = f.message;
+    } else rest.push(f.field ? `${f.field}: ${f.message}` : f.message);
+  }
+  if (found.length === 0 && error) {
+    const detail = (error as { detail?: unknown }).detail;
+    if (typeof detail === "string" && /slug/i.test(detail) && fields.includes("slug")) result.slug = detail;
+    else rest.push(errorMessage(error));
   }
   return { fields: result, other: rest.length ? rest.join("; ") : undefined };
 }

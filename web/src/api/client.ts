@@ -29,22 +29,82 @@ export async function authFetch(input: Request): Promise<Response> {
 
 export const api = createClient<paths>({ baseUrl: globalThis.location?.origin ?? "", fetch: authFetch });
 
-/** The API's error shape: {"error": "...", "detail": "...", "request_id": "..."}. */
+/** One field's error in the API's 422 body: {"errors": [{"field": "password", "message": "..."}]}. */
+export interface FieldError {
+  /** Dotted path of the field ("phrasings.1"), or null for the request as a whole. */
+  field: string | null;
+  message: string;
+  type?: string | null;
+}
+
+/** The API's error shape: {"error": "...", "detail": "...", "request_id": "...", "errors": [...]}
+ * (src/helpline/core/errors.py; `errors` on validation errors). */
 export interface ApiError {
   error?: string;
   detail?: unknown;
   request_id?: string;
+  errors?: FieldError[];
 }
 
-/** A message a person can read, from whatever the API (or the network) returned. */
-export function errorMessage(error: unknown, fallback = "Something went wrong. Please try again."): string {
-  if (error instanceof TypeError) return "Cannot reach the server. Check your connection and try again.";
+/** The field errors of an API error: its own `errors` list; FastAPI's default `detail` list (a
+ * proxy or an older server); or a 400's "field: message" detail. [] when it names no field. */
+export function apiFieldErrors(error: unknown): FieldError[] {
   const e = error as ApiError | undefined;
-  if (typeof e?.detail === "string") return e.detail;
+  if (Array.isArray(e?.errors)) {
+    return e.errors
+      .filter((f): f is FieldError => typeof f?.message === "string")
+      .map((f) => ({ field: f.field || null, message: f.message, type: f.type ?? null }));
+  }
   if (Array.isArray(e?.detail)) {
-    return e.detail
-      .map((d: { loc?: unknown[]; msg?: string }) => [d.loc?.slice(1).join("."), d.msg].filter(Boolean).join(": "))
+    return (e.detail as { loc?: unknown[]; msg?: string; type?: string }[]).map((d) => ({
+      field: d.loc?.slice(1).join(".") || null,
+      message: (d.msg ?? "").replace(/^Value error, /, ""),
+      type: d.type ?? null,
+    }));
+  }
+  if (typeof e?.detail === "string") {
+    // One rule about one field, as the API words a 400: "answer: write an answer before publishing".
+    const match = /^([a-z_][a-z0-9_.]*): ([^;]+)$/s.exec(e.detail);
+    if (match?.[1] && match[2]) return [{ field: match[1], message: match[2] }];
+  }
+  return [];
+}
+
+/** "Password: is too easy to guess": a field's message after its label (as the form shows it),
+ * never the API's raw field name. */
+export function withLabel(label: string, message: string): string {
+  return `${label.charAt(0).toUpperCase()}${label.slice(1)}: ${message}`;
+}
+
+/** The first error of each field, by field name (dotted paths keep their first part). */
+export function errorsByField(error: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of apiFieldErrors(error)) {
+    const name = f.field?.split(".")[0];
+    if (name && !(name in out)) out[name] = f.message;
+  }
+  return out;
+}
+
+/** A message a person can read, from whatever the API (or the network) returned. `labels` names
+ * fields as the form shows them (translated); a field without one is written out ("first name"). */
+export function errorMessage(
+  error: unknown,
+  fallback = "Something went wrong. Please try again.",
+  labels: Record<string, string> = {},
+): string {
+  if (error instanceof TypeError) return "Cannot reach the server. Check your connection and try again.";
+  const fields = apiFieldErrors(error);
+  if (fields.length > 0 && (fields.some((f) => f.field) || typeof (error as ApiError).detail !== "string")) {
+    return fields
+      .map((f) => {
+        if (!f.field) return f.message;
+        const name = f.field.split(".")[0] ?? f.field;
+        return withLabel(labels[name] ?? name.replace(/_/g, " "), f.message);
+      })
       .join("; ");
   }
+  const e = error as ApiError | undefined;
+  if (typeof e?.detail === "string") return e.detail;
   return fallback;
 }

@@ -2,7 +2,8 @@ import { useEffect, useRef, useState, type FormEvent } from "react";
 import { Trans, useTranslation } from "react-i18next";
 import { Link, Navigate, useNavigate } from "react-router-dom";
 import { ResendVerification } from "../components/ResendVerification";
-import { api, errorMessage } from "../api/client";
+import { api, errorMessage, errorsByField, withLabel } from "../api/client";
+import "./auth.css";
 import { useAuth } from "../auth/AuthProvider";
 import type { LanguageCode } from "../i18n";
 
@@ -29,6 +30,8 @@ export function RegisterPage() {
   const { user, signIn } = useAuth();
   const navigate = useNavigate();
   const [error, setError] = useState<string | null>(null);
+  // The API's field errors, each shown under its own field (with the field's translated label).
+  const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({});
   // The registration's answer is the same whether or not the email had an account (so nobody can
   // find out who is registered); a sign-in that then fails is the sign the email was taken.
   const [mayBeTaken, setMayBeTaken] = useState(false);
@@ -56,6 +59,7 @@ export function RegisterPage() {
     const text = (name: string) => String(form.get(name) ?? "").trim() || undefined;
     setBusy(true);
     setError(null);
+    setFieldErrors({});
     setMayBeTaken(false);
     try {
       const { error } = await api.POST("/api/v1/auth/register", {
@@ -73,7 +77,10 @@ export function RegisterPage() {
           marketing_consent: form.get("marketing_consent") === "on",
         },
       });
-      if (error) return setError(errorMessage(error));
+      if (error) {
+        setFieldErrors(errorsByField(error));
+        return setError(errorMessage(error, undefined, labels));
+      }
       const login = await api.POST("/api/v1/auth/login", {
         body: { email: String(form.get("email")), password: String(form.get("password")) },
       });
@@ -81,7 +88,7 @@ export function RegisterPage() {
       if ((login.error as { error?: string } | undefined)?.error === "email_not_verified") {
         return setCheckInbox(String(form.get("email")).trim());
       }
-      if (login.error || !login.data) return setError(errorMessage(login.error));
+      if (login.error || !login.data) return setError(errorMessage(login.error, undefined, labels));
       await signIn(login.data);
       navigate("/chat", { replace: true });
     } catch (e) {
@@ -92,6 +99,27 @@ export function RegisterPage() {
   }
 
   const policy = <Link to="/privacy" target="_blank" />;
+  // The form's own names for the API's fields: "Password is too easy…", never "password: …".
+  const labels: Record<string, string> = {
+    email: t("email"),
+    username: t("username"),
+    password: t("password"),
+    first_name: t("firstName"),
+    last_name: t("lastName"),
+    data_processing_consent: t("dataConsentLabel"),
+    gdpr_consent: t("gdprConsentLabel"),
+  };
+  /** Props tying a field to its error (when it has one). */
+  const invalid = (name: string, described?: string) => {
+    const ids = [described, fieldErrors[name] ? `${name}-error` : undefined].filter(Boolean).join(" ");
+    return { "aria-invalid": fieldErrors[name] ? true : undefined, "aria-describedby": ids || undefined };
+  };
+  const fieldError = (name: string) =>
+    fieldErrors[name] ? (
+      <small id={`${name}-error`} className="field-error">
+        {withLabel(labels[name] ?? name, fieldErrors[name])}
+      </small>
+    ) : null;
   if (checkInbox) {
     return (
       <section className="auth-page">
@@ -117,43 +145,53 @@ export function RegisterPage() {
       <form onSubmit={(e) => void submit(e)}>
         <label>
           {t("email")}
-          <input name="email" type="email" autoComplete="email" required />
+          <input name="email" type="email" autoComplete="email" required {...invalid("email")} />
+          {fieldError("email")}
         </label>
         <label>
           {t("username")}
-          <input name="username" autoComplete="username" minLength={3} maxLength={50} />
+          <input name="username" autoComplete="username" minLength={3} maxLength={50} {...invalid("username")} />
+          {fieldError("username")}
         </label>
         <div className="row">
           <label>
             {t("firstName")}
-            <input name="first_name" autoComplete="given-name" maxLength={100} />
+            <input name="first_name" autoComplete="given-name" maxLength={100} {...invalid("first_name")} />
+            {fieldError("first_name")}
           </label>
           <label>
             {t("lastName")}
-            <input name="last_name" autoComplete="family-name" maxLength={100} />
+            <input name="last_name" autoComplete="family-name" maxLength={100} {...invalid("last_name")} />
+            {fieldError("last_name")}
           </label>
         </div>
         <label>
           {t("password")}
-          <input name="password" type="password" autoComplete="new-password" required minLength={8} aria-describedby="password-hint" />
+          <input name="password" type="password" autoComplete="new-password" required minLength={8} {...invalid("password", "password-hint")} />
           <small id="password-hint">{t("passwordHint")}</small>
+          {fieldError("password")}
         </label>
-        <label className="check">
-          <input name="data_processing_consent" type="checkbox" required />
-          <span>
-            <Trans t={t} i18nKey="dataConsent" components={{ 1: policy }} />
-          </span>
-        </label>
-        <label className="check">
-          <input name="gdpr_consent" type="checkbox" />
-          <span>
-            <Trans t={t} i18nKey="gdprConsent" components={{ 1: policy }} />
-          </span>
-        </label>
-        <label className="check">
-          <input name="marketing_consent" type="checkbox" />
-          <span>{t("marketingConsent")}</span>
-        </label>
+        <fieldset className="consents">
+          <legend>{t("consentsTitle")}</legend>
+          <label className="check consent">
+            <input name="data_processing_consent" type="checkbox" required {...invalid("data_processing_consent")} />
+            <span>
+              <Trans t={t} i18nKey="dataConsent" components={{ 1: policy }} /> <span className="required-mark">{t("requiredMark")}</span>
+            </span>
+          </label>
+          {fieldError("data_processing_consent")}
+          <label className="check consent">
+            <input name="gdpr_consent" type="checkbox" {...invalid("gdpr_consent")} />
+            <span>
+              <Trans t={t} i18nKey="gdprConsent" components={{ 1: policy }} />
+            </span>
+          </label>
+          {fieldError("gdpr_consent")}
+          <label className="check consent">
+            <input name="marketing_consent" type="checkbox" />
+            <span>{t("marketingConsent")}</span>
+          </label>
+        </fieldset>
         {error && <p role="alert" className="error">{error}</p>}
         {mayBeTaken && (
           <p role="alert" className="error">

@@ -43,7 +43,11 @@ export interface StreamHandlers {
   token(text: string): void;
   /** The server rejected what was streamed so far (the grounded-answer guard): show `text` instead. */
   replace(text: string): void;
+  /** The answer's id is known (it can be stopped from now on). */
+  started?(messageId: number): void;
 }
+
+export type FeedbackRead = components["schemas"]["FeedbackRead"];
 
 interface Stored {
   access_token?: string;
@@ -271,6 +275,34 @@ export class HelplineClient {
     return (await response.json()) as ChatResponse;
   }
 
+  /** Stop an answer being written: the text so far is kept as the answer (`stopped`). The stream
+   * being followed then ends with that answer. Resolves false when it had already finished. */
+  async stop(messageId: number): Promise<boolean> {
+    const response = await this.authed(`/api/v1/chat/messages/${messageId}/stop`, () => ({ method: "POST" }), false);
+    if (!response) throw new Unreachable();
+    if (response.status === 409) return false;
+    if (!response.ok) throw await apiError(response);
+    return true;
+  }
+
+  /** Thumbs up or down on an answer (sending again changes the verdict). */
+  async feedback(messageId: number, helpful: boolean): Promise<FeedbackRead> {
+    const response = await this.authed(
+      `/api/v1/messages/${messageId}/feedback`,
+      () => ({ method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ helpful }) }),
+      false,
+    );
+    if (!response) throw new Unreachable();
+    if (!response.ok) throw await apiError(response);
+    return (await response.json()) as FeedbackRead;
+  }
+
+  /** Start afresh: the next message opens a new conversation (the old one stays on the server,
+   * and with an account made from this guest). */
+  newConversation(): void {
+    this.store({ conversation_id: undefined });
+  }
+
   /** Who answers the kept conversation (the assistant or a person); null without one. */
   async handoffState(): Promise<HandoffState | null> {
     const id = this.conversationId;
@@ -361,7 +393,10 @@ export class HelplineClient {
             continue;
           }
           if (event.id) state.lastId = event.id;
-          if (typeof data.message_id === "number") state.messageId = data.message_id;
+          if (typeof data.message_id === "number" && state.messageId !== data.message_id) {
+            state.messageId = data.message_id;
+            on.started?.(data.message_id);
+          }
           if (typeof data.conversation_id === "number") this.store({ conversation_id: data.conversation_id });
           if (event.event === "typing") on.typing();
           else if (event.event === "token" && typeof data.content === "string") on.token(data.content);

@@ -4,7 +4,8 @@
 //
 // The API is the script's own origin unless data-helpline-api says otherwise; the language is
 // data-helpline-language, else the page's <html lang>, else the browser's. Sites with their own
-// button call window.HelplineWidget.open() / .close().
+// button call window.HelplineWidget.open() / .close(); a "contact us" link calls
+// window.HelplineWidget.contact("what it is about") to hand the conversation to a person.
 import { HelplineClient } from "./api";
 import { pickLanguage, strings } from "./i18n";
 import { Widget } from "./widget";
@@ -12,6 +13,8 @@ import { Widget } from "./widget";
 interface HelplineWidgetApi {
   open(): void;
   close(): void;
+  /** Open and ask for a person (the conversation's first message when there is none yet). */
+  contact(topic?: string): void;
 }
 
 declare global {
@@ -41,9 +44,11 @@ async function boot(): Promise<void> {
 
   let widget: Widget | null = null;
   let wantOpen = false;
+  let wantContact: { topic?: string } | null = null;
   window.HelplineWidget = {
     open: () => (widget ? widget.open() : (wantOpen = true)),
-    close: () => (widget ? widget.close() : (wantOpen = false)),
+    close: () => (widget ? widget.close() : ((wantOpen = false), (wantContact = null))),
+    contact: (topic?: string) => (widget ? widget.contact(topic) : (wantContact = { topic })),
   };
 
   let config;
@@ -56,7 +61,8 @@ async function boot(): Promise<void> {
   widget = new Widget(client, strings(lang), config);
   const mount = () => {
     document.body.appendChild((widget as Widget).view.host);
-    if (wantOpen) widget?.open();
+    if (wantContact) widget?.contact(wantContact.topic);
+    else if (wantOpen) widget?.open();
   };
   if (document.body) mount();
   else document.addEventListener("DOMContentLoaded", mount, { once: true });

@@ -8,6 +8,9 @@ import css from "./widget.css?inline";
 
 const CHAT_ICON = "M21 12a8 8 0 0 1-11.6 7.1L4 20l1-4.6A8 8 0 1 1 21 12z";
 const CLOSE_ICON = "M6 6l12 12M18 6L6 18";
+const NEW_ICON = "M12 5v14M5 12h14";
+const UP_ICON = "M7 10v11M15 5.9 14 10h5.8a2 2 0 0 1 1.9 2.6l-2.3 7A2 2 0 0 1 17.5 21H7V10l4-8a3 3 0 0 1 4 3.9z";
+const DOWN_ICON = "M17 14V3M9 18.1 10 14H4.2a2 2 0 0 1-1.9-2.6l2.3-7A2 2 0 0 1 6.5 3H17v11l-4 8a3 3 0 0 1-4-3.9z";
 
 /** A line icon, built node by node: no innerHTML, so pages enforcing Trusted Types are fine. */
 function icon(d: string): SVGSVGElement {
@@ -103,6 +106,59 @@ export class BotMessage {
     this.node.append(box);
   }
 
+  /** The reader stopped it: say so under what was written (and offer to write it again). */
+  stopped(message: string, retry?: () => void): void {
+    this.node.removeAttribute("aria-busy");
+    this.node.classList.add("stopped");
+    if (!this.body.textContent?.trim()) this.body.replaceChildren();
+    const note = el("p", "stopped-note", message);
+    if (retry) {
+      const button = el("button", "retry", this.t.retry);
+      button.type = "button";
+      button.addEventListener("click", () => {
+        note.remove();
+        this.node.classList.remove("stopped");
+        retry();
+      });
+      note.append(" ", button);
+    }
+    this.body.append(note);
+  }
+
+  /** Thumbs up and down; `current`: the verdict already given. `vote` sends one (and resolves
+   * false when it failed, so the buttons go back as they were). */
+  feedback(current: boolean | null | undefined, vote: (helpful: boolean) => Promise<boolean>): void {
+    this.node.querySelector(".feedback")?.remove();
+    const box = el("div", "feedback");
+    const status = el("span", "feedback-status");
+    status.setAttribute("role", "status");
+    const make = (helpful: boolean) => {
+      const button = el("button", helpful ? "thumb up" : "thumb down");
+      button.type = "button";
+      button.append(icon(helpful ? UP_ICON : DOWN_ICON));
+      button.setAttribute("aria-label", helpful ? this.t.helpful : this.t.notHelpful);
+      button.title = helpful ? this.t.helpful : this.t.notHelpful;
+      button.setAttribute("aria-pressed", String(current === helpful));
+      button.addEventListener("click", () => {
+        const before = [up.getAttribute("aria-pressed"), down.getAttribute("aria-pressed")];
+        up.setAttribute("aria-pressed", String(helpful));
+        down.setAttribute("aria-pressed", String(!helpful));
+        void vote(helpful).then((ok) => {
+          if (ok) status.textContent = this.t.thanks;
+          else {
+            up.setAttribute("aria-pressed", before[0] ?? "false");
+            down.setAttribute("aria-pressed", before[1] ?? "false");
+          }
+        });
+      });
+      return button;
+    };
+    const up = make(true);
+    const down = make(false);
+    box.append(up, down, status);
+    this.node.append(box);
+  }
+
   /** Mark the answer failed; `retry` (when given) adds a "Try again" button. */
   failed(message: string, retry?: () => void): void {
     this.node.removeAttribute("aria-busy");
@@ -127,6 +183,10 @@ export class View {
   readonly panel = el("section", "panel");
   readonly title = el("h2");
   readonly closeButton = el("button", "close");
+  /** "New conversation" (in the header), the unread count on the bubble, Stop while answering. */
+  readonly newButton = el("button", "new");
+  readonly badge = el("span", "badge");
+  readonly stop = el("button", "stop");
   readonly log = el("div", "log");
   readonly form = el("form", "composer");
   readonly input = el("textarea");
@@ -140,6 +200,9 @@ export class View {
   /** "Create an account to keep this conversation": shown once a guest has one. */
   readonly keep = el("a", "keep");
   private notice: HTMLElement | null = null;
+  private pinned = true;
+  /** Where our last scroll to the end left the log (see the scroll listener). */
+  private autoTop = -1;
   /** Origins images in answers may load from besides the server's (the widget's config). */
   imageOrigins: readonly string[] = [];
 
@@ -159,6 +222,9 @@ export class View {
     this.bubble.setAttribute("aria-label", t.open);
     this.bubble.setAttribute("aria-expanded", "false");
     this.bubble.setAttribute("aria-controls", "hl-panel");
+    this.badge.hidden = true;
+    this.badge.setAttribute("aria-hidden", "true"); // the bubble's label says it
+    this.bubble.append(this.badge);
 
     this.panel.id = "hl-panel";
     this.panel.hidden = true;
@@ -167,11 +233,27 @@ export class View {
     this.closeButton.type = "button";
     this.closeButton.append(icon(CLOSE_ICON));
     this.closeButton.setAttribute("aria-label", t.close);
-    head.append(this.title, this.closeButton);
+    this.newButton.type = "button";
+    this.newButton.append(icon(NEW_ICON));
+    this.newButton.setAttribute("aria-label", t.newChat);
+    this.newButton.title = t.newChat;
+    this.newButton.hidden = true;
+    head.append(this.title, this.newButton, this.closeButton);
 
     this.log.setAttribute("role", "log");
     this.log.setAttribute("aria-live", "polite");
     this.log.tabIndex = 0; // scrollable with the keyboard
+    // Following the newest words unless the reader scrolled up (measured when they scroll, not
+    // after new content grew the log: a tall list of sources must not end the following).
+    this.log.addEventListener("scroll", () => {
+      // Our own scroll to the end (its event comes later, maybe after more words grew the log)
+      // changes nothing; the reader's scroll decides whether to keep following.
+      if (Math.abs(this.log.scrollTop - this.autoTop) < 2) return;
+      this.pinned = this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < 48;
+    });
+    // The log shrinks when a bar shows under it (handoff, the account offer, a taller composer):
+    // the newest lines stay in view.
+    if (typeof ResizeObserver === "function") new ResizeObserver(() => this.follow()).observe(this.log);
     this.log.setAttribute("aria-label", t.title);
 
     const label = el("label", "sr-only", t.message);
@@ -182,7 +264,10 @@ export class View {
     this.input.maxLength = 4000;
     this.send.type = "submit";
     this.send.textContent = t.send;
-    this.form.append(label, this.input, this.send);
+    this.stop.type = "button";
+    this.stop.textContent = t.stop;
+    this.stop.hidden = true;
+    this.form.append(label, this.input, this.send, this.stop);
 
     this.talk.type = "button";
     this.talk.textContent = t.talk;
@@ -238,17 +323,37 @@ export class View {
     this.panel.classList.toggle("compact", !enabled);
   }
 
-  busy(busy: boolean): void {
+  /** While answering: Send is disabled and Stop shows beside it (once `stoppable`). */
+  busy(busy: boolean, stoppable = false): void {
     this.send.disabled = busy;
+    const hadFocus = this.root().activeElement === this.stop;
+    this.stop.hidden = !(busy && stoppable);
+    this.send.hidden = busy && stoppable;
+    if (hadFocus && this.stop.hidden) this.input.focus();
+  }
+
+  /** Answers arrived while the panel was closed: a count on the bubble (0 hides it). */
+  setUnread(count: number): void {
+    this.badge.hidden = count === 0;
+    this.badge.textContent = count > 9 ? "9+" : String(count);
+    this.bubble.setAttribute("aria-label", count ? fill(this.t.openUnread, { count }) : this.t.open);
+    this.bubble.classList.toggle("unread", count > 0);
+  }
+
+  private root(): ShadowRoot {
+    return this.host.shadowRoot as ShadowRoot;
   }
 
   private scroll(): void {
     this.log.scrollTop = this.log.scrollHeight;
+    this.autoTop = this.log.scrollTop;
+    this.pinned = true;
   }
 
   clear(): void {
     this.log.replaceChildren();
     this.notice = null;
+    this.pinned = true;
   }
 
   greeting(text: string): void {
@@ -299,9 +404,8 @@ export class View {
   }
 
   follow(): void {
-    // Keep the newest words in view unless the reader scrolled up to read something older.
-    const gap = this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight;
-    if (gap < 120) this.scroll();
+    // Keep the newest words (and an answer's sources) in view unless the reader scrolled up.
+    if (this.pinned) this.scroll();
   }
 
   /** A notice at the end of the log (replacing the previous one), with an optional link inside

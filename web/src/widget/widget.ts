@@ -16,6 +16,10 @@ export class Widget {
   private handoffState: HandoffState | null = null;
   private live: AbortController | null = null;
   private readonly shown = new Set<number>();
+  /** Answers and replies that arrived while the panel was closed (the bubble's badge). */
+  private unread = 0;
+  /** The answer being written, once its id is known: what Stop stops. */
+  private answering: number | null = null;
 
   /** `config` null: the server could not be reached, so the panel says chat is unavailable. */
   constructor(
@@ -52,6 +56,8 @@ export class Widget {
     const v = this.view;
     v.bubble.addEventListener("click", () => this.open());
     v.closeButton.addEventListener("click", () => this.close());
+    v.newButton.addEventListener("click", () => void this.restart());
+    v.stop.addEventListener("click", () => void this.stopAnswer());
     v.keep.addEventListener("click", (event) => {
       event.preventDefault();
       void this.keep();
@@ -131,9 +137,9 @@ export class Widget {
   private onEvent(kind: string, data: Record<string, unknown>): void {
     const message = data.message as MessageRead | undefined;
     if (!message || this.shown.has(message.id)) return;
-    if (kind === "agent") this.showMessage(message);
+    if (kind === "agent") this.showMessage(message, true);
     else if (kind === "handoff") {
-      this.showMessage(message);
+      this.showMessage(message, true);
       this.showHandoff(data.handoff as HandoffState);
     }
   }
@@ -147,13 +153,14 @@ export class Widget {
   }
 
   /** A person's reply or a notice of a change of hands (from the history or live). */
-  private showMessage(m: MessageRead): void {
+  private showMessage(m: MessageRead, live = false): void {
     this.shown.add(m.id);
     const meta = (m.metadata ?? {}) as { author?: string; agent?: { name?: string }; handoff?: { status?: string; agent_name?: string | null } };
     if (m.message_type === "system") this.view.handoffNotice(this.noticeText(meta.handoff));
     else {
       this.view.agent(meta.agent?.name || this.t.someone, m.content);
       if (this.isOpen) void this.client.seen(m.id);
+      else if (live) this.noteUnread();
     }
     this.view.follow();
   }
@@ -171,6 +178,8 @@ export class Widget {
   open(): void {
     if (this.isOpen) return;
     this.view.setOpen(true);
+    this.unread = 0;
+    this.view.setUnread(0);
     if (!this.started) {
       this.started = true;
       void this.start();
@@ -189,6 +198,53 @@ export class Widget {
     else this.view.closeButton.focus();
   }
 
+  /** Something new arrived while the panel was closed: count it on the bubble. */
+  private noteUnread(): void {
+    if (this.isOpen) return;
+    this.unread += 1;
+    this.view.setUnread(this.unread);
+  }
+
+  /** "Contact us" (window.HelplineWidget.contact): open and hand the conversation to a person,
+   * through the same request for a person the "Talk to a person" button and a typed "talk to a
+   * person" make. With no conversation yet, the request is its first message (about `topic`). */
+  contact(topic?: string): void {
+    this.open();
+    const go = async () => {
+      await this.ready;
+      if (this.mode !== "ready" || this.sending) return;
+      if (this.client.conversationId !== null) return this.askForPerson();
+      const about = topic?.trim();
+      this.view.input.value = about ? fill(this.t.contactAbout, { topic: about.slice(0, 300) }) : this.t.contact;
+      await this.submit();
+    };
+    void go();
+  }
+
+  /** "New conversation": the log starts afresh; the next message opens a new conversation. */
+  private async restart(): Promise<void> {
+    if (this.sending) return;
+    this.client.newConversation();
+    this.live?.abort();
+    this.live = null;
+    this.shown.clear();
+    this.showHandoff(null);
+    this.view.offerAccount(false);
+    await this.start();
+    this.view.input.focus();
+  }
+
+  /** Stop the answer being written; what it wrote so far stays (see finish). */
+  private async stopAnswer(): Promise<void> {
+    const id = this.answering;
+    if (id === null) return;
+    try {
+      await this.client.stop(id);
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
   /** "Create an account to keep this conversation": the sign-up page in a new tab, with a
    * one-time code for this guest's session. The tab is opened within the click, before the code
    * is fetched: a window opened after an await is blocked as a pop-up. */
@@ -201,9 +257,18 @@ export class Widget {
   }
 
   /** First opening: the greeting, then the kept conversation (if any). */
-  private async start(): Promise<void> {
+  private start(): Promise<void> {
+    this.ready = this.load();
+    return this.ready;
+  }
+
+  /** Settled once the first opening has shown the kept conversation (contact() waits for it). */
+  private ready: Promise<void> = Promise.resolve();
+
+  private async load(): Promise<void> {
     const v = this.view;
     v.clear();
+    this.updateNewButton();
     v.greeting(this.config?.greeting ?? "");
     this.showMode();
     if (this.mode !== "ready" || this.client.conversationId === null) return;
@@ -221,22 +286,45 @@ export class Widget {
         } else if (m.message_type === "assistant") {
           const bot = v.bot();
           bot.text(m.content);
-          const meta = m.metadata as Pick<ChatResponse, "sources" | "related"> | null;
+          const meta = m.metadata as (Pick<ChatResponse, "sources" | "related"> & { stopped?: boolean }) | null;
           bot.done(Array.isArray(meta?.sources) ? meta.sources : null, Array.isArray(meta?.related) ? meta.related : null);
           if (m.status === "failed" || m.status === "partial") {
             bot.failed(this.t.failed, () => void this.retry(bot, m.id));
+          } else {
+            if (meta?.stopped) bot.stopped(this.t.stopped, () => void this.retry(bot, m.id));
+            if (m.content.trim()) bot.feedback(m.feedback, (helpful) => this.vote(m.id, helpful));
           }
         }
       }
       this.showHandoff(await this.client.handoffState());
+      v.follow();
     } catch (error) {
       this.fail(error);
     }
   }
 
+  private updateNewButton(): void {
+    this.view.newButton.hidden = !(this.mode === "ready" && this.client.conversationId !== null);
+  }
+
+  /** Thumbs up or down; after "not helpful", the server may offer a person. */
+  private async vote(messageId: number, helpful: boolean): Promise<boolean> {
+    try {
+      const result = await this.client.feedback(messageId, helpful);
+      if (result.offer_handoff && this.handoffState?.status !== "waiting_for_agent" && this.handoffState?.status !== "with_agent") {
+        this.view.setHandoff(null, true, false);
+      }
+      return true;
+    } catch (error) {
+      this.fail(error);
+      return false;
+    }
+  }
+
   private async follow(bot: BotMessage, messageId: number): Promise<void> {
     this.sending = true;
-    this.view.busy(true);
+    this.answering = messageId;
+    this.view.busy(true, true);
     bot.typing();
     let answer = "";
     try {
@@ -259,6 +347,7 @@ export class Widget {
       this.fail(error);
     } finally {
       this.sending = false;
+      this.answering = null;
       this.view.busy(false);
     }
   }
@@ -319,6 +408,11 @@ export class Widget {
           bot.text(answer);
           v.follow();
         },
+        started: (id) => {
+          this.answering = id;
+          this.updateNewButton();
+          v.busy(true, true);
+        },
       });
       this.finish(bot, final);
     } catch (error) {
@@ -336,6 +430,7 @@ export class Widget {
       this.fail(error);
     } finally {
       this.sending = false;
+      this.answering = null;
       v.busy(false);
       v.follow();
     }
@@ -343,10 +438,12 @@ export class Widget {
 
   private finish(bot: BotMessage, final: ChatResponse): void {
     this.view.offerAccount(this.client.canKeep);
+    this.updateNewButton();
     if (final.handoff) {
       // A person answers: the message waits for them, no answer from the assistant follows.
       bot.node.remove();
       this.showHandoff(final.handoff);
+      this.view.follow();
       return;
     }
     if (!this.handoffState || this.handoffState.status !== "bot") {
@@ -355,6 +452,13 @@ export class Widget {
     if (final.content) bot.text(final.content);
     bot.done(final.sources, final.related);
     if (final.error) bot.failed(this.t.failed, () => void this.retry(bot, final.message_id));
+    else {
+      if (final.stopped) bot.stopped(this.t.stopped, () => void this.retry(bot, final.message_id));
+      if (final.content.trim()) bot.feedback(null, (helpful) => this.vote(final.message_id, helpful));
+    }
+    // The whole answer in view, its sources and thumbs too (unless the reader scrolled up).
+    this.view.follow();
+    this.noteUnread();
   }
 
   private async retry(bot: BotMessage, messageId: number): Promise<void> {

@@ -6,6 +6,7 @@ import { api, errorMessage } from "../../api/client";
 import { CATEGORIES_KEY, fieldErrors, useCategories, type Category } from "../api";
 import { CategoryItem } from "./categories/CategoryItem";
 import { Field } from "./faqs/Field";
+import { UnsavedChangesDialog, useUnsavedChanges } from "../unsaved/useUnsavedChanges";
 
 /** Categories: one level of nesting, in sort_order; create, rename, reorder, delete. */
 export default function CategoriesPage() {
@@ -17,6 +18,8 @@ export default function CategoriesPage() {
   const [description, setDescription] = useState("");
   const [created, setCreated] = useState<string | null>(null);
   const tops = categories.data ?? [];
+  // A category typed but not created yet: leaving warns.
+  const unsaved = useUnsavedChanges(name.trim() !== "" || description.trim() !== "");
 
   const create = useMutation({
     mutationFn: async () => {
@@ -124,6 +127,7 @@ export default function CategoriesPage() {
             {created}
           </p>
         )}
+        <UnsavedChangesDialog blocker={unsaved.blocker} />
       </section>
 
       {move.error && (

@@ -16,19 +16,8 @@ export function useUpdateMe() {
   });
 }
 
-interface FieldError {
-  field?: string | null;
-  message?: string;
-}
-
 /** The API's message, with its field names replaced by the labels the user sees on the form
  * ("new_password: must be at least 8 characters long" -> "New password: must be ..."). */
 export function formError(error: unknown, labels: Record<string, string>, fallback: string): string {
-  const fields = (error as { errors?: FieldError[] } | null)?.errors;
-  if (Array.isArray(fields) && fields.length > 0) {
-    return fields
-      .map((f) => (f.field ? `${labels[f.field] ?? f.field}: ${f.message ?? ""}` : (f.message ?? "")))
-      .join("; ");
-  }
-  return errorMessage(error, fallback);
+  return errorMessage(error, fallback, labels);
 }

@@ -58,7 +58,9 @@ describe("FaqPage", () => {
     expect(screen.getByText(/<b>bold<\/b>/)).toBeInTheDocument();
     expect(document.title).toBe("How do I track my parcel? · Help center");
     expect(document.querySelector('meta[name="description"]')?.getAttribute("content")).toBe("Open the page. <bbold</b");
-    expect(screen.getByRole("link", { name: /Sign in to tell us/ })).toBeInTheDocument();
+    // Visitors vote too (once per device): no sign-in needed.
+    expect(screen.getByRole("button", { name: "Yes" })).toBeInTheDocument();
+    expect(screen.getByRole("button", { name: "No" })).toBeInTheDocument();
   });
 
   it("says so when the FAQ does not exist", async () => {
@@ -85,6 +87,17 @@ describe("SearchResults", () => {
     show(<SearchResults q="zebra" />, "/help?q=zebra");
     expect(await screen.findByText("No FAQs match “zebra”. Try other words.")).toBeInTheDocument();
     const search = get.mock.calls.find(([path]) => path === "/api/v1/faqs/search");
-    expect(search?.[1]).toMatchObject({ params: { query: { q: "zebra", language: "en", status: "published" } } });
+    expect(search?.[1]).toMatchObject({ params: { query: { q: "zebra", language: "en", status: "published", suggest: true } } });
+  });
+
+  it("offers the API's spelling of the query and a way to a person", async () => {
+    get.mockImplementation((path: string) =>
+      Promise.resolve(path === "/api/v1/faqs/search" ? { data: { query: "parcle", items: [], suggestion: "parcel" } } : answer(path)),
+    );
+    show(<SearchResults q="parcle" />, "/help?q=parcle");
+    const link = await screen.findByRole("link", { name: "parcel" });
+    expect(link).toHaveAttribute("href", "/help?q=parcel");
+    expect(screen.getByText("Did you mean")).toBeInTheDocument();
+    expect(screen.getByRole("heading", { name: "Still need help?" })).toBeInTheDocument();
   });
 });

@@ -1,42 +1,37 @@
 import { useTranslation } from "react-i18next";
-import { Link, useLocation } from "react-router-dom";
 import { errorMessage } from "../../api/client";
 import { useAuth } from "../../auth/AuthProvider";
-import { useVote, type Faq } from "./api";
+import { keptVote, useVote, type Faq } from "./api";
+import { ContactUs } from "./ContactUs";
 
-/** "Was this helpful?" The API counts one vote per account, so visitors are asked to sign in. */
+/** "Was this helpful?" Anyone may answer: an account votes once, a visitor once per device
+ * (the API limits votes per address too). After "No", a way to a person. */
 export function VoteBox({ faq }: { faq: Faq }) {
   const { t } = useTranslation("help");
   const { user } = useAuth();
-  const location = useLocation();
-  const vote = useVote(faq);
+  const vote = useVote(faq, Boolean(user));
+  const given = vote.data?.helpful ?? (user ? undefined : keptVote(faq.id));
 
   return (
     <section className="help-vote" aria-labelledby="help-vote-title">
       <h2 id="help-vote-title">{t("vote.question")}</h2>
-      {!user ? (
-        <p>
-          <Link to="/login" state={{ from: location.pathname }}>
-            {t("vote.signIn")}
-          </Link>
-        </p>
-      ) : vote.data ? (
-        <p role="status">{vote.data.helpful ? t("vote.thanksHelpful") : t("vote.thanksNotHelpful")}</p>
-      ) : (
-        <div className="help-vote-buttons">
-          <button type="button" className="secondary" disabled={vote.isPending} onClick={() => vote.mutate(true)}>
-            {t("vote.yes")}
-          </button>
-          <button type="button" className="secondary" disabled={vote.isPending} onClick={() => vote.mutate(false)}>
-            {t("vote.no")}
-          </button>
-        </div>
-      )}
+      <div className="help-vote-buttons">
+        <button type="button" className="secondary" aria-pressed={given === true} disabled={vote.isPending} onClick={() => vote.mutate(true)}>
+          {t("vote.yes")}
+        </button>
+        <button type="button" className="secondary" aria-pressed={given === false} disabled={vote.isPending} onClick={() => vote.mutate(false)}>
+          {t("vote.no")}
+        </button>
+      </div>
+      <p role="status" className="help-vote-status">
+        {vote.data ? (vote.data.helpful ? t("vote.thanksHelpful") : t("vote.thanksNotHelpful")) : ""}
+      </p>
       {vote.isError && (
         <p role="alert" className="error">
           {errorMessage(vote.error, t("vote.failed"))}
         </p>
       )}
+      {given === false && <ContactUs topic={faq.question} />}
     </section>
   );
 }

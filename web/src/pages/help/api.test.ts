@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { excerpt, findCategory, findCategoryById, summary, type Category } from "./api";
+import { deviceId, excerpt, findCategory, findCategoryById, summary, type Category } from "./api";
 
 const now = "2026-01-01T00:00:00Z";
 const categories: Category[] = [
@@ -43,5 +43,19 @@ describe("findCategory", () => {
     expect(findCategory(categories, "nope")).toBeUndefined();
     expect(findCategoryById(categories, 2)?.parent?.id).toBe(1);
     expect(findCategoryById(categories, null)).toBeUndefined();
+  });
+});
+
+describe("deviceId", () => {
+  it("is made once and kept", () => {
+    const store = new Map<string, string>();
+    const storage = { getItem: (k: string) => store.get(k) ?? null, setItem: (k: string, v: string) => void store.set(k, v) };
+    const first = deviceId(storage);
+    expect(first).toMatch(/^[A-Za-z0-9_-]{16,64}$/);
+    expect(deviceId(storage)).toBe(first);
+  });
+  it("works without storage (a new one each time)", () => {
+    const blocked = { getItem: () => { throw new Error("blocked"); }, setItem: () => { throw new Error("blocked"); } };
+    expect(deviceId(blocked)).not.toBe(deviceId(blocked));
   });
 });

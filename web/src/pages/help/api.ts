@@ -110,32 +110,84 @@ export function useFaq(slug: string) {
   });
 }
 
+/** The help center's search: the API's hybrid search (the one the chat's retrieval runs), with its
+ * "did you mean" spelling of the query. */
 export function useSearch(q: string, language: string | undefined, enabled: boolean) {
   return useQuery({
     queryKey: ["public", "help", "search", q, language ?? "all"],
     enabled: enabled && q.trim().length > 0,
     queryFn: async () => {
       const { data, error } = await api.GET("/api/v1/faqs/search", {
-        params: { query: { q, language, status: "published", limit: 20 } },
+        params: { query: { q, language, status: "published", limit: 20, suggest: true } },
       });
       if (error || !data) throw error ?? new Error("No answer");
-      return data.items;
+      return { items: data.items, suggestion: data.suggestion ?? null };
     },
   });
 }
 
-export function useVote(faq: Faq) {
+const DEVICE_KEY = "helpline.device";
+
+/** A random id this browser keeps, so a visitor without an account votes once per FAQ. Not a
+ * tracker: it is sent with votes only. A fresh one each time when storage is blocked. */
+export function deviceId(storage: Pick<Storage, "getItem" | "setItem"> | undefined = globalThis.localStorage): string {
+  try {
+    const kept = storage?.getItem(DEVICE_KEY);
+    if (kept && /^[A-Za-z0-9_-]{16,64}$/.test(kept)) return kept;
+  } catch {
+    // storage blocked: fall through
+  }
+  const made = newDeviceId();
+  try {
+    storage?.setItem(DEVICE_KEY, made);
+  } catch {
+    // storage blocked: this vote counts once all the same
+  }
+  return made;
+}
+
+function newDeviceId(): string {
+  const bytes = new Uint8Array(16);
+  globalThis.crypto.getRandomValues(bytes);
+  return "d-" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+const VOTES_KEY = "helpline.votes";
+
+/** This browser's own votes (FAQ id -> helpful), to show a visitor what they said. */
+export function keptVote(faqId: number): boolean | undefined {
+  try {
+    const votes = JSON.parse(localStorage.getItem(VOTES_KEY) ?? "{}") as Record<string, boolean>;
+    return typeof votes[faqId] === "boolean" ? votes[faqId] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function keepVote(faqId: number, helpful: boolean): void {
+  try {
+    const votes = JSON.parse(localStorage.getItem(VOTES_KEY) ?? "{}") as Record<string, boolean>;
+    votes[faqId] = helpful;
+    localStorage.setItem(VOTES_KEY, JSON.stringify(votes));
+  } catch {
+    // not kept: the vote still counted
+  }
+}
+
+/** "Was this helpful?": as the signed-in user, or without an account as this device. */
+export function useVote(faq: Faq, signedIn: boolean) {
   const queryClient = useQueryClient();
   return useMutation({
     mutationFn: async (helpful: boolean) => {
       const { data, error } = await api.POST("/api/v1/faqs/{faq_id}/vote", {
         params: { path: { faq_id: faq.id } },
-        body: { helpful },
+        body: signedIn ? { helpful } : { helpful, device_id: deviceId() },
       });
       if (error || !data) throw error ?? new Error("No answer");
       return data;
     },
     onSuccess: (vote) => {
+      if (!signedIn) keepVote(faq.id, vote.helpful);
       if (!faq.slug) return;
       queryClient.setQueryData<Faq>(["public", "help", "faq", faq.slug], (old) =>
         old ? { ...old, helpful_count: vote.helpful_count, not_helpful_count: vote.not_helpful_count } : old,

@@ -1,5 +1,5 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
+import { useRef, useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { useLocation, useNavigate } from "react-router-dom";
 import { api, type Schemas } from "../../../api/client";
@@ -11,6 +11,7 @@ import { MarkdownEditor } from "./MarkdownEditor";
 import { PhrasingsEditor } from "./PhrasingsEditor";
 import { StatusBadge } from "./StatusBadge";
 import { FAQS_KEY } from "./queries";
+import { isDirty, UnsavedChangesDialog, useUnsavedChanges } from "../../unsaved/useUnsavedChanges";
 
 const FIELDS = ["question", "answer", "category_id", "keywords", "phrasings", "language", "slug", "meta_title", "meta_description", "priority", "status"] as const;
 
@@ -66,10 +67,15 @@ export function FaqForm({ faq }: { faq?: Faq }) {
   const queryClient = useQueryClient();
   const categories = useCategories();
   const [values, setValues] = useState(() => initial(faq));
+  // What the server has: the form is "dirty" (leaving it warns) while the values differ from it.
+  const [savedValues, setSavedValues] = useState(() => initial(faq));
+  const sent = useRef(values); // the values of the save in flight
+  const unsaved = useUnsavedChanges(isDirty(savedValues, values));
   const [saved, setSaved] = useState<string | null>(() => ((location.state as { saved?: boolean } | null)?.saved ? t("editor.created") : null));
 
   const save = useMutation({
     mutationFn: async (status?: FaqStatus): Promise<Faq> => {
+      sent.current = values;
       const payload = { ...body(values), ...(status ? { status } : {}) };
       const { data, error } = faq
         ? await api.PUT("/api/v1/faqs/{faq_id}", { params: { path: { faq_id: faq.id } }, body: payload })
@@ -82,10 +88,13 @@ export function FaqForm({ faq }: { faq?: Faq }) {
       queryClient.setQueryData([...FAQS_KEY, "one", data.id], data);
       void queryClient.invalidateQueries({ queryKey: [...FAQS_KEY, "list"] });
       if (!faq) {
+        unsaved.release();
         navigate(`/admin/faqs/${data.id}`, { replace: true, state: { saved: true } });
         return;
       }
       // The API cleans phrasings (trimmed, repeats and the question dropped): show what it kept.
+      const kept = { ...sent.current, slug: data.slug ?? sent.current.slug, phrasings: data.phrasings ?? sent.current.phrasings };
+      setSavedValues(kept);
       setValues((v) => ({ ...v, slug: data.slug ?? v.slug, phrasings: data.phrasings ?? v.phrasings }));
       setSaved(status ? t(`editor.statusChanged.${status}`) : t("editor.saved"));
     },
@@ -177,6 +186,7 @@ export function FaqForm({ faq }: { faq?: Faq }) {
           {saved}
         </p>
       )}
+      <UnsavedChangesDialog blocker={unsaved.blocker} />
       <FaqActions
         faq={faq}
         busy={save.isPending}
