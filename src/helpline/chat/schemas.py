@@ -26,6 +26,9 @@ class Source(BaseModel):
     question: str
     slug: str | None = None
     score: float
+    n: int | None = Field(
+        default=None, description="The number the answer cites it by (`[n]` in `content`), when the model was given it"
+    )
 
 
 class UnsupportedFact(BaseModel):

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from helpline.auth.dependencies import CurrentUser
 from helpline.chat.schemas import MessageRead
-from helpline.conversations import service
+from helpline.conversations import export, service
 from helpline.conversations.schemas import (
     ConversationDetail,
     ConversationPage,
@@ -32,7 +32,7 @@ async def list_conversations(
     user: CurrentUser,
     session: SessionDep,
     status_filter: Annotated[service.Status, Query(alias="status")] = "active",
-    q: Annotated[str | None, Query(max_length=200, description="Search titles")] = None,
+    q: Annotated[str | None, Query(max_length=200, description="Search titles and message text")] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> ConversationPage:
@@ -58,6 +58,25 @@ async def get_conversation(
         context=conv.context,
         messages=[_message(m, helpful) for m, helpful in messages],
         messages_next_cursor=next_cursor,
+    )
+
+
+@router.get(
+    "/{conversation_id}/export",
+    response_class=Response,
+    responses=NOT_FOUND | {200: {"content": {"text/markdown": {}}, "description": "The conversation as Markdown"}},
+)
+async def export_conversation(
+    conversation_id: PathId, user: CurrentUser, session: SessionDep, request: Request
+) -> Response:
+    """The whole conversation as a Markdown file (its first 5,000 messages), to keep or share."""
+    conv = await service.get_owned(session, user.id, conversation_id)
+    messages = await service.all_messages(session, conv.id, export.MAX_MESSAGES)
+    body = export.to_markdown(conv, messages, str(request.base_url).rstrip("/"))
+    return Response(
+        body,
+        media_type="text/markdown; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="conversation-{conv.id}.md"'},
     )
 
 
