@@ -5,6 +5,7 @@ import { Link, NavLink, useNavigate } from "react-router-dom";
 import { api } from "../api/client";
 import { useAuth } from "../auth/AuthProvider";
 import { LANGUAGES, setLanguage, type LanguageCode } from "../i18n";
+import { useTheme } from "../theme";
 
 export function LanguageSwitch() {
   const { t, i18n } = useTranslation();
@@ -36,6 +37,21 @@ export function LanguageSwitch() {
         ))}
       </select>
     </label>
+  );
+}
+
+/** Dark mode on or off (the system's preference until pressed; remembered on this device). */
+export function ThemeToggle() {
+  const { t } = useTranslation();
+  const [theme, setTheme] = useTheme();
+  const dark = theme === "dark";
+  return (
+    <button type="button" className="secondary theme-toggle" aria-pressed={dark} onClick={() => setTheme(dark ? "light" : "dark")}>
+      <svg viewBox="0 0 24 24" aria-hidden="true" focusable="false">
+        <path fill="currentColor" d="M21 12.8A9 9 0 1 1 11.2 3a7 7 0 0 0 9.8 9.8z" />
+      </svg>
+      <span className="theme-label">{t("darkMode")}</span>
+    </button>
   );
 }
 
@@ -76,6 +92,7 @@ export function Layout({ children }: { children: ReactNode }) {
           </ul>
         </nav>
         <div className="header-actions">
+          <ThemeToggle />
           <LanguageSwitch />
           {user ? (
             <button type="button" onClick={() => void signOut().then(() => navigate("/login"))}>
