@@ -16,8 +16,9 @@ def _author(m: Message) -> str:
     if m.message_type is MessageType.user:
         return "You"
     if meta.get("author") == "agent":
-        agent = meta.get("agent") if isinstance(meta.get("agent"), dict) else {}
-        return str(agent.get("name") or "Support agent")
+        agent = meta.get("agent")
+        name = agent.get("name") if isinstance(agent, dict) else None
+        return str(name or "Support agent")
     if m.message_type is MessageType.system:
         return "Notice"
     return "Assistant"
