@@ -27,7 +27,7 @@ let loading: Promise<Highlighter> | null = null;
 const FENCE = /(^|\n)\s*(```|~~~)/;
 
 function useHighlighter(needed: boolean): Highlighter | null {
-  const [loaded, setLoaded] = useState<Highlighter | null>(highlighter);
+  const [loaded, setLoaded] = useState<Highlighter | null>(() => highlighter); // a function: not called as an initializer
   useEffect(() => {
     if (!needed || loaded) return;
     let live = true;

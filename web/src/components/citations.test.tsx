@@ -29,3 +29,25 @@ describe("Markdown citations", () => {
     expect(screen.getByText(/and \[3\]/)).toBeInTheDocument();
   });
 });
+
+describe("Markdown code", () => {
+  it("highlights fenced code once the highlighter has loaded, and offers to copy it", async () => {
+    const { container } = render(
+      <MemoryRouter>
+        <Markdown>{"Use:\n\n```python\nimport helpline\ndef ask():\n    return 1\n```"}</Markdown>
+      </MemoryRouter>,
+    );
+    await vi.waitFor(() => expect(container.querySelector(".hljs-keyword")).not.toBeNull(), { timeout: 5000 });
+    expect(container.querySelector("pre code")).toHaveTextContent("import helpline");
+    expect(screen.getByRole("button", { name: "Copy code" })).toBeInTheDocument();
+  });
+});
+
+describe("Markdown after the highlighter loaded", () => {
+  it("renders text without code too (the loaded plugin is kept as a plugin, not called)", async () => {
+    const first = render(<Markdown>{"```js\nlet a = 1\n```"}</Markdown>);
+    await vi.waitFor(() => expect(first.container.querySelector(".hljs-keyword")).not.toBeNull(), { timeout: 5000 });
+    const { container } = render(<Markdown>{"Plain words, **bold**."}</Markdown>);
+    expect(container.querySelector("strong")).toHaveTextContent("bold");
+  });
+});

@@ -131,10 +131,13 @@ export default function ChatPage() {
     toBottom();
     return chat.send(text);
   };
-  const closeSidebar = () => {
-    setSidebarOpen(false);
-    toggle.current?.focus();
-  };
+  const closeSidebar = () => setSidebarOpen(false);
+  // The drawer closed: the focus goes back to its button (once the thread is no longer inert).
+  const wasOpen = useRef(false);
+  useEffect(() => {
+    if (wasOpen.current && !sidebarOpen) toggle.current?.focus();
+    wasOpen.current = sidebarOpen;
+  }, [sidebarOpen]);
 
   return (
     <div className={`chat-page${sidebarOpen ? " drawer-open" : ""}`}>

@@ -25,14 +25,30 @@ export function useFollowLatest(contentKey: unknown, resetKey: unknown) {
   }, []);
 
   useEffect(() => {
+    // Only the user scrolls up: text arriving right after our own scroll to the end (before its
+    // scroll event) must not read as "the user left the end".
+    let lastY = window.scrollY;
     const onScroll = () => {
+      const y = window.scrollY;
       const near = pageNearBottom();
-      follow.current = near;
-      setAtBottom(near);
+      if (near) follow.current = true;
+      else if (y < lastY) follow.current = false;
+      lastY = y;
+      setAtBottom(near || follow.current);
     };
     window.addEventListener("scroll", onScroll, { passive: true });
     return () => window.removeEventListener("scroll", onScroll);
   }, []);
+
+  // Late layout (the handoff line, fonts, highlighted code) moves the end: stay on it while following.
+  useEffect(() => {
+    if (typeof ResizeObserver === "undefined") return;
+    const observer = new ResizeObserver(() => {
+      if (follow.current && !isNearBottom(window.scrollY, window.innerHeight, document.documentElement.scrollHeight, 1)) toBottom();
+    });
+    observer.observe(document.body);
+    return () => observer.disconnect();
+  }, [toBottom]);
 
   // Another conversation (or the first page of this one) opens at its newest message.
   useEffect(() => {
