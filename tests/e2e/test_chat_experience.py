@@ -102,7 +102,11 @@ async def test_stop_regenerate_and_edit_the_last_question(
     await expect(answer.get_by_role("button", name="Copy answer")).to_have_count(0)
     # Stored so: no words, no sources, marked stopped.
     query = "SELECT content, metadata FROM messages WHERE message_type = 'assistant' AND metadata IS NOT NULL"
-    await eventually(lambda: db.fetchrow(query))
+
+    async def stored() -> bool:
+        return await db.fetchrow(query) is not None
+
+    await eventually(stored)
     row = await db.fetchrow(query)
     assert row is not None
     assert row["content"] == ""
