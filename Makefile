@@ -136,6 +136,7 @@ bench: install wrk ## Run the benchmarks in bench/ (prints figures; about 40 min
 	@$(UV) run --frozen python bench/bench_jobs.py
 	@$(UV) run --frozen python bench/bench_ws_idle.py
 	@$(UV) run --frozen python bench/bench_ws_fanout.py
+	@$(UV) run --frozen python bench/bench_hnsw_build.py
 
 db-shell: install ## Open psql on Helpline's database
 	@$(UV) run --frozen helpline db-shell

@@ -19,7 +19,7 @@ from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from redis.asyncio import Redis
 
 from helpline.chat.ws import frame
-from helpline.platform.hub import GenerationHub
+from helpline.platform.hub import GenerationHub, Hub
 from helpline.platform.redis_hub import RedisGenerationHub
 
 URL = os.environ.get("BENCH_REDIS_URL") or None
@@ -29,7 +29,7 @@ QUEUED_FRAMES = 1024  # HELPLINE_WS_MAX_QUEUED_FRAMES's default
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    hub = RedisGenerationHub.from_url(URL, prefix=PREFIX) if URL else GenerationHub()
+    hub: Hub = RedisGenerationHub.from_url(URL, prefix=PREFIX) if URL else GenerationHub()
     app.state.hub = hub
     app.state.raw = Redis.from_url(URL) if URL else None
     try:
@@ -50,7 +50,7 @@ async def ping() -> dict[str, str]:
 
 @app.websocket("/ws/{user_id}")
 async def listen(ws: WebSocket, user_id: int) -> None:
-    hub: GenerationHub = ws.app.state.hub
+    hub: Hub = ws.app.state.hub
     await ws.accept()
     with hub.listen(user_id, QUEUED_FRAMES) as listener:
         if isinstance(hub, RedisGenerationHub):
@@ -77,7 +77,7 @@ async def listen(ws: WebSocket, user_id: int) -> None:
 async def publish(user_id: int, events: int = 20, interval_ms: float = 10.0, raw: bool = False) -> dict[str, int]:
     """A generation's tokens; with ``raw``, each token's time is also PUBLISHed as is on
     ``{prefix}:raw:<user_id>`` (the floor: one Redis pub/sub hop, no hub)."""
-    hub: GenerationHub = app.state.hub
+    hub: Hub = app.state.hub
     gen = hub.open(random.randrange(1, 2**48), 1, user_id)
     for _ in range(events):
         now = repr(time.time())

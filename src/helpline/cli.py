@@ -179,20 +179,35 @@ def serve(
 def worker(
     schedules: Annotated[bool, typer.Option(help="Also queue the cron jobs (one run per tick across workers)")] = True,
     migrate: Annotated[bool, typer.Option(help="Apply migrations before starting")] = True,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve /metrics on this port (HELPLINE_METRICS_WORKER_PORT)", min=1, max=65535)
+    ] = None,
+    metrics_host: Annotated[
+        str | None, typer.Option(help="Address /metrics listens on (HELPLINE_METRICS_WORKER_HOST, 127.0.0.1)")
+    ] = None,
 ) -> None:
-    """Run background jobs only (exports, retention, clean-ups, FAQ reindexing), no HTTP. Use with
-    HELPLINE_JOBS_IN_SERVER=false on the servers to keep jobs off them; stops on Ctrl-C or SIGTERM."""
+    """Run background jobs only (exports, retention, clean-ups, FAQ reindexing), no HTTP but an
+    optional /metrics. Use with HELPLINE_JOBS_IN_SERVER=false on the servers to keep jobs off them;
+    stops on Ctrl-C or SIGTERM."""
     settings = _settings()
     _check_redis(settings)
+    port = metrics_port or settings.metrics.worker_port
+    host = metrics_host or settings.metrics.worker_host
 
     async def run(url: str) -> None:
+        from helpline.core.metrics import serve_metrics
         from helpline.core.runtime import Runtime
         from helpline.jobs.worker import run_worker
 
         runtime = Runtime.build(settings, url)
+        metrics = serve_metrics(host, port, settings.metrics.token) if port else None
+        if metrics is not None:
+            typer.echo(f"Worker metrics on http://{host}:{port}/metrics")
         try:
             await run_worker(runtime, schedules=schedules)
         finally:
+            if metrics is not None:
+                metrics.shutdown()
             await runtime.close()
 
     with _database(settings) as url:

@@ -96,8 +96,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     """Build the ASGI app. Give ``runtime`` to share one (tests, benchmarks); otherwise the
     lifespan builds it from settings, starting the embedded PostgreSQL when no URL is set."""
     settings = settings or (runtime.settings if runtime else get_settings())
-    configure_logging(settings.log_level, settings.log_json)
     tracer_provider = tracing.configure(settings.tracing)
+    configure_logging(settings.log_level, settings.log_json, traced=tracer_provider is not None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -16,7 +16,7 @@ from helpline.analytics.rollup import refresh
 from helpline.core.config import AnalyticsSettings, ModelPrice, Settings
 from helpline.core.runtime import Runtime
 from tests.admin.conftest import Account
-from tests.analytics.seed import MODEL, Seeded, seed
+from tests.analytics.seed import MODEL, Seeded, message, seed
 from tests.conftest import make_settings
 
 URL = "/api/v1/analytics/dashboard"
@@ -56,7 +56,7 @@ async def test_the_dashboard_counts_the_seeded_week(client: httpx.AsyncClient, m
     assert body["period"]["refreshed_until"] is not None
     assert (t["active_users"], t["new_users"], t["new_guests"]) == (3, 3, 1)
     assert (t["conversations"], t["messages"], t["questions"], t["answers"]) == (3, 10, 5, 5)
-    assert t["answers_by_origin"] == {"faq": 1, "model": 1, "refused": 2, "failed": 1}
+    assert t["answers_by_origin"] == {"faq": 1, "model": 1, "refused": 2, "failed": 1, "agent": 0}
     assert (t["helpful"], t["not_helpful"], t["helpful_rate"]) == (1, 1, 0.5)
     assert t["flags"] == 1
     assert (t["input_tokens"], t["output_tokens"]) == (100, 50)
@@ -180,3 +180,37 @@ async def test_a_day_is_written_yyyy_mm_dd(client: httpx.AsyncClient, mod: Accou
     r = await client.get(URL, params={"to": value}, headers=mod.auth)
     assert r.status_code == 422, r.text
     assert "YYYY-MM-DD" in r.text
+
+
+async def test_a_persons_reply_counts_apart_from_the_model(
+    client: httpx.AsyncClient, mod: Account, runtime: Runtime, db: asyncpg.Connection, seeded: Seeded
+) -> None:
+    # A reply written after a hand-over (helpline.support: model_used "agent") on the seeded
+    # conversation of 3 November: an answer of its own origin, not the model's, with no tokens,
+    # cost or response time of the model's.
+    uid = await db.fetchval("SELECT user_id FROM conversations ORDER BY id DESC LIMIT 1")
+    cid = await db.fetchval("SELECT id FROM conversations ORDER BY id DESC LIMIT 1")
+    at = datetime(2026, 11, 3, 12, tzinfo=UTC)
+    await message(
+        db,
+        cid,
+        uid,
+        "assistant",
+        "A person here.",
+        at,
+        model="agent",
+        response_ms=90_000,
+        meta={"author": "agent", "agent": {"id": 1, "name": "Ann"}},
+    )
+    await refresh(runtime.sessionmaker, settle=timedelta(hours=48), full=True)
+    body = await get(client, mod, **WEEK)
+    t = body["totals"]
+    assert t["answers_by_origin"] == {"faq": 1, "model": 1, "refused": 2, "failed": 1, "agent": 1}
+    assert "agent" not in [m["model"] for m in body["models"]]
+    assert t["response_time"]["answers"] == 4
+    assert {b["bucket"]: b["answers_agent"] for b in body["series"]}["2026-11-03"] == 1
+    drill = await client.get(
+        "/api/v1/analytics/conversations/list", params={**WEEK, "figure": "agent"}, headers=mod.auth
+    )
+    assert drill.status_code == 200, drill.text
+    assert [c["conversation_id"] for c in drill.json()["items"]] == [cid]

@@ -11,8 +11,8 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
 
-from helpline.auth.dependencies import load_caller
-from helpline.auth.service import Caller
+from helpline.auth.access import load_caller
+from helpline.core.identity import Caller
 from helpline.core.runtime import Runtime
 from helpline.models import UserRole
 from tests.conftest import bearer, signed_in, sql_statements

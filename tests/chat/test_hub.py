@@ -27,7 +27,7 @@ from websockets.exceptions import ConnectionClosed
 from helpline.core.config import RedisSettings
 from helpline.core.runtime import Runtime
 from helpline.main import create_app
-from helpline.platform.hub import Generation, GenerationHub, Shutdown, TurnEvent
+from helpline.platform.hub import Generation, GenerationHub, Hub, Shutdown, TurnEvent, create_hub
 from helpline.platform.redis_hub import RedisGenerationHub, RemoteGeneration
 from tests.chat.conftest import eventually
 from tests.chat.fakes import KeywordModerator, ScriptedProvider
@@ -92,7 +92,7 @@ async def get_event(queue: asyncio.Queue[Any]) -> TurnEvent:
     return item
 
 
-async def known(hub: GenerationHub, message_id: int) -> Generation:
+async def known(hub: Hub, message_id: int) -> Generation:
     """The generation once the hub has heard of it (other instances announce theirs)."""
 
     await soon(lambda: hub.get(message_id) is not None)
@@ -106,7 +106,7 @@ async def collect(gen: Generation, after_seq: int = 0) -> list[TurnEvent]:
         return [e async for e in gen.follow(after_seq)]
 
 
-async def answer(hub: GenerationHub, gen: Generation, tokens: list[str]) -> None:
+async def answer(hub: Hub, gen: Generation, tokens: list[str]) -> None:
     await hub.publish(gen, "typing", {"message_id": gen.message_id})
     for text in tokens:
         await hub.publish(gen, "token", {"content": text})
@@ -117,7 +117,7 @@ async def answer(hub: GenerationHub, gen: Generation, tokens: list[str]) -> None
 
 
 async def test_in_process_hub_follows_listens_and_forgets(tmp_path: Path) -> None:
-    hub = GenerationHub.for_settings(make_settings("postgresql+asyncpg://u@localhost/none", tmp_path))
+    hub = create_hub(make_settings("postgresql+asyncpg://u@localhost/none", tmp_path))
     assert type(hub) is GenerationHub
     hub._keep = 0.2
     with hub.listen(1) as mine, hub.listen(2) as theirs:
@@ -178,7 +178,7 @@ async def test_a_listener_on_another_instance_gets_each_event_once(hubs: HubFact
         assert on_a.empty()
         assert on_b.empty()
         assert other_user.empty()
-    await soon(lambda: b._wanted == {b._announce_channel})
+    await soon(lambda: b.subscriber.wanted == {b.names.announcements})
 
 
 async def test_follow_on_another_instance_replays_then_continues_live(hubs: HubFactory) -> None:
@@ -204,7 +204,7 @@ async def test_follow_on_another_instance_replays_then_continues_live(hubs: HubF
     await a.publish(gen, "response", {"content": "Hello there"}, final=True)
     await asyncio.wait_for(follower, 5)
     assert [(e.seq, e.kind) for e in received] == [(2, "token"), (3, "token"), (4, "response")]
-    assert b._remote == {}  # the reader is gone with its last follower
+    assert b.reader.remote == {}  # the reader is gone with its last follower
     # After the end, the log is still there to replay from any point, as on the instance that made it.
     assert [e.seq for e in await collect(await known(b, 200), 0)] == [1, 2, 3, 4]
     assert [e.seq for e in await collect(await known(b, 200), 3)] == [4]
@@ -214,7 +214,7 @@ async def test_lookup_finds_an_answer_announced_before_this_instance_listened(hu
     a = hubs()
     gen = a.open(300, 4, 11)
     await a.publish(gen, "typing", {})
-    await soon(lambda: redis.exists(a._meta_key(300)))
+    await soon(lambda: redis.exists(a.names.meta(300)))
     late = hubs()
     assert late.get(300) is None  # it missed the announcement
     found = await late.lookup(300)
@@ -233,13 +233,13 @@ async def test_a_finished_answer_expires_and_a_vanished_one_ends_its_followers(h
     done = a.open(400, 1, 1)
     await answer(a, done, ["x"])
     await known(b, 400)
-    stream = a._stream_key(400)
+    stream = a.names.stream(400)
     await soon(lambda: redis.exists(stream))
     assert 0 < await redis.pttl(stream) <= 300
-    assert 0 < await redis.pttl(a._meta_key(400)) <= 300
+    assert 0 < await redis.pttl(a.names.meta(400)) <= 300
 
     async def expired() -> bool:
-        return not await redis.exists(stream, a._meta_key(400)) and b.get(400) is None and a.get(400) is None
+        return not await redis.exists(stream, a.names.meta(400)) and b.get(400) is None and a.get(400) is None
 
     await eventually(expired, timeout=3)
 
@@ -248,8 +248,8 @@ async def test_a_finished_answer_expires_and_a_vanished_one_ends_its_followers(h
     remote = await known(b, 401)
     follower = asyncio.create_task(collect(remote))
     await soon(lambda: remote.last_seq == 1)
-    assert await redis.pttl(a._stream_key(401)) > 300_000  # the safety TTL while it runs
-    await redis.delete(a._stream_key(401), a._meta_key(401))  # gone (expired, flushed, ...)
+    assert await redis.pttl(a.names.stream(401)) > 300_000  # the safety TTL while it runs
+    await redis.delete(a.names.stream(401), a.names.meta(401))  # gone (expired, flushed, ...)
     assert [e.kind for e in await asyncio.wait_for(follower, 3)] == ["typing"]  # ends, without a final event
     assert b.get(401) is None  # a resume now falls back to the database
 
@@ -268,21 +268,21 @@ async def test_an_answer_whose_instance_died_is_orphaned_and_one_whose_instance_
     await soon(lambda: remote.last_seq == 1)
     await asyncio.sleep(1.5)  # longer than the heartbeat's lifetime: a beats, so it is not orphaned
     assert not follower.done()
-    assert await redis.exists(a._alive_key(a.origin))
+    assert await redis.exists(a.names.alive(a.origin))
     # a dies (its tasks stop as a killed process's would, its keys stay): its heartbeat lapses.
-    for task in (a._heartbeat, a._writer, a._subscriber):
+    for task in (a.heartbeat.task, a.writer.task, a.subscriber.task):
         assert task is not None
         task.cancel()
     assert [e.kind for e in await asyncio.wait_for(follower, 5)] == ["typing"]  # ends, without a final event
     assert remote.orphaned
-    assert await redis.exists(a._stream_key(410))  # its keys are still there: the heartbeat told
+    assert await redis.exists(a.names.stream(410))  # its keys are still there: the heartbeat told
     assert b.get(410) is None
 
     # An instance that stops cleanly has finished its answers (drain), then says it is gone.
     c = hubs(alive_ttl_seconds=1.0)
-    await soon(lambda: redis.exists(c._alive_key(c.origin)))
+    await soon(lambda: redis.exists(c.names.alive(c.origin)))
     await c.drain(timeout=1)
-    assert not await redis.exists(c._alive_key(c.origin))
+    assert not await redis.exists(c.names.alive(c.origin))
 
 
 async def test_a_retry_elsewhere_replaces_the_finished_attempt(hubs: HubFactory, redis: Redis) -> None:
@@ -292,7 +292,7 @@ async def test_a_retry_elsewhere_replaces_the_finished_attempt(hubs: HubFactory,
     first = a.open(500, 2, 3)
     await a.publish(first, "token", {"content": "Hel"})
     await a.publish(first, "error", {"error": "boom"}, final=True)
-    stream = a._stream_key(500)
+    stream = a.names.stream(500)
     await soon(lambda: redis.exists(stream))
     retry = b.open(500, 2, 3)  # the user retries; it lands on the other instance
     await b.publish(retry, "typing", {})
@@ -489,7 +489,7 @@ async def test_sse_resume_on_another_instance_gets_the_live_rest(
             return await read_events(r)
 
     resumed = asyncio.create_task(resume())
-    await soon(lambda: message_id in b.hub._remote)  # B follows A's stream
+    await soon(lambda: message_id in b.hub.reader.remote)  # B follows A's stream
     assert not resumed.done()
     gate.set()  # only now does the model go on
     rest = await asyncio.wait_for(resumed, 10)

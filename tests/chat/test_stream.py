@@ -117,7 +117,7 @@ async def test_finished_answer_replays_from_the_database(
     tokens = await signed_in(http)
     auth = {"Authorization": f"Bearer {tokens['access_token']}"}
     sent = (await http.post("/api/v1/chat/send", headers=auth, json={"message": "hi"})).json()
-    runtime.hub._generations.clear()  # as if another instance had generated it
+    await runtime.hub.erase([sent["message_id"]])  # forgotten here, as if another instance had generated it
     async with http.stream("GET", f"/api/v1/chat/stream/{sent['message_id']}", headers=auth) as r:
         events = await read_events(r)
     assert [e["event"] for e in events] == ["response"]

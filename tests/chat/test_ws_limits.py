@@ -29,7 +29,7 @@ from helpline.ai.embeddings.fake import FakeEmbedder
 from helpline.chat.ws import EXPIRED_REASON
 from helpline.core.config import Settings, WebSocketSettings
 from helpline.core.runtime import Runtime
-from helpline.platform.hub import GenerationHub, Listener
+from helpline.platform.hub import Hub, Listener
 from helpline.platform.redis_hub import RedisGenerationHub
 from tests.chat.test_hub import soon
 from tests.chat.test_stream import recv, until
@@ -132,7 +132,7 @@ async def ready(runtime: Runtime, user_id: int) -> None:
 
 
 def listeners(runtime: Runtime, user_id: int) -> set[Listener]:
-    return set(runtime.hub._listeners.get(user_id, set()))
+    return runtime.hub.listeners(user_id)
 
 
 # -- a raw client that never reads
@@ -239,7 +239,7 @@ async def test_a_client_that_never_reads_is_disconnected_and_the_others_are_serv
 
 
 async def test_the_fan_out_never_waits_for_a_full_queue(runtime: Runtime) -> None:
-    hub: GenerationHub = runtime.hub
+    hub: Hub = runtime.hub
     with hub.listen(42, maxsize=2) as stuck, hub.listen(42, maxsize=100) as fine:
         await ready(runtime, 42)
         gen = hub.open(1, 1, 42)

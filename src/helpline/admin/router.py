@@ -8,7 +8,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Query, Response, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Response, status
 from pydantic import BeforeValidator
 
 from helpline.admin import service
@@ -17,6 +17,7 @@ from helpline.auth.dependencies import AdminUser, ClientDep, StaffUser
 from helpline.chat.sockets import CLOSE_UNAUTHORIZED, close_all
 from helpline.core.deps import RuntimeDep, SessionDep
 from helpline.core.ids import MAX_ID, PathId
+from helpline.core.paging import Paging, paging
 from helpline.models import UserRole, UserStatus
 from helpline.platform.hub import Shutdown
 from helpline.users import service as users
@@ -56,16 +57,15 @@ async def list_users(
     actor: StaffUser,
     session: SessionDep,
     client: ClientDep,
+    page: Annotated[Paging, Depends(paging())],
     q: Annotated[str | None, Query(max_length=100, description="Part of the email or username")] = None,
     role: UserRole | None = None,
     user_status: Annotated[UserStatus | None, Query(alias="status")] = None,
     guest: Annotated[bool | None, Query(description="Only widget guests (true) or only accounts (false)")] = None,
-    cursor: Annotated[str | None, Query(max_length=100)] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> AdminUserPage:
     """Accounts in id order, found by email or username and filtered. Audited."""
     items, next_cursor = await service.list_users(
-        session, actor, client, q=q, role=role, status=user_status, guest=guest, cursor=cursor, limit=limit
+        session, actor, client, q=q, role=role, status=user_status, guest=guest, cursor=page.cursor, limit=page.limit
     )
     return AdminUserPage(items=items, next_cursor=next_cursor)
 
@@ -130,6 +130,7 @@ async def read_audit(
     actor: AdminUser,
     session: SessionDep,
     client: ClientDep,
+    page: Annotated[Paging, Depends(paging(maximum=200))],
     actor_user_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Who acted")] = None,
     action: Annotated[
         str | None,
@@ -139,8 +140,6 @@ async def read_audit(
     target_id: Annotated[str | None, Query(max_length=100)] = None,
     since: Annotated[Timestamp | None, Query(description="From this time (inclusive), ISO 8601")] = None,
     until: Annotated[Timestamp | None, Query(description="Before this time, ISO 8601")] = None,
-    cursor: Annotated[str | None, Query(max_length=100)] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> AuditPage:
     """The audit trail, newest first. Read-only: no entry can be changed or deleted (the
     database refuses it too). Reading it is audited."""
@@ -154,7 +153,7 @@ async def read_audit(
         target_id=target_id,
         since=since,
         until=until,
-        cursor=cursor,
-        limit=limit,
+        cursor=page.cursor,
+        limit=page.limit,
     )
     return AuditPage(items=items, next_cursor=next_cursor)

@@ -28,6 +28,7 @@ _FIGURES: dict[str, str] = {
     "faq": f"{_ANSWERS} AND ({ORIGIN_SQL}) = 'faq'",
     "model": f"{_ANSWERS} AND ({ORIGIN_SQL}) = 'model'",
     "failed": f"{_ANSWERS} AND ({ORIGIN_SQL}) = 'failed'",
+    "agent": f"{_ANSWERS} AND ({ORIGIN_SQL}) = 'agent'",
     "flagged": FLAGGED_SQL.replace("metadata", "m.metadata").replace("message_type", "m.message_type"),
 }
 _THUMBS_DOWN = (

@@ -23,7 +23,9 @@ How an answer came about is read from what the chat stores (helpline.chat.servic
 ``model_used`` "faq" is a FAQ's own answer (a confident match, or the guard standing in with the
 best article), "guard" an honest "I don't know", "moderation" a refusal of a flagged question; an
 answer the output moderation replaced is marked ``output_flagged``; a failed one has status
-failed. Everything else came from the model. ORIGIN_SQL is that rule, in one place."""
+failed; ``model_used`` "agent" is a person's reply after a hand-over (helpline.support), counted
+apart and kept out of the model figures (answers per model, tokens, cost, response times).
+Everything else came from the model. ORIGIN_SQL is that rule, in one place."""
 
 from __future__ import annotations
 
@@ -45,8 +47,9 @@ EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 LATENCY_BASE = 1.1
 _ADVISORY_KEY = 0x616E616C  # "anal": one refresh at a time, across processes
 
-ORIGINS = ("faq", "model", "refused", "failed")
+ORIGINS = ("faq", "model", "refused", "failed", "agent")
 ORIGIN_SQL = """CASE
+    WHEN m.model_used = 'agent' THEN 'agent'
     WHEN m.status = 'failed' THEN 'failed'
     WHEN m.model_used IN ('moderation', 'guard') OR (m.metadata ->> 'output_flagged') = 'true'
          OR (m.metadata ->> 'refusal') = 'true' THEN 'refused'
@@ -117,6 +120,8 @@ WITH m AS (
     WHERE m.created_at >= :lo AND m.created_at < :hi
 ), a AS (
     SELECT * FROM m WHERE message_type = 'assistant' AND status <> 'streaming'
+), bot AS (
+    SELECT * FROM a WHERE origin <> 'agent'
 ), src AS (
     SELECT a.id, a.hour, s ->> 'id' AS faq_id
     FROM a CROSS JOIN LATERAL jsonb_array_elements(
@@ -135,19 +140,19 @@ _COUNT_MESSAGES = text(
     f"""INSERT INTO analytics_counts (metric, level, slot, dim, value) {_MESSAGES_CTE}
 SELECT 'messages', 'q', slot, message_type::text, count(*) FROM m GROUP BY slot, message_type
 UNION ALL SELECT 'answers', 'q', slot, origin, count(*) FROM a GROUP BY slot, origin
-UNION ALL SELECT 'tokens', 'q', slot, '', sum(tokens_used) FROM a WHERE tokens_used > 0 GROUP BY slot
+UNION ALL SELECT 'tokens', 'q', slot, '', sum(tokens_used) FROM bot WHERE tokens_used > 0 GROUP BY slot
 UNION ALL SELECT 'flags', 'q', slot, '', count(*) FROM m WHERE flagged GROUP BY slot
 UNION ALL SELECT 'feedback', 'q', slot, CASE WHEN helpful THEN 'helpful' ELSE 'not_helpful' END, count(*)
     FROM fb GROUP BY 1, 2, 3, 4
-UNION ALL SELECT 'answers_model', 'h', hour, coalesce(model_used, ''), count(*) FROM a GROUP BY hour, model_used
+UNION ALL SELECT 'answers_model', 'h', hour, coalesce(model_used, ''), count(*) FROM bot GROUP BY hour, model_used
 UNION ALL SELECT 'tokens_in', 'h', hour, coalesce(model_used, ''),
     sum(coalesce((metadata -> 'usage' ->> 'prompt_tokens')::bigint, 0))
-    FROM a WHERE tokens_used > 0 GROUP BY hour, model_used
+    FROM bot WHERE tokens_used > 0 GROUP BY hour, model_used
 UNION ALL SELECT 'tokens_out', 'h', hour, coalesce(model_used, ''),
     sum(coalesce((metadata -> 'usage' ->> 'completion_tokens')::bigint, tokens_used))
-    FROM a WHERE tokens_used > 0 GROUP BY hour, model_used
+    FROM bot WHERE tokens_used > 0 GROUP BY hour, model_used
 UNION ALL SELECT 'latency', 'h', hour, floor(ln(greatest(response_time_ms, 0) + 1) / ln({LATENCY_BASE}))::int::text,
-    count(*) FROM a WHERE response_time_ms IS NOT NULL AND status <> 'failed' GROUP BY 1, 2, 3, 4
+    count(*) FROM bot WHERE response_time_ms IS NOT NULL AND status <> 'failed' GROUP BY 1, 2, 3, 4
 UNION ALL SELECT 'faq_sources', 'h', hour, faq_id, count(*) FROM src GROUP BY hour, faq_id
 UNION ALL SELECT 'faq_thumbs_down', 'h', src.hour, src.faq_id, count(*)
     FROM src JOIN fb ON fb.id = src.id AND NOT fb.helpful GROUP BY src.hour, src.faq_id

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
 from helpline.analytics import drill, service
@@ -25,6 +25,7 @@ from helpline.auth.dependencies import AdminUser, ClientDep, CurrentUser, StaffU
 from helpline.core.cursors import BAD_CURSOR
 from helpline.core.deps import RuntimeDep, SessionDep
 from helpline.core.ids import PathId
+from helpline.core.paging import Paging, paging
 
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
 
@@ -70,11 +71,10 @@ async def conversations_behind(
     session: SessionDep,
     period: PeriodDep,
     figure: Figure,
-    cursor: Annotated[str | None, Query(max_length=100)] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 25,
+    page: Annotated[Paging, Depends(paging(default=25))],
 ) -> DrillPage:
     """The conversations behind a figure of the period (no text: dates, language, length)."""
-    return await drill.conversations_behind(session, period, figure, cursor=cursor, limit=limit)
+    return await drill.conversations_behind(session, period, figure, cursor=page.cursor, limit=page.limit)
 
 
 @router.get(

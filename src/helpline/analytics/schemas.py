@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 Granularity = Literal["day", "week", "month"]
 # What a drill-down lists: the conversations behind one figure of the dashboard.
-Figure = Literal["thumbs_down", "helpful", "refused", "faq", "model", "failed", "flagged"]
+Figure = Literal["thumbs_down", "helpful", "refused", "faq", "model", "failed", "agent", "flagged"]
 
 
 class PeriodRead(BaseModel):
@@ -25,6 +25,7 @@ class Origins(BaseModel):
     model: int = Field(description="Answers the model wrote")
     refused: int = Field(description='Refusals and honest "I don\'t know" answers')
     failed: int = Field(description="Answers that failed")
+    agent: int = Field(description="Replies a person wrote after a hand-over (not the model's)")
 
 
 class ResponseTimes(BaseModel):
@@ -63,6 +64,7 @@ class DashboardBucket(BaseModel):
     answers_model: int
     answers_refused: int
     answers_failed: int
+    answers_agent: int = Field(description="Replies written by a person after a hand-over")
     helpful: int
     not_helpful: int
     flags: int

@@ -265,6 +265,7 @@ async def dashboard(session: AsyncSession, settings: Settings, period: Period) -
             answers_model=s("answers", "model").get(b, 0),
             answers_refused=s("answers", "refused").get(b, 0),
             answers_failed=s("answers", "failed").get(b, 0),
+            answers_agent=s("answers", "agent").get(b, 0),
             helpful=s("feedback", "helpful").get(b, 0),
             not_helpful=s("feedback", "not_helpful").get(b, 0),
             flags=s("flags").get(b, 0),

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from helpline.auth.schemas import StrictModel
+from helpline.core.schemas import StrictModel
 
 
 class Scope(StrEnum):

@@ -24,7 +24,7 @@ from helpline.apikeys.schemas import (
     ApiKeyRead,
     Scope,
 )
-from helpline.auth.service import status_problem
+from helpline.auth.access import status_problem
 from helpline.core import audit
 from helpline.core.audit import Client
 from helpline.core.cursors import decode_cursor, encode_cursor, int4

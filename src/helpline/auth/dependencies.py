@@ -7,19 +7,16 @@ from typing import Annotated
 
 from fastapi import Cookie, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import ColumnElement, bindparam, exists, or_, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from helpline.auth.service import ACCOUNT_GONE, Caller, check_access
+from helpline.auth.access import ACCOUNT_GONE, load_caller, load_user
 from helpline.core.audit import Client
-from helpline.core.db import single_statement
 from helpline.core.deps import RuntimeDep, SessionDep, client_ip, user_agent
 from helpline.core.errors import Forbidden, Unauthorized
+from helpline.core.identity import Caller
 from helpline.core.logging import set_user
 from helpline.core.openapi import DEFAULT_DESCRIPTIONS, documents
-from helpline.core.runtime import Runtime
 from helpline.core.security import DeviceCookie, InvalidToken, TokenClaims
-from helpline.models import RevokedAccessToken, RevokedSession, User, UserRole
+from helpline.models import User, UserRole
 from helpline.platform.throttle import AuthThrottles
 
 bearer = HTTPBearer(auto_error=False, description="Access token from /api/v1/auth/login")
@@ -67,20 +64,7 @@ def access_claims(runtime: RuntimeDep, creds: HTTPAuthorizationCredentials | Non
     return claims
 
 
-async def load_user(session: SessionDep, claims: TokenClaims) -> User:
-    """The token's user, checked on every request: exists, not revoked, active, password unchanged."""
-    revoked: ColumnElement[bool] = exists().where(RevokedAccessToken.jti == claims.jti)
-    if claims.sid is not None:
-        revoked = or_(revoked, exists().where(RevokedSession.sid == claims.sid))
-    row = (await session.execute(select(User, revoked).where(User.id == claims.user_id))).first()
-    if row is None:
-        raise Unauthorized(ACCOUNT_GONE)
-    user, is_revoked = row
-    check_access(claims, revoked=is_revoked, password_changed_at=user.password_changed_at, status=user.status)
-    return user
-
-
-# What every check of a caller's token and account can answer (load_user, fetch_caller).
+# What every check of a caller's token and account can answer (auth.access: load_user, load_caller).
 SIGNED_IN: dict[int, str] = {
     401: DEFAULT_DESCRIPTIONS[401],
     403: "The account is suspended or inactive (or, for chat, consent to processing is withdrawn)",
@@ -97,42 +81,6 @@ async def current_user(
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
-
-
-_users = User.__table__.c
-# Built once: Core columns (no ORM entity, identity map or session), bound per call. Chat checks
-# its caller with it on WebSocket connect, stop, retry and stream resumes (a turn checks the
-# account in its own statement: chat/repository._CALLER).
-_CALLER = select(
-    _users.id,
-    _users.language,
-    _users.role,
-    _users.status,
-    _users.password_changed_at,
-    or_(
-        exists().where(RevokedAccessToken.__table__.c.jti == bindparam("jti")),
-        exists().where(RevokedSession.__table__.c.sid == bindparam("sid")),
-    ),
-    # A widget guest has no account to consent with (chat/repository._CALLER).
-    or_(_users.data_processing_consent, _users.is_guest),
-).where(_users.id == bindparam("user_id"))
-
-
-async def fetch_caller(db: AsyncSession | AsyncConnection, claims: TokenClaims) -> Caller:
-    """``load_user``'s checks (same errors) in one statement of only the columns the checks and
-    their callers need, through the request's session or a connection."""
-    row = (await db.execute(_CALLER, {"user_id": claims.user_id, "jti": claims.jti, "sid": claims.sid})).first()
-    if row is None:
-        raise Unauthorized(ACCOUNT_GONE)
-    user_id, language, role, status, password_changed_at, revoked, consent = row
-    check_access(claims, revoked=revoked, password_changed_at=password_changed_at, status=status)
-    return Caller(id=user_id, language=language, role=role, processing_consent=consent)
-
-
-async def load_caller(runtime: Runtime, claims: TokenClaims) -> Caller:
-    """``fetch_caller`` on a short connection of its own, returned to the pool at once."""
-    async with single_statement(runtime.engine) as conn:
-        return await fetch_caller(conn, claims)
 
 
 @documents(SIGNED_IN, requires_token=True)
@@ -167,11 +115,15 @@ READ_METHODS = frozenset({"GET", "HEAD"})
 
 
 async def staff_caller(
-    request: Request, runtime: Runtime, session: AsyncSession, creds: HTTPAuthorizationCredentials | None
+    request: Request,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> User:
-    """The caller of a staff route: an access token's user, or, for a read (GET), a Helpline API
-    key's with the ``admin_read`` scope (apikeys: checked on every request, so a revoked key or a
-    suspended account stops at once). A key may never write: any other method wants a token."""
+    """The caller of a staff route (require_role's): an access token's user, or, for a read (GET),
+    a Helpline API key's with the ``admin_read`` scope (apikeys: checked on every request, so a
+    revoked key or a suspended account stops at once). A key may never write: any other method
+    wants a token."""
     from helpline.apikeys.schemas import Scope
     from helpline.apikeys.service import authenticate, prefix_of
 
@@ -195,13 +147,7 @@ def require_role(*roles: UserRole) -> Callable[..., Awaitable[User]]:
         {**SIGNED_IN, 403: "Your role does not allow this (or an API key lacks the admin_read scope)"},
         requires_token=True,
     )
-    async def dependency(
-        request: Request,
-        runtime: RuntimeDep,
-        session: SessionDep,
-        creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    ) -> User:
-        user = await staff_caller(request, runtime, session, creds)
+    async def dependency(user: Annotated[User, Depends(staff_caller)]) -> User:
         if user.role not in allowed:
             raise Forbidden("You do not have permission to do this")
         return user

@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from helpline.auth.dependencies import load_user
+from helpline.auth.access import load_user
 from helpline.auth.schemas import RegisterRequest
 from helpline.auth.service import (
     USERNAME_TAKEN,

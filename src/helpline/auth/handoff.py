@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from helpline.auth.dependencies import load_user
+from helpline.auth.access import load_user
 from helpline.core.errors import BadRequest, Forbidden
 from helpline.core.runtime import Runtime
 from helpline.core.security import TokenClaims

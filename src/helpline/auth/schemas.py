@@ -3,15 +3,15 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from zoneinfo import available_timezones
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StrictBool, model_validator
 
+from helpline.core.schemas import Language, StrictModel
 from helpline.models import UserRole, UserStatus
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,49}$")
-LANGUAGE_RE = r"^[a-z]{2}(-[A-Z]{2})?$"
 _TIMEZONES = frozenset(available_timezones())
 # The handful of passwords every credential-stuffing list starts with.
 _COMMON_PASSWORDS = frozenset(
@@ -62,33 +62,7 @@ Username = Annotated[str, AfterValidator(_check_username), Field(json_schema_ext
 Password = Annotated[str, AfterValidator(_check_password), Field(json_schema_extra={"minLength": 8})]
 Timezone = Annotated[str, AfterValidator(_check_timezone)]
 Name = Annotated[str | None, Field(max_length=100), AfterValidator(_clean_name)]
-Language = Annotated[str, Field(pattern=LANGUAGE_RE, max_length=10)]
 Email = Annotated[EmailStr, Field(max_length=255)]
-
-
-def _not_null(schema: dict[str, Any]) -> None:
-    """The document's form of a field that may be left out but not sent as null: null is not
-    offered (the service refuses it, 400). Validation stays ``X | None``, whose errors name the
-    field plainly (a Union with a hidden None would prefix them with pydantic's union tags)."""
-    options = schema.get("anyOf")
-    if not isinstance(options, list):
-        return
-    kept = [option for option in options if option != {"type": "null"}]
-    if len(kept) == 1:
-        del schema["anyOf"]
-        schema.update(kept[0])
-    else:
-        schema["anyOf"] = kept
-    if schema.get("default", ...) is None:
-        del schema["default"]
-
-
-# ``Annotated[X | None, NOT_NULL] = None``: leave out to keep the current value; null is refused.
-NOT_NULL = Field(json_schema_extra=_not_null)
-
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_max_length=10_000)
 
 
 class RegisterRequest(StrictModel):

@@ -12,11 +12,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from helpline.auth.access import status_problem
 from helpline.auth.schemas import RegisterRequest
 from helpline.auth.verification import NOT_VERIFIED
 from helpline.core import audit
 from helpline.core.audit import Client
-from helpline.core.errors import Conflict, ConsentRequired, Forbidden, Unauthorized
+from helpline.core.errors import Conflict, Forbidden, Unauthorized
 from helpline.core.runtime import Runtime
 from helpline.core.security import DeviceCookie, InvalidToken, TokenClaims
 from helpline.models import (
@@ -27,7 +28,6 @@ from helpline.models import (
     RevokedSession,
     User,
     UserRole,
-    UserStatus,
 )
 from helpline.platform.throttle import LoginThrottle, RateLimit, account_key
 
@@ -70,54 +70,6 @@ class LoginRefused:
     status_code: int
     error: str
     detail: str
-
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """A checked caller (auth.dependencies.fetch_caller): what chat and knowledge-base reads use of
-    the user, without an ORM entity."""
-
-    id: int
-    language: str
-    role: UserRole
-    # Consent to the processing of their messages (privacy): chat refuses a caller without it.
-    processing_consent: bool = True
-
-
-CONSENT_REQUIRED = (
-    "You have withdrawn your consent to the processing of your messages, so the assistant cannot "
-    "answer. Give it again in your account's privacy settings (PUT /api/v1/privacy/consents)."
-)
-
-
-def require_consent(caller: Caller) -> None:
-    if not caller.processing_consent:
-        raise ConsentRequired(CONSENT_REQUIRED)
-
-
-def status_problem(status: UserStatus) -> str | None:
-    """Why an account with this status may not be served, or None when it may."""
-    if status is UserStatus.suspended:
-        return "This account is suspended. Contact an administrator."
-    if status is UserStatus.inactive:
-        return "This account is inactive."
-    return None
-
-
-ACCOUNT_GONE = "This account no longer exists"
-
-
-def check_access(
-    claims: TokenClaims, *, revoked: bool, password_changed_at: datetime | None, status: UserStatus
-) -> None:
-    """The checks every request's token and account pass, once its account row is found."""
-    if revoked:
-        raise Unauthorized("Token has been revoked; log in again")
-    if password_changed_at and claims.iat < password_changed_at.replace(microsecond=0):
-        raise Unauthorized("Password changed since this token was issued; log in again")
-    problem = status_problem(status)
-    if problem:
-        raise Forbidden(problem)
 
 
 async def find_by_login(session: AsyncSession, identifier: str) -> User | None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from helpline.ai.prompts import Article
+from helpline.chat.smalltalk import small_talk
 from helpline.core.config import GuardSettings, RetrievalSettings
 from helpline.core.runtime import Runtime
 
@@ -230,6 +231,8 @@ async def _record(
     from helpline.faqs.search import retrieval_text
     from helpline.faqs.unanswered import record_unanswered
 
+    if small_talk(question):  # "hi", "thanks!": no article is missing for them
+        return
     vector = await embed_query(deps, retrieval_text(question, customer=deps.normalize))  # the search's, cached
     await record_unanswered(
         session, question, language, vector, model=deps.model, user_id=user_id, conversation_id=conversation_id

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from helpline.auth.access import CALLER_SQL
 from helpline.core.security import TokenClaims
 from helpline.models import MessageStatus, MessageType, UserStatus
 
@@ -43,27 +44,11 @@ _INSERT_PAIR = """
     ORDER BY t.id
 """
 
-# The account behind the token, read in the turn's own statement (the columns of
-# auth.dependencies.fetch_caller), and whether it may be served: auth.service.check_access's rule
-# in SQL (token not revoked, by its jti or its login's sid, password not changed since it was
-# issued, to the second, account active). Nothing is stored for an account that may not; the service then tells why with
-# check_access itself. tests/chat/test_caller.py holds the two to the same answers, case by case.
-# A user who has withdrawn consent to the processing of their messages is not served either (a
-# column of the row read anyway: no statement of its own; privacy.service.update_consents). A
-# widget guest has no account to consent with: the widget's own terms cover their chat.
-_CALLER = """
-    WITH caller AS (
-        SELECT u.language, CAST(u.status AS text) AS status, u.password_changed_at,
-               (u.data_processing_consent OR u.is_guest) AS consent,
-               (EXISTS (SELECT 1 FROM revoked_access_tokens r WHERE r.jti = :jti)
-                OR EXISTS (SELECT 1 FROM revoked_sessions s WHERE s.sid = :sid)) AS revoked
-        FROM users u WHERE u.id = :user_id
-    ),
-    allowed AS (
-        SELECT language FROM caller
-        WHERE NOT revoked AND status = 'active' AND consent
-          AND (password_changed_at IS NULL OR date_trunc('second', password_changed_at) <= :issued_at)
-    ),"""
+# The account behind the token and whether it may be served, read in the turn's own statement:
+# auth.access.CALLER_SQL, generated from the rule every other request is checked with (consent to
+# the processing of messages included: privacy.service.update_consents). Nothing is stored for an
+# account that may not; the service then tells why with the same rule.
+_CALLER = "\n    WITH" + CALLER_SQL
 _NEW_CONVERSATION_HEAD = """
     conv AS (
         INSERT INTO conversations (user_id, title, language, message_count, last_message_at)
@@ -141,13 +126,13 @@ _FINISH = text(
 
 @dataclass(frozen=True, slots=True)
 class Account:
-    """The caller's account as the turn's statement read it (for auth.service.check_access)."""
+    """The caller's account as the turn's statement read it (for auth.access.check_access)."""
 
     status: UserStatus
     password_changed_at: datetime | None
     revoked: bool
     consent: bool  # to the processing of their messages (privacy): without it, nothing is stored
-    allowed: bool  # the statement's own check_access: False, and nothing was stored
+    allowed: bool  # the statement's own check (auth.access.ALLOWED_SQL): False, and nothing was stored
 
 
 @dataclass(frozen=True, slots=True)

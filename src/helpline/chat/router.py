@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Header, Request, Response, status
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from helpline.auth.dependencies import ChatUser, CurrentUser, TurnClaims, load_caller
-from helpline.auth.service import require_consent
+from helpline.auth.access import load_caller, require_consent
+from helpline.auth.dependencies import ChatUser, CurrentUser, TurnClaims
 from helpline.chat import service
 from helpline.chat.schemas import ChatResponse, FeedbackRead, FeedbackRequest, SendRequest
 from helpline.chat.stop import settle_abandoned

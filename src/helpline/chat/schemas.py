@@ -5,10 +5,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from helpline.auth.schemas import Language, StrictModel
 from helpline.chat.facts import FactKind
 from helpline.chat.guard import Problem
 from helpline.core.ids import Id
+from helpline.core.schemas import Language, StrictModel
 from helpline.models import Message, MessageStatus, MessageType
 from helpline.support.state import HandoffState
 

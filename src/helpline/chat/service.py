@@ -18,14 +18,14 @@ import structlog
 from sqlalchemy import select, text
 
 from helpline.ai.base import ChatMessage, LLMError, ModerationResult, StreamDone, StreamEvent, TextDelta, Usage
-from helpline.auth.service import ACCOUNT_GONE, CONSENT_REQUIRED, check_access
+from helpline.auth import access
 from helpline.chat import guard
 from helpline.chat import repository as repo
 from helpline.chat.grounding import Bar, Grounding, Source, ground, prefetch, record_declined
 from helpline.chat.honest import DIRECT_MODEL, Fallback, fallback
 from helpline.chat.smalltalk import small_talk
 from helpline.core.db import single_statement
-from helpline.core.errors import Conflict, ConsentRequired, NotFound, Unauthorized, Unprocessable
+from helpline.core.errors import Conflict, NotFound, Unauthorized, Unprocessable
 from helpline.core.metrics import AI_REQUEST_COUNT, AI_RESPONSE_TIME, AI_TOKEN_USAGE, CHAT_ANSWERS
 from helpline.core.ratelimit import Quota
 from helpline.core.runtime import Runtime
@@ -120,7 +120,7 @@ async def begin(
     """Validate, rate-limit and moderate the message, then store it (and a placeholder answer).
     While a person has the conversation, or when the message asks for one, only the message is
     stored, for the person (``Relayed``: helpline.support.relay); the assistant does not answer.
-    The token's account is checked as every request's is (auth.service.check_access) by the
+    The token's account is checked as every request's is (auth.access) by the
     statement that stores the message, which stores nothing for an account that may not be
     served: a turn costs no statement of its own for it. So the length, rate limit and moderation
     come first, as for any signed token."""
@@ -173,13 +173,10 @@ async def begin(
             history=0 if verdict.flagged else HISTORY_TAIL,
         )
     if account is None:
-        raise Unauthorized(ACCOUNT_GONE)
+        raise Unauthorized(access.ACCOUNT_GONE)
     if not account.allowed:
-        check_access(
-            claims, revoked=account.revoked, password_changed_at=account.password_changed_at, status=account.status
-        )
-        if not account.consent:
-            raise ConsentRequired(CONSENT_REQUIRED)
+        read = access.Account(account.status, account.password_changed_at, account.revoked, account.consent)
+        access.check_access(claims, read, needs_consent=True)
         log.error("chat.access_rules_disagree", user_id=user_id)  # see repository._CALLER
         raise Unauthorized("This token may not be used; log in again")
     if started is None:
@@ -188,7 +185,7 @@ async def begin(
         if relayed is not None:
             return relayed
         raise await _missing_or_full(runtime, user_id, conversation_id or 0)
-    if verdict.flagged and runtime.settings.support.enabled and runtime.settings.support.escalate_flagged:
+    if verdict.flagged:
         await escalate_by_rule(runtime, started.conversation_id, "flagged")
     return Turn(
         user_id=user_id,

@@ -48,7 +48,7 @@ import structlog
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
-from helpline.auth.dependencies import load_caller
+from helpline.auth.access import load_caller
 from helpline.chat import service
 from helpline.chat.schemas import WsIncoming
 from helpline.chat.sockets import CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED

@@ -3,10 +3,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.auth.dependencies import CurrentUser
 from helpline.chat.schemas import MessageRead
 from helpline.conversations import export, service
+from helpline.conversations.dependencies import OwnedConversation
 from helpline.conversations.schemas import (
     ConversationDetail,
     ConversationPage,
@@ -14,7 +16,8 @@ from helpline.conversations.schemas import (
     ConversationUpdate,
 )
 from helpline.core.cursors import BAD_CURSOR
-from helpline.core.deps import RuntimeDep, SessionDep
+from helpline.core.deps import HistorySessionDep, RuntimeDep, SessionDep
+from helpline.core.errors import NotFound
 from helpline.core.ids import MAX_ID, PathId
 from helpline.models import Message
 
@@ -30,7 +33,7 @@ def _message(m: Message, feedback: bool | None) -> MessageRead:
 @router.get("", response_model=ConversationPage, responses=BAD_CURSOR)
 async def list_conversations(
     user: CurrentUser,
-    session: SessionDep,
+    session: HistorySessionDep,
     status_filter: Annotated[service.Status, Query(alias="status")] = "active",
     q: Annotated[str | None, Query(max_length=200, description="Search titles and message text")] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
@@ -43,15 +46,31 @@ async def list_conversations(
 
 
 @router.get("/{conversation_id}", response_model=ConversationDetail, responses=NOT_FOUND)
+# Not OwnedConversation: the conversation is read on the history session (a replica when one is
+# set), with the primary as the fallback for one started a moment ago.
 async def get_conversation(
     conversation_id: PathId,
     user: CurrentUser,
-    session: SessionDep,
+    runtime: RuntimeDep,
+    session: HistorySessionDep,
     before: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Messages older than this id")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ConversationDetail:
-    conv = await service.get_owned(session, user.id, conversation_id)
-    messages, next_cursor = await service.messages_page(session, conv.id, user.id, before=before, limit=limit)
+    try:
+        return await _detail(session, user.id, conversation_id, before, limit)
+    except NotFound:
+        if runtime.replica_engine is None:
+            raise
+    # Read on a replica, a conversation started a moment ago may not be there yet: the primary has it.
+    async with runtime.read_sessionmaker() as primary:
+        return await _detail(primary, user.id, conversation_id, before, limit)
+
+
+async def _detail(
+    session: AsyncSession, user_id: int, conversation_id: int, before: int | None, limit: int
+) -> ConversationDetail:
+    conv = await service.get_owned(session, user_id, conversation_id)
+    messages, next_cursor = await service.messages_page(session, conv.id, user_id, before=before, limit=limit)
     base = ConversationRead.model_validate(conv).model_dump()
     return ConversationDetail(
         **base,
@@ -66,11 +85,8 @@ async def get_conversation(
     response_class=Response,
     responses=NOT_FOUND | {200: {"content": {"text/markdown": {}}, "description": "The conversation as Markdown"}},
 )
-async def export_conversation(
-    conversation_id: PathId, user: CurrentUser, session: SessionDep, request: Request
-) -> Response:
+async def export_conversation(conv: OwnedConversation, session: SessionDep, request: Request) -> Response:
     """The whole conversation as a Markdown file (its first 5,000 messages), to keep or share."""
-    conv = await service.get_owned(session, user.id, conversation_id)
     messages = await service.all_messages(session, conv.id, export.MAX_MESSAGES)
     body = export.to_markdown(conv, messages, str(request.base_url).rstrip("/"))
     return Response(
@@ -82,17 +98,13 @@ async def export_conversation(
 
 @router.put("/{conversation_id}", response_model=ConversationRead, responses=NOT_FOUND | NULL_FIELD)
 async def update_conversation(
-    conversation_id: PathId, body: ConversationUpdate, user: CurrentUser, session: SessionDep
+    conv: OwnedConversation, body: ConversationUpdate, session: SessionDep
 ) -> ConversationRead:
-    conv = await service.get_owned(session, user.id, conversation_id)
     return ConversationRead.model_validate(await service.update(session, conv, body))
 
 
 @router.delete("/{conversation_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
-async def delete_conversation(
-    conversation_id: PathId, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
-) -> Response:
-    conv = await service.get_owned(session, user.id, conversation_id)
+async def delete_conversation(conv: OwnedConversation, session: SessionDep, runtime: RuntimeDep) -> Response:
     message_ids = await service.remove(session, conv)
     # Its answers' event streams go too (as for an erased account or a retention purge).
     await runtime.hub.erase(message_ids)

@@ -5,8 +5,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from helpline.auth.schemas import NOT_NULL, StrictModel
 from helpline.chat.schemas import MessageRead
+from helpline.core.schemas import NOT_NULL, StrictModel
 
 Tag = Annotated[str, Field(min_length=1, max_length=50)]
 

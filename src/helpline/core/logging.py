@@ -122,7 +122,7 @@ def _request_id(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapp
 
 
 def _trace_ids(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    # The trace a line belongs to (core.tracing, when on), to go from a log line to its trace.
+    # The trace a line belongs to (core.tracing), to go from a log line to its trace.
     from opentelemetry import trace
 
     context = trace.get_current_span().get_span_context()
@@ -153,11 +153,13 @@ class ClientFaultFilter(logging.Filter):
         return True
 
 
-def configure_logging(level: str = "INFO", json: bool = True) -> None:
+def configure_logging(level: str = "INFO", json: bool = True, *, traced: bool = False) -> None:
+    """``traced``: tracing is on (core.tracing), so lines carry their trace's ids; off, no line
+    pays for looking up a span that cannot exist."""
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         _request_id,
-        _trace_ids,
+        *([_trace_ids] if traced else []),
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

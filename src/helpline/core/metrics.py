@@ -16,7 +16,8 @@ import hmac
 import os
 import shutil
 import tempfile
-from typing import TYPE_CHECKING
+import threading
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -34,6 +35,8 @@ from starlette.responses import Response
 from helpline.core.errors import error_response
 
 if TYPE_CHECKING:
+    from wsgiref.simple_server import WSGIServer
+
     from sqlalchemy.ext.asyncio import AsyncEngine
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -148,18 +151,49 @@ def _exposition() -> bytes:
     return generate_latest(registry)
 
 
-def authorized(request: Request, token: str | None) -> bool:
-    """No token configured: open (keep /metrics off the public proxy). Else 'Bearer <token>'."""
+def authorized(header: str, token: str | None) -> bool:
+    """Whether an Authorization ``header`` may read the metrics: with no token configured, any
+    (keep /metrics off the public proxy); else 'Bearer <token>'."""
     if not token:
         return True
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    scheme, _, given = header.partition(" ")
     return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+
+
+def serve_metrics(host: str, port: int, token: str | None) -> WSGIServer:
+    """/metrics alone on ``host``:``port``, in a daemon thread, for a process that serves no HTTP
+    (`helpline worker --metrics-port`): its job counters, its connections, the process's own.
+    The same bearer token as the server's /metrics. By hand around wsgiref rather than
+    prometheus-client's start_http_server, which has no way to ask for a token. Stop it with
+    ``shutdown()``."""
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        if environ.get("PATH_INFO") != "/metrics":
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"Not found: /metrics only\n"]
+        if not authorized(environ.get("HTTP_AUTHORIZATION", ""), token):
+            start_response(
+                "401 Unauthorized", [("Content-Type", "text/plain"), ("WWW-Authenticate", 'Bearer realm="metrics"')]
+            )
+            return [b"Send 'Authorization: Bearer <HELPLINE_METRICS_TOKEN>'\n"]
+        body = _exposition()
+        start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST), ("Content-Length", str(len(body)))])
+        return [body]
+
+    class _Quiet(WSGIRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            return  # no line on stderr per scrape
+
+    server = make_server(host, port, app, handler_class=_Quiet)
+    threading.Thread(target=server.serve_forever, name="helpline-metrics", daemon=True).start()
+    return server
 
 
 async def metrics_endpoint(request: Request) -> Response:
     runtime = getattr(request.app.state, "runtime", None)
     token = runtime.settings.metrics.token if runtime is not None else None
-    if not authorized(request, token):
+    if not authorized(request.headers.get("authorization", ""), token):
         return error_response(
             401,
             "unauthorized",

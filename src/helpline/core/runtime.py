@@ -18,7 +18,7 @@ from helpline.core.db import create_engine, create_sessionmaker
 from helpline.core.ratelimit import ApiRateLimiter, UserRateLimiter
 from helpline.core.security import PasswordHasher, TokenCodec
 from helpline.platform.cache import FAQCache, create_faq_cache
-from helpline.platform.hub import GenerationHub
+from helpline.platform.hub import Hub, create_hub
 from helpline.platform.limits import WindowStore, create_limits_storage, create_window_store
 from helpline.platform.onetime import OneTimeStore, create_one_time_store
 from helpline.platform.sockets import PendingSockets
@@ -56,11 +56,13 @@ class Runtime:
     moderator: Moderator
     chat_limiter: UserRateLimiter
     api_limiter: ApiRateLimiter
-    hub: GenerationHub
+    hub: Hub
     auth_throttles: AuthThrottles  # login, sign-up, guest and refresh limits
     one_time: OneTimeStore  # single-use codes (the widget's sign-up hand-off)
     faq_cache: FAQCache  # search results and embeddings
     redis: Redis | RedisCluster | None = None
+    # HELPLINE_DATABASE_REPLICA_URL's engine: history reads go there (history_sessionmaker).
+    replica_engine: AsyncEngine | None = None
     # Chat WebSockets accepted but not authenticated yet (capped by settings.ws).
     pending_sockets: PendingSockets = field(default_factory=PendingSockets)
     # The knowledge base's embedder (faqs.backends makes it on first use; tests put a fake here),
@@ -96,6 +98,7 @@ class Runtime:
             llm = llm or create_provider(settings)
             moderator = moderator or create_moderator(settings)
         engine = create_engine(settings, database_url)
+        replica = settings.database.replica_url
         redis = create_redis(settings)
         windows = create_window_store(settings, redis)
         return cls(
@@ -110,11 +113,12 @@ class Runtime:
             moderator=moderator,
             chat_limiter=UserRateLimiter(windows, settings.limits),
             api_limiter=ApiRateLimiter(windows, settings.limits),
-            hub=GenerationHub.for_settings(settings),
+            hub=create_hub(settings),
             auth_throttles=AuthThrottles.build(create_limits_storage(settings), settings),
             one_time=create_one_time_store(redis),
             faq_cache=create_faq_cache(redis),
             redis=redis,
+            replica_engine=create_engine(settings, replica) if replica else None,
             health_probes={"llm": llm.health} if settings.llm.resolved_provider != "fake" else {},
         )
 
@@ -124,6 +128,16 @@ class Runtime:
         statement stands alone, as in a READ COMMITTED transaction, but without the BEGIN and
         COMMIT round trips around them (about 0.3 ms each). Same pool as ``sessionmaker``."""
         return create_sessionmaker(self.engine.execution_options(isolation_level="AUTOCOMMIT"))
+
+    @functools.cached_property
+    def history_sessionmaker(self) -> async_sessionmaker[AsyncSession]:
+        """Autocommit sessions for reads that may lag the primary by a moment (a user's
+        conversation list and history): on the replica when one is configured, else the same as
+        ``read_sessionmaker``. Never write through it; a read that must see a write just made
+        reads the primary (conversations.router falls back to it on a miss)."""
+        if self.replica_engine is None:
+            return self.read_sessionmaker
+        return create_sessionmaker(self.replica_engine.execution_options(isolation_level="AUTOCOMMIT"))
 
     @functools.cached_property
     def jobs(self) -> JobQueue:
@@ -139,5 +153,7 @@ class Runtime:
             await self.jobs.close()
         await self.llm.aclose()
         await self.engine.dispose()
+        if self.replica_engine is not None:
+            await self.replica_engine.dispose()
         if self.redis is not None:
             await self.redis.aclose()

@@ -17,10 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from helpline.auth.schemas import Language
 from helpline.core import audit
 from helpline.core.audit import Client
 from helpline.core.errors import BadRequest
+from helpline.core.schemas import Language
 from helpline.faqs import formats
 from helpline.faqs.backends import FAQDeps
 from helpline.faqs.embeddings import refresh_embeddings

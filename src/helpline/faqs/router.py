@@ -11,14 +11,23 @@ from pydantic import AfterValidator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.auth.dependencies import ClientDep, CurrentUser, StaffUser
-from helpline.auth.schemas import Language
 from helpline.core.cursors import BAD_CURSOR
 from helpline.core.deps import ReadSessionDep, SessionDep
 from helpline.core.errors import AppError
 from helpline.core.ids import PathId
+from helpline.core.schemas import Language
 from helpline.faqs import categories, formats, importer, search, service, unanswered
 from helpline.faqs.backends import FAQDeps
-from helpline.faqs.dependencies import FAQDepsDep, FAQReadDepsDep, OptionalReader, OptionalUser
+from helpline.faqs.dependencies import (
+    FAQDepsDep,
+    FAQReadDepsDep,
+    MemberFAQ,
+    OptionalReader,
+    OptionalUser,
+    StaffFAQ,
+    VisibleFAQ,
+    VisibleFAQBySlug,
+)
 from helpline.faqs.schemas import (
     MAX_QUERY_CHARS,
     CategoryCreate,
@@ -399,15 +408,13 @@ async def draft_from_unanswered(
 
 
 @router.get("/faqs/by-slug/{slug}", response_model=FAQRead, tags=["faqs"], responses=NOT_FOUND)
-async def get_faq_by_slug(slug: str, viewer: OptionalUser, session: SessionDep, deps: FAQDepsDep) -> FAQRead:
-    faq = await service.get_visible(session, viewer, slug=slug)
+async def get_faq_by_slug(faq: VisibleFAQBySlug, viewer: OptionalUser, deps: FAQDepsDep) -> FAQRead:
     await service.count_view(deps, viewer, faq)
     return _read(faq)
 
 
 @router.get("/faqs/{faq_id}", response_model=FAQRead, tags=["faqs"], responses=NOT_FOUND)
-async def get_faq(faq_id: PathId, viewer: OptionalUser, session: SessionDep, deps: FAQDepsDep) -> FAQRead:
-    faq = await service.get_visible(session, viewer, faq_id=faq_id)
+async def get_faq(faq: VisibleFAQ, viewer: OptionalUser, deps: FAQDepsDep) -> FAQRead:
     await service.count_view(deps, viewer, faq)
     return _read(faq)
 
@@ -419,28 +426,25 @@ async def get_faq(faq_id: PathId, viewer: OptionalUser, session: SessionDep, dep
     responses={**NOT_FOUND, **FAQ_RULES, 400: {"description": "A field sent as null, or a rule of POST /faqs"}},
 )
 async def update_faq(
-    faq_id: PathId, body: FAQUpdate, actor: StaffUser, session: SessionDep, deps: FAQDepsDep, client: ClientDep
+    faq: StaffFAQ, body: FAQUpdate, actor: StaffUser, session: SessionDep, deps: FAQDepsDep, client: ClientDep
 ) -> FAQRead:
-    faq = await service.get_visible(session, actor, faq_id=faq_id)
     return _read(await service.update_faq(session, deps, faq, body, actor_id=actor.id, client=client))
 
 
 @router.delete("/faqs/{faq_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["faqs"], responses=NOT_FOUND)
 async def delete_faq(
-    faq_id: PathId,
+    faq: StaffFAQ,
     actor: StaffUser,
     session: SessionDep,
     client: ClientDep,
     hard: Annotated[bool, Query(description="Admins: delete for good instead of archiving")] = False,
 ) -> Response:
-    faq = await service.get_visible(session, actor, faq_id=faq_id)
     await service.delete_faq(session, faq, hard=hard, actor=actor, client=client)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/faqs/{faq_id}/vote", response_model=VoteRead, tags=["faqs"], responses=NOT_FOUND)
-async def vote(faq_id: PathId, body: VoteRequest, user: CurrentUser, session: SessionDep) -> VoteRead:
-    faq = await service.get_visible(session, user, faq_id=faq_id)
+async def vote(faq: MemberFAQ, body: VoteRequest, user: CurrentUser, session: SessionDep) -> VoteRead:
     helpful, not_helpful = await service.vote(session, faq, user, body.helpful)
     return VoteRead(faq_id=faq.id, helpful=body.helpful, helpful_count=helpful, not_helpful_count=not_helpful)
 

@@ -5,8 +5,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 
-from helpline.auth.schemas import NOT_NULL, Language
 from helpline.core.ids import Id
+from helpline.core.schemas import NOT_NULL, Language
 from helpline.faqs.phrasings import MAX_PHRASING_CHARS, MAX_PHRASINGS, clean, normalize
 from helpline.faqs.slugs import SLUG_RE
 from helpline.models import FAQStatus, PhrasingSuggestionStatus

@@ -12,11 +12,11 @@ from sqlalchemy import delete, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from helpline.auth.service import Caller
 from helpline.core import audit
 from helpline.core.audit import Client
 from helpline.core.cursors import decode_cursor, encode_cursor, int4
 from helpline.core.errors import BadRequest, Forbidden, NotFound
+from helpline.core.identity import Caller
 from helpline.faqs.backends import FAQDeps
 from helpline.faqs.categories import category_exists
 from helpline.faqs.embeddings import answer_current, question_current, refresh_embeddings

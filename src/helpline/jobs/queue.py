@@ -9,6 +9,7 @@ backends instead of a hand-written runner beside the library."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 from typing import Any
 
 import structlog
@@ -115,6 +116,9 @@ class JobQueue:
             return await asyncio.wait_for(what, CALL_TIMEOUT)
         except UNREACHABLE as exc:
             raise ServiceUnavailable(f"The job queue ({self.backend}) is not reachable; try again shortly") from exc
+        finally:
+            if inspect.iscoroutine(what):
+                what.close()  # not awaited when the queue was down (no "never awaited" warning); else a no-op
 
     def job_options(self, timeout: int = DEFAULT_TIMEOUT) -> dict[str, Any]:
         cfg = self.settings.jobs

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Query
+from fastapi import APIRouter, BackgroundTasks, Depends, Query
 
 from helpline.auth.dependencies import ClientDep, StaffUser
 from helpline.chat.sockets import close_all
 from helpline.core.deps import ReadSessionDep, RuntimeDep, SessionDep
 from helpline.core.ids import PathId
+from helpline.core.paging import Paging, paging
 from helpline.models import UserStatus
 from helpline.moderation import service
 from helpline.moderation.schemas import (
@@ -35,14 +36,15 @@ _STAFF: dict[int | str, dict[str, Any]] = {
 async def queue(
     _: StaffUser,
     session: ReadSessionDep,
+    page: Annotated[Paging, Depends(paging())],
     status: Annotated[QueueStatus, Query(description="pending: not reviewed yet; reviewed; all")] = "pending",
     category: Annotated[Category | None, Query(description="Only messages flagged in this category")] = None,
-    cursor: Annotated[str | None, Query(max_length=100, description="next_cursor of the previous page")] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> QueuePage:
     """Flagged messages, newest first, with their author and latest review. The text is the
     user's own: show it as plain text."""
-    items, next_cursor = await service.list_queue(session, status=status, category=category, cursor=cursor, limit=limit)
+    items, next_cursor = await service.list_queue(
+        session, status=status, category=category, cursor=page.cursor, limit=page.limit
+    )
     return QueuePage(items=items, next_cursor=next_cursor)
 
 

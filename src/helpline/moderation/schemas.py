@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from helpline.auth.schemas import StrictModel
+from helpline.core.schemas import StrictModel
 from helpline.models import ModerationDecision, UserRole, UserStatus
 
 QueueStatus = Literal["pending", "reviewed", "all"]

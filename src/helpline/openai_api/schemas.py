@@ -9,9 +9,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from helpline.auth.schemas import Language
 from helpline.chat.schemas import GuardAction, Source
 from helpline.core.ids import Id
+from helpline.core.schemas import Language
 
 
 class ContentPart(BaseModel):

@@ -2,7 +2,7 @@
 its in-process implementation (one instance, the embedded default) and its Redis one (several
 instances; Redis Cluster too) side by side:
 
-- ``hub``, ``redis_hub``: the generation hubs (answers' event logs, WebSocket fan-out, Stop).
+- ``hub``, ``redis_hub``: the generation hubs (answers' event logs, WebSocket fan-out, Stop): ``Hub``.
 - ``onetime``: single-use values with a lifetime (hand-off codes): ``OneTimeStore``.
 - ``cache``: the FAQ search cache (results, embeddings): ``FAQCache``.
 - ``limits``: the request windows (``WindowStore``: one Redis round trip per check) and the

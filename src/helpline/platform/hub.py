@@ -2,10 +2,11 @@
 listeners follow (the request that started it, an SSE client that reconnects with Last-Event-ID,
 the user's WebSocket connections), and generation never depends on them.
 
-``GenerationHub`` keeps everything in this process: enough for one instance (and the embedded
-mode, which needs no Redis). With several instances, ``GenerationHub.for_settings`` picks the
-Redis-backed hub (helpline.platform.redis_hub), which has the same interface and also shares the
-logs and the per-user fan-out between instances.
+``Hub`` is the interface; two implement it. ``GenerationHub`` keeps everything in this process:
+enough for one instance (and the embedded mode, which needs no Redis). With several instances,
+``create_hub`` picks the Redis-backed hub (helpline.platform.redis_hub), which keeps its own
+generations in a ``GenerationHub`` too and shares the logs and the per-user fan-out between
+instances. tests/platform/test_contracts.py holds both to the same contract.
 
 ``stop()`` cuts an answer short (the user's Stop button): the generating task is cancelled while
 the model answers, and stores and publishes what it has, as a finished answer marked stopped.
@@ -20,9 +21,10 @@ import asyncio
 import contextlib
 import functools
 import uuid
-from collections.abc import AsyncIterator, Collection, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args, runtime_checkable
 
 import structlog
 
@@ -144,39 +146,111 @@ class Generation:
                 return
 
 
+@runtime_checkable
+class Hub(Protocol):
+    """Answers' event logs, the users' WebSocket fan-out, and Stop (the module's docstring)."""
+
+    def open(self, message_id: int, conversation_id: int, user_id: int) -> Generation:
+        """Start the log of an answer generated here (a retry reopens the same message id)."""
+        ...
+
+    def get(self, message_id: int) -> Generation | None:
+        """The answer's generation if this process knows it (here, or announced by another)."""
+        ...
+
+    async def lookup(self, message_id: int) -> Generation | None:
+        """Like get(), and may ask a shared store about generations this process has not heard of."""
+        ...
+
+    async def publish(self, gen: Generation, kind: EventKind, data: dict[str, Any], *, final: bool = False) -> None:
+        """Append an event to the log (``final``: the last), for its followers and the user's listeners."""
+        ...
+
+    def run(self, coro: Coroutine[Any, Any, None], gen: Generation | None = None) -> None:
+        """Run a generation detached from the request (``stop()`` can cut it when ``gen`` is given)."""
+        ...
+
+    async def stop(self, message_id: int) -> Generation | None:
+        """Ask the answer's generation to stop, wherever it runs: the generation to follow for its
+        final event, or None when nobody generates it. Asking again is harmless."""
+        ...
+
+    def listener_count(self, user_id: int) -> int:
+        """The user's listeners (open WebSockets) in this process."""
+        ...
+
+    def listeners(self, user_id: int) -> set[Listener]:
+        """The user's listeners in this process (a copy)."""
+        ...
+
+    async def disconnect(
+        self, user_id: int, shutdown: Shutdown, *, sid: uuid.UUID | None = None, jti: uuid.UUID | None = None
+    ) -> None:
+        """Shut the user's sockets of one login (``sid``), one token (``jti``), or all, everywhere."""
+        ...
+
+    async def erase(self, message_ids: Collection[int]) -> None:
+        """Stop and forget these answers (an erased account's, a deleted conversation's)."""
+        ...
+
+    def listen(self, user_id: int, maxsize: int = 0) -> AbstractContextManager[Listener]:
+        """A bounded queue of every event of the user's answers, while the context lasts."""
+        ...
+
+    async def drain(self, timeout: float) -> None:
+        """On shutdown: let running generations finish and store their answers."""
+        ...
+
+
+def create_hub(settings: Settings) -> Hub:
+    """The Redis-backed hub when Redis is configured (several instances), else the in-process one."""
+    if settings.redis.url is None:
+        return GenerationHub()
+    from helpline.platform.redis_hub import RedisGenerationHub
+
+    return RedisGenerationHub.from_settings(settings)
+
+
 class GenerationHub:
-    def __init__(self, keep_finished_seconds: float = 300.0) -> None:
+    """The in-process hub. The Redis hub keeps its own generations and listeners in one too
+    (``add``, ``record``, ``deliver``, ``disconnect_here`` and the listener callbacks are for it)."""
+
+    def __init__(
+        self,
+        keep_finished_seconds: float = 300.0,
+        *,
+        on_first_listener: Callable[[int], None] | None = None,
+        on_last_listener: Callable[[int], None] | None = None,
+    ) -> None:
         self._generations: dict[int, Generation] = {}
         self._listeners: dict[int, set[Listener]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._keep = keep_finished_seconds
-
-    @classmethod
-    def for_settings(cls, settings: Settings) -> GenerationHub:
-        """The Redis-backed hub when Redis is configured (several instances), else this one."""
-        if settings.redis.url is None:
-            return GenerationHub()
-        from helpline.platform.redis_hub import RedisGenerationHub
-
-        return RedisGenerationHub.from_settings(settings)
+        # Told when this process starts, and stops, listening to a user (the Redis hub subscribes).
+        self._on_first_listener = on_first_listener
+        self._on_last_listener = on_last_listener
 
     def open(self, message_id: int, conversation_id: int, user_id: int) -> Generation:
-        gen = Generation(message_id, conversation_id, user_id)
-        self._generations[message_id] = gen
+        return self.add(Generation(message_id, conversation_id, user_id))
+
+    def add(self, gen: Generation) -> Generation:
+        """Keep a generation made elsewhere (a subclass of Generation) as this process's."""
+        self._generations[gen.message_id] = gen
         return gen
 
     def get(self, message_id: int) -> Generation | None:
         return self._generations.get(message_id)
 
+    def forget(self, message_id: int) -> Generation | None:
+        return self._generations.pop(message_id, None)
+
     async def lookup(self, message_id: int) -> Generation | None:
-        """Like get(), and may ask a shared store (the Redis hub does) about generations this
-        process has not heard of."""
         return self.get(message_id)
 
     async def publish(self, gen: Generation, kind: EventKind, data: dict[str, Any], *, final: bool = False) -> None:
-        await self._record(gen, kind, data, final)
+        await self.record(gen, kind, data, final)
 
-    async def _record(self, gen: Generation, kind: EventKind, data: dict[str, Any], final: bool) -> TurnEvent:
+    async def record(self, gen: Generation, kind: EventKind, data: dict[str, Any], final: bool) -> TurnEvent:
         """Append to the generation's log, wake its followers, hand the event to local listeners."""
         event = TurnEvent(kind, gen.last_seq + 1, gen.message_id, gen.conversation_id, data)
         async with gen._changed:
@@ -184,12 +258,13 @@ class GenerationHub:
             if final:
                 gen.finished = True
             gen._changed.notify_all()
-        self._deliver(gen.user_id, event)
+        self.deliver(gen.user_id, event)
         if final:
             asyncio.get_running_loop().call_later(self._keep, self._forget_local, gen)
         return event
 
-    def _deliver(self, user_id: int, event: TurnEvent) -> None:
+    def deliver(self, user_id: int, event: TurnEvent) -> None:
+        """Hand an event to the user's listeners in this process."""
         for listener in self._listeners.get(user_id, ()):
             listener.offer(event)  # never waits: a socket that does not read is shut instead
 
@@ -208,33 +283,32 @@ class GenerationHub:
             gen.task = task
 
     async def stop(self, message_id: int) -> Generation | None:
-        """Ask the answer's generation to stop, wherever it runs. Returns the generation to follow
-        for its final event, or None when no instance is generating it (it died). Asking again is
-        harmless."""
         gen = self._generations.get(message_id)
         if gen is not None:
             gen.request_stop()
         return gen
 
     def listener_count(self, user_id: int) -> int:
-        """The user's listeners (open WebSockets) in this process."""
         return len(self._listeners.get(user_id, ()))
+
+    def listeners(self, user_id: int) -> set[Listener]:
+        """The user's listeners in this process (a copy)."""
+        return set(self._listeners.get(user_id, ()))
 
     async def disconnect(
         self, user_id: int, shutdown: Shutdown, *, sid: uuid.UUID | None = None, jti: uuid.UUID | None = None
     ) -> None:
-        """Shut the user's sockets of one login (``sid``), or using one token (``jti``), or all of
-        them when neither is given: here, and on every instance with the Redis hub. Never raises."""
-        self._disconnect_local(user_id, shutdown, sid, jti)
+        """Never raises."""
+        self.disconnect_here(user_id, shutdown, sid, jti)
 
-    def _disconnect_local(self, user_id: int, shutdown: Shutdown, sid: uuid.UUID | None, jti: uuid.UUID | None) -> None:
+    def disconnect_here(self, user_id: int, shutdown: Shutdown, sid: uuid.UUID | None, jti: uuid.UUID | None) -> None:
+        """Shut the sockets of this process that the disconnect names."""
         for listener in list(self._listeners.get(user_id, ())):
             if listener.belongs_to(sid, jti):
                 listener.shut(shutdown)
 
     async def erase(self, message_ids: Collection[int]) -> None:
-        """An erased account's answers: stop any still being generated here and forget their
-        events (privacy.erasure)."""
+        """Stop any still being generated here and forget their events (privacy.erasure)."""
         for message_id in message_ids:
             gen = self._generations.pop(message_id, None)
             if gen is not None:
@@ -247,8 +321,8 @@ class GenerationHub:
         queue = Listener(maxsize)
         listeners = self._listeners.setdefault(user_id, set())
         listeners.add(queue)
-        if len(listeners) == 1:
-            self._first_listener(user_id)
+        if len(listeners) == 1 and self._on_first_listener is not None:
+            self._on_first_listener(user_id)
         try:
             yield queue
         finally:
@@ -256,13 +330,8 @@ class GenerationHub:
             listeners.discard(queue)
             if not listeners:
                 self._listeners.pop(user_id, None)
-                self._last_listener_gone(user_id)
-
-    def _first_listener(self, user_id: int) -> None:
-        """Hook: this process has started listening to the user."""
-
-    def _last_listener_gone(self, user_id: int) -> None:
-        """Hook: this process no longer listens to the user."""
+                if self._on_last_listener is not None:
+                    self._on_last_listener(user_id)
 
     async def drain(self, timeout: float) -> None:
         """On shutdown: let running generations finish and store their answers."""

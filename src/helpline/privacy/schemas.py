@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StrictBool, model_validator
 
-from helpline.auth.schemas import StrictModel
+from helpline.core.schemas import StrictModel
 
 
 class Consents(BaseModel):

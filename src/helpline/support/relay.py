@@ -10,14 +10,14 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from helpline.auth.dependencies import load_caller
-from helpline.auth.service import CONSENT_REQUIRED
-from helpline.core.errors import Conflict, ConsentRequired, NotFound
+from helpline.auth.access import load_caller, require_consent
+from helpline.core.errors import Conflict, NotFound
 from helpline.core.ratelimit import Quota
 from helpline.core.runtime import Runtime
 from helpline.core.security import TokenClaims
 from helpline.models import Conversation, HandoffStatus, Message, MessageStatus, MessageType
 from helpline.support import live, service
+from helpline.support.rules import Rule, rule_on
 from helpline.support.schemas import HandoffState
 
 
@@ -47,8 +47,7 @@ async def relay(
     one handed over by this very message. None: the conversation is the assistant's after all
     (a race with a hand-back), so the caller answers it as usual."""
     caller = await load_caller(runtime, claims)  # the account checks the turn's statement makes
-    if not caller.processing_consent:
-        raise ConsentRequired(CONSENT_REQUIRED)
+    require_consent(caller)
     settings = runtime.settings.support
     max_messages = runtime.settings.limits.conversation_max_messages
     async with runtime.sessionmaker() as session, session.begin():
@@ -75,7 +74,7 @@ async def relay(
         if language:
             conv.language = language
         conv.is_active = True
-        message = await service._add_message(
+        message = await service.add_message(
             session,
             conv,
             Message(
@@ -94,9 +93,11 @@ async def relay(
     return relayed
 
 
-async def escalate_by_rule(runtime: Runtime, conversation_id: int, reason: str) -> None:
-    """A rule hands the conversation over (repeated "Not helpful", "I don't know" twice, a
-    flagged message): in a transaction of its own, then the user is told."""
+async def escalate_by_rule(runtime: Runtime, conversation_id: int, reason: Rule) -> None:
+    """A rule hands the conversation over ("I don't know" twice, a flagged message), if it is on
+    here (support.rules.rule_on): in a transaction of its own, then the user is told."""
+    if not rule_on(runtime.settings.support, reason):
+        return
     async with runtime.sessionmaker() as session, session.begin():
         conv = await session.scalar(select(Conversation).where(Conversation.id == conversation_id).with_for_update())
         if conv is None or conv.handoff_status in service.WITH_PERSON:
@@ -108,9 +109,9 @@ async def escalate_by_rule(runtime: Runtime, conversation_id: int, reason: str) 
 async def after_dont_know(runtime: Runtime, conversation_id: int) -> None:
     """The assistant said "I don't know" (no source): the second time in a conversation (setting
     escalate_after_no_source), a person takes over."""
-    threshold = runtime.settings.support.escalate_after_no_source
-    if not runtime.settings.support.enabled or threshold <= 0:
+    if not rule_on(runtime.settings.support, "no_source"):
         return
+    threshold = runtime.settings.support.escalate_after_no_source
     since = select(func.max(Message.id)).where(
         Message.conversation_id == conversation_id, Message.message_type == MessageType.system
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from typing import Literal
 
 from helpline.core.config import SupportSettings
 
@@ -120,3 +121,17 @@ def escalation_reason(settings: SupportSettings, text: str) -> str | None:
     if settings.escalate_keywords and _keyword(folded, settings.escalate_keywords):
         return "keyword"
     return None
+
+
+# The rules that hand a conversation over after the fact (support.relay.escalate_by_rule).
+Rule = Literal["flagged", "no_source"]
+
+
+def rule_on(settings: SupportSettings, rule: Rule) -> bool:
+    """Whether this rule hands conversations over here: support on, and the rule's setting
+    (escalate_flagged; escalate_after_no_source above 0)."""
+    if not settings.enabled:
+        return False
+    if rule == "flagged":
+        return settings.escalate_flagged
+    return settings.escalate_after_no_source > 0

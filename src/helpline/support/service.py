@@ -89,7 +89,9 @@ def message_read(m: Message) -> MessageRead:
     return MessageRead.of(m)
 
 
-async def _add_message(session: AsyncSession, conv: Conversation, message: Message) -> Message:
+async def add_message(session: AsyncSession, conv: Conversation, message: Message) -> Message:
+    """Store a message in a conversation outside a chat turn (a notice, a person's reply, a
+    message relayed to a person), keeping the conversation's counters."""
     session.add(message)
     conv.message_count = conv.message_count + 1
     conv.last_message_at = func.now()
@@ -112,7 +114,7 @@ async def _notice(
     status = conv.handoff_status
     name = display_name(agent)
     meta: dict[str, Any] = {"handoff": {"status": status.value, "reason": reason, "agent_name": name}}
-    message = await _add_message(
+    message = await add_message(
         session,
         conv,
         Message(
@@ -260,7 +262,7 @@ async def reply(
     conv = await handed_over(session, conversation_id, lock=True)
     _require_mine(conv, agent)
     name = display_name(agent)
-    message = await _add_message(
+    message = await add_message(
         session,
         conv,
         Message(

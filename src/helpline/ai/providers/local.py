@@ -33,6 +33,7 @@ from helpline.ai.base import (
     TokenCounter,
     Usage,
 )
+from helpline.ai.lazy import LoadOnce
 from helpline.ai.local_models import BUNDLED_MODELS, DEFAULT_MODEL, SMOLLM2_FILE, BundledModel, smollm2_path
 from helpline.ai.tokens import LlamaTokenCounter
 
@@ -59,6 +60,14 @@ class PromptEval:
     @property
     def reused(self) -> int:
         return self.tokens - self.evaluated
+
+
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    """The model and the chat formatter it generates and counts with, loaded together."""
+
+    llama: Llama
+    formatter: Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,12 +111,9 @@ class LocalProvider:
         self.context_window = context_tokens
         self._threads = threads
         self.repeat_penalty = repeat_penalty
-        self._llama: Llama | None = None
-        self._formatter: Any = None
-        self._load_lock = threading.Lock()
+        self._model = LoadOnce(self._build, lambda: LLMUnavailable("the local model has been shut down"))
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="helpline-llama")
         self._running: set[threading.Event] = set()
-        self._closed = False
         self.last_prompt: PromptEval | None = None
         # System prompts every prompt of their language starts with: evaluated once (when the model
         # is warmed up) and kept as saved states, so a prompt never evaluates its system prompt
@@ -120,73 +126,65 @@ class LocalProvider:
     # -- the model, loaded once (about 0.1 s: the weights are memory-mapped) --
 
     def _load(self) -> Llama:
-        with self._load_lock:
-            if self._llama is not None:
-                return self._llama
-            if self._closed:
-                raise LLMUnavailable("the local model has been shut down")
+        return self._model().llama
+
+    def _build(self) -> _Loaded:
+        try:
+            llama_cpp = importlib.import_module("llama_cpp")
+            chat_format = importlib.import_module("llama_cpp.llama_chat_format")
+        except ImportError as exc:
+            raise LLMUnavailable(f"llama-cpp-python is not installed: {INSTALL_HINT}", retryable=False) from exc
+        hint = self.spec.install_hint
+        path = self.model_path
+        if path is None:
             try:
-                llama_cpp = importlib.import_module("llama_cpp")
-                chat_format = importlib.import_module("llama_cpp.llama_chat_format")
-            except ImportError as exc:
-                raise LLMUnavailable(f"llama-cpp-python is not installed: {INSTALL_HINT}", retryable=False) from exc
-            hint = self.spec.install_hint
-            path = self.model_path
+                path = self.spec.locate()
+            except (OSError, ValueError) as exc:  # assemble() could not write or verify the file
+                raise LLMUnavailable(f"cannot prepare the local model {self.spec.key}: {exc}", retryable=False) from exc
             if path is None:
-                try:
-                    path = self.spec.locate()
-                except (OSError, ValueError) as exc:  # assemble() could not write or verify the file
-                    raise LLMUnavailable(
-                        f"cannot prepare the local model {self.spec.key}: {exc}", retryable=False
-                    ) from exc
-                if path is None:
-                    raise LLMUnavailable(
-                        f"the local model {self.spec.key} ({self.spec.requirement.split('==')[0]}) is not installed: "
-                        f"{hint}, or set HELPLINE_LLM_LOCAL_MODEL_PATH to a GGUF file",
-                        retryable=False,
-                    )
-            if not path.is_file():
                 raise LLMUnavailable(
-                    f"the local model file {path} does not exist: {hint}, or fix HELPLINE_LLM_LOCAL_MODEL_PATH",
+                    f"the local model {self.spec.key} ({self.spec.requirement.split('==')[0]}) is not installed: "
+                    f"{hint}, or set HELPLINE_LLM_LOCAL_MODEL_PATH to a GGUF file",
                     retryable=False,
                 )
-            try:
-                llama: Llama = llama_cpp.Llama(
-                    model_path=str(path),
-                    n_ctx=self.context_window,
-                    n_threads=self._threads,
-                    n_threads_batch=self._threads,
-                    swa_full=self.spec.swa_full or None,
-                    verbose=False,
-                )
-            except (ValueError, RuntimeError) as exc:
-                raise LLMUnavailable(f"cannot load the local model {path}: {exc}", retryable=False) from exc
-            # Generate with the model's chat format and count with the very same formatter, so
-            # usage.prompt_tokens is what the model read: the bundled model's own format, else the
-            # GGUF's template, else ChatML.
-            eos, bos = llama.token_eos(), llama.token_bos()
-            template = (
-                self.spec.chat_template
-                or llama.metadata.get("tokenizer.chat_template")
-                or chat_format.CHATML_CHAT_TEMPLATE
+        if not path.is_file():
+            raise LLMUnavailable(
+                f"the local model file {path} does not exist: {hint}, or fix HELPLINE_LLM_LOCAL_MODEL_PATH",
+                retryable=False,
             )
-            stops = [eos]
-            if self.spec.end_of_turn:
-                stops += llama.tokenize(self.spec.end_of_turn.encode(), add_bos=False, special=True)
-            formatter = chat_format.Jinja2ChatFormatter(
-                template=template,
-                eos_token=_token_text(llama, eos),
-                bos_token=_token_text(llama, bos),
-                stop_token_ids=stops,
+        try:
+            llama: Llama = llama_cpp.Llama(
+                model_path=str(path),
+                n_ctx=self.context_window,
+                n_threads=self._threads,
+                n_threads_batch=self._threads,
+                swa_full=self.spec.swa_full or None,
+                verbose=False,
             )
-            llama.chat_handler = formatter.to_chat_handler()
-            self._formatter, self._llama = formatter, llama
-            return llama
+        except (ValueError, RuntimeError) as exc:
+            raise LLMUnavailable(f"cannot load the local model {path}: {exc}", retryable=False) from exc
+        # Generate with the model's chat format and count with the very same formatter, so
+        # usage.prompt_tokens is what the model read: the bundled model's own format, else the
+        # GGUF's template, else ChatML.
+        eos, bos = llama.token_eos(), llama.token_bos()
+        template = (
+            self.spec.chat_template or llama.metadata.get("tokenizer.chat_template") or chat_format.CHATML_CHAT_TEMPLATE
+        )
+        stops = [eos]
+        if self.spec.end_of_turn:
+            stops += llama.tokenize(self.spec.end_of_turn.encode(), add_bos=False, special=True)
+        formatter = chat_format.Jinja2ChatFormatter(
+            template=template,
+            eos_token=_token_text(llama, eos),
+            bos_token=_token_text(llama, bos),
+            stop_token_ids=stops,
+        )
+        llama.chat_handler = formatter.to_chat_handler()
+        return _Loaded(llama, formatter)
 
     def _render(self, messages: Sequence[ChatMessage]) -> str:
-        self._load()
-        assert self._formatter is not None
-        prompt: str = self._formatter(messages=[{"role": m.role, "content": m.content} for m in messages]).prompt
+        formatter = self._model().formatter
+        prompt: str = formatter(messages=[{"role": m.role, "content": m.content} for m in messages]).prompt
         return prompt
 
     # -- generation --
@@ -319,15 +317,12 @@ class LocalProvider:
             raise LLMUnavailable("the local model has been shut down") from exc
 
     async def aclose(self) -> None:
-        self._closed = True
+        self._model.refuse()
         for stop in list(self._running):
             stop.set()
         # Waits for a generation in progress to notice its stop flag (one token at most).
         await asyncio.to_thread(self._worker.shutdown, wait=True, cancel_futures=True)
-        with self._load_lock:
-            if self._llama is not None:
-                self._llama.close()
-                self._llama = None
+        self._model.drop(lambda loaded: loaded.llama.close())
 
     async def wait_idle(self) -> None:
         """Return once every generation submitted so far has finished (for tests and shutdown)."""

@@ -27,7 +27,9 @@ export default function AnalyticsPage() {
   const [downloadError, setDownloadError] = useState<string | null>(null);
 
   function go(next: Record<string, string | undefined>) {
-    const merged = new URLSearchParams(params);
+    // From the address bar, not `params`: two changes before a render (the two dates typed one
+    // after the other) would each start from the same old `params`, and the second undo the first.
+    const merged = new URLSearchParams(globalThis.location.search);
     for (const [k, v] of Object.entries(next)) {
       if (v === undefined || v === "") merged.delete(k);
       else merged.set(k, v);
@@ -190,6 +192,7 @@ function KeyFigures({ d, drill, number }: { d: Dashboard; drill: (f: Figure, n: 
     [t("analytics.figures.model"), drill("model", tt.answers_by_origin.model)],
     [t("analytics.figures.refused"), drill("refused", tt.answers_by_origin.refused)],
     [t("analytics.figures.failed"), drill("failed", tt.answers_by_origin.failed)],
+    [t("analytics.figures.agent"), drill("agent", tt.answers_by_origin.agent)],
     [t("analytics.figures.helpfulRate"), rate],
     [t("analytics.figures.helpful"), drill("helpful", tt.helpful)],
     [t("analytics.figures.thumbsDown"), drill("thumbs_down", tt.not_helpful)],

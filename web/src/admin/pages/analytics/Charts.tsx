@@ -4,7 +4,7 @@ import type { Schemas } from "../../../api/client";
 
 type Bucket = Schemas["DashboardBucket"];
 
-const COLORS = { faq: "#2f7d32", model: "#1f5fbf", refused: "#b26a00", failed: "#b3261e", messages: "#1f5fbf", users: "#6a1b9a" };
+const COLORS = { faq: "#2f7d32", model: "#1f5fbf", refused: "#b26a00", failed: "#b3261e", agent: "#00796b", messages: "#1f5fbf", users: "#6a1b9a" };
 
 /** Usage over the period: messages and active users per bucket. */
 export function UsageChart({ series }: { series: Bucket[] }) {
@@ -44,6 +44,7 @@ export function OriginChart({ series }: { series: Bucket[] }) {
           <Bar dataKey="answers_model" stackId="o" name={t("analytics.figures.model")} fill={COLORS.model} isAnimationActive={false} />
           <Bar dataKey="answers_refused" stackId="o" name={t("analytics.figures.refused")} fill={COLORS.refused} isAnimationActive={false} />
           <Bar dataKey="answers_failed" stackId="o" name={t("analytics.figures.failed")} fill={COLORS.failed} isAnimationActive={false} />
+          <Bar dataKey="answers_agent" stackId="o" name={t("analytics.figures.agent")} fill={COLORS.agent} isAnimationActive={false} />
         </BarChart>
       </ResponsiveContainer>
     </figure>

@@ -3,7 +3,7 @@
 
 export type Granularity = "day" | "week" | "month";
 export const GRANULARITIES: Granularity[] = ["day", "week", "month"];
-export const FIGURES = ["thumbs_down", "helpful", "faq", "model", "refused", "failed", "flagged"] as const;
+export const FIGURES = ["thumbs_down", "helpful", "faq", "model", "refused", "failed", "agent", "flagged"] as const;
 export type Figure = (typeof FIGURES)[number];
 
 export interface Filters {
