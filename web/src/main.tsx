@@ -6,6 +6,9 @@ import { App } from "./App";
 import { AuthProvider } from "./auth/AuthProvider";
 import "./i18n";
 import "./styles.css";
+import { applyTheme } from "./theme";
+
+applyTheme();
 
 const queryClient = new QueryClient({
   defaultOptions: {

@@ -26,6 +26,11 @@ class Source(BaseModel):
     question: str
     slug: str | None = None
     score: float
+    n: int | None = Field(
+        default=None,
+        description="The number the answer cites it by (`[n]` in `content`), when the model was given it",
+        exclude_if=lambda v: v is None,  # left out when the source was not given to the model numbered
+    )
 
 
 class UnsupportedFact(BaseModel):

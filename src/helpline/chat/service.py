@@ -202,6 +202,15 @@ async def begin(
     )
 
 
+def _public(source: Source, cited: dict[int, int]) -> dict[str, Any]:
+    """A source as stored and sent, with the number the answer cites it by (``[n]``) when the
+    model was given it as numbered article n."""
+    out = source.public()
+    if source.id in cited:
+        out["n"] = cited[source.id]
+    return out
+
+
 def response_payload(
     turn: Turn,
     *,
@@ -338,6 +347,7 @@ async def generate(runtime: Runtime, turn: Turn, gen: Generation) -> None:
     error: str | None = None
     cancelled = stopped = False
     sources: list[Source] = []
+    cited: dict[int, int] = {}  # a source's id -> the number the model was told to cite it by ([n])
     grounding = Grounding()
     prompt: list[ChatMessage] = []
     honest: Fallback | None = None  # what the guard answered instead of the model
@@ -378,6 +388,7 @@ async def generate(runtime: Runtime, turn: Turn, gen: Generation) -> None:
             done = StreamDone(model=honest.model, usage=Usage(0, 0))
         else:
             prompt, sources = build_messages(runtime, turn, grounding.sources)
+            cited = {s.id: n for n, s in enumerate(sources, start=1)}
             max_tokens = min(cfg.answer_tokens, llm.context_window // 2)
             watch = guard.LoopWatch() if guarding else None
             async with (
@@ -425,7 +436,9 @@ async def generate(runtime: Runtime, turn: Turn, gen: Generation) -> None:
             usage=Usage(llm.tokens.count_messages(prompt) if prompt else 0, llm.tokens.count(content)),
             finish_reason="stopped",
         )
-    if guarding and prompt and not cancelled and (content.strip() or (done is not None and error is None)):
+    if stopped and not content.strip():
+        sources = []  # stopped before the first word: no answer, so nothing was drawn from them
+    elif guarding and prompt and not cancelled and (content.strip() or (done is not None and error is None)):
         # What the model wrote (whole, stopped or broken off) may only state what it was given.
         finish = done.finish_reason if done else None
         material = [m.content for m in prompt]
@@ -444,6 +457,7 @@ async def generate(runtime: Runtime, turn: Turn, gen: Generation) -> None:
             log.info("guard.replaced", message_id=turn.message_id, problem=verdict.problem, action=honest.action)
             usage = done.usage if done else Usage(llm.tokens.count_messages(prompt), llm.tokens.count(content))
             content, sources, error, stopped = honest.content, honest.sources, None, False
+            cited = {}
             done = StreamDone(model=honest.model, usage=usage)
             await hub.publish(gen, "replace", {"content": content, "reason": verdict.problem})
     flagged = False
@@ -458,7 +472,7 @@ async def generate(runtime: Runtime, turn: Turn, gen: Generation) -> None:
     provider = DIRECT_MODEL if grounding.direct else (honest.model if honest and not prompt else llm.name)
     meta: dict[str, Any] = {"provider": provider}
     if sources:
-        meta["sources"] = [s.public() for s in sources]
+        meta["sources"] = [_public(s, cited) for s in sources]
     if grounding.direct is not None:
         meta["answered_from_faq"] = grounding.direct.id
     related = [s.public() for s in honest.related] if honest else []
@@ -514,7 +528,7 @@ async def generate(runtime: Runtime, turn: Turn, gen: Generation) -> None:
         timestamp=timestamp,
         flagged=flagged,
         error=error,
-        sources=[s.public() for s in sources],
+        sources=[_public(s, cited) for s in sources],
         stopped=stopped,
         related=related,
         guarded=guarded,

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.auth.dependencies import CurrentUser
 from helpline.chat.schemas import MessageRead
-from helpline.conversations import service
+from helpline.conversations import export, service
 from helpline.conversations.dependencies import OwnedConversation
 from helpline.conversations.schemas import (
     ConversationDetail,
@@ -35,7 +35,7 @@ async def list_conversations(
     user: CurrentUser,
     session: HistorySessionDep,
     status_filter: Annotated[service.Status, Query(alias="status")] = "active",
-    q: Annotated[str | None, Query(max_length=200, description="Search titles")] = None,
+    q: Annotated[str | None, Query(max_length=200, description="Search titles and message text")] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> ConversationPage:
@@ -77,6 +77,22 @@ async def _detail(
         context=conv.context,
         messages=[_message(m, helpful) for m, helpful in messages],
         messages_next_cursor=next_cursor,
+    )
+
+
+@router.get(
+    "/{conversation_id}/export",
+    response_class=Response,
+    responses=NOT_FOUND | {200: {"content": {"text/markdown": {}}, "description": "The conversation as Markdown"}},
+)
+async def export_conversation(conv: OwnedConversation, session: SessionDep, request: Request) -> Response:
+    """The whole conversation as a Markdown file (its first 5,000 messages), to keep or share."""
+    messages = await service.all_messages(session, conv.id, export.MAX_MESSAGES)
+    body = export.to_markdown(conv, messages, str(request.base_url).rstrip("/"))
+    return Response(
+        body,
+        media_type="text/markdown; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="conversation-{conv.id}.md"'},
     )
 
 

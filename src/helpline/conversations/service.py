@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import delete, exists, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from helpline.conversations.schemas import ConversationUpdate
@@ -34,7 +34,11 @@ async def list_conversations(
     if status != "all":
         stmt = stmt.where(Conversation.is_archived.is_(status == "archived"))
     if q:
-        stmt = stmt.where(Conversation.title.ilike(_like(q)))
+        # The title or any message's text; messages.content has a trigram index (0024_message_search),
+        # so a substring of 3+ characters is found without reading every message.
+        pattern = _like(q)
+        in_text = exists().where(Message.conversation_id == Conversation.id, Message.content.ilike(pattern))
+        stmt = stmt.where(or_(Conversation.title.ilike(pattern), in_text))
     if cursor:
         ts, cid = decode_cursor(cursor, datetime.fromisoformat, int4)
         stmt = stmt.where(tuple_(Conversation.last_message_at, Conversation.id) < tuple_(ts, cid))
@@ -77,6 +81,12 @@ async def messages_page(
     rows = rows[:limit]
     rows.reverse()
     return rows, (rows[0][0].id if more and rows else None)
+
+
+async def all_messages(session: AsyncSession, conversation_id: int, limit: int) -> list[Message]:
+    """The conversation's first ``limit`` messages, oldest first (for an export)."""
+    stmt = select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id).limit(limit)
+    return list((await session.scalars(stmt)).all())
 
 
 async def update(session: AsyncSession, conv: Conversation, data: ConversationUpdate) -> Conversation:

@@ -40,6 +40,8 @@ from helpline.faqs.schemas import (
     FAQRead,
     FAQUpdate,
     ImportReport,
+    PopularFAQ,
+    PopularFAQs,
     SearchHit,
     SearchRequest,
     SearchResponse,
@@ -346,6 +348,17 @@ async def import_faqs(
     return await importer.import_faqs(
         session, deps, data, fmt, actor_id=actor.id, default_status=default_status, dry_run=dry_run, client=client
     )
+
+
+@router.get("/faqs/popular", response_model=PopularFAQs, tags=["faqs"])
+async def popular_faqs(
+    session: ReadSessionDep,
+    language: Annotated[Language | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=20)] = 4,
+) -> PopularFAQs:
+    """The most read published FAQs (for anyone): the questions an empty chat suggests."""
+    rows = await service.popular_faqs(session, language=language, limit=limit)
+    return PopularFAQs(items=[PopularFAQ(id=f.id, question=f.question, slug=f.slug) for f in rows])
 
 
 @router.get("/faqs/unanswered", response_model=UnansweredGroups, tags=["faqs"])

@@ -184,6 +184,18 @@ class FAQRead(BaseModel):
     embedded: bool = Field(description="Vectors exist for the current question and answer")
 
 
+class PopularFAQ(BaseModel):
+    id: int
+    question: str
+    slug: str | None
+
+
+class PopularFAQs(BaseModel):
+    """Published FAQs most read first (then the knowledge base's own priority): questions to suggest."""
+
+    items: list[PopularFAQ]
+
+
 class FAQPage(BaseModel):
     items: list[FAQRead]
     next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null at the end")

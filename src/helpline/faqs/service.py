@@ -85,6 +85,20 @@ async def list_faqs(
     return rows, (encode_cursor(rows[-1].priority, rows[-1].id) if more and rows else None)
 
 
+async def popular_faqs(session: AsyncSession, *, language: str | None, limit: int) -> list[FAQ]:
+    """Published FAQs, most viewed first, then highest priority and newest (a small table: no index)."""
+    stmt = (
+        select(FAQ)
+        .where(FAQ.status == FAQStatus.published)
+        .order_by(FAQ.view_count.desc(), FAQ.priority.desc(), FAQ.id.desc())
+        .limit(limit)
+    )
+    lang = primary_language(language)
+    if lang is not None:
+        stmt = stmt.where(func.split_part(func.lower(FAQ.language), "-", 1) == lang)
+    return list((await session.scalars(stmt)).all())
+
+
 async def get_visible(
     session: AsyncSession, viewer: Viewer, *, faq_id: int | None = None, slug: str | None = None
 ) -> FAQ:

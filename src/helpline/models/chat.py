@@ -91,6 +91,10 @@ class Message(CreatedAt, Base):
         Index("ix_messages_conversation_id_id", "conversation_id", "id"),
         # The moderation queue: users' flagged messages, newest first (a few among many).
         Index("ix_messages_flagged", text("id DESC"), postgresql_where=text(FLAGGED_SQL)),
+        # Conversation search in message text (ILIKE '%q%'): trigrams (0024_message_search).
+        Index(
+            "ix_messages_content_trgm", "content", postgresql_using="gin", postgresql_ops={"content": "gin_trgm_ops"}
+        ),
     )
 
 

@@ -1,4 +1,4 @@
-import { useEffect, useId, useImperativeHandle, useRef, useState, type FormEvent, type KeyboardEvent, type Ref } from "react";
+import { useEffect, useId, useImperativeHandle, useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent, type Ref } from "react";
 import { useTranslation } from "react-i18next";
 import { clearDraft, loadDraft, saveDraft, type DraftId } from "./drafts";
 
@@ -15,6 +15,8 @@ interface Props {
 
 export interface ComposerHandle {
   focus(): void;
+  /** Replace the text (e.g. the last question, to edit and send again) and put the cursor at its end. */
+  setText(text: string): void;
 }
 
 export function Composer({ draftId, onSend, onStop, streaming, maxLength = 8000, handle }: Props) {
@@ -27,7 +29,29 @@ export function Composer({ draftId, onSend, onStop, streaming, maxLength = 8000,
   // Set while a message from a new conversation is on its way: when that conversation gets its id,
   // whatever the user typed meanwhile moves with it.
   const adopt = useRef(false);
-  useImperativeHandle(handle, () => ({ focus: () => box.current?.focus() }), []);
+  useImperativeHandle(
+    handle,
+    () => ({
+      focus: () => box.current?.focus(),
+      setText: (value: string) => {
+        change(value);
+        const el = box.current;
+        if (el) {
+          el.focus();
+          requestAnimationFrame(() => el.setSelectionRange(value.length, value.length));
+        }
+      },
+    }),
+    [draftId],
+  );
+
+  // The box grows with its text (up to its CSS max-height, then it scrolls).
+  useLayoutEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    el.style.height = "auto";
+    el.style.height = `${el.scrollHeight + el.offsetHeight - el.clientHeight}px`;
+  }, [text]);
 
   useEffect(() => {
     if (shown.current === draftId) return;
@@ -73,6 +97,9 @@ export function Composer({ draftId, onSend, onStop, streaming, maxLength = 8000,
     if (event.key === "Enter" && !event.shiftKey && !event.nativeEvent.isComposing) {
       event.preventDefault();
       void submit();
+    } else if (event.key === "Escape" && streaming) {
+      event.preventDefault();
+      onStop();
     }
   }
 
@@ -85,7 +112,7 @@ export function Composer({ draftId, onSend, onStop, streaming, maxLength = 8000,
       <textarea
         id={id}
         ref={box}
-        rows={2}
+        rows={1}
         value={text}
         placeholder={t("placeholder")}
         aria-describedby={`${id}-hint`}
@@ -95,7 +122,7 @@ export function Composer({ draftId, onSend, onStop, streaming, maxLength = 8000,
       />
       <div className="composer-actions">
         <small id={`${id}-hint`} className={tooLong ? "error" : undefined}>
-          {tooLong ? t("tooLong", { max: maxLength }) : t("hint")}
+          {tooLong ? t("tooLong", { max: maxLength }) : streaming ? t("hintStreaming") : t("hint")}
         </small>
         {streaming ? (
           <button type="button" className="danger" onClick={onStop}>

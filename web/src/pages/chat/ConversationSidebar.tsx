@@ -23,6 +23,24 @@ function useDebounced<T>(value: T, ms: number): T {
   return debounced;
 }
 
+const FOCUSABLE = 'a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea, [tabindex]:not([tabindex="-1"])';
+
+/** Keep Tab inside the open drawer (a phone's overlay): from its last control to its first, and back. */
+export function trapTab(container: HTMLElement, e: { shiftKey: boolean; preventDefault(): void }) {
+  const items = [...container.querySelectorAll<HTMLElement>(FOCUSABLE)].filter((el) => el.offsetParent !== null || el === document.activeElement);
+  if (items.length === 0) return;
+  const first = items[0]!;
+  const last = items[items.length - 1]!;
+  const current = document.activeElement;
+  if (e.shiftKey && (current === first || !container.contains(current))) {
+    e.preventDefault();
+    last.focus();
+  } else if (!e.shiftKey && (current === last || !container.contains(current))) {
+    e.preventDefault();
+    first.focus();
+  }
+}
+
 export function ConversationSidebar({ id, currentId, open, onClose }: Props) {
   const { t } = useTranslation("chat");
   const navigate = useNavigate();
@@ -74,7 +92,11 @@ export function ConversationSidebar({ id, currentId, open, onClose }: Props) {
       className={`chat-sidebar${open ? " open" : ""}`}
       aria-label={t("conversations")}
       onKeyDown={(e) => {
-        if (e.key === "Escape" && open && deleting === null) onClose();
+        if (!open || deleting !== null) return;
+        if (e.key === "Escape") {
+          e.preventDefault();
+          onClose();
+        } else if (e.key === "Tab") trapTab(e.currentTarget, e);
       }}
     >
       <button type="button" className="secondary sidebar-close" onClick={onClose}>

@@ -42,7 +42,7 @@ export function HandoffBar({ state, onRequest, pending, failed }: Props) {
       )}
       {(status === "bot" || status === "resolved") && (
         <p>
-          {status === "resolved" ? t("handoff.resolved") : t("handoff.assistant")}{" "}
+          <span className="handoff-text">{status === "resolved" ? t("handoff.resolved") : t("handoff.assistant")}</span>{" "}
           <button type="button" className="secondary talk-to-person" disabled={pending} onClick={onRequest}>
             {t("handoff.talk")}
           </button>

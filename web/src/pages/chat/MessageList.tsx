@@ -1,4 +1,7 @@
+import { useMemo } from "react";
 import { useTranslation } from "react-i18next";
+import type { Citation } from "../../components/citations";
+import { CopyButton } from "../../components/CopyButton";
 import { Markdown } from "../../components/Markdown";
 import { Feedback, GuardNote, Sources, type Guard, type Source } from "./AnswerExtras";
 import { agentName } from "./handoff";
@@ -26,6 +29,8 @@ export interface Bubble {
   error?: string | null;
   failed?: boolean;
   refusal?: boolean;
+  /** The user stopped it: `content` is what was written until then (maybe nothing). */
+  stopped?: boolean;
   live?: LiveTurn["phase"];
 }
 
@@ -36,6 +41,7 @@ function fromStored(m: Message): Bubble {
     guard?: Guard;
     error?: string;
     refusal?: boolean;
+    stopped?: boolean;
     handoff?: Bubble["handoff"];
   };
   return {
@@ -53,6 +59,7 @@ function fromStored(m: Message): Bubble {
     error: meta.error,
     failed: m.status === "failed" || m.status === "partial",
     refusal: meta.refusal,
+    stopped: meta.stopped === true,
   };
 }
 
@@ -69,6 +76,7 @@ function fromLive(l: LiveTurn): Bubble {
     error: l.final?.error,
     failed: l.phase === "failed" || l.final?.status === "failed" || l.final?.status === "partial",
     refusal: l.final?.flagged,
+    stopped: l.phase === "stopped" || l.final?.stopped === true,
     live: l.phase,
   };
 }
@@ -107,27 +115,48 @@ interface Props {
   onRephrase?(): void;
   /** Ask for a person (offered after "Not helpful"). */
   onTalkToPerson?(): void;
+  /** Put the last question back in the message box, to change and send again. */
+  onEdit?(text: string): void;
   busy: boolean;
 }
 
-export function MessageList({ bubbles, onRetry, onRephrase, onTalkToPerson, busy }: Props) {
+/** Source n of an answer (the number it cites it by) -> its help-center article. */
+export function citationsOf(sources: Source[], label: (n: number, title: string) => string): Map<number, Citation> {
+  const out = new Map<number, Citation>();
+  for (const s of sources) {
+    if (s.n && s.slug) out.set(s.n, { href: `/help/${s.slug}`, title: s.question, label: label(s.n, s.question) });
+  }
+  return out;
+}
+
+function AnswerText({ content, sources }: { content: string; sources: Source[] }) {
+  const { t } = useTranslation();
+  const citations = useMemo(() => citationsOf(sources, (n, title) => t("citation", { n, title })), [sources, t]);
+  return <Markdown citations={citations}>{content}</Markdown>;
+}
+
+export function MessageList({ bubbles, onRetry, onRephrase, onTalkToPerson, onEdit, busy }: Props) {
   const { t } = useTranslation("chat");
+  let lastUser = -1;
+  bubbles.forEach((b, i) => {
+    if (b.role === "user") lastUser = i;
+  });
   return (
     <ol className="messages">
-      {bubbles.map((b) =>
+      {bubbles.map((b, i) =>
         b.role === "notice" ? (
           <li key={b.key} className="handoff-notice">
             {t(`handoff.notice.${b.handoff?.status ?? "bot"}`, { name: b.handoff?.agent_name || t("handoff.someone") })}{" "}
             <Time iso={b.createdAt} />
           </li>
         ) : (
-        <li key={b.key} className={`bubble ${b.role}${b.agent != null ? " agent" : ""}${b.failed ? " failed" : ""}${b.refusal ? " refusal" : ""}`}>
+        <li key={b.key} className={`bubble ${b.role}${b.agent != null ? " agent" : ""}${b.failed ? " failed" : ""}${b.refusal ? " refusal" : ""}${b.stopped ? " stopped" : ""}`}>
           <span className="visually-hidden">{b.role === "user" ? t("you") : b.agent != null ? "" : t("assistant")}</span>
           {b.agent != null && <p className="agent-name">{t("handoff.agentLabel", { name: b.agent || t("handoff.someone") })}</p>}
           {b.role === "user" ? (
             <p className="user-text">{b.content}</p>
           ) : b.content ? (
-            <Markdown>{b.content}</Markdown>
+            <AnswerText content={b.content} sources={b.sources} />
           ) : isActive(b.live) ? (
             <span className="typing-dots" aria-hidden="true">
               <span />
@@ -136,7 +165,16 @@ export function MessageList({ bubbles, onRetry, onRephrase, onTalkToPerson, busy
             </span>
           ) : null}
           {b.live === "reconnecting" && <p className="bubble-note">{t("reconnecting")}</p>}
-          {b.live === "stopped" && <p className="bubble-note">{t("stopped")}</p>}
+          {b.stopped && !b.failed && (
+            <div className="bubble-stopped">
+              <p className="bubble-note">{b.content.trim() ? t("stopped") : t("stoppedEmpty")}</p>
+              {b.id !== undefined && !isActive(b.live) && (
+                <button type="button" className="secondary" disabled={busy} onClick={() => onRetry(b.id!)}>
+                  {t("regenerate")}
+                </button>
+              )}
+            </div>
+          )}
           {b.failed && b.role === "assistant" && (
             <div className="bubble-error">
               <p role={b.live ? "alert" : undefined}>{b.error || t("answerFailed")}</p>
@@ -147,7 +185,7 @@ export function MessageList({ bubbles, onRetry, onRephrase, onTalkToPerson, busy
               )}
             </div>
           )}
-          {b.role === "assistant" && !isActive(b.live) && (
+          {b.role === "assistant" && !isActive(b.live) && b.content.trim() !== "" && (
             <>
               <GuardNote guard={b.guard} />
               <Sources sources={b.sources} />
@@ -156,6 +194,14 @@ export function MessageList({ bubbles, onRetry, onRephrase, onTalkToPerson, busy
           )}
           <div className="bubble-meta">
             <Time iso={b.createdAt} />
+            {b.role === "user" && i === lastUser && onEdit && !busy && (
+              <button type="button" className="secondary bubble-action" aria-label={t("editLabel")} onClick={() => onEdit(b.content)}>
+                {t("edit")}
+              </button>
+            )}
+            {b.role === "assistant" && b.content.trim() !== "" && !isActive(b.live) && (
+              <CopyButton className="bubble-action" label={t("copyAnswer")} text={() => b.content} />
+            )}
             {b.role === "assistant" && b.agent == null && b.id !== undefined && b.content && !isActive(b.live) && !b.failed && (
               <Feedback
                 messageId={b.id}
