@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0025_device_votes"
-down_revision: str | None = "0023_handoff"
+down_revision: str | None = "0024_message_search"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
