@@ -74,7 +74,7 @@ from bench._common import (
 )
 
 HERE = Path(__file__).resolve().parent
-QUESTION = "I think my neighbour took my parcel, can you help?"
+QUESTION = "The tracking page says delivered but I have no parcel, what now?"  # reaches the model (bench_chat.py)
 HUGE = "100000000"
 OPENWEBUI_VERSION = "0.12.4"
 
@@ -244,8 +244,9 @@ def _helpline_side(base: str, n_conversations: int) -> Side:
         cids = []
         for _ in range(n_conversations):
             r = client.post("/api/v1/chat/send", json={"message": QUESTION}, headers=auth)
-            if r.status_code != 200 or r.json().get("model_used") != "instant":
-                raise BenchError(f"Helpline chat/send: {r.status_code} {r.text[:300]}")
+            guarded = (r.json().get("guard") or {}) if r.status_code == 200 else {}
+            if r.status_code != 200 or guarded.get("reason") in ("no_source", "language_unsupported"):
+                raise BenchError(f"Helpline chat/send did not call the model: {r.status_code} {r.text[:300]}")
             cids.append(int(r.json()["conversation_id"]))
     body = [json.dumps({"message": QUESTION, "conversation_id": c}).encode() for c in cids]
     new = [

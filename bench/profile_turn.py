@@ -93,14 +93,18 @@ def stage_of(stack: str) -> str:
     return OTHER
 
 
-def read_samples(path: Path) -> collections.Counter[str]:
-    """py-spy's raw (collapsed) output: ``frame;frame;... count`` per line."""
+def read_samples(path: Path) -> tuple[collections.Counter[str], collections.Counter[str]]:
+    """py-spy's raw (collapsed) output, ``frame;frame;... count`` per line: samples by stage, and
+    by the innermost Helpline function on the stack (where in Helpline's code the time goes)."""
     counts: collections.Counter[str] = collections.Counter()
+    ours: collections.Counter[str] = collections.Counter()
     for line in path.read_text().splitlines():
         stack, _, n = line.rpartition(" ")
         if stack and n.isdigit():
             counts[stage_of(stack)] += int(n)
-    return counts
+            frames = [f for f in stack.split(";") if "helpline/" in f]
+            ours[frames[-1].split(" (")[0] + " (" + frames[-1].rsplit("helpline/", 1)[-1] if frames else "-"] += int(n)
+    return counts, ours
 
 
 def _body(message: str) -> dict[str, object]:
@@ -162,7 +166,7 @@ def _phase(label: str, pid: int, base: str, token: str, msgs: list[str], spy: st
     _, err = record.communicate(timeout=60)
     if not out.exists():
         raise BenchError(f"py-spy wrote nothing: {err.decode()[-500:]}")
-    samples = read_samples(out)
+    samples, ours = read_samples(out)
     turns = len(msgs) - 10
     total = sum(samples.values())
     print(f"\n{label}: {turns} turns, one at a time")
@@ -172,6 +176,9 @@ def _phase(label: str, pid: int, base: str, token: str, msgs: list[str], spy: st
     print(f"  {'stage':<62}{'ms/turn':>9}{'share':>8}")
     for stage, n in samples.most_common():
         print(f"  {stage:<62}{n / rate / turns * 1000:>9.3f}{n / total:>8.1%}")
+    print("  innermost Helpline function on the stack, top 12:")
+    for where, n in ours.most_common(12):
+        print(f"    {where[:88]:<90}{n / rate / turns * 1000:>9.3f}")
     shutil.rmtree(out.parent, ignore_errors=True)
 
 
