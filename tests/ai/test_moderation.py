@@ -14,17 +14,24 @@ def local() -> LocalModerator:
     return LocalModerator(threshold=0.8)
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "How do I reset my password?",
-        "My invoice from March is wrong, can you check it?",
-        "How do I kill a process that hangs on Linux?",
-        "This bug is killing me, the export button does nothing.",
-        "Can I shoot you an email with the screenshots?",
-        "I'll shoot you a message when the fix is live.",
-    ],
-)
+ORDINARY = [
+    "How do I reset my password?",
+    "My invoice from March is wrong, can you check it?",
+    "How do I kill a process that hangs on Linux?",
+    "This bug is killing me, the export button does nothing.",
+    "Can I shoot you an email with the screenshots?",
+    "I'll shoot you a message when the fix is live.",
+]
+FLAGGED = [
+    ("You are a fucking idiot and your company is shit", "profanity"),
+    ("I will kill you if my refund doesn't arrive", "harassment/threatening"),
+    ("I know where you live and I'll find you", "harassment/threatening"),
+    ("I want to kill myself", "self-harm/intent"),
+    ("I don't want to live anymore", "self-harm"),
+]
+
+
+@pytest.mark.parametrize("text", ORDINARY)
 async def test_ordinary_support_questions_pass(local: LocalModerator, text: str) -> None:
     result = await local.check(text)
 
@@ -33,16 +40,7 @@ async def test_ordinary_support_questions_pass(local: LocalModerator, text: str)
     assert set(result.categories) == set(result.category_scores)
 
 
-@pytest.mark.parametrize(
-    ("text", "category"),
-    [
-        ("You are a fucking idiot and your company is shit", "profanity"),
-        ("I will kill you if my refund doesn't arrive", "harassment/threatening"),
-        ("I know where you live and I'll find you", "harassment/threatening"),
-        ("I want to kill myself", "self-harm/intent"),
-        ("I don't want to live anymore", "self-harm"),
-    ],
-)
+@pytest.mark.parametrize(("text", "category"), FLAGGED)
 async def test_offensive_threatening_and_self_harm_texts_are_flagged(
     local: LocalModerator, text: str, category: str
 ) -> None:

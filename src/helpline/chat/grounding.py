@@ -97,9 +97,11 @@ _prefetching: set[asyncio.Task[None]] = set()
 
 
 def prefetch(runtime: Runtime, question: str) -> None:
-    """Start embedding ``question`` for ``ground`` now, in the background: the turn's moderation
-    and its transaction then run while the embedder works, and ground() finds the vector made or
-    waits for the embedding in progress (faqs.embeddings: one embedding per text at a time)."""
+    """Start embedding ``question`` for ``ground`` now, in the background, with the search's
+    embedder and with the reranker's: the turn's moderation and its statement then run while
+    the two models work (each on its own thread), and ground() finds the vectors made or waits
+    for the embeddings in progress (faqs.embeddings and faqs.rerank: one embedding per text at
+    a time)."""
     if not runtime.settings.retrieval.enabled or not question.strip():
         return
     task = asyncio.create_task(_prefetch(runtime, question))
@@ -110,12 +112,17 @@ def prefetch(runtime: Runtime, question: str) -> None:
 async def _prefetch(runtime: Runtime, question: str) -> None:
     from helpline.faqs.backends import resolve_deps
     from helpline.faqs.embeddings import embed_query
-    from helpline.faqs.search import retrieval_text
+    from helpline.faqs.search import normalize_query, rerank_query, retrieval_text
 
     try:
         async with runtime.sessionmaker() as session:  # no connection unless the deps are new
             deps = await resolve_deps(runtime, session)
-        await embed_query(deps, retrieval_text(question, customer=deps.normalize))
+        searched = retrieval_text(question, customer=deps.normalize)
+        if rerank_query(deps):
+            # The reranker's own query embedding (e5: the longest step of a new question's search)
+            # on its model's thread, beside the first embedder's: search() then shares it.
+            deps.reranker.begin(normalize_query(searched, customer=deps.normalize))  # type: ignore[union-attr]
+        await embed_query(deps, searched)
     except Exception as exc:  # ground() embeds again, and reports what fails then
         log.warning("grounding.prefetch_failed", error=f"{type(exc).__name__}: {exc}"[:300])
 

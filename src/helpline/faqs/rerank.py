@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -74,6 +74,8 @@ class EmbedderReranker:
     embedder: Embedder
     cache: FAQCache
     answer_weight: float = 1.0
+    # Query embeddings under way, by query text (see begin).
+    _pending: dict[str, asyncio.Future[np.ndarray]] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -101,11 +103,23 @@ class EmbedderReranker:
         return np.asarray(rows, dtype=np.float32)
 
     def begin(self, query: str) -> asyncio.Future[np.ndarray]:
-        """Start embedding ``query`` (on the model's thread); ``scores`` waits for it."""
+        """Start embedding ``query`` (on the model's thread); ``scores`` waits for it. A query
+        whose embedding is under way already (the chat starts it before the turn is stored:
+        chat.grounding.prefetch) shares that one rather than embedding it again."""
+        pending = self._pending.get(query)
+        if pending is not None and not pending.cancelled():
+            return _wait_for(pending)
         future = asyncio.ensure_future(self._vectors([query], "query"))
-        # Retrieved by scores(); when the search ends early (a cached result), nobody asks.
-        future.add_done_callback(lambda f: f.cancelled() or f.exception())
-        return future
+        self._pending[query] = future
+
+        def done(f: asyncio.Future[np.ndarray]) -> None:
+            if self._pending.get(query) is f:
+                del self._pending[query]  # made (and cached) or failed: the next search reads the cache
+            # Retrieved by scores(); when the search ends early (a cached result), nobody asks.
+            f.cancelled() or f.exception()
+
+        future.add_done_callback(done)
+        return _wait_for(future)
 
     @staticmethod
     def _passages(passages: Sequence[tuple[str, str]]) -> list[str]:
@@ -131,6 +145,14 @@ class EmbedderReranker:
 
     async def aclose(self) -> None:
         await self.embedder.aclose()
+
+
+def _wait_for(future: asyncio.Future[np.ndarray]) -> asyncio.Future[np.ndarray]:
+    """A wait for ``future`` that its caller may cancel (a search that ends early) without
+    cancelling the embedding, which another search may share."""
+    wait = asyncio.shield(future)
+    wait.add_done_callback(lambda f: f.cancelled() or f.exception())
+    return wait
 
 
 # FAQs whose passages are embedded ahead of searches (warm_passages), and how many per batch: a

@@ -357,6 +357,11 @@ def _cache_key(query: SearchQuery, version: int, model: str | None, ranking: str
     return f"search:{version}:{text_hash(json.dumps(params, sort_keys=True, default=str))}"
 
 
+def rerank_query(deps: FAQDeps) -> bool:
+    """Whether a search with these deps reranks (and so embeds the query with the reranker)."""
+    return bool(_ranking(deps))
+
+
 def _ranking(deps: FAQDeps) -> str:
     """What besides the model decides a result's order (part of its cache key)."""
     if deps.reranker is None or deps.rerank_weight <= 0:
