@@ -61,7 +61,13 @@ def _config(headers: dict[str, str], per_operation: dict[str, dict[str, str]]) -
     return "\n".join(lines) + "\n"
 
 
-def _schemathesis(base_url: str, config: Path, workdir: Path) -> None:
+# Routes only staff may call: for a user every case of theirs is a 401/403 (the authorization
+# table checks those per role); the administrator's run covers their answers. Left out of the
+# user's run, they took two thirds of its time (5,092 cases, 176 s).
+STAFF_ONLY = r"^/api/v1/(admin/|analytics/(dashboard|conversations))"
+
+
+def _schemathesis(base_url: str, config: Path, workdir: Path, *extra: str) -> None:
     args = [
         sys.executable,
         "-m",
@@ -82,6 +88,7 @@ def _schemathesis(base_url: str, config: Path, workdir: Path) -> None:
         "--request-timeout",
         "30",
         "--no-color",
+        *extra,
     ]
     # Run in a scratch folder: schemathesis keeps its cache and reports in the working directory.
     result = subprocess.run(
@@ -107,4 +114,5 @@ def test_every_operation_conforms(pg_server: PgServer, tmp_path: Path, role: str
         own = {name: server.account(f"{role}-{i}@example.com") for i, name in enumerate(DESTRUCTIVE)}
         config = tmp_path / "schemathesis.toml"
         config.write_text(_config(headers, own))
-        _schemathesis(server.base_url, config, tmp_path)
+        extra = () if role == "admin" else ("--exclude-path-regex", STAFF_ONLY)
+        _schemathesis(server.base_url, config, tmp_path, *extra)

@@ -88,8 +88,11 @@ def open_path_to_others(path: Path) -> list[Path]:
 
 
 class EmbeddedPostgres:
-    def __init__(self, pgdata: Path) -> None:
+    def __init__(self, pgdata: Path, *, settings: dict[str, str] | None = None) -> None:
+        """``settings``: server settings for this start (``-c name=value``), such as the test
+        suite's non-durable ones; none by default."""
         self.pgdata = pgdata.resolve()
+        self.settings = dict(settings or {})
         self.clients = self.pgdata.parent / f".{self.pgdata.name}-clients"
         self.lock = fasteners.InterProcessLock(str(self.pgdata.parent / f".{self.pgdata.name}.lock"))
         self.logfile = self.pgdata.parent / f"{self.pgdata.name}.log"
@@ -239,7 +242,8 @@ class EmbeddedPostgres:
     def _start_server(self) -> None:
         sock = self.socket_dir()
         # Listen on the Unix socket only: no TCP port to collide with other servers.
-        self._pg_ctl(["-w", "-t", "60", "-l", str(self.logfile), "-o", f"-h '' -k {sock}", "start"])
+        extra = "".join(f" -c {name}={value}" for name, value in self.settings.items())
+        self._pg_ctl(["-w", "-t", "60", "-l", str(self.logfile), "-o", f"-h '' -k {sock}{extra}", "start"])
         log.info("embedded_postgres.started", pgdata=str(self.pgdata), socket_dir=str(sock))
 
     def _live_clients(self) -> list[int]:
