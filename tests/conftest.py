@@ -103,7 +103,9 @@ def pg_server() -> Iterator[PgServer]:
     root = Path(tempfile.mkdtemp(prefix="helpline-test-"))
     # Not durable: a test database is thrown away, and fsync per commit and per CREATE DATABASE
     # made up about two thirds of a short test's database time (190 -> 67 ms per database here).
-    pg = EmbeddedPostgres(root / "pg", settings={"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"})
+    pg = EmbeddedPostgres(
+        root / "pg", settings={"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+    )
     pg.start()
     server = PgServer(pg)
 

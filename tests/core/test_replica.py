@@ -9,7 +9,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,18 +71,8 @@ def replica(pg_server: PgServer, database_url: str, tmp_path: Path) -> Iterator[
         shutil.rmtree(socket_dir, ignore_errors=True)
 
 
-@pytest.fixture
-async def primary(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    url = make_url(database_url)
-    conn = await asyncpg.connect(host=str(url.query["host"]), user="postgres", database=url.database)
-    try:
-        yield conn
-    finally:
-        await conn.close()
-
-
 async def test_history_is_read_on_the_replica(
-    database_url: str, replica: Replica, primary: asyncpg.Connection, tmp_path: Path
+    database_url: str, replica: Replica, db: asyncpg.Connection, tmp_path: Path
 ) -> None:
     database = make_url(database_url).database
     assert database is not None
@@ -102,7 +92,7 @@ async def test_history_is_read_on_the_replica(
                 return [c["title"] for c in r.json()["items"]]
 
             async def start(title: str) -> int:
-                cid: int = await primary.fetchval(
+                cid: int = await db.fetchval(
                     "INSERT INTO conversations (user_id, title, last_message_at) VALUES ($1, $2, now()) RETURNING id",
                     user_id,
                     title,
@@ -134,7 +124,7 @@ async def test_history_is_read_on_the_replica(
             # Writes still go to the primary (a standby refuses them).
             r = await client.put(f"/api/v1/conversations/{first}", headers=headers, json={"title": "renamed"})
             assert r.status_code == 200, r.text
-            assert await primary.fetchval("SELECT title FROM conversations WHERE id = $1", first) == "renamed"
+            assert await db.fetchval("SELECT title FROM conversations WHERE id = $1", first) == "renamed"
     finally:
         await standby.close()
 

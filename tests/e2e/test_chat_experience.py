@@ -11,7 +11,6 @@ import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import httpx
@@ -22,7 +21,8 @@ from helpline.core.runtime import Runtime
 from tests.chat.conftest import eventually
 from tests.chat.fakes import ScriptedProvider
 from tests.conftest import bearer, make_admin, signed_in
-from tests.e2e.conftest import axe_violations, phone_page, screenshot, sign_in_page
+from tests.e2e.conftest import axe_violations, phone_page, screenshot
+from tests.e2e.test_chat_ui import open_chat, user_session
 
 # Plain words (no figures the grounded-answer guard would look for in the articles).
 WORDS = [
@@ -66,17 +66,6 @@ class Gate:
         await self.opened.wait()
 
 
-async def session(web: str, email: str = "chatter@example.com") -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=web) as client:
-        return await signed_in(client, email)
-
-
-async def open_chat(page: Page, tokens: dict[str, Any], path: str = "/chat") -> None:
-    await sign_in_page(page, tokens)
-    await page.goto(path)
-    await expect(page.get_by_role("textbox", name="Message")).to_be_visible()
-
-
 async def clean(page: Page) -> None:
     violations = await axe_violations(page)
     assert violations == [], json.dumps(violations, indent=1)
@@ -88,7 +77,7 @@ async def test_stop_regenerate_and_edit_the_last_question(
     gate = Gate()
     runtime.llm = ScriptedProvider(chunks=WORDS, delay=0.05, before=gate)
     runtime.settings.guard.enabled = False  # the scripted words repeat themselves
-    await open_chat(page, await session(web))
+    await open_chat(page, await user_session(web))
     box = page.get_by_role("textbox", name="Message")
     await box.fill("Tell me about my parcel")
     await box.press("Enter")
@@ -170,7 +159,7 @@ async def test_a_reopened_conversation_opens_at_the_newest_message_and_follows_i
     provider = ScriptedProvider(chunks=TALL)
     runtime.llm = provider
     runtime.settings.guard.enabled = False  # the tall answers repeat themselves on purpose
-    tokens = await session(web)
+    tokens = await user_session(web)
     async with httpx.AsyncClient(base_url=web, headers=bearer(tokens), timeout=30) as client:
         conv = (await client.post("/api/v1/chat/send", json={"message": "First question"})).json()["conversation_id"]
         for i in ("Second", "Third", "Fourth"):
@@ -251,7 +240,7 @@ async def test_suggestions_code_copy_citations_search_export_and_dark_mode(
             assert r.status_code == 201, r.text
             faqs[faq["question"]] = r.json()
     await db.execute("UPDATE faqs SET view_count = 5 WHERE id = $1", faqs[CODE_FAQ["question"]]["id"])
-    tokens = await session(web)
+    tokens = await user_session(web)
     context = await browser.new_context(base_url=web, service_workers="block", viewport={"width": 1280, "height": 860})
     await context.grant_permissions(["clipboard-read", "clipboard-write"])
     page = await context.new_page()
