@@ -25,6 +25,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
@@ -63,6 +64,11 @@ def _redis_url_for_this_worker() -> str:
         )
     return f"{head}/{number}"
 
+
+# No time limit per Hypothesis example: speed is measured in bench/, never asserted in tests (a
+# loaded machine made a 200 ms deadline fail tests/ai/test_providers_tokens.py).
+hypothesis_settings.register_profile("helpline", deadline=None)
+hypothesis_settings.load_profile("helpline")
 
 REDIS_URL = _redis_url_for_this_worker()
 # API request limits out of the way, for tests that send thousands of requests on purpose.
