@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from helpline.ai.moderation import LocalModerator, _Classifier, rule_scores
+from helpline.ai.moderation import LocalModerator, profanity_model, rule_scores
 from helpline.faqs.demo import demo_file
 
 HERE = Path(__file__).resolve().parent
@@ -57,7 +57,7 @@ def main() -> None:
 
     sklearn_model = importlib.import_module("profanity_check.profanity_check")  # unpickles: 1-3 s
 
-    _Classifier.load()
+    profanity_model()
     moderator = LocalModerator(threshold=0.8)
 
     def before(text: str) -> object:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from helpline.ai.base import ModerationResult
-from helpline.ai.moderation import LinearProfanityModel, LocalModerator, _Classifier, rule_scores
+from helpline.ai.moderation import LinearProfanityModel, LocalModerator, profanity_model, rule_scores
 from helpline.faqs.demo import demo_file
 from tests.ai.test_moderation import FLAGGED, ORDINARY
 
@@ -104,7 +104,7 @@ def test_the_test_set_is_varied() -> None:
 
 
 def test_scores_match_scikit_learn() -> None:
-    fast = _Classifier.load()
+    fast = profanity_model()
     for text, want in zip(TEXTS, _expected(), strict=True):
         assert fast.score(text) == pytest.approx(want, abs=1e-9), text
 
@@ -146,4 +146,4 @@ async def test_check_without_warm_up_loads_the_model_off_the_loop() -> None:
     result = await LocalModerator(threshold=0.8).check("You are a fucking idiot")
 
     assert result.flagged
-    assert _Classifier.loaded() is not None
+    assert profanity_model.loaded is not None

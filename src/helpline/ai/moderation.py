@@ -10,7 +10,6 @@ import asyncio
 import importlib
 import math
 import re
-import threading
 from typing import Any
 
 import openai
@@ -18,6 +17,7 @@ import structlog
 from openai import AsyncOpenAI
 
 from helpline.ai.base import ModerationResult
+from helpline.ai.lazy import LoadOnce
 from helpline.core.config import ModerationSettings
 
 log = structlog.get_logger(__name__)
@@ -113,29 +113,16 @@ class LinearProfanityModel:
         return total / len(self._members)
 
 
-class _Classifier:
-    """The profanity model, loaded once. Importing alt-profanity-check unpickles its scikit-learn
-    objects (1-3 s, more on a busy machine), so that happens once, off the event loop, on first
-    use or in ``warm_up``; scoring then uses LinearProfanityModel, not scikit-learn."""
+def _load_profanity_model() -> LinearProfanityModel:
+    # Importing alt-profanity-check unpickles its scikit-learn objects (1-3 s, more on a busy
+    # machine); scoring then uses LinearProfanityModel, not scikit-learn.
+    module = importlib.import_module("profanity_check.profanity_check")
+    return LinearProfanityModel(module.vectorizer, module.model)
 
-    _lock = threading.Lock()
-    _model: LinearProfanityModel | None = None
 
-    @classmethod
-    def load(cls) -> LinearProfanityModel:
-        with cls._lock:
-            if cls._model is None:
-                module = importlib.import_module("profanity_check.profanity_check")
-                cls._model = LinearProfanityModel(module.vectorizer, module.model)
-            return cls._model
-
-    @classmethod
-    def loaded(cls) -> LinearProfanityModel | None:
-        return cls._model
-
-    @classmethod
-    def score(cls, text: str) -> float:
-        return cls.load().score(text)
+# The profanity model, loaded once, off the event loop: on first use or in ``warm_up``. Never
+# refused: the moderator has no shutdown of its own.
+profanity_model = LoadOnce(_load_profanity_model, lambda: RuntimeError("the profanity model was refused"))
 
 
 class LocalModerator:
@@ -149,7 +136,7 @@ class LocalModerator:
         self.threshold = threshold.threshold if isinstance(threshold, ModerationSettings) else threshold
 
     def check_sync(self, text: str) -> ModerationResult:
-        scores = {"profanity": round(_Classifier.score(text), 4), **rule_scores(text)}
+        scores = {"profanity": round(profanity_model().score(text), 4), **rule_scores(text)}
         categories = {name: score >= self.threshold for name, score in scores.items()}
         return ModerationResult(
             flagged=any(categories.values()), categories=categories, category_scores=scores, source=self.source
@@ -159,12 +146,12 @@ class LocalModerator:
         # Once loaded, the model costs tens of microseconds a message (see bench_moderation.py),
         # less than a thread hop: it runs on the event loop. Loading it must not stall every
         # other request, so the first call (without warm_up) loads it on a thread.
-        if _Classifier.loaded() is None:
+        if profanity_model.loaded is None:
             return await asyncio.to_thread(self.check_sync, text)
         return self.check_sync(text)
 
     async def warm_up(self) -> None:
-        await asyncio.to_thread(_Classifier.load)
+        await asyncio.to_thread(profanity_model)
 
 
 class OpenAIModerator:

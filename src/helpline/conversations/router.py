@@ -19,15 +19,10 @@ from helpline.core.cursors import BAD_CURSOR
 from helpline.core.deps import HistorySessionDep, RuntimeDep, SessionDep
 from helpline.core.errors import NotFound
 from helpline.core.ids import MAX_ID, PathId
-from helpline.models import Message
 
 router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
 NOT_FOUND: dict[int | str, dict[str, str]] = {404: {"description": "No such conversation (or not yours)"}}
 NULL_FIELD: dict[int | str, dict[str, str]] = {400: {"description": "title or is_archived sent as null"}}
-
-
-def _message(m: Message, feedback: bool | None) -> MessageRead:
-    return MessageRead.of(m, feedback)
 
 
 @router.get("", response_model=ConversationPage, responses=BAD_CURSOR)
@@ -75,7 +70,7 @@ async def _detail(
     return ConversationDetail(
         **base,
         context=conv.context,
-        messages=[_message(m, helpful) for m, helpful in messages],
+        messages=[MessageRead.of(m, helpful) for m, helpful in messages],
         messages_next_cursor=next_cursor,
     )
 
