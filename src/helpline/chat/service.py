@@ -116,8 +116,10 @@ async def begin(
     content: str,
     conversation_id: int | None,
     language: str | None,
+    client_id: str | None = None,
 ) -> Turn | Relayed:
     """Validate, rate-limit and moderate the message, then store it (and a placeholder answer).
+    ``client_id``: the client's own id for the message (chat.once answers a repeat).
     While a person has the conversation, or when the message asks for one, only the message is
     stored, for the person (``Relayed``: helpline.support.relay); the assistant does not answer.
     The token's account is checked as every request's is (auth.access) by the
@@ -147,6 +149,7 @@ async def begin(
             title=make_title(content),
             reason=reason,
             user_meta=flagged_meta or None,
+            client_id=client_id,
         )
         return None if relayed is None else replace(relayed, quota=quota)
 
@@ -171,6 +174,7 @@ async def begin(
             answer_meta={"refusal": True, "flagged": True} if verdict.flagged else None,
             answer_model="moderation" if verdict.flagged else None,
             history=0 if verdict.flagged else HISTORY_TAIL,
+            client_id=client_id,
         )
     if account is None:
         raise Unauthorized(access.ACCOUNT_GONE)

@@ -49,7 +49,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
 from helpline.auth.access import load_caller
-from helpline.chat import service
+from helpline.chat import once, service
 from helpline.chat.schemas import WsIncoming
 from helpline.chat.sockets import CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED
 from helpline.chat.stop import stop as stop_answer
@@ -58,6 +58,7 @@ from helpline.core.logging import set_user
 from helpline.core.metrics import WS_CLOSED
 from helpline.core.runtime import Runtime
 from helpline.core.security import InvalidToken, TokenClaims
+from helpline.models import MessageStatus
 from helpline.platform.hub import Listener, Shutdown, TurnEvent
 from helpline.support.relay import Relayed
 
@@ -373,13 +374,26 @@ async def _receive_loop(
 
 async def _start_turn(runtime: Runtime, claims: TokenClaims, incoming: WsIncoming, outbox: Listener) -> None:
     # The turn checks the account (a suspended user or a revoked token is not served).
-    turn = await service.begin(
+    turn = await once.begin_once(
         runtime,
         claims=claims,
         content=incoming.content or "",
         conversation_id=incoming.conversation_id,
         language=incoming.language,
+        client_id=incoming.client_id,
     )
+    if isinstance(turn, once.Repeated):
+        # Sent before with this client_id: the first send's ids, and its answer once final (while
+        # it is being written, its events reach every socket of the user through the hub).
+        outbox.offer({"type": "ack", **turn.ack()})
+        if turn.answer_id is None:
+            outbox.offer({"type": "response", "seq": 1, **once.relayed_payload(turn)})
+            return
+        msg, question_id = await service.stored_answer(runtime, claims.user_id, turn.answer_id)
+        if msg.status is not MessageStatus.streaming:
+            kind, payload = service.stored_payload(msg, question_id)
+            outbox.offer(frame(TurnEvent(kind, 1, msg.id, msg.conversation_id, payload)))
+        return
     if isinstance(turn, Relayed):
         # A person answers (see ChatResponse.handoff): the ack, and the final frame at once.
         payload = service.relayed_payload(turn)
