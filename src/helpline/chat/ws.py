@@ -16,10 +16,11 @@ assistant does not answer). A person's replies come as ``agent_message`` frames 
 ``message``: the notice stored in the conversation), from whichever instance.
 
 Authentication: ``?token=<access token>``, or a first frame ``{"type": "auth", "token": ...}``
-within 10 seconds. The socket lives as long as its access token: at the token's ``exp`` it is
-closed (4401), unless the client sent a fresh access token of the same user before, as
-``{"type": "auth", "token": ...}`` on the open socket (answered ``{"type": "authenticated",
-"expires_at": ...}``; a token that is not accepted gets an ``error`` frame and changes nothing).
+within 10 seconds (answered ``{"type": "authenticated", "expires_at": ...}`` once accepted). The
+socket lives as long as its access token: at the token's ``exp`` it is closed (4401), unless the
+client sent a fresh access token of the same user before, as ``{"type": "auth", "token": ...}`` on
+the open socket (answered the same way; a token that is not accepted gets an ``error`` frame and
+changes nothing).
 A logout, or a refresh token used a second time, closes the sockets of that login (the tokens'
 ``sid``); a password change, or an administrator suspending the account, closes all the user's
 sockets, on every instance.
@@ -211,6 +212,9 @@ async def chat_socket(ws: WebSocket, user_id: int) -> None:
     session = SocketToken(claims)
     with runtime.hub.listen(user_id, runtime.settings.ws.max_queued_frames) as listener:
         listener.sid, listener.jti = claims.sid, claims.jti
+        if "token" not in ws.query_params:
+            # An auth frame is answered, as a re-auth is: the client knows the socket is ready.
+            listener.offer({"type": "authenticated", "expires_at": claims.exp.isoformat()})
         stops: set[asyncio.Task[None]] = set()
         sender = asyncio.create_task(_send_loop(ws, listener))
         receiver = asyncio.create_task(_receive_loop(ws, runtime, session, listener, stops))
