@@ -54,9 +54,10 @@ class UnsupportedFact(BaseModel):
 class GuardAction(BaseModel):
     """Why the reply is not the model's own answer (see the grounded-answer guard in the README)."""
 
-    action: Literal["article", "dont_know"] = Field(
+    action: Literal["article", "dont_know", "greeting"] = Field(
         description="`article`: the best FAQ's own answer is the reply; `dont_know`: an honest "
-        '"I don\'t know", with the closest articles in `related`'
+        '"I don\'t know", with the closest articles in `related`; `greeting`: small talk ("Hi!") that the model '
+        "answered with facts it was not given gets a short greeting saying what the assistant is for"
     )
     reason: Literal[Problem, "language_unsupported", "no_source"] = Field(
         description="`no_source`: no article applies to a question that is not small talk, so the model was not "
