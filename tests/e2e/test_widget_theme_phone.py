@@ -6,7 +6,7 @@ another origin and on Helpline's own pages; axe checks and screenshots, light an
 from __future__ import annotations
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, FloatRect, Page, expect
 
 from helpline.core.config import WidgetSettings
 from tests.e2e.conftest import axe_violations, phone_page, screenshot
@@ -31,7 +31,7 @@ INSIDE = (
 )
 
 
-def overlap(a: dict[str, float], b: dict[str, float]) -> bool:
+def overlap(a: FloatRect, b: FloatRect) -> bool:
     return not (
         a["x"] + a["width"] <= b["x"]
         or b["x"] + b["width"] <= a["x"]
