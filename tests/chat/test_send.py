@@ -367,3 +367,32 @@ async def test_an_answer_that_cannot_be_stored_is_told_failed_and_swept(
     assert await db.fetchval("SELECT status::text FROM messages WHERE id = $1", body["message_id"]) == "failed"
     r = await client.post(f"/api/v1/chat/messages/{body['message_id']}/retry", headers=auth)
     assert r.json()["status"] == "sent"
+
+
+async def test_a_young_answer_whose_instance_died_is_swept_at_once(
+    client: httpx.AsyncClient,
+    auth: dict[str, str],
+    db: asyncpg.Connection,
+    runtime: Runtime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An answer left 'streaming' by a killed instance whose client never came back (a REST call
+    cut off): swept as soon as the hub says its instance stopped beating, not hours later."""
+    from helpline.chat.service import sweep_abandoned_answers
+
+    body = (await send(client, auth, "hello")).json()
+    await db.execute(
+        "UPDATE messages SET status = 'streaming', content = '', created_at = now() - interval '1 minute' "
+        "WHERE id = $1",
+        body["message_id"],
+    )
+    asked: list[list[int]] = []
+
+    async def orphaned(message_ids: list[int]) -> list[int]:
+        asked.append(list(message_ids))
+        return list(message_ids)
+
+    monkeypatch.setattr(runtime.hub, "orphaned", orphaned)
+    assert await sweep_abandoned_answers(runtime) == 1
+    assert asked == [[body["message_id"]]]
+    assert await db.fetchval("SELECT status::text FROM messages WHERE id = $1", body["message_id"]) == "failed"

@@ -11,7 +11,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import structlog
@@ -592,11 +592,36 @@ def abandoned_after_seconds(runtime: Runtime) -> float:
 async def sweep_abandoned_answers(runtime: Runtime) -> int:
     """Mark the answers nobody is generating any more failed (or partial), so their users see them
     as retryable: their instance died (killed, crashed) and no client resumed them, or it could
-    not store them while the database was away. Run at each start and every minute (a job)."""
+    not store them while the database was away. Old enough ones always; younger ones when the hub
+    knows their instance stopped beating (several instances on Redis), so a killed instance's
+    answers are settled within a minute, not the generation bound. Run at each start and every
+    minute (a job)."""
     async with runtime.sessionmaker() as session, session.begin():
         swept = await repo.sweep_abandoned(session, older_than_seconds=abandoned_after_seconds(runtime))
+        # Younger than the heartbeat's lifetime, an answer may have been begun by an instance
+        # whose first beat the hub has not written yet.
+        young_before = datetime.now(UTC) - timedelta(seconds=2 * runtime.settings.redis.instance_ttl_seconds)
+        young = list(
+            (
+                await session.scalars(
+                    select(Message.id)
+                    .where(
+                        Message.status == MessageStatus.streaming,
+                        Message.message_type == MessageType.assistant,
+                        Message.created_at < young_before,
+                    )
+                    .order_by(Message.id)
+                    .limit(1000)
+                )
+            ).all()
+        )
+    orphans = await runtime.hub.orphaned(young) if young else []
+    if orphans:
+        async with runtime.sessionmaker() as session, session.begin():
+            for message_id in orphans:
+                swept += await repo.abandon(session, message_id, {})
     if swept:
-        log.warning("chat.abandoned_answers_marked_failed", count=swept)
+        log.warning("chat.abandoned_answers_marked_failed", count=swept, orphaned=len(orphans))
     return swept
 
 
