@@ -223,9 +223,9 @@ async def evaluate(result: FaultResult, ctx: Context, turns: list[Turn], phase_e
     if result.name in UPSTREAM_FAULTS:
         # Turns started while the model is down: accepted, and their answer ended failed (the
         # error told), not a transport error. A margin at each end for turns straddling the switch.
-        # A hung request started less than the model timeout before the switch gets its answer.
-        margin = 0.5 if result.name == "upstream_500" else ctx.llm_timeout_s + 1
-        inner = [t for t in during if t0 + 0.5 <= t.started <= t1 - margin]
+        # Turns wholly inside the fault (begun after it, over before it was lifted) asked the model
+        # while it was down. One still waiting for the model at the switch may get its answer.
+        inner = [t for t in during if t.started >= t0 + 0.5 and t.ended <= t1]
         wrong = [t for t in inner if t.outcome not in ("answer_failed", "dropped")]
         checks.append(
             Check(
