@@ -229,8 +229,10 @@ async def _load(cluster: launcher.Cluster[Any], pg: Any, llm_control: str | None
             phase_start = loop.time()
             if name == "steady":
                 cpu_before = {k: tree_cpu_seconds(v) for k, v in groups.items()}
+                cpu_before["load client"] = time.process_time()
                 await asyncio.sleep(opts.seconds)
                 cpu_after = {k: tree_cpu_seconds(v) for k, v in groups.items()}
+                cpu_after["load client"] = time.process_time()
                 bounds.append((phase_start, loop.time()))
                 continue
             duration = opts.fault_seconds + (opts.llm_timeout_s if name == "upstream_hang" else 0.0)
