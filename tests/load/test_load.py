@@ -12,8 +12,8 @@ import asyncio
 from pathlib import Path
 
 import pytest
-
 from bench.load.run import Options, print_report, run
+
 from tests.cluster.launcher import NGINX, REDIS_SERVER
 from tests.conftest import PgServer
 
