@@ -11,7 +11,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import structlog
@@ -39,6 +39,13 @@ from helpline.support.rules import escalation_reason
 log = structlog.get_logger(__name__)
 
 HISTORY_TAIL = 50  # messages read for context; the builder keeps what fits the budget
+# A finished answer whose store fails (the database restarting, a failover) is stored again for
+# this long, backing off, before it is given up as failed: a restart loses no answer.
+STORE_RETRY_SECONDS = 30.0
+STORE_RETRY_MAX_DELAY = 2.0
+# Before the model is called (retrieval) and after (the guard, moderation), on top of the model's
+# own bound: a 'streaming' answer older than all of it has nobody generating it any more.
+GENERATION_MARGIN_SECONDS = 30.0
 TITLE_CHARS = 60
 REFUSALS = {
     "en": "I'm sorry, but I can't help with that. If you have a question about our product or "
@@ -494,20 +501,22 @@ async def generate(runtime: Runtime, turn: Turn, gen: Generation) -> None:
         meta["stopped"] = True
     timestamp = None
     try:
-        async with single_statement(runtime.engine) as conn:
-            timestamp = await repo.finish_turn(
-                conn,
-                message_id=turn.message_id,
-                content=content,
-                status=status,
-                tokens=tokens,
-                model=model,
-                response_ms=elapsed_ms,
-                meta=meta,
-            )
+        timestamp = await _store_answer(
+            runtime,
+            message_id=turn.message_id,
+            content=content,
+            status=status,
+            tokens=tokens,
+            model=model,
+            response_ms=elapsed_ms,
+            meta=meta,
+        )
     except Exception as exc:
         log.exception("generation.store_failed", message_id=turn.message_id)
         error = error or f"The answer could not be stored: {type(exc).__name__}"
+        # Its followers are told what is stored: nothing, so the answer failed (the sweep marks the
+        # row so once nobody could be generating it any more; then it can be retried).
+        status = MessageStatus.failed
     if grounding.direct is not None:
         origin = "faq"
     elif honest is not None:
@@ -559,6 +568,65 @@ async def generate(runtime: Runtime, turn: Turn, gen: Generation) -> None:
         )
     if cancelled:
         raise asyncio.CancelledError
+
+
+async def _store_answer(runtime: Runtime, *, message_id: int, **values: Any) -> datetime | None:
+    """repo.finish_turn, tried again while the database is unreachable (for up to
+    STORE_RETRY_SECONDS); the last error is raised."""
+    give_up = time.monotonic() + STORE_RETRY_SECONDS
+    delay = 0.1
+    while True:
+        try:
+            async with single_statement(runtime.engine) as conn:
+                return await repo.finish_turn(conn, message_id=message_id, **values)
+        except Exception as exc:
+            if time.monotonic() + delay > give_up:
+                raise
+            log.warning("generation.store_retry", message_id=message_id, error=type(exc).__name__, retry_in=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, STORE_RETRY_MAX_DELAY)
+
+
+def abandoned_after_seconds(runtime: Runtime) -> float:
+    """How old an answer still 'streaming' must be for no instance to be generating it any more:
+    the model's bound (twice its timeout), the store's retries and a margin for the rest."""
+    return runtime.settings.llm.timeout_seconds * 2 + STORE_RETRY_SECONDS + GENERATION_MARGIN_SECONDS
+
+
+async def sweep_abandoned_answers(runtime: Runtime) -> int:
+    """Mark the answers nobody is generating any more failed (or partial), so their users see them
+    as retryable: their instance died (killed, crashed) and no client resumed them, or it could
+    not store them while the database was away. Old enough ones always; younger ones when the hub
+    knows their instance stopped beating (several instances on Redis), so a killed instance's
+    answers are settled within a minute, not the generation bound. Run at each start and every
+    minute (a job)."""
+    async with runtime.sessionmaker() as session, session.begin():
+        swept = await repo.sweep_abandoned(session, older_than_seconds=abandoned_after_seconds(runtime))
+        # Younger than the heartbeat's lifetime, an answer may have been begun by an instance
+        # whose first beat the hub has not written yet.
+        young_before = datetime.now(UTC) - timedelta(seconds=2 * runtime.settings.redis.instance_ttl_seconds)
+        young = list(
+            (
+                await session.scalars(
+                    select(Message.id)
+                    .where(
+                        Message.status == MessageStatus.streaming,
+                        Message.message_type == MessageType.assistant,
+                        Message.created_at < young_before,
+                    )
+                    .order_by(Message.id)
+                    .limit(1000)
+                )
+            ).all()
+        )
+    orphans = await runtime.hub.orphaned(young) if young else []
+    if orphans:
+        async with runtime.sessionmaker() as session, session.begin():
+            for message_id in orphans:
+                swept += await repo.abandon(session, message_id, {})
+    if swept:
+        log.warning("chat.abandoned_answers_marked_failed", count=swept, orphaned=len(orphans))
+    return swept
 
 
 async def retry(runtime: Runtime, *, user_id: int, message_id: int) -> Turn:
