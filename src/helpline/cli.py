@@ -84,10 +84,11 @@ def _check_redis(settings: Settings) -> None:
         _fail(f"cannot reach Redis at HELPLINE_REDIS_URL: {exc}")
 
 
-def _migrate(url: str, revision: str = "head") -> None:
+def _migrate(settings: Settings, url: str, revision: str = "head") -> None:
     from helpline.migrations import upgrade
 
-    upgrade(url, revision)
+    # The configured width is used only if this creates the vector columns (a new database).
+    upgrade(url, revision, embedding_dimension=settings.embedding.dimension)
 
 
 def _bootstrap_admin(settings: Settings, url: str) -> None:
@@ -152,7 +153,7 @@ def serve(
     _check_redis(settings)
     with _database(settings) as url:
         if migrate:
-            _migrate(url)
+            _migrate(settings, url)
         _bootstrap_admin(settings, url)
         if settings.demo_data:
             _load_demo(settings, url)
@@ -212,7 +213,7 @@ def worker(
 
     with _database(settings) as url:
         if migrate:
-            _migrate(url)
+            _migrate(settings, url)
         from helpline.jobs.queue import backend_for
 
         typer.echo(f"Helpline worker on the {backend_for(settings)} queue (Ctrl-C stops it)")
@@ -232,7 +233,7 @@ def migrate(
 
             do_downgrade(url, revision)
         else:
-            _migrate(url, revision)
+            _migrate(settings, url, revision)
     typer.echo(f"Database at {'downgraded' if downgrade else 'migrated'} to {revision}.")
 
 
@@ -290,7 +291,7 @@ def create_admin(
         return outcome
 
     with _database(settings) as url:
-        _migrate(url)
+        _migrate(settings, url)
         outcome = asyncio.run(run(url))
     typer.echo(f"Admin {email} {outcome}.")
 
@@ -333,7 +334,7 @@ def users_set_password(
         return found
 
     with _database(settings) as url:
-        _migrate(url)
+        _migrate(settings, url)
         found = asyncio.run(run(url))
     if not found:
         _fail(f"no account with the email {email}")
@@ -416,7 +417,7 @@ def faqs_import(
     data = file.read_bytes()
     settings = _settings()
     with _database(settings) as url:
-        _migrate(url)
+        _migrate(settings, url)
         try:
             report = asyncio.run(import_file(settings, url, data, chosen, FAQStatus(status), dry_run))
         except AppError as exc:
@@ -462,7 +463,7 @@ def faqs_demo() -> None:
     """Load the demo knowledge base now, if there are no FAQs yet."""
     settings = _settings()
     with _database(settings) as url:
-        _migrate(url)
+        _migrate(settings, url)
         _load_demo(settings, url)
 
 
@@ -483,7 +484,7 @@ def purge_guests() -> None:
             await runtime.close()
 
     with _database(settings) as url:
-        _migrate(url)
+        _migrate(settings, url)
         removed = asyncio.run(run(url))
     days = settings.widget.guest_retention_days
     typer.echo(
@@ -510,7 +511,7 @@ def retention(
             await runtime.close()
 
     with _database(settings) as url:
-        _migrate(url)
+        _migrate(settings, url)
         report = asyncio.run(run(url))
     if report.skipped:
         typer.echo("Retention is already running elsewhere (another instance holds its lock); nothing done.")
@@ -553,7 +554,7 @@ def analytics_refresh(
             await runtime.close()
 
     with _database(settings) as url:
-        _migrate(url)
+        _migrate(settings, url)
         report = asyncio.run(run(url))
     typer.echo(f"Analytics refreshed: {report['ranges']} range(s) from {report['from']} to {report['until']}.")
 
@@ -571,7 +572,7 @@ def reindex(
 
     settings = _settings()
     with _database(settings) as url:
-        _migrate(url)
+        _migrate(settings, url)
         try:
             report = asyncio.run(
                 reindex_all(
