@@ -1,4 +1,4 @@
-"""The chat turn's stages (chat.service: _draft -> _guard -> _moderate -> _store -> _publish), each
+"""The chat turn's stages (chat.answer: _draft -> _guard -> _moderate -> _store -> _publish), each
 on its own, and the final event's shape."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from helpline.ai.base import ChatMessage, StreamDone, Usage
-from helpline.chat import service
-from helpline.chat.service import Draft, Grounded, Turn
+from helpline.chat import answer as service
+from helpline.chat.answer import Draft, Grounded, Turn
 from helpline.core.runtime import Runtime
 from helpline.models import MessageStatus, MessageType
 from tests.chat.fakes import KeywordModerator
