@@ -348,13 +348,13 @@ async def test_an_answer_that_cannot_be_stored_is_told_failed_and_swept(
 ) -> None:
     """A database away for longer than the store's retries: the user is told the answer failed
     (not "sent", as before), and the row the sweep finds 'streaming' becomes failed, retryable."""
-    from helpline.chat import repository, service
+    from helpline.chat import answer, repository
     from helpline.jobs.functions import JobContext, abandoned_answers
 
     async def down(*args: object, **kwargs: object) -> object:
         raise OSError("connection refused")
 
-    monkeypatch.setattr(service, "STORE_RETRY_SECONDS", 0.3)
+    monkeypatch.setattr(answer, "STORE_RETRY_SECONDS", 0.3)
     monkeypatch.setattr(repository, "finish_turn", down)
     body = (await send(client, auth, "hello")).json()
     assert body["status"] == "failed"
