@@ -25,7 +25,9 @@ API_LIMIT = 20  # API requests per user and minute (HELPLINE_LIMITS_RULES "api:u
 Cluster = launcher.Cluster[FakeLLM]
 
 
-@pytest.fixture(scope="module")
+# Session-wide: under xdist's loadgroup a worker may interleave other modules' tests with these,
+# and a module-scoped cluster was then torn down and started again (20-38 s each time).
+@pytest.fixture(scope="session")
 def cluster(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     if NGINX is None:
         pytest.skip("nginx is not installed: `make nginx` installs Debian's (make test does)")
