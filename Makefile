@@ -7,7 +7,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 # (tests/conftest.py); most tests wait on servers, browsers and sockets, so two overlap on 2 cores.
 TEST_WORKERS ?= 2
 
-.PHONY: e2e-cluster wrk help install install-gemma web web-deps dev browser nginx promtool alerts run serve test check lint format typecheck bench db-shell db-stop clean
+.PHONY: e2e-cluster load wrk help install install-gemma web web-deps dev browser nginx promtool alerts run serve test check lint format typecheck bench db-shell db-stop clean
 
 help: ## List the tasks
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
@@ -108,6 +108,18 @@ test: check browser nginx alerts ## Lint, type-check, alert rules, then run ever
 # Also part of `make test` (its pytest run includes tests/cluster); this runs only them.
 e2e-cluster: install nginx ## Two instances, a worker, nginx and Redis: cross-instance sockets, limits, resume, SIGTERM, SIGKILL (tests/cluster)
 	@$(UV) run --frozen pytest -m cluster -p no:cacheprovider tests/cluster
+
+# The load, soak and fault suite (bench/load, docs/capacity.md): LOAD_USERS simulated users chat over
+# REST, SSE and WebSocket through nginx to two instances (the e2e-cluster set-up, on its own embedded
+# PostgreSQL and Redis), one phase of LOAD_SECONDS without a fault, then one per fault; then every
+# accepted message is checked in the database. Bounded: (1 + faults) x LOAD_SECONDS plus about a
+# minute. LOAD_ARGS adds options (`--model local`, `--json FILE`; `python -m bench.load --help`).
+# Its short version runs in `make test` (tests/load).
+LOAD_USERS ?= 30
+LOAD_SECONDS ?= 60
+LOAD_FAULTS ?= kill,redis,postgres,upstream_500,upstream_hang,drop
+load: install nginx ## Load, soak and fault suite: users over REST/SSE/WebSocket on two instances, faults, then the ledger (docs/capacity.md)
+	@$(UV) run --frozen python -m bench.load --users $(LOAD_USERS) --seconds $(LOAD_SECONDS) --faults $(LOAD_FAULTS) $(LOAD_ARGS)
 
 check: install web ## ruff (lint + format check), mypy --strict, and tsc (in the web build)
 	@$(UV) run --frozen ruff check .

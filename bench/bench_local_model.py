@@ -177,7 +177,7 @@ def med(values: Sequence[float]) -> float:
 def prompts_for(
     questions: Sequence[Question], retrieved: dict[str, list[Article]], counter: LlamaTokenCounter, max_tokens: int
 ) -> list[list[ChatMessage]]:
-    """The messages Helpline's chat service builds for each question (chat.service.build_messages)."""
+    """The messages Helpline's chat service builds for each question (chat.answer.build_messages)."""
     share = RetrievalSettings().knowledge_share
     max_answer = min(max_tokens, CONTEXT // 2)
     out = []

@@ -8,7 +8,7 @@ they were fixed, never used to choose anything), reporting each set and both tog
 - hybrid: ``GET /api/v1/faqs/search?q=...&language=...&limit=5`` as a signed-in admin (the
   anonymous rate limit would throttle the run); exactly what users get.
 - vector-only and text-only: the API has no switch for them, so they run against the same
-  database with the app's own statement (``helpline.faqs.search.hybrid_sql``, strict language
+  database with the app's own statement (``helpline.faqs.search_sql.hybrid_text``, strict language
   mode, published FAQs, the same k, fusion weights and similarity floor). Text-only is the
   statement the app runs when it has no embedder; vector-only is the same statement with the
   vectors and an empty full-text query (which matches nothing), so only the question and answer
@@ -150,8 +150,7 @@ class Sweep:
 async def run_direct(
     server: HelplineServer, queries: Sequence[Query], model: str | None, sweep: Sequence[float] = ()
 ) -> tuple[SignalResult, SignalResult, SignalResult, Sweep]:
-    from pgvector.sqlalchemy import Vector
-    from sqlalchemy import bindparam, text
+    from sqlalchemy import text
     from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
     from helpline.ai.factory import create_embedder
@@ -160,6 +159,7 @@ async def run_direct(
     from helpline.faqs import search
     from helpline.faqs.backends import FAQDeps
     from helpline.faqs.embeddings import embed_queries
+    from helpline.faqs.search_sql import hybrid_text
     from helpline.faqs.views import ViewCounter
     from helpline.models import FAQStatus
     from helpline.platform.cache import MemoryFAQCache
@@ -179,10 +179,8 @@ async def run_direct(
     vectors = found
     print(f"  embedded {len(queries)} queries in-process in {time.perf_counter() - started:.1f} s", flush=True)
 
-    vector_sql = text(search.hybrid_sql(vectors=True, mode="strict", category=False)).bindparams(
-        bindparam("qvec", type_=Vector(embedder.dimension))
-    )
-    text_sql = text(search.hybrid_sql(vectors=False, mode="strict", category=False))
+    vector_sql = hybrid_text(vectors=True, mode="strict", category=False, dim=embedder.dimension)
+    text_sql = hybrid_text(vectors=False, mode="strict", category=False)
     vec_result, text_result = SignalResult("vector-only (SQL)"), SignalResult("text-only (SQL)")
     # Both signals through the same path: it must rank like the API, or this path is not the app's.
     both_result = SignalResult("hybrid (SQL)")

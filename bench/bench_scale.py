@@ -38,7 +38,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from helpline.ai.embeddings.local import MODEL as EMBED_MODEL  # the server's embedder (local)
 from helpline.core.db import HNSW_EF_SEARCH
-from helpline.faqs.search import COMMON_SQL, COMMON_TERM_ROWS, FUSION_PARAMS, hybrid_sql, text_params
+from helpline.faqs.search import COMMON_TERM_ROWS, FUSION_PARAMS, text_params
+from helpline.faqs.search_sql import COMMON_SQL, hybrid_text
 from helpline.models.faqs import HNSW_BUILD, HNSW_INDEXES, hnsw_ddl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -423,7 +424,7 @@ VECTOR_SQL = (
 
 async def attribute_sql(server: HelplineServer, texts: list[str], vecs: F32, out: list[Row]) -> None:
     """The parts of the search statement on their own, to see where its time goes: the app's own
-    full-text statement (``hybrid_sql`` without vectors) across languages and in English, and the
+    full-text statement (``hybrid_text`` without vectors) across languages and in English, and the
     question-vector k-NN with the search's filters."""
     engine = create_async_engine(server.url())
     conn = await pg_connect(server)
@@ -431,8 +432,8 @@ async def attribute_sql(server: HelplineServer, texts: list[str], vecs: F32, out
         async with engine.connect() as sa:
             common = list(await sa.scalar(text(COMMON_SQL), {"rows": COMMON_TERM_ROWS}) or [])
             statements = {
-                "text, every language": text(hybrid_sql(vectors=False, mode="all", category=False)),
-                "text, en": text(hybrid_sql(vectors=False, mode="strict", category=False)),
+                "text, every language": hybrid_text(vectors=False, mode="all", category=False),
+                "text, en": hybrid_text(vectors=False, mode="strict", category=False),
             }
             base: dict[str, object] = {
                 "statuses": ["published"],

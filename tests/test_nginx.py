@@ -21,6 +21,7 @@ import pytest
 from websockets.sync.client import connect as ws_connect
 
 from helpline.core.config import LimitsSettings
+from tests.cluster.launcher import site_config
 from tests.test_server_process import free_port
 from tests.test_transport import PASSWORD, LoggedServer, data_dir  # noqa: F401 - data_dir is a fixture
 
@@ -33,35 +34,6 @@ NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/loca
 
 if NGINX is None:
     pytest.skip("nginx is not installed: `make nginx` installs Debian's (make test does)", allow_module_level=True)
-
-
-def self_signed(folder: Path) -> tuple[Path, Path]:
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", f"/CN={SITE}",
-         "-addext", f"subjectAltName=DNS:{SITE}", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
-    return cert, key
-
-
-def site_config(folder: Path, *, app_port: int = 8000, tls_port: int = 443, plain_port: int = 80) -> Path:
-    """The shipped file with this test's certificate and loopback ports, inside a minimal nginx.conf."""
-    cert, key = self_signed(folder)
-    text = CONF.read_text()
-    text = text.replace(f"/etc/letsencrypt/live/{SITE}/fullchain.pem", str(cert))
-    text = text.replace(f"/etc/letsencrypt/live/{SITE}/privkey.pem", str(key))
-    text = re.sub(r"^\s*listen \[::\]:.*$", "", text, flags=re.M)  # the test binds loopback only
-    text = re.sub(r"listen 443\b", f"listen 127.0.0.1:{tls_port}", text)
-    text = re.sub(r"listen 80\b", f"listen 127.0.0.1:{plain_port}", text)
-    text = re.sub(r"server 127\.0\.0\.1:8000\b", f"server 127.0.0.1:{app_port}", text)
-    (folder / "helpline.conf").write_text(text)
-    main = folder / "nginx.conf"
-    main.write_text(
-        f"daemon off;\npid {folder}/nginx.pid;\nerror_log {folder}/error.log warn;\nevents {{}}\n"
-        f"http {{\n  access_log {folder}/access.log;\n  include {folder}/helpline.conf;\n}}\n"
-    )
-    return main
 
 
 def nginx(main: Path, *args: str) -> list[str]:

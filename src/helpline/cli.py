@@ -105,10 +105,11 @@ def _check_redis(settings: Settings) -> None:
         _fail(f"cannot reach Redis at HELPLINE_REDIS_URL: {exc}")
 
 
-def _migrate(url: str, revision: str = "head") -> None:
+def _migrate(settings: Settings, url: str, revision: str = "head") -> None:
     from helpline.migrations import upgrade
 
-    upgrade(url, revision)
+    # The configured width is used only if this creates the vector columns (a new database).
+    upgrade(url, revision, embedding_dimension=settings.embedding.dimension)
 
 
 def _bootstrap_admin(settings: Settings, url: str) -> None:
@@ -174,7 +175,7 @@ def serve(
     _check_redis(settings)
     with _database(settings) as url:
         if migrate:
-            _migrate(url)
+            _migrate(settings, url)
         _bootstrap_admin(settings, url)
         if settings.demo_data:
             _load_demo(settings, url)
@@ -234,7 +235,7 @@ def worker(
 
     with _database(settings) as url:
         if migrate:
-            _migrate(url)
+            _migrate(settings, url)
         from helpline.jobs.queue import backend_for
 
         typer.echo(f"Helpline worker on the {backend_for(settings)} queue (Ctrl-C stops it)")
@@ -254,7 +255,7 @@ def migrate(
 
             do_downgrade(url, revision)
         else:
-            _migrate(url, revision)
+            _migrate(settings, url, revision)
     typer.echo(f"Database at {'downgraded' if downgrade else 'migrated'} to {revision}.")
 
 
@@ -312,7 +313,7 @@ def create_admin(
         return outcome
 
     with _database(settings) as url:
-        _migrate(url)
+        _migrate(settings, url)
         outcome = asyncio.run(run(url))
     typer.echo(f"Admin {email} {outcome}.")
 
@@ -355,7 +356,7 @@ def users_set_password(
         return found
 
     with _database(settings) as url:
-        _migrate(url)
+        _migrate(settings, url)
         found = asyncio.run(run(url))
     if not found:
         _fail(f"no account with the email {email}")
@@ -438,7 +439,7 @@ def faqs_import(
     data = file.read_bytes()
     settings = _settings()
     with _database(settings) as url:
-        _migrate(url)
+        _migrate(settings, url)
         try:
             report = asyncio.run(import_file(settings, url, data, chosen, FAQStatus(status), dry_run))
         except AppError as exc:
@@ -484,7 +485,7 @@ def faqs_demo() -> None:
     """Load the demo knowledge base now, if there are no FAQs yet."""
     settings = _settings()
     with _database(settings) as url:
-        _migrate(url)
+        _migrate(settings, url)
         _load_demo(settings, url)
 
 
@@ -505,7 +506,7 @@ def purge_guests() -> None:
             await runtime.close()
 
     with _database(settings) as url:
-        _migrate(url)
+        _migrate(settings, url)
         removed = asyncio.run(run(url))
     days = settings.widget.guest_retention_days
     typer.echo(
@@ -532,7 +533,7 @@ def retention(
             await runtime.close()
 
     with _database(settings) as url:
-        _migrate(url)
+        _migrate(settings, url)
         report = asyncio.run(run(url))
     if report.skipped:
         typer.echo("Retention is already running elsewhere (another instance holds its lock); nothing done.")
@@ -575,7 +576,7 @@ def analytics_refresh(
             await runtime.close()
 
     with _database(settings) as url:
-        _migrate(url)
+        _migrate(settings, url)
         report = asyncio.run(run(url))
     typer.echo(f"Analytics refreshed: {report['ranges']} range(s) from {report['from']} to {report['until']}.")
 
@@ -593,7 +594,7 @@ def reindex(
 
     settings = _settings()
     with _database(settings) as url:
-        _migrate(url)
+        _migrate(settings, url)
         try:
             report = asyncio.run(
                 reindex_all(

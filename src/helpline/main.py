@@ -17,6 +17,7 @@ from helpline.analytics.router import router as analytics_router
 from helpline.apikeys.router import router as apikeys_router
 from helpline.auth.router import router as auth_router
 from helpline.chat.router import router as chat_router
+from helpline.chat.service import sweep_abandoned_answers
 from helpline.chat.ws import router as ws_router
 from helpline.conversations.router import router as conversations_router
 from helpline.core import tracing
@@ -44,16 +45,6 @@ from helpline.users.router import router as users_router
 from helpline.web.docs import install_api_docs
 from helpline.web.router import router as web_router
 from helpline.widget.router import router as widget_router
-
-
-async def sweep_abandoned_answers(runtime: Runtime) -> None:
-    from helpline.chat.repository import sweep_abandoned
-    from helpline.core.db import session_scope
-
-    async for session in session_scope(runtime.sessionmaker):
-        swept = await sweep_abandoned(session, older_than_seconds=runtime.settings.llm.timeout_seconds * 2)
-    if swept:
-        structlog.get_logger(__name__).warning("chat.abandoned_answers_marked_failed", count=swept)
 
 
 async def warm_up(runtime: Runtime) -> None:

@@ -269,12 +269,15 @@ async def test_an_answer_whose_instance_died_is_orphaned_and_one_whose_instance_
     await asyncio.sleep(1.5)  # longer than the heartbeat's lifetime: a beats, so it is not orphaned
     assert not follower.done()
     assert await redis.exists(a.names.alive(a.origin))
+    assert await b.orphaned([410, 999]) == []  # a beats; 999 is unknown
     # a dies (its tasks stop as a killed process's would, its keys stay): its heartbeat lapses.
     for task in (a.heartbeat.task, a.writer.task, a.subscriber.task):
         assert task is not None
         task.cancel()
     assert [e.kind for e in await asyncio.wait_for(follower, 5)] == ["typing"]  # ends, without a final event
     assert remote.orphaned
+    assert await b.orphaned([410, 999]) == [410]  # what the sweep asks (chat.service), follower or not
+    assert await GenerationHub().orphaned([410]) == []  # one process cannot tell
     assert await redis.exists(a.names.stream(410))  # its keys are still there: the heartbeat told
     assert b.get(410) is None
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 import asyncpg
 import httpx
@@ -278,7 +279,7 @@ __all__ = ["KeywordModerator"]
 async def test_answers_abandoned_by_a_dead_process_become_retryable(
     client: httpx.AsyncClient, auth: dict[str, str], runtime: Runtime, db: asyncpg.Connection
 ) -> None:
-    from helpline.main import sweep_abandoned_answers
+    from helpline.chat.service import sweep_abandoned_answers
 
     sent = (await send(client, auth, "hello")).json()
     await db.execute(
@@ -310,3 +311,88 @@ async def test_many_concurrent_turns_do_not_starve_a_small_pool(database_url: st
         results = await asyncio.gather(*(send(c, headers, f"question {i}") for i in range(12)))
     assert [r.status_code for r in results] == [200] * 12
     assert all(r.json()["status"] == "sent" for r in results)
+
+
+async def test_an_answer_is_stored_once_the_database_is_back(
+    client: httpx.AsyncClient, auth: dict[str, str], db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database restarting as an answer finishes (the load suite's postgres fault): its store
+    is tried again, so the answer is kept and the user told it was, not left 'streaming'."""
+    from helpline.chat import repository
+
+    real = repository.finish_turn
+    failures = [OSError("connection refused"), OSError("the database system is shutting down")]
+
+    async def flaky(*args: object, **kwargs: object) -> object:
+        if failures:
+            raise failures.pop(0)
+        return await real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(repository, "finish_turn", flaky)
+    body = (await send(client, auth, "hello")).json()
+    assert not failures  # both failed tries were made
+    assert (body["status"], body["error"]) == ("sent", None)
+    rows = await message_rows(db)
+    assert [(r["type"], r["status"], r["content"]) for r in rows] == [
+        ("user", "sent", "hello"),
+        ("assistant", "sent", body["content"]),
+    ]
+
+
+async def test_an_answer_that_cannot_be_stored_is_told_failed_and_swept(
+    client: httpx.AsyncClient,
+    auth: dict[str, str],
+    db: asyncpg.Connection,
+    runtime: Runtime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A database away for longer than the store's retries: the user is told the answer failed
+    (not "sent", as before), and the row the sweep finds 'streaming' becomes failed, retryable."""
+    from helpline.chat import answer, repository
+    from helpline.jobs.functions import JobContext, abandoned_answers
+
+    async def down(*args: object, **kwargs: object) -> object:
+        raise OSError("connection refused")
+
+    monkeypatch.setattr(answer, "STORE_RETRY_SECONDS", 0.3)
+    monkeypatch.setattr(repository, "finish_turn", down)
+    body = (await send(client, auth, "hello")).json()
+    assert body["status"] == "failed"
+    assert body["error"] == "The answer could not be stored: OSError"
+    monkeypatch.undo()
+    assert await db.fetchval("SELECT status::text FROM messages WHERE id = $1", body["message_id"]) == "streaming"
+    assert await abandoned_answers(cast(JobContext, {"runtime": runtime})) == 0  # too recent: it may still be generated
+    await db.execute("UPDATE messages SET created_at = now() - interval '1 hour' WHERE id = $1", body["message_id"])
+    assert await abandoned_answers(cast(JobContext, {"runtime": runtime})) == 1  # the every-minute job
+    assert await db.fetchval("SELECT status::text FROM messages WHERE id = $1", body["message_id"]) == "failed"
+    r = await client.post(f"/api/v1/chat/messages/{body['message_id']}/retry", headers=auth)
+    assert r.json()["status"] == "sent"
+
+
+async def test_a_young_answer_whose_instance_died_is_swept_at_once(
+    client: httpx.AsyncClient,
+    auth: dict[str, str],
+    db: asyncpg.Connection,
+    runtime: Runtime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An answer left 'streaming' by a killed instance whose client never came back (a REST call
+    cut off): swept as soon as the hub says its instance stopped beating, not hours later."""
+    from helpline.chat.service import sweep_abandoned_answers
+
+    body = (await send(client, auth, "hello")).json()
+    await db.execute(
+        "UPDATE messages SET status = 'streaming', content = '', created_at = now() - interval '1 minute' "
+        "WHERE id = $1",
+        body["message_id"],
+    )
+    asked: list[list[int]] = []
+
+    async def orphaned(message_ids: list[int]) -> list[int]:
+        asked.append(list(message_ids))
+        return list(message_ids)
+
+    monkeypatch.setattr(runtime.hub, "orphaned", orphaned)
+    assert await sweep_abandoned_answers(runtime) == 1
+    assert asked == [[body["message_id"]]]
+    assert await db.fetchval("SELECT status::text FROM messages WHERE id = $1", body["message_id"]) == "failed"

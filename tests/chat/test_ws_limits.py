@@ -478,3 +478,24 @@ async def test_erasing_an_account_closes_its_sockets(
         r = await http.delete(f"/api/v1/admin/users/{victim['user']['id']}", headers=bearer(admin))
         assert r.status_code == 204, r.text
         assert await closed(erased) == (4401, "This account has been erased")
+
+
+async def test_a_socket_opened_while_the_database_is_away_is_told_to_come_back(
+    live_server: str, http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database restarting as a client (re)connects (the load suite's postgres fault): the
+    socket is closed with 1013 "try again later", not left to an error page a socket cannot carry."""
+    from helpline.chat import ws as chat_ws
+
+    tokens = await signed_in(http)
+    url = socket_url(live_server, tokens["user"]["id"], tokens["access_token"])
+
+    async def away(*args: object) -> None:
+        raise OSError("connection refused")
+
+    monkeypatch.setattr(chat_ws, "load_caller", away)
+    async with websockets.connect(url) as ws:
+        assert await closed(ws) == (1013, "A backing service is unavailable; try again shortly.")
+    monkeypatch.undo()
+    async with websockets.connect(url) as ws:  # back: served as usual
+        await pong(ws)

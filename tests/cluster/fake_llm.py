@@ -1,9 +1,16 @@
 """An OpenAI-compatible chat server on a real port for the cluster's instances, whose answers the
 test can hold mid-stream: a question containing ``hold:<key>`` streams its first words, then
-waits until the test calls ``release(key)``. Other questions are answered at once."""
+waits until the test calls ``release(key)``. Other questions are answered at once (or with
+``word_delay`` seconds between words, a model's pace).
+
+A fault switch (``mode``, or ``POST /control {"mode": ..., "word_delay": ...}`` from another
+process): ``ok``; ``error``, every request answered 500 at once; ``hang``, every request accepted
+and then nothing sent (until the mode changes back or ``HANG_SECONDS`` pass). The load suite
+(bench/load) runs it as a process of its own: ``python -m tests.cluster.fake_llm --port P``."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import re
@@ -18,6 +25,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 HELD_AFTER = 2  # words streamed before a held answer waits
+HANG_SECONDS = 600.0
+MODES = ("ok", "error", "hang")
 
 
 def answer_for(question: str) -> str:
@@ -31,6 +40,9 @@ class FakeLLM:
         self._gates: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
         self.held: set[str] = set()  # keys whose answer is waiting now
+        self.mode = "ok"  # the fault switch (MODES)
+        self.word_delay = 0.0
+        self.requests = 0
 
     def _gate(self, key: str) -> threading.Event:
         with self._lock:
@@ -52,8 +64,25 @@ class FakeLLM:
         async def models() -> Response:
             return JSONResponse({"object": "list", "data": [{"id": "fake", "object": "model", "owned_by": "test"}]})
 
+        @app.post("/control")
+        async def control(request: Request) -> Response:
+            body = await request.json()
+            if body.get("mode") in MODES:
+                self.mode = body["mode"]
+            if "word_delay" in body:
+                self.word_delay = float(body["word_delay"])
+            return JSONResponse({"mode": self.mode, "word_delay": self.word_delay, "requests": self.requests})
+
         @app.post("/v1/chat/completions")
         async def completions(request: Request) -> Response:
+            self.requests += 1
+            if self.mode == "error":
+                return JSONResponse({"error": {"message": "upstream fault (injected)", "type": "server_error"}}, 500)
+            if self.mode == "hang":
+                waited = 0.0
+                while self.mode == "hang" and waited < HANG_SECONDS:
+                    await asyncio.sleep(0.1)
+                    waited += 0.1
             body = await request.json()
             question = next((m["content"] for m in reversed(body["messages"]) if m["role"] == "user"), "")
             hold = re.search(r"hold:(\w+)", question)
@@ -72,6 +101,8 @@ class FakeLLM:
                         self.held.add(hold.group(1))
                         await asyncio.to_thread(gate.wait, 60)  # a threading.Event: the test sets it
                         self.held.discard(hold.group(1))
+                    if self.word_delay:
+                        await asyncio.sleep(self.word_delay)
                     yield chunk({"content": word if i == 0 else " " + word})
                 yield chunk({}, "stop")
                 yield "data: [DONE]\n\n"
@@ -103,3 +134,17 @@ def fake_llm() -> Iterator[FakeLLM]:
         llm.release_all()
         server.should_exit = True
         thread.join(timeout=5)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="The fake OpenAI-compatible model, as a process of its own")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--word-delay", type=float, default=0.0)
+    args = parser.parse_args()
+    llm = FakeLLM()
+    llm.word_delay = args.word_delay
+    uvicorn.run(llm.app(), host="127.0.0.1", port=args.port, log_level="warning", log_config=None)
+
+
+if __name__ == "__main__":
+    main()

@@ -9,6 +9,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from helpline.core.config import get_settings
 from helpline.core.db import MIN_PGVECTOR, _version, check_database
 from helpline.migrations import downgrade, upgrade
 from helpline.models import Base
@@ -58,6 +59,41 @@ def test_migrations_match_models_and_downgrade_cleanly(empty_db: str, pg_server:
     assert types == []
     upgrade(empty_db)  # and back up again
     assert _diff(empty_db) == []
+
+
+def _vector_widths(pg_server: PgServer, url: str) -> dict[str, int]:
+    async def read() -> dict[str, int]:
+        conn = await asyncpg.connect(host=pg_server.host, user="postgres", database=make_url(url).database)
+        try:
+            rows = await conn.fetch(
+                "SELECT c.relname || '.' || a.attname AS name, a.atttypmod AS width FROM pg_attribute a "
+                "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_type t ON t.oid = a.atttypid "
+                "WHERE t.typname = 'vector' AND c.relkind = 'r' AND NOT a.attisdropped"
+            )
+            return {r["name"]: r["width"] for r in rows}
+        finally:
+            await conn.close()
+
+    return asyncio.run(read())
+
+
+VECTOR_COLUMNS = {
+    "faqs.question_embedding", "faqs.answer_embedding", "faq_phrasings.embedding", "unanswered_questions.embedding",
+}  # fmt: skip
+
+
+def test_migrations_read_no_settings(empty_db: str, pg_server: PgServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The vector width is the caller's when the database is created; a later migration adding a
+    vector column follows the database, whatever the settings of the day say."""
+    monkeypatch.setenv("HELPLINE_EMBEDDING_DIMENSION", "1536")  # ignored by every migration
+    get_settings.cache_clear()
+    try:
+        upgrade(empty_db, "0002_chat", embedding_dimension=16)
+        assert _vector_widths(pg_server, empty_db) == {"faqs.question_embedding": 16, "faqs.answer_embedding": 16}
+        upgrade(empty_db)  # no width given: the later columns match the FAQs'
+        assert _vector_widths(pg_server, empty_db) == dict.fromkeys(VECTOR_COLUMNS, 16)
+    finally:
+        get_settings.cache_clear()
 
 
 async def test_schema_has_the_spec_tables_and_hnsw(db: asyncpg.Connection) -> None:

@@ -96,6 +96,7 @@ async def test_a_cron_job_is_queued_once_across_workers(
         jobs = [j async for j in runtimes[0].jobs.queue.iter_jobs()]
         keys = sorted(j.key for j in jobs)
         assert keys == [
+            "cron:abandoned_answers",
             "cron:admin_alerts",
             "cron:analytics_refresh",
             "cron:export_purge",

@@ -131,13 +131,17 @@ async def test_user_listing_paginates_with_a_cursor(client: httpx.AsyncClient, d
     seen: list[str] = []
     cursor = None
     while True:
-        params: dict[str, int] = {"limit": 2} | ({"cursor": cursor} if cursor is not None else {})
+        params: dict[str, str | int] = {"limit": 2, **({"cursor": cursor} if cursor is not None else {})}
         page = (await client.get("/api/v1/users", headers=bearer(admin), params=params)).json()
         seen += [u["email"] for u in page["items"]]
         cursor = page["next_cursor"]
         if cursor is None:
             break
     assert len(seen) == len(set(seen)) == 5
+    # The cursor is the opaque one of every list (core.cursors): anything else is a 400 saying so.
+    r = await client.get("/api/v1/users", headers=bearer(admin), params={"cursor": "3"})
+    assert r.status_code == 400
+    assert "cursor" in r.json()["detail"]
 
 
 async def test_admin_suspends_a_user(client: httpx.AsyncClient, db: asyncpg.Connection) -> None:

@@ -13,7 +13,7 @@ from helpline.admin.schemas import AdminUserDetail, AdminUserRead, AuditEntry, U
 from helpline.auth.service import end_every_login
 from helpline.core import audit
 from helpline.core.audit import Client
-from helpline.core.cursors import decode_cursor, encode_cursor, int4, int8
+from helpline.core.cursors import decode_cursor, encode_cursor, int8
 from helpline.core.errors import BadRequest, NotFound
 from helpline.core.runtime import Runtime
 from helpline.models import AuditLog, Conversation, FAQVote, MessageFeedback, User, UserRole, UserStatus
@@ -48,11 +48,10 @@ async def list_users(
     limit: int,
 ) -> tuple[list[AdminUserRead], str | None]:
     """Accounts in id order, by search and filters (users.service.list_users: audited there)."""
-    after = decode_cursor(cursor, int4)[0] if cursor else None
-    rows, next_id = await users.list_users(
-        session, actor, client, q=q, cursor=after, limit=limit, role=role, status=status, guest=guest
+    rows, next_cursor = await users.list_users(
+        session, actor, client, q=q, cursor=cursor, limit=limit, role=role, status=status, guest=guest
     )
-    return [user_read(u) for u in rows], None if next_id is None else encode_cursor(next_id)
+    return [user_read(u) for u in rows], next_cursor
 
 
 async def _usage(session: AsyncSession, user_id: int) -> UserUsage:

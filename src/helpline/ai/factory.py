@@ -34,7 +34,7 @@ def create_provider(settings: Settings) -> LLMProvider:
     from helpline.ai.providers.local import LocalProvider
 
     # The system prompt of each language the model answers in opens every one of its prompts
-    # (chat.service.build_messages): evaluated once, then reused by every answer.
+    # (chat.answer.build_messages): evaluated once, then reused by every answer.
     languages = llm.languages or BUNDLED_MODELS[llm.local_model].languages
     return LocalProvider(
         model=llm.local_model,

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_serializer
 
 from helpline.chat.facts import FactKind
 from helpline.chat.guard import Problem
@@ -100,6 +100,22 @@ class ChatResponse(BaseModel):
         "answer, `content` is empty and `message_id` is the user's stored message; the person's replies arrive as "
         "`agent` events (WebSocket `agent_message` frames, GET /conversations/{id}/events)",
     )
+
+
+class AnswerEvent(ChatResponse):
+    """A turn's final event in the event log (SSE ``response``/``error``, WebSocket frames, the
+    OpenAI-compatible API): the stored answer, and the model's token usage when it was asked."""
+
+    usage: dict[str, int] | None = None
+
+    @field_serializer("timestamp")
+    def _iso(self, value: datetime) -> str:
+        return value.isoformat()  # as the event log has always had it ("+00:00", not "Z")
+
+    def event(self) -> dict[str, Any]:
+        """The event's payload: only the fields given (a guard action's or source's defaults
+        are not added), as JSON."""
+        return self.model_dump(mode="json", exclude_unset=True)
 
 
 class MessageRead(BaseModel):

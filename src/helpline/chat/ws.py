@@ -33,7 +33,8 @@ either cap the socket is closed with 4429. A frame larger than ``HELPLINE_LIMITS
 is refused with 1009 (by uvicorn under ``helpline serve``; by this module behind any server,
 after an ``error`` frame). A binary frame gets an ``error`` frame; the socket stays open.
 
-Close codes: 1008 not reading, 1009 frame too large, 4401 no/invalid/expired token or signed
+Close codes: 1008 not reading, 1009 frame too large, 1011 an unexpected error, 1013 try again
+later (the database is unavailable while the socket is admitted), 4401 no/invalid/expired token or signed
 out, 4403 wrong user or account not served, 4408 no auth frame in time, 4429 too many sockets."""
 
 from __future__ import annotations
@@ -68,6 +69,8 @@ router = APIRouter()
 
 AUTH_TIMEOUT_SECONDS = 10.0
 CLOSE_TOO_LARGE = 1009
+CLOSE_INTERNAL = 1011
+CLOSE_TRY_AGAIN = 1013
 CLOSE_AUTH_TIMEOUT = 4408
 CLOSE_TOO_MANY = 4429
 CLOSE_FLUSH_SECONDS = 5.0
@@ -193,6 +196,12 @@ async def _admit(ws: WebSocket, runtime: Runtime, user_id: int) -> TokenClaims |
             await load_caller(runtime, claims)
         except AppError as exc:
             await _close(ws, CLOSE_FORBIDDEN if exc.status_code == 403 else CLOSE_UNAUTHORIZED, exc.detail)
+            return None
+        except Exception as exc:
+            # The database away (a restart): the socket is accepted already, so an HTTP error
+            # cannot be sent; the client is told to come back (1013), or 1011 for a bug.
+            status, _, detail = failure(exc, ws.url.path)
+            await _close(ws, CLOSE_TRY_AGAIN if status == 503 else CLOSE_INTERNAL, detail)
             return None
     set_user(claims.user_id)  # the socket's log lines carry its user's id
     if runtime.hub.listener_count(user_id) >= limits.max_sockets_per_user:

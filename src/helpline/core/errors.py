@@ -163,6 +163,20 @@ UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
+# SQLSTATE classes of a database that is not there for now: 08 connection exception, 57P
+# operator intervention (shutting down, restarting: "the database system is shutting down").
+_AWAY_SQLSTATES = ("08", "57P")
+
+
+def _database_away(exc: Exception) -> bool:
+    """A database error that says the server went away (a restart, a failover), which the driver
+    raises as a plain DBAPIError rather than an OperationalError."""
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return False
+    sqlstate = str(getattr(exc.orig, "sqlstate", "") or "")
+    return exc.connection_invalidated or sqlstate.startswith(_AWAY_SQLSTATES)
+
+
 def failure(exc: Exception, path: str) -> tuple[int, str, str]:
     """How a request (or WebSocket frame) that failed with ``exc``, not an AppError, is answered:
     status, code and detail. It is logged here, once.
@@ -176,7 +190,7 @@ def failure(exc: Exception, path: str) -> tuple[int, str, str]:
         if detail is not None:
             log.warning("request_value_rejected", path=path, error=str(exc.orig)[:300])
             return 422, "invalid_value", detail
-    if isinstance(exc, UNAVAILABLE_ERRORS):
+    if isinstance(exc, UNAVAILABLE_ERRORS) or _database_away(exc):
         log.error("dependency_unavailable", path=path, error=f"{type(exc).__name__}: {exc}"[:300])
         return 503, "service_unavailable", "A backing service is unavailable; try again shortly."
     log.error("unhandled_error", path=path, exc_info=exc)

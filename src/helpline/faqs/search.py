@@ -24,10 +24,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
-from pgvector.sqlalchemy import Vector
-from sqlalchemy import BindParameter, Integer, String, TextClause, bindparam, text
+from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.types import TypeEngine
 
 from helpline.ai.base import Embedder
 from helpline.core.metrics import RETRIEVAL_DURATION
@@ -36,6 +34,7 @@ from helpline.faqs.backends import FAQDeps, resolve_deps
 from helpline.faqs.embeddings import embed_query, text_hash
 from helpline.faqs.query import normalise
 from helpline.faqs.rerank import rerank_scores
+from helpline.faqs.search_sql import STATE_SQL, VERSION_SQL, Mode, hybrid_text
 from helpline.models import FAQStatus
 
 ANSWER_WEIGHT = 0.5
@@ -49,8 +48,6 @@ FOREIGN_TEXT_WEIGHT = 2.0
 DEFAULT_MIN_SIMILARITY = 0.3
 MAX_QUERY_CHARS = 500
 RESULT_TTL_SECONDS = 600
-# Full-text candidates ranked per query (see _candidates); far above any demo or test knowledge base.
-TEXT_CANDIDATES = 2000
 # A lexeme in more FAQs than this is a common term: it ranks candidates but does not pick them.
 COMMON_TERM_ROWS = 1000
 COMMON_TTL_SECONDS = 600
@@ -121,37 +118,12 @@ def query_words(q: str) -> str:
 
 
 def text_params(q: str, common: Sequence[str] = ()) -> dict[str, object]:
-    """The full-text parameters of ``hybrid_sql`` for query ``q``; ``common``: see search_state."""
+    """The full-text parameters of the search statement (search_sql) for query ``q``; ``common``: see search_state."""
     return {"qtext": text_query(q), "qwords": query_words(q), "common": list(common)}
 
 
-# The planner's statistics of the search_vector column (ANALYZE keeps up to 1,000 most common
-# lexemes with their frequencies): those in more than :rows FAQs.
-COMMON_SQL = (
-    "SELECT coalesce(array_agg(u.lexeme ORDER BY u.lexeme), '{}') FROM pg_stats s "
-    "JOIN pg_class c ON c.oid = CAST('faqs' AS regclass) "
-    "CROSS JOIN LATERAL unnest(CAST(CAST(s.most_common_elems AS text) AS text[]), s.most_common_elem_freqs) "
-    "AS u(lexeme, freq) WHERE s.schemaname = current_schema() AND s.tablename = 'faqs' "
-    "AND s.attname = 'search_vector' AND u.lexeme IS NOT NULL AND u.freq * c.reltuples > :rows"
-)
-_VERSION_SQL = "SELECT version FROM faq_search_version WHERE id = 1"
-# The primary language subtags of the knowledge base's FAQs (any status), by a skip scan of
-# ix_faqs_primary_language: one index probe per language, however many FAQs. A search across
-# languages parses the query once per configuration these use, not in all seven (at 100,000
-# English FAQs, 1 ms of a 9 ms statement).
-KB_LANGUAGES_CTE = (
-    "kb_languages AS (SELECT min(split_part(lower(language), '-', 1)) AS tag FROM faqs "
-    "UNION ALL SELECT (SELECT min(split_part(lower(f.language), '-', 1)) FROM faqs f "
-    "WHERE split_part(lower(f.language), '-', 1) > k.tag) FROM kb_languages k WHERE k.tag IS NOT NULL)"
-)
-# Accent-insensitive full text: the accented forms FAQs use of the query's plain words
-# (faq_accented_terms, filled by triggers, migration 0006), space-separated, "" for none. A user
-# who types "contrasena" also searches "contraseña"; a word typed with its accents, or one no
-# FAQ writes with accents, adds nothing. One index probe per statement.
-ACCENTS_CTE = (
-    "accents AS MATERIALIZED (SELECT coalesce(string_agg(a.term, ' ' ORDER BY a.term), '') AS words "
-    "FROM faq_accented_terms a WHERE a.folded = ANY(tsvector_to_array(to_tsvector('simple', CAST(:qwords AS text)))))"
-)
+_VERSION = text(VERSION_SQL)
+_STATE = text(STATE_SQL)
 COMMON_KEY = "lexemes:common"  # its prefix names it in cache_hits_total{cache} (platform.cache)
 
 
@@ -166,13 +138,9 @@ async def search_state(session: AsyncSession, deps: FAQDeps, version: int | None
     raw = await deps.cache.get(COMMON_KEY)
     if raw is not None:
         if version is None:
-            version = int(await session.scalar(text(_VERSION_SQL)) or 0)
+            version = int(await session.scalar(_VERSION) or 0)
         return version, list(json.loads(raw))
-    row = (
-        await session.execute(
-            text(f"SELECT ({_VERSION_SQL}) AS version, ({COMMON_SQL}) AS common"), {"rows": COMMON_TERM_ROWS}
-        )
-    ).one()
+    row = (await session.execute(_STATE, {"rows": COMMON_TERM_ROWS})).one()
     common = list(row.common or [])
     await deps.cache.set(COMMON_KEY, json.dumps(common), COMMON_TTL_SECONDS)
     return int(row.version or 0) if version is None else version, common
@@ -186,166 +154,25 @@ def fusion_params(embedder: Embedder | None, language: str | None) -> dict[str, 
     return dict(FUSION_PARAMS)
 
 
-def _candidates(prefix: str, *, vectors: bool, language: bool, per_row_config: bool, category: bool) -> list[str]:
-    # S608: only fixed names from this module are interpolated; every value is a bound parameter.
-    where = "f.status = ANY(CAST(:statuses AS faq_status[]))"
-    if language:
-        where += " AND split_part(lower(f.language), '-', 1) = :lang"
-    if category:
-        where += " AND f.category_id = ANY(CAST(:category_ids AS int[]))"
-    ctes = []
-    if vectors:
-        # Nearest first, in the shape the HNSW index serves (ORDER BY distance LIMIT k); the
-        # similarity floor applies to those k afterwards, so it never turns the index walk into
-        # a search for rows that pass it.
-        for column in ("question_embedding", "answer_embedding"):
-            ctes.append(
-                f"{prefix}_{column} AS (SELECT f.id, f.{column} <=> CAST(:qvec AS vector) AS dist FROM faqs f "  # noqa: S608
-                f"WHERE {where} AND f.embedding_model = :model AND f.{column} IS NOT NULL "
-                f"ORDER BY f.{column} <=> CAST(:qvec AS vector) LIMIT :k)"
-            )
-        # The nearest alternative phrasings (faq_phrasings, an HNSW index of its own), of FAQs the
-        # filters allow.
-        ctes.append(
-            f"{prefix}_phrasing AS (SELECT p.faq_id AS id, p.embedding <=> CAST(:qvec AS vector) AS dist "  # noqa: S608
-            f"FROM faq_phrasings p JOIN faqs f ON f.id = p.faq_id "
-            f"WHERE {where} AND p.embedding_model = :model AND p.embedding IS NOT NULL "
-            f"ORDER BY p.embedding <=> CAST(:qvec AS vector) LIMIT :k)"
-        )
-    # Full text, in the shape of a "common terms" query (Lucene's CommonTermsQuery): the query's
-    # rare words pick the candidate rows through the GIN index, and every word ranks them. A word
-    # found in more than COMMON_TERM_ROWS FAQs (the planner's own statistics, see search_state)
-    # would drag tens of thousands of rows into ranking at scale while telling little apart; a
-    # query of common words only must contain all of them. Each FAQ is matched and ranked in its
-    # own language's configuration: with one language that is one parse of the query; across
-    # languages, one per configuration the knowledge base's languages use (KB_LANGUAGES_CTE). The
-    # parses are made once per statement (MATERIALIZED), never per row, whatever plan a prepared
-    # statement gets.
-    if per_row_config:
-        configs = "SELECT DISTINCT helpline_ts_config(k.tag) AS cfg FROM kb_languages k WHERE k.tag IS NOT NULL"
-    else:
-        configs = "SELECT helpline_ts_config(:lang) AS cfg"
-    # The query's words OR-ed, and the accented forms of its plain words (see ACCENTS_CTE).
-    ctes.append(
-        f"{prefix}_tsq AS MATERIALIZED (SELECT c.cfg, websearch_to_tsquery(c.cfg, concat_ws(' or ', "  # noqa: S608
-        f"nullif(CAST(:qtext AS text), ''), nullif(replace(a.words, ' ', ' or '), ''))) AS q "
-        f"FROM ({configs}) c CROSS JOIN accents a)"
-    )
-    # Per configuration: its parse's rare lexemes, OR-ed, or all of its (common) words when it
-    # has no rare one; OR-ed across configurations. Lexemes of \w+ words hold no quote or
-    # backslash, so quote_literal() gives tsquery syntax. No lexeme at all: NULL, no match.
-    ctes.append(
-        f"{prefix}_pick AS MATERIALIZED (SELECT CAST(string_agg('(' || CAST(p.q AS text) || ')', ' | ') AS tsquery) "  # noqa: S608
-        f"AS q FROM (SELECT coalesce((SELECT CAST(string_agg(DISTINCT quote_literal(l), ' | ') AS tsquery) "
-        f"FROM unnest(tsvector_to_array(to_tsvector(t.cfg, concat_ws(' ', CAST(:qwords AS text), a.words)))) l "
-        f"WHERE l <> ALL(CAST(:common AS text[]))), websearch_to_tsquery(t.cfg, :qwords)) AS q "
-        f"FROM {prefix}_tsq t CROSS JOIN accents a) p WHERE numnode(p.q) > 0)"
-    )
-    # Ranking is the costly part of full-text search (ts_rank reads every match's vector):
-    # only the first TEXT_CANDIDATES the index yields are ranked, which bounds the cost.
-    ctes.append(
-        f"{prefix}_text AS (SELECT f.id, ts_rank(f.search_vector, t.q) AS rank "  # noqa: S608
-        f"FROM (SELECT f.id, f.search_vector, f.language FROM faqs f WHERE {where} "
-        f"AND f.search_vector @@ (SELECT q FROM {prefix}_pick) LIMIT {TEXT_CANDIDATES}) f "
-        f"JOIN {prefix}_tsq t ON t.cfg = helpline_ts_config(f.language) "
-        f"WHERE f.search_vector @@ t.q ORDER BY rank DESC, f.id LIMIT :k)"
-    )
-    found = []
-    if vectors:
-        for column, signal in (("question_embedding", "vector_question"), ("answer_embedding", "vector_answer")):
-            found.append(
-                f"SELECT id, '{signal}' AS signal, 1 - dist AS similarity "  # noqa: S608
-                f"FROM {prefix}_{column} WHERE dist <= :max_dist"
-            )
-        found.append(
-            f"SELECT id, 'vector_phrasing' AS signal, 1 - dist AS similarity "  # noqa: S608
-            f"FROM {prefix}_phrasing WHERE dist <= :max_dist"
-        )
-    found.append(f"SELECT id, 'text' AS signal, CAST(NULL AS float8) AS similarity FROM {prefix}_text")  # noqa: S608
-    # Every candidate is scored on every signal, exactly: its two cosine similarities (vectors of
-    # another model count 0) and its text rank (0 when no word matches).
-    score = ":w_text * ts_rank(f.search_vector, t.q)"
-    if vectors:
-        sims = [
-            f"coalesce(CASE WHEN f.embedding_model = :model THEN 1 - (f.{column} <=> CAST(:qvec AS vector)) END, 0)"
-            for column in ("question_embedding", "answer_embedding")
-        ]
-        # The question's side of the score is its best form: the question or a phrasing (NULL
-        # without phrasings, which greatest() ignores: such a FAQ scores exactly as before).
-        phrasing = (
-            "(SELECT max(1 - (p.embedding <=> CAST(:qvec AS vector))) FROM faq_phrasings p "
-            "WHERE p.faq_id = f.id AND p.embedding_model = :model)"
-        )
-        score = f"greatest({sims[0]}, {phrasing}) + :w_answer * {sims[1]} + {score}"
-    ctes.append(
-        f"{prefix} AS (SELECT c.id, {score} AS score, c.signals, c.similarity FROM "  # noqa: S608
-        f"(SELECT id, array_agg(DISTINCT signal ORDER BY signal) AS signals, max(similarity) AS similarity "
-        f"FROM ({' UNION ALL '.join(found)}) s GROUP BY id) c JOIN faqs f ON f.id = c.id "
-        f"JOIN {prefix}_tsq t ON t.cfg = helpline_ts_config(f.language))"
-    )
-    return ctes
-
-
-def hybrid_sql(*, vectors: bool, mode: Literal["strict", "all", "prefer"], category: bool) -> str:
-    """The whole search as one statement. ``mode``: "strict" (one language), "all" (every
-    language) or "prefer" (one language; every language only when it finds nothing, evaluated
-    in the same statement and skipped by the planner when not needed)."""
-    ctes: list[str] = [ACCENTS_CTE]
-    if mode in ("all", "prefer"):
-        ctes.append(KB_LANGUAGES_CTE)
-    if mode in ("strict", "prefer"):
-        ctes += _candidates("pref", vectors=vectors, language=True, per_row_config=False, category=category)
-    if mode in ("all", "prefer"):
-        ctes += _candidates("anylang", vectors=vectors, language=False, per_row_config=True, category=category)
-    if mode == "strict":
-        fused = "pref"
-    elif mode == "all":
-        fused = "anylang"
-    else:
-        ctes.append(
-            "fused AS (SELECT * FROM pref UNION ALL SELECT * FROM anylang WHERE NOT EXISTS (SELECT 1 FROM pref))"
-        )
-        fused = "fused"
-    return (
-        ("WITH RECURSIVE " if KB_LANGUAGES_CTE in ctes else "WITH ")
-        + ",\n".join(ctes)
-        + f"\nSELECT f.id, f.question, f.answer, f.slug, f.language, f.category_id, r.score, r.signals, "
-        f"r.similarity FROM {fused} r JOIN faqs f ON f.id = r.id "
-        "ORDER BY r.score DESC, f.priority DESC, f.id LIMIT :limit"
-    )
-
-
 def candidate_count(limit: int) -> int:
     """Candidates each signal finds for a search of ``limit`` hits (at least 4 per hit, in three
     steps: each step is a statement of its own, see _statement)."""
     return 20 if limit <= 5 else 40 if limit <= 10 else 100
 
 
-# Written into the statement's text (SQLAlchemy's literal_execute, quoted by the dialect) instead
-# of sent as parameters: the language and the candidate count are what its plan depends on (with
-# TEXT_CANDIDATES, a constant of the text), and the rest (the query's vector and words, the
-# fusion weights) is not. So PostgreSQL's plan cache
-# finds the generic plan of a statement as cheap as a custom one and, after its first five
-# executions on a connection, stops planning it: 0.8-1 ms of a 6 ms statement at 100,000 FAQs
-# (bench/bench_scale.py). With them as parameters, the generic plan's guesses (an unknown LIMIT,
-# an average language) cost more, so every execution was planned anew. A language gets a plan of
-# its own: a rare one is best read through its B-tree, a common one through HNSW.
-_LITERALS: dict[str, TypeEngine[Any]] = {"k": Integer(), "lang": String()}
-
-
+# The language and the candidate count are written into the statement's text (SQLAlchemy's
+# literal_execute, quoted by the dialect: search_sql) instead of sent as parameters: they are what
+# its plan depends on (with TEXT_CANDIDATES, a constant of the text), and the rest (the query's
+# vector and words, the fusion weights) is not. So PostgreSQL's plan cache finds the generic plan
+# of a statement as cheap as a custom one and, after its first five executions on a connection,
+# stops planning it: 0.8-1 ms of a 6 ms statement at 100,000 FAQs (bench/bench_scale.py,
+# bench/bench_search_plans.py). With them as parameters, the generic plan's guesses (an unknown
+# LIMIT, an average language) cost more, so every execution was planned anew. A language gets a
+# plan of its own: a rare one is best read through its B-tree, a common one through HNSW.
 @functools.cache
-def _statement(vectors: bool, mode: Literal["strict", "all", "prefer"], category: bool, dim: int) -> TextClause:
-    """The search statement, built once per shape: parsing its text for bind parameters costs
-    about as much CPU as running it through the driver."""
-    sql = hybrid_sql(vectors=vectors, mode=mode, category=category)
-    binds: list[BindParameter[Any]] = [
-        bindparam(name, type_=type_, literal_execute=True)
-        for name, type_ in _LITERALS.items()
-        if re.search(rf":{name}\b", sql)
-    ]
-    if vectors:
-        binds.append(bindparam("qvec", type_=Vector(dim)))
-    return text(sql).bindparams(*binds)
+def _statement(vectors: bool, mode: Mode, category: bool, dim: int) -> TextClause:
+    """The search statement, built and compiled once per shape."""
+    return hybrid_text(vectors=vectors, mode=mode, category=category, dim=dim)
 
 
 def _cache_key(query: SearchQuery, version: int, model: str | None, ranking: str = "") -> str:
@@ -433,7 +260,7 @@ async def _run(
     if vector is None and not words["qwords"]:
         return []
     lang = primary_language(query.language)
-    mode: Literal["strict", "all", "prefer"] = "all" if lang is None else query.language_mode
+    mode: Mode = "all" if lang is None else query.language_mode
     category = query.category_ids is not None
     dim = deps.embedder.dimension if deps.embedder is not None else 0
     sql = _statement(vector is not None and deps.embedder is not None, mode, category, dim)

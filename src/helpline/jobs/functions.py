@@ -67,6 +67,14 @@ async def export_purge(ctx: JobContext) -> int:
     return removed
 
 
+async def abandoned_answers(ctx: JobContext) -> int:
+    """Answers left 'streaming' with nobody generating them (chat.service.sweep_abandoned_answers):
+    marked failed, retryable, within a minute or two rather than at the next start."""
+    from helpline.chat.service import sweep_abandoned_answers
+
+    return await sweep_abandoned_answers(_runtime(ctx))
+
+
 async def retention(ctx: JobContext) -> dict[str, Any]:
     """Apply the retention rules (privacy.retention); returns the run's report."""
     from helpline.privacy.retention import run_retention
@@ -143,6 +151,7 @@ async def push_deliver(ctx: JobContext, *, subscription_id: int, message: dict[s
 FUNCTIONS = (
     privacy_export,
     guest_cleanup,
+    abandoned_answers,
     export_purge,
     retention,
     faq_reindex,
@@ -181,6 +190,7 @@ def cron_jobs(settings: Settings) -> list[CronJob[JobContext]]:
         return CronJob(function, cron=cron, unique=True, timeout=timeout, retries=retries, ttl=ttl)
 
     jobs = [
+        every(abandoned_answers, "* * * * *"),
         every(guest_cleanup, settings.jobs.cleanup_cron),
         every(export_purge, settings.jobs.cleanup_cron),
         every(admin_alerts, _every(settings.mail.alert_window_minutes)),

@@ -268,7 +268,7 @@ class FAQSearchVersion(Base):
 
 class FAQAccentedTerm(Base):
     """An accented word some FAQ uses ("contraseña") under its plain form ("contrasena"), for
-    accent-insensitive full-text search (faqs/search.py ACCENTS_CTE). Filled by triggers on faqs
+    accent-insensitive full-text search (faqs/search_sql.py _accents). Filled by triggers on faqs
     (migration 0006), never by the app; rows are not removed when FAQs change."""
 
     __tablename__ = "faq_accented_terms"

@@ -193,6 +193,11 @@ class Hub(Protocol):
         """Stop and forget these answers (an erased account's, a deleted conversation's)."""
         ...
 
+    async def orphaned(self, message_ids: Collection[int]) -> list[int]:
+        """Those of these answers that nobody will finish: the instance generating them stopped
+        saying it runs (killed, crashed). Answers it cannot tell about are left out."""
+        ...
+
     def listen(self, user_id: int, maxsize: int = 0) -> AbstractContextManager[Listener]:
         """A bounded queue of every event of the user's answers, while the context lasts."""
         ...
@@ -306,6 +311,11 @@ class GenerationHub:
         for listener in list(self._listeners.get(user_id, ())):
             if listener.belongs_to(sid, jti):
                 listener.shut(shutdown)
+
+    async def orphaned(self, message_ids: Collection[int]) -> list[int]:
+        """None that it can tell: in one process, a generation that is not here may be another
+        process's (the worker's view), and a dead process's answers are swept at the next start."""
+        return []
 
     async def erase(self, message_ids: Collection[int]) -> None:
         """Stop any still being generated here and forget their events (privacy.erasure)."""

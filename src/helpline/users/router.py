@@ -2,16 +2,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Query, Response, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.auth.dependencies import AdminUser, ClientDep, CurrentUser, StaffUser, ThrottlesDep
 from helpline.auth.schemas import UserRead
 from helpline.chat.sockets import CLOSE_UNAUTHORIZED, close_all
 from helpline.core import audit
+from helpline.core.cursors import BAD_CURSOR
 from helpline.core.deps import RuntimeDep, SessionDep
 from helpline.core.errors import Forbidden, Unprocessable
-from helpline.core.ids import MAX_ID, PathId
+from helpline.core.ids import PathId
+from helpline.core.paging import Paging, paging
 from helpline.models import User
 from helpline.notifications import settings as notification_settings
 from helpline.notifications.jobs import send_later
@@ -79,17 +81,16 @@ async def change_password(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("", response_model=UserPage)
+@router.get("", response_model=UserPage, responses=BAD_CURSOR)
 async def list_users(
     actor: StaffUser,
     session: SessionDep,
     client: ClientDep,
+    page: Annotated[Paging, Depends(paging())],
     q: Annotated[str | None, Query(max_length=100, description="Search email or username")] = None,
-    cursor: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> UserPage:
     """Staff: accounts in id order (audited). GET /api/v1/admin/users has more filters."""
-    users, next_cursor = await service.list_users(session, actor, client, q=q, cursor=cursor, limit=limit)
+    users, next_cursor = await service.list_users(session, actor, client, q=q, cursor=page.cursor, limit=page.limit)
     return UserPage(items=[UserRead.model_validate(u) for u in users], next_cursor=next_cursor)
 
 

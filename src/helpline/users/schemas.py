@@ -42,4 +42,4 @@ class AdminUserUpdate(StrictModel):
 
 class UserPage(BaseModel):
     items: list[UserRead]
-    next_cursor: int | None = Field(description="Pass as ?cursor= to get the next page; null at the end")
+    next_cursor: str | None = Field(description="Pass as ?cursor= to get the next page; null at the end")

@@ -14,6 +14,7 @@ from helpline.auth.service import record_consents, revoke_all_sessions, verify_c
 from helpline.chat.sockets import CLOSE_FORBIDDEN
 from helpline.core import audit
 from helpline.core.audit import Client
+from helpline.core.cursors import decode_cursor, encode_cursor, int4
 from helpline.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from helpline.core.runtime import Runtime
 from helpline.models import ConsentType, User, UserRole, UserStatus
@@ -86,18 +87,19 @@ async def list_users(
     client: Client,
     *,
     q: str | None,
-    cursor: int | None,
+    cursor: str | None,
     limit: int,
     role: UserRole | None = None,
     status: UserStatus | None = None,
     guest: bool | None = None,
-) -> tuple[list[User], int | None]:
+) -> tuple[list[User], str | None]:
     """A page of accounts in id order, found by an email or username substring and filtered by
-    role, status and guest. A staff read of personal data: audited (which filters, not their
-    values: a search may be an email address)."""
+    role, status and guest; ``cursor``: the previous page's next cursor (core.cursors). A staff
+    read of personal data: audited (which filters, not their values: a search may be an email
+    address)."""
     stmt = select(User).order_by(User.id).limit(limit + 1)
-    if cursor is not None:
-        stmt = stmt.where(User.id > cursor)
+    if cursor:
+        stmt = stmt.where(User.id > decode_cursor(cursor, int4)[0])
     if q:
         pattern = "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         stmt = stmt.where(or_(User.email.like(pattern), func.lower(User.username).like(pattern)))
@@ -108,8 +110,8 @@ async def list_users(
     if guest is not None:
         stmt = stmt.where(User.is_guest.is_(guest))
     rows = list((await session.scalars(stmt)).all())
-    next_cursor = rows[limit - 1].id if len(rows) > limit else None
-    given = {"q": q or None, "role": role, "status": status, "guest": guest, "cursor": cursor}
+    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+    given = {"q": q or None, "role": role, "status": status, "guest": guest, "cursor": cursor or None}
     audit.record(
         session,
         "admin.users_listed",

@@ -14,15 +14,12 @@ from alembic import op
 from pgvector.sqlalchemy import Vector
 from sqlalchemy.dialects import postgresql
 
-from helpline.core.config import get_settings
+from helpline.migrations.vectors import current_dimension
 
 revision: str = "0003_faqs"
 down_revision: str | None = "0002_chat"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-# The embedding width is a setting (384 local, 1536 OpenAI); `helpline reindex` changes it later.
-EMBEDDING_DIM = get_settings().embedding.dimension
 
 # A FAQ's language tag ("en", "pt-BR") → its text-search configuration. IMMUTABLE so the
 # generated search_vector column may use it; queries call it too, so the mapping lives in one place.
@@ -107,6 +104,7 @@ SEARCH_VERSION = (
 
 
 def upgrade() -> None:
+    dimension = current_dimension()  # as the FAQ vectors' (migrations.vectors)
     op.execute(TS_CONFIG_FUNCTION)
     op.add_column("faqs", sa.Column("question_hash", sa.String(length=64), nullable=True))
     op.add_column("faqs", sa.Column("answer_hash", sa.String(length=64), nullable=True))
@@ -164,7 +162,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("language", sa.String(length=10), server_default="en", nullable=False),
-        sa.Column("embedding", Vector(EMBEDDING_DIM), nullable=True),
+        sa.Column("embedding", Vector(dimension), nullable=True),
         sa.Column("embedding_model", sa.String(length=200), nullable=True),
         sa.Column("user_id", sa.Integer(), nullable=True),
         sa.Column("conversation_id", sa.Integer(), nullable=True),

@@ -14,15 +14,12 @@ from alembic import op
 from pgvector.sqlalchemy import Vector
 from sqlalchemy.dialects import postgresql
 
-from helpline.core.config import get_settings
+from helpline.migrations.vectors import new_dimension
 
 revision: str = "0001_initial"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-# The embedding width is a setting (384 local, 1536 OpenAI); `helpline reindex` changes it later.
-EMBEDDING_DIM = get_settings().embedding.dimension
 
 ENUMS = ("user_role", "user_status", "message_type", "message_status", "faq_status", "consent_type")
 
@@ -46,6 +43,9 @@ AUDIT_APPEND_ONLY = (
 
 
 def upgrade() -> None:
+    # The width is the caller's (migrations.vectors): 384 for the bundled MiniLM, 1536 for
+    # OpenAI's; `helpline reindex` changes it later.
+    dimension = new_dimension()
     op.execute("CREATE EXTENSION IF NOT EXISTS vector")
     op.create_table(
         "audit_log",
@@ -173,8 +173,8 @@ def upgrade() -> None:
         sa.Column("question", sa.Text(), nullable=False),
         sa.Column("answer", sa.Text(), nullable=False),
         sa.Column("keywords", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
-        sa.Column("question_embedding", Vector(EMBEDDING_DIM), nullable=True),
-        sa.Column("answer_embedding", Vector(EMBEDDING_DIM), nullable=True),
+        sa.Column("question_embedding", Vector(dimension), nullable=True),
+        sa.Column("answer_embedding", Vector(dimension), nullable=True),
         sa.Column(
             "status",
             sa.Enum("draft", "published", "archived", name="faq_status"),

@@ -25,14 +25,13 @@ from alembic import op
 from pgvector.sqlalchemy import Vector
 from sqlalchemy.dialects import postgresql
 
-from helpline.core.config import get_settings
+from helpline.migrations.vectors import current_dimension
 
 revision: str = "0014_faq_phrasings"
 down_revision: str | None = "0013_retention"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-EMBEDDING_DIM = get_settings().embedding.dimension
 HNSW_BUILD = {"m": 16, "ef_construction": 128}  # as migration 0007 builds the FAQ vectors' indexes
 
 # Copies of the full-text documents (not imported from the models: a migration stays as written).
@@ -149,6 +148,7 @@ def _version_trigger(columns: str) -> None:
 
 
 def upgrade() -> None:
+    dimension = current_dimension()  # as the FAQ vectors' (migrations.vectors)
     status = postgresql.ENUM("pending", "approved", "rejected", name="phrasing_suggestion_status")
     status.create(op.get_bind())
     op.add_column("faqs", sa.Column("phrasings", postgresql.JSONB(astext_type=sa.Text()), nullable=True))
@@ -163,7 +163,7 @@ def upgrade() -> None:
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("norm", sa.Text(), nullable=False),
         sa.Column("position", sa.SmallInteger(), server_default="0", nullable=False),
-        sa.Column("embedding", Vector(EMBEDDING_DIM), nullable=True),
+        sa.Column("embedding", Vector(dimension), nullable=True),
         sa.Column("text_hash", sa.String(length=64), nullable=True),
         sa.Column("embedding_model", sa.String(length=200), nullable=True),
         sa.Column("source_user_id", sa.Integer(), nullable=True),

@@ -209,6 +209,20 @@ class RedisGenerationHub:
         self._local.disconnect_here(user_id, shutdown, sid, jti)
         await self.signals.disconnect(user_id, shutdown, sid, jti)
 
+    async def orphaned(self, message_ids: Collection[int]) -> list[int]:
+        """The answers whose meta names an instance that beats (``alive``) and whose heartbeat has
+        lapsed, as a follower decides (reader.settled). Redis unreachable: none."""
+        gone: list[int] = []
+        try:
+            for message_id in message_ids:
+                meta = await self._keys.hgetall(self.names.meta(message_id))
+                origin = str(meta.get("origin", ""))
+                if meta.get("alive") == "1" and origin and not await self._keys.exists(self.names.alive(origin)):
+                    gone.append(message_id)
+        except Exception as exc:
+            log.warning("hub.orphaned_failed", error=repr(exc)[:200])
+        return gone
+
     async def erase(self, message_ids: Collection[int]) -> None:
         await self._local.erase(message_ids)
         for message_id in message_ids:
