@@ -1,0 +1,50 @@
+// Push notifications through Expo's push service: ask the user, get this device's Expo push
+// token and register it with Helpline (POST /api/v1/push/expo-tokens), which sends the
+// notifications the user's settings allow through Expo. Not in the web build (the web app has
+// Web Push of its own).
+import { Platform } from "react-native";
+import Constants from "expo-constants";
+import * as Device from "expo-device";
+import * as Notifications from "expo-notifications";
+import { authFetch } from "./api/client";
+import { session } from "./auth/session";
+
+export type PushOutcome = "registered" | "denied" | "unavailable";
+
+export async function registerForPush(): Promise<PushOutcome> {
+  if (Platform.OS === "web" || !Device.isDevice) return "unavailable";
+  if (Platform.OS === "android") {
+    await Notifications.setNotificationChannelAsync("default", {
+      name: "Helpline",
+      importance: Notifications.AndroidImportance.DEFAULT,
+    });
+  }
+  let { status } = await Notifications.getPermissionsAsync();
+  if (status !== "granted") status = (await Notifications.requestPermissionsAsync()).status;
+  if (status !== "granted") return "denied";
+  const extra = Constants.expoConfig?.extra as { eas?: { projectId?: string } } | undefined;
+  const projectId = extra?.eas?.projectId ?? Constants.easConfig?.projectId;
+  const { data: token } = await Notifications.getExpoPushTokenAsync(projectId ? { projectId } : undefined);
+  const response = await authFetch(
+    new Request(`${session.baseUrl()}/api/v1/push/expo-tokens`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ token }),
+    }),
+  );
+  if (!response.ok) throw new Error(`The server refused the push token (HTTP ${response.status})`);
+  return "registered";
+}
+
+/** Notifications shown while the app is open, too. */
+export function showNotificationsInForeground(): void {
+  if (Platform.OS === "web") return;
+  Notifications.setNotificationHandler({
+    handleNotification: async () => ({
+      shouldPlaySound: false,
+      shouldSetBadge: false,
+      shouldShowBanner: true,
+      shouldShowList: true,
+    }),
+  });
+}
