@@ -6,7 +6,7 @@ import AsyncStorage from "@react-native-async-storage/async-storage";
 import NetInfo from "@react-native-community/netinfo";
 import { api, type Schemas } from "./api/client";
 import { session, type Tokens } from "./auth/session";
-import { Outbox, type OutboxState } from "./chat/outbox";
+import { Outbox, withClientIdFallback, type OutboxState } from "./chat/outbox";
 import { sendWithStream, wakeAll } from "./chat/transport";
 import { useI18n } from "./i18n";
 
@@ -43,7 +43,7 @@ export function useApp(): AppValue {
 }
 
 export function makeOutbox(onAnswered?: () => void): Outbox {
-  return new Outbox({ store: AsyncStorage, send: sendWithStream, onAnswered });
+  return new Outbox({ store: AsyncStorage, send: withClientIdFallback(sendWithStream), onAnswered });
 }
 
 export function AppProvider({

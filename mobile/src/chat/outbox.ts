@@ -62,6 +62,35 @@ export interface OutboxOptions {
   storageKey?: string;
 }
 
+/** Whether the server refused the body because it does not know `client_id` (a server older
+ * than the idempotency key answers 422 extra_forbidden on it). */
+export function refusesClientId(error: unknown): boolean {
+  if (!(error instanceof ApiRefusal) || error.status !== 422) return false;
+  const errors = (error.body as { errors?: { field?: string | null }[] } | null)?.errors;
+  return Array.isArray(errors) && errors.some((e) => e.field === "client_id" || !!e.field?.endsWith(".client_id"));
+}
+
+/** A sender that drops `client_id` for a server that refuses it, once it has refused it (and from
+ * then on): sending still works there, without the protection against a duplicate after a drop. */
+export function withClientIdFallback(send: Sender): Sender & { supported(): boolean } {
+  let supported = true;
+  const wrapped = async (body: SendBody, handlers: StreamHandlers, signal: AbortSignal) => {
+    if (!supported) {
+      const { client_id: _dropped, ...rest } = body;
+      return send(rest, handlers, signal);
+    }
+    try {
+      return await send(body, handlers, signal);
+    } catch (error) {
+      if (!refusesClientId(error)) throw error;
+      supported = false;
+      const { client_id: _dropped, ...rest } = body;
+      return send(rest, handlers, signal);
+    }
+  };
+  return Object.assign(wrapped, { supported: () => supported });
+}
+
 const TRANSIENT = new Set([408, 425, 429, 500, 502, 503, 504]);
 
 export class Outbox {

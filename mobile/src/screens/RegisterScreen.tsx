@@ -22,7 +22,7 @@ function Consent({ label, value, onChange }: { label: string; value: boolean; on
   return (
     <View style={[styles.row, { justifyContent: "space-between" }]}>
       <Text style={[styles.bubbleText, { flex: 1, fontSize: 15 }]}>{label}</Text>
-      <Switch accessibilityLabel={label} accessibilityRole="switch" value={value} onValueChange={onChange} />
+      <Switch accessibilityLabel={label} value={value} onValueChange={onChange} />
     </View>
   );
 }
