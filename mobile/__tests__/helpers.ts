@@ -45,7 +45,9 @@ export function recordCall(url: string, init: RequestInit): Call {
   return { url, method: init.method ?? "GET", headers, body: init.body ? JSON.parse(String(init.body)) : undefined };
 }
 
-export const answer = (id: number, content: string, extra: Record<string, unknown> = {}) => ({
+import type { FinalAnswer } from "../src/chat/stream";
+
+export const answer = (id: number, content: string, extra: Record<string, unknown> = {}): FinalAnswer => ({
   message_id: id,
   conversation_id: 7,
   user_message_id: id - 1,
@@ -56,5 +58,7 @@ export const answer = (id: number, content: string, extra: Record<string, unknow
   response_time_ms: 5,
   timestamp: "2026-12-07T12:00:00Z",
   sources: [],
+  flagged: false,
+  stopped: false,
   ...extra,
-});
+}) as FinalAnswer;

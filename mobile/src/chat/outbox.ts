@@ -99,6 +99,7 @@ export class Outbox {
   private live: LiveAnswer | null = null;
   private online = true;
   private running: Promise<void> | null = null;
+  private again = false;
   private controller: AbortController | null = null;
   private listeners = new Set<(state: OutboxState) => void>();
   private loaded: Promise<void> | null = null;
@@ -190,7 +191,17 @@ export class Outbox {
 
   /** Send what is queued, in order, until the outbox is empty, offline or blocked. */
   flush(): Promise<void> {
-    this.running ??= this.run().finally(() => {
+    if (this.running) {
+      // Asked again while running (back online, a new message): go round once more at the end.
+      this.again = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      do {
+        this.again = false;
+        await this.run();
+      } while (this.again);
+    })().finally(() => {
       this.running = null;
     });
     return this.running;
