@@ -24,7 +24,7 @@ MOBILE_DIST = ROOT / "mobile" / "dist"
 
 
 class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 

@@ -54,7 +54,8 @@ async def test_register_sign_in_and_chat_with_a_streamed_answer(
         "SELECT data_processing_consent, gdpr_consent, marketing_consent FROM users WHERE email = $1",
         "phone@example.com",
     )
-    assert row is not None and dict(row) == {
+    assert row is not None
+    assert dict(row) == {
         "data_processing_consent": True,
         "gdpr_consent": True,
         "marketing_consent": False,
