@@ -158,6 +158,7 @@ def test_nginx_in_front_proxies_requests_streams_and_sockets(
     url = f"wss://{SITE}:{tls_port}/api/v1/chat/ws/{tokens['user']['id']}"
     with ws_connect(url, sock=sock, ssl=trust, open_timeout=10) as ws:
         ws.send(json.dumps({"type": "auth", "token": tokens["access_token"]}))
+        assert json.loads(ws.recv(10))["type"] == "authenticated"
         ws.send(json.dumps({"type": "ping"}))
         assert json.loads(ws.recv(10))["type"] == "pong"
 

@@ -65,6 +65,27 @@ def _database(settings: Settings) -> Iterator[str]:
             embedded.release()
 
 
+def _check_port(host: str, port: int) -> None:
+    """Fail at once, and plainly, when the port is taken (before minutes of migrating and loading
+    models end in uvicorn's "address already in use")."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as exc:
+        _fail(f"cannot use HELPLINE_HOST={host!r}: {exc}")
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            _fail(
+                f"cannot listen on {host}:{port} ({exc.strerror}): another program (perhaps another "
+                "`helpline serve`) uses it; stop it or choose another port with --port or HELPLINE_PORT"
+            )
+
+
 def _check_redis(settings: Settings) -> None:
     if settings.redis.url is None:
         return
@@ -149,6 +170,7 @@ def serve(
     if port:
         overrides["port"] = port
     settings = _settings(**overrides)
+    _check_port(settings.host, settings.port)
     _check_redis(settings)
     with _database(settings) as url:
         if migrate:

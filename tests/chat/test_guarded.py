@@ -329,6 +329,34 @@ async def test_small_talk_still_gets_the_model_s_friendly_reply(
     assert body["guard"] is None
 
 
+@pytest.mark.parametrize(
+    ("message", "greeting"),
+    [("Hi!", "Hello! I'm the support assistant"), ("¡Hola!", "¡Hola! Soy el asistente de soporte")],
+)
+async def test_small_talk_the_model_embroidered_gets_a_greeting_not_i_dont_know(
+    client: httpx.AsyncClient,
+    auth: dict[str, str],
+    db: asyncpg.Connection,
+    runtime: Runtime,
+    message: str,
+    greeting: str,
+) -> None:
+    await publish(client, db)
+    runtime.settings.llm.languages = ["en", "es"]
+    language = "es" if message.startswith("¡") else "en"  # the reply is in the conversation's language
+    first = (await send(client, auth, PARTIAL, language=language)).json()  # about a parcel, then "Hi!"
+    model(runtime, ["Hello! Call us at 1-800-463-3339, open 9am to 5pm."])
+    body = (await send(client, auth, message, conversation_id=first["conversation_id"])).json()
+    assert body["content"].startswith(greeting)
+    assert "don't know" not in body["content"]
+    assert body["model_used"] == "guard"
+    assert body["guard"]["action"] == "greeting"
+    assert body["guard"]["reason"] == "unsupported_fact"
+    assert body["sources"] == body["related"] == []
+    await runtime.hub.drain(5)
+    assert await db.fetchval("SELECT count(*) FROM unanswered_questions WHERE text = $1", message) == 0
+
+
 async def test_the_fallback_is_the_article_for_this_question_in_its_language(
     client: httpx.AsyncClient, auth: dict[str, str], db: asyncpg.Connection, runtime: Runtime
 ) -> None:

@@ -210,6 +210,9 @@ async def test_websocket_auth_by_first_frame_and_every_socket_of_the_user(
         await ws_connect(live_server, uid, tokens["access_token"]) as laptop,
     ):
         await phone.send(json.dumps({"type": "auth", "token": tokens["access_token"]}))
+        authenticated = await recv(phone)  # an auth frame is answered
+        assert authenticated["type"] == "authenticated"
+        assert authenticated["expires_at"]
         await phone.send(json.dumps({"type": "ping"}))
         assert (await recv(phone))["type"] == "pong"
         await laptop.send(json.dumps({"type": "message", "content": "from the laptop"}))

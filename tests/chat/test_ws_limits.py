@@ -115,6 +115,13 @@ async def authenticated(url: str) -> AsyncIterator[Any]:
         yield ws
 
 
+async def auth_frame(ws: Any, token: str) -> None:
+    """Authenticate by first frame: it is answered, then the socket answers a ping."""
+    await ws.send(json.dumps({"type": "auth", "token": token}))
+    assert (await recv(ws))["type"] == "authenticated"
+    await pong(ws)
+
+
 async def pong(ws: Any) -> None:
     await ws.send(json.dumps({"type": "ping"}))
     assert await recv(ws) == {"type": "pong"}
@@ -342,15 +349,12 @@ async def test_unauthenticated_sockets_are_capped_per_address_and_per_process(
         async with connect("127.0.0.3") as extra:
             assert await closed(extra) == (4429, "Too many connections are waiting to authenticate: try again later")
         # Authenticating frees the place.
-        await waiting[0].send(json.dumps({"type": "auth", "token": token}))
-        await pong(waiting[0])
+        await auth_frame(waiting[0], token)
         assert pending.total == PENDING - 1
         async with connect("127.0.0.3") as late:
-            await late.send(json.dumps({"type": "auth", "token": token}))
-            await pong(late)
+            await auth_frame(late, token)
         for ws in (waiting[1], other):
-            await ws.send(json.dumps({"type": "auth", "token": token}))
-            await pong(ws)
+            await auth_frame(ws, token)
     await soon(lambda: pending.total == 0 and not pending.by_address)
 
 

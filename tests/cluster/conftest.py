@@ -165,6 +165,7 @@ class Cluster:
             connect = websockets.connect(f"ws://127.0.0.1:{instance.port}{path}", proxy=None, open_timeout=10)
         async with connect as ws:
             await ws.send(json.dumps({"type": "auth", "token": user.token}))
+            assert (await recv(ws))["type"] == "authenticated"
             await ws.send(json.dumps({"type": "ping"}))
             assert (await recv(ws))["type"] == "pong"  # authenticated and listening
             yield ws

@@ -722,6 +722,8 @@ async def call_socket(world: World, role: Role, call: Call) -> int:
         async with websockets.connect(url) as ws:
             if token is not None:
                 await ws.send(json.dumps({"type": "auth", "token": token}))
+                reply = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                assert reply["type"] == "authenticated", reply
             await ws.send(json.dumps({"type": "ping"}))
             reply = json.loads(await asyncio.wait_for(ws.recv(), 10))
     except ConnectionClosed as exc:

@@ -49,7 +49,18 @@ def _text(table: dict[str, str], language: str) -> str:
     return table.get(language.split("-")[0].lower(), table["en"])
 
 
-Action = Literal["article", "dont_know"]
+_GREETING = {
+    "en": "Hello! I'm the support assistant: ask me about our products and services, and I'll answer from "
+    "our help articles.",
+    "es": "¡Hola! Soy el asistente de soporte: pregúntame sobre nuestros productos y servicios y te "
+    "responderé con nuestros artículos de ayuda.",
+    "fr": "Bonjour ! Je suis l'assistant du support : posez-moi vos questions sur nos produits et services, "
+    "je vous répondrai à partir de nos articles d'aide.",
+    "de": "Hallo! Ich bin der Support-Assistent: Fragen Sie mich zu unseren Produkten und Diensten, ich "
+    "antworte mit unseren Hilfeartikeln.",
+}
+
+Action = Literal["article", "dont_know", "greeting"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +78,15 @@ class Fallback:
         return {"action": self.action, "reason": reason, **(details or {})}
 
 
-def fallback(language: str, ranked: Sequence[Source], *, bar: Bar) -> Fallback:
+def fallback(language: str, ranked: Sequence[Source], *, bar: Bar, small_talk: bool = False) -> Fallback:
     """The reply without the model: ``ranked`` are the question's FAQs in the search's order,
     best first. The first stands in when it clears ``bar``; never
     a lower-ranked one that happens to be more similar by cosine alone (for a Spanish question
-    and an English embedder that was another article, sharing a word or two)."""
+    and an English embedder that was another article, sharing a word or two). Small talk ("Hi!",
+    "thanks") the model answered with invented facts gets a short greeting that says what the
+    assistant is for: "I don't know" is no reply to "hello"."""
+    if small_talk:
+        return Fallback("greeting", _text(_GREETING, language), [], [])
     if ranked and ranked[0].clears(bar):
         best = ranked[0]
         content = _text(_LEAD_IN, language).format(title=best.question) + "\n\n" + best.answer

@@ -19,12 +19,14 @@ from helpline.models import MessageStatus, MessageType, UserStatus
 # Rows are inserted in this order, so the answer's id is always after the question's.
 _INSERT_PAIR = """
     msgs AS (
-        INSERT INTO messages (conversation_id, user_id, content, message_type, status, metadata, model_used)
+        INSERT INTO messages (conversation_id, user_id, content, message_type, status, metadata, model_used,
+                              client_id)
         SELECT conv.id, :user_id,
                CASE WHEN v.ord = 2
                     THEN COALESCE(CAST(:answers AS jsonb) ->> split_part(conv.language, '-', 1), v.content)
                     ELSE v.content END,
-               v.mtype::message_type, v.mstatus::message_status, CAST(v.meta AS jsonb), v.model
+               v.mtype::message_type, v.mstatus::message_status, CAST(v.meta AS jsonb), v.model,
+               CASE WHEN v.ord = 1 THEN CAST(:client_id AS varchar) END
         FROM conv CROSS JOIN (VALUES
             (1, CAST(:content AS text), 'user', 'sent', CAST(:user_meta AS text), CAST(NULL AS text)),
             (2, CAST(:answer AS text), 'assistant', CAST(:answer_status AS text),
@@ -169,6 +171,7 @@ async def start_turn(
     answer_meta: dict[str, Any] | None = None,
     answer_model: str | None = None,
     history: int = 0,
+    client_id: str | None = None,
 ) -> tuple[Account | None, StartedTurn | None]:
     """If the token's account may be served (see _CALLER), store the user's message and a
     placeholder answer, and read up to ``history`` earlier messages of an existing conversation:
@@ -178,8 +181,10 @@ async def start_turn(
 
     Returns (None, None): no such user; (account, None): nothing stored, because the account may
     not be served (``account.allowed`` is False) or there is no such conversation of this user or
-    it is full (the caller tells which)."""
+    it is full (the caller tells which). A ``client_id`` this user already sent a message with
+    raises IntegrityError (uq_messages_user_client_id), and nothing is stored: see chat.once."""
     params: dict[str, Any] = {
+        "client_id": client_id,
         "user_id": claims.user_id,
         "jti": claims.jti,
         "sid": claims.sid,

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -10,23 +9,19 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from helpline.auth.access import load_caller, require_consent
 from helpline.auth.dependencies import ChatUser, CurrentUser, TurnClaims
-from helpline.chat import service
+from helpline.chat import once, service
 from helpline.chat.schemas import ChatResponse, FeedbackRead, FeedbackRequest, SendRequest
-from helpline.chat.stop import settle_abandoned
 from helpline.chat.stop import stop as stop_answer
 from helpline.core.deps import RuntimeDep, SessionDep
 from helpline.core.errors import BadRequest
 from helpline.core.ids import MAX_ID, PathId
 from helpline.core.runtime import Runtime
 from helpline.core.security import TokenClaims
-from helpline.models import MessageStatus
 from helpline.platform.hub import EVENT_KINDS, Generation, TurnEvent
 from helpline.support.live import publish
 from helpline.support.relay import Relayed
 
 router = APIRouter(prefix="/api/v1", tags=["chat"])
-FINAL_POLL_SECONDS = 0.5
-FINAL_WAIT_SECONDS = 300.0
 
 _LAST_EVENT_ID: dict[int | str, dict[str, Any]] = {
     400: {"description": "Last-Event-ID is not '<message_id>:<seq>' (such as 12:3)"}
@@ -77,13 +72,14 @@ def _quota_headers(response: Response, turn: service.Turn | Relayed) -> None:
         response.headers.update(turn.quota.headers())
 
 
-async def _begin(runtime: Runtime, claims: TokenClaims, body: SendRequest) -> service.Turn | Relayed:
-    return await service.begin(
+async def _begin(runtime: Runtime, claims: TokenClaims, body: SendRequest) -> service.Turn | Relayed | once.Repeated:
+    return await once.begin_once(
         runtime,
         claims=claims,
         content=body.message,
         conversation_id=body.conversation_id,
         language=body.language,
+        client_id=body.client_id,
     )
 
 
@@ -92,6 +88,12 @@ async def send(body: SendRequest, claims: TurnClaims, runtime: RuntimeDep, respo
     """Send a message and get the stored answer. A provider failure still returns the stored
     (failed or partial) answer with `error` set; retry it with `/chat/messages/{id}/retry`."""
     turn = await _begin(runtime, claims, body)
+    if isinstance(turn, once.Repeated):
+        # Sent before with this client_id: the first send's answer (waited for while it is written).
+        if turn.answer_id is None:
+            return ChatResponse.model_validate(once.relayed_payload(turn))
+        final = await once.last_event(runtime, claims.user_id, turn.answer_id)
+        return ChatResponse.model_validate(final.data)
     _quota_headers(response, turn)
     if isinstance(turn, Relayed):
         return ChatResponse.model_validate(service.relayed_payload(turn))
@@ -117,28 +119,8 @@ def _parse_event_id(value: str | None) -> tuple[int, int] | None:
 
 
 async def _replay(runtime: Runtime, user_id: int, message_id: int, after_seq: int) -> AsyncIterator[ServerSentEvent]:
-    gen = await runtime.hub.lookup(message_id)
-    if gen is not None and gen.user_id == user_id:
-        async for event in gen.follow(after_seq):
-            after_seq = event.seq
-            yield _sse(event)
-        if not gen.orphaned:
-            return
-        # Its instance died before the end (killed, crashed): nobody will finish it. Marked
-        # abandoned (retryable), it is sent as stored.
-        kind, payload = await settle_abandoned(runtime, user_id, message_id, {})
-        yield _sse(TurnEvent(kind, after_seq + 1, message_id, gen.conversation_id, payload))
-        return
-    # Not generating in this process (finished long ago, or on another instance): wait for the
-    # stored answer to be final, then send it whole.
-    msg, question_id = await service.stored_answer(runtime, user_id, message_id)
-    waited = 0.0
-    while msg.status is MessageStatus.streaming and waited < FINAL_WAIT_SECONDS:
-        await asyncio.sleep(FINAL_POLL_SECONDS)
-        waited += FINAL_POLL_SECONDS
-        msg, question_id = await service.stored_answer(runtime, user_id, message_id)
-    kind, payload = service.stored_payload(msg, question_id)
-    yield _sse(TurnEvent(kind, after_seq + 1, msg.id, msg.conversation_id, payload))
+    async for event in once.answer_events(runtime, user_id, message_id, after_seq):
+        yield _sse(event)
 
 
 @router.post(
@@ -163,6 +145,12 @@ async def stream(
         await service.stored_answer(runtime, user.id, resume[0])  # 404 before the stream starts
         return EventSourceResponse(_replay(runtime, user.id, *resume), ping=15)
     turn = await _begin(runtime, claims, body)
+    if isinstance(turn, once.Repeated):
+        # Sent before with this client_id: the first send's answer stream, from its start.
+        if turn.answer_id is None:
+            event = TurnEvent("response", 1, turn.user_message_id, turn.conversation_id, once.relayed_payload(turn))
+            return EventSourceResponse(iter([_sse(event)]), ping=15)
+        return EventSourceResponse(_replay(runtime, claims.user_id, turn.answer_id, 0), ping=15)
     if isinstance(turn, Relayed):
         # For a person to answer: the stored message is the whole stream (see ChatResponse.handoff).
         final = TurnEvent("response", 1, turn.user_message_id, turn.conversation_id, service.relayed_payload(turn))

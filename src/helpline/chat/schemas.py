@@ -12,6 +12,18 @@ from helpline.core.schemas import Language, StrictModel
 from helpline.models import Message, MessageStatus, MessageType
 from helpline.support.state import HandoffState
 
+ClientId = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9._:-]+$",
+        description="The client's own id for this message (such as a UUID made before the first try). Sent again "
+        "with the same client_id, the message is not stored twice: the answer is the first send's.",
+        examples=["6f1c2a9e-3b7d-4c1e-9a55-0d2f8e4b7c10"],
+    ),
+]
+
 
 class SendRequest(StrictModel):
     model_config = ConfigDict(extra="forbid", str_max_length=100_000)
@@ -19,6 +31,7 @@ class SendRequest(StrictModel):
     message: Annotated[str, Field(min_length=1, description="The user's message")]
     conversation_id: Id | None = None
     language: Language | None = None
+    client_id: ClientId | None = None
 
 
 class Source(BaseModel):
@@ -41,9 +54,10 @@ class UnsupportedFact(BaseModel):
 class GuardAction(BaseModel):
     """Why the reply is not the model's own answer (see the grounded-answer guard in the README)."""
 
-    action: Literal["article", "dont_know"] = Field(
+    action: Literal["article", "dont_know", "greeting"] = Field(
         description="`article`: the best FAQ's own answer is the reply; `dont_know`: an honest "
-        '"I don\'t know", with the closest articles in `related`'
+        '"I don\'t know", with the closest articles in `related`; `greeting`: small talk ("Hi!") that the model '
+        "answered with facts it was not given gets a short greeting saying what the assistant is for"
     )
     reason: Literal[Problem, "language_unsupported", "no_source"] = Field(
         description="`no_source`: no article applies to a question that is not small talk, so the model was not "
@@ -146,4 +160,5 @@ class WsIncoming(StrictModel):
     message_id: Id | None = None
     conversation_id: Id | None = None
     language: Language | None = None
+    client_id: ClientId | None = None
     token: str | None = None

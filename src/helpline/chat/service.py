@@ -116,8 +116,10 @@ async def begin(
     content: str,
     conversation_id: int | None,
     language: str | None,
+    client_id: str | None = None,
 ) -> Turn | Relayed:
     """Validate, rate-limit and moderate the message, then store it (and a placeholder answer).
+    ``client_id``: the client's own id for the message (chat.once answers a repeat).
     While a person has the conversation, or when the message asks for one, only the message is
     stored, for the person (``Relayed``: helpline.support.relay); the assistant does not answer.
     The token's account is checked as every request's is (auth.access) by the
@@ -147,6 +149,7 @@ async def begin(
             title=make_title(content),
             reason=reason,
             user_meta=flagged_meta or None,
+            client_id=client_id,
         )
         return None if relayed is None else replace(relayed, quota=quota)
 
@@ -171,6 +174,7 @@ async def begin(
             answer_meta={"refusal": True, "flagged": True} if verdict.flagged else None,
             answer_model="moderation" if verdict.flagged else None,
             history=0 if verdict.flagged else HISTORY_TAIL,
+            client_id=client_id,
         )
     if account is None:
         raise Unauthorized(access.ACCOUNT_GONE)
@@ -319,8 +323,8 @@ async def _closing(stream: AsyncIterator[StreamEvent]) -> AsyncIterator[AsyncIte
             await aclose()
 
 
-def _without_model(runtime: Runtime, language: str, grounding: Grounding) -> Fallback:
-    return fallback(language, grounding.ranked, bar=Bar.of(runtime.settings.guard))
+def _without_model(runtime: Runtime, language: str, grounding: Grounding, question: str) -> Fallback:
+    return fallback(language, grounding.ranked, bar=Bar.of(runtime.settings.guard), small_talk=small_talk(question))
 
 
 def _skip_model(runtime: Runtime, language: str, question: str, grounding: Grounding) -> str | None:
@@ -380,7 +384,7 @@ async def generate(runtime: Runtime, turn: Turn, gen: Generation) -> None:
             done = StreamDone(model=DIRECT_MODEL, usage=Usage(0, 0))
         elif skip is not None:
             # The best article speaks for the model, or "I don't know".
-            honest = _without_model(runtime, language, grounding)
+            honest = _without_model(runtime, language, grounding, turn.content)
             guarded = honest.meta(skip)
             sources = honest.sources
             parts.append(honest.content)
@@ -449,7 +453,7 @@ async def generate(runtime: Runtime, turn: Turn, gen: Generation) -> None:
             texts = [f"{s.question}\n{s.answer}" for s in sources]
             sources = [sources[i] for i in guard.used_sources(content, len(sources), texts)]
         else:
-            honest = _without_model(runtime, language, grounding)
+            honest = _without_model(runtime, language, grounding, turn.content)
             details = verdict.public()
             if finish == "repetition":
                 details["stopped_early"] = True  # the model was stopped mid-loop, not run to max_tokens
@@ -507,7 +511,7 @@ async def generate(runtime: Runtime, turn: Turn, gen: Generation) -> None:
     if grounding.direct is not None:
         origin = "faq"
     elif honest is not None:
-        origin = "guard_faq" if honest.action == "article" else "guard_dont_know"
+        origin = {"article": "guard_faq", "dont_know": "guard_dont_know", "greeting": "guard_greeting"}[honest.action]
     else:
         origin = "failed" if error else ("moderation" if flagged else "model")
     CHAT_ANSWERS.labels(origin).inc()

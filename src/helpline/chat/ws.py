@@ -16,10 +16,11 @@ assistant does not answer). A person's replies come as ``agent_message`` frames 
 ``message``: the notice stored in the conversation), from whichever instance.
 
 Authentication: ``?token=<access token>``, or a first frame ``{"type": "auth", "token": ...}``
-within 10 seconds. The socket lives as long as its access token: at the token's ``exp`` it is
-closed (4401), unless the client sent a fresh access token of the same user before, as
-``{"type": "auth", "token": ...}`` on the open socket (answered ``{"type": "authenticated",
-"expires_at": ...}``; a token that is not accepted gets an ``error`` frame and changes nothing).
+within 10 seconds (answered ``{"type": "authenticated", "expires_at": ...}`` once accepted). The
+socket lives as long as its access token: at the token's ``exp`` it is closed (4401), unless the
+client sent a fresh access token of the same user before, as ``{"type": "auth", "token": ...}`` on
+the open socket (answered the same way; a token that is not accepted gets an ``error`` frame and
+changes nothing).
 A logout, or a refresh token used a second time, closes the sockets of that login (the tokens'
 ``sid``); a password change, or an administrator suspending the account, closes all the user's
 sockets, on every instance.
@@ -49,7 +50,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
 from helpline.auth.access import load_caller
-from helpline.chat import service
+from helpline.chat import once, service
 from helpline.chat.schemas import WsIncoming
 from helpline.chat.sockets import CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED
 from helpline.chat.stop import stop as stop_answer
@@ -58,6 +59,7 @@ from helpline.core.logging import set_user
 from helpline.core.metrics import WS_CLOSED
 from helpline.core.runtime import Runtime
 from helpline.core.security import InvalidToken, TokenClaims
+from helpline.models import MessageStatus
 from helpline.platform.hub import Listener, Shutdown, TurnEvent
 from helpline.support.relay import Relayed
 
@@ -210,6 +212,9 @@ async def chat_socket(ws: WebSocket, user_id: int) -> None:
     session = SocketToken(claims)
     with runtime.hub.listen(user_id, runtime.settings.ws.max_queued_frames) as listener:
         listener.sid, listener.jti = claims.sid, claims.jti
+        if "token" not in ws.query_params:
+            # An auth frame is answered, as a re-auth is: the client knows the socket is ready.
+            listener.offer({"type": "authenticated", "expires_at": claims.exp.isoformat()})
         stops: set[asyncio.Task[None]] = set()
         sender = asyncio.create_task(_send_loop(ws, listener))
         receiver = asyncio.create_task(_receive_loop(ws, runtime, session, listener, stops))
@@ -373,13 +378,26 @@ async def _receive_loop(
 
 async def _start_turn(runtime: Runtime, claims: TokenClaims, incoming: WsIncoming, outbox: Listener) -> None:
     # The turn checks the account (a suspended user or a revoked token is not served).
-    turn = await service.begin(
+    turn = await once.begin_once(
         runtime,
         claims=claims,
         content=incoming.content or "",
         conversation_id=incoming.conversation_id,
         language=incoming.language,
+        client_id=incoming.client_id,
     )
+    if isinstance(turn, once.Repeated):
+        # Sent before with this client_id: the first send's ids, and its answer once final (while
+        # it is being written, its events reach every socket of the user through the hub).
+        outbox.offer({"type": "ack", **turn.ack()})
+        if turn.answer_id is None:
+            outbox.offer({"type": "response", "seq": 1, **once.relayed_payload(turn)})
+            return
+        msg, question_id = await service.stored_answer(runtime, claims.user_id, turn.answer_id)
+        if msg.status is not MessageStatus.streaming:
+            kind, payload = service.stored_payload(msg, question_id)
+            outbox.offer(frame(TurnEvent(kind, 1, msg.id, msg.conversation_id, payload)))
+        return
     if isinstance(turn, Relayed):
         # A person answers (see ChatResponse.handoff): the ack, and the final frame at once.
         payload = service.relayed_payload(turn)

@@ -793,7 +793,8 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     data_dir: Path = Path("./var")
     log_level: str = "INFO"
-    log_json: bool = True
+    # None: JSON lines unless stderr is a terminal (a person reading `make run` gets plain lines).
+    log_json: bool | None = None
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["127.0.0.1"])
     # Hosts that images in answers may load from (https origins). An image anywhere else is shown

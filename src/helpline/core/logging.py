@@ -153,9 +153,12 @@ class ClientFaultFilter(logging.Filter):
         return True
 
 
-def configure_logging(level: str = "INFO", json: bool = True, *, traced: bool = False) -> None:
-    """``traced``: tracing is on (core.tracing), so lines carry their trace's ids; off, no line
+def configure_logging(level: str = "INFO", json: bool | None = True, *, traced: bool = False) -> None:
+    """``json``: JSON lines, or plain ones for a person; None: JSON unless stderr is a terminal.
+    ``traced``: tracing is on (core.tracing), so lines carry their trace's ids; off, no line
     pays for looking up a span that cannot exist."""
+    if json is None:
+        json = not sys.stderr.isatty()
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         _request_id,

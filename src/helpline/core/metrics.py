@@ -63,8 +63,9 @@ AI_TOKEN_USAGE = Counter("ai_tokens_used_total", "Total tokens used", ["provider
 DB_CONNECTION_GAUGE = Gauge("db_connections_active", "Active database connections", multiprocess_mode="livesum")
 
 # Every chat answer, by where it came from: faq (a FAQ's own answer, no model call), model,
-# guard_faq / guard_dont_know (the grounded-answer guard answered instead of the model: the closest
-# FAQ, or "I don't know"), moderation (the question was refused), failed (no answer: error, stop).
+# guard_faq / guard_dont_know / guard_greeting (the grounded-answer guard answered instead of the
+# model: the closest FAQ, "I don't know", or a greeting for small talk the model embroidered),
+# moderation (the question was refused), failed (no answer: error, stop).
 CHAT_ANSWERS = Counter("chat_answers_total", "Chat answers by origin", ["origin"])
 # The knowledge-base search behind a chat answer or the search API, cached or not.
 RETRIEVAL_DURATION = Histogram(

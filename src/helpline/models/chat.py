@@ -82,6 +82,8 @@ class Message(CreatedAt, Base):
     meta: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONB)
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The id a client gave a user's message (chat.once: a repeated send stores nothing new).
+    client_id: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         Index("idx_messages_conversation_id", "conversation_id"),
@@ -94,6 +96,13 @@ class Message(CreatedAt, Base):
         # Conversation search in message text (ILIKE '%q%'): trigrams (0024_message_search).
         Index(
             "ix_messages_content_trgm", "content", postgresql_using="gin", postgresql_ops={"content": "gin_trgm_ops"}
+        ),
+        Index(
+            "uq_messages_user_client_id",
+            "user_id",
+            "client_id",
+            unique=True,
+            postgresql_where=text("client_id IS NOT NULL"),
         ),
     )
 

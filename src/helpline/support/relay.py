@@ -42,6 +42,7 @@ async def relay(
     title: str,
     reason: str | None,
     user_meta: dict[str, Any] | None = None,
+    client_id: str | None = None,
 ) -> Relayed | None:
     """Store the message for a person: in a conversation a person has, or (``reason`` given) in
     one handed over by this very message. None: the conversation is the assistant's after all
@@ -84,6 +85,7 @@ async def relay(
                 message_type=MessageType.user,
                 status=MessageStatus.sent,
                 meta=user_meta,
+                client_id=client_id,
             ),
         )
         notices = await service.escalate(session, settings, conv, reason) if reason else []

@@ -36,7 +36,7 @@ export function GuardNote({ guard }: { guard?: Guard | null }) {
   const { t } = useTranslation("chat");
   if (!guard) return null;
   const language = guard.reason === "language_unsupported";
-  if (guard.action === "dont_know" && !language) return null;
+  if (guard.action !== "article" && !language) return null; // "I don't know" and a greeting speak for themselves
   const text = guard.action === "article" ? (language ? t("guardArticleLanguage") : t("guardArticle")) : t("guardLanguage");
   return <p className="bubble-note guard-note">{text}</p>;
 }
