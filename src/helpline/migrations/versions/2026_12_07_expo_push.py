@@ -1,7 +1,7 @@
 """push providers: a push subscription is a browser's (Web Push) or a phone's (Expo push token)
 
-Revision ID: 0026_expo_push
-Revises: 0025_device_votes
+Revision ID: 0027_expo_push
+Revises: 0026_message_client_id
 Create Date: 2026-12-07 12:40:00.000000
 
 - push_subscriptions.provider: 'webpush' (the existing rows) or 'expo'; an Expo row keeps the
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0026_expo_push"
-down_revision: str | None = "0025_device_votes"
+revision: str = "0027_expo_push"
+down_revision: str | None = "0026_message_client_id"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
