@@ -5,7 +5,7 @@ import { answer, MemoryStore } from "./helpers";
 /** A server that stores each message once per client_id (the idempotency key): a repeated send
  * gets the first send's answer. `script` says what happens to each attempt, in order. */
 class FakeServer {
-  stored: { id: number; conversation_id: number; text: string; client_id?: string }[] = [];
+  stored: { id: number; conversation_id: number; text: string; client_id?: string | null }[] = [];
   attempts: SendBody[] = [];
   script: ("ok" | "offline" | "drop-after-store" | "refuse" | "busy")[] = [];
   private nextId = 100;

@@ -6,8 +6,7 @@ import { Platform } from "react-native";
 import Constants from "expo-constants";
 import * as Device from "expo-device";
 import * as Notifications from "expo-notifications";
-import { authFetch } from "./api/client";
-import { session } from "./auth/session";
+import { api, errorMessage } from "./api/client";
 
 export type PushOutcome = "registered" | "denied" | "unavailable";
 
@@ -25,14 +24,8 @@ export async function registerForPush(): Promise<PushOutcome> {
   const extra = Constants.expoConfig?.extra as { eas?: { projectId?: string } } | undefined;
   const projectId = extra?.eas?.projectId ?? Constants.easConfig?.projectId;
   const { data: token } = await Notifications.getExpoPushTokenAsync(projectId ? { projectId } : undefined);
-  const response = await authFetch(
-    new Request(`${session.baseUrl()}/api/v1/push/expo-tokens`, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ token }),
-    }),
-  );
-  if (!response.ok) throw new Error(`The server refused the push token (HTTP ${response.status})`);
+  const { error } = await api().POST("/api/v1/push/expo-tokens", { body: { token } });
+  if (error) throw new Error(errorMessage(error, "The server refused this device's push token"));
   return "registered";
 }
 

@@ -3,6 +3,7 @@ message and watch the answer stream in; sent through the outbox with its client_
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import asyncpg
@@ -86,6 +87,24 @@ async def test_register_sign_in_and_chat_with_a_streamed_answer(
             break
         await page.wait_for_timeout(100)
     assert await db.fetchval("SELECT helpful FROM message_feedback WHERE message_id = $1", message_id) is True
+
+    # Sent through the outbox with its idempotency key.
+    client_id = await db.fetchval("SELECT client_id FROM messages WHERE content = 'Hello from the phone'")
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", client_id or "")
+
+    # Offline: the message waits in the outbox (kept on the device); back online it goes, once.
+    await page.context.set_offline(True)
+    await box.fill("Written in the tunnel")
+    await page.get_by_role("button", name="Send").click()
+    await expect(page.get_by_text("Waiting for the network")).to_be_visible()
+    await expect(page.get_by_text("You are offline.")).to_be_visible()
+    outbox = await page.evaluate("() => localStorage.getItem('helpline.outbox')")
+    assert "Written in the tunnel" in outbox
+    assert await db.fetchval("SELECT count(*) FROM messages WHERE content = 'Written in the tunnel'") == 0
+    await page.context.set_offline(False)
+    await expect(answer).to_contain_text("You said: Written in the tunnel")
+    await expect(page.get_by_text("Waiting for the network")).to_have_count(0)
+    assert await db.fetchval("SELECT count(*) FROM messages WHERE content = 'Written in the tunnel'") == 1
 
     # Back to the list: the conversation is there, titled by its first message.
     await page.get_by_role("button", name="Back").click()

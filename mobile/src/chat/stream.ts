@@ -9,7 +9,7 @@ import type { Schemas } from "../api/client";
 import { SseParser } from "./sse";
 
 export type FinalAnswer = Schemas["ChatResponse"];
-export type SendBody = Schemas["SendRequest"] & { client_id?: string };
+export type SendBody = Schemas["SendRequest"];
 
 export interface StreamHandlers {
   /** The server accepted the message: the answer's ids are known. */

@@ -8,6 +8,8 @@ import { useApp } from "../app";
 import { useI18n } from "../i18n";
 import { ErrorText, Header, LinkButton } from "../ui/parts";
 import { colors, styles } from "../ui/theme";
+import { resumeAnswer } from "../chat/stream";
+import { streamOptions } from "../chat/transport";
 import { uuid4 } from "../chat/uuid";
 
 type Message = Schemas["MessageRead"];
@@ -78,20 +80,60 @@ export function ChatScreen({ conversationId: initialId, thread: givenThread }: {
     if (finished && id) void load(id);
   }, [finished]); // eslint-disable-line react-hooks/exhaustive-deps
 
+  // An answer stored as still being written that the outbox is not streaming (the app was closed
+  // or the list reloaded mid-answer): follow it to its end (GET /chat/stream/{id}), then reload.
+  const pending = messages.find(
+    (m) => m.message_type === "assistant" && m.status === "streaming" && m.id !== live?.message_id,
+  );
+  const [resumed, setResumed] = useState<{ id: number; text: string } | null>(null);
+  useEffect(() => {
+    if (!pending || conversationId === null) return;
+    const controller = new AbortController();
+    setResumed({ id: pending.id, text: pending.content });
+    resumeAnswer(
+      pending.id,
+      {
+        onToken: (token) => setResumed((r) => (r && r.id === pending.id ? { ...r, text: r.text + token } : r)),
+        onReplace: (text) => setResumed({ id: pending.id, text }),
+      },
+      streamOptions(controller.signal),
+    )
+      .catch(() => undefined)
+      .finally(() => {
+        if (!controller.signal.aborted) {
+          setResumed(null);
+          void load(conversationId);
+        }
+      });
+    return () => controller.abort();
+  }, [pending?.id, conversationId]); // eslint-disable-line react-hooks/exhaustive-deps
+
   const bubbles = useMemo<Bubble[]>(() => {
     const out: Bubble[] = messages
       .filter((m) => m.message_type === "user" || m.message_type === "assistant")
-      .map((m) => ({
-        key: `m${m.id}`,
-        role: m.message_type === "user" ? "user" : "assistant",
-        text: m.content,
-        messageId: m.id,
-        status: m.status,
-        sources: m.message_type === "assistant" ? sourcesOf(m) : [],
-        feedback: m.feedback,
-        note: m.status === "failed" ? t("error") : (m.metadata as { stopped?: boolean } | null)?.stopped ? t("stopped") : undefined,
-      }));
-    const stored = new Set(messages.map((m) => m.id));
+      // The answer the outbox is streaming shows live, not as its unfinished stored copy.
+      .filter((m) => !(m.status === "streaming" && m.id === live?.message_id))
+      .map((m) => {
+        const writing = m.status === "streaming";
+        return {
+          key: `m${m.id}`,
+          role: m.message_type === "user" ? "user" : "assistant",
+          text: writing && resumed?.id === m.id ? resumed.text : m.content,
+          messageId: m.id,
+          status: m.status,
+          streaming: writing,
+          sources: m.message_type === "assistant" ? sourcesOf(m) : [],
+          feedback: m.feedback,
+          note: writing
+            ? t("typing")
+            : m.status === "failed"
+              ? t("error")
+              : (m.metadata as { stopped?: boolean } | null)?.stopped
+                ? t("stopped")
+                : undefined,
+        } satisfies Bubble;
+      });
+    const stored = new Set(messages.filter((m) => m.status !== "streaming").map((m) => m.id));
     if (live && !(live.message_id !== null && stored.has(live.message_id))) {
       if (live.user_message_id === null || !stored.has(live.user_message_id)) {
         out.push({ key: `lu-${live.client_id}`, role: "user", text: live.user_text });
@@ -119,7 +161,7 @@ export function ChatScreen({ conversationId: initialId, thread: givenThread }: {
       });
     }
     return out;
-  }, [messages, live, outboxState.items, thread, conversationId, t]);
+  }, [messages, live, resumed, outboxState.items, thread, conversationId, t]);
 
   async function send() {
     const message = text.trim();
