@@ -5,7 +5,7 @@ import { api } from "./src/api/client";
 import { session } from "./src/auth/session";
 import { AppProvider, useApp, type User } from "./src/app";
 import { I18nProvider, useI18n } from "./src/i18n";
-import { showNotificationsInForeground } from "./src/push";
+import { onNotificationTap, routeOfUrl, showNotificationsInForeground } from "./src/push";
 import { AccountScreen } from "./src/screens/AccountScreen";
 import { ChatScreen } from "./src/screens/ChatScreen";
 import { ConversationsScreen } from "./src/screens/ConversationsScreen";
@@ -41,7 +41,12 @@ function Tabs() {
 }
 
 export function Screens() {
-  const { route } = useApp();
+  const { route, navigate, user } = useApp();
+  // A tapped notification opens its conversation (or the account, for a finished data export).
+  useEffect(() => {
+    if (!user) return;
+    return onNotificationTap((url) => navigate(routeOfUrl(url)));
+  }, [user, navigate]);
   switch (route.name) {
     case "login":
       return <LoginScreen notice={route.notice} />;

@@ -4,7 +4,7 @@ import { AppProvider, type User } from "../src/app";
 import { session } from "../src/auth/session";
 import { Outbox, type Sender } from "../src/chat/outbox";
 import { I18nProvider } from "../src/i18n";
-import { answer, jsonResponse, MemoryStore } from "./helpers";
+import { answer, jsonResponse, MemoryStore, sse } from "./helpers";
 import { fakeApi } from "./fakeApi";
 
 const USER: User = {
@@ -245,4 +245,53 @@ test("account: language choice is saved; erasure asks for the password and signs
   expect(await screen.findByRole("button", { name: "Se connecter" })).toBeTruthy();
   expect(api.calls.find((c) => c.method === "DELETE")!.body).toEqual({ current_password: "a long passphrase" });
   expect(session.get()).toBeNull();
+});
+
+test("chat: Stop stops the answer on the server and shows it as stopped", async () => {
+  await session.set(TOKENS);
+  const send: Sender = (body, handlers, signal) =>
+    new Promise((_, reject) => {
+      handlers.onAccepted?.({ message_id: 12, conversation_id: 7, user_message_id: 11 });
+      handlers.onToken?.("Half an ans");
+      signal.addEventListener("abort", () => reject(Object.assign(new Error("Stopped"), { name: "AbortError" })));
+    });
+  const outbox = new Outbox({ store: new MemoryStore(), send });
+  api = fakeApi({
+    "GET /api/v1/conversations": () => jsonResponse(200, { items: [conversation(7)], next_cursor: null }),
+    "GET /api/v1/conversations/7": () => jsonResponse(200, conversation(7, [])),
+    "POST /api/v1/chat/messages/12/stop": () => jsonResponse(200, answer(12, "Half an ans", { stopped: true })),
+  });
+  await renderApp({ user: USER, outbox });
+  await fireEvent.press(await screen.findByRole("button", { name: "Parcel question" }));
+  await fireEvent.changeText(screen.getByLabelText("Message"), "Tell me everything");
+  await fireEvent.press(screen.getByRole("button", { name: "Send" }));
+  expect(await screen.findByText("Half an ans")).toBeTruthy();
+  await fireEvent.press(screen.getByRole("button", { name: "Stop" }));
+  expect(await screen.findByText("Stopped")).toBeTruthy();
+  expect(api.calls.some((c) => c.method === "POST" && c.path === "/api/v1/chat/messages/12/stop")).toBe(true);
+  expect(screen.getByRole("button", { name: "Send" })).toBeTruthy();
+});
+
+test("chat: an answer stored as still being written is followed to its end (resume)", async () => {
+  await session.set(TOKENS);
+  let conv = conversation(7, [stored(11, "user", "Question"), stored(12, "assistant", "Begin", { status: "streaming" })]);
+  api = fakeApi({
+    "GET /api/v1/conversations": () => jsonResponse(200, { items: [conversation(7)], next_cursor: null }),
+    "GET /api/v1/conversations/7": () => jsonResponse(200, conv),
+    "GET /api/v1/chat/stream/12": () => {
+      conv = conversation(7, [stored(11, "user", "Question"), stored(12, "assistant", "Begin and end")]);
+      return new Response(
+        sse([
+          { event: "token", id: "12:4", data: { message_id: 12, conversation_id: 7, content: " and end" } },
+          { event: "response", id: "12:5", data: answer(12, "Begin and end") },
+        ]),
+        { status: 200, headers: { "Content-Type": "text/event-stream" } },
+      );
+    },
+  });
+  await renderApp({ user: USER });
+  await fireEvent.press(await screen.findByRole("button", { name: "Parcel question" }));
+  expect(await screen.findByText("Begin and end")).toBeTruthy();
+  await waitFor(() => expect(screen.getByRole("button", { name: "Helpful" })).toBeTruthy());
+  expect(api.calls.some((c) => c.path === "/api/v1/chat/stream/12")).toBe(true);
 });

@@ -41,3 +41,22 @@ export function showNotificationsInForeground(): void {
     }),
   });
 }
+
+/** Where a notification's `data.url` (a path of the web app) leads in this app. */
+export function routeOfUrl(url: unknown): { name: "chat"; conversationId: number } | { name: "account" } | { name: "conversations" } {
+  if (typeof url === "string") {
+    const chat = /^\/chat\/(\d+)$/.exec(url);
+    if (chat) return { name: "chat", conversationId: Number(chat[1]) };
+    if (url.startsWith("/account")) return { name: "account" };
+  }
+  return { name: "conversations" };
+}
+
+/** Open what a tapped notification is about; returns the unsubscribe. */
+export function onNotificationTap(open: (url: unknown) => void): () => void {
+  if (Platform.OS === "web") return () => undefined;
+  const subscription = Notifications.addNotificationResponseReceivedListener((response) => {
+    open((response.notification.request.content.data as { url?: unknown } | undefined)?.url);
+  });
+  return () => subscription.remove();
+}
