@@ -29,7 +29,7 @@ function Tabs() {
           key={tab.name}
           accessibilityRole="tab"
           accessibilityLabel={tab.label}
-          accessibilityState={{ selected: route.name === tab.name }}
+          aria-selected={route.name === tab.name}
           style={styles.tab}
           onPress={() => navigate({ name: tab.name })}
         >

@@ -7,10 +7,11 @@ import re
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, bearer, make_admin, signed_in
 from tests.e2e.conftest import screenshot
 
 
@@ -109,5 +110,66 @@ async def test_register_sign_in_and_chat_with_a_streamed_answer(
     # Back to the list: the conversation is there, titled by its first message.
     await page.get_by_role("button", name="Back").click()
     await expect(page.get_by_role("button", name="Hello from the phone")).to_be_visible()
+    assert errors == []
+    await page.context.close()
+
+
+async def sign_in(page: Page, api: str, email: str) -> None:
+    await page.goto("/")
+    await page.get_by_label("Server", exact=True).fill(api)
+    await page.get_by_label("Email or username").fill(email)
+    await page.get_by_label("Password", exact=True).fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("tab", name="Help")).to_be_visible()
+
+
+async def test_help_center_language_and_erasure(
+    browser: Browser, mobile_origin: str, live_server: str, db: asyncpg.Connection
+) -> None:
+    api = f"http://{live_server}"
+    async with httpx.AsyncClient(base_url=api) as client:
+        admin = await signed_in(client, "kb@example.com")
+        await make_admin(db, "kb@example.com")
+        r = await client.post(
+            "/api/v1/faqs",
+            headers=bearer(admin),
+            json={
+                "question": "How can I track my parcel?",
+                "answer": "Enter the tracking number on the Track page.",
+                "status": "published",
+            },
+        )
+        assert r.status_code == 201, r.text
+        await signed_in(client, "leaving@example.com")
+    page, errors = await phone(browser, mobile_origin)
+    await sign_in(page, api, "leaving@example.com")
+
+    await page.get_by_role("tab", name="Help").click()
+    await page.get_by_label("Search the help center").fill("track parcel")
+    await page.get_by_role("button", name="Search", exact=True).click()
+    await page.get_by_role("button", name="How can I track my parcel?").click()
+    await expect(page.get_by_text("Enter the tracking number on the Track page.")).to_be_visible()
+
+    await page.get_by_role("tab", name="Account").click()
+    await page.get_by_role("radio", name="Deutsch").click()
+    await expect(page.get_by_role("tab", name="Konto")).to_be_visible()
+    await expect(page.get_by_role("radio", name="Deutsch")).to_have_attribute("aria-checked", "true")
+    for _ in range(50):
+        if await db.fetchval("SELECT language FROM users WHERE email = 'leaving@example.com'") == "de":
+            break
+        await page.wait_for_timeout(100)
+    assert await db.fetchval("SELECT language FROM users WHERE email = 'leaving@example.com'") == "de"
+    await screenshot(page, "mobile-account")
+
+    await page.get_by_role("button", name="Mein Konto löschen").click()
+    await page.get_by_label("Passwort", exact=True).fill(PASSWORD)
+    await page.get_by_role("button", name="Mein Konto löschen").click()
+    await expect(page.get_by_role("button", name="Anmelden")).to_be_visible()
+    assert await page.evaluate("() => localStorage.getItem('helpline.session')") is None
+    for _ in range(50):
+        if not await db.fetchval("SELECT count(*) FROM users WHERE email = 'leaving@example.com'"):
+            break
+        await page.wait_for_timeout(100)
+    assert await db.fetchval("SELECT count(*) FROM users WHERE email = 'leaving@example.com'") == 0
     assert errors == []
     await page.context.close()

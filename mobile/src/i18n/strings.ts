@@ -70,6 +70,14 @@ type Table = Record<StringKey, string>;
 
 const es: Table = {
   ...en,
+  signedInAs: "Sesión iniciada como",
+  chat: "Conversación",
+  pushOn: "Las notificaciones están activadas en este dispositivo.",
+  pushUnavailable: "Las notificaciones necesitan un teléfono (Expo Go o la app).",
+  exportRequested: "Exportación solicitada. Estará lista pronto.",
+  exportReady: "Tu exportación está lista",
+  deleteConfirm: "Esto borra tu cuenta y tus conversaciones. Escribe tu contraseña para confirmar.",
+  deleted: "Tu cuenta se ha eliminado.",
   server: "Servidor",
   email: "Correo electrónico",
   emailOrUsername: "Correo o nombre de usuario",
@@ -121,6 +129,14 @@ const es: Table = {
 
 const fr: Table = {
   ...en,
+  signedInAs: "Connecté en tant que",
+  chat: "Conversation",
+  pushOn: "Les notifications sont activées sur cet appareil.",
+  pushUnavailable: "Les notifications demandent un téléphone (Expo Go ou l'application).",
+  exportRequested: "Export demandé. Il sera bientôt prêt.",
+  exportReady: "Votre export est prêt",
+  deleteConfirm: "Votre compte et vos conversations seront effacés. Saisissez votre mot de passe pour confirmer.",
+  deleted: "Votre compte a été supprimé.",
   server: "Serveur",
   email: "E-mail",
   emailOrUsername: "E-mail ou nom d'utilisateur",
@@ -172,6 +188,14 @@ const fr: Table = {
 
 const de: Table = {
   ...en,
+  signedInAs: "Angemeldet als",
+  chat: "Chat",
+  pushOn: "Benachrichtigungen sind auf diesem Gerät eingeschaltet.",
+  pushUnavailable: "Benachrichtigungen brauchen ein Telefon (Expo Go oder die App).",
+  exportRequested: "Export angefordert. Er ist bald fertig.",
+  exportReady: "Ihr Export ist fertig",
+  deleteConfirm: "Dies löscht Ihr Konto und Ihre Unterhaltungen. Geben Sie zur Bestätigung Ihr Passwort ein.",
+  deleted: "Ihr Konto wurde gelöscht.",
   server: "Server",
   email: "E-Mail",
   emailOrUsername: "E-Mail oder Benutzername",

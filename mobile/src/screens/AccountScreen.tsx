@@ -98,7 +98,7 @@ export function AccountScreen() {
               key={l.code}
               accessibilityRole="radio"
               accessibilityLabel={l.label}
-              accessibilityState={{ checked: language === l.code }}
+              aria-checked={language === l.code}
               onPress={() => void chooseLanguage(l.code)}
               style={[styles.chip, language === l.code ? styles.chipActive : null]}
             >

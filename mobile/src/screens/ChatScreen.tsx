@@ -241,7 +241,7 @@ export function ChatScreen({ conversationId: initialId, thread: givenThread }: {
                 <Pressable
                   accessibilityRole="button"
                   accessibilityLabel={t("helpful")}
-                  accessibilityState={{ selected: b.feedback === true }}
+                  aria-selected={b.feedback === true}
                   onPress={() => void rate(b.messageId!, true)}
                   style={[styles.chip, b.feedback === true ? styles.chipActive : null]}
                 >
@@ -250,7 +250,7 @@ export function ChatScreen({ conversationId: initialId, thread: givenThread }: {
                 <Pressable
                   accessibilityRole="button"
                   accessibilityLabel={t("notHelpful")}
-                  accessibilityState={{ selected: b.feedback === false }}
+                  aria-selected={b.feedback === false}
                   onPress={() => void rate(b.messageId!, false)}
                   style={[styles.chip, b.feedback === false ? styles.chipActive : null]}
                 >

@@ -28,7 +28,7 @@ export function HelpScreen({ query: initial }: { query?: string }) {
         if (data) {
           setHits(data.items);
           setSuggestion(data.suggestion ?? null);
-          setOpen(data.items.length === 1 ? (data.items[0]?.id ?? null) : null);
+          setOpen(null);
         } else setError(errorMessage(failure, t("error")));
       } catch (e) {
         setError(errorMessage(e, t("error")));
@@ -72,7 +72,7 @@ export function HelpScreen({ query: initial }: { query?: string }) {
           <Pressable
             accessibilityRole="button"
             accessibilityLabel={item.question}
-            accessibilityState={{ expanded: open === item.id }}
+            aria-expanded={open === item.id}
             style={styles.listItem}
             onPress={() => setOpen(open === item.id ? null : item.id)}
           >
