@@ -31,8 +31,10 @@ class FakeServer {
   };
 }
 
-function outbox(server: FakeServer, store = new MemoryStore()) {
-  return new Outbox({ store, send: server.send, sleep: () => Promise.resolve(), retryDelayMs: () => 0 });
+function outbox(server: FakeServer, store = new MemoryStore(), user: number | null = 1) {
+  const box = new Outbox({ store, send: server.send, sleep: () => Promise.resolve(), retryDelayMs: () => 0 });
+  box.setUser(user);
+  return box;
 }
 
 test("written offline: kept, nothing sent; back online: sent in order, each once", async () => {
@@ -79,8 +81,11 @@ test("the outbox survives a restart: what was queued or being sent goes, with it
   saved.items.push({ ...saved.items[0], client_id: "11111111-1111-4111-8111-111111111111", text: "in flight", state: "sending" });
   store.data.set("helpline.outbox", JSON.stringify(saved));
 
-  const after = outbox(server, store);
+  const after = outbox(server, store, null); // the app starts; who is signed in is not known yet
   await after.load();
+  expect(server.attempts).toHaveLength(0);
+  after.setUser(1);
+  // What was being sent when the app stopped goes again (with its client_id), after the first.
   expect(after.state().items.map((i) => [i.text, i.state])).toEqual([
     ["written before the app closed", "queued"],
     ["in flight", "queued"],
@@ -144,6 +149,7 @@ test("a server that does not know client_id (422 on it) gets the message without
   };
   const send = withClientIdFallback(old);
   const box = new Outbox({ store: new MemoryStore(), send, sleep: () => Promise.resolve() });
+  box.setUser(1);
   await box.enqueue("one", { conversation_id: 1 });
   await box.enqueue("two", { conversation_id: 1 });
   await box.flush();
@@ -162,6 +168,7 @@ test("stop: the answer ends as stopped; a message stopped before acceptance stay
       release = () => resolve(answer(9, "whole"));
     });
   const box = new Outbox({ store: new MemoryStore(), send });
+  box.setUser(1);
   await box.enqueue("go", { conversation_id: 1 });
   const running = box.flush();
   await new Promise((r) => setTimeout(r, 0));
@@ -170,4 +177,48 @@ test("stop: the answer ends as stopped; a message stopped before acceptance stay
   release();
   expect(box.state().live).toMatchObject({ stopped: true, text: "partial" });
   expect(box.state().items).toEqual([]);
+});
+
+test("only the signed-in user's messages are sent and shown; signed out, none", async () => {
+  const server = new FakeServer();
+  const store = new MemoryStore();
+  const box = outbox(server, store, 1);
+  box.setOnline(false);
+  await box.enqueue("from Ada", { conversation_id: 1 });
+  box.setUser(null); // Ada signs out, offline
+  expect(box.state().items).toEqual([]);
+  box.setOnline(true);
+  await box.flush();
+  expect(server.attempts).toHaveLength(0);
+  box.setUser(2); // Bob signs in on the same phone
+  await box.enqueue("from Bob", { conversation_id: 2 });
+  await box.flush();
+  expect(server.stored.map((m) => m.text)).toEqual(["from Bob"]);
+  expect(box.state().items).toEqual([]);
+  box.setUser(1); // Ada again: hers goes now
+  await box.flush();
+  expect(server.stored.map((m) => m.text)).toEqual(["from Bob", "from Ada"]);
+});
+
+test("a session that ended (401) keeps the message queued until the user signs in again", async () => {
+  const attempts: SendBody[] = [];
+  let expired = true;
+  const send: Sender = async (body, handlers) => {
+    attempts.push(body);
+    if (expired) throw new ApiRefusal(401, { detail: "Not signed in" });
+    handlers.onAccepted?.({ message_id: 2, conversation_id: 1 });
+    return answer(2, "ok");
+  };
+  const box = new Outbox({ store: new MemoryStore(), send, sleep: () => Promise.resolve() });
+  box.setUser(1);
+  await box.enqueue("keep me", { conversation_id: 1 });
+  await box.flush();
+  expect(box.state().items).toEqual([expect.objectContaining({ text: "keep me", state: "queued" })]);
+  expect(attempts).toHaveLength(1);
+  box.setUser(null);
+  expired = false;
+  box.setUser(1);
+  await box.flush();
+  expect(box.state().items).toEqual([]);
+  expect(attempts.map((a) => a.client_id)).toEqual([attempts[0]!.client_id, attempts[0]!.client_id]);
 });

@@ -70,6 +70,9 @@ export function AppProvider({
     return unsubscribe;
   }, [outbox]);
 
+  // Only the signed-in user's messages are sent (and shown).
+  useEffect(() => outbox.setUser(user?.id ?? null), [outbox, user]);
+
   // The network and the app's foreground: the outbox sends when online; a broken stream is
   // re-attached at once when the app comes back.
   useEffect(() => {
@@ -116,7 +119,6 @@ export function AppProvider({
       setUserState(tokens.user);
       setLanguage(tokens.user.language);
       setStack([{ name: "conversations" }]);
-      void outbox.flush();
     },
     [outbox, setLanguage],
   );

@@ -15,6 +15,8 @@ export interface KeyValueStore {
 
 export interface OutboxItem {
   client_id: string;
+  /** Whose message it is: only sent while that user is signed in (another may use the phone). */
+  user_id: number | null;
   text: string;
   /** The server's conversation, or null for a new one. */
   conversation_id: number | null;
@@ -98,6 +100,9 @@ export class Outbox {
   private threads: Record<string, number> = {};
   private live: LiveAnswer | null = null;
   private online = true;
+  private user: number | null = null;
+  /** The session ended (401): nothing is sent until a user signs in again. */
+  private blocked = false;
   private running: Promise<void> | null = null;
   private again = false;
   private controller: AbortController | null = null;
@@ -128,8 +133,13 @@ export class Outbox {
     return this.loaded;
   }
 
+  /** What the signed-in user sees: their own messages only. */
   state(): OutboxState {
-    return { items: [...this.items], live: this.live ? { ...this.live } : null, online: this.online };
+    return {
+      items: this.items.filter((i) => i.user_id === this.user),
+      live: this.live ? { ...this.live } : null,
+      online: this.online,
+    };
   }
 
   subscribe(listener: (state: OutboxState) => void): () => void {
@@ -137,11 +147,24 @@ export class Outbox {
     return () => this.listeners.delete(listener);
   }
 
+  /** Who is signed in: their messages are sent, nobody else's (null: none are). */
+  setUser(userId: number | null): void {
+    const changed = this.user !== userId;
+    this.user = userId;
+    this.blocked = false;
+    if (changed) {
+      if (this.live && !this.running) this.live = null;
+      this.emit();
+    }
+    if (userId !== null) void this.flush();
+  }
+
   /** Write a message: saved first, then sent when it is its turn and the device is online. */
   async enqueue(text: string, target: { conversation_id: number | null; thread?: string; language?: string }) {
     await this.load();
     const item: OutboxItem = {
       client_id: uuid4(),
+      user_id: this.user,
       text,
       conversation_id: target.conversation_id,
       thread: target.thread ?? (target.conversation_id !== null ? `c${target.conversation_id}` : uuid4()),
@@ -210,10 +233,14 @@ export class Outbox {
   private async run(): Promise<void> {
     await this.load();
     for (;;) {
-      if (!this.online) return;
-      const item = this.items.find((i) => i.state !== "failed");
+      if (!this.online || this.user === null || this.blocked) return;
+      const item = this.items.find((i) => i.state !== "failed" && i.user_id === this.user);
       if (!item) return;
       const outcome = await this.sendOne(item);
+      if (outcome === "signed-out") {
+        this.blocked = true;
+        return;
+      }
       if (outcome === "wait") {
         if (!this.online) return;
         const delay = this.options.retryDelayMs?.(item.attempts) ?? Math.min(30_000, 1000 * 2 ** item.attempts);
@@ -222,7 +249,7 @@ export class Outbox {
     }
   }
 
-  private async sendOne(item: OutboxItem): Promise<"done" | "wait"> {
+  private async sendOne(item: OutboxItem): Promise<"done" | "wait" | "signed-out"> {
     const conversation_id = item.conversation_id ?? this.threads[item.thread] ?? null;
     item.state = "sending";
     item.attempts += 1;
@@ -285,6 +312,14 @@ export class Outbox {
         // the stored answer when it is loaded again.
         this.update({ error: "The connection was lost. Pull to refresh.", reconnecting: false });
         return "done";
+      }
+      if (error instanceof ApiRefusal && error.status === 401) {
+        // The session ended: the message waits for its user to sign in again (signIn flushes).
+        item.state = "queued";
+        await this.save();
+        this.live = null;
+        this.emit();
+        return "signed-out";
       }
       if (error instanceof ApiRefusal && !TRANSIENT.has(error.status)) {
         item.state = "failed";
