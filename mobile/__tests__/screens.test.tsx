@@ -256,10 +256,21 @@ test("chat: Stop stops the answer on the server and shows it as stopped", async 
       signal.addEventListener("abort", () => reject(Object.assign(new Error("Stopped"), { name: "AbortError" })));
     });
   const outbox = new Outbox({ store: new MemoryStore(), send });
+  let conv = conversation(7, []);
   api = fakeApi({
     "GET /api/v1/conversations": () => jsonResponse(200, { items: [conversation(7)], next_cursor: null }),
-    "GET /api/v1/conversations/7": () => jsonResponse(200, conversation(7, [])),
-    "POST /api/v1/chat/messages/12/stop": () => jsonResponse(200, answer(12, "Half an ans", { stopped: true })),
+    "GET /api/v1/conversations/7": () => jsonResponse(200, conv),
+    "POST /api/v1/chat/messages/12/stop": () => {
+      conv = conversation(7, [
+        stored(11, "user", "Tell me everything"),
+        stored(12, "assistant", "Half an ans", { metadata: { stopped: true } }),
+      ]);
+      return jsonResponse(200, answer(12, "Half an ans", { stopped: true }));
+    },
+    "POST /api/v1/chat/messages/12/retry": () => {
+      conv = conversation(7, [stored(11, "user", "Tell me everything"), stored(12, "assistant", "The whole answer")]);
+      return jsonResponse(200, answer(12, "The whole answer"));
+    },
   });
   await renderApp({ user: USER, outbox });
   await fireEvent.press(await screen.findByRole("button", { name: "Parcel question" }));
@@ -270,6 +281,10 @@ test("chat: Stop stops the answer on the server and shows it as stopped", async 
   expect(await screen.findByText("Stopped")).toBeTruthy();
   expect(api.calls.some((c) => c.method === "POST" && c.path === "/api/v1/chat/messages/12/stop")).toBe(true);
   expect(screen.getByRole("button", { name: "Send" })).toBeTruthy();
+  // The stored stopped answer offers Regenerate, which writes it again.
+  await fireEvent.press(await screen.findByRole("button", { name: "Regenerate" }));
+  expect(await screen.findByText("The whole answer")).toBeTruthy();
+  expect(screen.queryByRole("button", { name: "Regenerate" })).toBeNull();
 });
 
 test("chat: an answer stored as still being written is followed to its end (resume)", async () => {

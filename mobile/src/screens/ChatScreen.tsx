@@ -27,6 +27,8 @@ interface Bubble {
   clientId?: string;
   failed?: boolean;
   streaming?: boolean;
+  /** A failed, partial or stopped answer: Regenerate may write it again. */
+  retryable?: boolean;
 }
 
 function sourcesOf(m: Message): Source[] {
@@ -124,6 +126,9 @@ export function ChatScreen({ conversationId: initialId, thread: givenThread }: {
           streaming: writing,
           sources: m.message_type === "assistant" ? sourcesOf(m) : [],
           feedback: m.feedback,
+          retryable:
+            m.message_type === "assistant" &&
+            (m.status === "failed" || m.status === "partial" || (m.metadata as { stopped?: boolean } | null)?.stopped === true),
           note: writing
             ? t("typing")
             : m.status === "failed"
@@ -177,6 +182,9 @@ export function ChatScreen({ conversationId: initialId, thread: givenThread }: {
       await api()
         .POST("/api/v1/chat/messages/{message_id}/stop", { params: { path: { message_id: current.message_id } } })
         .catch(() => undefined);
+      // The stored answer is final now (what was written, marked stopped): show it.
+      const id = conversationId ?? current.conversation_id;
+      if (id !== null) await load(id);
     }
   }
 
@@ -267,7 +275,7 @@ export function ChatScreen({ conversationId: initialId, thread: givenThread }: {
           </View>
         )}
       />
-      {lastAssistant && !streaming && (lastAssistant.status === "failed" || lastAssistant.note === t("stopped")) ? (
+      {lastAssistant?.retryable && !streaming ? (
         <View style={{ paddingHorizontal: 12 }}>
           <LinkButton label={t("regenerate")} onPress={() => void retry(lastAssistant.messageId!)} />
         </View>
