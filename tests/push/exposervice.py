@@ -44,6 +44,7 @@ class ExpoService:
                     service.received.append(
                         ExpoRequest(self.path, {k.lower(): v for k, v in self.headers.items()}, messages)
                     )
+                answer: dict[str, Any]
                 if isinstance(reply, int):
                     status, answer = reply, {"errors": [{"code": "INTERNAL_SERVER_ERROR", "message": "try later"}]}
                 elif isinstance(reply, str):
