@@ -157,3 +157,37 @@ test("a 404 while re-attaching is a refusal, not an endless retry", async () => 
   const server = fakeServer([jsonResponse(404, { detail: "No such answer" })]);
   await expect(resumeAnswer(9, {}, opts(server.fetch))).rejects.toBeInstanceOf(ApiRefusal);
 });
+
+test("coming back to the foreground re-attaches a connection gone silent at once", async () => {
+  const first = sse([{ event: "token", id: "11:1", data: { message_id: 11, conversation_id: 7, content: "A" } }]);
+  const hanging = new ReadableStream<Uint8Array>({
+    start(c) {
+      c.enqueue(new TextEncoder().encode(first));
+    },
+  });
+  const server = fakeServer([
+    new Response(hanging, { status: 200 }),
+    streamResponse([sse([{ event: "response", id: "11:2", data: answer(11, "AB") }])]),
+  ]);
+  const wakers = new Set<() => void>();
+  const wake = (cb: () => void) => {
+    wakers.add(cb);
+    return () => void wakers.delete(cb);
+  };
+  const tokens: string[] = [];
+  const promise = streamMessage(
+    { message: "x" },
+    {
+      onToken: (t) => {
+        tokens.push(t);
+        // The app went to the background here, and came back a while later.
+        setTimeout(() => wakers.forEach((w) => w()), 20);
+      },
+    },
+    { ...opts(server.fetch), idleMs: 60_000, staleMs: 10, wake },
+  );
+  const final = await promise;
+  expect(final.content).toBe("AB");
+  expect(server.calls[1]!.headers["last-event-id"]).toBe("11:1");
+  expect(wakers.size).toBe(0);
+});

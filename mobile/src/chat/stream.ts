@@ -63,6 +63,8 @@ export interface StreamOptions {
   maxAttempts?: number;
   /** No byte for this long (the server pings every 15 s): the connection is taken as dead. */
   idleMs?: number;
+  /** On a wake-up, a connection silent for this long is taken as dead. */
+  staleMs?: number;
 }
 
 export function backoff(attempt: number, base = 500, max = 15_000): number {
@@ -97,21 +99,31 @@ function checkStopped(signal?: AbortSignal): void {
   if (signal?.aborted) throw new Stopped();
 }
 
-/** One attempt's abort: the user's stop, or the idle timer. */
+/** One attempt's abort: the user's stop; the idle timer; or a wake-up (the app came back to the
+ * foreground, the network returned) while nothing has arrived for a few seconds: a connection
+ * that was open when the phone went to sleep is most likely dead, so it is re-attached at once
+ * rather than after idleMs. */
 function attemptSignal(options: StreamOptions): { signal: AbortSignal; poke(): void; done(): void } {
   const controller = new AbortController();
   const idleMs = options.idleMs ?? 45_000;
+  const staleMs = Math.min(idleMs, options.staleMs ?? 5_000);
   const abort = () => controller.abort();
   options.signal?.addEventListener("abort", abort);
   let timer = setTimeout(abort, idleMs);
+  let last = Date.now();
+  const unwake = options.wake?.(() => {
+    if (Date.now() - last >= staleMs) abort();
+  });
   return {
     signal: controller.signal,
     poke() {
+      last = Date.now();
       clearTimeout(timer);
       timer = setTimeout(abort, idleMs);
     },
     done() {
       clearTimeout(timer);
+      unwake?.();
       options.signal?.removeEventListener("abort", abort);
     },
   };
