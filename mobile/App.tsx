@@ -1,5 +1,6 @@
 import { useEffect, useState } from "react";
-import { ActivityIndicator, Pressable, SafeAreaView, Text, View } from "react-native";
+import { ActivityIndicator, Pressable, Text, View } from "react-native";
+import { SafeAreaProvider, SafeAreaView } from "react-native-safe-area-context";
 import { StatusBar } from "expo-status-bar";
 import { api } from "./src/api/client";
 import { session } from "./src/auth/session";
@@ -95,13 +96,15 @@ export default function App() {
     );
   }
   return (
-    <I18nProvider initial={user?.language}>
-      <AppProvider initialUser={user}>
-        <SafeAreaView style={styles.screen}>
-          <StatusBar style="dark" />
-          <Screens />
-        </SafeAreaView>
-      </AppProvider>
-    </I18nProvider>
+    <SafeAreaProvider>
+      <I18nProvider initial={user?.language}>
+        <AppProvider initialUser={user}>
+          <SafeAreaView style={styles.screen}>
+            <StatusBar style="dark" />
+            <Screens />
+          </SafeAreaView>
+        </AppProvider>
+      </I18nProvider>
+    </SafeAreaProvider>
   );
 }
