@@ -6,6 +6,9 @@ import { Outbox, type Sender } from "../src/chat/outbox";
 import { I18nProvider } from "../src/i18n";
 import { answer, jsonResponse, MemoryStore, sse } from "./helpers";
 import { fakeApi } from "./fakeApi";
+import { saveAndShare } from "../src/download";
+
+jest.mock("../src/download", () => ({ saveAndShare: jest.fn(async () => "file:///documents/export.zip") }));
 
 const USER: User = {
   id: 1,
@@ -309,4 +312,29 @@ test("chat: an answer stored as still being written is followed to its end (resu
   expect(await screen.findByText("Begin and end")).toBeTruthy();
   await waitFor(() => expect(screen.getByRole("button", { name: "Helpful" })).toBeTruthy());
   expect(api.calls.some((c) => c.path === "/api/v1/chat/stream/12")).toBe(true);
+});
+
+test("account: the data export is requested and, once ready, saved on the phone and shared", async () => {
+  await session.set(TOKENS);
+  const ready = {
+    id: "0b7f9d1c-3c53-4d6e-9a43-2f1b8f1c9e11",
+    status: "done",
+    created_at: "2026-12-07T10:00:00Z",
+    finished_at: "2026-12-07T10:00:01Z",
+    expires_at: null,
+    size_bytes: 2048,
+    download_url: "/api/v1/privacy/export/0b7f9d1c-3c53-4d6e-9a43-2f1b8f1c9e11/download",
+  };
+  api = fakeApi({
+    "GET /api/v1/conversations": () => jsonResponse(200, { items: [], next_cursor: null }),
+    "POST /api/v1/privacy/export": () => jsonResponse(202, ready),
+    "POST /api/v1/auth/refresh": () => jsonResponse(200, { ...TOKENS, access_token: "fresh" }),
+  });
+  await renderApp({ user: USER });
+  await fireEvent.press(await screen.findByRole("tab", { name: "Account" }));
+  await fireEvent.press(screen.getByRole("button", { name: "Export my data" }));
+  await fireEvent.press(await screen.findByRole("button", { name: "Your export is ready ↓" }));
+  await waitFor(() =>
+    expect(saveAndShare).toHaveBeenCalledWith(`http://api.test${ready.download_url}`, `helpline-data-${ready.id}.zip`, "fresh"),
+  );
 });

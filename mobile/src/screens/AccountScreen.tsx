@@ -7,6 +7,7 @@ import { session } from "../auth/session";
 import { useApp } from "../app";
 import { LANGUAGES, useI18n } from "../i18n";
 import { registerForPush } from "../push";
+import { saveAndShare } from "../download";
 import { Button, ErrorText, Field, Header } from "../ui/parts";
 import { styles } from "../ui/theme";
 
@@ -62,18 +63,26 @@ export function AccountScreen() {
   async function download(item: Export) {
     if (!item.download_url) return;
     const url = item.download_url.startsWith("http") ? item.download_url : `${session.baseUrl()}${item.download_url}`;
-    const response = await authFetch(new Request(url));
-    if (!response.ok) {
-      setError(t("error"));
-      return;
-    }
+    const name = `helpline-data-${item.id}.zip`;
     if (Platform.OS === "web") {
+      const response = await authFetch(new Request(url));
+      if (!response.ok) {
+        setError(t("error"));
+        return;
+      }
       const link = document.createElement("a");
       link.href = URL.createObjectURL(await response.blob());
-      link.download = `helpline-data-${item.id}.zip`;
+      link.download = name;
       link.click();
-    } else {
-      setNotice(`${t("exportReady")} (${item.size_bytes ?? 0} bytes)`);
+      return;
+    }
+    // On a phone: saved into the app's documents with the access token, then the share sheet
+    // (Files, Mail, another app).
+    await session.refresh();
+    try {
+      await saveAndShare(url, name, session.get()?.access_token ?? "");
+    } catch (e) {
+      setError(e instanceof Error ? e.message : t("error"));
     }
   }
 
