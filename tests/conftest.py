@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 
 # Before helpline is imported: no developer .env or HELPLINE_* variables leak into tests, except
-# HELPLINE_WEB_DIR: the browser tests may serve a web build made elsewhere.
-for _name in [n for n in os.environ if n.startswith("HELPLINE_") and n != "HELPLINE_WEB_DIR"]:
+# HELPLINE_WEB_DIR (the browser tests may serve a web build made elsewhere) and the tests' own
+# HELPLINE_TEST_* (such as HELPLINE_TEST_REDIS_URL, read below).
+_KEPT = ("HELPLINE_WEB_DIR",)
+for _name in [n for n in os.environ if n.startswith("HELPLINE_") and not n.startswith(("HELPLINE_TEST_", *_KEPT))]:
     del os.environ[_name]
 os.environ["HELPLINE_ENV_FILE"] = ""
 
@@ -305,12 +307,15 @@ async def live_server(app: FastAPI) -> AsyncIterator[str]:
 
 
 @contextmanager
-def sql_statements(runtime: Runtime) -> Iterator[list[str]]:
-    """The SQL statements the runtime's engine runs inside the block, in order."""
+def sql_statements(runtime: Runtime, *, this_task: bool = False) -> Iterator[list[str]]:
+    """The SQL statements the runtime's engine runs inside the block, in order. ``this_task``:
+    only those of the task that opened it (not a background job of the app running meanwhile)."""
     statements: list[str] = []
+    task = asyncio.current_task()
 
     def count(conn: object, cursor: object, statement: str, *args: object) -> None:
-        statements.append(statement)
+        if not this_task or asyncio.current_task() is task:
+            statements.append(statement)
 
     event.listen(runtime.engine.sync_engine, "before_cursor_execute", count)
     try:

@@ -7,10 +7,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.auth.dependencies import CurrentUser
 from helpline.chat.schemas import MessageRead
-from helpline.conversations import export, service
+from helpline.conversations import export, search, service
 from helpline.conversations.dependencies import OwnedConversation
 from helpline.conversations.schemas import (
     ConversationDetail,
+    ConversationHit,
     ConversationPage,
     ConversationRead,
     ConversationUpdate,
@@ -34,10 +35,14 @@ async def list_conversations(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> ConversationPage:
+    """The caller's conversations, most recent first. With `q`: those whose title or messages
+    contain it, each with a snippet of the newest matching message (`match`)."""
     rows, next_cursor = await service.list_conversations(
         session, user.id, status=status_filter, q=q, cursor=cursor, limit=limit
     )
-    return ConversationPage(items=[ConversationRead.model_validate(c) for c in rows], next_cursor=next_cursor)
+    found = await search.matches(session, [c.id for c in rows], service.like(q), q) if q else {}
+    items = [ConversationHit.model_validate(c).model_copy(update={"match": found.get(c.id)}) for c in rows]
+    return ConversationPage(items=items, next_cursor=next_cursor)
 
 
 @router.get("/{conversation_id}", response_model=ConversationDetail, responses=NOT_FOUND)

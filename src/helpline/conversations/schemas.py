@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from helpline.chat.schemas import MessageRead
 from helpline.core.schemas import NOT_NULL, StrictModel
+from helpline.models.enums import MessageType
 
 Tag = Annotated[str, Field(min_length=1, max_length=50)]
 
@@ -28,8 +29,27 @@ class ConversationRead(BaseModel):
     last_message_at: datetime | None
 
 
+class SearchMatch(BaseModel):
+    """Where a search (`?q=`) matched in a conversation's messages: the newest matching message, as a
+    snippet around the match, whitespace collapsed, "…" where it was cut (`before` + `match` +
+    `after`; `match` is the text as written, empty when it could not be placed)."""
+
+    message_id: int
+    message_type: MessageType
+    before: str
+    match: str
+    after: str
+
+
+class ConversationHit(ConversationRead):
+    match: SearchMatch | None = Field(
+        default=None,
+        description="With `?q=`: the message text that matched (null when only the title did, or without `q`)",
+    )
+
+
 class ConversationPage(BaseModel):
-    items: list[ConversationRead]
+    items: list[ConversationHit]
     next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null at the end")
 
 

@@ -17,7 +17,8 @@ from helpline.models import Conversation, Message, MessageFeedback, UnansweredQu
 Status = Literal["active", "archived", "all"]
 
 
-def _like(q: str) -> str:
+def like(q: str) -> str:
+    """An ILIKE pattern that finds `q` as written (LIKE's own characters escaped)."""
     return "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
@@ -36,7 +37,7 @@ async def list_conversations(
     if q:
         # The title or any message's text; messages.content has a trigram index (0024_message_search),
         # so a substring of 3+ characters is found without reading every message.
-        pattern = _like(q)
+        pattern = like(q)
         in_text = exists().where(Message.conversation_id == Conversation.id, Message.content.ilike(pattern))
         stmt = stmt.where(or_(Conversation.title.ilike(pattern), in_text))
     if cursor:

@@ -1,4 +1,4 @@
-import { contrast, palette } from "./colors";
+import { contrast, DARK_PANEL, LIGHT_PANEL, palette } from "./colors";
 import { fill, pickLanguage } from "./i18n";
 
 describe("palette", () => {
@@ -6,8 +6,15 @@ describe("palette", () => {
     for (const accent of ["#1d4ed8", "#fde047", "#0f766e", "#ffffff", "#000000"]) {
       const p = palette(accent);
       expect(contrast(p.accent, p.onAccent)).toBeGreaterThanOrEqual(4.5 - (accent === "#0f766e" ? 0 : 0));
-      expect(contrast(p.link, "#f3f4f6")).toBeGreaterThanOrEqual(4.5);
+      expect(contrast(p.link, LIGHT_PANEL)).toBeGreaterThanOrEqual(4.5);
+      expect(contrast(p.linkDark, DARK_PANEL)).toBeGreaterThanOrEqual(4.5);
     }
+  });
+
+  it("keeps a light accent as the dark theme's link colour, and a dark one only in the light theme", () => {
+    expect(palette("#fde047").linkDark).toBe("#fde047");
+    expect(palette("#1d4ed8").linkDark).toBe("#93c5fd");
+    expect(palette("#1d4ed8").link).toBe("#1d4ed8");
   });
 
   it("falls back to the default for anything but #rrggbb", () => {

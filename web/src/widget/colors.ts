@@ -20,17 +20,26 @@ export function contrast(a: string, b: string): number {
   return (hi + 0.05) / (lo + 0.05);
 }
 
+const FALLBACK_DARK = "#93c5fd";
+/** The message backgrounds links sit on (widget.css: --panel, light and dark). */
+export const LIGHT_PANEL = "#f3f4f6";
+export const DARK_PANEL = "#1f2430";
+
 export interface Palette {
   accent: string;
   onAccent: string;
   link: string;
+  /** The link colour in the dark theme. */
+  linkDark: string;
 }
 
 /** `accent` if it is a #rrggbb colour (else the default), the text colour for it (white or near
- * black, whichever reads better) and a link colour readable on the light message background. */
+ * black, whichever reads better) and link colours readable on the message background of the light
+ * and of the dark theme. */
 export function palette(accent: string | null | undefined): Palette {
   const color = accent && /^#[0-9a-f]{6}$/i.test(accent) ? accent.toLowerCase() : FALLBACK;
   const onAccent = contrast(color, "#ffffff") >= contrast(color, "#111827") ? "#ffffff" : "#111827";
-  const link = contrast(color, "#f3f4f6") >= 4.5 ? color : FALLBACK;
-  return { accent: color, onAccent, link };
+  const link = contrast(color, LIGHT_PANEL) >= 4.5 ? color : FALLBACK;
+  const linkDark = contrast(color, DARK_PANEL) >= 4.5 ? color : FALLBACK_DARK;
+  return { accent: color, onAccent, link, linkDark };
 }

@@ -3,7 +3,9 @@
 //   <script src="https://helpline.example/widget.js" data-helpline-key="SITE_KEY" async></script>
 //
 // The API is the script's own origin unless data-helpline-api says otherwise; the language is
-// data-helpline-language, else the page's <html lang>, else the browser's. Sites with their own
+// data-helpline-language, else the page's <html lang>, else the browser's; the theme is
+// data-helpline-theme ("light" or "dark"), else the page's own (<html data-theme>), else the
+// system's preference (widget/theme.ts). Sites with their own
 // button call window.HelplineWidget.open() / .close(); a "contact us" link calls
 // window.HelplineWidget.contact("what it is about") to hand the conversation to a person.
 import { HelplineClient } from "./api";
@@ -58,7 +60,7 @@ async function boot(): Promise<void> {
   } catch {
     config = null; // unreachable: the bubble stays, and says so when opened
   }
-  widget = new Widget(client, strings(lang), config);
+  widget = new Widget(client, strings(lang), config, script?.dataset.helplineTheme);
   const mount = () => {
     document.body.appendChild((widget as Widget).view.host);
     if (wantContact) widget?.contact(wantContact.topic);

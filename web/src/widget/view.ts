@@ -304,13 +304,41 @@ export class View {
     const wrap = this.panel.parentElement as HTMLElement;
     wrap.style.setProperty("--accent", colors.accent);
     wrap.style.setProperty("--on-accent", colors.onAccent);
-    wrap.style.setProperty("--link", colors.link);
+    wrap.style.setProperty("--link-light", colors.link);
+    wrap.style.setProperty("--link-dark", colors.linkDark);
+  }
+
+  /** Light or dark (theme.ts decides which). */
+  setDark(dark: boolean): void {
+    (this.panel.parentElement as HTMLElement).classList.toggle("dark", dark);
   }
 
   setOpen(open: boolean): void {
     this.panel.hidden = !open;
     this.bubble.hidden = open;
     this.bubble.setAttribute("aria-expanded", String(open));
+    this.modal(open && this.fullScreen());
+  }
+
+  /** On a phone the open panel covers the page: a modal dialog, which keeps the focus inside. */
+  fullScreen(): boolean {
+    return typeof matchMedia === "function" && matchMedia("(max-width: 480px)").matches;
+  }
+
+  modal(on: boolean): void {
+    if (on) this.panel.setAttribute("aria-modal", "true");
+    else this.panel.removeAttribute("aria-modal");
+  }
+
+  /** The panel's controls a Tab can reach now, in order. */
+  focusables(): HTMLElement[] {
+    const all = this.panel.querySelectorAll<HTMLElement>("button, a[href], textarea, input, [tabindex]");
+    return [...all].filter((e) => !e.closest("[hidden]") && !(e as HTMLButtonElement).disabled && e.tabIndex >= 0);
+  }
+
+  /** The element with the focus inside the widget (null when the focus is on the page). */
+  focused(): Element | null {
+    return this.root().activeElement;
   }
 
   /** Show or hide the offer of an account that adopts this guest's conversation. */

@@ -3,6 +3,7 @@
 import { ApiError, GuestsNotAllowed, HelplineClient, type ChatResponse, type HandoffState, type MessageRead, type WidgetConfig } from "./api";
 import { palette } from "./colors";
 import { fill, type Strings } from "./i18n";
+import { followTheme } from "./theme";
 import { BotMessage, View } from "./view";
 
 type Mode = "ready" | "unavailable" | "signin";
@@ -21,14 +22,17 @@ export class Widget {
   /** The answer being written, once its id is known: what Stop stops. */
   private answering: number | null = null;
 
-  /** `config` null: the server could not be reached, so the panel says chat is unavailable. */
+  /** `config` null: the server could not be reached, so the panel says chat is unavailable.
+   * `theme`: the site's data-helpline-theme ("light", "dark"; else the page's or the system's). */
   constructor(
     private readonly client: HelplineClient,
     private readonly t: Strings,
     private config: WidgetConfig | null,
+    theme?: string | null,
   ) {
     this.view = new View(t, client.base, client.language);
     this.mode = this.configure(config);
+    followTheme(theme, (chosen) => this.view.setDark(chosen === "dark"));
     this.bind();
   }
 
@@ -66,8 +70,13 @@ export class Widget {
       if (event.key === "Escape") {
         event.stopPropagation();
         this.close();
+      } else if (event.key === "Tab" && v.panel.getAttribute("aria-modal") === "true") {
+        this.trapFocus(event);
       }
     });
+    // A phone turned, a window narrowed: full screen (modal) or not follows the width.
+    const narrow = typeof matchMedia === "function" ? matchMedia("(max-width: 480px)") : null;
+    narrow?.addEventListener("change", () => v.modal(this.isOpen && narrow.matches));
     v.form.addEventListener("submit", (event) => {
       event.preventDefault();
       void this.submit();
@@ -191,6 +200,23 @@ export class Widget {
     if (!this.isOpen) return;
     this.view.setOpen(false);
     this.view.bubble.focus();
+  }
+
+  /** Full screen (a phone), the panel is modal: Tab and Shift+Tab go round its controls. */
+  private trapFocus(event: KeyboardEvent): void {
+    const items = this.view.focusables();
+    if (!items.length) return;
+    const first = items[0] as HTMLElement;
+    const last = items[items.length - 1] as HTMLElement;
+    const current = this.view.focused();
+    const inside = current !== null && items.includes(current as HTMLElement);
+    if (event.shiftKey && (current === first || !inside)) {
+      event.preventDefault();
+      last.focus();
+    } else if (!event.shiftKey && (current === last || !inside)) {
+      event.preventDefault();
+      first.focus();
+    }
   }
 
   private focusInside(): void {

@@ -1,7 +1,20 @@
 import { useEffect, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { NavLink } from "react-router-dom";
-import type { Conversation } from "./queries";
+import type { Conversation, SearchMatch } from "./queries";
+
+/** Where a search matched in the conversation's messages: the text around it, the match marked. */
+export function MatchSnippet({ match }: { match: SearchMatch }) {
+  const { t } = useTranslation("chat");
+  return (
+    <span className="conversation-snippet">
+      <span className="visually-hidden">{match.message_type === "user" ? t("snippetYou") : t("snippetReply")} </span>
+      {match.before}
+      {match.match && <mark>{match.match}</mark>}
+      {match.after}
+    </span>
+  );
+}
 
 interface Props {
   conversation: Conversation;
@@ -65,6 +78,7 @@ export function ConversationItem({ conversation: c, onRename, onArchive, onDelet
       ) : (
         <NavLink to={`/chat/${c.id}`} className="conversation-link" onClick={onOpen}>
           <span className="conversation-title">{title}</span>
+          {c.match && <MatchSnippet match={c.match} />}
           {c.last_message_at && (
             <small>
               <time dateTime={c.last_message_at}>{new Date(c.last_message_at).toLocaleDateString()}</time>

@@ -3,7 +3,9 @@
 import { useInfiniteQuery, useMutation, useQueryClient, type InfiniteData } from "@tanstack/react-query";
 import { api, type Schemas } from "../../api/client";
 
-export type Conversation = Schemas["ConversationRead"];
+/** A conversation in the sidebar (with `match`, the snippet of the text a search found). */
+export type Conversation = Schemas["ConversationHit"];
+export type SearchMatch = Schemas["SearchMatch"];
 export type Message = Schemas["MessageRead"];
 export type ConversationDetail = Schemas["ConversationDetail"];
 export type StatusFilter = "active" | "archived";

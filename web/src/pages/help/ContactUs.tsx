@@ -1,21 +1,74 @@
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
-import { Link } from "react-router-dom";
+import { Link, useNavigate } from "react-router-dom";
+import { useAuth } from "../../auth/AuthProvider";
 import { useGuestChat } from "../../guest/guestChat";
 import { useInterfaceLanguage } from "./api";
+import { contactAsUser, contactMessage } from "./contact";
 
-/** "Still need help? Contact us": hands the visitor to a person through the chat widget's
- * handoff (the widget opens and asks for a person about `topic`); where guests may not chat,
- * the chat page (sign-in first) instead. */
+/** "Still need help? Contact us": hands the reader to a person. A signed-in user gets a
+ * conversation of their own, handed to a person, opened in the chat page; a visitor goes through
+ * the chat widget's handoff as a guest (the widget opens and asks for a person about `topic`),
+ * or, where guests may not chat, to the chat page (sign-in first). */
 export function ContactUs({ topic }: { topic?: string }) {
+  const { t } = useTranslation("help");
+  const { user, loading } = useAuth();
+  return (
+    <aside className="help-contact" aria-labelledby="help-contact-title">
+      <h2 id="help-contact-title">{t("contact.title")}</h2>
+      <p>{t("contact.body")}</p>
+      {loading ? (
+        <button type="button" disabled>
+          {t("contact.button")}
+        </button>
+      ) : user ? (
+        <AsUser topic={topic} />
+      ) : (
+        <AsGuest topic={topic} />
+      )}
+    </aside>
+  );
+}
+
+function Failed() {
+  const { t } = useTranslation("help");
+  return (
+    <p role="alert" className="error">
+      {t("contact.failed")}
+    </p>
+  );
+}
+
+function AsUser({ topic }: { topic?: string }) {
+  const { t } = useTranslation("help");
+  const language = useInterfaceLanguage();
+  const navigate = useNavigate();
+  const [state, setState] = useState<"idle" | "sending" | "failed">("idle");
+  const contact = () => {
+    setState("sending");
+    const message = contactMessage(topic, t("contact.message"), (about) => t("contact.messageAbout", { topic: about }));
+    contactAsUser(message, language).then(
+      (id) => navigate(`/chat/${id}`),
+      () => setState("failed"),
+    );
+  };
+  return (
+    <>
+      <button type="button" disabled={state === "sending"} onClick={contact}>
+        {t("contact.button")}
+      </button>
+      {state === "failed" && <Failed />}
+    </>
+  );
+}
+
+function AsGuest({ topic }: { topic?: string }) {
   const { t } = useTranslation("help");
   const language = useInterfaceLanguage();
   const guest = useGuestChat(language);
   const [failed, setFailed] = useState(false);
   return (
-    <aside className="help-contact" aria-labelledby="help-contact-title">
-      <h2 id="help-contact-title">{t("contact.title")}</h2>
-      <p>{t("contact.body")}</p>
+    <>
       {guest.allowed === false ? (
         <Link className="button" to="/chat">
           {t("contact.chat")}
@@ -32,11 +85,7 @@ export function ContactUs({ topic }: { topic?: string }) {
           {t("contact.button")}
         </button>
       )}
-      {failed && (
-        <p role="alert" className="error">
-          {t("contact.failed")}
-        </p>
-      )}
-    </aside>
+      {failed && <Failed />}
+    </>
   );
 }
