@@ -7,7 +7,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 # (tests/conftest.py); most tests wait on servers, browsers and sockets, so two overlap on 2 cores.
 TEST_WORKERS ?= 2
 
-.PHONY: e2e-cluster load wrk help install install-gemma web web-deps dev browser nginx promtool alerts run serve test check lint format typecheck bench db-shell db-stop clean
+.PHONY: mobile mobile-deps mobile-test e2e-cluster load wrk help install install-gemma web web-deps dev browser nginx promtool alerts run serve test check lint format typecheck bench db-shell db-stop clean
 
 help: ## List the tasks
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
@@ -75,6 +75,22 @@ dev: install web-deps ## Vite dev server on :5173 proxying the API to `helpline 
 	@$(UV) run --frozen helpline openapi -o web/openapi.json
 	@cd web && npm run gen && npm run dev
 
+# The mobile app (mobile/, Expo + React Native): npm ci from its lock file when it changed, the
+# typed client generated from the same OpenAPI document as the web app's, tsc, then the web build
+# (`expo export --platform web` into mobile/dist, which tests/mobile drives in Chromium). No Expo
+# cloud service is involved (EXPO_OFFLINE).
+mobile-deps:
+	@command -v npm >/dev/null 2>&1 || { echo "make: Node.js 20+ and npm are needed for the mobile app" >&2; exit 1; }
+	@[ mobile/node_modules/.package-lock.json -nt mobile/package-lock.json ] || (cd mobile && npm ci --no-audit --no-fund --loglevel=error)
+
+mobile: install mobile-deps ## Type-check the mobile app and build it for the web into mobile/dist
+	@$(UV) run --frozen helpline openapi -o web/openapi.json
+	@cd mobile && npm run --silent gen >/dev/null && npx tsc --noEmit
+	@cd mobile && out=$$(CI=1 EXPO_OFFLINE=1 EXPO_NO_TELEMETRY=1 npx expo export --platform web --output-dir dist 2>&1) || { echo "$$out"; exit 1; }
+
+mobile-test: mobile-deps ## The mobile app's Jest tests (screens, stream client, outbox)
+	@cd mobile && CI=1 npx jest --silent
+
 # Debian's Chromium for the browser tests (Playwright never downloads a browser here).
 browser: ## Install Debian's Chromium for the browser tests if it is missing (apt; sudo when not root)
 	@command -v chromium >/dev/null 2>&1 || { sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
@@ -101,8 +117,9 @@ run: install web ## Set up everything and serve on http://127.0.0.1:8000 (HELPLI
 
 # --dist loadgroup: the tests of one xdist_group run on one worker (the cluster tests share one
 # cluster per module: two workers would each start one); the others are spread as usual.
-test: check browser nginx alerts ## Lint, type-check, alert rules, then run every test: Python (real PostgreSQL, Redis, Chromium, nginx, the cluster) and web
+test: check browser nginx alerts mobile ## Lint, type-check, alert rules, then run every test: Python (real PostgreSQL, Redis, Chromium, nginx, the cluster, the load suite's short run, the mobile app's web build), web and mobile
 	@cd web && npx vitest run --reporter=dot
+	@cd mobile && CI=1 npx jest --silent
 	@$(UV) run --frozen pytest -n $(TEST_WORKERS) --dist loadgroup
 
 # Also part of `make test` (its pytest run includes tests/cluster); this runs only them.

@@ -36,6 +36,7 @@ from helpline.core.config import (
     AuthSettings,
     DatabaseSettings,
     LLMSettings,
+    PushSettings,
     RedisSettings,
     SearchSettings,
     Settings,
@@ -143,6 +144,9 @@ async def database_url(pg_server: PgServer) -> AsyncIterator[str]:
         await pg_server.drop_database(name)
 
 
+NO_EXPO_URL = "http://127.0.0.1:9/--/api/v2/push/send"  # the discard port: nothing listens
+
+
 def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
     auth = overrides.pop("auth", None) or AuthSettings(secret_key=TEST_SECRET, bcrypt_rounds=4)
     overrides.setdefault("llm", LLMSettings(provider="fake", timeout_seconds=5))
@@ -150,6 +154,12 @@ def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settin
     # Tests search fake bag-of-words vectors; the e5 reranker would reorder them by a real model's
     # reading. tests/faqs/test_rerank.py turns it on, with the real embedders.
     overrides.setdefault("search", SearchSettings(rerank="off"))
+    # No test reaches Expo's real push service: a phone token registered by a test (the contract
+    # test's generated ones included) is pushed to a closed local port unless the test points
+    # HELPLINE_PUSH_EXPO_URL at its own stand-in (tests/push/test_expo.py).
+    push = overrides.get("push") or PushSettings()
+    if push.expo_url == PushSettings.model_fields["expo_url"].default:
+        overrides["push"] = push.model_copy(update={"expo_url": NO_EXPO_URL})
     return load_settings(
         auth=auth,
         redis=overrides.pop("redis", None) or RedisSettings(),

@@ -195,7 +195,8 @@ async def test_the_data_export_pushes_when_ready_and_lists_the_browsers(
         readme = zf.read("README.md").decode()
     [row] = data["push_subscriptions"]
     assert row["endpoint"] == browser.endpoint
-    assert set(row) == {"endpoint", "created_at", "updated_at"}  # not the browser's keys
+    assert set(row) == {"provider", "endpoint", "created_at", "updated_at"}  # not the browser's keys
+    assert row["provider"] == "webpush"
     assert browser.endpoint in readme
 
 

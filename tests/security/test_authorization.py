@@ -473,6 +473,10 @@ async def push_subscription_body(world: World, role: Role) -> Call:
     return Call(json=browser_subscription())
 
 
+async def expo_token_body(world: World, role: Role) -> Call:
+    return Call(json={"token": f"ExponentPushToken[{uuid.uuid4().hex}]"})
+
+
 async def push_subscription(world: World, role: Role) -> Call:
     """A new subscription of `user`'s."""
     made = await world.as_user("POST", "/api/v1/push/subscriptions", json=browser_subscription())
@@ -650,6 +654,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/push/public-key"): public(),
     ("GET", "/api/v1/push/subscriptions"): signed_in(),
     ("POST", "/api/v1/push/subscriptions"): signed_in(201, push_subscription_body, guest=403),
+    ("POST", "/api/v1/push/expo-tokens"): signed_in(201, expo_token_body, guest=403),
     ("DELETE", "/api/v1/push/subscriptions/{subscription_id}"): owner(204, push_subscription),
     ("GET", "/api/v1/users/me/api-keys"): signed_in(),
     ("POST", "/api/v1/users/me/api-keys"): signed_in(201, new_api_key, guest=403),

@@ -728,8 +728,12 @@ class PushSettings(BaseSettings):
     # Where a browser's subscription may point (scheme://host[:port], "*." for any subdomain):
     # the server sends requests there, so only the browsers' push services, not any address.
     endpoint_origins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_PUSH_ORIGINS))
+    # Expo's push service, which delivers to the mobile app's phones (Expo push tokens), and the
+    # access token it asks for when the Expo project has "enhanced push security" on.
+    expo_url: str = "https://exp.host/--/api/v2/push/send"
+    expo_access_token: str | None = None
 
-    @field_validator("vapid_private_key", "vapid_public_key", "subject", mode="before")
+    @field_validator("vapid_private_key", "vapid_public_key", "subject", "expo_access_token", mode="before")
     @classmethod
     def _empty_is_none(cls, v: Any) -> Any:
         return None if isinstance(v, str) and not v.strip() else v
@@ -748,6 +752,13 @@ class PushSettings(BaseSettings):
             if not re.fullmatch(r"https?://(\*\.)?[a-z0-9.-]+(:\d{1,5})?", item.lower()):
                 raise ValueError(f"{item!r} is not an origin such as https://push.example.com or https://*.example.com")
         return [item.lower() for item in v]
+
+    @field_validator("expo_url")
+    @classmethod
+    def _check_expo_url(cls, v: str) -> str:
+        if not re.fullmatch(r"https?://[^\s/]+(/[^\s]*)?", v.strip()):
+            raise ValueError("must be an http(s) URL such as https://exp.host/--/api/v2/push/send")
+        return v.strip()
 
     @field_validator("subject")
     @classmethod

@@ -149,10 +149,11 @@ async def collect(session: AsyncSession, user_id: int) -> dict[str, Section]:
         )
     )
     subs = _table(PushSubscription)
-    # The browsers pushed to; their keys are left out (encryption material, nothing about the person).
+    # The browsers and phones pushed to; the browsers' keys are left out (encryption material,
+    # nothing about the person).
     sections["push_subscriptions"] = _rows(
         await session.execute(
-            select(subs.c.endpoint, subs.c.created_at, subs.c.updated_at)
+            select(subs.c.provider, subs.c.endpoint, subs.c.created_at, subs.c.updated_at)
             .where(subs.c.user_id == user_id)
             .order_by(subs.c.id)
         )

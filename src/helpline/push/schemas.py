@@ -1,12 +1,20 @@
-"""The browser's PushSubscription (PushSubscription.toJSON()) as the API takes it."""
+"""The browser's PushSubscription (PushSubscription.toJSON()) and the mobile app's Expo push
+token as the API takes them."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from helpline.core.schemas import StrictModel
 from helpline.core.vapid import b64url_decode
+
+# What Expo's getExpoPushTokenAsync() gives: ExponentPushToken[...] (ExpoPushToken[...] is the
+# newer spelling of the same).
+EXPO_TOKEN_RE = re.compile(r"^(?:ExponentPushToken|ExpoPushToken)\[[A-Za-z0-9_-]{1,200}\]$")
 
 
 class PushKeys(BaseModel):
@@ -48,10 +56,25 @@ class PushSubscriptionIn(BaseModel):
     keys: PushKeys
 
 
+class ExpoTokenIn(StrictModel):
+    """The mobile app's Expo push token (expo-notifications' getExpoPushTokenAsync())."""
+
+    token: str = Field(
+        max_length=250,
+        pattern=EXPO_TOKEN_RE.pattern,
+        description="The phone's Expo push token, such as ExponentPushToken[xxxxxxxxxxxxxxxxxxxxxx]",
+    )
+
+
 class PushSubscriptionRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
+    provider: Literal["webpush", "expo"] = Field(
+        default="webpush",
+        description="webpush: a browser (endpoint is its push service's URL); expo: a phone "
+        "running the mobile app (endpoint is its Expo push token)",
+    )
     endpoint: str
     created_at: datetime
     updated_at: datetime | None

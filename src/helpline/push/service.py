@@ -21,7 +21,7 @@ from helpline.core.runtime import Runtime
 from helpline.jobs.service import enqueue_after_commit
 from helpline.models import PushSubscription, User
 from helpline.notifications.settings import Kind
-from helpline.push.schemas import PushSubscriptionIn
+from helpline.push.schemas import ExpoTokenIn, PushSubscriptionIn
 
 # Browsers (devices) one account keeps; subscribing one more drops the one unused longest.
 MAX_PER_USER = 20
@@ -58,12 +58,34 @@ async def subscribe(
         raise Forbidden(GUEST_REGISTER_FIRST)
     if not endpoint_allowed(body.endpoint, settings.endpoint_origins):
         raise Unprocessable("endpoint: not the address of a browser push service this server sends to")
+    sub = await _upsert(session, user, "webpush", body.endpoint, body.keys.p256dh, body.keys.auth)
+    audit.record(session, "user.push_subscribed", actor_user_id=user.id, client=client, details={"id": sub.id})
+    return sub
+
+
+async def register_expo_token(
+    session: AsyncSession, user: User, body: ExpoTokenIn, client: Client = NO_CLIENT
+) -> PushSubscription:
+    """Store the phone's Expo push token for ``user`` (the same token again: its owner is
+    replaced, as a phone signed in to another account now belongs to that one)."""
+    if user.is_guest:
+        raise Forbidden(GUEST_REGISTER_FIRST)
+    sub = await _upsert(session, user, "expo", body.token, None, None)
+    details = {"id": sub.id, "provider": "expo"}
+    audit.record(session, "user.push_subscribed", actor_user_id=user.id, client=client, details=details)
+    return sub
+
+
+async def _upsert(
+    session: AsyncSession, user: User, provider: str, endpoint: str, p256dh: str | None, auth: str | None
+) -> PushSubscription:
+    """Insert or take over the device's row, then keep the user's MAX_PER_USER latest devices."""
     insert = pg_insert(PushSubscription).values(
-        user_id=user.id, endpoint=body.endpoint, p256dh=body.keys.p256dh, auth=body.keys.auth
+        user_id=user.id, provider=provider, endpoint=endpoint, p256dh=p256dh, auth=auth
     )
     upsert = insert.on_conflict_do_update(
         index_elements=["endpoint"],
-        set_={"user_id": user.id, "p256dh": body.keys.p256dh, "auth": body.keys.auth, "updated_at": func.now()},
+        set_={"user_id": user.id, "provider": provider, "p256dh": p256dh, "auth": auth, "updated_at": func.now()},
     ).returning(PushSubscription)
     sub: PushSubscription = (
         await session.scalars(
@@ -82,7 +104,6 @@ async def subscribe(
     await session.execute(
         delete(PushSubscription).where(PushSubscription.user_id == user.id, PushSubscription.id.not_in(keep))
     )
-    audit.record(session, "user.push_subscribed", actor_user_id=user.id, client=client, details={"id": sub.id})
     return sub
 
 
