@@ -55,7 +55,8 @@ def test_the_full_text_query_ors_the_terms_a_phrase_quoted() -> None:
 
 def test_the_demo_sets_are_vocabulary_not_queries() -> None:
     for s in DEMO_SETS:
-        assert 2 <= len(s.terms) <= 20 and len(set(s.terms)) == len(s.terms)
+        assert 2 <= len(s.terms) <= 20
+        assert len(set(s.terms)) == len(s.terms)
         assert all(len(t.split()) <= 3 and t == t.lower() for t in s.terms)
 
 
@@ -68,13 +69,15 @@ async def test_staff_manage_sets_and_every_change_is_audited(
     r = await client.post(BASE, headers=staff, json={"language": "en", "terms": [" Parcel ", "PACKAGE", "money  back"]})
     assert r.status_code == 201, r.text
     created = r.json()
-    assert created["terms"] == ["parcel", "package", "money back"] and created["language"] == "en"
+    assert created["terms"] == ["parcel", "package", "money back"]
+    assert created["language"] == "en"
     assert created["created_by"] is not None
     sid = created["id"]
 
     r = await client.put(f"{BASE}/{sid}", headers=staff, json={"terms": ["parcel", "shipment"]})
     assert r.status_code == 200, r.text
-    assert r.json()["language"] is None and r.json()["terms"] == ["parcel", "shipment"]
+    assert r.json()["language"] is None
+    assert r.json()["terms"] == ["parcel", "shipment"]
     listed = (await client.get(BASE, headers=staff)).json()["items"]
     assert [(i["id"], i["terms"]) for i in listed] == [(sid, ["parcel", "shipment"])]
 
@@ -82,7 +85,8 @@ async def test_staff_manage_sets_and_every_change_is_audited(
     assert (await client.get(BASE, headers=staff)).json()["items"] == []
     assert (await client.delete(f"{BASE}/{sid}", headers=staff)).status_code == 404
     r = await client.put(f"{BASE}/{sid}", headers=staff, json={"terms": ["a", "b"]})
-    assert r.status_code == 404 and r.json()["error"] == "not_found"
+    assert r.status_code == 404
+    assert r.json()["error"] == "not_found"
 
     rows = await db.fetch(
         "SELECT action, target_id, details FROM audit_log WHERE target_type = 'search_synonym' ORDER BY id"

@@ -64,10 +64,7 @@ def _matches(term: Sequence[str], words: Sequence[str]) -> bool:
         return False
     head, last = term[:-1], term[-1]
     forms = (last, f"{last}s", f"{last}es")
-    for i in range(len(words) - n + 1):
-        if list(words[i : i + n - 1]) == list(head) and words[i + n - 1] in forms:
-            return True
-    return False
+    return any(list(words[i:i + n - 1]) == list(head) and words[i + n - 1] in forms for i in range(len(words) - n + 1))
 
 
 def expansion(q: str, sets: Iterable[SynonymSet], language: str | None) -> list[str]:
