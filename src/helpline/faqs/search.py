@@ -399,6 +399,14 @@ async def search(
             return SearchResult([_hit_from_json(h) for h in json.loads(raw)], cached=True)
         sets = await synonym_sets.for_version(session, deps, version)
         extra = synonym_sets.expansion(query.q, sets, primary_language(query.language))
+        if extra and vector is not None and synonym_sets.EXPAND_VECTOR:
+            # The query's synonyms go into its vector too: the query's own vector, begun above,
+            # gives way (its embedding is cached and shared all the same).
+            old, vector = vector, asyncio.ensure_future(embed_query(deps, synonym_sets.vector_text(query.q, extra)))
+            if not old.done():
+                old.cancel()
+            elif not old.cancelled():
+                old.exception()
         if ranking and deps.reranker is not None and query.q:
             # The reranker's query embedding runs on its own model's thread during the statement.
             begun = deps.reranker.begin(query.q)

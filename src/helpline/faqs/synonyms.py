@@ -19,6 +19,7 @@ and kept in the FAQ cache under that version, like search results: no database r
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ MAX_TERM_CHARS = 60
 # Terms added to one query at most: a query touching many sets stays a query, not a thesaurus.
 MAX_EXPANSION = 24
 CACHE_TTL_SECONDS = 600
+# Whether the query's vector is made from the query with its synonyms (see the module's docstring).
+EXPAND_VECTOR = os.environ.get("SYN_XP_VECTOR", "1") == "1"  # XP: measuring, to be removed
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -86,6 +89,11 @@ def expansion(q: str, sets: Iterable[SynonymSet], language: str | None) -> list[
                 if t not in matched:
                     extra.setdefault(t, None)
     return list(extra)[:MAX_EXPANSION]
+
+
+def vector_text(q: str, extra: Sequence[str]) -> str:
+    """What is embedded for ``q`` with the synonyms ``extra``: the query, then the terms."""
+    return " ".join([q, *extra])
 
 
 def _cache_key(version: int) -> str:
