@@ -8,7 +8,7 @@ import httpx
 
 from helpline.core.runtime import Runtime
 from helpline.faqs import search
-from helpline.faqs.synonyms import DEMO_SETS, SynonymSet, expansion
+from helpline.faqs.synonyms import DEMO_SETS, SynonymSet, expansion, vector_text
 from tests.faqs.conftest import create_faq
 from tests.faqs.test_search import hits, load_demo
 
@@ -25,25 +25,39 @@ SETS = [
 ]
 
 
+def terms(q: str, language: str | None = "en") -> list[str]:
+    return list(expansion(q, SETS, language).terms)
+
+
 def test_a_word_of_a_set_brings_the_other_terms() -> None:
-    assert expansion("my package never arrived", SETS, "en") == ["parcel", "shipment"]
-    assert expansion("My PACKAGES are late", SETS, "en") == ["parcel", "shipment"]  # case, plural
-    assert expansion("where is my parcel", SETS, "en") == ["package", "shipment"]
+    assert terms("my package never arrived") == ["parcel", "shipment"]
+    assert terms("My PACKAGES are late") == ["parcel", "shipment"]  # case, plural
+    assert terms("where is my parcel") == ["package", "shipment"]
+
+
+def test_the_vector_gets_each_matched_sets_first_other_term() -> None:
+    found = expansion("my package never arrived, i want a refund", SETS, "en")
+    assert found.terms == ("parcel", "shipment", "money back")
+    assert found.vector == ("parcel", "money back")
+    assert vector_text("my package never arrived", expansion("my package never arrived", SETS, "en")) == (
+        "my package never arrived parcel"
+    )
+    assert expansion("where is my parcel", SETS, "en").vector == ("package",)
 
 
 def test_a_multi_word_term_matches_its_words_in_a_row() -> None:
-    assert expansion("can i get my money back", SETS, "en") == ["refund"]
-    assert expansion("i want money, then back", SETS, "en") == []
-    assert expansion("refund please", SETS, "en") == ["money back"]
+    assert terms("can i get my money back") == ["refund"]
+    assert terms("i want money, then back") == []
+    assert terms("refund please") == ["money back"]
 
 
 def test_sets_of_another_language_do_not_apply_those_of_every_language_do() -> None:
-    assert expansion("mi paquete", SETS, "en") == []
-    assert expansion("mi paquete", SETS, "es") == ["envío"]
-    assert expansion("change my email", SETS, "es") == ["e-mail"]
-    assert expansion("mi paquete", SETS, None) == ["envío"]  # a search in every language: every set
-    assert expansion("nothing to see", SETS, "en") == []
-    assert expansion("", SETS, "en") == []
+    assert terms("mi paquete") == []
+    assert terms("mi paquete", "es") == ["envío"]
+    assert terms("change my email", "es") == ["e-mail"]
+    assert terms("mi paquete", None) == ["envío"]  # a search in every language: every set
+    assert terms("nothing to see") == []
+    assert terms("") == []
 
 
 def test_the_full_text_query_ors_the_terms_a_phrase_quoted() -> None:

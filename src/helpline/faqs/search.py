@@ -399,7 +399,7 @@ async def search(
             return SearchResult([_hit_from_json(h) for h in json.loads(raw)], cached=True)
         sets = await synonym_sets.for_version(session, deps, version)
         extra = synonym_sets.expansion(query.q, sets, primary_language(query.language))
-        if extra and vector is not None and synonym_sets.EXPAND_VECTOR:
+        if extra.vector and vector is not None:
             # The query's synonyms go into its vector too: the query's own vector, begun above,
             # gives way (its embedding is cached and shared all the same).
             old, vector = vector, asyncio.ensure_future(embed_query(deps, synonym_sets.vector_text(query.q, extra)))
@@ -411,10 +411,10 @@ async def search(
             # The reranker's query embedding runs on its own model's thread during the statement.
             begun = deps.reranker.begin(query.q)
             wide = replace(query, limit=max(query.limit, deps.rerank_candidates))
-            hits = await _run(session, deps, wide, common, await vector if vector is not None else None, extra)
+            hits = await _run(session, deps, wide, common, await vector if vector is not None else None, extra.terms)
             hits = (await _rerank(deps, begun, hits))[: query.limit]
         else:
-            hits = await _run(session, deps, query, common, await vector if vector is not None else None, extra)
+            hits = await _run(session, deps, query, common, await vector if vector is not None else None, extra.terms)
     finally:
         if vector is not None and not vector.done():
             vector.cancel()  # only this wait: the embedding itself is shared (faqs.embeddings._fill)

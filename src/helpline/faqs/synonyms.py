@@ -19,7 +19,6 @@ and kept in the FAQ cache under that version, like search results: no database r
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -40,8 +39,6 @@ MAX_TERM_CHARS = 60
 # Terms added to one query at most: a query touching many sets stays a query, not a thesaurus.
 MAX_EXPANSION = 24
 CACHE_TTL_SECONDS = 600
-# Whether the query's vector is made from the query with its synonyms (see the module's docstring).
-EXPAND_VECTOR = os.environ.get("SYN_XP_VECTOR", "1") == "1"  # XP: measuring, to be removed
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -67,33 +64,52 @@ def _matches(term: Sequence[str], words: Sequence[str]) -> bool:
         return False
     head, last = term[:-1], term[-1]
     forms = (last, f"{last}s", f"{last}es")
-    return any(list(words[i:i + n - 1]) == list(head) and words[i + n - 1] in forms for i in range(len(words) - n + 1))
+    return any(
+        list(words[i : i + n - 1]) == list(head) and words[i + n - 1] in forms for i in range(len(words) - n + 1)
+    )
 
 
-def expansion(q: str, sets: Iterable[SynonymSet], language: str | None) -> list[str]:
-    """The terms to search besides ``q``'s own words: the other terms of every set of
-    ``language`` (a primary subtag; None: a search in every language, so every set) or of every
-    language that one of ``q``'s words or word sequences belongs to, first seen first, at most
-    MAX_EXPANSION."""
+@dataclass(frozen=True, slots=True)
+class Expansion:
+    """What a query's synonyms add: ``terms`` to its full-text query (every other term of every
+    matched set), ``vector`` to the text its vector is made from (each matched set's first other
+    term: the word staff put first, which should be the knowledge base's own)."""
+
+    terms: tuple[str, ...] = ()
+    vector: tuple[str, ...] = ()
+
+
+NO_EXPANSION = Expansion()
+
+
+def expansion(q: str, sets: Iterable[SynonymSet], language: str | None) -> Expansion:
+    """The synonyms of ``q``'s words: the other terms of every set of ``language`` (a primary
+    subtag; None: a search in every language, so every set) or of every language that one of
+    ``q``'s words or word sequences belongs to, first seen first, at most MAX_EXPANSION."""
     words = _tokens(q)
     if not words:
-        return []
+        return NO_EXPANSION
     extra: dict[str, None] = {}
+    first: dict[str, None] = {}
     for s in sets:
         if language is not None and s.language is not None and s.language != language:
             continue
         split = [(t, _tokens(t)) for t in s.terms]
         matched = {t for t, tokens in split if _matches(tokens, words)}
         if matched:
-            for t, _ in split:
-                if t not in matched:
-                    extra.setdefault(t, None)
-    return list(extra)[:MAX_EXPANSION]
+            others = [t for t, _ in split if t not in matched]
+            if others:
+                first.setdefault(others[0], None)
+            for t in others:
+                extra.setdefault(t, None)
+    if not extra:
+        return NO_EXPANSION
+    return Expansion(tuple(extra)[:MAX_EXPANSION], tuple(first)[:MAX_EXPANSION])
 
 
-def vector_text(q: str, extra: Sequence[str]) -> str:
-    """What is embedded for ``q`` with the synonyms ``extra``: the query, then the terms."""
-    return " ".join([q, *extra])
+def vector_text(q: str, extra: Expansion) -> str:
+    """What is embedded for ``q`` with its synonyms: the query, then each matched set's first other term."""
+    return " ".join([q, *extra.vector])
 
 
 def _cache_key(version: int) -> str:
