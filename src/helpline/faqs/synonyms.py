@@ -8,9 +8,13 @@ matched against the sets of the query's language and of every language; a term o
 ("money back") matches those words in a row, and a query word matches a one-word term also as
 its plural ("packages"). The other terms of every matched set are added to the full-text query
 as alternatives (websearch OR; a multi-word term as a phrase), so FAQs using them become
-candidates and rank on them as on the query's own words. The query's vector is not expanded:
-embedding "my package never arrived parcel shipment" measured no better on
-bench/bench_retrieval.py (see bench/README.md), and it would make the embedding wait for the sets.
+candidates and rank on them as on the query's own words. The query's vector is made from the
+query followed by each matched set's first other term ("my package never arrived parcel"): the
+words alone make the FAQ a candidate, but MiniLM still scores "my package never arrived" 0.27
+against "My parcel is lost or damaged..." (under the 0.3 floor), and 0.45 with "parcel" added.
+Adding every other term to the vector pulled some queries toward the wrong FAQ ("refund for
+unused label" + "money back reimbursement" -> the refund FAQ); the first term only measured best
+(bench/README.md, "Search synonyms"). Staff put first the word the knowledge base itself uses.
 
 The sets are read once per search version (a trigger bumps it with every change, migration 0027)
 and kept in the FAQ cache under that version, like search results: no database read per query.
