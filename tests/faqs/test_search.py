@@ -232,6 +232,10 @@ async def test_retrieve_prefers_the_conversation_language_in_one_statement(runti
             deps = await resolve_deps(runtime, session)
             statements.clear()
             spanish = await retrieve(session, deps, "olvidé mi contraseña", "es", 3)
+            # The cache version, the synonym sets (read once per search version), the hybrid search.
+            assert len(statements) == 3
+            statements.clear()
+            assert await retrieve(session, deps, "contraseña olvidada", "es", 3)
             assert len(statements) == 2  # the cache version, then the whole hybrid search
             english = await retrieve(session, runtime, "I forgot my password", "en-GB", 3)
             fallback = await retrieve(session, deps, "I forgot my password", "fr", 3)

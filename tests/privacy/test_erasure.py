@@ -113,6 +113,8 @@ async def full_account(client: httpx.AsyncClient, db: asyncpg.Connection) -> tup
         user_id,
         f"{FIRST} called about this",
     )
+    # A search synonym set they made as staff: it stays (vocabulary, not their data), unattributed.
+    await db.execute("INSERT INTO search_synonyms (terms, created_by) VALUES (ARRAY['parcel', 'package'], $1)", user_id)
     await finished_export(client, auth)
     change = {"settings": [{"channel": "email", "kind": "human_reply", "enabled": False}]}
     assert (await client.put("/api/v1/users/me/notifications", headers=auth, json=change)).status_code == 200

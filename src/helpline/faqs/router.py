@@ -53,6 +53,7 @@ from helpline.faqs.schemas import (
     check_query,
 )
 from helpline.faqs.suggestions_router import router as suggestions_router
+from helpline.faqs.synonyms_router import router as synonyms_router
 from helpline.models import FAQ, FAQStatus
 
 router = APIRouter(prefix="/api/v1")
@@ -464,3 +465,4 @@ async def vote(faq: VisibleFAQ, body: VoteRequest, viewer: OptionalUser, session
 
 # The staff queue of suggested phrasings (faqs/suggestions_router.py).
 router.include_router(suggestions_router)
+router.include_router(synonyms_router)

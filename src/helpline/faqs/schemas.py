@@ -6,9 +6,10 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 
 from helpline.core.ids import Id
-from helpline.core.schemas import NOT_NULL, Language
+from helpline.core.schemas import NOT_NULL, Language, StrictModel
 from helpline.faqs.phrasings import MAX_PHRASING_CHARS, MAX_PHRASINGS, clean, normalize
 from helpline.faqs.slugs import SLUG_RE
+from helpline.faqs.synonyms import MAX_TERM_CHARS, MAX_TERMS, MIN_TERMS, normalise_term
 from helpline.models import FAQStatus, PhrasingSuggestionStatus
 
 MAX_QUERY_CHARS = 500
@@ -334,3 +335,51 @@ class ApproveSuggestion(Model):
     text: Phrasing | None = Field(
         default=None, description="The phrasing to add, when staff edit it first; default: the suggestion's text"
     )
+
+
+# Search synonyms (faqs/synonyms.py)
+
+
+def _clean_terms(v: list[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for raw in v:
+        term = normalise_term(raw)
+        if not term or not any(ch.isalnum() for ch in term):
+            raise ValueError("every term needs a letter or digit")
+        if len(term) > MAX_TERM_CHARS:
+            raise ValueError(f"a term has at most {MAX_TERM_CHARS} characters: {term[:20]}...")
+        if term in seen:
+            raise ValueError(f"{term!r} is in the set twice (terms are compared in lower case)")
+        seen[term] = None
+    return list(seen)
+
+
+SynonymTerms = Annotated[
+    list[Annotated[str, Field(max_length=200)]],
+    Field(min_length=MIN_TERMS, max_length=MAX_TERMS, description="Equivalent words or phrases, stored lower-case"),
+    AfterValidator(_clean_terms),
+]
+
+
+class SynonymSetWrite(StrictModel):
+    """A whole synonym set (POST creates one, PUT replaces one)."""
+
+    language: Annotated[str, Field(pattern=r"^[a-z]{2}$")] | None = Field(
+        default=None, description='A primary language subtag ("en"); null or left out: every language'
+    )
+    terms: SynonymTerms
+
+
+class SynonymSetRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    language: str | None
+    terms: list[str]
+    created_by: int | None
+    created_at: datetime
+    updated_at: datetime | None
+
+
+class SynonymSetList(BaseModel):
+    items: list[SynonymSetRead] = Field(description="Every synonym set: those of every language first, then by id")

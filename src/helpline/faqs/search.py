@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from helpline.ai.base import Embedder
 from helpline.core.metrics import RETRIEVAL_DURATION
 from helpline.core.runtime import Runtime
+from helpline.faqs import synonyms as synonym_sets
 from helpline.faqs.backends import FAQDeps, resolve_deps
 from helpline.faqs.embeddings import embed_query, text_hash
 from helpline.faqs.query import normalise
@@ -117,9 +118,16 @@ def query_words(q: str) -> str:
     return " ".join([w for w in _WORD.findall(q) if w.lower() != "or"][:_MAX_TERMS])
 
 
-def text_params(q: str, common: Sequence[str] = ()) -> dict[str, object]:
-    """The full-text parameters of the search statement (search_sql) for query ``q``; ``common``: see search_state."""
-    return {"qtext": text_query(q), "qwords": query_words(q), "common": list(common)}
+def text_params(q: str, common: Sequence[str] = (), synonyms: Sequence[str] = ()) -> dict[str, object]:
+    """The full-text parameters of the search statement (search_sql) for query ``q``; ``common``: see search_state;
+    ``synonyms``: terms OR-ed to the query's words (faqs.synonyms.expansion; several words: a phrase)."""
+    qtext, qwords = text_query(q), query_words(q)
+    for term in synonyms:
+        words = query_words(term)
+        if words:
+            qtext = " or ".join(filter(None, (qtext, f'"{words}"' if " " in words else words)))
+            qwords = f"{qwords} {words}".strip()
+    return {"qtext": qtext, "qwords": qwords, "common": list(common)}
 
 
 _VERSION = text(VERSION_SQL)
@@ -216,14 +224,24 @@ async def search(
         if raw is not None:
             RETRIEVAL_DURATION.labels("true").observe(time.perf_counter() - started)
             return SearchResult([_hit_from_json(h) for h in json.loads(raw)], cached=True)
+        sets = await synonym_sets.for_version(session, deps, version)
+        extra = synonym_sets.expansion(query.q, sets, primary_language(query.language))
+        if extra.vector and vector is not None:
+            # The query's synonyms go into its vector too: the query's own vector, begun above,
+            # gives way (its embedding is cached and shared all the same).
+            old, vector = vector, asyncio.ensure_future(embed_query(deps, synonym_sets.vector_text(query.q, extra)))
+            if not old.done():
+                old.cancel()
+            elif not old.cancelled():
+                old.exception()
         if ranking and deps.reranker is not None and query.q:
             # The reranker's query embedding runs on its own model's thread during the statement.
             begun = deps.reranker.begin(query.q)
             wide = replace(query, limit=max(query.limit, deps.rerank_candidates))
-            hits = await _run(session, deps, wide, common, await vector if vector is not None else None)
+            hits = await _run(session, deps, wide, common, await vector if vector is not None else None, extra.terms)
             hits = (await _rerank(deps, begun, hits))[: query.limit]
         else:
-            hits = await _run(session, deps, query, common, await vector if vector is not None else None)
+            hits = await _run(session, deps, query, common, await vector if vector is not None else None, extra.terms)
     finally:
         if vector is not None and not vector.done():
             vector.cancel()  # only this wait: the embedding itself is shared (faqs.embeddings._fill)
@@ -254,9 +272,14 @@ async def _rerank(deps: FAQDeps, begun: asyncio.Future[Any], hits: list[Hit]) ->
 
 
 async def _run(
-    session: AsyncSession, deps: FAQDeps, query: SearchQuery, common: Sequence[str], vector: list[float] | None
+    session: AsyncSession,
+    deps: FAQDeps,
+    query: SearchQuery,
+    common: Sequence[str],
+    vector: list[float] | None,
+    synonyms: Sequence[str] = (),
 ) -> list[Hit]:
-    words = text_params(query.q, common)
+    words = text_params(query.q, common, synonyms)
     if vector is None and not words["qwords"]:
         return []
     lang = primary_language(query.language)

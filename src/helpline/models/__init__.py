@@ -27,6 +27,7 @@ from helpline.models.faqs import (
 )
 from helpline.models.moderation import ModerationReview
 from helpline.models.notifications import NotificationSetting, PushSubscription
+from helpline.models.synonyms import SearchSynonym
 from helpline.models.users import (
     AuditLog,
     ConsentRecord,
@@ -71,6 +72,7 @@ __all__ = [
     "RefreshToken",
     "RevokedAccessToken",
     "RevokedSession",
+    "SearchSynonym",
     "UnansweredQuestion",
     "User",
     "UserRole",

@@ -41,5 +41,7 @@ EXPORT_RULES: dict[str, str] = {
     # who wrote them (another person's data). Notes a member of staff wrote on others'
     # conversations are about those others, not exported to the staff member.
     "conversation_notes": "staff_notes",
+    # Search synonym sets a member of staff made: shop vocabulary, not about them (only who made it).
+    "search_synonyms": EXCLUDED + "search vocabulary staff maintain; only the author's id, unset on erasure",
     "privacy_exports": EXCLUDED + "the exports themselves (an archive does not contain earlier archives)",
 }

@@ -21,6 +21,8 @@ export const ADMIN_SCREENS: AdminScreen[] = [
   { path: "unanswered", label: "menu.unanswered", roles: STAFF, page: lazy(() => import("./pages/UnansweredPage")) },
   // Staff who may edit FAQs review the phrasings customers' helpful answers suggest.
   { path: "phrasings", label: "menu.phrasings", roles: STAFF, page: lazy(() => import("./pages/PhrasingsPage")) },
+  // Search synonyms: staff who edit the knowledge base manage them (faqs/synonyms.py).
+  { path: "synonyms", label: "menu.synonyms", roles: STAFF, page: lazy(() => import("./pages/SynonymsPage")) },
   { path: "moderation", label: "menu.moderation", roles: STAFF, page: lazy(() => import("./pages/ModerationPage")) },
   // Reading a thumbs-down conversation from it is for administrators (the API refuses moderators).
   { path: "analytics", label: "menu.analytics", roles: STAFF, page: lazy(() => import("./pages/AnalyticsPage")) },
