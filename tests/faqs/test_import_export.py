@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 import httpx
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from helpline.faqs import formats
@@ -163,6 +163,7 @@ faq_dicts = st.fixed_dictionaries(
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(faq_dicts, max_size=5))
+@example([{"question": "=", "answer": "'=", "keywords": []}, {"question": "''+1", "answer": "'", "keywords": []}])
 def test_csv_and_json_writers_round_trip(faqs: list[dict[str, Any]]) -> None:
     for data, fmt in ((formats.write_csv(faqs), "csv"), (formats.write_json([], faqs, "now"), "json")):
         parsed = formats.parse(data, fmt)  # type: ignore[arg-type]

@@ -114,7 +114,8 @@ def _parse_json(text: str) -> Parsed:
 
 
 def _unescape(value: str) -> str:
-    if len(value) > 1 and value[0] == "'" and value[1] in _FORMULA_START:
+    """_escape undone: one quote off a cell whose quotes are followed by a formula's start."""
+    if value.startswith("'") and value.lstrip("'").startswith(_FORMULA_START):
         return value[1:]
     return value
 
@@ -229,7 +230,9 @@ def _question_and_answer(body: list[str]) -> tuple[str, str]:
 
 
 def _escape(value: str) -> str:
-    return "'" + value if value.startswith(_FORMULA_START) else value
+    """A quote before a cell a spreadsheet would run as a formula, and before one that already
+    starts with quotes and then a formula's start (so "'=" comes back as written, not as "=")."""
+    return "'" + value if value.lstrip("'").startswith(_FORMULA_START) else value
 
 
 def write_json(categories: Iterable[Mapping[str, Any]], faqs: Iterable[Mapping[str, Any]], exported_at: str) -> bytes:
