@@ -373,6 +373,22 @@ def suggestion(json: Any = None) -> Prepare:
     return prepare
 
 
+def synonym_set(json: Any = None) -> Prepare:
+    """A new synonym set for each case (one change or deletion each)."""
+
+    async def prepare(world: World, role: Role) -> Call:
+        synonym_id = await world.shared.db.fetchval(
+            "INSERT INTO search_synonyms (terms) VALUES ($1) RETURNING id", [unique("parcel"), unique("package")]
+        )
+        return Call(path={"synonym_id": synonym_id}, json=json)
+
+    return prepare
+
+
+async def new_synonym_set(world: World, role: Role) -> Call:
+    return Call(json={"language": "en", "terms": [unique("bill"), unique("invoice")]})
+
+
 async def new_faq(world: World, role: Role) -> Call:
     return Call(json={"question": unique("Where is my invoice? "), "answer": "In the billing page."})
 
@@ -614,6 +630,10 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/faqs/export"): staff(),
     ("POST", "/api/v1/faqs/import"): staff(200, import_file),
     ("GET", "/api/v1/faq-phrasing-suggestions"): staff(),
+    ("GET", "/api/v1/admin/search-synonyms"): staff(),
+    ("POST", "/api/v1/admin/search-synonyms"): staff(201, new_synonym_set),
+    ("PUT", "/api/v1/admin/search-synonyms/{synonym_id}"): staff(200, synonym_set({"terms": ["order", "purchase"]})),
+    ("DELETE", "/api/v1/admin/search-synonyms/{synonym_id}"): staff(204, synonym_set()),
     ("POST", "/api/v1/faq-phrasing-suggestions/{suggestion_id}/approve"): staff(200, suggestion()),
     ("POST", "/api/v1/faq-phrasing-suggestions/{suggestion_id}/reject"): staff(200, suggestion()),
     ("GET", "/api/v1/faqs/unanswered"): staff(),
