@@ -21,8 +21,7 @@ import pytest
 from websockets.sync.client import connect as ws_connect
 
 from helpline.core.config import LimitsSettings
-from tests.cluster.launcher import site_config
-from tests.test_server_process import free_port
+from tests.cluster.launcher import free_port, site_config
 from tests.test_transport import PASSWORD, LoggedServer, data_dir  # noqa: F401 - data_dir is a fixture
 
 pytestmark = pytest.mark.slow

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,31 +16,11 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
 
+from tests.cluster.launcher import HELPLINE, base_env, free_port
+
 pytestmark = pytest.mark.slow
 
-HELPLINE = str(Path(sys.executable).parent / "helpline")
 ADMIN = {"login": "root@example.com", "password": "Admin-pass-123"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def base_env(data_dir: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HELPLINE_")}
-    env.update(
-        HELPLINE_ENV_FILE="",
-        HELPLINE_DATA_DIR=str(data_dir),
-        HELPLINE_AUTH_BCRYPT_ROUNDS="4",
-        HELPLINE_LOG_LEVEL="WARNING",
-        # The reranker embeds every demo FAQ in the background after a start (about 15 s of CPU
-        # here), competing with the test for nothing it checks; the round trip keeps the default.
-        HELPLINE_SEARCH_RERANK="off",
-    )
-    env.update(extra)
-    return env
 
 
 _started: list[subprocess.Popen[str]] = []

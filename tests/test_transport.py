@@ -20,7 +20,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as ws_connect
 
-from tests.test_server_process import HELPLINE, base_env, free_port, postgres_running
+from tests.cluster.launcher import HELPLINE, base_env, free_port
+from tests.test_server_process import postgres_running
 
 pytestmark = pytest.mark.slow
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import httpx
 
+from tests.cluster.launcher import base_env
 from tests.conftest import PASSWORD, bearer, login, signed_in
-from tests.test_server_process import base_env, run_cli
+from tests.test_server_process import run_cli
 
 
 async def test_an_operator_sets_a_password_and_the_sessions_end(

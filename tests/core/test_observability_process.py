@@ -18,7 +18,7 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
 
-from tests.test_server_process import HELPLINE, base_env, free_port
+from tests.cluster.launcher import HELPLINE, base_env, free_port
 
 pytestmark = pytest.mark.slow
 

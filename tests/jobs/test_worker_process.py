@@ -13,9 +13,9 @@ import pytest
 
 from helpline.core.runtime import Runtime
 from tests.chat.fakes import FakeProvider, KeywordModerator
+from tests.cluster.launcher import HELPLINE, base_env, free_port
 from tests.jobs.conftest import jobs_settings
 from tests.privacy.conftest import eventually
-from tests.test_server_process import HELPLINE, base_env, free_port
 
 pytestmark = pytest.mark.slow
 
