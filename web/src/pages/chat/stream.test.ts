@@ -1,4 +1,4 @@
-import { backoff, ApiRefusal, NetworkDown, resumeAnswer, streamMessage } from "./stream";
+import { backoff, clientIdFor, newClientId, ApiRefusal, NetworkDown, resumeAnswer, streamMessage } from "./stream";
 
 const enc = new TextEncoder();
 
@@ -186,4 +186,15 @@ describe("resumeAnswer", () => {
 
 it("backs off exponentially up to a cap", () => {
   expect([1, 2, 3, 4, 10].map((a) => backoff(a))).toEqual([500, 1000, 2000, 4000, 15000]);
+});
+
+describe("client_id", () => {
+  it("is new for each message and kept for the same text sent again after a failed send", () => {
+    const a = newClientId();
+    expect(a).toMatch(/^[A-Za-z0-9._:-]{1,64}$/);
+    expect(newClientId()).not.toBe(a);
+    expect(clientIdFor(null, "hi")).not.toBe(a);
+    expect(clientIdFor({ text: "hi", clientId: a }, "hi")).toBe(a);
+    expect(clientIdFor({ text: "hi", clientId: a }, "hello")).not.toBe(a);
+  });
 });

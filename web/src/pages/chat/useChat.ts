@@ -5,7 +5,7 @@ import { useCallback, useEffect, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { api, authFetch, errorMessage } from "../../api/client";
 import { conversationKeys } from "./queries";
-import { ApiRefusal, NetworkDown, resumeAnswer, streamMessage, type FinalAnswer, type StreamHandlers } from "./stream";
+import { ApiRefusal, NetworkDown, clientIdFor, resumeAnswer, streamMessage, type FinalAnswer, type StreamHandlers } from "./stream";
 
 export type Phase = "waiting" | "streaming" | "reconnecting" | "done" | "stopped" | "failed";
 
@@ -82,18 +82,24 @@ export function useChat(conversationId: number | null, onNewConversation: (id: n
     return { n, signal: ctrl.signal };
   };
 
+  // The last message sent without being accepted (its client_id is reused if it is sent again).
+  const unsent = useRef<{ text: string; clientId: string } | null>(null);
+
   const send = (text: string): Promise<boolean> => {
+    const clientId = clientIdFor(unsent.current, text);
+    unsent.current = { text, clientId };
     const { n, signal } = begin({ conversationId, userText: text, content: "", phase: "waiting", createdAt: new Date().toISOString() });
     const update = updater(n);
     return new Promise<boolean>((resolve) => {
       let accepted = false;
-      const body = { message: text, conversation_id: conversationId ?? undefined, language: i18n.language };
+      const body = { message: text, conversation_id: conversationId ?? undefined, language: i18n.language, client_id: clientId };
       streamMessage(
         body,
         {
           ...handlers(update),
           onAccepted: (ids) => {
             accepted = true;
+            unsent.current = null;
             update((l) => ({ ...l, messageId: ids.message_id, userMessageId: ids.user_message_id, conversationId: ids.conversation_id }));
             if (conversationId === null) onNewConversation(ids.conversation_id);
             void client.invalidateQueries({ queryKey: ["conversations", "list"] });
