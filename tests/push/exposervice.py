@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from tests.privacy.conftest import eventually
+from tests.push.pushservice import serving
 
 PATH = "/--/api/v2/push/send"
 
@@ -89,10 +90,5 @@ class ExpoService:
 @contextmanager
 def expo_service() -> Iterator[ExpoService]:
     service = ExpoService()
-    thread = threading.Thread(target=service.server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(service.server):
         yield service
-    finally:
-        service.server.shutdown()
-        service.server.server_close()

@@ -113,12 +113,19 @@ class PushService:
 
 
 @contextmanager
-def push_service() -> Iterator[PushService]:
-    service = PushService()
-    thread = threading.Thread(target=service.server.serve_forever, daemon=True)
+def serving(server: ThreadingHTTPServer) -> Iterator[None]:
+    """A stand-in's HTTP server answering in a thread for the block, then closed."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield service
+        yield
     finally:
-        service.server.shutdown()
-        service.server.server_close()
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
+def push_service() -> Iterator[PushService]:
+    service = PushService()
+    with serving(service.server):
+        yield service

@@ -160,8 +160,11 @@ async def answer_events(
 
 async def last_event(runtime: Runtime, user_id: int, message_id: int) -> TurnEvent:
     """The answer's final event (``response`` or ``error``), once it is final."""
-    events = [event async for event in answer_events(runtime, user_id, message_id)]
-    return events[-1]
+    last: TurnEvent | None = None
+    async for event in answer_events(runtime, user_id, message_id):
+        last = event
+    assert last is not None  # answer_events always ends with the final event
+    return last
 
 
 async def final_event(runtime: Runtime, user_id: int, message_id: int, after_seq: int = 0) -> TurnEvent:
