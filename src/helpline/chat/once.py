@@ -123,17 +123,7 @@ async def begin_once(
 def relayed_payload(earlier: Repeated) -> dict[str, object]:
     """The final event of a repeated message that went to a person (as service.relayed_payload,
     without the hand-off's current state)."""
-    return {
-        "message_id": earlier.user_message_id,
-        "conversation_id": earlier.conversation_id,
-        "user_message_id": earlier.user_message_id,
-        "content": "",
-        "status": MessageStatus.sent.value,
-        "tokens_used": 0,
-        "model_used": None,
-        "response_time_ms": None,
-        "timestamp": earlier.created_at.isoformat(),
-    }
+    return service.unanswered_payload(earlier.conversation_id, earlier.user_message_id, earlier.created_at)
 
 
 async def answer_events(

@@ -174,21 +174,27 @@ async def begin(
     )
 
 
-def relayed_payload(relayed: Relayed) -> dict[str, Any]:
-    """A relayed message as the turn's final event: the assistant did not answer (``content``
-    empty, ``message_id`` the user's own message); ``handoff`` says who will."""
+def unanswered_payload(conversation_id: int, user_message_id: int, created_at: datetime) -> dict[str, Any]:
+    """A user's message the assistant does not answer, as the turn's final event (``content``
+    empty, ``message_id`` the user's own message)."""
     return {
-        "message_id": relayed.user_message_id,
-        "conversation_id": relayed.conversation_id,
-        "user_message_id": relayed.user_message_id,
+        "message_id": user_message_id,
+        "conversation_id": conversation_id,
+        "user_message_id": user_message_id,
         "content": "",
         "status": MessageStatus.sent.value,
         "tokens_used": 0,
         "model_used": None,
         "response_time_ms": None,
-        "timestamp": relayed.created_at.isoformat(),
-        "handoff": relayed.handoff.model_dump(mode="json"),
+        "timestamp": created_at.isoformat(),
     }
+
+
+def relayed_payload(relayed: Relayed) -> dict[str, Any]:
+    """A relayed message as the turn's final event: the assistant did not answer; ``handoff``
+    says who will."""
+    payload = unanswered_payload(relayed.conversation_id, relayed.user_message_id, relayed.created_at)
+    return {**payload, "handoff": relayed.handoff.model_dump(mode="json")}
 
 
 def launch(runtime: Runtime, turn: Turn) -> Generation:
