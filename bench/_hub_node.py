@@ -9,20 +9,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import random
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from redis.asyncio import Redis
+from redis.utils import HIREDIS_AVAILABLE
 
 from helpline.chat.ws import frame
+from helpline.core import gcpause
 from helpline.platform.hub import GenerationHub, Hub
 from helpline.platform.redis_hub import RedisGenerationHub
 
 URL = os.environ.get("BENCH_REDIS_URL") or None
+# As the app does after start-up (core.gcpause.settle); BENCH_GC_FREEZE=0 leaves it out, to compare.
+GC_FREEZE = os.environ.get("BENCH_GC_FREEZE", "1") != "0"
 PREFIX = os.environ.get("BENCH_PREFIX", "hlbench")
 QUEUED_FRAMES = 1024  # HELPLINE_WS_MAX_QUEUED_FRAMES's default
 
@@ -32,6 +38,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     hub: Hub = RedisGenerationHub.from_url(URL, prefix=PREFIX) if URL else GenerationHub()
     app.state.hub = hub
     app.state.raw = Redis.from_url(URL) if URL else None
+    if GC_FREEZE:
+        gcpause.settle()
+    gc.callbacks.append(_gc_observed)  # after settle's own collection: only those while serving
     try:
         yield
     finally:
@@ -41,6 +50,30 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 app = FastAPI(lifespan=lifespan)
+# Collections seen since the start, by generation: how many, their total and longest pause (ms).
+GC_SEEN: dict[int, list[float]] = {0: [0, 0.0, 0.0], 1: [0, 0.0, 0.0], 2: [0, 0.0, 0.0]}
+_gc_began = [0.0]
+
+
+def _gc_observed(phase: str, info: dict[str, Any]) -> None:
+    if phase == "start":
+        _gc_began[0] = time.perf_counter()
+        return
+    pause = (time.perf_counter() - _gc_began[0]) * 1000
+    seen = GC_SEEN[info["generation"]]
+    seen[0] += 1
+    seen[1] += pause
+    seen[2] = max(seen[2], pause)
+
+
+@app.get("/gc")
+async def gc_seen() -> dict[str, object]:
+    return {
+        "frozen": gc.get_freeze_count(),
+        "collections": {str(g): v for g, v in GC_SEEN.items()},
+        "cpu_seconds": time.process_time(),
+        "parser": "hiredis" if HIREDIS_AVAILABLE else "python",
+    }
 
 
 @app.get("/ping")

@@ -153,6 +153,7 @@ async def run(a: str, b: str, args: argparse.Namespace, prefix: str) -> None:
         idle_same, idle_cross, idle_raw = await probe(http_a, a, b, probes, args.events, redis, prefix)
 
         sockets = [await open_socket(host, u) for u in load_users for host in (a, b)]
+        cpu_before = [(await http.get("/gc")).json()["cpu_seconds"] for http in (http_a, http_b)]
         drains = [asyncio.create_task(drain(ws)) for ws in sockets]
         stop = asyncio.Event()
         started = time.perf_counter()
@@ -166,6 +167,7 @@ async def run(a: str, b: str, args: argparse.Namespace, prefix: str) -> None:
             await ws.close()
         await asyncio.gather(*drains, return_exceptions=True)
         await redis.aclose()
+        seen = [(await http.get("/gc")).json() for http in (http_a, http_b)]
 
     print(f"\nLoad: {published:,} events published in {seconds:.1f} s ({published / seconds:,.0f}/s, each delivered "
           f"to a socket on A and on B), {len(sockets):,} load sockets open.\n")  # fmt: skip
@@ -177,6 +179,14 @@ async def run(a: str, b: str, args: argparse.Namespace, prefix: str) -> None:
     row("same instance, under load", busy_same, None)
     row("one Redis hop, no hub, under load", busy_raw, busy_same)
     row("cross-instance, under load", busy_cross, busy_same)
+    for name, node, cpu in zip(("A", "B"), seen, cpu_before, strict=True):
+        full = node["collections"]["2"]
+        per_event = (node["cpu_seconds"] - cpu) * 1e6 / max(published + len(probes) * args.events, 1)
+        print(f"Instance {name} ({node['parser']} parser): {per_event:.0f} µs of CPU per event published under load; "
+              f"{node['frozen']:,} objects frozen after start; "
+              f"{full[0]} full collections, longest {full[2]:.1f} ms, together {full[1]:.1f} ms; "
+              f"{node['collections']['0'][0] + node['collections']['1'][0]} young ones, "
+              f"together {node['collections']['0'][1] + node['collections']['1'][1]:.1f} ms.")  # fmt: skip
     p99 = pct(busy_cross, 0.99)
     verdict = "met" if p99 < 50 else "MISSED"
     added = statistics.median(busy_cross) - statistics.median(busy_same)
@@ -191,10 +201,17 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=50, help="tokens per probe answer")
     parser.add_argument("--load-users", type=int, default=200)
     parser.add_argument("--load-streams", type=int, default=10, help="answers generated at once under load")
+    parser.add_argument(
+        "--no-gc-freeze", action="store_true", help="leave out the instances' gc.freeze() after start (to compare)"
+    )
     args = parser.parse_args()
     install_signal_handlers()
     workdir = Path(tempfile.mkdtemp(prefix="helpline-bench-fanout-"))
-    env = {"BENCH_REDIS_URL": args.redis, "BENCH_PREFIX": f"hlbench:{uuid.uuid4().hex[:8]}"}
+    env = {
+        "BENCH_REDIS_URL": args.redis,
+        "BENCH_PREFIX": f"hlbench:{uuid.uuid4().hex[:8]}",
+        "BENCH_GC_FREEZE": "0" if args.no_gc_freeze else "1",
+    }
     print(f"Cross-instance delivery through {args.redis}: {args.probes} probe users x {args.events} tokens, "
           f"{args.load_users} load users, {args.load_streams} answers at once under load", flush=True)  # fmt: skip
     for name in ("a", "b"):

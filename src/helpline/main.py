@@ -20,7 +20,7 @@ from helpline.chat.router import router as chat_router
 from helpline.chat.service import sweep_abandoned_answers
 from helpline.chat.ws import router as ws_router
 from helpline.conversations.router import router as conversations_router
-from helpline.core import tracing
+from helpline.core import gcpause, tracing
 from helpline.core.config import Settings, get_settings
 from helpline.core.embedded_pg import EmbeddedPostgres
 from helpline.core.errors import install_error_handlers
@@ -89,6 +89,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     settings = settings or (runtime.settings if runtime else get_settings())
     tracer_provider = tracing.configure(settings.tracing)
     configure_logging(settings.log_level, settings.log_json, traced=tracer_provider is not None)
+    gcpause.instrument()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -109,6 +110,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         tracing.instrument_engine(own.engine)
         await sweep_abandoned_answers(own)
         await warm_up(own)
+        gcpause.settle()  # what start-up built stays: later collections skip it
         try:
             # Guest and export clean-up, retention and the rest run as jobs (helpline.jobs).
             async with _jobs_worker(own, schedules=True):

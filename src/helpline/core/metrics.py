@@ -100,6 +100,14 @@ JOBS_PROCESSED = Counter("jobs_processed_total", "Background jobs completed", ["
 JOBS_FAILED = Counter("jobs_failed_total", "Background jobs failed for good", ["function"])
 JOBS_RETRIED = Counter("jobs_retried_total", "Background job attempts that failed and will be retried", ["function"])
 JOBS_QUEUE_DEPTH = Gauge("jobs_queue_depth", "Background jobs in the queue", ["state"], multiprocess_mode="mostrecent")
+# How long each garbage collection stopped the process (core.gcpause), by generation (0, 1, 2):
+# every request, socket and stream of the process waits while it runs.
+GC_PAUSE = Histogram(
+    "helpline_gc_pause_seconds",
+    "Garbage collection pauses",
+    ["generation"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
 
 
 def multiprocess() -> bool:
