@@ -216,7 +216,8 @@ def main() -> None:
           f"{args.load_users} load users, {args.load_streams} answers at once under load", flush=True)  # fmt: skip
     for name in ("a", "b"):
         (workdir / name).mkdir()
-    keep = ["--timeout-keep-alive", "600"]
+    # As `helpline serve` runs its sockets (core/server.py: no permessage-deflate).
+    keep = ["--timeout-keep-alive", "600", "--ws-per-message-deflate", "false"]
     with (
         # Kept-alive connections stay open between the phases (uvicorn closes idle ones after 5 s,
         # which races with a request sent on one at that moment).
