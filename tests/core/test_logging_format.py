@@ -55,3 +55,18 @@ def test_plain_lines_at_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_setting_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     assert json.loads(_line(monkeypatch, _Terminal(), True))["event"] == "hello"
     assert not _line(monkeypatch, io.StringIO(), False).startswith("{")
+
+
+def test_job_library_lines_only_when_something_goes_wrong(monkeypatch: pytest.MonkeyPatch) -> None:
+    """saq's three INFO lines per job (a cron every minute) stay out; its errors come through."""
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stream)
+    configure_logging("INFO", True)
+    saq = logging.getLogger("saq.worker")
+    saq.info("Processing %s", "Job<abandoned_answers>")
+    saq.error("Error processing job %s", "Job<export>")
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    lines = stream.getvalue().strip().splitlines()
+    assert len(lines) == 1
+    assert "Error processing job" in json.loads(lines[0])["event"]

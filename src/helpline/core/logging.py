@@ -200,3 +200,6 @@ def configure_logging(level: str = "INFO", json: bool | None = True, *, traced: 
     logging.getLogger("uvicorn.access").disabled = True
     # Alembic announces each of its plugins at INFO on every start; its migration lines stay.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # saq writes three INFO lines per job (enqueuing, processing, finished): three a minute for the
+    # minute's cron alone. Its errors stay; helpline.jobs.worker logs retries and, at DEBUG, each job.
+    logging.getLogger("saq").setLevel(logging.WARNING)

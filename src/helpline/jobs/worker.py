@@ -31,10 +31,12 @@ async def _after_process(ctx: JobContext) -> None:
         return
     if job.status == Status.COMPLETE:
         JOBS_PROCESSED.labels(function=job.function).inc()
+        log.debug("jobs.finished", function=job.function, key=job.key)
     elif job.status in (Status.FAILED, Status.ABORTED):
-        JOBS_FAILED.labels(function=job.function).inc()
+        JOBS_FAILED.labels(function=job.function).inc()  # saq logs the error itself
     elif job.status == Status.QUEUED:
         JOBS_RETRIED.labels(function=job.function).inc()
+        log.info("jobs.retrying", function=job.function, key=job.key, attempts=job.attempts, error=job.error)
 
 
 def build_worker(
