@@ -2,6 +2,7 @@
 // localStorage (namespaced by the API origin), silent refresh, and answers streamed over SSE
 // with re-attachment after a dropped connection. No dependencies: the widget ships as one small file.
 import type { components } from "../api/schema";
+import { clientIdFor } from "../api/clientId";
 import { SseParser } from "./sse";
 
 export type ChatResponse = components["schemas"]["ChatResponse"];
@@ -72,6 +73,9 @@ async function apiError(response: Response): Promise<ApiError> {
 
 export class HelplineClient {
   private readonly storeKey: string;
+  /** The last message whose send was not accepted (the connection dropped): sent again with the
+   * same text, it keeps its client_id, so the server stores and answers it once. */
+  private unsent: { text: string; clientId: string } | null = null;
 
   constructor(
     readonly base: string,
@@ -223,11 +227,18 @@ export class HelplineClient {
   /** Send a message and stream the answer; resolves with the stored answer (its `error` set if
    * the model failed). A dropped connection is re-attached to the same answer, not resent. */
   async send(message: string, on: StreamHandlers): Promise<ChatResponse> {
+    const clientId = clientIdFor(this.unsent, message);
+    this.unsent = { text: message, clientId };
     const start = () =>
       this.authed("/api/v1/chat/stream", () => ({
         method: "POST",
         headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
-        body: JSON.stringify({ message, conversation_id: this.conversationId, language: this.language }),
+        body: JSON.stringify({
+          message,
+          conversation_id: this.conversationId,
+          language: this.language,
+          client_id: clientId,
+        }),
       }));
     let response = await start();
     if (response?.status === 404 && this.conversationId !== null) {
@@ -237,6 +248,7 @@ export class HelplineClient {
     }
     if (!response) throw new Unreachable();
     if (!response.ok) throw await apiError(response);
+    this.unsent = null; // accepted: stored once, whatever happens to the stream
     const state: StreamState = { messageId: null, lastId: null, final: null };
     await this.consume(response, on, state);
     if (state.final) return state.final;

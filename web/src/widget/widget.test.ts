@@ -82,7 +82,7 @@ describe("Widget", () => {
     const link = widget.view.log.querySelector("a");
     expect(link?.href).toBe(`${BASE}/help/returns`);
     expect(calls[1]?.headers.get("Authorization")).toBe("Bearer g1");
-    expect(calls[1]?.body).toEqual({ message: "Hello?", conversation_id: null, language: "en" });
+    expect(calls[1]?.body).toEqual({ message: "Hello?", conversation_id: null, language: "en", client_id: expect.any(String) });
 
     serve({
       "GET /api/v1/conversations/5": () =>
@@ -153,6 +153,25 @@ describe("Widget", () => {
     expect(widget.view.input.value).toBe("Please help");
     expect(widget.view.log.querySelectorAll(".msg.user")).toHaveLength(0);
     expect(log(widget)).toContain("wait 30 seconds");
+  });
+
+  it("sends a message again with its client_id after a dropped send, and a new one for the next", async () => {
+    serve({
+      "POST /api/v1/auth/guest": guest("g1"),
+      "POST /api/v1/chat/stream": [() => Promise.reject(new TypeError("network down")), streamOk, streamOk],
+    });
+    const widget = mount();
+    widget.open();
+    await ask(widget, "Where is my parcel?");
+    expect(log(widget)).not.toContain("Hi you");
+    await ask(widget, "Where is my parcel?");
+    expect(log(widget)).toContain("Hi you");
+    await ask(widget, "Thanks");
+    const ids = calls.filter((c) => c.url.endsWith("/chat/stream")).map((c) => (c.body as { client_id: string }).client_id);
+    expect(ids).toHaveLength(3);
+    expect(ids[0]).toMatch(/^[0-9a-f-]{32,36}$/);
+    expect(ids[1]).toBe(ids[0]);
+    expect(ids[2]).not.toBe(ids[0]);
   });
 
   it("asks the visitor to sign in when guests are not allowed", async () => {
