@@ -153,3 +153,31 @@ def test_a_bad_rerank_setting_stops_the_start_with_one_line(monkeypatch: pytest.
     monkeypatch.setenv("HELPLINE_SEARCH_RERANK_WEIGHT", "0.5")
     search = load_settings().search
     assert (search.rerank, search.rerank_weight, search.normalize, search.follow_ups) == ("off", 0.5, True, True)
+
+
+async def test_a_translation_in_a_nearer_language_ranks_first(runtime: Runtime) -> None:
+    """issue 19: a French question about "RGPD" ranked the Spanish GDPR article first (the only
+    one with that word) over the English one saying the same. With no French FAQ, the English
+    translation (the default language) is the nearer one; a Spanish question still gets Spanish."""
+    from helpline.core.db import session_scope
+    from helpline.faqs.backends import resolve_deps
+    from helpline.faqs.demo import load_demo_if_empty
+    from helpline.faqs.search import retrieve
+
+    async for session in session_scope(runtime.sessionmaker):
+        deps = await resolve_deps(runtime, session)
+        await load_demo_if_empty(session, deps)
+    async for session in session_scope(runtime.sessionmaker):
+        deps = await resolve_deps(runtime, session)
+        french = await retrieve(session, deps, "Parcelo est-il conforme au RGPD ?", "fr", 3)
+        spanish = await retrieve(session, deps, "¿Parcelo cumple el RGPD?", "es", 3)
+        german = await retrieve(session, deps, "Wie setze ich mein Passwort zurück?", "de", 5)
+    assert [(h.question, h.language) for h in french[:2]] == [
+        ("Is Parcelo GDPR compliant?", "en"),
+        ("¿Parcelo cumple con el RGPD?", "es"),
+    ]
+    assert spanish[0].question == "¿Parcelo cumple con el RGPD?"
+    # Each translation right after the one it translates, whichever ranked first.
+    at = {h.question: i for i, h in enumerate(german)}
+    if "¿Cómo restablezco mi contraseña?" in at and "How do I reset my password?" in at:
+        assert at["¿Cómo restablezco mi contraseña?"] == at["How do I reset my password?"] + 1
