@@ -181,3 +181,21 @@ async def test_a_translation_in_a_nearer_language_ranks_first(runtime: Runtime) 
     at = {h.question: i for i, h in enumerate(german)}
     if "¿Cómo restablezco mi contraseña?" in at and "How do I reset my password?" in at:
         assert at["¿Cómo restablezco mi contraseña?"] == at["How do I reset my password?"] + 1
+
+
+async def test_the_api_reranks_candidates_under_the_first_embedders_floor(
+    client: httpx.AsyncClient, boss: dict[str, str], runtime: Runtime
+) -> None:
+    """The first embedder (here the tests' bag of words) puts both FAQs at 0.2 for this query,
+    under its 0.3 floor, and no word matches: without the reranker's lower floor for its
+    candidates the search API finds nothing. e5 knows that shutting down a membership is closing
+    an account. The chat keeps its own floor (its grounding filters by that cosine anyway)."""
+    from helpline.core.db import session_scope
+    from helpline.faqs.backends import resolve_deps
+    from helpline.faqs.search import retrieve
+
+    for faq in (OPEN, CLOSE):
+        await create_faq(client, boss, status="published", **faq)
+    assert (await order(client, boss, "shut down membership how"))[0] == CLOSE["question"]
+    async for session in session_scope(runtime.sessionmaker):
+        assert await retrieve(session, await resolve_deps(runtime, session), "shut down membership how", "en") == []
