@@ -220,6 +220,23 @@ _COMMON_ACRONYMS = frozenset(
         "ERP",
         "FAQ",
         "USB",
+        # The web's vocabulary (an answer about webhooks names them) and common abbreviations.
+        "GET",
+        "POST",
+        "PUT",
+        "PATCH",
+        "DELETE",
+        "HEAD",
+        "JSON",
+        "XML",
+        "HTML",
+        "REST",
+        "ATM",
+        "ATMS",
+        "US",
+        "USA",
+        "UK",
+        "EU",
     ]
 )
 # Small numbers spelled out in the material ("within thirty days") count as the number.
@@ -257,19 +274,21 @@ _WORDS = re.compile(r"[^\W\d_]+", re.UNICODE)
 # Words that name nothing by themselves in a run of capitals: a model writes "Customer Support
 # Team", "Billing Page", "Best Regards" or "Track Your Parcel" in Title Case, and no customer acts on
 # them as a name. Function words, a support desk's generic nouns (a team, a page, a button), and
-# courtesies, in the four languages of the prompts. A run of capitals made of these alone is no
-# name; in a longer one ("Parcelo Express Team") the other words must be in the material.
+# courtesies, in the four languages of the prompts. Not "app", "service", "portal" or "account":
+# "Apple Watch App" and "Refund Service" are what an invented product is called. A run of capitals
+# made of these alone is no name; in a longer one ("Parcelo Express Team") the other words must be
+# in the material.
 _GENERIC_TEXT = """
     a an the and or of for to in on at by with from your my our their its this that these those you we i
     is are be it all any new more how what when where why who here there now then not no yes
     y o de del la las el los para por con en su sus tu tus mi mis nuestro nuestra
     et ou le les des du pour par avec sur votre vos mon mes notre
     und oder der die das den dem des für mit auf ihr ihre ihren mein meine unser unsere
-    team teams support customer customers service services help desk center centre page pages button
-    buttons tab tabs menu menus section sections screen screens link links option options step steps
-    field fields form forms list lists box icon panel dashboard portal account accounts profile
-    settings setting details detail information info overview home app website site note notes tip tips
+    team teams support customer customers help desk center centre page pages button buttons tab tabs
+    menu menus section sections screen screens link links option options step steps field fields form
+    forms list lists box icon details detail information info overview home note notes tip tips
     important warning contact contacts department office staff agent agents representative manager
+    content type
     dear hello hi hey thanks thank regards best kind warm sincerely cheers happy good luck great day
     welcome congratulations sorry please yours truly faithfully
 """
