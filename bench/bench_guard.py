@@ -55,6 +55,11 @@ from helpline.chat import guard
 from helpline.faqs.demo import demo_file
 
 QUESTIONS_FILE = Path(__file__).resolve().parent / "guard_questions.json"
+# Names (the guard's "name" facts) that SmolLM2-135M's own answers state, each read and labelled
+# once by hand: "invented" (a person, place, company or product the KB does not have, or not in
+# the articles the model was given) or "not_a_name" (Title Case of ordinary words, a UI label, a
+# sign-off). The report counts the guard's false alarms and misses against them.
+NAMES_FILE = Path(__file__).resolve().parent / "guard_names.json"
 HUGE = "100000000"
 SEND_TIMEOUT_S = 300.0  # a local answer that loops to max_tokens takes 20-30 s; queued behind nothing
 BARS = (0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7)
@@ -470,6 +475,45 @@ def report_pairs(on: Sequence[Verdict], off: Sequence[Verdict]) -> None:
         print(f"    {v.q.id} {v.q.question!r}: {_short(v.a.content)}")
 
 
+def report_names(label: str, verdicts: Sequence[Verdict], path: Path = NAMES_FILE) -> None:
+    """The guard's name check on the model's own answers (not the guard's stand-ins), against the
+    articles the model was given: labelled false alarms (a "not_a_name" flagged), catches (an
+    "invented" flagged) and misses (an "invented" stated but not flagged)."""
+    labels: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))["names"] if path.exists() else {}
+    own = [v for v in verdicts if v.a.model_used not in ("faq", "guard")]
+    # Per answer: a name flagged (or stated) twice in one answer counts once.
+    flagged = Counter(n for v in own for n in {f.text for f in v.unsupported_retrieved if f.kind == "name"})
+    alarms = {n: c for n, c in flagged.items() if labels.get(n) == "not_a_name"}
+    invented = [n for n, kind in labels.items() if kind == "invented"]
+    caught: Counter[str] = Counter()
+    missed: Counter[str] = Counter()
+    for v in own:
+        named = {f.text for f in v.unsupported_retrieved if f.kind == "name"}
+        for n in invented:
+            if n in named:
+                caught[n] += 1
+            elif re.search(rf"(?<!\w){re.escape(n)}(?!\w)", v.a.content) and not any(n in m for m in named):
+                missed[n] += 1  # stated, not flagged (and not part of a longer name that is)
+    unlabelled = {n: c for n, c in flagged.items() if n not in labels}
+    answers_alarmed = sum(
+        1
+        for v in own
+        if any(f.kind == "name" and labels.get(f.text) == "not_a_name" for f in v.unsupported_retrieved)
+        and not any(f.kind != "name" or labels.get(f.text) != "not_a_name" for f in v.unsupported_retrieved)
+    )
+    print(f"\n== names in the model's own answers ({label}; {len(own)} answers, labels: {path.name})")
+    stated = sum(caught.values()) + sum(missed.values())
+    print(
+        f"  flagged names: {sum(flagged.values())}; false alarms {sum(alarms.values())} "
+        f"({len(alarms)} distinct), invented caught {sum(caught.values())} of {stated}, "
+        f"invented let through {sum(missed.values())}; answers whose only flagged facts are false alarms: "
+        f"{answers_alarmed}"
+    )
+    for what, names in (("false alarms", alarms), ("let through", missed), ("unlabelled", unlabelled)):
+        if names:
+            print(f"  {what}: " + ", ".join(f"{n!r} x{c}" for n, c in sorted(names.items(), key=lambda x: -x[1])))
+
+
 def report_sweep(
     questions: Sequence[Question],
     retrieved: dict[str, Retrieved],
@@ -656,9 +700,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\nanswers written to {args.save}")
     if args.compare:
         for run, answers in load_answers(args.compare, questions).items():
-            report_run(f"{args.compare.name} (judged again): guard {run}", judge(questions, answers, retrieved))
+            again = judge(questions, answers, retrieved)
+            report_run(f"{args.compare.name} (judged again): guard {run}", again)
+            report_names(f"{args.compare.name}, guard {run}", again)
     for run, vs in verdicts.items():
         report_run(f"guard {run}", vs)
+        report_names(f"guard {run}", vs)
     if "off" in verdicts:
         report_languages(verdicts["off"])
     if "on" in verdicts and "off" in verdicts:

@@ -182,7 +182,7 @@ def report_misses(run: Run) -> None:
         print(f"  {q.q!r} [{q.split}] -> {r[0] if r else '(nothing)'} (expected {slug(q.intent)}: {rank})")
 
 
-def time_reranker(queries: Sequence[Query], candidates: int = 20) -> None:
+def time_reranker(queries: Sequence[Query], candidates: int | None = None) -> None:
     """The reranking stage's own cost per query, in-process, the way a running server pays it:
     the FAQs' passage vectors cached (made once per FAQ), the query embedded by e5 on one
     thread, scores for ``candidates`` FAQs. The server starts that embedding while its SQL runs,
@@ -192,6 +192,8 @@ def time_reranker(queries: Sequence[Query], candidates: int = 20) -> None:
     from helpline.core.config import SearchSettings
     from helpline.faqs.rerank import create_reranker
     from helpline.platform.cache import MemoryFAQCache
+
+    candidates = candidates or SearchSettings().rerank_candidates
 
     async def measure() -> tuple[list[float], float, float]:
         reranker = create_reranker(SearchSettings(rerank="e5"), MemoryFAQCache(max_entries=100_000))

@@ -119,6 +119,49 @@ def test_the_same_value_of_the_same_kind_is_supported(answer: str, material: str
     assert unsupported(answer, Support([material])) == []
 
 
+NAMES_MATERIAL = (
+    "We ship with UPS and Royal Mail. Create a return label from the Returns page; Parcelo Protect "
+    "covers loss, plus damage in transit. Contact support from the dashboard."
+)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        # Title Case of generic words, courtesies and UI nouns: no name a customer acts on.
+        "Contact our Customer Support Team from the Help Center.",
+        "Happy Shipping! Best Regards, The Parcelo Support Team",
+        # The material's words, singular or plural.
+        "Open the Return Labels page and choose Parcelo Protect.",
+        # A made-up link text run together from a name the material has.
+        "Yes, we support Royal Mail [RoyalMail].",
+        # The web's vocabulary and common abbreviations.
+        "The webhook sends a POST with a Content-Type header; reply to a GET with JSON. Any ATM in the UK.",
+    ],
+)
+def test_title_case_of_known_or_generic_words_is_no_invented_name(answer: str) -> None:
+    assert unsupported(answer, Support([NAMES_MATERIAL])) == []
+
+
+@pytest.mark.parametrize(
+    ("answer", "name"),
+    [
+        ("Upgrade to Parcelo Premium Plus today.", "Parcelo Premium Plus"),
+        ("Try ParceloPlus for that.", "ParceloPlus"),  # "Parcelo" and "plus" are in the material, apart
+        ("Our CEO is Elena Pareja.", "Elena Pareja"),
+        ("Our office is in New York City.", "New York City"),
+        ("Get it on the Apple App Store.", "Apple App Store"),
+        ("Ask the DHL Support Team.", "DHL"),
+        # The customer named the watch; an app for it is the answer's own invention.
+        ("Track it in the Apple Watch App.", "Apple Watch App"),
+        ("Ask our Refund Service.", "Refund Service"),
+    ],
+)
+def test_an_invented_name_is_caught_among_generic_words(answer: str, name: str) -> None:
+    material = [NAMES_MATERIAL, "Can I track my parcel on my Apple Watch?"]
+    assert [f.text for f in unsupported(answer, Support(material))] == [name]
+
+
 def test_capitals_in_a_row_are_no_name_in_german() -> None:
     assert facts("Öffnen Sie Ihre Bestellung unter Meine Sendungen.", "de") == []
 

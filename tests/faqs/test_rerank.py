@@ -153,3 +153,49 @@ def test_a_bad_rerank_setting_stops_the_start_with_one_line(monkeypatch: pytest.
     monkeypatch.setenv("HELPLINE_SEARCH_RERANK_WEIGHT", "0.5")
     search = load_settings().search
     assert (search.rerank, search.rerank_weight, search.normalize, search.follow_ups) == ("off", 0.5, True, True)
+
+
+async def test_a_translation_in_a_nearer_language_ranks_first(runtime: Runtime) -> None:
+    """issue 19: a French question about "RGPD" ranked the Spanish GDPR article first (the only
+    one with that word) over the English one saying the same. With no French FAQ, the English
+    translation (the default language) is the nearer one; a Spanish question still gets Spanish."""
+    from helpline.core.db import session_scope
+    from helpline.faqs.backends import resolve_deps
+    from helpline.faqs.demo import load_demo_if_empty
+    from helpline.faqs.search import retrieve
+
+    async for session in session_scope(runtime.sessionmaker):
+        deps = await resolve_deps(runtime, session)
+        await load_demo_if_empty(session, deps)
+    async for session in session_scope(runtime.sessionmaker):
+        deps = await resolve_deps(runtime, session)
+        french = await retrieve(session, deps, "Parcelo est-il conforme au RGPD ?", "fr", 3)
+        spanish = await retrieve(session, deps, "¿Parcelo cumple el RGPD?", "es", 3)
+        german = await retrieve(session, deps, "Wie setze ich mein Passwort zurück?", "de", 5)
+    assert [(h.question, h.language) for h in french[:2]] == [
+        ("Is Parcelo GDPR compliant?", "en"),
+        ("¿Parcelo cumple con el RGPD?", "es"),
+    ]
+    assert spanish[0].question == "¿Parcelo cumple con el RGPD?"
+    # Each translation right after the one it translates, whichever ranked first.
+    at = {h.question: i for i, h in enumerate(german)}
+    if "¿Cómo restablezco mi contraseña?" in at and "How do I reset my password?" in at:
+        assert at["¿Cómo restablezco mi contraseña?"] == at["How do I reset my password?"] + 1
+
+
+async def test_the_api_reranks_candidates_under_the_first_embedders_floor(
+    client: httpx.AsyncClient, boss: dict[str, str], runtime: Runtime
+) -> None:
+    """The first embedder (here the tests' bag of words) puts both FAQs at 0.2 for this query,
+    under its 0.3 floor, and no word matches: without the reranker's lower floor for its
+    candidates the search API finds nothing. e5 knows that shutting down a membership is closing
+    an account. The chat keeps its own floor (its grounding filters by that cosine anyway)."""
+    from helpline.core.db import session_scope
+    from helpline.faqs.backends import resolve_deps
+    from helpline.faqs.search import retrieve
+
+    for faq in (OPEN, CLOSE):
+        await create_faq(client, boss, status="published", **faq)
+    assert (await order(client, boss, "shut down membership how"))[0] == CLOSE["question"]
+    async for session in session_scope(runtime.sessionmaker):
+        assert await retrieve(session, await resolve_deps(runtime, session), "shut down membership how", "en") == []

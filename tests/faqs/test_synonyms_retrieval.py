@@ -30,7 +30,8 @@ async def test_my_package_never_arrived_finds_the_lost_parcel_faq(
 ) -> None:
     runtime.embedder = LocalEmbedder()
     await load_demo(runtime)
-    for q in ("my package never arrived", "package never showed up"):
+    # "my order never came": an order is not a parcel, but "never came" is how a lost one is told.
+    for q in ("my package never arrived", "package never showed up", "my order never came"):
         found = [h["slug"] for h in await hits(client, q, {"language": "en", "limit": "10"})]
         assert LOST in found[:3], (q, found)
     # Without the synonyms, the vocabulary gap is back (a change of sets bumps the search version,

@@ -220,6 +220,23 @@ _COMMON_ACRONYMS = frozenset(
         "ERP",
         "FAQ",
         "USB",
+        # The web's vocabulary (an answer about webhooks names them) and common abbreviations.
+        "GET",
+        "POST",
+        "PUT",
+        "PATCH",
+        "DELETE",
+        "HEAD",
+        "JSON",
+        "XML",
+        "HTML",
+        "REST",
+        "ATM",
+        "ATMS",
+        "US",
+        "USA",
+        "UK",
+        "EU",
     ]
 )
 # Small numbers spelled out in the material ("within thirty days") count as the number.
@@ -254,6 +271,29 @@ _NUMBER_WORD = re.compile(
     r"\b(" + "|".join(sorted(map(re.escape, NUMBER_WORDS), key=len, reverse=True)) + r")\b", re.IGNORECASE
 )
 _WORDS = re.compile(r"[^\W\d_]+", re.UNICODE)
+# Words that name nothing by themselves in a run of capitals: a model writes "Customer Support
+# Team", "Billing Page", "Best Regards" or "Track Your Parcel" in Title Case, and no customer acts on
+# them as a name. Function words, a support desk's generic nouns (a team, a page, a button), and
+# courtesies, in the four languages of the prompts. Not "app", "service", "portal" or "account":
+# "Apple Watch App" and "Refund Service" are what an invented product is called. A run of capitals
+# made of these alone is no name; in a longer one ("Parcelo Express Team") the other words must be
+# in the material.
+_GENERIC_TEXT = """
+    a an the and or of for to in on at by with from your my our their its this that these those you we i
+    is are be it all any new more how what when where why who here there now then not no yes
+    y o de del la las el los para por con en su sus tu tus mi mis nuestro nuestra
+    et ou le les des du pour par avec sur votre vos mon mes notre
+    und oder der die das den dem des für mit auf ihr ihre ihren mein meine unser unsere
+    team teams support customer customers help desk center centre page pages button buttons tab tabs
+    menu menus section sections screen screens link links option options step steps field fields form
+    forms list lists box icon details detail information info overview home note notes tip tips
+    important warning contact contacts department office staff agent agents representative manager
+    content type
+    dear hello hi hey thanks thank regards best kind warm sincerely cheers happy good luck great day
+    welcome congratulations sorry please yours truly faithfully
+"""
+_GENERIC_WORDS = frozenset(_GENERIC_TEXT.split())
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -408,8 +448,21 @@ def _name(text: str, m: re.Match[str]) -> str:
         i -= 1
     if i < 0 or text[i] in _SENTENCE_END:
         rest = re.split(r"[ -]", name, maxsplit=1)[1]
-        return rest if re.search(r"[ -][A-ZÀ-Ý]", rest) else ""
+        name = rest if re.search(r"[ -][A-ZÀ-Ý]", rest) else ""
+    if all(w in _GENERIC_WORDS for w in _WORDS.findall(name.lower())):
+        return ""  # "Customer Support Team", "Best Regards": Title Case, not a name
     return name
+
+
+def _forms(word: str) -> tuple[str, ...]:
+    """``word`` and its singular, for comparing a name's words with the material's ("Labels" and
+    "label", "Returns" and "return", "Boxes" and "box")."""
+    forms = [word]
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        forms.append(word[:-1])
+        if word.endswith("es"):
+            forms.append(word[:-2])
+    return tuple(forms)
 
 
 def _digitized(text: str) -> str:
@@ -444,14 +497,30 @@ class Support:
         if fact.kind == "reference":
             return fact.text.lower() in self.lower
         if fact.kind == "name":
-            # Every word of the name in the material: "Royal Mail" and "royal mail" alike, and
-            # "Customer Support Team" where the material speaks of customer support and a team.
-            return all(w in self.words for w in _WORDS.findall(fact.text.lower()))
+            return self._name(fact.text)
         typed = keys(fact)
         if typed:  # percent, money, duration, quantity: the same value of the same kind
             return all(key in self.keys for key in typed)
         # date, number: every number in it must be in the material.
         return _numbers(fact.text) <= self.numbers
+
+    def _has(self, word: str) -> bool:
+        return any(form in self.words or f"{form}s" in self.words for form in _forms(word))
+
+    def _name(self, name: str) -> bool:
+        """Every word of the name in the material, but for generic words, singular or plural:
+        "Royal Mail" and "royal mail" alike, "Parcelo Support Team" where the material names
+        Parcelo, "Return Labels" where it speaks of a return label. A name with an inner capital is
+        also its words in a row ("RoyalMail", a link text, where the material says "Royal Mail"):
+        only in a row, so "ParceloPlus" is not supported by "Parcelo" and "plus" apart."""
+        words = _WORDS.findall(name.lower())
+        if all(w in _GENERIC_WORDS or self._has(w) for w in words):
+            return True
+        if " " not in name and "-" not in name:
+            parts = _CAMEL.split(name)
+            if len(parts) > 1:
+                return re.search(r"\b" + r"[\s-]?".join(map(re.escape, parts)).lower() + r"\b", self.lower) is not None
+        return False
 
 
 def unsupported(answer: str, support: Support, language: str = "en") -> list[Fact]:

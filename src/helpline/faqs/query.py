@@ -2,7 +2,8 @@
 
 Normalisation (``normalise``) drops what carries no topic and only pulls the query's vector and
 words away from the FAQ it means: greetings and sign-offs ("hi there", "thanks in advance"),
-politeness and preambles ("I was wondering if", "can you tell me", "please"). Case, punctuation
+politeness and preambles ("I was wondering if", "can you tell me", "please"), and calls for help
+("please help me with", "I need help with", "... please help!", "asap"). Case, punctuation
 and contractions are left to the embedders and the full-text parser, which were trained on or
 fold them already: spelling contractions out ("hasn't" -> "has not") changed no result for the
 better on bench/bench_retrieval_public.py and one for the worse, so it is not done. A message
@@ -29,7 +30,9 @@ _LEADING = re.compile(
     r"(?: there| team| guys| all| everyone)?"
     r"|hola|buenos d[ií]as|buenas(?: tardes| noches)?|bonjour|salut|hallo|guten (?:tag|morgen|abend)"
     r"|(?:quick|short|simple) question"
+    r"|(?:please |pls |plz )?help (?:me|us)(?: please| pls| plz)?(?: with| to| on)?"
     r"|(?:please|pls|plz|kindly)"
+    r"|i (?:need|want|would like|'d like) (?:some )?help(?: please)?(?: with| on)?"
     r"|(?:i was|i am|i'm|im) (?:just )?(?:wondering|curious)(?: if| whether| about)?"
     r"|i (?:would|'d) like to (?:know|ask)(?: if| whether| about)?"
     r"|i (?:want|need|wanted) to (?:know|ask)(?: if| whether| about)?"
@@ -46,6 +49,8 @@ _TRAILING = re.compile(
     r"[\s,.;:!-]*\b(?:"
     r"(?:many |big )?thanks?(?: you)?(?: so much| a lot| in advance| very much)?"
     r"|thx|ty|cheers|please|pls|plz|regards|best regards|kind regards"
+    r"|(?:please |pls |plz )?help(?: me| us)?(?: please| pls| plz)?|asap|urgently"
+    r"|any help (?:is|would be) (?:much |greatly |really )?appreciated"
     r"|gracias|merci|danke"
     r")\b[\s.!]*$",
     re.IGNORECASE,

@@ -59,6 +59,10 @@ class Reranker(Protocol):
 
     async def prime(self, passages: Sequence[tuple[str, str]]) -> None: ...
 
+    async def kinship(self, passages: Sequence[tuple[str, str]]) -> np.ndarray:
+        """How alike each two of these FAQs are (an n x n matrix on a cosine's scale)."""
+        ...
+
     def relevance(self, score: float) -> float:
         """``score`` on a cosine's scale (comparable across queries and languages)."""
         ...
@@ -138,6 +142,16 @@ class EmbedderReranker:
         sims = pvecs @ qvec
         n = len(passages)
         return [float(sims[i] + self.answer_weight * sims[n + i]) for i in range(n)]
+
+    async def kinship(self, passages: Sequence[tuple[str, str]]) -> np.ndarray:
+        """The mean of the cosines of each two FAQs' questions and of their questions and answers
+        read together: the passage vectors the scores used (cached), so no new embedding. e5 is
+        multilingual, so a FAQ and its translation are each other's closest (search._translations)."""
+        vectors = await self._vectors(self._passages(passages), "document")
+        n = len(passages)
+        questions, together = vectors[:n], vectors[n:]
+        kin: np.ndarray = (questions @ questions.T + together @ together.T) / 2
+        return kin
 
     def relevance(self, score: float) -> float:
         """The weighted mean of the two cosines that make ``score``."""

@@ -206,6 +206,7 @@ async def _search(
             category_ids=category_ids,
             statuses=statuses,
             limit=body.limit,
+            rerank_min_similarity=search.RERANK_MIN_SIMILARITY,
         ),
     )
     response.headers["X-Cache"] = "hit" if found.cached else "miss"

@@ -27,7 +27,8 @@ from typing import Any, Literal
 from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from helpline.ai.base import Embedder
+from helpline.ai.base import Embedder, EmbeddingError
+from helpline.ai.prompts import language_chain
 from helpline.core.metrics import RETRIEVAL_DURATION
 from helpline.core.runtime import Runtime
 from helpline.faqs import synonyms as synonym_sets
@@ -47,6 +48,14 @@ FUSION_PARAMS = {"w_answer": ANSWER_WEIGHT, "w_text": TEXT_WEIGHT}
 FOREIGN_TEXT_WEIGHT = 2.0
 # Vector candidates farther than this (cosine similarity below it) are not matches.
 DEFAULT_MIN_SIMILARITY = 0.3
+# The floor of the candidates the reranker rescores for the search API (a list a person picks
+# from): the first embedder's own floor kept out FAQs that the reranker, a second model, would
+# rank first ("I asked for 100 but only got 80 from the machine": MiniLM puts the wrong-amount-of-cash
+# FAQ under 0.3, e5 first). With 40 candidates (HELPLINE_SEARCH_RERANK_CANDIDATES): banking
+# held-out top-1 0.779 -> 0.792, top-5 0.961 -> 0.974; the demo's held-out 0.938 -> 0.953, nothing
+# worse (bench/README.md, "Issue 19's leftovers"). The chat keeps its own floor (retrieve): its
+# grounding filters sources by the first embedder's cosine all the same.
+RERANK_MIN_SIMILARITY = 0.1
 MAX_QUERY_CHARS = 500
 RESULT_TTL_SECONDS = 600
 # A lexeme in more FAQs than this is a common term: it ranks candidates but does not pick them.
@@ -86,6 +95,9 @@ class SearchQuery:
     # "strict": only `language`; "prefer": `language`, else every language.
     language_mode: Literal["strict", "prefer"] = "strict"
     min_similarity: float = DEFAULT_MIN_SIMILARITY
+    # The similarity floor of the candidates a reranker rescores, when lower than min_similarity
+    # (None: min_similarity): see RERANK_MIN_SIMILARITY.
+    rerank_min_similarity: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,9 +249,12 @@ async def search(
         if ranking and deps.reranker is not None and query.q:
             # The reranker's query embedding runs on its own model's thread during the statement.
             begun = deps.reranker.begin(query.q)
-            wide = replace(query, limit=max(query.limit, deps.rerank_candidates))
+            floor = query.min_similarity
+            if query.rerank_min_similarity is not None:
+                floor = min(floor, query.rerank_min_similarity)
+            wide = replace(query, limit=max(query.limit, deps.rerank_candidates), min_similarity=floor)
             hits = await _run(session, deps, wide, common, await vector if vector is not None else None, extra.terms)
-            hits = (await _rerank(deps, begun, hits))[: query.limit]
+            hits = (await _rerank(deps, begun, hits, primary_language(query.language)))[: query.limit]
         else:
             hits = await _run(session, deps, query, common, await vector if vector is not None else None, extra.terms)
     finally:
@@ -252,9 +267,10 @@ async def search(
     return SearchResult(hits, cached=False)
 
 
-async def _rerank(deps: FAQDeps, begun: asyncio.Future[Any], hits: list[Hit]) -> list[Hit]:
-    """``hits`` in the order of hybrid score + rerank_weight * the reranker's score; as they were
-    when the reranker fails (faqs.rerank.rerank_scores logs it)."""
+async def _rerank(deps: FAQDeps, begun: asyncio.Future[Any], hits: list[Hit], language: str | None = None) -> list[Hit]:
+    """``hits`` in the order of hybrid score + rerank_weight * the reranker's score, each FAQ with
+    a translation in a language nearer the query's ``language`` ranked after that translation
+    (_own_language_first); as they were when the reranker fails (faqs.rerank.rerank_scores logs it)."""
     reranker = deps.reranker
     if reranker is None or not hits:
         begun.cancel()
@@ -268,7 +284,70 @@ async def _rerank(deps: FAQDeps, begun: asyncio.Future[Any], hits: list[Hit]) ->
         for h, s in zip(hits, scores, strict=True)
     ]
     # Stable: equal scores keep the hybrid order (which already broke ties by priority and id).
-    return sorted(rescored, key=lambda h: -h.score)
+    ranked = sorted(rescored, key=lambda h: -h.score)
+    if language is None or len({h.language for h in ranked}) < 2:
+        return ranked
+    try:
+        kin = await reranker.kinship([(h.question, h.answer) for h in ranked])
+    except (EmbeddingError, OSError, RuntimeError):
+        return ranked
+    return _own_language_first(ranked, language, kin)
+
+
+# Two FAQs in different languages are taken for translations of each other only when they are at
+# least this alike (faqs.rerank kinship: the demo's Spanish FAQs and their English originals are
+# 0.89-0.94 there, the next closest English FAQ 0.84-0.87), besides being each other's closest.
+TRANSLATION_KINSHIP = 0.85
+
+
+def _translations(hits: Sequence[Hit], kin: Any) -> dict[int, set[int]]:
+    """For each hit (by position), the positions of its translations among ``hits``: FAQs in
+    another language, in the same category, each the other's most alike FAQ of its language among
+    the hits, and at least TRANSLATION_KINSHIP alike."""
+
+    def closest(i: int, language: str) -> int:
+        same = [j for j, h in enumerate(hits) if h.language == language and j != i]
+        return max(same, key=lambda j: float(kin[i][j]))
+
+    pairs: dict[int, set[int]] = {}
+    for i, a in enumerate(hits):
+        for j in range(i + 1, len(hits)):
+            b = hits[j]
+            if a.language == b.language or a.category_id != b.category_id or kin[i][j] < TRANSLATION_KINSHIP:
+                continue
+            if closest(i, b.language) == j and closest(j, a.language) == i:
+                pairs.setdefault(i, set()).add(j)
+                pairs.setdefault(j, set()).add(i)
+    return pairs
+
+
+def _own_language_first(hits: list[Hit], language: str, kin: Any) -> list[Hit]:
+    """``hits`` with every FAQ that has a translation nearer the query's language placed right
+    after that translation, which takes its rank: "Parcelo est-il conforme au RGPD ?" shares the
+    word "RGPD" with the Spanish article only, but a French reader is better served by the English
+    one saying the same. Nearer: the query's language, then the default language (English, as for
+    the system prompt: ai.prompts.language_chain), then any other. FAQs that are not translations
+    of each other keep their order, however close their scores."""
+    chain = language_chain(language)
+
+    def nearness(hit: Hit) -> int:
+        own = primary_language(hit.language)
+        return chain.index(own) if own in chain else len(chain)
+
+    pairs = _translations(hits, kin)
+    if not pairs:
+        return hits
+    placed: set[int] = set()
+    out: list[Hit] = []
+    for i in range(len(hits)):
+        if i in placed:
+            continue
+        group = sorted({i} | pairs.get(i, set()), key=lambda j: (nearness(hits[j]), j))
+        for j in group:
+            if j not in placed:
+                placed.add(j)
+                out.append(hits[j])
+    return out
 
 
 async def _run(

@@ -211,7 +211,8 @@ DEMO_SETS: tuple[SynonymSet, ...] = (
     SynonymSet("en", ("courier", "driver")),
     SynonymSet("en", ("tracking number", "tracking code", "tracking id")),
     SynonymSet("en", ("damaged", "broken")),
-    SynonymSet("en", ("lost", "missing")),
+    # How customers say a shipment was lost: it never arrived (not "hasn't arrived yet": late).
+    SynonymSet("en", ("lost", "missing", "never arrived", "never came", "never showed up", "never delivered")),
     SynonymSet("en", ("cost", "price", "fee")),
     SynonymSet("es", ("paquete", "envío", "bulto")),
     SynonymSet("es", ("pedido", "compra")),
