@@ -102,6 +102,9 @@ def live_server(pg_server: PgServer, data_dir: Path) -> Iterator[LiveServer]:
         runtime = Runtime.build(settings, database_url, llm=FakeProvider(), moderator=KeywordModerator())
         runtime.embedder = FakeEmbedder()
         app = create_app(runtime=runtime)
+        # The document is built (and cached) before the server listens: built on the first
+        # request, it took 9-10 s on a loaded machine, past schemathesis' 10 s read timeout.
+        app.openapi()
         config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, ws_ping_interval=None)
         server = uvicorn.Server(config)
         servers.append(server)
