@@ -135,13 +135,22 @@ def pg_server() -> Iterator[PgServer]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.fixture
-async def database_url(pg_server: PgServer) -> AsyncIterator[str]:
+@asynccontextmanager
+async def fresh_database(pg_server: PgServer) -> AsyncIterator[str]:
+    """A database cloned from the migrated template, dropped on exit: its URL."""
     name = await pg_server.create_database()
     try:
         yield pg_server.url(name)
     finally:
         await pg_server.drop_database(name)
+
+
+# The async fixtures below are thin wrappers of context managers, so that the browser tests
+# (tests/e2e/conftest.py) declare the same fixtures in the event loop their shared Chromium lives in.
+@pytest.fixture
+async def database_url(pg_server: PgServer) -> AsyncIterator[str]:
+    async with fresh_database(pg_server) as url:
+        yield url
 
 
 NO_EXPO_URL = "http://127.0.0.1:9/--/api/v2/push/send"  # the discard port: nothing listens
@@ -190,8 +199,8 @@ def moderator() -> Any:
     return KeywordModerator()
 
 
-@pytest.fixture
-async def runtime(settings: Settings, database_url: str, llm: Any, moderator: Any) -> AsyncIterator[Runtime]:
+@asynccontextmanager
+async def built_runtime(settings: Settings, database_url: str, llm: Any, moderator: Any) -> AsyncIterator[Runtime]:
     from helpline.ai.embeddings.fake import FakeEmbedder
 
     rt = Runtime.build(settings, database_url, llm=llm, moderator=moderator)
@@ -203,9 +212,21 @@ async def runtime(settings: Settings, database_url: str, llm: Any, moderator: An
 
 
 @pytest.fixture
-async def app(runtime: Runtime) -> AsyncIterator[FastAPI]:
+async def runtime(settings: Settings, database_url: str, llm: Any, moderator: Any) -> AsyncIterator[Runtime]:
+    async with built_runtime(settings, database_url, llm, moderator) as rt:
+        yield rt
+
+
+@asynccontextmanager
+async def started_app(runtime: Runtime) -> AsyncIterator[FastAPI]:
     application = create_app(runtime=runtime)
     async with LifespanManager(application):
+        yield application
+
+
+@pytest.fixture
+async def app(runtime: Runtime) -> AsyncIterator[FastAPI]:
+    async with started_app(runtime) as application:
         yield application
 
 
@@ -233,8 +254,8 @@ async def serve_app(
         await runtime.close()
 
 
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+@asynccontextmanager
+async def connected(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     """A plain connection to the test database, to check what landed (or did not)."""
     url = make_url(database_url)
     conn = await asyncpg.connect(host=str(url.query["host"]), user="postgres", database=url.database)
@@ -242,6 +263,13 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
         yield conn
     finally:
         await conn.close()
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A plain connection to the test database, to check what landed (or did not)."""
+    async with connected(database_url) as conn:
+        yield conn
 
 
 async def register(
@@ -281,9 +309,9 @@ async def make_admin(db: asyncpg.Connection, email: str) -> None:
     await db.execute("UPDATE users SET role = 'admin' WHERE email = $1", email)
 
 
-@pytest.fixture
-async def live_server(app: FastAPI) -> AsyncIterator[str]:
-    """The app on a real uvicorn server (HTTP and WebSocket over TCP) on a free port."""
+@asynccontextmanager
+async def uvicorn_serving(app: FastAPI) -> AsyncIterator[str]:
+    """The app on a real uvicorn server (HTTP and WebSocket over TCP) on a free port: its host:port."""
     import socket
 
     import uvicorn
@@ -304,6 +332,12 @@ async def live_server(app: FastAPI) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, 10)
+
+
+@pytest.fixture
+async def live_server(app: FastAPI) -> AsyncIterator[str]:
+    async with uvicorn_serving(app) as address:
+        yield address
 
 
 @contextmanager

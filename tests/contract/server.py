@@ -22,6 +22,7 @@ from helpline.main import create_app
 from tests.conftest import PASSWORD, TEST_SECRET, UNLIMITED_RULES, PgServer, make_settings
 
 STARTUP_TIMEOUT_SECONDS = 30.0
+DOCUMENT_TIMEOUT_SECONDS = 120.0  # a bound against a hang, not a speed check
 
 
 def contract_settings(database_url: str, data_dir: Path) -> Settings:
@@ -131,6 +132,9 @@ def live_server(pg_server: PgServer, data_dir: Path) -> Iterator[LiveServer]:
     try:
         assert started.wait(STARTUP_TIMEOUT_SECONDS), "the server did not start"
         assert not failure, failure
+        # The OpenAPI document is built (then cached) on its first request: 9-30 s on a loaded
+        # machine, past schemathesis' 10 s read timeout. Built here, with a bound of its own.
+        httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=DOCUMENT_TIMEOUT_SECONDS).raise_for_status()
         yield LiveServer(base_url=f"http://127.0.0.1:{port}", database_url=database_url)
     finally:
         for server in servers:

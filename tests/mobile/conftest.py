@@ -17,7 +17,20 @@ import pytest
 
 from helpline.core.config import Settings
 from tests.conftest import make_settings
-from tests.e2e.conftest import CHROMIUM, browser  # noqa: F401  (the fixture, reused)
+
+# The browser fixtures (one Chromium per session) and the root ones in its event loop, reused,
+# with the hook that runs these tests in that loop.
+from tests.e2e.conftest import (  # noqa: F401
+    CHROMIUM,
+    app,
+    browser,
+    chromium,
+    database_url,
+    db,
+    live_server,
+    pytest_collection_modifyitems,
+    runtime,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 MOBILE_DIST = ROOT / "mobile" / "dist"
@@ -54,5 +67,5 @@ def mobile_origin(mobile_dist: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path, mobile_origin: str) -> Settings:
+def settings(database_url: str, tmp_path: Path, mobile_origin: str) -> Settings:  # noqa: F811
     return make_settings(database_url, tmp_path, cors_origins=[mobile_origin])

@@ -15,6 +15,7 @@ import pytest
 from playwright.async_api import Browser, Request, expect
 
 from tests.conftest import register
+from tests.e2e.conftest import in_session_loop
 from tests.mobile.test_mobile_web import phone, sign_in
 
 ANSWER = "You said: Tell me about parcels (I saw 1 messages of this conversation.)"
@@ -73,7 +74,7 @@ class Proxy:
             await self.server.wait_closed()
 
 
-@pytest.fixture
+@in_session_loop
 async def proxy(live_server: str) -> AsyncIterator[Proxy]:
     p = Proxy(live_server)
     await p.start()
