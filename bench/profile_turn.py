@@ -137,9 +137,27 @@ async def _turns(base: str, token: str, messages: list[str]) -> list[float]:
     return firsts
 
 
-def _phase(label: str, pid: int, base: str, token: str, msgs: list[str], spy: str, rate: int) -> None:
+def _settle(pid: int, idle_share: float = 0.05, limit_s: float = 600.0) -> None:
+    """Wait until the server idles (below ``idle_share`` of a core for a second): after a start it
+    embeds the knowledge base's passages for the reranker in the background (faqs.rerank.
+    warm_passages), seconds to minutes of CPU that would be counted as the turns'."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < limit_s:
+        before = tree_cpu_seconds([pid])
+        time.sleep(1.0)
+        if tree_cpu_seconds([pid]) - before < idle_share:
+            break
+    waited = time.monotonic() - t0
+    if waited > 1.5:
+        print(f"  (waited {waited:.0f} s for the server's background work to end)")
+
+
+def _phase(
+    label: str, pid: int, base: str, token: str, msgs: list[str], spy: str, rate: int, keep: Path | None = None
+) -> None:
     out = Path(tempfile.mkdtemp(prefix="profile-turn-")) / "samples.txt"
     asyncio.run(_turns(base, token, msgs[:10]))  # warm-up
+    _settle(pid)
     record = subprocess.Popen(
         [
             spy,
@@ -179,6 +197,11 @@ def _phase(label: str, pid: int, base: str, token: str, msgs: list[str], spy: st
     print("  innermost Helpline function on the stack, top 12:")
     for where, n in ours.most_common(12):
         print(f"    {where[:88]:<90}{n / rate / turns * 1000:>9.3f}")
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        kept = keep / ("new.txt" if "new" in label else "same.txt")
+        shutil.copyfile(out, kept)
+        print(f"  py-spy's samples (collapsed stacks): {kept}")
     shutil.rmtree(out.parent, ignore_errors=True)
 
 
@@ -188,6 +211,8 @@ def main() -> int:
     parser.add_argument("--moderation", choices=["local", "off"], default="local")
     parser.add_argument("--rate", type=int, default=1000, help="py-spy samples per second (default 1000)")
     parser.add_argument("--py-spy", default=shutil.which("py-spy"), help="the py-spy binary (default: on PATH)")
+    parser.add_argument("--phase", choices=["both", "new", "same"], default="both", help="which phases to run")
+    parser.add_argument("--keep", type=Path, help="keep py-spy's samples in this directory (new.txt, same.txt)")
     args = parser.parse_args()
     if not args.py_spy or not os.access(args.py_spy, os.X_OK):
         print("profile_turn: py-spy not found (uv tool install py-spy, or --py-spy PATH)", file=sys.stderr)
@@ -199,16 +224,19 @@ def main() -> int:
         new = [f"{QUESTION} (ref {secrets.token_hex(4)})" for _ in range(n)]
         same = [QUESTION] * n
         print(json.dumps({"moderation": args.moderation, "load": os.getloadavg()}))
-        _phase("A new question each turn", hl.pid, hl.base, token, new, args.py_spy, args.rate)
-        _phase(
-            "The same question again (embedding and search cached)",
-            hl.pid,
-            hl.base,
-            token,
-            same,
-            args.py_spy,
-            args.rate,
-        )
+        if args.phase in ("both", "new"):
+            _phase("A new question each turn", hl.pid, hl.base, token, new, args.py_spy, args.rate, args.keep)
+        if args.phase in ("both", "same"):
+            _phase(
+                "The same question again (embedding and search cached)",
+                hl.pid,
+                hl.base,
+                token,
+                same,
+                args.py_spy,
+                args.rate,
+                args.keep,
+            )
     return 0
 
 
