@@ -2,7 +2,7 @@
 turns one at a time, and the samples are grouped into the turn's stages (the table in
 bench/README.md, "profile_turn.py").
 
-Run: ``uv run python bench/profile_turn.py [--turns 150] [--moderation local|off] [--py-spy PATH]``.
+Run: ``uv run python bench/profile_turn.py [--turns 150] [--moderation local|off] [--phase P] [--keep DIR]``.
 Needs py-spy (``uv tool install py-spy``, or any py-spy binary; it is not a project dependency).
 
 One Helpline (fake model, as bench_chat.py runs it; moderation local by default, the default
@@ -78,7 +78,8 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
     ("metrics (prometheus_client)", ("prometheus_client",)),
     (
         "HTTP: uvicorn, Starlette, FastAPI, Pydantic",
-        ("uvicorn", "starlette", "fastapi", "pydantic", "h11", "httptools"),
+        # uvicorn's protocols, not uvicorn: Server.run is on every stack of the event loop's thread.
+        ("uvicorn/protocols", "starlette", "fastapi", "pydantic", "h11", "httptools"),
     ),
     ("driver callbacks (asyncpg protocol, not tied to a statement)", ("asyncpg",)),
     ("Redis client", ("redis/",)),
