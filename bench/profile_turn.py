@@ -42,6 +42,7 @@ from bench._common import (
     helpline_server,
     register_and_login,
     tree_cpu_seconds,
+    wait_idle,
 )
 
 # It reaches the model: with the default reranker (e5) it clears the guard's relevance bar, and no
@@ -138,27 +139,12 @@ async def _turns(base: str, token: str, messages: list[str]) -> list[float]:
     return firsts
 
 
-def _settle(pid: int, idle_share: float = 0.05, limit_s: float = 600.0) -> None:
-    """Wait until the server idles (below ``idle_share`` of a core for a second): after a start it
-    embeds the knowledge base's passages for the reranker in the background (faqs.rerank.
-    warm_passages), seconds to minutes of CPU that would be counted as the turns'."""
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < limit_s:
-        before = tree_cpu_seconds([pid])
-        time.sleep(1.0)
-        if tree_cpu_seconds([pid]) - before < idle_share:
-            break
-    waited = time.monotonic() - t0
-    if waited > 1.5:
-        print(f"  (waited {waited:.0f} s for the server's background work to end)")
-
-
 def _phase(
     label: str, pid: int, base: str, token: str, msgs: list[str], spy: str, rate: int, keep: Path | None = None
 ) -> None:
     out = Path(tempfile.mkdtemp(prefix="profile-turn-")) / "samples.txt"
     asyncio.run(_turns(base, token, msgs[:10]))  # warm-up
-    _settle(pid)
+    wait_idle(pid)
     record = subprocess.Popen(
         [
             spy,
