@@ -405,6 +405,23 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def wait_idle(pid: int, idle_share: float = 0.05, limit_s: float = 600.0) -> float:
+    """Wait until the server ``pid`` (and its children) idles, below ``idle_share`` of a core for
+    a second; returns the seconds waited. After a start Helpline embeds the knowledge base's
+    passages for the reranker in the background (faqs.rerank.warm_passages): seconds to minutes
+    of CPU, on a thread of the server, that a measurement begun at once would count as its own."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < limit_s:
+        before = tree_cpu_seconds([pid])
+        time.sleep(1.0)
+        if tree_cpu_seconds([pid]) - before < idle_share:
+            break
+    waited = time.monotonic() - t0
+    if waited > 1.5:
+        print(f"  (waited {waited:.0f} s for the server's background work to end)", flush=True)
+    return waited
+
+
 def log_tail(path: Path, lines: int = 25) -> str:
     try:
         text = path.read_text(errors="replace")

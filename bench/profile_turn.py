@@ -2,7 +2,7 @@
 turns one at a time, and the samples are grouped into the turn's stages (the table in
 bench/README.md, "profile_turn.py").
 
-Run: ``uv run python bench/profile_turn.py [--turns 150] [--moderation local|off] [--py-spy PATH]``.
+Run: ``uv run python bench/profile_turn.py [--turns 150] [--moderation local|off] [--phase P] [--keep DIR]``.
 Needs py-spy (``uv tool install py-spy``, or any py-spy binary; it is not a project dependency).
 
 One Helpline (fake model, as bench_chat.py runs it; moderation local by default, the default
@@ -42,6 +42,7 @@ from bench._common import (
     helpline_server,
     register_and_login,
     tree_cpu_seconds,
+    wait_idle,
 )
 
 # It reaches the model: with the default reranker (e5) it clears the guard's relevance bar, and no
@@ -78,7 +79,8 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
     ("metrics (prometheus_client)", ("prometheus_client",)),
     (
         "HTTP: uvicorn, Starlette, FastAPI, Pydantic",
-        ("uvicorn", "starlette", "fastapi", "pydantic", "h11", "httptools"),
+        # uvicorn's protocols, not uvicorn: Server.run is on every stack of the event loop's thread.
+        ("uvicorn/protocols", "starlette", "fastapi", "pydantic", "h11", "httptools"),
     ),
     ("driver callbacks (asyncpg protocol, not tied to a statement)", ("asyncpg",)),
     ("Redis client", ("redis/",)),
@@ -137,9 +139,12 @@ async def _turns(base: str, token: str, messages: list[str]) -> list[float]:
     return firsts
 
 
-def _phase(label: str, pid: int, base: str, token: str, msgs: list[str], spy: str, rate: int) -> None:
+def _phase(
+    label: str, pid: int, base: str, token: str, msgs: list[str], spy: str, rate: int, keep: Path | None = None
+) -> None:
     out = Path(tempfile.mkdtemp(prefix="profile-turn-")) / "samples.txt"
     asyncio.run(_turns(base, token, msgs[:10]))  # warm-up
+    wait_idle(pid)
     record = subprocess.Popen(
         [
             spy,
@@ -179,6 +184,11 @@ def _phase(label: str, pid: int, base: str, token: str, msgs: list[str], spy: st
     print("  innermost Helpline function on the stack, top 12:")
     for where, n in ours.most_common(12):
         print(f"    {where[:88]:<90}{n / rate / turns * 1000:>9.3f}")
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        kept = keep / ("new.txt" if "new" in label else "same.txt")
+        shutil.copyfile(out, kept)
+        print(f"  py-spy's samples (collapsed stacks): {kept}")
     shutil.rmtree(out.parent, ignore_errors=True)
 
 
@@ -188,6 +198,8 @@ def main() -> int:
     parser.add_argument("--moderation", choices=["local", "off"], default="local")
     parser.add_argument("--rate", type=int, default=1000, help="py-spy samples per second (default 1000)")
     parser.add_argument("--py-spy", default=shutil.which("py-spy"), help="the py-spy binary (default: on PATH)")
+    parser.add_argument("--phase", choices=["both", "new", "same"], default="both", help="which phases to run")
+    parser.add_argument("--keep", type=Path, help="keep py-spy's samples in this directory (new.txt, same.txt)")
     args = parser.parse_args()
     if not args.py_spy or not os.access(args.py_spy, os.X_OK):
         print("profile_turn: py-spy not found (uv tool install py-spy, or --py-spy PATH)", file=sys.stderr)
@@ -199,16 +211,19 @@ def main() -> int:
         new = [f"{QUESTION} (ref {secrets.token_hex(4)})" for _ in range(n)]
         same = [QUESTION] * n
         print(json.dumps({"moderation": args.moderation, "load": os.getloadavg()}))
-        _phase("A new question each turn", hl.pid, hl.base, token, new, args.py_spy, args.rate)
-        _phase(
-            "The same question again (embedding and search cached)",
-            hl.pid,
-            hl.base,
-            token,
-            same,
-            args.py_spy,
-            args.rate,
-        )
+        if args.phase in ("both", "new"):
+            _phase("A new question each turn", hl.pid, hl.base, token, new, args.py_spy, args.rate, args.keep)
+        if args.phase in ("both", "same"):
+            _phase(
+                "The same question again (embedding and search cached)",
+                hl.pid,
+                hl.base,
+                token,
+                same,
+                args.py_spy,
+                args.rate,
+                args.keep,
+            )
     return 0
 
 

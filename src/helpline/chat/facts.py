@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import cached_property
 from typing import Literal
 
 FactKind = Literal[
@@ -471,20 +472,44 @@ def _digitized(text: str) -> str:
 
 
 class Support:
-    """What an answer may take its facts from, indexed once for many checks."""
+    """What an answer may take its facts from, indexed once for many checks. Each index is made
+    the first time a fact needs it: an answer with no facts (or only names) costs no pass over
+    the material, which is most of a check's CPU (the prompt is much longer than the answer)."""
 
     def __init__(self, texts: Iterable[str]) -> None:
-        material = "\n".join(t for t in texts if t)
-        self.lower = material.lower()
-        self.links = re.sub(r"https?://|www\.", "", self.lower)
-        self.words = set(_WORDS.findall(self.lower))
+        self.material = "\n".join(t for t in texts if t)
+
+    @cached_property
+    def lower(self) -> str:
+        return self.material.lower()
+
+    @cached_property
+    def links(self) -> str:
+        return re.sub(r"https?://|www\.", "", self.lower)
+
+    @cached_property
+    def words(self) -> set[str]:
+        return set(_WORDS.findall(self.lower))
+
+    @cached_property
+    def _digitized(self) -> str:
         # Small numbers spelled out count as digits ("within thirty days" supports "30 days").
-        digitized = _digitized(material)
-        self.numbers = _numbers(digitized)
-        self.phones = {_digits(m.group()) for m in _PHONE.finditer(material) if len(_digits(m.group())) >= 7}
-        self.keys: set[Key] = set()
-        for fact in facts(digitized, names=False):
-            self.keys.update(keys(fact))
+        return _digitized(self.material)
+
+    @cached_property
+    def numbers(self) -> set[str]:
+        return _numbers(self._digitized)
+
+    @cached_property
+    def phones(self) -> set[str]:
+        return {_digits(m.group()) for m in _PHONE.finditer(self.material) if len(_digits(m.group())) >= 7}
+
+    @cached_property
+    def keys(self) -> set[Key]:
+        found: set[Key] = set()
+        for fact in facts(self._digitized, names=False):
+            found.update(keys(fact))
+        return found
 
     def supports(self, fact: Fact) -> bool:
         if fact.kind == "email":

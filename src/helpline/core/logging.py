@@ -15,6 +15,7 @@ from asgi_correlation_id import correlation_id
 from helpline.core.net import truncate_ip
 
 _SECRET_WORDS = ("password", "token", "secret", "authorization", "api_key", "cookie")
+_SECRET_KEY = re.compile("|".join(map(re.escape, _SECRET_WORDS)))  # one pass over a key, not six
 
 
 # Credentials a URL may carry in its query string (a WebSocket's ?token=, an OAuth callback's
@@ -134,7 +135,7 @@ def _trace_ids(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMappi
 
 def _redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key in list(event):
-        if any(word in key.lower() for word in _SECRET_WORDS):
+        if _SECRET_KEY.search(key.lower()):
             event[key] = "[redacted]"
     return event
 
@@ -170,7 +171,9 @@ def configure_logging(level: str = "INFO", json: bool | None = True, *, traced: 
     ]
     renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        # A line below the level is dropped first, before the processors make it (each request's
+        # access line costs about 0.1 ms of CPU to make, which a server at WARNING threw away).
+        processors=[structlog.stdlib.filter_by_level, *shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
