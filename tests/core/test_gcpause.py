@@ -38,7 +38,8 @@ def test_each_collection_is_observed_once() -> None:
 def test_settle_freezes_what_survived_and_keeps_later_garbage_collectable(unfrozen: None) -> None:
     kept = [[i] for i in range(1000)]
     frozen = gcpause.settle()
-    assert frozen == gc.get_freeze_count() >= 1000
+    assert frozen >= 1000
+    assert gc.get_freeze_count() > 0  # (objects of it freed by reference counting since leave it)
     assert gc.is_tracked(kept[0])
     # A cycle made after start-up is still found and freed by a full collection.
     cycle: list[object] = []
