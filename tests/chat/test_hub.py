@@ -181,6 +181,23 @@ async def test_a_listener_on_another_instance_gets_each_event_once(hubs: HubFact
     await soon(lambda: b.subscriber.wanted == {b.names.announcements})
 
 
+async def test_hubs_on_two_databases_of_one_redis_do_not_hear_each_other(hubs: HubFactory) -> None:
+    # Pub/sub ignores the database number: without it in the channel names, a deployment (or a
+    # test worker) on database 3 would get database 4's events for its own user 7.
+    head, _, db = REDIS_URL.rpartition("/")
+    here, elsewhere = hubs(), hubs(f"{head}/{int(db or 0) ^ 1}")
+    with here.listen(7) as mine, elsewhere.listen(7) as theirs:
+        assert await here.ready(7)
+        assert await elsewhere.ready(7)
+        await answer(elsewhere, elsewhere.open(300, 5, 7), ["Not yours"])
+        assert (await get_event(theirs)).message_id == 300
+        await elsewhere.disconnect(7, Shutdown(4401, "Signed out", "signed_out"))
+        await asyncio.sleep(0.2)
+        assert mine.empty()
+        assert mine.shutdown is None
+        assert theirs.shutdown is not None
+
+
 async def test_follow_on_another_instance_replays_then_continues_live(hubs: HubFactory) -> None:
     a, b = hubs(), hubs()
     assert await b.ready()

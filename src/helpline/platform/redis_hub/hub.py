@@ -66,7 +66,7 @@ class RedisGenerationHub:
         self._keys = keys
         self._bus = bus
         self._owns_clients = owns_clients
-        self.names = Keys(prefix)
+        self.names = Keys.channels_for(prefix, int(bus.connection_pool.connection_kwargs.get("db") or 0))
         self.origin = uuid.uuid4().hex[:16]  # this instance, to skip its own pub/sub messages
         running_ttl_ms = int(running_ttl_seconds * 1000)
         keep_ms = max(1, int(keep_finished_seconds * 1000))
