@@ -4,9 +4,9 @@
 // away, or nothing arrived for a while), the stream is re-attached with GET
 // /chat/stream/{message_id} and the last event id (Last-Event-ID), with backoff, until the final
 // `response` or `error` event arrives. `wake` (the app came back, the network is back) cuts a
-// backoff wait short.
+// backoff wait short. The events are parsed with eventsource-parser.
+import { createParser } from "eventsource-parser";
 import type { Schemas } from "../api/client";
-import { SseParser } from "./sse";
 
 export type FinalAnswer = Schemas["ChatResponse"];
 export type SendBody = Schemas["SendRequest"];
@@ -165,28 +165,31 @@ async function consume(
   handlers: StreamHandlers,
   attempt: { signal: AbortSignal; poke(): void },
 ): Promise<void> {
-  const parser = new SseParser((event) => {
-    if (event.id) cursor.lastEventId = event.id;
-    let data: Record<string, unknown>;
-    try {
-      data = JSON.parse(event.data) as Record<string, unknown>;
-    } catch {
-      return;
-    }
-    if (cursor.messageId === null && typeof data.message_id === "number") {
-      cursor.messageId = data.message_id;
-      handlers.onAccepted?.({
-        message_id: data.message_id,
-        conversation_id: data.conversation_id as number,
-        user_message_id: data.user_message_id as number | undefined,
-      });
-    }
-    if (event.event === "token" && typeof data.content === "string") handlers.onToken?.(data.content);
-    else if (event.event === "replace" && typeof data.content === "string") handlers.onReplace?.(data.content);
-    else if (event.event === "response" || event.event === "error") {
-      cursor.final = data as unknown as FinalAnswer;
-      cursor.finalKind = event.event;
-    }
+  const parser = createParser({
+    onEvent(event) {
+      // The parser gives each event its own id (or none): the last one seen is kept for Last-Event-ID.
+      if (event.id) cursor.lastEventId = event.id;
+      let data: Record<string, unknown>;
+      try {
+        data = JSON.parse(event.data) as Record<string, unknown>;
+      } catch {
+        return;
+      }
+      if (cursor.messageId === null && typeof data.message_id === "number") {
+        cursor.messageId = data.message_id;
+        handlers.onAccepted?.({
+          message_id: data.message_id,
+          conversation_id: data.conversation_id as number,
+          user_message_id: data.user_message_id as number | undefined,
+        });
+      }
+      if (event.event === "token" && typeof data.content === "string") handlers.onToken?.(data.content);
+      else if (event.event === "replace" && typeof data.content === "string") handlers.onReplace?.(data.content);
+      else if (event.event === "response" || event.event === "error") {
+        cursor.final = data as unknown as FinalAnswer;
+        cursor.finalKind = event.event;
+      }
+    },
   });
   await readBody(
     response,
