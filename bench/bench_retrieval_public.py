@@ -201,14 +201,14 @@ def time_reranker(queries: Sequence[Query], candidates: int | None = None) -> No
         passages = [(f["question"], f["answer"]) for f in load_faqs()]
         started = time.perf_counter()
         for i in range(0, len(passages), candidates):
-            await reranker.scores(reranker.begin("warm-up"), passages[i : i + candidates])
+            await reranker.scores(reranker.begin("warm-up"), await reranker.vectors(passages[i : i + candidates]))
         first = time.perf_counter() - started
         times = []
         cpu = time.process_time()
         for n, query in enumerate(queries):
             some = [passages[(n + k) % len(passages)] for k in range(candidates)]
             t0 = time.perf_counter()
-            await reranker.scores(reranker.begin(query.q), some)
+            await reranker.scores(reranker.begin(query.q), await reranker.vectors(some))
             times.append(time.perf_counter() - t0)
         cpu_each = (time.process_time() - cpu) / len(queries)
         await reranker.aclose()

@@ -11,11 +11,11 @@ import httpx
 import pytest
 
 from helpline.ai.base import EmbeddingError
-from helpline.core.config import SearchSettings, Settings, SettingsError
+from helpline.core.config import RedisSettings, SearchSettings, Settings, SettingsError
 from helpline.core.runtime import Runtime
 from helpline.faqs import rerank
-from helpline.platform.cache import MemoryFAQCache
-from tests.conftest import make_settings
+from helpline.platform.cache import PREFIX, MemoryFAQCache, RedisFAQCache
+from tests.conftest import REDIS_URL, built_runtime, make_settings
 from tests.faqs.conftest import create_faq
 
 # The first stage (the tests' bag-of-words vectors plus full text) ranks OPEN first for this
@@ -62,7 +62,7 @@ async def test_a_failing_reranker_leaves_the_first_stage_order(
     client: httpx.AsyncClient, boss: dict[str, str], runtime: Runtime
 ) -> None:
     class Broken(rerank.EmbedderReranker):
-        async def scores(self, begun: Any, passages: Any) -> list[float]:
+        async def scores(self, begun: Any, vectors: Any) -> list[float]:
             raise EmbeddingError("model file is corrupt")
 
     for faq in (OPEN, CLOSE):
@@ -91,9 +91,9 @@ async def test_passage_vectors_are_made_once_and_reused() -> None:
 
     reranker = rerank.EmbedderReranker(Counting(), MemoryFAQCache())
     passages = [("How do I pay?", "By card."), ("How do I ship?", "With a label.")]
-    assert await reranker.scores(reranker.begin("pay"), passages) == [2.0, 2.0]
+    assert await reranker.scores(reranker.begin("pay"), await reranker.vectors(passages)) == [2.0, 2.0]
     assert sorted(calls) == [1, 4]  # the query; two questions and two question+answer passages
-    await reranker.scores(reranker.begin("pay"), passages)
+    await reranker.scores(reranker.begin("pay"), await reranker.vectors(passages))
     assert sorted(calls) == [1, 4]  # all cached
 
 
@@ -126,7 +126,7 @@ async def test_a_query_embedding_under_way_is_shared_and_survives_a_cancelled_wa
     await asyncio.sleep(0)
     release.set()
 
-    assert await reranker.scores(searched, [("Where is my parcel?", "Track it.")]) == [2.0]
+    assert await reranker.scores(searched, await reranker.vectors([("Where is my parcel?", "Track it.")])) == [2.0]
     assert (await prefetched).tolist() == [[1.0, 0.0, 0.0]]
     assert [c for c in calls if c == ["where is my parcel"]] == [["where is my parcel"]]  # embedded once
     assert reranker._pending == {}  # made and cached: nothing under way any more
@@ -181,6 +181,62 @@ async def test_a_translation_in_a_nearer_language_ranks_first(runtime: Runtime) 
     at = {h.question: i for i, h in enumerate(german)}
     if "¿Cómo restablezco mi contraseña?" in at and "How do I reset my password?" in at:
         assert at["¿Cómo restablezco mi contraseña?"] == at["How do I reset my password?"] + 1
+
+
+async def test_a_search_reads_its_candidates_passage_vectors_once(
+    database_url: str, tmp_path: Path, llm: Any, moderator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reranker's scores and the kinship that puts a FAQ after its translation
+    (search._own_language_first) come from one read of the candidates' passage vectors: one MGET
+    of them from Redis per search, not one for the scores and another for the kinship."""
+    from redis.asyncio import Redis
+
+    from helpline.core.db import session_scope
+    from helpline.faqs.backends import resolve_deps
+    from helpline.faqs.demo import load_demo_if_empty
+    from helpline.faqs.search import retrieve
+
+    redis = RedisSettings(url=REDIS_URL)
+    settings = make_settings(
+        database_url, tmp_path, search=SearchSettings(rerank="e5", rerank_weight=10.0), redis=redis
+    )
+    client = Redis.from_url(REDIS_URL)
+    try:  # no search result left by an earlier run (its cached passage vectors may stay)
+        async for key in client.scan_iter(match=f"{PREFIX}search:*"):
+            await client.delete(key)
+    finally:
+        await client.aclose()
+    async with built_runtime(settings, database_url, llm, moderator) as runtime:
+        async for session in session_scope(runtime.sessionmaker):
+            await load_demo_if_empty(session, await resolve_deps(runtime, session))
+        cache, reranker = runtime.faq_cache, runtime.faq_reranker
+        assert isinstance(cache, RedisFAQCache)
+        assert isinstance(reranker, rerank.EmbedderReranker)
+        reads: list[int] = []
+        kinships: list[int] = []
+        get_many, kinship = cache.get_many, reranker.kinship
+
+        async def counted(keys: list[str]) -> list[str | None]:
+            if any(k.startswith("rr1:") and ":p:" in k for k in keys):
+                reads.append(len(keys))
+            return await get_many(keys)
+
+        def counted_kinship(vectors: Any, order: Any) -> Any:
+            kinships.append(len(order))
+            return kinship(vectors, order)
+
+        monkeypatch.setattr(cache, "get_many", counted)
+        monkeypatch.setattr(reranker, "kinship", counted_kinship)
+        async for session in session_scope(runtime.sessionmaker):
+            french = await retrieve(
+                session, await resolve_deps(runtime, session), "Parcelo est-il conforme au RGPD ?", "fr", 3
+            )
+    assert [(h.question, h.language) for h in french[:2]] == [
+        ("Is Parcelo GDPR compliant?", "en"),
+        ("¿Parcelo cumple con el RGPD?", "es"),
+    ]
+    assert len(kinships) == 1  # English and Spanish candidates: the kinship was needed
+    assert reads == [2 * kinships[0]]  # each candidate's question, and its question and answer: read once
 
 
 async def test_the_api_reranks_candidates_under_the_first_embedders_floor(

@@ -35,14 +35,18 @@ def test_a_word_of_a_set_brings_the_other_terms() -> None:
     assert terms("where is my parcel") == ["package", "shipment"]
 
 
-def test_the_vector_gets_each_matched_sets_first_other_term() -> None:
-    found = expansion("my package never arrived, i want a refund", SETS, "en")
-    assert found.terms == ("parcel", "shipment", "money back")
-    assert found.vector == ("parcel", "money back")
+def test_the_vector_gets_each_matched_sets_first_term_the_query_lacks() -> None:
+    found = expansion("my package never arrived, i want my money back", SETS, "en")
+    assert found.terms == ("parcel", "shipment", "refund")
+    assert found.vector == ("parcel", "refund")
     assert vector_text("my package never arrived", expansion("my package never arrived", SETS, "en")) == (
         "my package never arrived parcel"
     )
-    assert expansion("where is my parcel", SETS, "en").vector == ("package",)
+    # The query has the knowledge base's own word already: a customer's word would pull it away
+    # ("my order never came" + "purchase" went to the refund FAQ). Full text still gets them all.
+    assert expansion("where is my parcel", SETS, "en").vector == ()
+    assert expansion("where is my parcel", SETS, "en").terms == ("package", "shipment")
+    assert expansion("my package or parcel", SETS, "en").vector == ()
 
 
 def test_a_multi_word_term_matches_its_words_in_a_row() -> None:

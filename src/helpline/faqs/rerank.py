@@ -48,19 +48,28 @@ MAX_PASSAGE_CHARS = 1200
 
 class Reranker(Protocol):
     """Scores candidates for a query; higher is better. ``begin`` starts the query's share of the
-    work (while the search statement runs); ``scores`` raises EmbeddingError when it cannot."""
+    work (while the search statement runs); ``vectors`` reads the candidates' passage vectors, once
+    per search, which ``scores`` and ``kinship`` both take. ``vectors`` and ``scores`` raise
+    EmbeddingError when they cannot."""
 
     @property
     def name(self) -> str: ...
 
     def begin(self, query: str) -> asyncio.Future[np.ndarray]: ...
 
-    async def scores(self, begun: asyncio.Future[np.ndarray], passages: Sequence[tuple[str, str]]) -> list[float]: ...
+    async def vectors(self, passages: Sequence[tuple[str, str]]) -> np.ndarray:
+        """These FAQs' passage vectors, made or read from the cache (one read)."""
+        ...
+
+    async def scores(self, begun: asyncio.Future[np.ndarray], vectors: np.ndarray) -> list[float]:
+        """The score of each FAQ whose ``vectors`` these are, in their order."""
+        ...
 
     async def prime(self, passages: Sequence[tuple[str, str]]) -> None: ...
 
-    async def kinship(self, passages: Sequence[tuple[str, str]]) -> np.ndarray:
-        """How alike each two of these FAQs are (an n x n matrix on a cosine's scale)."""
+    def kinship(self, vectors: np.ndarray, order: Sequence[int]) -> np.ndarray:
+        """How alike each two of the FAQs at positions ``order`` of ``vectors`` are (an n x n
+        matrix on a cosine's scale, in that order)."""
         ...
 
     def relevance(self, score: float) -> float:
@@ -130,26 +139,28 @@ class EmbedderReranker:
         """Each FAQ's question, then each FAQ's question and answer read together."""
         return [q for q, _ in passages] + [f"{q}\n{a}"[:MAX_PASSAGE_CHARS] for q, a in passages]
 
+    async def vectors(self, passages: Sequence[tuple[str, str]]) -> np.ndarray:
+        """Each FAQ's question vector, then each FAQ's question-and-answer vector (2n rows)."""
+        return await self._vectors(self._passages(passages), "document")
+
     async def prime(self, passages: Sequence[tuple[str, str]]) -> None:
         """Embed (and cache) these FAQs' passages now, so searches find them made."""
-        await self._vectors(self._passages(passages), "document")
+        await self.vectors(passages)
 
-    async def scores(self, begun: asyncio.Future[np.ndarray], passages: Sequence[tuple[str, str]]) -> list[float]:
-        if not passages:
+    async def scores(self, begun: asyncio.Future[np.ndarray], vectors: np.ndarray) -> list[float]:
+        if not len(vectors):
             return []
-        pvecs = await self._vectors(self._passages(passages), "document")
         qvec = (await begun)[0]
-        sims = pvecs @ qvec
-        n = len(passages)
+        sims = vectors @ qvec
+        n = len(vectors) // 2
         return [float(sims[i] + self.answer_weight * sims[n + i]) for i in range(n)]
 
-    async def kinship(self, passages: Sequence[tuple[str, str]]) -> np.ndarray:
+    def kinship(self, vectors: np.ndarray, order: Sequence[int]) -> np.ndarray:
         """The mean of the cosines of each two FAQs' questions and of their questions and answers
-        read together: the passage vectors the scores used (cached), so no new embedding. e5 is
+        read together: the passage vectors the scores used, so no new read or embedding. e5 is
         multilingual, so a FAQ and its translation are each other's closest (search._translations)."""
-        vectors = await self._vectors(self._passages(passages), "document")
-        n = len(passages)
-        questions, together = vectors[:n], vectors[n:]
+        n, at = len(vectors) // 2, np.asarray(order, dtype=np.intp)
+        questions, together = vectors[:n][at], vectors[n:][at]
         kin: np.ndarray = (questions @ questions.T + together @ together.T) / 2
         return kin
 
@@ -215,11 +226,12 @@ def create_reranker(settings: SearchSettings, cache: FAQCache) -> Reranker | Non
 
 async def rerank_scores(
     reranker: Reranker, begun: asyncio.Future[np.ndarray], passages: Sequence[tuple[str, str]]
-) -> list[float] | None:
-    """The reranker's scores, or None when it failed (logged): the search then keeps the hybrid
-    order rather than failing."""
+) -> tuple[list[float], np.ndarray] | None:
+    """The reranker's scores and the passage vectors they came from (for ``kinship``), read once;
+    or None when it failed (logged): the search then keeps the hybrid order rather than failing."""
     try:
-        return await reranker.scores(begun, passages)
+        vectors = await reranker.vectors(passages)
+        return await reranker.scores(begun, vectors), vectors
     except (EmbeddingError, OSError, RuntimeError) as exc:
         log.warning("faq.rerank_failed", reranker=reranker.name, error=f"{type(exc).__name__}: {exc}"[:300])
         return None

@@ -27,7 +27,7 @@ from typing import Any, Literal
 from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from helpline.ai.base import Embedder, EmbeddingError
+from helpline.ai.base import Embedder
 from helpline.ai.prompts import language_chain
 from helpline.core.metrics import RETRIEVAL_DURATION
 from helpline.core.runtime import Runtime
@@ -276,22 +276,21 @@ async def _rerank(deps: FAQDeps, begun: asyncio.Future[Any], hits: list[Hit], la
         begun.cancel()
         return hits
     # A single hit too: its relevance tells the chat whether it applies at all (chat.grounding).
-    scores = await rerank_scores(reranker, begun, [(h.question, h.answer) for h in hits])
-    if scores is None:
+    scored = await rerank_scores(reranker, begun, [(h.question, h.answer) for h in hits])
+    if scored is None:
         return hits
+    scores, vectors = scored
     rescored = [
         replace(h, score=round(h.score + deps.rerank_weight * s, 6), relevance=round(reranker.relevance(s), 4))
         for h, s in zip(hits, scores, strict=True)
     ]
     # Stable: equal scores keep the hybrid order (which already broke ties by priority and id).
-    ranked = sorted(rescored, key=lambda h: -h.score)
+    order = sorted(range(len(rescored)), key=lambda i: -rescored[i].score)
+    ranked = [rescored[i] for i in order]
     if language is None or len({h.language for h in ranked}) < 2:
         return ranked
-    try:
-        kin = await reranker.kinship([(h.question, h.answer) for h in ranked])
-    except (EmbeddingError, OSError, RuntimeError):
-        return ranked
-    return _own_language_first(ranked, language, kin)
+    # The vectors the scores came from, in the ranked order: no second read.
+    return _own_language_first(ranked, language, reranker.kinship(vectors, order))
 
 
 # Two FAQs in different languages are taken for translations of each other only when they are at

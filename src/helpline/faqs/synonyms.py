@@ -9,12 +9,13 @@ matched against the sets of the query's language and of every language; a term o
 its plural ("packages"). The other terms of every matched set are added to the full-text query
 as alternatives (websearch OR; a multi-word term as a phrase), so FAQs using them become
 candidates and rank on them as on the query's own words. The query's vector is made from the
-query followed by each matched set's first other term ("my package never arrived parcel"): the
-words alone make the FAQ a candidate, but MiniLM still scores "my package never arrived" 0.27
-against "My parcel is lost or damaged..." (under the 0.3 floor), and 0.45 with "parcel" added.
-Adding every other term to the vector pulled some queries toward the wrong FAQ ("refund for
-unused label" + "money back reimbursement" -> the refund FAQ); the first term only measured best
-(bench/README.md, "Search synonyms"). Staff put first the word the knowledge base itself uses.
+query followed by each matched set's first term that the query lacks ("my package never arrived
+parcel"): the words alone make the FAQ a candidate, but MiniLM still scores "my package never
+arrived" 0.27 against "My parcel is lost or damaged..." (under the 0.3 floor), and 0.45 with
+"parcel" added. Adding every other term to the vector pulled some queries toward the wrong FAQ
+("refund for unused label" + "money back reimbursement" -> the refund FAQ); the first term only
+measured best (bench/README.md, "Search synonyms"). Staff put first the word the knowledge base
+itself uses; a query that has it gets no customer's word for it (Expansion).
 
 The sets are read once per search version (a trigger bumps it with every change, migration 0027)
 and kept in the FAQ cache under that version, like search results: no database read per query.
@@ -76,8 +77,11 @@ def _matches(term: Sequence[str], words: Sequence[str]) -> bool:
 @dataclass(frozen=True, slots=True)
 class Expansion:
     """What a query's synonyms add: ``terms`` to its full-text query (every other term of every
-    matched set), ``vector`` to the text its vector is made from (each matched set's first other
-    term: the word staff put first, which should be the knowledge base's own)."""
+    matched set), ``vector`` to the text its vector is made from (each matched set's first term,
+    the word staff put first, which should be the knowledge base's own, unless the query uses it
+    already: the set's second term is a customer's word, and pulls the vector away from the FAQ
+    the query names with the knowledge base's own word: "my order never came" + "purchase" ranked
+    the refund FAQ over the lost-parcel one)."""
 
     terms: tuple[str, ...] = ()
     vector: tuple[str, ...] = ()
@@ -102,8 +106,8 @@ def expansion(q: str, sets: Iterable[SynonymSet], language: str | None) -> Expan
         matched = {t for t, tokens in split if _matches(tokens, words)}
         if matched:
             others = [t for t, _ in split if t not in matched]
-            if others:
-                first.setdefault(others[0], None)
+            if s.terms[0] not in matched:
+                first.setdefault(s.terms[0], None)
             for t in others:
                 extra.setdefault(t, None)
     if not extra:
@@ -112,7 +116,8 @@ def expansion(q: str, sets: Iterable[SynonymSet], language: str | None) -> Expan
 
 
 def vector_text(q: str, extra: Expansion) -> str:
-    """What is embedded for ``q`` with its synonyms: the query, then each matched set's first other term."""
+    """What is embedded for ``q`` with its synonyms: the query, then each matched set's first term
+    that the query does not use already (Expansion)."""
     return " ".join([q, *extra.vector])
 
 
