@@ -107,9 +107,28 @@ class PgServer:
             await conn.close()
 
 
+# Where the tests' PostgreSQL keeps its data: in memory (/dev/shm) when there is room. Each test
+# clones the template into a new database (about 600 files): on ext4, the kernel's search for free
+# inodes among recently deleted ones made that 0.2-0.4 s of CPU a test (perf: recently_deleted,
+# find_inode_bit), against 0.02 s on tmpfs; a quarter of the suite's time.
+SCRATCH_IN_MEMORY = Path("/dev/shm")
+SCRATCH_MIN_FREE = 2 * 1024**3
+
+
+def _scratch_root() -> str | None:
+    """/dev/shm when it is a writable tmpfs with room to spare, else None (the usual temp dir)."""
+    try:
+        free = shutil.disk_usage(SCRATCH_IN_MEMORY).free
+    except OSError:
+        return None
+    if free < SCRATCH_MIN_FREE or not os.access(SCRATCH_IN_MEMORY, os.W_OK):
+        return None
+    return str(SCRATCH_IN_MEMORY)
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
-    root = Path(tempfile.mkdtemp(prefix="helpline-test-"))
+    root = Path(tempfile.mkdtemp(prefix="helpline-test-", dir=_scratch_root()))
     # Not durable: a test database is thrown away, and fsync per commit and per CREATE DATABASE
     # made up about two thirds of a short test's database time (190 -> 67 ms per database here).
     pg = EmbeddedPostgres(
