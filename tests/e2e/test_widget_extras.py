@@ -19,7 +19,7 @@ from tests.e2e.conftest import axe_violations, phone_page, screenshot
 @pytest.fixture
 def llm() -> Any:
     # Slow and in many pieces: long enough to close the panel or press Stop while it is written.
-    return FakeProvider(chunks=30, delay=0.25)
+    return FakeProvider(chunks=30, delay=0.1)
 
 
 async def open_guest_chat(p: Page) -> None:
