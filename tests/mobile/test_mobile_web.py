@@ -11,8 +11,18 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from tests.chat.conftest import eventually
 from tests.conftest import PASSWORD, bearer, make_admin, signed_in
 from tests.e2e.conftest import screenshot
+
+
+async def stored(db: asyncpg.Connection, query: str, expected: Any, *args: Any) -> None:
+    """Wait until the app has stored what the screen shows (bounded for a loaded machine)."""
+
+    async def landed() -> bool:
+        return bool(await db.fetchval(query, *args) == expected)
+
+    await eventually(landed, timeout=30)
 
 
 @pytest.fixture
@@ -83,11 +93,7 @@ async def test_register_sign_in_and_chat_with_a_streamed_answer(
     await helpful.click()
     await screenshot(page, "mobile-chat")
     message_id = await db.fetchval("SELECT id FROM messages WHERE message_type = 'assistant' ORDER BY id DESC LIMIT 1")
-    for _ in range(50):
-        if await db.fetchval("SELECT helpful FROM message_feedback WHERE message_id = $1", message_id):
-            break
-        await page.wait_for_timeout(100)
-    assert await db.fetchval("SELECT helpful FROM message_feedback WHERE message_id = $1", message_id) is True
+    await stored(db, "SELECT helpful FROM message_feedback WHERE message_id = $1", True, message_id)
 
     # Sent through the outbox with its idempotency key.
     client_id = await db.fetchval("SELECT client_id FROM messages WHERE content = 'Hello from the phone'")
@@ -154,11 +160,7 @@ async def test_help_center_language_and_erasure(
     await page.get_by_role("radio", name="Deutsch").click()
     await expect(page.get_by_role("tab", name="Konto")).to_be_visible()
     await expect(page.get_by_role("radio", name="Deutsch")).to_have_attribute("aria-checked", "true")
-    for _ in range(50):
-        if await db.fetchval("SELECT language FROM users WHERE email = 'leaving@example.com'") == "de":
-            break
-        await page.wait_for_timeout(100)
-    assert await db.fetchval("SELECT language FROM users WHERE email = 'leaving@example.com'") == "de"
+    await stored(db, "SELECT language FROM users WHERE email = 'leaving@example.com'", "de")
     await screenshot(page, "mobile-account")
 
     await page.get_by_role("button", name="Mein Konto löschen").click()
@@ -166,10 +168,6 @@ async def test_help_center_language_and_erasure(
     await page.get_by_role("button", name="Mein Konto löschen").click()
     await expect(page.get_by_role("button", name="Anmelden")).to_be_visible()
     assert await page.evaluate("() => localStorage.getItem('helpline.session')") is None
-    for _ in range(50):
-        if not await db.fetchval("SELECT count(*) FROM users WHERE email = 'leaving@example.com'"):
-            break
-        await page.wait_for_timeout(100)
-    assert await db.fetchval("SELECT count(*) FROM users WHERE email = 'leaving@example.com'") == 0
+    await stored(db, "SELECT count(*) FROM users WHERE email = 'leaving@example.com'", 0)
     assert errors == []
     await page.context.close()
