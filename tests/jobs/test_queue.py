@@ -1,6 +1,6 @@
 """The queue's promises on both backends: job keys make enqueuing idempotent, a failing job is
 retried with backoff, a cron job is queued once per tick however many workers schedule it, the
-metrics count jobs, and a queue that is down is a clear 503."""
+metrics count jobs, a queue that is down is a clear 503, and a starting worker sweeps before it takes a job."""
 
 from __future__ import annotations
 
@@ -9,18 +9,28 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
+from unittest.mock import patch
 
 import asyncpg
 import httpx
 from asgi_lifespan import LifespanManager
+from saq import Status
 
 from helpline.core.config import Settings
 from helpline.core.runtime import Runtime
-from helpline.jobs.worker import build_worker, queue_schedules_now
+from helpline.jobs.worker import build_worker, queue_schedules_now, start_worker
 from helpline.main import create_app
 from tests.chat.fakes import FakeProvider, KeywordModerator
 from tests.jobs.conftest import jobs_settings
 from tests.jobs.test_jobs_api import JOBS, admin_auth, wait_for_status
+from tests.privacy.conftest import eventually
+
+TERMINAL = (Status.COMPLETE, Status.FAILED, Status.ABORTED)
+
+
+async def _true(value: bool) -> bool:
+    return value
 
 
 @asynccontextmanager
@@ -65,8 +75,6 @@ async def test_a_failing_job_is_retried_later_with_backoff(
                 r = await client.get(f"{JOBS}/privacy_export:broken", headers=auth)
                 return bool(r.json()["attempts"] == 1 and r.json()["traceback"])
 
-            from tests.privacy.conftest import eventually
-
             await eventually(first_attempt_failed)
             job = (await client.get(f"{JOBS}/privacy_export:broken", headers=auth)).json()
             # Back in the queue, due in about the retry delay (with jitter), not failed for good.
@@ -106,6 +114,53 @@ async def test_a_cron_job_is_queued_once_across_workers(
     finally:
         for runtime in runtimes:
             await runtime.close()
+
+
+async def test_jobs_queued_before_a_worker_starts_are_run_not_swept(
+    database_url: str, tmp_path: Path, backend: str, redis_db: object
+) -> None:
+    # saq's first sweep used to run beside its first dequeues: a job moved to the active list but
+    # not yet marked active was swept (aborted, with one attempt). The worker now sweeps first.
+    runtime = no_worker(jobs_settings(database_url, tmp_path, backend, concurrency=4), database_url)
+    keys = [f"purge:early-{i}" for i in range(12)]
+    queue = runtime.jobs.queue
+    calls: list[str] = []
+    sweep, dequeue = queue.sweep, queue.dequeue
+
+    async def sweep_seen(*args: Any, **kwargs: Any) -> list[str]:
+        calls.append("sweep")
+        swept: list[str] = await sweep(*args, **kwargs)
+        calls.append("swept")
+        return swept
+
+    async def dequeue_seen(*args: Any, **kwargs: Any) -> Any:
+        calls.append("dequeue")
+        return await dequeue(*args, **kwargs)
+
+    try:
+        for key in keys:
+            await runtime.jobs.enqueue("export_purge", key=key)
+        with patch.object(queue, "sweep", sweep_seen), patch.object(queue, "dequeue", dequeue_seen):
+            running = start_worker(runtime, schedules=False)
+            await running.started.wait()
+            await eventually(lambda: _true("dequeue" in calls))
+        # The worker's own sweep ends before the first dequeue begins.
+        assert calls[:2] == ["sweep", "swept"], calls
+        try:
+
+            async def all_finished() -> bool:
+                jobs = [await runtime.jobs.queue.job(key) for key in keys]
+                return all(j is not None and j.status in TERMINAL for j in jobs)
+
+            await eventually(all_finished, timeout=60)
+            statuses = {key: (await runtime.jobs.queue.job(key)) for key in keys}
+            assert {k: (j.status.value, j.error) for k, j in statuses.items() if j} == dict.fromkeys(
+                keys, ("complete", None)
+            )
+        finally:
+            await running.stop()
+    finally:
+        await runtime.close()
 
 
 async def test_metrics_count_jobs_by_function(

@@ -58,6 +58,14 @@ def build_worker(
 def _startup_with(runtime: Runtime, started: asyncio.Event | None) -> Callable[[JobContext], Awaitable[None]]:
     async def startup(ctx: JobContext) -> None:
         ctx["runtime"] = runtime  # what every job function reads its database, settings, ... from
+        # saq starts its periodic sweep and its dequeues together: a job already queued can be
+        # moved to the active list and swept (aborted, or retried if it has attempts left) before
+        # its status says active (saq issue #277). Sweeping here first, before any dequeue, does
+        # the start-up clean-up and takes the sweep's lock (60 s), so saq's first sweep is a no-op.
+        try:
+            await runtime.jobs.call(runtime.jobs.queue.sweep())
+        except Exception as exc:  # the clean-up waits for saq's next sweep; the worker starts
+            log.warning("jobs.sweep_failed", error=str(exc)[:300])
         if started is not None:
             # saq's start() then creates its tasks without yielding: whoever waits on this
             # resumes once the worker is fully running.
