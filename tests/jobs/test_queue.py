@@ -29,10 +29,6 @@ from tests.privacy.conftest import eventually
 TERMINAL = (Status.COMPLETE, Status.FAILED, Status.ABORTED)
 
 
-async def _true(value: bool) -> bool:
-    return value
-
-
 @asynccontextmanager
 async def serving(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
     """The app on ``runtime`` (its lifespan runs, so its worker too, unless settings say not)."""
@@ -143,7 +139,11 @@ async def test_jobs_queued_before_a_worker_starts_are_run_not_swept(
         with patch.object(queue, "sweep", sweep_seen), patch.object(queue, "dequeue", dequeue_seen):
             running = start_worker(runtime, schedules=False)
             await running.started.wait()
-            await eventually(lambda: _true("dequeue" in calls))
+
+            async def dequeued() -> bool:
+                return "dequeue" in calls
+
+            await eventually(dequeued)
         # The worker's own sweep ends before the first dequeue begins.
         assert calls[:2] == ["sweep", "swept"], calls
         try:

@@ -12,20 +12,16 @@ from typing import Any
 class Keys:
     """An answer's keys share a hash tag (``{<message_id>}``): one cluster slot, so a command may
     name both. Channels (pub/sub) are not scoped to a Redis database as keys are: a deployment
-    on another database of the same server would hear this one's, so ``channel_prefix`` names
+    on another database of the same server would hear this one's, so ``channels`` names
     the database (``channels_for``)."""
 
     prefix: str
-    channel_prefix: str = ""
+    channels: str  # the channels' prefix
 
     @classmethod
     def channels_for(cls, prefix: str, database: int) -> Keys:
         """Names for a hub on this Redis database: database 0 keeps the plain names."""
         return cls(prefix, f"{prefix}:db{database}" if database else prefix)
-
-    @property
-    def _channels(self) -> str:
-        return self.channel_prefix or self.prefix
 
     def stream(self, message_id: int) -> str:
         return f"{self.prefix}:gen:{{{message_id}}}"
@@ -37,12 +33,12 @@ class Keys:
         return f"{self.prefix}:instance:{origin}"
 
     def user_channel(self, user_id: int) -> str:
-        return f"{self._channels}:user:{user_id}"
+        return f"{self.channels}:user:{user_id}"
 
     @property
     def announcements(self) -> str:
         """Where answers are announced (open, done) and stops asked for."""
-        return f"{self._channels}:generations"
+        return f"{self.channels}:generations"
 
 
 def compact(value: dict[str, Any]) -> str:
